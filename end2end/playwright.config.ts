@@ -1,0 +1,51 @@
+import { defineConfig, devices } from "@playwright/test";
+import path from "node:path";
+
+// The release server is started by Playwright itself and awaited on /health, so no test
+// races the server's start. `make e2e` passes SERVER_BIN; the site root is the repo's target/site.
+const repo = path.resolve(__dirname, "..");
+const port = Number(process.env.E2E_PORT ?? 3917);
+export const baseURL = `http://127.0.0.1:${port}`;
+const serverBin = process.env.SERVER_BIN ?? path.join(repo, "target/release/longpoll-chat");
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  fullyParallel: true,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: [["list"]],
+  use: {
+    baseURL,
+    trace: "retain-on-failure",
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        ...devices["Desktop Chrome"],
+        launchOptions: {
+          // Debian's Chromium; Playwright's own browser download does not work here.
+          executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+          args: [
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+          ],
+        },
+      },
+    },
+  ],
+  webServer: {
+    command: `"${serverBin}" --addr 127.0.0.1:${port} --store memory`,
+    cwd: repo,
+    env: { LEPTOS_SITE_ROOT: path.join(repo, "target/site"), RUST_LOG: "warn" },
+    url: `${baseURL}/health`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+  },
+});

@@ -1,0 +1,55 @@
+//! Leptos server functions: the browser's way into the broker. Each one validates through
+//! `model` and calls the same [`Broker`](crate::server::Broker) method the REST handler calls.
+//! The live poll loop uses `GET /api/poll` directly, so it can be aborted when the user leaves.
+
+use leptos::prelude::*;
+
+use crate::{
+    error::ChatError,
+    model::{History, SendReceipt, Stats},
+};
+
+/// Sends a message; also the target of the no-JavaScript composer form.
+#[server(prefix = "/sfn", endpoint = "send")]
+pub async fn send_message(
+    room: String,
+    sender: String,
+    text: String,
+) -> Result<SendReceipt, ChatError> {
+    use crate::model::SendBody;
+
+    let request = SendBody {
+        sender,
+        text,
+        room: Some(room),
+    }
+    .validate()?;
+    broker()?.send(request).await
+}
+
+/// A room's most recent messages, oldest first.
+#[server(prefix = "/sfn", endpoint = "history")]
+pub async fn room_history(room: String, limit: Option<u32>) -> Result<History, ChatError> {
+    use crate::model::HistoryQuery;
+
+    let request = HistoryQuery {
+        room: Some(room),
+        limit: limit.map(|limit| limit.to_string()),
+    }
+    .validate()?;
+    Ok(broker()?.history(&request))
+}
+
+/// Server-wide counters and the rooms in use.
+#[server(prefix = "/sfn", endpoint = "stats")]
+pub async fn chat_stats() -> Result<Stats, ChatError> {
+    Ok(broker()?.stats())
+}
+
+#[cfg(feature = "ssr")]
+fn broker() -> Result<crate::server::Broker, ChatError> {
+    use_context().ok_or_else(|| {
+        tracing::error!("no Broker in the Leptos context");
+        ChatError::Internal
+    })
+}

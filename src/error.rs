@@ -1,0 +1,74 @@
+//! `ChatError`: the one error type of the API, for REST answers, server functions and the UI.
+//!
+//! Each variant documents the HTTP status it is answered with. Messages are short and meant for
+//! the client; internal causes (store errors, panics) are logged on the server, never sent.
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum ChatError {
+    /// 400: a parameter or body field is missing, malformed or out of range.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// 404: `DELETE /api/client/{client_id}` for a client the server does not know.
+    #[error("unknown client_id")]
+    UnknownClient,
+    /// 404: no such endpoint.
+    #[error("no such endpoint: {0}")]
+    NoRoute(String),
+    /// 405: the endpoint exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 413: the request body is larger than the server accepts.
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    /// 415: the body is not `application/json`.
+    #[error("expected a body with content type application/json")]
+    UnsupportedMediaType,
+    /// 503: the message store cannot take or serve messages right now; retry later.
+    #[error("message store unavailable, try again later")]
+    StoreUnavailable,
+    /// 500: a bug; the cause is in the server log.
+    #[error("internal server error")]
+    Internal,
+    /// A server function call failed in transport (network, decoding): browser side only.
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+impl ChatError {
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::InvalidInput(detail.into())
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::InvalidInput(_) => 400,
+            Self::UnknownClient | Self::NoRoute(_) => 404,
+            Self::MethodNotAllowed => 405,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::StoreUnavailable | Self::Transport(_) => 503,
+            Self::Internal => 500,
+        }
+    }
+}
+
+impl FromServerFnError for ChatError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
+                Self::InvalidInput(detail)
+            }
+            other => Self::Transport(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! longpoll-chat: a real-time chat server that pushes messages to browsers and curl over plain
+//! HTTP long polling, as one Leptos full-stack crate.
+//!
+//! # Layout
+//! - [`model`]: messages, request/response shapes and validated newtypes (both targets).
+//! - [`error`]: [`error::ChatError`], the one error type of REST, server functions and UI.
+//! - [`api`]: Leptos server functions, each a few lines over the broker.
+//! - [`app`]: the Leptos UI (server-rendered, hydrated in the browser).
+//! - `server` (ssr only): the broker, its stores, the REST adapter, configuration.
+//!
+//! Dependencies point one way: `server::rest` and `api` -> `server::broker` -> `server::store`
+//! -> `model`.
+
+pub mod api;
+pub mod app;
+pub mod error;
+pub mod model;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// The browser entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

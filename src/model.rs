@@ -1,0 +1,502 @@
+//! The domain's data, shared by the server and the browser: messages, the API's request and
+//! response shapes, and validated newtypes ("parse, don't validate").
+//!
+//! Every rule about what a valid room name, sender, text or client id looks like lives here, so
+//! the REST handlers, the server functions and the UI all apply the same ones.
+
+use std::{fmt, ops::RangeInclusive, sync::Arc, time::Duration};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ChatError;
+
+/// The room a request goes to when it names none.
+pub const DEFAULT_ROOM: &str = "general";
+/// Room names: 1 to this many characters of `A-Z a-z 0-9 - _ .`.
+pub const ROOM_NAME_MAX_CHARS: usize = 64;
+/// Sender names: 1 to this many characters, no control characters.
+pub const SENDER_MAX_CHARS: usize = 64;
+/// Message text: 1 to this many characters (Unicode scalar values).
+pub const TEXT_MAX_CHARS: usize = 4_000;
+/// Client ids: 1 to this many characters of `A-Z a-z 0-9 - _ . :`.
+pub const CLIENT_ID_MAX_CHARS: usize = 128;
+/// The most messages one poll answer carries; a client further behind polls again for the rest.
+pub const MAX_MESSAGES_PER_POLL: usize = 100;
+
+/// One chat message as stored and delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Time-ordered UUIDv7, unique across rooms.
+    pub id: Uuid,
+    pub sender: String,
+    pub text: String,
+    /// Unix time in seconds, with a fractional part.
+    pub timestamp: f64,
+    pub room: String,
+}
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// A room name: 1–64 characters of ASCII letters, digits, `-`, `_` and `.`.
+    RoomName
+);
+string_newtype!(
+    /// A sender's display name: 1–64 characters, trimmed, no control characters.
+    SenderName
+);
+string_newtype!(
+    /// Message text: 1–4,000 characters, not only whitespace. Newlines are kept.
+    MessageText
+);
+string_newtype!(
+    /// A client's self-chosen id: 1–128 characters of ASCII letters, digits, `-`, `_`, `.`, `:`.
+    ClientId
+);
+
+fn char_count_within(value: &str, max: usize) -> bool {
+    // `chars().count()` only when the byte length could exceed the limit.
+    value.len() <= max || value.chars().count() <= max
+}
+
+impl RoomName {
+    /// Parses a room name; `None` or an empty parameter means [`DEFAULT_ROOM`].
+    pub fn parse_or_default(value: Option<&str>) -> Result<Self, ChatError> {
+        match value {
+            None | Some("") => Ok(Self::default()),
+            Some(value) => Self::parse(value),
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<Self, ChatError> {
+        let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if value.is_empty() || value.len() > ROOM_NAME_MAX_CHARS || !value.chars().all(valid_char) {
+            return Err(ChatError::invalid(format!(
+                "room must be 1-{ROOM_NAME_MAX_CHARS} characters of letters, digits, '-', '_' or '.'"
+            )));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl Default for RoomName {
+    fn default() -> Self {
+        Self(DEFAULT_ROOM.to_owned())
+    }
+}
+
+impl SenderName {
+    pub fn parse(value: &str) -> Result<Self, ChatError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(ChatError::invalid("sender must not be empty"));
+        }
+        if !char_count_within(value, SENDER_MAX_CHARS) {
+            return Err(ChatError::invalid(format!(
+                "sender must be at most {SENDER_MAX_CHARS} characters"
+            )));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(ChatError::invalid(
+                "sender must not contain control characters",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl MessageText {
+    pub fn parse(value: &str) -> Result<Self, ChatError> {
+        if value.trim().is_empty() {
+            return Err(ChatError::invalid("text must not be empty"));
+        }
+        if !char_count_within(value, TEXT_MAX_CHARS) {
+            return Err(ChatError::invalid(format!(
+                "text must be at most {TEXT_MAX_CHARS} characters"
+            )));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl ClientId {
+    pub fn parse(value: &str) -> Result<Self, ChatError> {
+        let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+        if value.is_empty() || value.len() > CLIENT_ID_MAX_CHARS || !value.chars().all(valid_char) {
+            return Err(ChatError::invalid(format!(
+                "client_id must be 1-{CLIENT_ID_MAX_CHARS} characters of letters, digits, '-', '_', '.' or ':'"
+            )));
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+/// An integer parameter with an allowed range and a default, e.g. a poll's `timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundedParam {
+    pub name: &'static str,
+    pub range: RangeInclusive<u32>,
+    pub default: u32,
+}
+
+/// `timeout` of `GET /api/poll`, in seconds.
+pub const POLL_TIMEOUT_SECS: BoundedParam = BoundedParam {
+    name: "timeout",
+    range: 5..=60,
+    default: 25,
+};
+
+/// `limit` of `GET /api/history`, in messages.
+pub const HISTORY_LIMIT: BoundedParam = BoundedParam {
+    name: "limit",
+    range: 1..=100,
+    default: 20,
+};
+
+impl BoundedParam {
+    /// Parses the parameter's text: absent means the default; anything but an integer within
+    /// the range is an error that names the parameter and its range.
+    pub fn parse(&self, value: Option<&str>) -> Result<u32, ChatError> {
+        let Some(value) = value else {
+            return Ok(self.default);
+        };
+        value
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|number| self.range.contains(number))
+            .ok_or_else(|| self.out_of_range())
+    }
+
+    /// Checks an already numeric value.
+    pub fn check(&self, value: u32) -> Result<u32, ChatError> {
+        if self.range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(self.out_of_range())
+        }
+    }
+
+    fn out_of_range(&self) -> ChatError {
+        ChatError::invalid(format!(
+            "{} must be an integer from {} to {}",
+            self.name,
+            self.range.start(),
+            self.range.end()
+        ))
+    }
+}
+
+/// `GET /api/poll` parameters as they arrive, before validation. Numbers stay text here so a
+/// bad value gets an error naming the parameter rather than a deserializer's message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PollQuery {
+    pub client_id: Option<String>,
+    pub room: Option<String>,
+    pub last_message_id: Option<String>,
+    pub timeout: Option<String>,
+}
+
+/// A validated poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollRequest {
+    pub client_id: ClientId,
+    pub room: RoomName,
+    /// The id of the last message the client received; `None` waits for the next new message.
+    /// An id the room does not know is kept as given: the broker answers it with a reset.
+    pub last_message_id: Option<String>,
+    pub timeout: Duration,
+}
+
+impl PollQuery {
+    pub fn validate(&self) -> Result<PollRequest, ChatError> {
+        let client_id = self
+            .client_id
+            .as_deref()
+            .ok_or_else(|| ChatError::invalid("client_id is required"))?;
+        Ok(PollRequest {
+            client_id: ClientId::parse(client_id)?,
+            room: RoomName::parse_or_default(self.room.as_deref())?,
+            last_message_id: self.last_message_id.clone().filter(|id| !id.is_empty()),
+            timeout: Duration::from_secs(POLL_TIMEOUT_SECS.parse(self.timeout.as_deref())?.into()),
+        })
+    }
+}
+
+/// `POST /api/send` body as it arrives. `sender` and `text` must be JSON strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendBody {
+    pub sender: String,
+    pub text: String,
+    #[serde(default)]
+    pub room: Option<String>,
+}
+
+/// A validated message to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendRequest {
+    pub room: RoomName,
+    pub sender: SenderName,
+    pub text: MessageText,
+}
+
+impl SendBody {
+    pub fn validate(&self) -> Result<SendRequest, ChatError> {
+        Ok(SendRequest {
+            room: RoomName::parse_or_default(self.room.as_deref())?,
+            sender: SenderName::parse(&self.sender)?,
+            text: MessageText::parse(&self.text)?,
+        })
+    }
+}
+
+/// `GET /api/history` parameters as they arrive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    pub room: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// A validated history request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRequest {
+    pub room: RoomName,
+    pub limit: usize,
+}
+
+impl HistoryQuery {
+    pub fn validate(&self) -> Result<HistoryRequest, ChatError> {
+        Ok(HistoryRequest {
+            room: RoomName::parse_or_default(self.room.as_deref())?,
+            limit: HISTORY_LIMIT.parse(self.limit.as_deref())? as usize,
+        })
+    }
+}
+
+/// How a poll ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PollStatus {
+    /// `messages` holds what the client had not seen yet.
+    Success,
+    /// Nothing arrived before the timeout (or the server is shutting down): poll again.
+    Timeout,
+    /// A newer poll of the same client on the same room took over this one.
+    Superseded,
+    /// The client was disconnected with `DELETE /api/client/{client_id}`.
+    Disconnected,
+}
+
+/// The answer to a poll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollResponse {
+    pub messages: Vec<Arc<Message>>,
+    pub status: PollStatus,
+    pub timeout: bool,
+    /// True when `last_message_id` was unknown in the room (garbage, another room's, or older
+    /// than the room keeps): `messages` then holds the room's most recent messages instead, and
+    /// the client should treat them as a fresh start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
+}
+
+impl PollResponse {
+    pub fn messages(messages: Vec<Arc<Message>>) -> Self {
+        Self {
+            messages,
+            status: PollStatus::Success,
+            timeout: false,
+            reset: false,
+        }
+    }
+
+    pub fn reset(messages: Vec<Arc<Message>>) -> Self {
+        Self {
+            reset: true,
+            ..Self::messages(messages)
+        }
+    }
+
+    /// An empty answer with the given status (`timeout` is set for [`PollStatus::Timeout`]).
+    pub fn empty(status: PollStatus) -> Self {
+        Self {
+            messages: Vec::new(),
+            status,
+            timeout: status == PollStatus::Timeout,
+            reset: false,
+        }
+    }
+}
+
+/// The answer to a successful send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendReceipt {
+    /// Always `"sent"`: the message is stored and delivered to every held poll of its room.
+    pub status: String,
+    pub message_id: Uuid,
+    pub timestamp: f64,
+    pub room: String,
+}
+
+impl SendReceipt {
+    pub fn for_message(message: &Message) -> Self {
+        Self {
+            status: "sent".to_owned(),
+            message_id: message.id,
+            timestamp: message.timestamp,
+            room: message.room.clone(),
+        }
+    }
+}
+
+/// A room's most recent messages, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub room: String,
+    pub messages: Vec<Arc<Message>>,
+}
+
+/// Server-wide counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Clients holding a poll now, or whose last poll ended within the client idle window.
+    pub active_clients: usize,
+    /// Messages ever sent to the rooms the server knows.
+    pub total_messages: u64,
+    /// Rooms with messages or held polls, sorted by name.
+    pub rooms: Vec<String>,
+    /// Polls held open right now.
+    pub held_polls: usize,
+    /// Unix time in seconds.
+    pub timestamp: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_names_follow_the_documented_syntax() {
+        for good in ["general", "a", "dev-ops_2.0", &"r".repeat(64)] {
+            assert_eq!(RoomName::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "",
+            "with space",
+            "ünïcode",
+            "slash/room",
+            &"r".repeat(65),
+            "a?b",
+        ] {
+            assert!(RoomName::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            RoomName::parse_or_default(None).unwrap().as_str(),
+            "general"
+        );
+        assert_eq!(
+            RoomName::parse_or_default(Some("")).unwrap().as_str(),
+            "general"
+        );
+    }
+
+    #[test]
+    fn senders_are_trimmed_and_bounded() {
+        assert_eq!(SenderName::parse("  alice ").unwrap().as_str(), "alice");
+        assert_eq!(
+            SenderName::parse(&"é".repeat(64))
+                .unwrap()
+                .as_str()
+                .chars()
+                .count(),
+            64
+        );
+        assert!(SenderName::parse("   ").is_err());
+        assert!(SenderName::parse(&"é".repeat(65)).is_err());
+        assert!(SenderName::parse("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn text_keeps_newlines_and_counts_characters_not_bytes() {
+        assert_eq!(MessageText::parse("a\nb").unwrap().as_str(), "a\nb");
+        assert!(MessageText::parse(&"ü".repeat(4_000)).is_ok());
+        assert!(MessageText::parse(&"ü".repeat(4_001)).is_err());
+        assert!(MessageText::parse(" \n\t").is_err());
+    }
+
+    #[test]
+    fn client_ids_are_bounded() {
+        assert!(ClientId::parse("tab-1:abc.def_9").is_ok());
+        assert!(ClientId::parse("").is_err());
+        assert!(ClientId::parse(&"c".repeat(129)).is_err());
+        assert!(ClientId::parse("a b").is_err());
+    }
+
+    #[test]
+    fn bounded_params_default_and_reject_out_of_range() {
+        assert_eq!(POLL_TIMEOUT_SECS.parse(None).unwrap(), 25);
+        assert_eq!(POLL_TIMEOUT_SECS.parse(Some("5")).unwrap(), 5);
+        assert_eq!(POLL_TIMEOUT_SECS.parse(Some("60")).unwrap(), 60);
+        for bad in ["4", "61", "-1", "abc", "", "2.5", "99999999999"] {
+            let error = POLL_TIMEOUT_SECS.parse(Some(bad)).unwrap_err();
+            assert_eq!(error.to_string(), "timeout must be an integer from 5 to 60");
+        }
+        assert_eq!(HISTORY_LIMIT.parse(None).unwrap(), 20);
+        assert!(HISTORY_LIMIT.parse(Some("0")).is_err());
+        assert!(HISTORY_LIMIT.check(100).is_ok());
+    }
+
+    #[test]
+    fn a_poll_query_needs_a_client_id_and_defaults_the_rest() {
+        let missing = PollQuery::default().validate().unwrap_err();
+        assert_eq!(missing.to_string(), "client_id is required");
+        let request = PollQuery {
+            client_id: Some("c1".into()),
+            last_message_id: Some(String::new()),
+            ..PollQuery::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(request.room.as_str(), "general");
+        assert_eq!(request.timeout, Duration::from_secs(25));
+        assert_eq!(request.last_message_id, None);
+    }
+
+    #[test]
+    fn a_timeout_answer_has_exactly_the_documented_shape() {
+        let json = serde_json::to_string(&PollResponse::empty(PollStatus::Timeout)).unwrap();
+        assert_eq!(json, r#"{"messages":[],"status":"timeout","timeout":true}"#);
+    }
+}

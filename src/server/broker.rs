@@ -1,0 +1,787 @@
+//! The long-poll broker: rooms with bounded, ordered message logs, the polls waiting on them,
+//! and the clients holding those polls. It knows nothing of HTTP or Leptos; the REST handlers and
+//! the server functions are thin adapters over [`Broker`].
+//!
+//! Invariants:
+//! - A room's log holds its messages in store order; offsets count every message the room has
+//!   ever had, so a waiting poll's position stays meaningful while old messages are evicted.
+//! - A poll registers for the room's wake-up *before* it reads the log, so a message committed
+//!   between the read and the wait still wakes it (no lost wake-ups).
+//! - Locks are `std::sync::Mutex`es held for a few instructions and never across an `.await`;
+//!   guards are dropped before waking anyone.
+//! - Each client holds at most one poll per room: a newer one supersedes the older at once.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    pin::pin,
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use tokio::{
+    sync::{oneshot, Notify},
+    time::Instant,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::store::{CommitSink, Retention, Store, StoreConfig, StoreError};
+use crate::{
+    error::ChatError,
+    model::{
+        ClientId, History, HistoryRequest, Message, PollRequest, PollResponse, PollStatus,
+        SendReceipt, SendRequest, Stats, MAX_MESSAGES_PER_POLL,
+    },
+};
+
+/// Tunables of the broker.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Messages kept per room in memory; older ones are evicted (and answered with a reset).
+    pub room_capacity: usize,
+    /// A client with no held poll counts as active this long after its last poll ended, and is
+    /// forgotten after it.
+    pub client_idle: Duration,
+    /// What the store keeps.
+    pub retention: Retention,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            room_capacity: 1_000,
+            client_idle: Duration::from_secs(60),
+            retention: Retention::default(),
+        }
+    }
+}
+
+/// A cheap, cloneable handle to the broker.
+#[derive(Clone)]
+pub struct Broker {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    rooms: Arc<Rooms>,
+    clients: Clients,
+    store: Arc<dyn Store>,
+    config: BrokerConfig,
+    /// Polls held right now, over all rooms.
+    held_polls: AtomicUsize,
+    shutdown: CancellationToken,
+}
+
+impl Broker {
+    /// Opens the store, loads each room's recent messages from it, and starts the janitor that
+    /// forgets idle clients and empty rooms.
+    pub async fn open(config: BrokerConfig, store: &StoreConfig) -> Result<Self, StoreError> {
+        let rooms = Arc::new(Rooms::new(config.room_capacity));
+        let store = store.open(rooms.clone(), config.retention).await?;
+        for room in store.load(config.room_capacity).await? {
+            rooms.restore(&room.name, room.recent, room.total);
+        }
+        let broker = Self {
+            shared: Arc::new(Shared {
+                rooms,
+                clients: Clients::default(),
+                store,
+                config,
+                held_polls: AtomicUsize::new(0),
+                shutdown: CancellationToken::new(),
+            }),
+        };
+        tokio::spawn(broker.clone().run_janitor());
+        Ok(broker)
+    }
+
+    /// Stores a message and wakes every poll held on its room. `Ok` means the message is
+    /// durable in the store and visible to polls and history.
+    pub async fn send(&self, request: SendRequest) -> Result<SendReceipt, ChatError> {
+        let message = Message {
+            id: Uuid::now_v7(),
+            sender: request.sender.into(),
+            text: request.text.into(),
+            timestamp: unix_now(),
+            room: request.room.into(),
+        };
+        let receipt = SendReceipt::for_message(&message);
+        self.shared.store.append(message).await.map_err(|error| {
+            tracing::error!(%error, "store append failed");
+            ChatError::StoreUnavailable
+        })?;
+        Ok(receipt)
+    }
+
+    /// Holds until the room has messages the client has not seen, the timeout passes, a newer
+    /// poll of the same client on the same room supersedes this one, the client is
+    /// disconnected, or the server shuts down.
+    pub async fn poll(&self, request: PollRequest) -> PollResponse {
+        let shared = &*self.shared;
+        let room = shared.rooms.get_or_create(request.room.as_str());
+        let (_held, mut ended) = HeldPoll::register(shared, &request);
+        let mut timeout = pin!(tokio::time::sleep(request.timeout));
+        let mut position = None;
+        loop {
+            let mut arrived = pin!(room.arrived.notified());
+            arrived.as_mut().enable();
+            {
+                let log = room.lock();
+                let from = match position {
+                    Some(offset) => offset,
+                    None => match log.start_after(request.last_message_id.as_deref()) {
+                        Some(offset) => offset,
+                        None => return PollResponse::reset(log.recent(MAX_MESSAGES_PER_POLL)),
+                    },
+                };
+                match log.read_from(from, MAX_MESSAGES_PER_POLL) {
+                    Some(messages) if messages.is_empty() => position = Some(from),
+                    Some(messages) => return PollResponse::messages(messages),
+                    // More messages arrived than the room keeps since this poll last looked.
+                    None => return PollResponse::reset(log.recent(MAX_MESSAGES_PER_POLL)),
+                }
+            }
+            tokio::select! {
+                () = &mut arrived => {}
+                () = &mut timeout => return PollResponse::empty(PollStatus::Timeout),
+                end = &mut ended => {
+                    // A dropped sender means the client was forgotten: treat it as disconnected.
+                    return PollResponse::empty(end.unwrap_or(PollStatus::Disconnected));
+                }
+                // Timeout-shaped, so clients simply poll again once the server is back.
+                () = shared.shutdown.cancelled() => return PollResponse::empty(PollStatus::Timeout),
+            }
+        }
+    }
+
+    /// The room's most recent messages, oldest first.
+    pub fn history(&self, request: &HistoryRequest) -> History {
+        let messages = self
+            .shared
+            .rooms
+            .get(request.room.as_str())
+            .map(|room| room.lock().recent(request.limit))
+            .unwrap_or_default();
+        History {
+            room: request.room.to_string(),
+            messages,
+        }
+    }
+
+    /// Answers every poll the client holds with `disconnected` and forgets the client.
+    /// Returns how many polls were answered.
+    pub fn disconnect(&self, client_id: &ClientId) -> Result<usize, ChatError> {
+        let client = lock(&self.shared.clients.map)
+            .remove(client_id)
+            .ok_or(ChatError::UnknownClient)?;
+        let answered = client.polls.len();
+        for poll in client.polls {
+            // The poll may be finishing on its own; then there is nobody left to tell.
+            let _ = poll.end.send(PollStatus::Disconnected);
+        }
+        Ok(answered)
+    }
+
+    pub fn stats(&self) -> Stats {
+        let shared = &*self.shared;
+        let (total_messages, rooms) = shared.rooms.summary();
+        Stats {
+            active_clients: shared
+                .clients
+                .count_active(Instant::now(), shared.config.client_idle),
+            total_messages,
+            rooms,
+            held_polls: shared.held_polls.load(Ordering::Relaxed),
+            timestamp: unix_now(),
+        }
+    }
+
+    /// Whether the store can serve.
+    pub async fn check_store(&self) -> Result<(), ChatError> {
+        self.shared.store.check().await.map_err(|error| {
+            tracing::warn!(%error, "store check failed");
+            ChatError::StoreUnavailable
+        })
+    }
+
+    /// Answers every held poll (timeout-shaped) and makes new polls return at once.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+    }
+
+    /// Forgets clients idle for longer than the idle window and rooms with neither messages
+    /// nor anyone using them. Runs periodically; public so tests can drive it.
+    pub fn forget_idle(&self) {
+        let shared = &*self.shared;
+        shared
+            .clients
+            .forget_idle(Instant::now(), shared.config.client_idle);
+        shared.rooms.forget_unused();
+    }
+
+    async fn run_janitor(self) {
+        let period = (self.shared.config.client_idle / 2).max(Duration::from_secs(1));
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => self.forget_idle(),
+                () = self.shared.shutdown.cancelled() => return,
+            }
+        }
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
+}
+
+/// Locks a mutex, recovering the data if a panic poisoned it: every critical section here
+/// leaves the data consistent at each step.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// All rooms by name. Also the store's [`CommitSink`]: committed messages land here.
+struct Rooms {
+    map: Mutex<HashMap<String, Arc<Room>>>,
+    capacity: usize,
+}
+
+struct Room {
+    log: Mutex<RoomLog>,
+    /// Notified (all waiters at once) after each message is appended to the log.
+    arrived: Notify,
+}
+
+impl Room {
+    fn lock(&self) -> MutexGuard<'_, RoomLog> {
+        lock(&self.log)
+    }
+}
+
+impl Rooms {
+    fn new(capacity: usize) -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<Arc<Room>> {
+        lock(&self.map).get(name).cloned()
+    }
+
+    fn get_or_create(&self, name: &str) -> Arc<Room> {
+        let mut map = lock(&self.map);
+        if let Some(room) = map.get(name) {
+            return room.clone();
+        }
+        let room = Arc::new(Room {
+            log: Mutex::new(RoomLog::new(self.capacity)),
+            arrived: Notify::new(),
+        });
+        map.insert(name.to_owned(), room.clone());
+        room
+    }
+
+    fn restore(&self, name: &str, recent: Vec<Arc<Message>>, total: u64) {
+        let room = self.get_or_create(name);
+        let mut log = room.lock();
+        for message in recent {
+            log.push(message);
+        }
+        log.next_offset = log.next_offset.max(total);
+    }
+
+    /// Total messages ever sent to known rooms, and the names of rooms in use.
+    fn summary(&self) -> (u64, Vec<String>) {
+        let map = lock(&self.map);
+        let mut total = 0;
+        let mut names = Vec::new();
+        for (name, room) in map.iter() {
+            let log = room.lock();
+            total += log.next_offset;
+            // Someone besides the map holding the room means a poll is waiting on it.
+            if !log.messages.is_empty() || Arc::strong_count(room) > 1 {
+                names.push(name.clone());
+            }
+        }
+        names.sort_unstable();
+        (total, names)
+    }
+
+    fn forget_unused(&self) {
+        // Holding the map lock, nobody can obtain a room from it: a count of one is final.
+        lock(&self.map)
+            .retain(|_, room| Arc::strong_count(room) > 1 || !room.lock().messages.is_empty());
+    }
+}
+
+impl CommitSink for Rooms {
+    fn committed(&self, message: Arc<Message>) {
+        let room = self.get_or_create(&message.room);
+        room.lock().push(message);
+        // The log guard is gone: woken polls can read at once.
+        room.arrived.notify_waiters();
+    }
+}
+
+/// A room's most recent messages. Offsets number every message the room ever had.
+struct RoomLog {
+    messages: VecDeque<Arc<Message>>,
+    /// Offset the next message will get (= messages the room ever had).
+    next_offset: u64,
+    capacity: usize,
+}
+
+impl RoomLog {
+    fn new(capacity: usize) -> Self {
+        Self {
+            messages: VecDeque::new(),
+            next_offset: 0,
+            capacity,
+        }
+    }
+
+    fn first_offset(&self) -> u64 {
+        self.next_offset - self.messages.len() as u64
+    }
+
+    fn push(&mut self, message: Arc<Message>) {
+        if self.messages.len() == self.capacity {
+            self.messages.pop_front();
+        }
+        self.messages.push_back(message);
+        self.next_offset += 1;
+    }
+
+    /// Where a poll with this cursor starts reading: just after the cursor's message, or at
+    /// the end when there is no cursor. `None` for a cursor the room does not have.
+    fn start_after(&self, last_message_id: Option<&str>) -> Option<u64> {
+        let Some(id) = last_message_id else {
+            return Some(self.next_offset);
+        };
+        let id = Uuid::parse_str(id).ok()?;
+        // Clients are usually at or near the end: search from the newest message.
+        let index = self.messages.iter().rposition(|message| message.id == id)?;
+        Some(self.first_offset() + index as u64 + 1)
+    }
+
+    /// Up to `max` messages from `offset` on; `None` if some of them were already evicted.
+    fn read_from(&self, offset: u64, max: usize) -> Option<Vec<Arc<Message>>> {
+        let skip = offset.checked_sub(self.first_offset())?;
+        Some(
+            self.messages
+                .iter()
+                .skip(skip as usize)
+                .take(max)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// The last `count` messages, oldest first.
+    fn recent(&self, count: usize) -> Vec<Arc<Message>> {
+        let skip = self.messages.len().saturating_sub(count);
+        self.messages.iter().skip(skip).cloned().collect()
+    }
+}
+
+/// Clients by id, with the polls each one holds.
+#[derive(Default)]
+struct Clients {
+    map: Mutex<HashMap<ClientId, Client>>,
+    next_poll_id: AtomicU64,
+}
+
+struct Client {
+    polls: Vec<ClientPoll>,
+    /// When the client's last poll started or ended.
+    last_seen: Instant,
+}
+
+struct ClientPoll {
+    id: u64,
+    room: String,
+    /// Tells the waiting poll why it must end early.
+    end: oneshot::Sender<PollStatus>,
+}
+
+impl Clients {
+    fn count_active(&self, now: Instant, idle: Duration) -> usize {
+        lock(&self.map)
+            .values()
+            .filter(|client| client.is_active(now, idle))
+            .count()
+    }
+
+    fn forget_idle(&self, now: Instant, idle: Duration) {
+        lock(&self.map).retain(|_, client| client.is_active(now, idle));
+    }
+}
+
+impl Client {
+    fn is_active(&self, now: Instant, idle: Duration) -> bool {
+        !self.polls.is_empty() || now.duration_since(self.last_seen) <= idle
+    }
+}
+
+/// A poll's registration with its client and the broker's counters; dropping it (when the poll
+/// answers, or when the HTTP connection goes away) unregisters it.
+struct HeldPoll<'a> {
+    shared: &'a Shared,
+    client_id: ClientId,
+    id: u64,
+}
+
+impl<'a> HeldPoll<'a> {
+    fn register(
+        shared: &'a Shared,
+        request: &PollRequest,
+    ) -> (Self, oneshot::Receiver<PollStatus>) {
+        let id = shared.clients.next_poll_id.fetch_add(1, Ordering::Relaxed);
+        let (end, ended) = oneshot::channel();
+        let superseded = {
+            let mut clients = lock(&shared.clients.map);
+            let client = clients
+                .entry(request.client_id.clone())
+                .or_insert_with(|| Client {
+                    polls: Vec::new(),
+                    last_seen: Instant::now(),
+                });
+            client.last_seen = Instant::now();
+            let room = request.room.as_str();
+            let previous = client.polls.iter().position(|poll| poll.room == room);
+            let superseded = previous.map(|index| client.polls.swap_remove(index));
+            client.polls.push(ClientPoll {
+                id,
+                room: room.to_owned(),
+                end,
+            });
+            superseded
+        };
+        if let Some(previous) = superseded {
+            let _ = previous.end.send(PollStatus::Superseded);
+        }
+        shared.held_polls.fetch_add(1, Ordering::Relaxed);
+        let held = Self {
+            shared,
+            client_id: request.client_id.clone(),
+            id,
+        };
+        (held, ended)
+    }
+}
+
+impl Drop for HeldPoll<'_> {
+    fn drop(&mut self) {
+        self.shared.held_polls.fetch_sub(1, Ordering::Relaxed);
+        let mut clients = lock(&self.shared.clients.map);
+        if let Some(client) = clients.get_mut(&self.client_id) {
+            client.polls.retain(|poll| poll.id != self.id);
+            client.last_seen = Instant::now();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::model::{MessageText, RoomName, SenderName};
+
+    async fn broker(room_capacity: usize) -> Broker {
+        let config = BrokerConfig {
+            room_capacity,
+            ..BrokerConfig::default()
+        };
+        Broker::open(config, &StoreConfig::Memory).await.unwrap()
+    }
+
+    async fn send(broker: &Broker, room: &str, text: &str) -> SendReceipt {
+        let request = SendRequest {
+            room: RoomName::parse(room).unwrap(),
+            sender: SenderName::parse("alice").unwrap(),
+            text: MessageText::parse(text).unwrap(),
+        };
+        broker.send(request).await.unwrap()
+    }
+
+    fn poll_request(client: &str, room: &str, cursor: Option<&str>) -> PollRequest {
+        PollRequest {
+            client_id: ClientId::parse(client).unwrap(),
+            room: RoomName::parse(room).unwrap(),
+            last_message_id: cursor.map(str::to_owned),
+            timeout: Duration::from_secs(25),
+        }
+    }
+
+    /// Starts a poll in its own task and returns once it is waiting.
+    async fn spawn_poll(
+        broker: &Broker,
+        request: PollRequest,
+    ) -> tokio::task::JoinHandle<PollResponse> {
+        let held_before = broker.stats().held_polls;
+        let task = tokio::spawn({
+            let broker = broker.clone();
+            async move { broker.poll(request).await }
+        });
+        while broker.stats().held_polls == held_before {
+            tokio::task::yield_now().await;
+        }
+        task
+    }
+
+    fn texts(response: &PollResponse) -> Vec<&str> {
+        response.messages.iter().map(|m| m.text.as_str()).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_send_wakes_every_poll_held_on_the_room_at_once() {
+        let broker = broker(100).await;
+        let first = spawn_poll(&broker, poll_request("c1", "wake", None)).await;
+        let second = spawn_poll(&broker, poll_request("c2", "wake", None)).await;
+        let started = Instant::now();
+        let receipt = send(&broker, "wake", "hello").await;
+        for task in [first, second] {
+            let response = task.await.unwrap();
+            assert_eq!(response.status, PollStatus::Success);
+            assert_eq!(texts(&response), ["hello"]);
+            assert_eq!(response.messages[0].id, receipt.message_id);
+        }
+        assert_eq!(started.elapsed(), Duration::ZERO, "no timer was involved");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poll_times_out_after_its_timeout_and_not_before() {
+        let broker = broker(100).await;
+        let started = Instant::now();
+        let mut request = poll_request("c1", "quiet", None);
+        request.timeout = Duration::from_secs(7);
+        let response = broker.poll(request).await;
+        assert_eq!(response, PollResponse::empty(PollStatus::Timeout));
+        assert_eq!(started.elapsed(), Duration::from_secs(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cursor_behind_the_room_gets_the_missed_messages_at_once() {
+        let broker = broker(1_000).await;
+        let first = send(&broker, "catchup", "m0").await;
+        for i in 1..=150 {
+            send(&broker, "catchup", &format!("m{i}")).await;
+        }
+        let cursor = first.message_id.to_string();
+        let response = broker
+            .poll(poll_request("c1", "catchup", Some(&cursor)))
+            .await;
+        assert_eq!(response.messages.len(), MAX_MESSAGES_PER_POLL);
+        assert_eq!(response.messages[0].text, "m1");
+        let cursor = response.messages.last().unwrap().id.to_string();
+        let rest = broker
+            .poll(poll_request("c1", "catchup", Some(&cursor)))
+            .await;
+        assert_eq!(rest.messages.len(), 50);
+        assert_eq!(rest.messages.last().unwrap().text, "m150");
+        assert!(!rest.reset);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poll_without_cursor_waits_for_the_next_message() {
+        let broker = broker(100).await;
+        send(&broker, "next", "old").await;
+        let task = spawn_poll(&broker, poll_request("c1", "next", None)).await;
+        send(&broker, "next", "new").await;
+        assert_eq!(texts(&task.await.unwrap()), ["new"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_cursor_is_answered_with_a_reset_and_the_recent_messages() {
+        let broker = broker(100).await;
+        send(&broker, "reset", "a").await;
+        send(&broker, "reset", "b").await;
+        for cursor in ["garbage", "0190e4a2-0000-7000-8000-000000000000"] {
+            let response = broker.poll(poll_request("c1", "reset", Some(cursor))).await;
+            assert!(response.reset);
+            assert_eq!(response.status, PollStatus::Success);
+            assert_eq!(texts(&response), ["a", "b"]);
+        }
+        // A cursor from another room is unknown here too.
+        let other = send(&broker, "elsewhere", "x").await.message_id.to_string();
+        let response = broker.poll(poll_request("c1", "reset", Some(&other))).await;
+        assert!(response.reset);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn logs_are_bounded_and_an_evicted_cursor_resets() {
+        let broker = broker(10).await;
+        let first = send(&broker, "bounded", "m0").await;
+        for i in 1..15 {
+            send(&broker, "bounded", &format!("m{i}")).await;
+        }
+        let room = RoomName::parse("bounded").unwrap();
+        let history = broker.history(&HistoryRequest { room, limit: 100 });
+        assert_eq!(history.messages.len(), 10);
+        assert_eq!(history.messages[0].text, "m5");
+        assert_eq!(broker.stats().total_messages, 15);
+        let cursor = first.message_id.to_string();
+        let response = broker
+            .poll(poll_request("c1", "bounded", Some(&cursor)))
+            .await;
+        assert!(response.reset);
+        assert_eq!(response.messages.len(), 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_second_poll_of_a_client_on_a_room_supersedes_the_first() {
+        let broker = broker(100).await;
+        let older = spawn_poll(&broker, poll_request("c1", "dup", None)).await;
+        let other_room = spawn_poll(&broker, poll_request("c1", "dup2", None)).await;
+        // The older poll can only end once the newer one has registered.
+        let newer = tokio::spawn({
+            let broker = broker.clone();
+            async move { broker.poll(poll_request("c1", "dup", None)).await }
+        });
+        assert_eq!(
+            older.await.unwrap(),
+            PollResponse::empty(PollStatus::Superseded)
+        );
+        assert_eq!(broker.stats().held_polls, 2);
+        send(&broker, "dup", "hi").await;
+        assert_eq!(texts(&newer.await.unwrap()), ["hi"]);
+        assert!(!other_room.is_finished());
+        other_room.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn disconnect_answers_every_poll_of_the_client_and_forgets_it() {
+        let broker = broker(100).await;
+        let a = spawn_poll(&broker, poll_request("gone", "r1", None)).await;
+        let b = spawn_poll(&broker, poll_request("gone", "r2", None)).await;
+        let client = ClientId::parse("gone").unwrap();
+        assert_eq!(broker.disconnect(&client), Ok(2));
+        for task in [a, b] {
+            assert_eq!(
+                task.await.unwrap(),
+                PollResponse::empty(PollStatus::Disconnected)
+            );
+        }
+        assert_eq!(broker.disconnect(&client), Err(ChatError::UnknownClient));
+        assert_eq!(broker.stats().active_clients, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_clients_stay_active_for_the_window_then_are_forgotten() {
+        let broker = broker(100).await;
+        let mut request = poll_request("idle", "idle", None);
+        request.timeout = Duration::from_secs(5);
+        broker.poll(request).await;
+        assert_eq!(broker.stats().active_clients, 1);
+        tokio::time::advance(Duration::from_secs(60)).await;
+        broker.forget_idle();
+        assert_eq!(broker.stats().active_clients, 1);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(broker.stats().active_clients, 0);
+        broker.forget_idle();
+        let client = ClientId::parse("idle").unwrap();
+        assert_eq!(broker.disconnect(&client), Err(ChatError::UnknownClient));
+        assert!(
+            broker.stats().rooms.is_empty(),
+            "the empty room is forgotten too"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stats_list_rooms_with_messages_or_waiters() {
+        let broker = broker(100).await;
+        send(&broker, "b-room", "x").await;
+        let waiting = spawn_poll(&broker, poll_request("c1", "a-room", None)).await;
+        let stats = broker.stats();
+        assert_eq!(stats.rooms, ["a-room", "b-room"]);
+        assert_eq!(stats.total_messages, 1);
+        assert_eq!(stats.held_polls, 1);
+        assert_eq!(stats.active_clients, 1);
+        waiting.abort();
+        let _ = waiting.await;
+        assert_eq!(broker.stats().held_polls, 0, "a dropped poll unregisters");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_answers_held_polls_timeout_shaped() {
+        let broker = broker(100).await;
+        let task = spawn_poll(&broker, poll_request("c1", "bye", None)).await;
+        broker.shutdown();
+        assert_eq!(
+            task.await.unwrap(),
+            PollResponse::empty(PollStatus::Timeout)
+        );
+    }
+
+    /// Races sends against polls starting on many threads: a lost wake-up would leave a poll
+    /// waiting for its full timeout although its message is in the log.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn no_wake_up_is_lost_when_a_send_races_a_poll_start() {
+        let broker = broker(10_000).await;
+        let mut cursor = send(&broker, "race", "start").await.message_id.to_string();
+        for round in 0..500 {
+            let mut request = poll_request("racer", "race", Some(&cursor));
+            request.timeout = Duration::from_secs(30);
+            let poll = tokio::spawn({
+                let broker = broker.clone();
+                async move { broker.poll(request).await }
+            });
+            let sent = send(&broker, "race", &format!("m{round}")).await;
+            let response = tokio::time::timeout(Duration::from_secs(10), poll)
+                .await
+                .expect("a poll missed its wake-up")
+                .unwrap();
+            assert_eq!(response.messages.last().unwrap().id, sent.message_id);
+            cursor = sent.message_id.to_string();
+        }
+    }
+
+    /// A client polling in a loop with its cursor sees every message of a burst exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_looping_client_sees_a_burst_exactly_once_in_order() {
+        let broker = broker(1_000).await;
+        let poller = tokio::spawn({
+            let broker = broker.clone();
+            async move {
+                let mut cursor: Option<String> = None;
+                let mut seen = Vec::new();
+                // Start from the beginning: wait for the first message without a cursor.
+                while seen.len() < 500 {
+                    let response = broker
+                        .poll(poll_request("looper", "burst", cursor.as_deref()))
+                        .await;
+                    assert!(!response.reset);
+                    for message in &response.messages {
+                        seen.push(message.text.clone());
+                    }
+                    if let Some(last) = response.messages.last() {
+                        cursor = Some(last.id.to_string());
+                    }
+                }
+                seen
+            }
+        });
+        while broker.stats().held_polls == 0 {
+            tokio::task::yield_now().await;
+        }
+        for i in 0..500 {
+            send(&broker, "burst", &format!("m{i}")).await;
+        }
+        let seen = poller.await.unwrap();
+        let expected: Vec<String> = (0..500).map(|i| format!("m{i}")).collect();
+        assert_eq!(seen, expected);
+        assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 500);
+    }
+}

@@ -1,0 +1,68 @@
+//! Command-line options, each with an environment-variable fallback.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Parser;
+
+use super::{
+    rest::Limits,
+    store::{Retention, StoreConfig},
+    BrokerConfig,
+};
+
+/// A real-time chat server over HTTP long polling.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "CHAT_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Message store: `sqlite:PATH` (a file, created if missing) or `memory` (nothing
+    /// survives a restart).
+    #[arg(long, env = "CHAT_STORE", default_value = "sqlite:./data/chat.db")]
+    pub store: StoreConfig,
+
+    /// Messages the store keeps per room; older ones are deleted as new ones arrive.
+    #[arg(long, env = "CHAT_RETENTION_MESSAGES", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_messages: u32,
+
+    /// Days the store keeps a message (0 = no age limit).
+    #[arg(long, env = "CHAT_RETENTION_DAYS", default_value_t = 0)]
+    pub retention_days: u32,
+
+    /// Messages kept per room; a poll whose cursor is older gets a reset.
+    #[arg(long, env = "CHAT_ROOM_CAPACITY", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub room_capacity: u32,
+
+    /// Seconds a client without a held poll still counts as active before it is forgotten.
+    #[arg(long, env = "CHAT_CLIENT_IDLE_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub client_idle_secs: u64,
+
+    /// Largest accepted request body in bytes; larger ones are answered 413.
+    #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    pub fn broker(&self) -> BrokerConfig {
+        BrokerConfig {
+            room_capacity: self.room_capacity as usize,
+            client_idle: Duration::from_secs(self.client_idle_secs),
+            retention: Retention {
+                max_messages_per_room: self.retention_messages as usize,
+                max_age: (self.retention_days > 0)
+                    .then(|| Duration::from_secs(u64::from(self.retention_days) * 86_400)),
+            },
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The REST adapter for curl and scripts: `/api/*` and `/health`. Each handler extracts its
+//! input, lets `model` validate it, calls the broker, and serializes the answer. Every error,
+//! including the extractors' rejections, unknown routes and panics, is answered as
+//! `{"status":"error","detail":"..."}` with the status [`ChatError`] documents.
+
+use axum::{
+    extract::{
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+        DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, State,
+    },
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+    Json, Router,
+};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer};
+
+use super::Broker;
+use crate::{
+    error::ChatError,
+    model::{
+        ClientId, History, HistoryQuery, PollQuery, PollResponse, SendBody, SendReceipt, Stats,
+    },
+};
+
+/// Request limits of the REST API.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes (larger ones get 413).
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// `/health` and the `/api` endpoints, with JSON errors for everything under `/api`.
+pub fn router(broker: Broker, limits: Limits) -> Router {
+    let api = Router::new()
+        .route("/poll", get(poll))
+        .route("/send", post(send))
+        .route("/history", get(history))
+        .route("/stats", get(stats))
+        .route("/client/{client_id}", delete(disconnect))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .nest("/api", api)
+        .layer(CatchPanicLayer::custom(|_| {
+            ChatError::Internal.into_response()
+        }))
+        .with_state(broker)
+}
+
+/// `axum::Json` whose rejections are [`ChatError`]s.
+#[derive(FromRequest)]
+#[from_request(via(Json), rejection(ChatError))]
+struct ApiJson<T>(T);
+
+/// A JSON body that must be an object: serde would otherwise read a struct from an array.
+#[derive(Deserialize)]
+struct JsonObject(serde_json::Map<String, serde_json::Value>);
+
+impl JsonObject {
+    fn into_typed<T: DeserializeOwned>(self) -> Result<T, ChatError> {
+        serde_json::from_value(serde_json::Value::Object(self.0))
+            .map_err(|error| ChatError::invalid(format!("invalid JSON body: {error}")))
+    }
+}
+
+/// `axum::extract::Query` whose rejections are [`ChatError`]s.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ChatError))]
+struct ApiQuery<T>(T);
+
+/// `axum::extract::Path` whose rejections are [`ChatError`]s.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ChatError))]
+struct ApiPath<T>(T);
+
+async fn poll(
+    State(broker): State<Broker>,
+    ApiQuery(query): ApiQuery<PollQuery>,
+) -> Result<Json<PollResponse>, ChatError> {
+    let request = query.validate()?;
+    Ok(Json(broker.poll(request).await))
+}
+
+async fn send(
+    State(broker): State<Broker>,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<Json<SendReceipt>, ChatError> {
+    let request = body.into_typed::<SendBody>()?.validate()?;
+    Ok(Json(broker.send(request).await?))
+}
+
+async fn history(
+    State(broker): State<Broker>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<Json<History>, ChatError> {
+    Ok(Json(broker.history(&query.validate()?)))
+}
+
+async fn stats(State(broker): State<Broker>) -> Json<Stats> {
+    Json(broker.stats())
+}
+
+#[derive(Serialize)]
+struct Disconnected {
+    status: &'static str,
+    client_id: ClientId,
+    polls_answered: usize,
+}
+
+async fn disconnect(
+    State(broker): State<Broker>,
+    ApiPath(client_id): ApiPath<String>,
+) -> Result<Json<Disconnected>, ChatError> {
+    let client_id = ClientId::parse(&client_id)?;
+    let polls_answered = broker.disconnect(&client_id)?;
+    Ok(Json(Disconnected {
+        status: "disconnected",
+        client_id,
+        polls_answered,
+    }))
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn health(State(broker): State<Broker>) -> Result<Json<Health>, ChatError> {
+    broker.check_store().await?;
+    Ok(Json(Health { status: "ok" }))
+}
+
+async fn no_route(OriginalUri(uri): OriginalUri) -> ChatError {
+    ChatError::NoRoute(uri.path().to_owned())
+}
+
+async fn method_not_allowed() -> ChatError {
+    ChatError::MethodNotAllowed
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    status: &'static str,
+    detail: String,
+}
+
+impl IntoResponse for ChatError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = ErrorBody {
+            status: "error",
+            detail: self.to_string(),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ChatError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
+            rejection if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::PayloadTooLarge
+            }
+            rejection => Self::InvalidInput(rejection.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ChatError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::InvalidInput(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ChatError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::InvalidInput(rejection.body_text())
+    }
+}

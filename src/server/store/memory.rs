@@ -1,0 +1,76 @@
+//! The throw-away store: each room's most recent messages in memory, gone with the process.
+//! For tests and for servers whose rooms may vanish on restart.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+
+use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
+use crate::model::Message;
+
+pub struct MemoryStore {
+    sink: Arc<dyn CommitSink>,
+    retention: Retention,
+    rooms: Mutex<HashMap<String, KeptRoom>>,
+}
+
+#[derive(Default)]
+struct KeptRoom {
+    recent: VecDeque<Arc<Message>>,
+    total: u64,
+}
+
+impl MemoryStore {
+    pub fn new(sink: Arc<dyn CommitSink>, retention: Retention) -> Self {
+        Self {
+            sink,
+            retention,
+            rooms: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn append(&self, message: Message) -> Result<(), StoreError> {
+        let message = Arc::new(message);
+        let mut rooms = self
+            .rooms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let room = rooms.entry(message.room.clone()).or_default();
+        if room.recent.len() >= self.retention.max_messages_per_room {
+            room.recent.pop_front();
+        }
+        room.recent.push_back(message.clone());
+        room.total += 1;
+        // Still under the lock, so the sink sees messages in the order they are kept.
+        self.sink.committed(message);
+        Ok(())
+    }
+
+    async fn load(&self, per_room: usize) -> Result<Vec<StoredRoom>, StoreError> {
+        let rooms = self
+            .rooms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(rooms
+            .iter()
+            .map(|(name, room)| {
+                let skip = room.recent.len().saturating_sub(per_room);
+                StoredRoom {
+                    name: name.clone(),
+                    recent: room.recent.iter().skip(skip).cloned().collect(),
+                    total: room.total,
+                }
+            })
+            .collect())
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,125 @@
+//! Where messages live: a [`Store`] orders each room's messages, keeps them (within its
+//! [`Retention`]) and hands every committed message to a [`CommitSink`], the broker's rooms.
+//!
+//! Contract, checked for every store by one shared test suite (`tests/store_contract.rs`):
+//! - when `append` resolves `Ok`, the message is kept (durably, for a persistent store) and the
+//!   sink has already received it;
+//! - the sink receives each room's messages in exactly the order the store keeps them, so a
+//!   cursor means the same before and after a restart;
+//! - a failed append reaches no sink and leaves the store as it was;
+//! - `load` returns each room's most recent messages, oldest first, and its total ever.
+
+mod memory;
+mod sqlite;
+
+use std::{fmt, path::PathBuf, str::FromStr, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+
+use crate::model::Message;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+/// Receives committed messages, in commit order.
+pub trait CommitSink: Send + Sync + 'static {
+    fn committed(&self, message: Arc<Message>);
+}
+
+/// A room as a store hands it back at startup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRoom {
+    pub name: String,
+    /// The most recent messages, oldest first.
+    pub recent: Vec<Arc<Message>>,
+    /// How many messages the room has ever had.
+    pub total: u64,
+}
+
+/// How much a store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Older messages of a room are deleted as new ones arrive.
+    pub max_messages_per_room: usize,
+    /// Messages older than this are deleted in the background (persistent stores only).
+    pub max_age: Option<Duration>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            max_messages_per_room: 10_000,
+            max_age: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be opened at startup.
+    #[error("cannot open {path}: {cause}")]
+    Open { path: String, cause: String },
+    /// A read or write failed (full disk, I/O error...); the server keeps running.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store has shut down.
+    #[error("store is closed")]
+    Closed,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Keeps `message` and hands it to the sink; resolves only after both.
+    async fn append(&self, message: Message) -> Result<(), StoreError>;
+
+    /// Every room's most recent `per_room` messages, for the broker to start from.
+    async fn load(&self, per_room: usize) -> Result<Vec<StoredRoom>, StoreError>;
+
+    /// A cheap check that the store can serve, for health endpoints.
+    async fn check(&self) -> Result<(), StoreError>;
+}
+
+/// Which store to use, as given on the command line: `memory` or `sqlite:PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// Nothing survives the process.
+    Memory,
+    /// A SQLite file, created (with its directory) if missing.
+    Sqlite(PathBuf),
+}
+
+impl StoreConfig {
+    pub async fn open(
+        &self,
+        sink: Arc<dyn CommitSink>,
+        retention: Retention,
+    ) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            Self::Memory => Arc::new(MemoryStore::new(sink, retention)),
+            Self::Sqlite(path) => Arc::new(SqliteStore::open(path, sink, retention)?),
+        })
+    }
+}
+
+impl FromStr for StoreConfig {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.split_once(':') {
+            None if value == "memory" => Ok(Self::Memory),
+            Some(("sqlite", path)) if !path.is_empty() => Ok(Self::Sqlite(path.into())),
+            _ => Err(format!(
+                "unknown store {value:?}; expected `memory` or `sqlite:PATH`"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! The embedded default: messages in one SQLite file (WAL mode), written by one thread that
+//! commits in groups.
+//!
+//! Every append goes to the writer thread. It takes whatever has queued up while its previous
+//! commit ran, writes it in one transaction and syncs once, then hands the messages to the sink
+//! in commit order and only then acknowledges them. So an acknowledged message is on disk, and a
+//! failed commit (a full disk, say) is reported to every sender of the batch and reaches no poll.
+//!
+//! Schema (see [`MIGRATIONS`]): `rooms(name, total)` counts every message a room ever had;
+//! `messages(room, seq, ...)` keeps the most recent ones, `seq` being the room's offset.
+
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{mpsc, Arc, Mutex},
+    thread,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use async_trait::async_trait;
+use rusqlite::{params, types::Type, Connection, OpenFlags, OptionalExtension};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
+use crate::model::Message;
+
+/// Schema versions, applied in order at startup; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    // 1: rooms and their messages.
+    "CREATE TABLE rooms (
+         name  TEXT PRIMARY KEY NOT NULL,
+         total INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE messages (
+         room      TEXT NOT NULL,
+         seq       INTEGER NOT NULL,
+         id        TEXT NOT NULL,
+         sender    TEXT NOT NULL,
+         text      TEXT NOT NULL,
+         timestamp REAL NOT NULL,
+         PRIMARY KEY (room, seq)
+     ) WITHOUT ROWID;
+     CREATE INDEX messages_by_time ON messages (timestamp);",
+];
+
+/// The most appends committed in one transaction.
+const MAX_BATCH: usize = 4_096;
+/// Age-based retention runs at most this often, deleting at most `PRUNE_CHUNK` rows at a time,
+/// so it never holds the writer for long.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+const PRUNE_CHUNK: usize = 5_000;
+
+pub struct SqliteStore {
+    appends: mpsc::Sender<Append>,
+    /// For startup loading and health checks; writes go through the writer thread only.
+    reader: Arc<Mutex<Connection>>,
+}
+
+struct Append {
+    message: Arc<Message>,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and runs pending migrations.
+    pub fn open(
+        path: &Path,
+        sink: Arc<dyn CommitSink>,
+        retention: Retention,
+    ) -> Result<Self, StoreError> {
+        Self::open_with_page_limit(path, sink, retention, None)
+    }
+
+    /// [`open`](Self::open), with the file capped at `max_pages` pages: lets tests run the
+    /// store into a full disk.
+    #[doc(hidden)]
+    pub fn open_with_page_limit(
+        path: &Path,
+        sink: Arc<dyn CommitSink>,
+        retention: Retention,
+        max_pages: Option<u32>,
+    ) -> Result<Self, StoreError> {
+        let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
+            path: path.display().to_string(),
+            cause: cause.to_string(),
+        };
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|error| open_error(&error))?;
+        }
+        let mut writer = open_connection(path).map_err(|error| open_error(&error))?;
+        migrate(&mut writer).map_err(|error| open_error(&error))?;
+        if let Some(pages) = max_pages {
+            writer
+                .pragma_update(None, "max_page_count", pages)
+                .map_err(|error| open_error(&error))?;
+        }
+        let next_seq = room_totals(&writer).map_err(|error| open_error(&error))?;
+        let reader = open_connection(path).map_err(|error| open_error(&error))?;
+
+        let (appends, queue) = mpsc::channel();
+        let mut writer = Writer {
+            connection: writer,
+            sink,
+            retention,
+            next_seq,
+            last_prune: Instant::now(),
+        };
+        thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer.run(&queue))
+            .map_err(|error| open_error(&error))?;
+        Ok(Self {
+            appends,
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+
+    /// Runs `query` on the reader connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let connection = reader
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            query(&connection)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+        .map_err(|error| StoreError::Unavailable(error.to_string()))
+    }
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)?;
+    // WAL lets the reader work while the writer commits; FULL syncs the WAL on every commit,
+    // which is what makes an acknowledged message durable.
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.busy_timeout(Duration::from_secs(5))?;
+    Ok(connection)
+}
+
+fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
+    let applied: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (version, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(migration)?;
+        transaction.pragma_update(None, "user_version", version + 1)?;
+        transaction.commit()?;
+        tracing::info!(version = version + 1, "applied database migration");
+    }
+    Ok(())
+}
+
+fn room_totals(connection: &Connection) -> rusqlite::Result<HashMap<String, u64>> {
+    let mut statement = connection.prepare("SELECT name, total FROM rooms")?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
+struct Writer {
+    connection: Connection,
+    sink: Arc<dyn CommitSink>,
+    retention: Retention,
+    /// Each room's next `seq` (= its total so far).
+    next_seq: HashMap<String, u64>,
+    last_prune: Instant,
+}
+
+impl Writer {
+    /// Commits batches until every [`SqliteStore`] handle is gone.
+    fn run(&mut self, queue: &mpsc::Receiver<Append>) {
+        while let Ok(first) = queue.recv() {
+            let mut batch = vec![first];
+            batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+            match self.commit(&batch) {
+                Ok(()) => {
+                    for append in batch {
+                        self.sink.committed(append.message);
+                        let _ = append.done.send(Ok(()));
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, messages = batch.len(), "sqlite commit failed");
+                    for append in batch {
+                        let _ = append
+                            .done
+                            .send(Err(StoreError::Unavailable(error.to_string())));
+                    }
+                }
+            }
+            if self.last_prune.elapsed() >= PRUNE_EVERY {
+                self.last_prune = Instant::now();
+                if let Err(error) = self.prune_by_age() {
+                    tracing::warn!(%error, "sqlite age-based pruning failed");
+                }
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: &[Append]) -> rusqlite::Result<()> {
+        // Sequence numbers are only taken over once the transaction is durable.
+        let mut next_seq: HashMap<&str, u64> = HashMap::new();
+        let transaction = self.connection.transaction()?;
+        {
+            let mut insert = transaction.prepare_cached(
+                "INSERT INTO messages (room, seq, id, sender, text, timestamp)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for append in batch {
+                let message = &append.message;
+                let seq = next_seq
+                    .entry(&message.room)
+                    .or_insert_with(|| self.next_seq.get(&message.room).copied().unwrap_or(0));
+                insert.execute(params![
+                    message.room,
+                    *seq as i64,
+                    message.id.to_string(),
+                    message.sender,
+                    message.text,
+                    message.timestamp
+                ])?;
+                *seq += 1;
+            }
+            let mut upsert = transaction.prepare_cached(
+                "INSERT INTO rooms (name, total) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET total = excluded.total",
+            )?;
+            let mut trim =
+                transaction.prepare_cached("DELETE FROM messages WHERE room = ?1 AND seq < ?2")?;
+            for (room, total) in &next_seq {
+                upsert.execute(params![room, *total as i64])?;
+                let keep_from = total.saturating_sub(self.retention.max_messages_per_room as u64);
+                if keep_from > 0 {
+                    trim.execute(params![room, keep_from as i64])?;
+                }
+            }
+        }
+        transaction.commit()?;
+        for (room, total) in next_seq {
+            self.next_seq.insert(room.to_owned(), total);
+        }
+        Ok(())
+    }
+
+    fn prune_by_age(&mut self) -> rusqlite::Result<()> {
+        let Some(max_age) = self.retention.max_age else {
+            return Ok(());
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let cutoff = now.saturating_sub(max_age).as_secs_f64();
+        let deleted = self.connection.execute(
+            "DELETE FROM messages WHERE (room, seq) IN (
+                 SELECT room, seq FROM messages WHERE timestamp < ?1 LIMIT ?2)",
+            params![cutoff, PRUNE_CHUNK as i64],
+        )?;
+        if deleted > 0 {
+            tracing::debug!(deleted, "pruned messages older than the retention age");
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn append(&self, message: Message) -> Result<(), StoreError> {
+        let (done, committed) = oneshot::channel();
+        let append = Append {
+            message: Arc::new(message),
+            done,
+        };
+        self.appends.send(append).map_err(|_| StoreError::Closed)?;
+        committed.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn load(&self, per_room: usize) -> Result<Vec<StoredRoom>, StoreError> {
+        self.read(move |connection| {
+            let mut rooms = Vec::new();
+            let mut recent = connection.prepare(
+                "SELECT id, sender, text, timestamp FROM messages
+                 WHERE room = ?1 ORDER BY seq DESC LIMIT ?2",
+            )?;
+            for (name, total) in room_totals(connection)? {
+                let mut messages = recent
+                    .query_map(params![name, per_room as i64], |row| {
+                        let id: String = row.get(0)?;
+                        let id = Uuid::parse_str(&id).map_err(|error| {
+                            rusqlite::Error::FromSqlConversionFailure(0, Type::Text, error.into())
+                        })?;
+                        Ok(Arc::new(Message {
+                            id,
+                            sender: row.get(1)?,
+                            text: row.get(2)?,
+                            timestamp: row.get(3)?,
+                            room: name.clone(),
+                        }))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                messages.reverse();
+                rooms.push(StoredRoom {
+                    name,
+                    recent: messages,
+                    total,
+                });
+            }
+            Ok(rooms)
+        })
+        .await
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        self.read(|connection| {
+            connection
+                .query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+                .optional()
+        })
+        .await
+        .map(drop)
+    }
+}

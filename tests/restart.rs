@@ -1,0 +1,225 @@
+//! Real server processes on a SQLite file: killed with SIGKILL right after acknowledging
+//! messages, then started again. Nothing acknowledged may be lost, duplicated or reordered,
+//! and clients polling with cursors carry on across the restart.
+#![cfg(feature = "ssr")]
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+/// A running `longpoll-chat` process.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts the server on `addr` (port 0 for any) with the SQLite file in `dir`, and waits
+    /// for its "listening" log line.
+    fn start(dir: &Path, addr: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_longpoll-chat"))
+            .args(["--addr", addr, "--store"])
+            .arg(format!("sqlite:{}", dir.join("chat.db").display()))
+            .env("LEPTOS_OUTPUT_NAME", "longpoll-chat")
+            .env("LEPTOS_SITE_ROOT", dir.join("site"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the server binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some((_, rest)) = line.split_once("addr=") {
+                let addr = rest.split_whitespace().next().unwrap();
+                break addr.parse().unwrap();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, addr }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn kill(mut self) -> SocketAddr {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.addr
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client without connection reuse: a pooled connection to a killed server would fail the
+/// first request after the restart.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+async fn send(client: &reqwest::Client, base: &str, room: &str, text: &str) -> String {
+    let answer: Value = client
+        .post(format!("{base}/api/send"))
+        .json(&json!({"sender": "tester", "text": text, "room": room}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "sent", "{answer}");
+    answer["message_id"].as_str().unwrap().to_owned()
+}
+
+fn ids(messages: &Value) -> Vec<String> {
+    messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn acknowledged_messages_survive_sigkill_with_their_ids_order_and_cursors() {
+    let dir = TempDir::new().unwrap();
+    let client = client();
+    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let base = server.url("");
+    let mut acked = Vec::new();
+    for i in 0..60 {
+        acked.push(send(&client, &base, "durable", &format!("m{i}")).await);
+    }
+    // Killed right after the last acknowledgement: no chance to flush anything more.
+    let addr = server.kill();
+
+    let server = Server::start(dir.path(), &addr.to_string());
+    let history: Value = client
+        .get(server.url("/api/history?room=durable&limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&history["messages"]), acked);
+
+    // A client that had received up to m19 continues exactly after it.
+    let poll: Value = client
+        .get(server.url(&format!(
+            "/api/poll?client_id=c1&room=durable&last_message_id={}",
+            acked[19]
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(poll["status"], "success");
+    assert!(poll.get("reset").is_none());
+    assert_eq!(ids(&poll["messages"]), acked[20..]);
+
+    let stats: Value = client
+        .get(server.url("/api/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["total_messages"], 60);
+    let after = send(&client, &server.url(""), "durable", "after restart").await;
+    let poll: Value = client
+        .get(server.url(&format!(
+            "/api/poll?client_id=c1&room=durable&last_message_id={}",
+            acked[59]
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&poll["messages"]), [after]);
+}
+
+/// Polls `room` in a loop with its cursor, retrying while the server is away, until it has
+/// seen `expected` messages; returns their ids in the order received.
+async fn poll_loop(base: String, client_id: String, start: String, expected: usize) -> Vec<String> {
+    let client = client();
+    let mut cursor = start;
+    let mut seen = Vec::new();
+    let mut retry_delay = Duration::from_millis(20);
+    while seen.len() < expected {
+        let url = format!(
+            "{base}/api/poll?client_id={client_id}&room=restart&timeout=5&last_message_id={cursor}"
+        );
+        let answer = match client.get(url).send().await {
+            Ok(response) => response.json::<Value>().await,
+            Err(error) => Err(error),
+        };
+        let Ok(answer) = answer else {
+            // The server is restarting: back off a little, as a real client would.
+            tokio::time::sleep(retry_delay).await;
+            retry_delay = (retry_delay * 2).min(Duration::from_millis(200));
+            continue;
+        };
+        retry_delay = Duration::from_millis(20);
+        assert!(answer.get("reset").is_none(), "cursor lost: {answer}");
+        for id in ids(&answer["messages"]) {
+            cursor.clone_from(&id);
+            seen.push(id);
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_polling_through_a_restart_reconnect_and_lose_nothing() {
+    let dir = TempDir::new().unwrap();
+    let client = client();
+    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let base = server.url("");
+    let start = send(&client, &base, "restart", "start").await;
+
+    let pollers: Vec<_> = (0..3)
+        .map(|i| tokio::spawn(poll_loop(base.clone(), format!("p{i}"), start.clone(), 200)))
+        .collect();
+    let mut acked = Vec::new();
+    for i in 0..100 {
+        acked.push(send(&client, &base, "restart", &format!("before {i}")).await);
+    }
+    let addr = server.kill();
+    let server = Server::start(dir.path(), &addr.to_string());
+    for i in 0..100 {
+        acked.push(send(&client, &server.url(""), "restart", &format!("after {i}")).await);
+    }
+    for poller in pollers {
+        let seen = tokio::time::timeout(Duration::from_secs(60), poller)
+            .await
+            .expect("a poller stalled")
+            .unwrap();
+        assert_eq!(seen, acked);
+    }
+}
