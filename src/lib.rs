@@ -11,6 +11,8 @@
 //! Dependencies point one way: `server::rest` and `api` -> `server::broker` -> `server::store`
 //! -> `model`.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod error;

@@ -1,11 +1,35 @@
-//! The browser chat: the HTML shell, the router, and the room view.
+//! The browser chat: the HTML shell, the routes, and the page of one room.
+//!
+//! The page is rendered on the server with the room's recent history already in the HTML
+//! (`SsrMode::Async`), so it reads and sends without JavaScript; once hydrated, [`live`] follows
+//! the room with a long-poll loop. State lives in signals next to the components that use it.
+
+mod composer;
+mod identity;
+mod live;
+mod messages;
+mod sidebar;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    hooks::use_params_map,
+    path, SsrMode,
 };
+
+use crate::{
+    api::room_history,
+    model::{RoomName, DEFAULT_ROOM},
+};
+use composer::Composer;
+use identity::DisplayName;
+use live::{ConnectionBadge, ConnectionState};
+use messages::Conversation;
+use sidebar::Sidebar;
+
+/// Messages shown when a room opens.
+const HISTORY_ON_OPEN: u32 = 50;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -15,6 +39,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.ico"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
@@ -38,18 +63,92 @@ pub fn App() -> impl IntoView {
     });
     view! {
         <Stylesheet id="leptos" href="/pkg/longpoll-chat.css"/>
-        <Title text="longpoll-chat"/>
         <Router>
-            <main>
-                <Routes fallback=|| "Page not found.".into_view()>
-                    <Route path=StaticSegment("") view=Home/>
-                </Routes>
-            </main>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=path!("/") view=ChatPage ssr=SsrMode::Async/>
+                <Route path=path!("/room/:room") view=ChatPage ssr=SsrMode::Async/>
+            </Routes>
         </Router>
     }
 }
 
 #[component]
-fn Home() -> impl IntoView {
-    view! { <h1>"longpoll-chat"</h1> }
+fn NotFound() -> impl IntoView {
+    view! {
+        <Title text="Not found · longpoll-chat"/>
+        <main class="not-found">
+            <h1>"Nothing here"</h1>
+            <p><a href="/">"Go to #general"</a></p>
+        </main>
+    }
+}
+
+/// One room: the room list beside the conversation, the composer under it.
+#[component]
+fn ChatPage() -> impl IntoView {
+    let params = use_params_map();
+    let room = Memo::new(move |_| {
+        params
+            .read()
+            .get("room")
+            .unwrap_or_else(|| DEFAULT_ROOM.to_owned())
+    });
+    let valid_room = move || RoomName::parse(&room.get()).is_ok();
+    let history = Resource::new(
+        move || room.get(),
+        |room| room_history(room, Some(HISTORY_ON_OPEN)),
+    );
+    let name = DisplayName::new();
+    let connection = RwSignal::new(ConnectionState::Connecting);
+    let drawer_open = RwSignal::new(false);
+
+    view! {
+        <Title text=move || format!("#{} · longpoll-chat", room.get())/>
+        <div class="layout" class:drawer-open=drawer_open>
+            <Sidebar current_room=room drawer_open/>
+            <main class="conversation">
+                <header class="room-header">
+                    <button
+                        class="drawer-toggle"
+                        aria-label="Rooms"
+                        aria-expanded=move || drawer_open.get().to_string()
+                        on:click=move |_| drawer_open.update(|open| *open = !*open)
+                    >
+                        "☰"
+                    </button>
+                    <h1>"#" {room}</h1>
+                    <ConnectionBadge state=connection/>
+                </header>
+                <Show
+                    when=valid_room
+                    fallback=|| {
+                        view! {
+                            <p class="notice" role="alert">
+                                "Room names are 1–64 letters, digits, '-', '_' or '.'."
+                            </p>
+                        }
+                    }
+                >
+                    <Suspense fallback=|| view! { <p class="notice">"Loading messages…"</p> }>
+                        {move || Suspend::new(async move {
+                            match history.await {
+                                Ok(history) => {
+                                    view! { <Conversation history name connection/> }.into_any()
+                                }
+                                Err(error) => {
+                                    view! {
+                                        <p class="notice" role="alert">
+                                            "Could not load this room: " {error.to_string()}
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                            }
+                        })}
+                    </Suspense>
+                    <Composer room name/>
+                </Show>
+            </main>
+        </div>
+    }
 }

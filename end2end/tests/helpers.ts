@@ -1,0 +1,105 @@
+import { expect, type APIRequestContext, type BrowserContext, type Page } from "@playwright/test";
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+
+/** A room name no other test uses, so tests can run in parallel. */
+export function uniqueRoom(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Makes every page of the context start with this display name (as if picked earlier). */
+export async function useName(context: BrowserContext, name: string): Promise<void> {
+  await context.addInitScript((chosen) => {
+    window.localStorage.setItem("longpoll-chat.name", chosen);
+  }, name);
+}
+
+/** Opens a room and waits until the page is hydrated and its poll loop is live. */
+export async function openRoom(page: Page, room: string): Promise<void> {
+  await page.goto(`/room/${room}`);
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator(".badge")).toHaveAttribute("data-state", "live");
+}
+
+export async function sendViaApi(
+  request: APIRequestContext,
+  room: string,
+  text: string,
+  sender = "curl",
+  baseURL?: string,
+): Promise<string> {
+  const response = await request.post(`${baseURL ?? ""}/api/send`, {
+    data: { sender, text, room },
+  });
+  expect(response.status()).toBe(200);
+  const body = await response.json();
+  expect(body.status).toBe("sent");
+  return body.message_id;
+}
+
+export function messageTexts(page: Page) {
+  return page.locator(".messages .message .text");
+}
+
+/** Types a message in the composer and presses Enter. */
+export async function typeAndSend(page: Page, text: string): Promise<void> {
+  const composer = page.getByRole("textbox", { name: /^Message #/ });
+  await composer.fill(text);
+  await composer.press("Enter");
+}
+
+const repo = path.resolve(__dirname, "..", "..");
+const serverBin = process.env.SERVER_BIN ?? path.join(repo, "target/release/longpoll-chat");
+
+/** A port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A server process of our own (for tests that stop and restart it). */
+export class OwnServer {
+  private process?: ChildProcess;
+
+  constructor(
+    readonly port: number,
+    private readonly store: string,
+  ) {}
+
+  get baseURL(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.process = spawn(serverBin, ["--addr", `127.0.0.1:${this.port}`, "--store", this.store], {
+      cwd: repo,
+      env: { ...process.env, LEPTOS_SITE_ROOT: path.join(repo, "target/site"), RUST_LOG: "warn" },
+      stdio: "inherit",
+    });
+    // Ready when /health answers; the loop ends with the test's own timeout at worst.
+    for (;;) {
+      try {
+        if ((await fetch(`${this.baseURL}/health`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Stops the server with SIGTERM (graceful shutdown) and waits for it to exit. */
+  async stop(): Promise<number | null> {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    return exited;
+  }
+}

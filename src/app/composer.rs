@@ -1,0 +1,134 @@
+//! The composer: pick a name once, type, Enter sends (Shift+Enter for a new line). It is a
+//! plain form posting to the `send_message` server function, so it works without JavaScript;
+//! with it, a failed send keeps the text and offers a retry.
+
+use leptos::{html, prelude::*};
+
+use super::identity::DisplayName;
+use crate::{
+    api::SendMessage,
+    model::{SENDER_MAX_CHARS, TEXT_MAX_CHARS},
+};
+
+/// The character counter appears this close to the limit.
+const COUNTER_FROM: usize = TEXT_MAX_CHARS - 500;
+
+#[component]
+pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
+    let send = ServerAction::<SendMessage>::new();
+    let text = RwSignal::new(String::new());
+    let editing_name = RwSignal::new(false);
+    let form = NodeRef::<html::Form>::new();
+    let textarea = NodeRef::<html::Textarea>::new();
+
+    let length = move || text.with(|text| text.chars().count());
+    let too_long = move || length() > TEXT_MAX_CHARS;
+    let can_send =
+        move || !send.pending().get() && !too_long() && text.with(|text| !text.trim().is_empty());
+    let error = move || send.value().get().and_then(Result::err);
+
+    // A sent message leaves the composer; a failed one stays for the retry.
+    Effect::new(move || {
+        if let Some(Ok(_)) = send.value().get() {
+            text.set(String::new());
+            if let Some(textarea) = textarea.get_untracked() {
+                let _ = textarea.focus();
+            }
+        }
+    });
+
+    let on_keydown = move |event: web_sys::KeyboardEvent| {
+        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+            event.prevent_default();
+            if can_send() {
+                if let Some(form) = form.get_untracked() {
+                    let _ = form.request_submit();
+                }
+            }
+        }
+    };
+    let asking_name = move || editing_name.get() || name.with(String::is_empty);
+
+    view! {
+        <ActionForm action=send node_ref=form>
+            <div class="composer">
+                <input type="hidden" name="room" value=room/>
+                <Show
+                    when=asking_name
+                    fallback=move || {
+                        view! {
+                            <input type="hidden" name="sender" value=move || name.get()/>
+                            <p class="identity">
+                                "Sending as "
+                                <strong>{move || name.get()}</strong>
+                                <button
+                                    type="button"
+                                    class="link"
+                                    on:click=move |_| editing_name.set(true)
+                                >
+                                    "change"
+                                </button>
+                            </p>
+                        }
+                    }
+                >
+                    <label class="identity">
+                        "Your name "
+                        <input
+                            type="text"
+                            name="sender"
+                            required
+                            maxlength=SENDER_MAX_CHARS
+                            autocomplete="nickname"
+                            placeholder="Pick a display name"
+                            prop:value=move || name.get()
+                            on:change=move |event| {
+                                let chosen = event_target_value(&event).trim().to_owned();
+                                if !chosen.is_empty() {
+                                    name.set(chosen);
+                                    editing_name.set(false);
+                                }
+                            }
+                        />
+                    </label>
+                </Show>
+                <div class="compose-row">
+                    <textarea
+                        name="text"
+                        node_ref=textarea
+                        rows="1"
+                        required
+                        aria-label=move || format!("Message #{}", room.get())
+                        placeholder=move || format!("Message #{}", room.get())
+                        prop:value=text
+                        on:input=move |event| text.set(event_target_value(&event))
+                        on:keydown=on_keydown
+                    ></textarea>
+                    <button type="submit" class="send" prop:disabled=move || !can_send()>
+                        "Send"
+                    </button>
+                </div>
+                <div class="compose-status">
+                    <Show when=move || { length() > COUNTER_FROM }>
+                        <span class="counter" class:over=too_long>
+                            {move || format!("{} / {TEXT_MAX_CHARS}", length())}
+                        </span>
+                    </Show>
+                    {move || {
+                        error()
+                            .map(|error| {
+                                view! {
+                                    <p class="send-error" role="alert">
+                                        "Not sent: " {error.to_string()} " "
+                                        <button type="submit" class="link">
+                                            "Retry"
+                                        </button>
+                                    </p>
+                                }
+                            })
+                    }}
+                </div>
+            </div>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,223 @@
+//! The conversation: the room's messages, grouped by sender like other chats, kept scrolled
+//! to the newest unless the reader scrolled up (then a "new messages" button appears).
+
+use std::sync::Arc;
+
+use leptos::{html, prelude::*};
+
+use super::{
+    identity::DisplayName,
+    live::{follow_room, ConnectionState},
+};
+use crate::model::{History, Message};
+
+/// Consecutive messages of one sender within this many seconds share one name and time.
+const GROUP_WINDOW_SECS: f64 = 5.0 * 60.0;
+/// How close to the bottom (in pixels) still counts as "at the bottom".
+const BOTTOM_SLACK_PX: i32 = 48;
+
+/// The room's messages from its history on, followed live.
+#[component]
+pub fn Conversation(
+    history: History,
+    name: DisplayName,
+    connection: RwSignal<ConnectionState>,
+) -> impl IntoView {
+    let messages = RwSignal::new(history.messages);
+    follow_room(history.room, messages, connection);
+    view! { <MessageList messages name/> }
+}
+
+/// A message with whether it starts a new sender group.
+#[derive(Clone)]
+struct Row {
+    message: Arc<Message>,
+    starts_group: bool,
+}
+
+fn rows(messages: &[Arc<Message>]) -> Vec<Row> {
+    let mut previous: Option<&Message> = None;
+    messages
+        .iter()
+        .map(|message| {
+            let starts_group = previous.is_none_or(|previous| {
+                previous.sender != message.sender
+                    || message.timestamp - previous.timestamp > GROUP_WINDOW_SECS
+            });
+            previous = Some(message);
+            Row {
+                message: message.clone(),
+                starts_group,
+            }
+        })
+        .collect()
+}
+
+#[component]
+fn MessageList(messages: RwSignal<Vec<Arc<Message>>>, name: DisplayName) -> impl IntoView {
+    let list = NodeRef::<html::Div>::new();
+    let at_bottom = RwSignal::new(true);
+    let unseen = RwSignal::new(0_usize);
+    let hydrated = RwSignal::new(false);
+
+    let scroll_to_bottom = move || {
+        if let Some(list) = list.get_untracked() {
+            list.set_scroll_top(list.scroll_height());
+        }
+        unseen.set(0);
+    };
+    // After each change of the list (and once after hydration): follow the newest message,
+    // or count what the reader has not seen yet.
+    Effect::new(move |previous_len: Option<usize>| {
+        let len = messages.with(Vec::len);
+        hydrated.set(true);
+        if at_bottom.get_untracked() {
+            scroll_to_bottom();
+        } else if let Some(previous_len) = previous_len {
+            unseen.update(|count| *count += len.saturating_sub(previous_len));
+        }
+        len
+    });
+    let on_scroll = move |_| {
+        if let Some(list) = list.get_untracked() {
+            let distance = list.scroll_height() - list.scroll_top() - list.client_height();
+            let bottom = distance <= BOTTOM_SLACK_PX;
+            at_bottom.set(bottom);
+            if bottom {
+                unseen.set(0);
+            }
+        }
+    };
+
+    view! {
+        <div class="messages-frame">
+            <div
+                class="messages"
+                node_ref=list
+                on:scroll=on_scroll
+                role="log"
+                aria-live="polite"
+                aria-label="Messages"
+                tabindex="0"
+            >
+                <Show when=move || messages.with(Vec::is_empty)>
+                    <p class="empty">"No messages yet. Say hello!"</p>
+                </Show>
+                <For
+                    each=move || messages.with(|messages| rows(messages))
+                    key=|row| (row.message.id, row.starts_group)
+                    let:row
+                >
+                    <MessageRow row name hydrated/>
+                </For>
+            </div>
+            <Show when=move || { unseen.get() > 0 }>
+                <button class="new-messages" on:click=move |_| scroll_to_bottom()>
+                    {move || match unseen.get() {
+                        1 => "1 new message ↓".to_owned(),
+                        count => format!("{count} new messages ↓"),
+                    }}
+                </button>
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn MessageRow(row: Row, name: DisplayName, hydrated: RwSignal<bool>) -> impl IntoView {
+    let message = row.message;
+    let timestamp = message.timestamp;
+    let sender = message.sender.clone();
+    let own = {
+        let sender = sender.clone();
+        move || name.with(|name| *name == sender)
+    };
+    // The server renders UTC; once hydrated the browser shows its local time.
+    let time = move || clock_time(timestamp, hydrated.get());
+    view! {
+        <article class="message" class:starts-group=row.starts_group class:own=own>
+            <Show when=move || row.starts_group>
+                <header>
+                    <span class="sender">{sender.clone()}</span>
+                    <time datetime=iso_utc(timestamp)>{time}</time>
+                </header>
+            </Show>
+            <p class="text">{message.text.clone()}</p>
+        </article>
+    }
+}
+
+/// `HH:MM`, in the browser's local time when `local`, else UTC.
+fn clock_time(timestamp: f64, local: bool) -> String {
+    if local {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(timestamp * 1000.0));
+        format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
+    } else {
+        let seconds_of_day = (timestamp.max(0.0) as u64) % 86_400;
+        format!(
+            "{:02}:{:02}",
+            seconds_of_day / 3_600,
+            seconds_of_day % 3_600 / 60
+        )
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix timestamp.
+fn iso_utc(timestamp: f64) -> String {
+    let seconds = timestamp.max(0.0) as i64;
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3_600,
+        second_of_day % 3_600 / 60,
+        second_of_day % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_utc_formats_known_instants() {
+        assert_eq!(iso_utc(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_utc(951_782_400.0), "2000-02-29T00:00:00Z");
+        assert_eq!(iso_utc(1_795_774_123.58), "2026-11-27T10:08:43Z");
+    }
+
+    #[test]
+    fn consecutive_messages_of_one_sender_form_a_group() {
+        let message = |sender: &str, timestamp: f64| {
+            Arc::new(Message {
+                id: uuid::Uuid::now_v7(),
+                sender: sender.into(),
+                text: "x".into(),
+                timestamp,
+                room: "r".into(),
+            })
+        };
+        let list = [
+            message("a", 0.0),
+            message("a", 10.0),
+            message("b", 20.0),
+            message("b", 20.0 + GROUP_WINDOW_SECS + 1.0),
+        ];
+        let starts: Vec<bool> = rows(&list).iter().map(|row| row.starts_group).collect();
+        assert_eq!(starts, [true, false, true, true]);
+    }
+}
