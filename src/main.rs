@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
 
     let broker = Broker::open(config.broker(), &config.store)
         .await
-        .with_context(|| format!("cannot open store {}", config.store))?;
+        .context("starting the message store")?;
     let leptos_options = get_configuration(None)
         .context("reading the Leptos configuration")?
         .leptos_options;
