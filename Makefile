@@ -62,5 +62,9 @@ setup-chromium:
 	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } \
 	  || { echo "Chromium is missing: run 'apt-get install chromium' as root"; exit 1; }
 
+## bench: release build, then bench/run.sh (long and timing-dependent; not part of `make test`)
+bench: setup-rust setup-node build
+	SERVER_BIN="$(abspath $(SERVER_BIN))" bash bench/run.sh
+
 clean:
 	cargo clean

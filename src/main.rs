@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::Parser;
 use leptos::prelude::get_configuration;
 use longpoll_chat::server::{self, config::Config, Broker};
@@ -31,6 +32,12 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    // Chat answers are small and latency-bound: send them at once, not after Nagle's delay.
+    let listener = listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     tracing::info!(%addr, store = %config.store, "listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -1,0 +1,714 @@
+//! Load generator for longpoll-chat and, as a peer, nginx with the nchan long-poll module.
+//!
+//! One TCP connection (keep-alive) and one task per simulated client, requests built once per
+//! poll, a small hand-rolled HTTP/1.1 reader on `httparse`. Every message carries its sequence
+//! number and the instant it was sent, so receivers measure end-to-end latency and the tally
+//! finds lost and duplicated messages. Every wait is bounded in time.
+//!
+//! Scenarios (see `bench/run.sh` for how the servers are started):
+//! - `fanout`:  N clients hold a poll on one room; one send; time to each answer; 5 rounds.
+//! - `memory`:  10,000 idle held polls: server RSS growth per poll, then CPU used in 10 s idle.
+//! - `stream`:  clients poll in a loop with cursors while 4 senders send 8,000 messages as fast
+//!   as they can, then 1,000 messages/s for 5 s: throughput, loss, duplicates, latency.
+//! - `latency`: one client, 1,000 sequential send -> answer round trips.
+
+use std::{
+    collections::HashMap,
+    fmt::Write as _,
+    net::SocketAddr,
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    sync::{mpsc, watch},
+    task::JoinSet,
+};
+
+#[derive(Parser)]
+#[command(about = "Load generator for long-poll servers")]
+struct Args {
+    /// Which server protocol to speak.
+    #[arg(long, value_enum)]
+    kind: Kind,
+    /// Server address.
+    #[arg(long)]
+    addr: SocketAddr,
+    /// Server processes whose memory and CPU time are measured (nginx: its workers).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pids: Vec<u32>,
+    /// Name of the run in the output (e.g. `ours-memory`).
+    #[arg(long)]
+    label: String,
+    /// Scenarios to run.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "latency,fanout,stream,memory"
+    )]
+    scenarios: Vec<String>,
+    /// Client counts for the fan-out scenario.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    fanout_clients: Vec<usize>,
+    /// Polling clients in the stream scenario.
+    #[arg(long, default_value_t = 50)]
+    stream_clients: usize,
+    /// Held polls in the memory scenario.
+    #[arg(long, default_value_t = 10_000)]
+    idle_clients: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Kind {
+    /// longpoll-chat's `GET /api/poll` and `POST /api/send`.
+    Ours,
+    /// nchan: `GET /sub/ROOM` (long-poll), `POST /pub/ROOM`, `/nchan_status`.
+    Nchan,
+}
+
+fn now_us() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal HTTP/1.1 keep-alive connection.
+
+struct Conn {
+    addr: SocketAddr,
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+struct Response {
+    status: u16,
+    body: Vec<u8>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+impl Conn {
+    async fn connect(addr: SocketAddr) -> Result<Self> {
+        let stream = TcpStream::connect(addr).await.context("connect")?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            addr,
+            stream,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    async fn reconnect(&mut self) -> Result<()> {
+        *self = Self::connect(self.addr).await?;
+        Ok(())
+    }
+
+    async fn roundtrip(&mut self, request: &[u8]) -> Result<Response> {
+        self.stream.write_all(request).await?;
+        loop {
+            if let Some(response) = self.parse()? {
+                return Ok(response);
+            }
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                bail!("connection closed");
+            }
+        }
+    }
+
+    fn parse(&mut self) -> Result<Option<Response>> {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(head) = response.parse(&self.buf)? else {
+            return Ok(None);
+        };
+        let header = |name: &str| {
+            response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| String::from_utf8_lossy(h.value).into_owned())
+        };
+        let length: usize = header("content-length")
+            .context("response without content-length")?
+            .trim()
+            .parse()?;
+        if self.buf.len() < head + length {
+            return Ok(None);
+        }
+        let parsed = Response {
+            status: response.code.unwrap_or(0),
+            body: self.buf[head..head + length].to_vec(),
+            etag: header("etag"),
+            last_modified: header("last-modified"),
+        };
+        self.buf.drain(..head + length);
+        Ok(Some(parsed))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two protocols.
+
+/// Where a client is in a room's stream.
+#[derive(Clone, Default)]
+struct Cursor {
+    last_id: Option<String>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+fn poll_request(kind: Kind, room: &str, client: usize, cursor: &Cursor) -> Vec<u8> {
+    let mut request = String::with_capacity(256);
+    match kind {
+        Kind::Ours => {
+            let _ = write!(
+                request,
+                "GET /api/poll?client_id=c{client}&room={room}&timeout=60"
+            );
+            if let Some(id) = &cursor.last_id {
+                let _ = write!(request, "&last_message_id={id}");
+            }
+            request.push_str(" HTTP/1.1\r\nHost: bench\r\n\r\n");
+        }
+        Kind::Nchan => {
+            let _ = write!(request, "GET /sub/{room} HTTP/1.1\r\nHost: bench\r\n");
+            if let (Some(etag), Some(modified)) = (&cursor.etag, &cursor.last_modified) {
+                let _ = write!(
+                    request,
+                    "If-None-Match: {etag}\r\nIf-Modified-Since: {modified}\r\n"
+                );
+            }
+            request.push_str("\r\n");
+        }
+    }
+    request.into_bytes()
+}
+
+fn send_request(kind: Kind, room: &str, text: &str) -> Vec<u8> {
+    let (path, content_type, body) = match kind {
+        Kind::Ours => (
+            "/api/send".to_owned(),
+            "application/json",
+            format!(r#"{{"sender":"bench","text":"{text}","room":"{room}"}}"#),
+        ),
+        Kind::Nchan => (format!("/pub/{room}"), "text/plain", text.to_owned()),
+    };
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The texts a poll answer delivered; advances the cursor.
+fn delivered(kind: Kind, response: &Response, cursor: &mut Cursor) -> Result<Vec<String>> {
+    match kind {
+        Kind::Ours => {
+            if response.status != 200 {
+                bail!("poll answered {}", response.status);
+            }
+            let answer: serde_json::Value = serde_json::from_slice(&response.body)?;
+            if answer["reset"] == true {
+                bail!("cursor reset: messages were lost");
+            }
+            let messages = answer["messages"].as_array().context("no messages")?;
+            if let Some(last) = messages.last() {
+                cursor.last_id = last["id"].as_str().map(str::to_owned);
+            }
+            Ok(messages
+                .iter()
+                .filter_map(|m| m["text"].as_str().map(str::to_owned))
+                .collect())
+        }
+        Kind::Nchan => match response.status {
+            200 => {
+                cursor.etag.clone_from(&response.etag);
+                cursor.last_modified.clone_from(&response.last_modified);
+                Ok(vec![String::from_utf8_lossy(&response.body).into_owned()])
+            }
+            // 304/408: nothing new before nchan's own timeout.
+            304 | 408 => Ok(Vec::new()),
+            status => bail!("poll answered {status}"),
+        },
+    }
+}
+
+/// A message as the bench sends it: `SEQ SENT_US`.
+fn message_text(seq: u64) -> String {
+    format!("{seq} {}", now_us())
+}
+
+fn parse_message(text: &str) -> Option<(u64, u64)> {
+    let (seq, sent) = text.split_once(' ')?;
+    Some((seq.parse().ok()?, sent.parse().ok()?))
+}
+
+/// Polls held right now, as the server reports it.
+async fn held_polls(kind: Kind, addr: SocketAddr) -> Result<usize> {
+    let path = match kind {
+        Kind::Ours => "/api/stats",
+        Kind::Nchan => "/nchan_status",
+    };
+    let mut conn = Conn::connect(addr).await?;
+    let response = conn
+        .roundtrip(format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n").as_bytes())
+        .await?;
+    match kind {
+        Kind::Ours => {
+            let stats: serde_json::Value = serde_json::from_slice(&response.body)?;
+            Ok(stats["held_polls"].as_u64().unwrap_or(0) as usize)
+        }
+        Kind::Nchan => {
+            let text = String::from_utf8_lossy(&response.body);
+            let line = text
+                .lines()
+                .find_map(|line| line.strip_prefix("subscribers:"))
+                .context("no subscribers line")?;
+            Ok(line.trim().parse()?)
+        }
+    }
+}
+
+async fn wait_held(kind: Kind, addr: SocketAddr, count: usize) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if held_polls(kind, addr).await? >= count {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {count} polls held after 60 s",
+                held_polls(kind, addr).await?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients.
+
+/// One received message: which client, which message, when.
+struct Delivery {
+    client: usize,
+    seq: u64,
+    latency_us: u64,
+}
+
+/// Polls `room` in a loop until `stop`, reporting every message it receives.
+async fn poller(
+    kind: Kind,
+    addr: SocketAddr,
+    room: String,
+    client: usize,
+    deliveries: mpsc::UnboundedSender<Delivery>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let mut conn = Conn::connect(addr).await?;
+    let mut cursor = Cursor::default();
+    while !*stop.borrow() {
+        let request = poll_request(kind, &room, client, &cursor);
+        let response = tokio::select! {
+            response = conn.roundtrip(&request) => response,
+            _ = stop.changed() => break,
+        };
+        let response = match response {
+            Ok(response) => response,
+            Err(_) => {
+                conn.reconnect().await?;
+                continue;
+            }
+        };
+        let received_us = now_us();
+        for text in delivered(kind, &response, &mut cursor)? {
+            if let Some((seq, sent_us)) = parse_message(&text) {
+                let _ = deliveries.send(Delivery {
+                    client,
+                    seq,
+                    latency_us: received_us.saturating_sub(sent_us),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Pollers {
+    tasks: JoinSet<Result<()>>,
+    stop: watch::Sender<bool>,
+    deliveries: mpsc::UnboundedReceiver<Delivery>,
+}
+
+impl Pollers {
+    async fn start(kind: Kind, addr: SocketAddr, room: &str, count: usize) -> Result<Self> {
+        let (stop, stopped) = watch::channel(false);
+        let (sender, deliveries) = mpsc::unbounded_channel();
+        let mut tasks = JoinSet::new();
+        for client in 0..count {
+            tasks.spawn(poller(
+                kind,
+                addr,
+                room.to_owned(),
+                client,
+                sender.clone(),
+                stopped.clone(),
+            ));
+        }
+        wait_held(kind, addr, count).await?;
+        Ok(Self {
+            tasks,
+            stop,
+            deliveries,
+        })
+    }
+
+    async fn finish(mut self) -> Result<()> {
+        self.stop.send_replace(true);
+        while let Some(result) = self.tasks.join_next().await {
+            result??;
+        }
+        Ok(())
+    }
+}
+
+async fn send(conn: &mut Conn, kind: Kind, room: &str, seq: u64) -> Result<()> {
+    let response = conn
+        .roundtrip(&send_request(kind, room, &message_text(seq)))
+        .await?;
+    if !(200..300).contains(&response.status) {
+        bail!("send answered {}", response.status);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements.
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index] as f64 / 1000.0
+}
+
+/// Resident memory of the processes, in KiB.
+fn rss_kib(pids: &[u32]) -> Result<u64> {
+    let mut total = 0;
+    for pid in pids {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let line = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .context("no VmRSS")?;
+        total += line.trim().trim_end_matches("kB").trim().parse::<u64>()?;
+    }
+    Ok(total)
+}
+
+/// User + system CPU time of the processes, in milliseconds.
+fn cpu_ms(pids: &[u32]) -> Result<f64> {
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let mut ticks = 0.0;
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .context("bad stat")?
+            .1
+            .split_whitespace()
+            .collect();
+        ticks += fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    }
+    Ok(ticks * 1000.0 / ticks_per_second)
+}
+
+fn self_cpu_ms() -> f64 {
+    cpu_ms(&[std::process::id()]).unwrap_or(f64::NAN)
+}
+
+/// Prints each result as a table line and as a JSON line (`JSON {...}`) for scripts.
+struct Report {
+    label: String,
+}
+
+impl Report {
+    fn add(&self, scenario: String, fields: Vec<(&'static str, String)>) {
+        let mut json = format!(r#"{{"run":"{}","scenario":"{scenario}""#, self.label);
+        let mut line = format!("{:<16} {:<22}", self.label, scenario);
+        for (name, value) in &fields {
+            let _ = write!(json, r#","{name}":{value}"#);
+            let _ = write!(line, " {name}={value}");
+        }
+        json.push('}');
+        println!("{line}");
+        println!("JSON {json}");
+    }
+}
+
+fn float(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.2}")
+    } else {
+        "null".to_owned()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios.
+
+async fn latency(args: &Args, report: &mut Report) -> Result<()> {
+    let room = format!("latency{}", std::process::id());
+    let mut pollers = Pollers::start(args.kind, args.addr, &room, 1).await?;
+    let mut sender = Conn::connect(args.addr).await?;
+    let cpu = self_cpu_ms();
+    let mut latencies = Vec::with_capacity(1000);
+    for seq in 0..1000 {
+        send(&mut sender, args.kind, &room, seq).await?;
+        let delivery = tokio::time::timeout(Duration::from_secs(10), pollers.deliveries.recv())
+            .await
+            .context("a wake-up took over 10 s")?
+            .context("poller ended")?;
+        latencies.push(delivery.latency_us);
+    }
+    latencies.sort_unstable();
+    report.add(
+        "latency".into(),
+        vec![
+            ("round_trips", latencies.len().to_string()),
+            ("p50_ms", float(percentile(&latencies, 0.5))),
+            ("p99_ms", float(percentile(&latencies, 0.99))),
+            ("max_ms", float(percentile(&latencies, 1.0))),
+            ("loadgen_cpu_ms", float(self_cpu_ms() - cpu)),
+        ],
+    );
+    pollers.finish().await
+}
+
+async fn fanout(args: &Args, clients: usize, report: &mut Report) -> Result<()> {
+    let room = format!("fanout{clients}x{}", std::process::id());
+    let mut pollers = Pollers::start(args.kind, args.addr, &room, clients).await?;
+    let mut sender = Conn::connect(args.addr).await?;
+    let cpu = self_cpu_ms();
+    let mut latencies = Vec::with_capacity(clients * 5);
+    for round in 0..5_u64 {
+        wait_held(args.kind, args.addr, clients).await?;
+        send(&mut sender, args.kind, &room, round).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut received = 0;
+        while received < clients {
+            match tokio::time::timeout_at(deadline, pollers.deliveries.recv()).await {
+                Ok(Some(delivery)) if delivery.seq == round => {
+                    latencies.push(delivery.latency_us);
+                    received += 1;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+    latencies.sort_unstable();
+    report.add(
+        format!("fanout-{clients}"),
+        vec![
+            ("delivered", latencies.len().to_string()),
+            ("expected", (clients * 5).to_string()),
+            ("p50_ms", float(percentile(&latencies, 0.5))),
+            ("p99_ms", float(percentile(&latencies, 0.99))),
+            ("max_ms", float(percentile(&latencies, 1.0))),
+            ("loadgen_cpu_ms", float(self_cpu_ms() - cpu)),
+        ],
+    );
+    pollers.finish().await
+}
+
+/// Sends `count` messages from `senders` connections, each at most `rate_per_sender` per
+/// second (`None`: as fast as it can). Returns the send round-trip times in microseconds.
+async fn send_burst(
+    args: &Args,
+    room: &str,
+    first_seq: u64,
+    count: u64,
+    senders: u64,
+    rate_per_sender: Option<f64>,
+) -> Result<Vec<u64>> {
+    let mut tasks = JoinSet::new();
+    for sender in 0..senders {
+        let (kind, addr, room) = (args.kind, args.addr, room.to_owned());
+        tasks.spawn(async move {
+            let mut conn = Conn::connect(addr).await?;
+            let mut ticks = rate_per_sender
+                .map(|rate| tokio::time::interval(Duration::from_secs_f64(1.0 / rate)));
+            let mut times = Vec::new();
+            let mut seq = first_seq + sender;
+            while seq < first_seq + count {
+                if let Some(ticks) = ticks.as_mut() {
+                    ticks.tick().await;
+                }
+                let started = now_us();
+                send(&mut conn, kind, &room, seq).await?;
+                times.push(now_us() - started);
+                seq += senders;
+            }
+            anyhow::Ok(times)
+        });
+    }
+    let mut times = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        times.extend(result??);
+    }
+    Ok(times)
+}
+
+/// Collects deliveries of sequence numbers `seqs` until every client has them all or a grace
+/// period without progress passes; counts lost and duplicated messages.
+async fn tally(
+    pollers: &mut Pollers,
+    clients: usize,
+    seqs: std::ops::Range<u64>,
+) -> (u64, u64, Vec<u64>) {
+    let expected = (seqs.end - seqs.start) * clients as u64;
+    let mut seen: HashMap<(usize, u64), u32> = HashMap::with_capacity(expected as usize);
+    let mut latencies = Vec::with_capacity(expected as usize);
+    let mut unique = 0;
+    while unique < expected {
+        match tokio::time::timeout(Duration::from_secs(3), pollers.deliveries.recv()).await {
+            Ok(Some(delivery)) if seqs.contains(&delivery.seq) => {
+                let count = seen.entry((delivery.client, delivery.seq)).or_insert(0);
+                *count += 1;
+                if *count == 1 {
+                    unique += 1;
+                    latencies.push(delivery.latency_us);
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let duplicates = seen.values().map(|count| u64::from(count - 1)).sum();
+    if unique < expected {
+        let mut missing_by_client: HashMap<usize, Vec<u64>> = HashMap::new();
+        for client in 0..clients {
+            for seq in seqs.clone() {
+                if !seen.contains_key(&(client, seq)) {
+                    missing_by_client.entry(client).or_default().push(seq);
+                }
+            }
+        }
+        for (client, missing) in missing_by_client.iter().take(5) {
+            eprintln!(
+                "client {client} is missing {} messages, first {:?}",
+                missing.len(),
+                &missing[..missing.len().min(5)]
+            );
+        }
+    }
+    latencies.sort_unstable();
+    (expected - unique, duplicates, latencies)
+}
+
+async fn stream(args: &Args, report: &mut Report) -> Result<()> {
+    let clients = args.stream_clients;
+    let room = format!("stream{clients}x{}", std::process::id());
+    let mut pollers = Pollers::start(args.kind, args.addr, &room, clients).await?;
+
+    let cpu = self_cpu_ms();
+    let started = Instant::now();
+    let mut send_times = send_burst(args, &room, 0, 8_000, 4, None).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let (lost, duplicates, latencies) = tally(&mut pollers, clients, 0..8_000).await;
+    send_times.sort_unstable();
+    report.add(
+        format!("stream-{clients}-max"),
+        vec![
+            ("sent", "8000".into()),
+            ("sends_per_s", float(8_000.0 / elapsed)),
+            ("lost", lost.to_string()),
+            ("duplicated", duplicates.to_string()),
+            ("e2e_p50_ms", float(percentile(&latencies, 0.5))),
+            ("e2e_p99_ms", float(percentile(&latencies, 0.99))),
+            ("send_p99_ms", float(percentile(&send_times, 0.99))),
+            ("loadgen_cpu_ms", float(self_cpu_ms() - cpu)),
+        ],
+    );
+
+    let cpu = self_cpu_ms();
+    let mut send_times = send_burst(args, &room, 8_000, 5_000, 4, Some(250.0)).await?;
+    let (lost, duplicates, latencies) = tally(&mut pollers, clients, 8_000..13_000).await;
+    send_times.sort_unstable();
+    report.add(
+        format!("stream-{clients}-1000/s"),
+        vec![
+            ("sent", "5000".into()),
+            ("lost", lost.to_string()),
+            ("duplicated", duplicates.to_string()),
+            ("e2e_p50_ms", float(percentile(&latencies, 0.5))),
+            ("e2e_p99_ms", float(percentile(&latencies, 0.99))),
+            ("send_p50_ms", float(percentile(&send_times, 0.5))),
+            ("send_p99_ms", float(percentile(&send_times, 0.99))),
+            ("loadgen_cpu_ms", float(self_cpu_ms() - cpu)),
+        ],
+    );
+    pollers.finish().await
+}
+
+async fn memory_and_idle(args: &Args, report: &mut Report) -> Result<()> {
+    let clients = args.idle_clients;
+    let room = format!("idle{}", std::process::id());
+    let before = rss_kib(&args.pids)?;
+    let pollers = Pollers::start(args.kind, args.addr, &room, clients).await?;
+    let after = rss_kib(&args.pids)?;
+    let cpu_before = cpu_ms(&args.pids)?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let idle_cpu = cpu_ms(&args.pids)? - cpu_before;
+    report.add(
+        format!("memory-{clients}"),
+        vec![
+            ("rss_before_kib", before.to_string()),
+            ("rss_after_kib", after.to_string()),
+            (
+                "kib_per_poll",
+                float(after.saturating_sub(before) as f64 / clients as f64),
+            ),
+        ],
+    );
+    report.add(
+        format!("idle-{clients}-10s"),
+        vec![("server_cpu_ms", float(idle_cpu))],
+    );
+    pollers.finish().await
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let mut report = Report {
+        label: args.label.clone(),
+    };
+    for scenario in &args.scenarios {
+        let outcome = match scenario.as_str() {
+            "latency" => latency(&args, &mut report).await,
+            "fanout" => {
+                let mut outcome = Ok(());
+                for &clients in &args.fanout_clients {
+                    outcome = fanout(&args, clients, &mut report).await;
+                    if outcome.is_err() {
+                        break;
+                    }
+                }
+                outcome
+            }
+            "stream" => stream(&args, &mut report).await,
+            "memory" => memory_and_idle(&args, &mut report).await,
+            other => bail!("unknown scenario {other}"),
+        };
+        if let Err(error) = outcome {
+            println!("{:<16} {scenario:<22} FAILED: {error:#}", args.label);
+        }
+    }
+    Ok(())
+}

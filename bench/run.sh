@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# `make bench`: runs bench/loadgen against longpoll-chat (memory store, then SQLite store) and
+# against nginx + nchan, all on 127.0.0.1, and prints a table. Not part of `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SERVER_BIN=${SERVER_BIN:-target/release/longpoll-chat}
+LOADGEN=bench/loadgen/target/release/loadgen
+ulimit -n "$(ulimit -Hn)"
+
+(cd bench/loadgen && cargo build --release --quiet)
+
+if ! [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq nginx libnginx-mod-nchan >/dev/null
+    # Debian starts nginx on port 80 after installing it; the bench runs its own.
+    service nginx stop >/dev/null 2>&1 || pkill -x nginx || true
+  else
+    echo "nginx + nchan missing: run 'apt-get install nginx libnginx-mod-nchan' as root" >&2
+  fi
+fi
+
+work=$(mktemp -d)
+results="$work/results.jsonl"
+children=()
+cleanup() {
+  for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for() {
+  for _ in $(seq 1 200); do
+    curl -fs -o /dev/null "$1" && return 0
+    sleep 0.05
+  done
+  echo "no answer from $1" >&2
+  return 1
+}
+
+loadgen() {
+  "$LOADGEN" "$@" | tee -a "$work/out.txt" | grep -v '^JSON ' || true
+}
+
+run_ours() {
+  local label=$1 store=$2
+  shift 2
+  local port
+  port=$(free_port)
+  RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$port" --store "$store" &
+  local pid=$!
+  children+=("$pid")
+  wait_for "http://127.0.0.1:$port/health"
+  loadgen --kind ours --addr "127.0.0.1:$port" --pids "$pid" --label "$label" "$@"
+  kill -TERM "$pid"
+  wait "$pid" || true
+}
+
+run_nchan() {
+  local port dir="$work/nginx"
+  port=$(free_port)
+  mkdir -p "$dir"
+  sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" bench/nchan.conf >"$dir/nginx.conf"
+  nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' &
+  local master=$!
+  children+=("$master")
+  wait_for "http://127.0.0.1:$port/nchan_status"
+  local workers
+  workers=$(pgrep -P "$master" | paste -sd, -)
+  loadgen --kind nchan --addr "127.0.0.1:$port" --pids "$workers" --label nchan "$@"
+  kill -TERM "$master"
+  wait "$master" || true
+}
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+# Memory is measured on a freshly started server, before anything else has grown its heap.
+run_ours ours-memory memory --scenarios memory
+run_ours ours-memory memory --scenarios latency,fanout,stream
+run_ours ours-sqlite "sqlite:$work/chat.db" --scenarios latency,stream
+run_ours ours-sqlite "sqlite:$work/chat100.db" --scenarios stream --stream-clients 100
+if command -v nginx >/dev/null && [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
+  run_nchan --scenarios memory
+  run_nchan --scenarios latency,fanout,stream
+else
+  echo "nchan unavailable: no peer in this run" >&2
+fi
+
+grep '^JSON ' "$work/out.txt" | cut -c6- >"$results"
+python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+print()
+print("| run | scenario | results |")
+print("|---|---|---|")
+for row in rows:
+    fields = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("run", "scenario"))
+    print(f"| {row['run']} | {row['scenario']} | {fields} |")
+PY
