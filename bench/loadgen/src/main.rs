@@ -273,17 +273,21 @@ async fn held_polls(kind: Kind, addr: SocketAddr) -> Result<usize> {
     }
 }
 
-async fn wait_held(kind: Kind, addr: SocketAddr, count: usize) -> Result<()> {
+/// Waits (at most 60 s) until the server's count of held polls satisfies `done`.
+async fn wait_held(
+    kind: Kind,
+    addr: SocketAddr,
+    what: &str,
+    done: impl Fn(usize) -> bool,
+) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if held_polls(kind, addr).await? >= count {
+        let held = held_polls(kind, addr).await?;
+        if done(held) {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!(
-                "only {} of {count} polls held after 60 s",
-                held_polls(kind, addr).await?
-            );
+            bail!("{held} polls held after 60 s, expected {what}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -338,6 +342,12 @@ async fn poller(
 }
 
 struct Pollers {
+    kind: Kind,
+    addr: SocketAddr,
+    count: usize,
+    /// Polls the server held before these started: they must all be gone again at the end, so
+    /// the next scenario's count of held polls is its own.
+    baseline: usize,
     tasks: JoinSet<Result<()>>,
     stop: watch::Sender<bool>,
     deliveries: mpsc::UnboundedReceiver<Delivery>,
@@ -345,6 +355,7 @@ struct Pollers {
 
 impl Pollers {
     async fn start(kind: Kind, addr: SocketAddr, room: &str, count: usize) -> Result<Self> {
+        let baseline = held_polls(kind, addr).await?;
         let (stop, stopped) = watch::channel(false);
         let (sender, deliveries) = mpsc::unbounded_channel();
         let mut tasks = JoinSet::new();
@@ -358,8 +369,13 @@ impl Pollers {
                 stopped.clone(),
             ));
         }
-        wait_held(kind, addr, count).await?;
+        let expected = baseline + count;
+        wait_held(kind, addr, &format!("{expected}"), |held| held >= expected).await?;
         Ok(Self {
+            kind,
+            addr,
+            count,
+            baseline,
             tasks,
             stop,
             deliveries,
@@ -371,7 +387,23 @@ impl Pollers {
         while let Some(result) = self.tasks.join_next().await {
             result??;
         }
-        Ok(())
+        let baseline = self.baseline;
+        wait_held(
+            self.kind,
+            self.addr,
+            &format!("at most {baseline}"),
+            |held| held <= baseline,
+        )
+        .await
+    }
+
+    /// Waits until every poller holds a poll again.
+    async fn all_held(&self) -> Result<()> {
+        let expected = self.baseline + self.count;
+        wait_held(self.kind, self.addr, &format!("{expected}"), |held| {
+            held >= expected
+        })
+        .await
     }
 }
 
@@ -496,7 +528,7 @@ async fn fanout(args: &Args, clients: usize, report: &mut Report) -> Result<()> 
     let cpu = self_cpu_ms();
     let mut latencies = Vec::with_capacity(clients * 5);
     for round in 0..5_u64 {
-        wait_held(args.kind, args.addr, clients).await?;
+        pollers.all_held().await?;
         send(&mut sender, args.kind, &room, round).await?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let mut received = 0;
