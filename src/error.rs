@@ -30,6 +30,12 @@ pub enum ChatError {
     /// 415: the body is not `application/json`.
     #[error("expected a body with content type application/json")]
     UnsupportedMediaType,
+    /// 503 with `Retry-After`: the server or this client already holds as many polls as allowed.
+    #[error("too many held polls, retry later")]
+    TooManyPolls,
+    /// 429 with `Retry-After`: this sender is sending faster than allowed.
+    #[error("too many messages, slow down")]
+    RateLimited { retry_after_secs: u64 },
     /// 503: the message store cannot take or serve messages right now; retry later.
     #[error("message store unavailable, try again later")]
     StoreUnavailable,
@@ -54,11 +60,26 @@ impl ChatError {
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::StoreUnavailable | Self::Transport(_) => 503,
+            Self::RateLimited { .. } => 429,
+            Self::StoreUnavailable | Self::TooManyPolls | Self::Transport(_) => 503,
             Self::Internal => 500,
         }
     }
 }
+
+impl ChatError {
+    /// Seconds a client should wait before retrying, for answers that say so.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyPolls => Some(POLL_RETRY_AFTER_SECS),
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+}
+
+/// `Retry-After` of a rejected poll.
+const POLL_RETRY_AFTER_SECS: u64 = 2;
 
 impl FromServerFnError for ChatError {
     type Encoder = JsonEncoding;

@@ -283,6 +283,34 @@ async fn stats_and_health_report_the_server() {
     assert_eq!(health.json["status"], "ok");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_poll_past_the_cap_gets_503_with_retry_after_at_once() {
+    let config = BrokerConfig {
+        max_held_polls: 1,
+        ..BrokerConfig::default()
+    };
+    let broker = Broker::open(config, &StoreConfig::Memory).await.unwrap();
+    let app = TestApp {
+        router: rest::router(broker.clone(), Limits::default()),
+        broker,
+    };
+    let held = app.spawn_poll("client_id=first&room=cap").await;
+    let started = tokio::time::Instant::now();
+    let response = app
+        .router
+        .clone()
+        .oneshot(get("/api/poll?client_id=second&room=cap"))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::ZERO, "refused without waiting");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+    let answer = app.get("/api/poll?client_id=second&room=cap").await;
+    assert_eq!(answer.json["detail"], "too many held polls, retry later");
+    app.send_ok("cap", "the held poll still works").await;
+    assert_eq!(texts(&held.await.unwrap()), ["the held poll still works"]);
+}
+
 #[tokio::test]
 async fn api_answers_are_json_and_never_cached() {
     let app = spawn_app().await;

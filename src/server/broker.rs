@@ -47,6 +47,10 @@ pub struct BrokerConfig {
     pub client_idle: Duration,
     /// What the store keeps.
     pub retention: Retention,
+    /// Polls held at once over the whole server; past it new polls get 503 with Retry-After.
+    pub max_held_polls: usize,
+    /// Polls one client may hold at once (on different rooms; one room holds one poll).
+    pub max_polls_per_client: usize,
 }
 
 impl Default for BrokerConfig {
@@ -55,6 +59,8 @@ impl Default for BrokerConfig {
             room_capacity: 1_000,
             client_idle: Duration::from_secs(60),
             retention: Retention::default(),
+            max_held_polls: 50_000,
+            max_polls_per_client: 8,
         }
     }
 }
@@ -119,10 +125,13 @@ impl Broker {
     /// Holds until the room has messages the client has not seen, the timeout passes, a newer
     /// poll of the same client on the same room supersedes this one, the client is
     /// disconnected, or the server shuts down.
-    pub async fn poll(&self, request: PollRequest) -> PollResponse {
+    ///
+    /// Fails with [`ChatError::TooManyPolls`] when the server or the client already holds as
+    /// many polls as allowed (a poll that supersedes another is always accepted).
+    pub async fn poll(&self, request: PollRequest) -> Result<PollResponse, ChatError> {
         let shared = &*self.shared;
+        let (_held, mut ended) = HeldPoll::register(shared, &request)?;
         let room = shared.rooms.get_or_create(request.room.as_str());
-        let (_held, mut ended) = HeldPoll::register(shared, &request);
         let mut timeout = pin!(tokio::time::sleep(request.timeout));
         let mut position = None;
         loop {
@@ -134,25 +143,27 @@ impl Broker {
                     Some(offset) => offset,
                     None => match log.start_after(request.last_message_id.as_deref()) {
                         Some(offset) => offset,
-                        None => return PollResponse::reset(log.recent(MAX_MESSAGES_PER_POLL)),
+                        None => return Ok(PollResponse::reset(log.recent(MAX_MESSAGES_PER_POLL))),
                     },
                 };
                 match log.read_from(from, MAX_MESSAGES_PER_POLL) {
                     Some(messages) if messages.is_empty() => position = Some(from),
-                    Some(messages) => return PollResponse::messages(messages),
+                    Some(messages) => return Ok(PollResponse::messages(messages)),
                     // More messages arrived than the room keeps since this poll last looked.
-                    None => return PollResponse::reset(log.recent(MAX_MESSAGES_PER_POLL)),
+                    None => return Ok(PollResponse::reset(log.recent(MAX_MESSAGES_PER_POLL))),
                 }
             }
             tokio::select! {
                 () = &mut arrived => {}
-                () = &mut timeout => return PollResponse::empty(PollStatus::Timeout),
+                () = &mut timeout => return Ok(PollResponse::empty(PollStatus::Timeout)),
                 end = &mut ended => {
                     // A dropped sender means the client was forgotten: treat it as disconnected.
-                    return PollResponse::empty(end.unwrap_or(PollStatus::Disconnected));
+                    return Ok(PollResponse::empty(end.unwrap_or(PollStatus::Disconnected)));
                 }
                 // Timeout-shaped, so clients simply poll again once the server is back.
-                () = shared.shutdown.cancelled() => return PollResponse::empty(PollStatus::Timeout),
+                () = shared.shutdown.cancelled() => {
+                    return Ok(PollResponse::empty(PollStatus::Timeout));
+                }
             }
         }
     }
@@ -446,11 +457,26 @@ impl<'a> HeldPoll<'a> {
     fn register(
         shared: &'a Shared,
         request: &PollRequest,
-    ) -> (Self, oneshot::Receiver<PollStatus>) {
+    ) -> Result<(Self, oneshot::Receiver<PollStatus>), ChatError> {
         let id = shared.clients.next_poll_id.fetch_add(1, Ordering::Relaxed);
         let (end, ended) = oneshot::channel();
         let superseded = {
             let mut clients = lock(&shared.clients.map);
+            let room = request.room.as_str();
+            let client = clients.get_mut(&request.client_id);
+            let previous = client
+                .as_ref()
+                .and_then(|client| client.polls.iter().position(|poll| poll.room == room));
+            // Registrations are serialized by the clients lock, so these checks are exact.
+            if previous.is_none() {
+                let held_by_client = client.map_or(0, |client| client.polls.len());
+                if held_by_client >= shared.config.max_polls_per_client
+                    || shared.held_polls.load(Ordering::Relaxed) >= shared.config.max_held_polls
+                {
+                    return Err(ChatError::TooManyPolls);
+                }
+            }
+            shared.held_polls.fetch_add(1, Ordering::Relaxed);
             let client = clients
                 .entry(request.client_id.clone())
                 .or_insert_with(|| Client {
@@ -458,8 +484,6 @@ impl<'a> HeldPoll<'a> {
                     last_seen: Instant::now(),
                 });
             client.last_seen = Instant::now();
-            let room = request.room.as_str();
-            let previous = client.polls.iter().position(|poll| poll.room == room);
             let superseded = previous.map(|index| client.polls.swap_remove(index));
             client.polls.push(ClientPoll {
                 id,
@@ -471,13 +495,12 @@ impl<'a> HeldPoll<'a> {
         if let Some(previous) = superseded {
             let _ = previous.end.send(PollStatus::Superseded);
         }
-        shared.held_polls.fetch_add(1, Ordering::Relaxed);
         let held = Self {
             shared,
             client_id: request.client_id.clone(),
             id,
         };
-        (held, ended)
+        Ok((held, ended))
     }
 }
 
@@ -533,7 +556,7 @@ mod tests {
         let held_before = broker.stats().held_polls;
         let task = tokio::spawn({
             let broker = broker.clone();
-            async move { broker.poll(request).await }
+            async move { broker.poll(request).await.unwrap() }
         });
         while broker.stats().held_polls == held_before {
             tokio::task::yield_now().await;
@@ -567,7 +590,7 @@ mod tests {
         let started = Instant::now();
         let mut request = poll_request("c1", "quiet", None);
         request.timeout = Duration::from_secs(7);
-        let response = broker.poll(request).await;
+        let response = broker.poll(request).await.unwrap();
         assert_eq!(response, PollResponse::empty(PollStatus::Timeout));
         assert_eq!(started.elapsed(), Duration::from_secs(7));
     }
@@ -582,13 +605,15 @@ mod tests {
         let cursor = first.message_id.to_string();
         let response = broker
             .poll(poll_request("c1", "catchup", Some(&cursor)))
-            .await;
+            .await
+            .unwrap();
         assert_eq!(response.messages.len(), MAX_MESSAGES_PER_POLL);
         assert_eq!(response.messages[0].text, "m1");
         let cursor = response.messages.last().unwrap().id.to_string();
         let rest = broker
             .poll(poll_request("c1", "catchup", Some(&cursor)))
-            .await;
+            .await
+            .unwrap();
         assert_eq!(rest.messages.len(), 50);
         assert_eq!(rest.messages.last().unwrap().text, "m150");
         assert!(!rest.reset);
@@ -609,14 +634,14 @@ mod tests {
         send(&broker, "reset", "a").await;
         send(&broker, "reset", "b").await;
         for cursor in ["garbage", "0190e4a2-0000-7000-8000-000000000000"] {
-            let response = broker.poll(poll_request("c1", "reset", Some(cursor))).await;
+            let response = broker.poll(poll_request("c1", "reset", Some(cursor))).await.unwrap();
             assert!(response.reset);
             assert_eq!(response.status, PollStatus::Success);
             assert_eq!(texts(&response), ["a", "b"]);
         }
         // A cursor from another room is unknown here too.
         let other = send(&broker, "elsewhere", "x").await.message_id.to_string();
-        let response = broker.poll(poll_request("c1", "reset", Some(&other))).await;
+        let response = broker.poll(poll_request("c1", "reset", Some(&other))).await.unwrap();
         assert!(response.reset);
     }
 
@@ -635,7 +660,8 @@ mod tests {
         let cursor = first.message_id.to_string();
         let response = broker
             .poll(poll_request("c1", "bounded", Some(&cursor)))
-            .await;
+            .await
+            .unwrap();
         assert!(response.reset);
         assert_eq!(response.messages.len(), 10);
     }
@@ -648,7 +674,7 @@ mod tests {
         // The older poll can only end once the newer one has registered.
         let newer = tokio::spawn({
             let broker = broker.clone();
-            async move { broker.poll(poll_request("c1", "dup", None)).await }
+            async move { broker.poll(poll_request("c1", "dup", None)).await.unwrap() }
         });
         assert_eq!(
             older.await.unwrap(),
@@ -683,7 +709,7 @@ mod tests {
         let broker = broker(100).await;
         let mut request = poll_request("idle", "idle", None);
         request.timeout = Duration::from_secs(5);
-        broker.poll(request).await;
+        broker.poll(request).await.unwrap();
         assert_eq!(broker.stats().active_clients, 1);
         tokio::time::advance(Duration::from_secs(60)).await;
         broker.forget_idle();
@@ -715,6 +741,35 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn polls_past_the_caps_are_refused_at_once_and_held_ones_keep_working() {
+        let config = BrokerConfig {
+            max_held_polls: 3,
+            max_polls_per_client: 2,
+            ..BrokerConfig::default()
+        };
+        let broker = Broker::open(config, &StoreConfig::Memory).await.unwrap();
+        let a1 = spawn_poll(&broker, poll_request("a", "cap-1", None)).await;
+        let a2 = spawn_poll(&broker, poll_request("a", "cap-2", None)).await;
+        let third_room = broker.poll(poll_request("a", "cap-3", None)).await;
+        assert_eq!(third_room, Err(ChatError::TooManyPolls), "per-client cap");
+        let b1 = spawn_poll(&broker, poll_request("b", "cap-1", None)).await;
+        let over_server_cap = broker.poll(poll_request("c", "cap-1", None)).await;
+        assert_eq!(over_server_cap, Err(ChatError::TooManyPolls), "server-wide cap");
+        assert_eq!(broker.stats().held_polls, 3);
+        // Superseding replaces a held poll, so it is accepted even at the cap.
+        let a2_again = tokio::spawn({
+            let broker = broker.clone();
+            async move { broker.poll(poll_request("a", "cap-2", None)).await.unwrap() }
+        });
+        assert_eq!(a2.await.unwrap(), PollResponse::empty(PollStatus::Superseded));
+        send(&broker, "cap-1", "still works").await;
+        assert_eq!(texts(&a1.await.unwrap()), ["still works"]);
+        assert_eq!(texts(&b1.await.unwrap()), ["still works"]);
+        send(&broker, "cap-2", "and here").await;
+        assert_eq!(texts(&a2_again.await.unwrap()), ["and here"]);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn shutdown_answers_held_polls_timeout_shaped() {
         let broker = broker(100).await;
         let task = spawn_poll(&broker, poll_request("c1", "bye", None)).await;
@@ -736,7 +791,7 @@ mod tests {
             request.timeout = Duration::from_secs(30);
             let poll = tokio::spawn({
                 let broker = broker.clone();
-                async move { broker.poll(request).await }
+                async move { broker.poll(request).await.unwrap() }
             });
             let sent = send(&broker, "race", &format!("m{round}")).await;
             let response = tokio::time::timeout(Duration::from_secs(10), poll)
@@ -761,7 +816,8 @@ mod tests {
                 while seen.len() < 500 {
                     let response = broker
                         .poll(poll_request("looper", "burst", cursor.as_deref()))
-                        .await;
+                        .await
+                        .unwrap();
                     assert!(!response.reset);
                     for message in &response.messages {
                         seen.push(message.text.clone());

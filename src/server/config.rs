@@ -42,6 +42,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub client_idle_secs: u64,
 
+    /// Polls held at once over the whole server; past it new polls get 503 with Retry-After.
+    #[arg(long, env = "CHAT_MAX_HELD_POLLS", default_value_t = 50_000)]
+    pub max_held_polls: usize,
+
+    /// Polls one client_id may hold at once (one per room); past it, 503 with Retry-After.
+    #[arg(long, env = "CHAT_MAX_POLLS_PER_CLIENT", default_value_t = 8)]
+    pub max_polls_per_client: usize,
+
     /// Largest accepted request body in bytes; larger ones are answered 413.
     #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -57,6 +65,8 @@ impl Config {
                 max_age: (self.retention_days > 0)
                     .then(|| Duration::from_secs(u64::from(self.retention_days) * 86_400)),
             },
+            max_held_polls: self.max_held_polls,
+            max_polls_per_client: self.max_polls_per_client,
         }
     }
 

@@ -94,7 +94,7 @@ async fn poll(
     ApiQuery(query): ApiQuery<PollQuery>,
 ) -> Result<Json<PollResponse>, ChatError> {
     let request = query.validate()?;
-    Ok(Json(broker.poll(request).await))
+    Ok(Json(broker.poll(request).await?))
 }
 
 async fn send(
@@ -164,11 +164,18 @@ impl IntoResponse for ChatError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.retry_after_secs();
         let body = ErrorBody {
             status: "error",
             detail: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
