@@ -51,7 +51,7 @@ run_ours() {
   shift 2
   local port
   port=$(free_port)
-  RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$port" --store "$store" &
+  RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$port" --store "$store" --send-rate 0 &
   local pid=$!
   children+=("$pid")
   wait_for "http://127.0.0.1:$port/health"

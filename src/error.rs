@@ -39,6 +39,9 @@ pub enum ChatError {
     /// 503: the message store cannot take or serve messages right now; retry later.
     #[error("message store unavailable, try again later")]
     StoreUnavailable,
+    /// 503: the server is shutting down; try another instance or again after the restart.
+    #[error("server is shutting down")]
+    ShuttingDown,
     /// 500: a bug; the cause is in the server log.
     #[error("internal server error")]
     Internal,
@@ -61,7 +64,10 @@ impl ChatError {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::RateLimited { .. } => 429,
-            Self::StoreUnavailable | Self::TooManyPolls | Self::Transport(_) => 503,
+            Self::StoreUnavailable
+            | Self::TooManyPolls
+            | Self::ShuttingDown
+            | Self::Transport(_) => 503,
             Self::Internal => 500,
         }
     }

@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
     let leptos_options = get_configuration(None)
         .context("reading the Leptos configuration")?
         .leptos_options;
-    let app = server::app(broker.clone(), leptos_options, config.limits());
+    let app = server::app(broker.clone(), leptos_options, &config.http());
 
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -39,14 +39,18 @@ async fn main() -> anyhow::Result<()> {
         }
     });
     tracing::info!(%addr, store = %config.store, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: answering held polls");
-            broker.shutdown();
-        })
-        .await
-        .context("serving HTTP")?;
+    // Connection info lets the send rate limit key on the remote address.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: answering held polls");
+        broker.shutdown();
+    })
+    .await
+    .context("serving HTTP")?;
     Ok(())
 }
 

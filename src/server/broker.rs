@@ -218,6 +218,14 @@ impl Broker {
         })
     }
 
+    /// Whether the store can serve and the server is not shutting down.
+    pub async fn check_ready(&self) -> Result<(), ChatError> {
+        if self.shared.shutdown.is_cancelled() {
+            return Err(ChatError::ShuttingDown);
+        }
+        self.check_store().await
+    }
+
     /// Answers every held poll (timeout-shaped) and makes new polls return at once.
     pub fn shutdown(&self) {
         self.shared.shutdown.cancel();
@@ -634,14 +642,20 @@ mod tests {
         send(&broker, "reset", "a").await;
         send(&broker, "reset", "b").await;
         for cursor in ["garbage", "0190e4a2-0000-7000-8000-000000000000"] {
-            let response = broker.poll(poll_request("c1", "reset", Some(cursor))).await.unwrap();
+            let response = broker
+                .poll(poll_request("c1", "reset", Some(cursor)))
+                .await
+                .unwrap();
             assert!(response.reset);
             assert_eq!(response.status, PollStatus::Success);
             assert_eq!(texts(&response), ["a", "b"]);
         }
         // A cursor from another room is unknown here too.
         let other = send(&broker, "elsewhere", "x").await.message_id.to_string();
-        let response = broker.poll(poll_request("c1", "reset", Some(&other))).await.unwrap();
+        let response = broker
+            .poll(poll_request("c1", "reset", Some(&other)))
+            .await
+            .unwrap();
         assert!(response.reset);
     }
 
@@ -754,14 +768,21 @@ mod tests {
         assert_eq!(third_room, Err(ChatError::TooManyPolls), "per-client cap");
         let b1 = spawn_poll(&broker, poll_request("b", "cap-1", None)).await;
         let over_server_cap = broker.poll(poll_request("c", "cap-1", None)).await;
-        assert_eq!(over_server_cap, Err(ChatError::TooManyPolls), "server-wide cap");
+        assert_eq!(
+            over_server_cap,
+            Err(ChatError::TooManyPolls),
+            "server-wide cap"
+        );
         assert_eq!(broker.stats().held_polls, 3);
         // Superseding replaces a held poll, so it is accepted even at the cap.
         let a2_again = tokio::spawn({
             let broker = broker.clone();
             async move { broker.poll(poll_request("a", "cap-2", None)).await.unwrap() }
         });
-        assert_eq!(a2.await.unwrap(), PollResponse::empty(PollStatus::Superseded));
+        assert_eq!(
+            a2.await.unwrap(),
+            PollResponse::empty(PollStatus::Superseded)
+        );
         send(&broker, "cap-1", "still works").await;
         assert_eq!(texts(&a1.await.unwrap()), ["still works"]);
         assert_eq!(texts(&b1.await.unwrap()), ["still works"]);

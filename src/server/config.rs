@@ -1,13 +1,14 @@
 //! Command-line options, each with an environment-variable fallback.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
 use clap::Parser;
 
 use super::{
     rest::Limits,
+    send_limit::SendLimiter,
     store::{Retention, StoreConfig},
-    BrokerConfig,
+    BrokerConfig, HttpConfig,
 };
 
 /// A real-time chat server over HTTP long polling.
@@ -53,6 +54,20 @@ pub struct Config {
     /// Largest accepted request body in bytes; larger ones are answered 413.
     #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Messages one remote address may send per second (0 = no limit); past it, 429.
+    #[arg(long, env = "CHAT_SEND_RATE", default_value_t = 10)]
+    pub send_rate: u32,
+
+    /// Messages one remote address may send in a burst above the rate.
+    #[arg(long, env = "CHAT_SEND_BURST", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub send_burst: u32,
+
+    /// Origin allowed to call the API from another site (repeatable, `*` for any). CORS is
+    /// off when none is given.
+    #[arg(long = "cors-origin", env = "CHAT_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
@@ -70,9 +85,15 @@ impl Config {
         }
     }
 
-    pub fn limits(&self) -> Limits {
-        Limits {
-            max_body_bytes: self.max_body_bytes,
+    pub fn http(&self) -> HttpConfig {
+        let burst = NonZeroU32::new(self.send_burst).unwrap_or(NonZeroU32::MIN);
+        HttpConfig {
+            limits: Limits {
+                max_body_bytes: self.max_body_bytes,
+            },
+            send_limiter: NonZeroU32::new(self.send_rate)
+                .map(|per_second| SendLimiter::new(per_second, burst)),
+            cors_origins: self.cors_origins.clone(),
         }
     }
 }

@@ -56,6 +56,7 @@ pub fn router(broker: Broker, limits: Limits) -> Router {
         ));
     Router::new()
         .route("/health", get(health))
+        .route("/health/ready", get(ready))
         .nest("/api", api)
         .layer(CatchPanicLayer::custom(|_| {
             ChatError::Internal.into_response()
@@ -144,6 +145,12 @@ struct Health {
 async fn health(State(broker): State<Broker>) -> Result<Json<Health>, ChatError> {
     broker.check_store().await?;
     Ok(Json(Health { status: "ok" }))
+}
+
+/// Ready for traffic: the store answers and the server is not shutting down.
+async fn ready(State(broker): State<Broker>) -> Result<Json<Health>, ChatError> {
+    broker.check_ready().await?;
+    Ok(Json(Health { status: "ready" }))
 }
 
 async fn no_route(OriginalUri(uri): OriginalUri) -> ChatError {

@@ -1,0 +1,141 @@
+//! The assembled application (`server::app`): what sits around the REST adapter — the send
+//! rate limit shared by REST and server functions, CORS, compression, readiness.
+#![cfg(feature = "ssr")]
+
+use std::num::NonZeroU32;
+
+use axum::{
+    body::Body,
+    http::{header, Request, StatusCode},
+    Router,
+};
+use http_body_util::BodyExt;
+use leptos::prelude::LeptosOptions;
+use longpoll_chat::server::{
+    self, send_limit::SendLimiter, store::StoreConfig, Broker, BrokerConfig, HttpConfig,
+};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+async fn app(http: HttpConfig) -> (Router, Broker) {
+    let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
+        .await
+        .unwrap();
+    let options = LeptosOptions::builder()
+        .output_name("longpoll-chat")
+        .build();
+    (server::app(broker.clone(), options, &http), broker)
+}
+
+fn send_request(text: &str) -> Request<Body> {
+    Request::post("/api/send")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"sender": "s", "text": text, "room": "limited"}).to_string(),
+        ))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sends_past_the_rate_limit_get_429_with_retry_after_and_store_nothing() {
+    let limiter = SendLimiter::new(NonZeroU32::new(1).unwrap(), NonZeroU32::new(3).unwrap());
+    let (router, broker) = app(HttpConfig {
+        send_limiter: Some(limiter),
+        ..HttpConfig::default()
+    })
+    .await;
+    for i in 0..3 {
+        let response = router
+            .clone()
+            .oneshot(send_request(&format!("m{i}")))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let response = router
+        .clone()
+        .oneshot(send_request("one too many"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    let body: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(
+        body,
+        json!({"status": "error", "detail": "too many messages, slow down"})
+    );
+    // The page's server function is limited by the same bucket.
+    let form = Request::post("/sfn/send")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("room=limited&sender=s&text=via+form"))
+        .unwrap();
+    let response = router.clone().oneshot(form).await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(broker.stats().total_messages, 3);
+    // Reads are never limited.
+    let history = Request::get("/api/history?room=limited")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        router.oneshot(history).await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn cors_is_off_by_default_and_answers_configured_origins() {
+    let preflight = || {
+        Request::options("/api/send")
+            .header(header::ORIGIN, "https://chat.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (closed, _) = app(HttpConfig::default()).await;
+    let response = closed.oneshot(preflight()).await.unwrap();
+    assert!(response
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+
+    let (open, _) = app(HttpConfig {
+        cors_origins: vec!["https://chat.example".into()],
+        ..HttpConfig::default()
+    })
+    .await;
+    let response = open.oneshot(preflight()).await.unwrap();
+    assert_eq!(
+        response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://chat.example"
+    );
+}
+
+#[tokio::test]
+async fn pages_are_compressed_and_api_answers_are_not() {
+    let (router, _) = app(HttpConfig::default()).await;
+    let gzip = |uri: &str| {
+        Request::get(uri)
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let page = router.clone().oneshot(gzip("/")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()[header::CONTENT_ENCODING], "gzip");
+    let api = router.oneshot(gzip("/api/stats")).await.unwrap();
+    assert!(api.headers().get(header::CONTENT_ENCODING).is_none());
+}
+
+#[tokio::test]
+async fn readiness_checks_the_store_and_fails_once_shutting_down() {
+    let (router, broker) = app(HttpConfig::default()).await;
+    let ready = || Request::get("/health/ready").body(Body::empty()).unwrap();
+    assert_eq!(
+        router.clone().oneshot(ready()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    broker.shutdown();
+    let response = router.oneshot(ready()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
