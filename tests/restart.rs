@@ -3,78 +3,16 @@
 //! and clients polling with cursors carry on across the restart.
 #![cfg(feature = "ssr")]
 
-use std::{
-    io::{BufRead, BufReader},
-    net::SocketAddr,
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+mod common;
 
+use std::time::Duration;
+
+use common::{client, Server};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-/// A running `longpoll-chat` process.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    /// Starts the server on `addr` (port 0 for any) with the SQLite file in `dir`, and waits
-    /// for its "listening" log line.
-    fn start(dir: &Path, addr: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_longpoll-chat"))
-            .args(["--addr", addr, "--store"])
-            .arg(format!("sqlite:{}", dir.join("chat.db").display()))
-            .env("LEPTOS_OUTPUT_NAME", "longpoll-chat")
-            .env("LEPTOS_SITE_ROOT", dir.join("site"))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the server binary starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .unwrap();
-            if let Some((_, rest)) = line.split_once("addr=") {
-                let addr = rest.split_whitespace().next().unwrap();
-                break addr.parse().unwrap();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, addr }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn kill(mut self) -> SocketAddr {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.addr
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A client without connection reuse: a pooled connection to a killed server would fail the
-/// first request after the restart.
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap()
+fn sqlite(dir: &TempDir) -> String {
+    format!("sqlite:{}", dir.path().join("chat.db").display())
 }
 
 async fn send(client: &reqwest::Client, base: &str, room: &str, text: &str) -> String {
@@ -104,7 +42,7 @@ fn ids(messages: &Value) -> Vec<String> {
 async fn acknowledged_messages_survive_sigkill_with_their_ids_order_and_cursors() {
     let dir = TempDir::new().unwrap();
     let client = client();
-    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let server = Server::start(&sqlite(&dir), "127.0.0.1:0");
     let base = server.url("");
     let mut acked = Vec::new();
     for i in 0..60 {
@@ -113,7 +51,7 @@ async fn acknowledged_messages_survive_sigkill_with_their_ids_order_and_cursors(
     // Killed right after the last acknowledgement: no chance to flush anything more.
     let addr = server.kill();
 
-    let server = Server::start(dir.path(), &addr.to_string());
+    let server = Server::start(&sqlite(&dir), &addr.to_string());
     let history: Value = client
         .get(server.url("/api/history?room=durable&limit=100"))
         .send()
@@ -199,7 +137,7 @@ async fn poll_loop(base: String, client_id: String, start: String, expected: usi
 async fn clients_polling_through_a_restart_reconnect_and_lose_nothing() {
     let dir = TempDir::new().unwrap();
     let client = client();
-    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let server = Server::start(&sqlite(&dir), "127.0.0.1:0");
     let base = server.url("");
     let start = send(&client, &base, "restart", "start").await;
 
@@ -211,7 +149,7 @@ async fn clients_polling_through_a_restart_reconnect_and_lose_nothing() {
         acked.push(send(&client, &base, "restart", &format!("before {i}")).await);
     }
     let addr = server.kill();
-    let server = Server::start(dir.path(), &addr.to_string());
+    let server = Server::start(&sqlite(&dir), &addr.to_string());
     for i in 0..100 {
         acked.push(send(&client, &server.url(""), "restart", &format!("after {i}")).await);
     }

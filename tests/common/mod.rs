@@ -1,0 +1,69 @@
+//! Helpers for tests that run the real server binary.
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+};
+
+/// A running `longpoll-chat` process.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts the server on `addr` (port 0 for any) with `store`, and waits for its
+    /// "listening" log line.
+    pub fn start(store: &str, addr: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_longpoll-chat"))
+            .args(["--addr", addr, "--store", store, "--send-rate", "0"])
+            .env("LEPTOS_OUTPUT_NAME", "longpoll-chat")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the server binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some((_, rest)) = line.split_once("addr=") {
+                let addr = rest.split_whitespace().next().unwrap();
+                break addr.parse().unwrap();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn kill(mut self) -> SocketAddr {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.addr
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client without connection reuse: a pooled connection to a killed server would fail the
+/// first request after the restart.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
