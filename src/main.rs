@@ -20,6 +20,8 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stdout().is_terminal())
         .init();
 
+    // Before the broker exists: it looks up its metric handles once, from this recorder.
+    server::metrics::install();
     let broker = Broker::open(config.broker(), &config.store)
         .await
         .context("starting the message store")?;

@@ -28,7 +28,10 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::store::{CommitSink, Retention, Store, StoreConfig, StoreError};
+use super::{
+    metrics::BrokerMetrics,
+    store::{CommitSink, Retention, Store, StoreConfig, StoreError},
+};
 use crate::{
     error::ChatError,
     model::{
@@ -78,6 +81,7 @@ struct Shared {
     config: BrokerConfig,
     /// Polls held right now, over all rooms.
     held_polls: AtomicUsize,
+    metrics: BrokerMetrics,
     shutdown: CancellationToken,
 }
 
@@ -97,6 +101,7 @@ impl Broker {
                 store,
                 config,
                 held_polls: AtomicUsize::new(0),
+                metrics: BrokerMetrics::new(),
                 shutdown: CancellationToken::new(),
             }),
         };
@@ -115,10 +120,18 @@ impl Broker {
             room: request.room.into(),
         };
         let receipt = SendReceipt::for_message(&message);
+        let metrics = &self.shared.metrics;
+        let started = Instant::now();
         self.shared.store.append(message).await.map_err(|error| {
             tracing::error!(%error, "store append failed");
+            metrics.send_failed.increment(1);
+            metrics.store_errors.increment(1);
             ChatError::StoreUnavailable
         })?;
+        metrics.sent.increment(1);
+        metrics
+            .send_duration
+            .record(started.elapsed().as_secs_f64());
         Ok(receipt)
     }
 
@@ -129,11 +142,22 @@ impl Broker {
     /// Fails with [`ChatError::TooManyPolls`] when the server or the client already holds as
     /// many polls as allowed (a poll that supersedes another is always accepted).
     pub async fn poll(&self, request: PollRequest) -> Result<PollResponse, ChatError> {
+        let answer = self.wait_for_messages(request).await;
+        let metrics = &self.shared.metrics;
+        match &answer {
+            Ok(answer) => metrics.poll_answered(answer.status, answer.reset, answer.messages.len()),
+            Err(_) => metrics.poll_refused(),
+        }
+        answer
+    }
+
+    async fn wait_for_messages(&self, request: PollRequest) -> Result<PollResponse, ChatError> {
         let shared = &*self.shared;
         let (_held, mut ended) = HeldPoll::register(shared, &request)?;
         let room = shared.rooms.get_or_create(request.room.as_str());
         let mut timeout = pin!(tokio::time::sleep(request.timeout));
         let mut position = None;
+        let mut woken = false;
         loop {
             let mut arrived = pin!(room.arrived.notified());
             arrived.as_mut().enable();
@@ -148,13 +172,19 @@ impl Broker {
                 };
                 match log.read_from(from, MAX_MESSAGES_PER_POLL) {
                     Some(messages) if messages.is_empty() => position = Some(from),
-                    Some(messages) => return Ok(PollResponse::messages(messages)),
+                    Some(messages) => {
+                        if let (true, Some(newest)) = (woken, messages.last()) {
+                            let delay = unix_now() - newest.timestamp;
+                            shared.metrics.wakeup.record(delay.max(0.0));
+                        }
+                        return Ok(PollResponse::messages(messages));
+                    }
                     // More messages arrived than the room keeps since this poll last looked.
                     None => return Ok(PollResponse::reset(log.recent(MAX_MESSAGES_PER_POLL))),
                 }
             }
             tokio::select! {
-                () = &mut arrived => {}
+                () = &mut arrived => woken = true,
                 () = &mut timeout => return Ok(PollResponse::empty(PollStatus::Timeout)),
                 end = &mut ended => {
                     // A dropped sender means the client was forgotten: treat it as disconnected.
@@ -185,9 +215,12 @@ impl Broker {
     /// Answers every poll the client holds with `disconnected` and forgets the client.
     /// Returns how many polls were answered.
     pub fn disconnect(&self, client_id: &ClientId) -> Result<usize, ChatError> {
-        let client = lock(&self.shared.clients.map)
-            .remove(client_id)
-            .ok_or(ChatError::UnknownClient)?;
+        let client = {
+            let mut clients = lock(&self.shared.clients.map);
+            let client = clients.remove(client_id).ok_or(ChatError::UnknownClient)?;
+            self.shared.metrics.clients.set(clients.len() as f64);
+            client
+        };
         let answered = client.polls.len();
         for poll in client.polls {
             // The poll may be finishing on its own; then there is nobody left to tell.
@@ -214,6 +247,7 @@ impl Broker {
     pub async fn check_store(&self) -> Result<(), ChatError> {
         self.shared.store.check().await.map_err(|error| {
             tracing::warn!(%error, "store check failed");
+            self.shared.metrics.store_errors.increment(1);
             ChatError::StoreUnavailable
         })
     }
@@ -235,9 +269,10 @@ impl Broker {
     /// nor anyone using them. Runs periodically; public so tests can drive it.
     pub fn forget_idle(&self) {
         let shared = &*self.shared;
-        shared
+        let remaining = shared
             .clients
             .forget_idle(Instant::now(), shared.config.client_idle);
+        shared.metrics.clients.set(remaining as f64);
         shared.rooms.forget_unused();
     }
 
@@ -442,8 +477,11 @@ impl Clients {
             .count()
     }
 
-    fn forget_idle(&self, now: Instant, idle: Duration) {
-        lock(&self.map).retain(|_, client| client.is_active(now, idle));
+    /// Forgets inactive clients; returns how many remain.
+    fn forget_idle(&self, now: Instant, idle: Duration) -> usize {
+        let mut clients = lock(&self.map);
+        clients.retain(|_, client| client.is_active(now, idle));
+        clients.len()
     }
 }
 
@@ -484,7 +522,8 @@ impl<'a> HeldPoll<'a> {
                     return Err(ChatError::TooManyPolls);
                 }
             }
-            shared.held_polls.fetch_add(1, Ordering::Relaxed);
+            let held = shared.held_polls.fetch_add(1, Ordering::Relaxed) + 1;
+            shared.metrics.held_polls.set(held as f64);
             let client = clients
                 .entry(request.client_id.clone())
                 .or_insert_with(|| Client {
@@ -498,6 +537,7 @@ impl<'a> HeldPoll<'a> {
                 room: room.to_owned(),
                 end,
             });
+            shared.metrics.clients.set(clients.len() as f64);
             superseded
         };
         if let Some(previous) = superseded {
@@ -514,7 +554,8 @@ impl<'a> HeldPoll<'a> {
 
 impl Drop for HeldPoll<'_> {
     fn drop(&mut self) {
-        self.shared.held_polls.fetch_sub(1, Ordering::Relaxed);
+        let held = self.shared.held_polls.fetch_sub(1, Ordering::Relaxed) - 1;
+        self.shared.metrics.held_polls.set(held as f64);
         let mut clients = lock(&self.shared.clients.map);
         if let Some(client) = clients.get_mut(&self.client_id) {
             client.polls.retain(|poll| poll.id != self.id);

@@ -94,6 +94,7 @@ impl Config {
             send_limiter: NonZeroU32::new(self.send_rate)
                 .map(|per_second| SendLimiter::new(per_second, burst)),
             cors_origins: self.cors_origins.clone(),
+            metrics: Some(super::metrics::install()),
         }
     }
 }

@@ -3,16 +3,20 @@
 
 pub mod broker;
 pub mod config;
+pub mod metrics;
 pub mod rest;
 pub mod send_limit;
 pub mod store;
 
 use axum::{
     http::{header, HeaderValue, Method},
-    middleware, Router,
+    middleware,
+    routing::get,
+    Router,
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::{
     compression::CompressionLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -32,6 +36,8 @@ pub struct HttpConfig {
     pub send_limiter: Option<SendLimiter>,
     /// Origins allowed to call the REST API from other sites (`*` for any); empty: CORS off.
     pub cors_origins: Vec<String>,
+    /// Serves `GET /metrics` in Prometheus text format when set.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 /// The whole application: REST API, server functions, and the server-rendered pages with
@@ -58,6 +64,12 @@ pub fn app(broker: Broker, leptos_options: LeptosOptions, http: &HttpConfig) -> 
     let mut api = rest::router(broker, http.limits);
     if let Some(cors) = cors_layer(&http.cors_origins) {
         api = api.layer(cors);
+    }
+    if let Some(metrics) = http.metrics.clone() {
+        api = api.route(
+            "/metrics",
+            get(move || std::future::ready(metrics.render())),
+        );
     }
     api.merge(pages)
         .layer(middleware::from_fn_with_state(

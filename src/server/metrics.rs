@@ -1,0 +1,90 @@
+//! Prometheus metrics: what the broker counts, with the handles looked up once.
+//!
+//! Names: `chat_held_polls` and `chat_clients` (gauges), `chat_messages_sent_total{outcome}`,
+//! `chat_deliveries_total`, `chat_polls_total{outcome}`, `chat_store_errors_total` (counters),
+//! `chat_send_duration_seconds` and `chat_wakeup_seconds` (histograms).
+
+use std::sync::OnceLock;
+
+use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::model::PollStatus;
+
+/// Buckets (seconds) for send and wake-up latencies: 100 µs to 5 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Installs the process-wide Prometheus recorder (once) and returns its handle for `/metrics`.
+pub fn install() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .and_then(|builder| builder.install_recorder())
+                .unwrap_or_else(|error| {
+                    tracing::error!(%error, "cannot install the metrics recorder");
+                    PrometheusBuilder::new().build_recorder().handle()
+                })
+        })
+        .clone()
+}
+
+/// The broker's metrics. Without an installed recorder every update is a no-op.
+pub struct BrokerMetrics {
+    pub held_polls: Gauge,
+    pub clients: Gauge,
+    pub sent: Counter,
+    pub send_failed: Counter,
+    pub deliveries: Counter,
+    pub store_errors: Counter,
+    pub send_duration: Histogram,
+    pub wakeup: Histogram,
+    polls_with_messages: Counter,
+    polls_reset: Counter,
+    polls_timeout: Counter,
+    polls_superseded: Counter,
+    polls_disconnected: Counter,
+    polls_refused: Counter,
+}
+
+impl BrokerMetrics {
+    pub fn new() -> Self {
+        let polls = |outcome: &'static str| counter!("chat_polls_total", "outcome" => outcome);
+        Self {
+            held_polls: gauge!("chat_held_polls"),
+            clients: gauge!("chat_clients"),
+            sent: counter!("chat_messages_sent_total", "outcome" => "sent"),
+            send_failed: counter!("chat_messages_sent_total", "outcome" => "store_error"),
+            deliveries: counter!("chat_deliveries_total"),
+            store_errors: counter!("chat_store_errors_total"),
+            send_duration: histogram!("chat_send_duration_seconds"),
+            wakeup: histogram!("chat_wakeup_seconds"),
+            polls_with_messages: polls("message"),
+            polls_reset: polls("reset"),
+            polls_timeout: polls("timeout"),
+            polls_superseded: polls("superseded"),
+            polls_disconnected: polls("disconnected"),
+            polls_refused: polls("refused"),
+        }
+    }
+
+    /// Counts how a poll ended (and the messages it delivered).
+    pub fn poll_answered(&self, status: PollStatus, reset: bool, messages: usize) {
+        let outcome = match status {
+            _ if reset => &self.polls_reset,
+            PollStatus::Success => &self.polls_with_messages,
+            PollStatus::Timeout => &self.polls_timeout,
+            PollStatus::Superseded => &self.polls_superseded,
+            PollStatus::Disconnected => &self.polls_disconnected,
+        };
+        outcome.increment(1);
+        self.deliveries.increment(messages as u64);
+    }
+
+    pub fn poll_refused(&self) {
+        self.polls_refused.increment(1);
+    }
+}
