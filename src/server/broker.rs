@@ -101,7 +101,7 @@ impl Broker {
                 store,
                 config,
                 held_polls: AtomicUsize::new(0),
-                metrics: BrokerMetrics::new(),
+                metrics: BrokerMetrics::default(),
                 shutdown: CancellationToken::new(),
             }),
         };

@@ -50,8 +50,8 @@ pub struct BrokerMetrics {
     polls_refused: Counter,
 }
 
-impl BrokerMetrics {
-    pub fn new() -> Self {
+impl Default for BrokerMetrics {
+    fn default() -> Self {
         let polls = |outcome: &'static str| counter!("chat_polls_total", "outcome" => outcome);
         Self {
             held_polls: gauge!("chat_held_polls"),
@@ -70,7 +70,9 @@ impl BrokerMetrics {
             polls_refused: polls("refused"),
         }
     }
+}
 
+impl BrokerMetrics {
     /// Counts how a poll ended (and the messages it delivered).
     pub fn poll_answered(&self, status: PollStatus, reset: bool, messages: usize) {
         let outcome = match status {
