@@ -2,30 +2,19 @@
 //! rate limit shared by REST and server functions, CORS, compression, readiness.
 #![cfg(feature = "ssr")]
 
+mod common;
+
 use std::num::NonZeroU32;
 
 use axum::{
     body::Body,
     http::{header, Request, StatusCode},
-    Router,
 };
+use common::in_process_app;
 use http_body_util::BodyExt;
-use leptos::prelude::LeptosOptions;
-use longpoll_chat::server::{
-    self, send_limit::SendLimiter, store::StoreConfig, Broker, BrokerConfig, HttpConfig,
-};
+use longpoll_chat::server::{send_limit::SendLimiter, HttpConfig};
 use serde_json::{json, Value};
 use tower::ServiceExt;
-
-async fn app(http: HttpConfig) -> (Router, Broker) {
-    let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
-        .await
-        .unwrap();
-    let options = LeptosOptions::builder()
-        .output_name("longpoll-chat")
-        .build();
-    (server::app(broker.clone(), options, &http), broker)
-}
 
 fn send_request(text: &str) -> Request<Body> {
     Request::post("/api/send")
@@ -39,7 +28,7 @@ fn send_request(text: &str) -> Request<Body> {
 #[tokio::test]
 async fn sends_past_the_rate_limit_get_429_with_retry_after_and_store_nothing() {
     let limiter = SendLimiter::new(NonZeroU32::new(1).unwrap(), NonZeroU32::new(3).unwrap());
-    let (router, broker) = app(HttpConfig {
+    let (router, broker) = in_process_app(HttpConfig {
         send_limiter: Some(limiter),
         ..HttpConfig::default()
     })
@@ -92,14 +81,14 @@ async fn cors_is_off_by_default_and_answers_configured_origins() {
             .body(Body::empty())
             .unwrap()
     };
-    let (closed, _) = app(HttpConfig::default()).await;
+    let (closed, _) = in_process_app(HttpConfig::default()).await;
     let response = closed.oneshot(preflight()).await.unwrap();
     assert!(response
         .headers()
         .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
         .is_none());
 
-    let (open, _) = app(HttpConfig {
+    let (open, _) = in_process_app(HttpConfig {
         cors_origins: vec!["https://chat.example".into()],
         ..HttpConfig::default()
     })
@@ -113,7 +102,7 @@ async fn cors_is_off_by_default_and_answers_configured_origins() {
 
 #[tokio::test]
 async fn pages_are_compressed_and_api_answers_are_not() {
-    let (router, _) = app(HttpConfig::default()).await;
+    let (router, _) = in_process_app(HttpConfig::default()).await;
     let gzip = |uri: &str| {
         Request::get(uri)
             .header(header::ACCEPT_ENCODING, "gzip")
@@ -129,7 +118,7 @@ async fn pages_are_compressed_and_api_answers_are_not() {
 
 #[tokio::test]
 async fn readiness_checks_the_store_and_fails_once_shutting_down() {
-    let (router, broker) = app(HttpConfig::default()).await;
+    let (router, broker) = in_process_app(HttpConfig::default()).await;
     let ready = || Request::get("/health/ready").body(Body::empty()).unwrap();
     assert_eq!(
         router.clone().oneshot(ready()).await.unwrap().status(),

@@ -2,14 +2,16 @@
 //! Alone in its test binary, since the Prometheus recorder is process-wide.
 #![cfg(feature = "ssr")]
 
+mod common;
+
 use axum::{
     body::Body,
     http::{header, Request, StatusCode},
     Router,
 };
+use common::in_process_app;
 use http_body_util::BodyExt;
-use leptos::prelude::LeptosOptions;
-use longpoll_chat::server::{self, store::StoreConfig, Broker, BrokerConfig, HttpConfig};
+use longpoll_chat::server::{self, Broker, HttpConfig};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -32,18 +34,11 @@ async fn wait_held(broker: &Broker, count: usize) {
 
 #[tokio::test(start_paused = true)]
 async fn metrics_count_sends_deliveries_and_every_poll_outcome() {
-    let metrics = server::metrics::install();
-    let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
-        .await
-        .unwrap();
-    let options = LeptosOptions::builder()
-        .output_name("longpoll-chat")
-        .build();
-    let http = HttpConfig {
-        metrics: Some(metrics),
+    let (router, broker) = in_process_app(HttpConfig {
+        metrics: Some(server::metrics::install()),
         ..HttpConfig::default()
-    };
-    let router = server::app(broker.clone(), options, &http);
+    })
+    .await;
 
     // A poll woken by a send.
     let woken = tokio::spawn({

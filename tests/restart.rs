@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, Server};
+use common::{client, get_json, Server};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -52,53 +52,33 @@ async fn acknowledged_messages_survive_sigkill_with_their_ids_order_and_cursors(
     let addr = server.kill();
 
     let server = Server::start(&sqlite(&dir), &addr.to_string());
-    let history: Value = client
-        .get(server.url("/api/history?room=durable&limit=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = get_json(&client, &server.url("/api/history?room=durable&limit=100")).await;
     assert_eq!(ids(&history["messages"]), acked);
 
     // A client that had received up to m19 continues exactly after it.
-    let poll: Value = client
-        .get(server.url(&format!(
+    let poll = get_json(
+        &client,
+        &server.url(&format!(
             "/api/poll?client_id=c1&room=durable&last_message_id={}",
             acked[19]
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )),
+    )
+    .await;
     assert_eq!(poll["status"], "success");
     assert!(poll.get("reset").is_none());
     assert_eq!(ids(&poll["messages"]), acked[20..]);
 
-    let stats: Value = client
-        .get(server.url("/api/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = get_json(&client, &server.url("/api/stats")).await;
     assert_eq!(stats["total_messages"], 60);
     let after = send(&client, &server.url(""), "durable", "after restart").await;
-    let poll: Value = client
-        .get(server.url(&format!(
+    let poll = get_json(
+        &client,
+        &server.url(&format!(
             "/api/poll?client_id=c1&room=durable&last_message_id={}",
             acked[59]
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )),
+    )
+    .await;
     assert_eq!(ids(&poll["messages"]), [after]);
 }
 

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::Server;
+use common::{get_json, Server};
 use serde_json::Value;
 
 const HELD: usize = 1_000;
@@ -31,14 +31,7 @@ async fn sigterm_answers_1000_held_polls_and_exits_0_within_2_seconds() {
         })
         .collect();
     loop {
-        let stats: Value = client
-            .get(server.url("/api/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stats = get_json(&client, &server.url("/api/stats")).await;
         if stats["held_polls"] == HELD {
             break;
         }

@@ -1,4 +1,4 @@
-//! Helpers for tests that run the real server binary.
+//! Helpers shared by the integration tests: the whole app in-process, and the real binary.
 #![allow(dead_code)]
 
 use std::{
@@ -6,6 +6,21 @@ use std::{
     net::SocketAddr,
     process::{Child, Command, Stdio},
 };
+
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use longpoll_chat::server::{self, store::StoreConfig, Broker, BrokerConfig, HttpConfig};
+
+/// The whole application (`server::app`) on a memory-store broker, for `oneshot` requests.
+pub async fn in_process_app(http: HttpConfig) -> (Router, Broker) {
+    let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
+        .await
+        .unwrap();
+    let options = LeptosOptions::builder()
+        .output_name("longpoll-chat")
+        .build();
+    (server::app(broker.clone(), options, &http), broker)
+}
 
 /// A running `longpoll-chat` process.
 pub struct Server {
@@ -66,4 +81,9 @@ pub fn client() -> reqwest::Client {
         .pool_max_idle_per_host(0)
         .build()
         .unwrap()
+}
+
+/// GETs `url` and reads the JSON answer.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
 }
