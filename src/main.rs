@@ -1,10 +1,9 @@
 //! The server binary: configuration -> broker (with its store) -> HTTP application -> serve
 //! until SIGINT/SIGTERM, then answer every held poll and exit.
 
-use std::io::IsTerminal;
+use std::{io::IsTerminal, time::Duration};
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use clap::Parser;
 use leptos::prelude::get_configuration;
 use longpoll_chat::server::{self, config::Config, Broker};
@@ -34,25 +33,19 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    // Chat answers are small and latency-bound: send them at once, not after Nagle's delay.
-    let listener = listener.tap_io(|connection| {
-        if let Err(error) = connection.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
     tracing::info!(%addr, store = %config.store, "listening");
-    // Connection info lets the send rate limit key on the remote address.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let shutdown = async move {
         shutdown_signal().await;
         tracing::info!("shutting down: answering held polls");
         broker.shutdown();
-    })
-    .await
-    .context("serving HTTP")?;
+    };
+    server::serve::serve(
+        listener,
+        app,
+        Duration::from_secs(config.header_read_timeout_secs),
+        shutdown,
+    )
+    .await;
     Ok(())
 }
 

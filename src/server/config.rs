@@ -51,6 +51,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_POLLS_PER_CLIENT", default_value_t = 8)]
     pub max_polls_per_client: usize,
 
+    /// Seconds a client may take to send a request's headers; also how long a kept-alive
+    /// connection may stay idle between requests. Never cuts a held poll.
+    #[arg(long, env = "CHAT_HEADER_READ_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub header_read_timeout_secs: u64,
+
     /// Largest accepted request body in bytes; larger ones are answered 413.
     #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,

@@ -6,6 +6,7 @@ pub mod config;
 pub mod metrics;
 pub mod rest;
 pub mod send_limit;
+pub mod serve;
 pub mod store;
 
 use axum::{

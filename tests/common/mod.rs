@@ -32,8 +32,14 @@ impl Server {
     /// Starts the server on `addr` (port 0 for any) with `store`, and waits for its
     /// "listening" log line.
     pub fn start(store: &str, addr: &str) -> Server {
+        Self::start_with(store, addr, &[])
+    }
+
+    /// [`start`](Self::start) with extra command-line options.
+    pub fn start_with(store: &str, addr: &str, options: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_longpoll-chat"))
             .args(["--addr", addr, "--store", store, "--send-rate", "0"])
+            .args(options)
             .env("LEPTOS_OUTPUT_NAME", "longpoll-chat")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())

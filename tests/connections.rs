@@ -1,0 +1,67 @@
+//! Connection handling of the real binary: a client that never finishes its headers is cut
+//! off after the header read timeout, while a held poll outlives that timeout untouched.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{client, get_json, Server};
+use serde_json::json;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+#[tokio::test]
+async fn unfinished_headers_are_cut_off_after_the_header_read_timeout() {
+    let server = Server::start_with(
+        "memory",
+        "127.0.0.1:0",
+        &["--header-read-timeout-secs", "1"],
+    );
+    let mut socket = TcpStream::connect(server.addr).await.unwrap();
+    socket
+        .write_all(b"GET /health HTTP/1.1\r\nHost: slow\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut buffer))
+        .await
+        .expect("the server closes the connection");
+    let waited = started.elapsed();
+    assert!(read.is_err() || buffer.is_empty() || buffer.starts_with(b"HTTP/1.1 408"));
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed too early: {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_held_poll_outlives_the_header_read_timeout() {
+    let server = Server::start_with(
+        "memory",
+        "127.0.0.1:0",
+        &["--header-read-timeout-secs", "1"],
+    );
+    let client = client();
+    let poll = tokio::spawn(
+        client
+            .get(server.url("/api/poll?client_id=patient&room=slow"))
+            .send(),
+    );
+    while get_json(&client, &server.url("/api/stats")).await["held_polls"] != 1 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Time passing is what this test is about: hold the poll past the header timeout.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    client
+        .post(server.url("/api/send"))
+        .json(&json!({"sender": "s", "text": "worth the wait", "room": "slow"}))
+        .send()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = poll.await.unwrap().unwrap().json().await.unwrap();
+    assert_eq!(answer["messages"][0]["text"], "worth the wait");
+}
