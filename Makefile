@@ -8,6 +8,7 @@ ADDR ?= 127.0.0.1:3000
 CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION := 132.0.0
+REDOC_VERSION := 2.5.4
 # Tools installed outside cargo (wasm-opt from npm) live here, first on PATH.
 TOOLS_DIR ?= $(HOME)/.cache/longpoll-chat/tools
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
@@ -26,6 +27,8 @@ test: setup unit e2e
 
 build:
 	cargo leptos build --release
+	@# ReDoc's bundle, served by the app at /redoc.standalone.js (no CDN).
+	cp $(TOOLS_DIR)/node_modules/redoc/bundles/redoc.standalone.js $(LEPTOS_SITE_ROOT)/
 
 unit:
 	cargo test --features ssr
@@ -50,10 +53,13 @@ setup-rust:
 	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" \
 	  || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
-# wasm-opt from npm's binaryen: Debian's binaryen is too old and breaks the WASM silently.
+# wasm-opt from npm's binaryen (Debian's binaryen is too old and breaks the WASM silently) and
+# ReDoc's bundle, installed together: npm prunes what a later install does not name.
 setup-node:
 	@test -x $(TOOLS_DIR)/node_modules/.bin/wasm-opt \
-	  || npm install --prefix $(TOOLS_DIR) --no-save --no-audit --no-fund binaryen@$(BINARYEN_VERSION)
+	    -a -f $(TOOLS_DIR)/node_modules/redoc/bundles/redoc.standalone.js \
+	  || npm install --prefix $(TOOLS_DIR) --no-save --no-audit --no-fund \
+	       binaryen@$(BINARYEN_VERSION) redoc@$(REDOC_VERSION)
 	@test -d end2end/node_modules/@playwright/test \
 	  || (cd end2end && npm ci --no-audit --no-fund)
 

@@ -26,6 +26,7 @@ pub const MAX_MESSAGES_PER_POLL: usize = 100;
 
 /// One chat message as stored and delivered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Message {
     /// Time-ordered UUIDv7, unique across rooms.
     pub id: Uuid,
@@ -222,10 +223,18 @@ impl BoundedParam {
 /// `GET /api/poll` parameters as they arrive, before validation. Numbers stay text here so a
 /// bad value gets an error naming the parameter rather than a deserializer's message.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct PollQuery {
+    /// The polling client's id: 1–128 of `A-Z a-z 0-9 - _ . :`. Required.
+    #[cfg_attr(feature = "ssr", param(required = true, value_type = String, pattern = "^[A-Za-z0-9._:-]{1,128}$"))]
     pub client_id: Option<String>,
+    /// Room name, 1–64 of `A-Z a-z 0-9 - _ .`; default `general`.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, pattern = "^[A-Za-z0-9._-]{1,64}$", default = "general"))]
     pub room: Option<String>,
+    /// Id of the last message the client received; omit to wait for the next new message.
     pub last_message_id: Option<String>,
+    /// Seconds to hold the poll, 5–60; default 25.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<u32>, minimum = 5, maximum = 60, default = 25))]
     pub timeout: Option<String>,
 }
 
@@ -257,10 +266,20 @@ impl PollQuery {
 
 /// `POST /api/send` body as it arrives. `sender` and `text` must be JSON strings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SendBody {
+    /// 1–64 characters, trimmed, no control characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 64))]
     pub sender: String,
+    /// 1–4,000 characters, not only whitespace.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 4000))]
     pub text: String,
+    /// Room name, 1–64 of `A-Z a-z 0-9 - _ .`; default `general`.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^[A-Za-z0-9._-]{1,64}$", default = "general")
+    )]
     pub room: Option<String>,
 }
 
@@ -284,8 +303,13 @@ impl SendBody {
 
 /// `GET /api/history` parameters as they arrive.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct HistoryQuery {
+    /// Room name, 1–64 of `A-Z a-z 0-9 - _ .`; default `general`.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, pattern = "^[A-Za-z0-9._-]{1,64}$", default = "general"))]
     pub room: Option<String>,
+    /// How many of the most recent messages, 1–100; default 20.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20))]
     pub limit: Option<String>,
 }
 
@@ -308,6 +332,7 @@ impl HistoryQuery {
 /// How a poll ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum PollStatus {
     /// `messages` holds what the client had not seen yet.
     Success,
@@ -321,7 +346,9 @@ pub enum PollStatus {
 
 /// The answer to a poll.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PollResponse {
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Message>))]
     pub messages: Vec<Arc<Message>>,
     pub status: PollStatus,
     pub timeout: bool,
@@ -362,6 +389,7 @@ impl PollResponse {
 
 /// The answer to a successful send.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SendReceipt {
     /// Always `"sent"`: the message is stored and delivered to every held poll of its room.
     pub status: String,
@@ -383,13 +411,16 @@ impl SendReceipt {
 
 /// A room's most recent messages, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct History {
     pub room: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Message>))]
     pub messages: Vec<Arc<Message>>,
 }
 
 /// Server-wide counters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Stats {
     /// Clients holding a poll now, or whose last poll ended within the client idle window.
     pub active_clients: usize,

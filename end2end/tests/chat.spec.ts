@@ -177,3 +177,11 @@ test("after a server restart the page reconnects by itself and receives new mess
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the API documentation renders with no internet access", async ({ page }) => {
+  await page.goto("/redoc");
+  await expect(page.getByRole("heading", { name: /longpoll-chat/ }).first()).toBeVisible({ timeout: 10_000 });
+  await expect(page.getByText("/api/poll").first()).toBeAttached();
+  await page.goto("/docs/");
+  await expect(page.locator(".swagger-ui .title").first()).toContainText("longpoll-chat", { timeout: 10_000 });
+});

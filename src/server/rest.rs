@@ -9,12 +9,14 @@ use axum::{
         DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, State,
     },
     http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
+    response::{Html, IntoResponse, Response},
     routing::{delete, get, post},
     Json, Router,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer};
+use utoipa::{OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
 
 use super::Broker;
 use crate::{
@@ -39,7 +41,19 @@ impl Default for Limits {
     }
 }
 
-/// `/health` and the `/api` endpoints, with JSON errors for everything under `/api`.
+/// The OpenAPI 3.1 description of this module's endpoints, served at `/openapi.json`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "longpoll-chat",
+        description = "A chat over HTTP long polling."
+    ),
+    paths(poll, send, history, stats, disconnect, health, ready)
+)]
+pub struct ApiDoc;
+
+/// `/health` and the `/api` endpoints, with JSON errors for everything under `/api`, plus their
+/// OpenAPI document (`/openapi.json`), Swagger UI (`/docs`) and ReDoc (`/redoc`).
 pub fn router(broker: Broker, limits: Limits) -> Router {
     let api = Router::new()
         .route("/poll", get(poll))
@@ -57,6 +71,8 @@ pub fn router(broker: Broker, limits: Limits) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/health/ready", get(ready))
+        .route("/redoc", get(redoc))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .nest("/api", api)
         .layer(CatchPanicLayer::custom(|_| {
             ChatError::Internal.into_response()
@@ -90,6 +106,16 @@ struct ApiQuery<T>(T);
 #[from_request(via(axum::extract::Path), rejection(ChatError))]
 struct ApiPath<T>(T);
 
+/// Holds until the room has a message the client has not seen, or the timeout.
+#[utoipa::path(
+    get, path = "/api/poll", params(PollQuery),
+    responses(
+        (status = 200, description = "Messages (`success`, possibly with `reset`), or `timeout`, `superseded`, `disconnected`", body = PollResponse),
+        (status = 400, description = "A parameter is missing, malformed or out of range", body = ErrorBody),
+        (status = 503, description = "Too many held polls (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
 async fn poll(
     State(broker): State<Broker>,
     ApiQuery(query): ApiQuery<PollQuery>,
@@ -98,6 +124,19 @@ async fn poll(
     Ok(Json(broker.poll(request).await?))
 }
 
+/// Stores a message and wakes every poll held on its room.
+#[utoipa::path(
+    post, path = "/api/send", request_body = SendBody,
+    responses(
+        (status = 200, description = "Stored and delivered", body = SendReceipt),
+        (status = 400, description = "Malformed JSON or an invalid field", body = ErrorBody),
+        (status = 413, description = "Body larger than the limit", body = ErrorBody),
+        (status = 415, description = "Not `application/json`", body = ErrorBody),
+        (status = 429, description = "Sending too fast (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "The store cannot take messages", body = ErrorBody),
+    )
+)]
 async fn send(
     State(broker): State<Broker>,
     ApiJson(body): ApiJson<JsonObject>,
@@ -106,6 +145,14 @@ async fn send(
     Ok(Json(broker.send(request).await?))
 }
 
+/// A room's most recent messages, oldest first.
+#[utoipa::path(
+    get, path = "/api/history", params(HistoryQuery),
+    responses(
+        (status = 200, description = "The messages", body = History),
+        (status = 400, description = "A parameter is malformed or out of range", body = ErrorBody),
+    )
+)]
 async fn history(
     State(broker): State<Broker>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
@@ -113,17 +160,30 @@ async fn history(
     Ok(Json(broker.history(&query.validate()?)))
 }
 
+/// Server-wide counters.
+#[utoipa::path(get, path = "/api/stats", responses((status = 200, description = "Counters", body = Stats)))]
 async fn stats(State(broker): State<Broker>) -> Json<Stats> {
     Json(broker.stats())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Disconnected {
     status: &'static str,
+    #[schema(value_type = String)]
     client_id: ClientId,
     polls_answered: usize,
 }
 
+/// Answers every poll the client holds with `disconnected` and forgets the client.
+#[utoipa::path(
+    delete, path = "/api/client/{client_id}",
+    params(("client_id" = String, Path, description = "The client to disconnect")),
+    responses(
+        (status = 200, description = "Disconnected", body = Disconnected),
+        (status = 400, description = "Not a valid client id", body = ErrorBody),
+        (status = 404, description = "Unknown client", body = ErrorBody),
+    )
+)]
 async fn disconnect(
     State(broker): State<Broker>,
     ApiPath(client_id): ApiPath<String>,
@@ -137,20 +197,47 @@ async fn disconnect(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Health {
     status: &'static str,
 }
 
+/// Liveness: the server answers and its store works.
+#[utoipa::path(
+    get, path = "/health",
+    responses(
+        (status = 200, description = "Working", body = Health),
+        (status = 503, description = "The store fails", body = ErrorBody),
+    )
+)]
 async fn health(State(broker): State<Broker>) -> Result<Json<Health>, ChatError> {
     broker.check_store().await?;
     Ok(Json(Health { status: "ok" }))
 }
 
 /// Ready for traffic: the store answers and the server is not shutting down.
+#[utoipa::path(
+    get, path = "/health/ready",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "The store fails or the server is shutting down", body = ErrorBody),
+    )
+)]
 async fn ready(State(broker): State<Broker>) -> Result<Json<Health>, ChatError> {
     broker.check_ready().await?;
     Ok(Json(Health { status: "ready" }))
+}
+
+/// ReDoc, loading its bundle from this server (copied from npm's `redoc` package at build).
+async fn redoc() -> Html<&'static str> {
+    Html(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>longpoll-chat API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><redoc spec-url="/openapi.json"></redoc><script src="/redoc.standalone.js"></script></body>
+</html>"#,
+    )
 }
 
 async fn no_route(OriginalUri(uri): OriginalUri) -> ChatError {
@@ -161,8 +248,10 @@ async fn method_not_allowed() -> ChatError {
     ChatError::MethodNotAllowed
 }
 
-#[derive(Serialize)]
+/// Every error answer.
+#[derive(Serialize, ToSchema)]
 struct ErrorBody {
+    /// Always `"error"`.
     status: &'static str,
     detail: String,
 }

@@ -1,0 +1,314 @@
+//! `/openapi.json` checked against the server's real answers: every documented operation is
+//! called so as to produce each documented status it can be driven to here, and every answer
+//! must have a documented status and match the documented schema.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use std::num::NonZeroU32;
+
+use axum::{
+    body::Body,
+    http::{header, Method, Request},
+    Router,
+};
+use common::in_process_app;
+use http_body_util::BodyExt;
+use longpoll_chat::server::{
+    rest::{self, Limits},
+    send_limit::SendLimiter,
+    store::StoreConfig,
+    Broker, BrokerConfig, HttpConfig,
+};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// Follows a local `$ref`.
+fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let pointer = reference.trim_start_matches('#');
+            resolve(
+                spec,
+                spec.pointer(pointer).expect("a $ref the spec defines"),
+            )
+        }
+        None => schema,
+    }
+}
+
+/// Checks `value` against the subset of JSON Schema utoipa emits here.
+fn conforms(spec: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    let schema = resolve(spec, schema);
+    if let Some(options) = schema["oneOf"].as_array() {
+        return options
+            .iter()
+            .find_map(|option| conforms(spec, option, value, at).ok())
+            .ok_or_else(|| format!("{at}: {value} matches no oneOf option"));
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        if !allowed.contains(value) {
+            return Err(format!("{at}: {value} not in {allowed:?}"));
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(one) => vec![one.as_str()],
+        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+        _ => return Ok(()),
+    };
+    let matches = |kind: &str| match kind {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_u64() || value.is_i64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        _ => false,
+    };
+    if !types.iter().any(|kind| matches(kind)) {
+        return Err(format!("{at}: {value} is not {types:?}"));
+    }
+    if let Some(object) = value.as_object() {
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let name = required.as_str().unwrap();
+            if !object.contains_key(name) {
+                return Err(format!("{at}: missing required {name:?} in {value}"));
+            }
+        }
+        if let Some(properties) = schema["properties"].as_object() {
+            for (name, property) in properties {
+                if let Some(field) = object.get(name) {
+                    conforms(spec, property, field, &format!("{at}.{name}"))?;
+                }
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (index, item) in array.iter().enumerate() {
+            conforms(spec, items, item, &format!("{at}[{index}]"))?;
+        }
+    }
+    Ok(())
+}
+
+struct Checker {
+    spec: Value,
+    covered: Vec<(String, String, u16)>,
+}
+
+impl Checker {
+    /// Sends `request` to `router` and checks the answer against the operation `path`.
+    async fn check(&mut self, router: &Router, path: &str, request: Request<Body>) {
+        let method = request.method().as_str().to_lowercase();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).expect("a JSON answer");
+        let operation = &self.spec["paths"][path][&method];
+        assert!(operation.is_object(), "{method} {path} is not documented");
+        let documented = &operation["responses"][status.to_string()];
+        assert!(
+            documented.is_object(),
+            "{method} {path} answered undocumented {status}: {body}"
+        );
+        let schema = &documented["content"]["application/json"]["schema"];
+        conforms(
+            &self.spec,
+            schema,
+            &body,
+            &format!("{method} {path} {status}"),
+        )
+        .unwrap();
+        self.covered.push((method, path.to_owned(), status));
+    }
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+fn post_json(uri: &str, content_type: &str, body: impl Into<Body>) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body.into())
+        .unwrap()
+}
+
+fn send(text: &str) -> Request<Body> {
+    let body = json!({"sender": "spec", "text": text, "room": "spec"}).to_string();
+    post_json("/api/send", "application/json", body)
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_documented_endpoint_answers_as_documented() {
+    let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
+        .await
+        .unwrap();
+    let router = rest::router(broker.clone(), Limits::default());
+    let spec: Value = {
+        let response = router.clone().oneshot(get("/openapi.json")).await.unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    let parameter = |path: &str, name: &str| {
+        spec["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["schema"]
+            .clone()
+    };
+    let timeout = parameter("/api/poll", "timeout");
+    assert_eq!(
+        (
+            &timeout["minimum"],
+            &timeout["maximum"],
+            &timeout["default"]
+        ),
+        (&json!(5), &json!(60), &json!(25))
+    );
+    let limit = parameter("/api/history", "limit");
+    assert_eq!(
+        (&limit["minimum"], &limit["maximum"], &limit["default"]),
+        (&json!(1), &json!(100), &json!(20))
+    );
+
+    let mut checker = Checker {
+        spec,
+        covered: Vec::new(),
+    };
+    checker.check(&router, "/api/send", send("hello")).await;
+    checker.check(&router, "/api/send", send("   ")).await;
+    checker
+        .check(
+            &router,
+            "/api/send",
+            post_json("/api/send", "application/json", "{"),
+        )
+        .await;
+    checker
+        .check(
+            &router,
+            "/api/send",
+            post_json("/api/send", "text/plain", "hi"),
+        )
+        .await;
+    let huge = json!({"sender": "s", "text": "x".repeat(100_000)}).to_string();
+    checker
+        .check(
+            &router,
+            "/api/send",
+            post_json("/api/send", "application/json", huge),
+        )
+        .await;
+    checker
+        .check(
+            &router,
+            "/api/poll",
+            get("/api/poll?client_id=c1&room=spec&last_message_id=nope"),
+        )
+        .await;
+    checker
+        .check(
+            &router,
+            "/api/poll",
+            get("/api/poll?client_id=c1&room=quiet&timeout=5"),
+        )
+        .await;
+    checker
+        .check(&router, "/api/poll", get("/api/poll?room=spec"))
+        .await;
+    checker
+        .check(
+            &router,
+            "/api/history",
+            get("/api/history?room=spec&limit=5"),
+        )
+        .await;
+    checker
+        .check(&router, "/api/history", get("/api/history?limit=0"))
+        .await;
+    checker
+        .check(&router, "/api/stats", get("/api/stats"))
+        .await;
+    let delete = |id: &str| {
+        Request::builder()
+            .method(Method::DELETE)
+            .uri(format!("/api/client/{id}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    checker
+        .check(&router, "/api/client/{client_id}", delete("c1"))
+        .await;
+    checker
+        .check(&router, "/api/client/{client_id}", delete("c1"))
+        .await;
+    checker
+        .check(&router, "/api/client/{client_id}", delete("bad%20id"))
+        .await;
+    checker.check(&router, "/health", get("/health")).await;
+    checker
+        .check(&router, "/health/ready", get("/health/ready"))
+        .await;
+    broker.shutdown();
+    checker
+        .check(&router, "/health/ready", get("/health/ready"))
+        .await;
+
+    // Overload answers: a server that allows no held poll, and a send rate of one.
+    let full = Broker::open(
+        BrokerConfig {
+            max_held_polls: 0,
+            ..BrokerConfig::default()
+        },
+        &StoreConfig::Memory,
+    )
+    .await
+    .unwrap();
+    let full_router = rest::router(full, Limits::default());
+    checker
+        .check(&full_router, "/api/poll", get("/api/poll?client_id=late"))
+        .await;
+    let one = NonZeroU32::new(1).unwrap();
+    let (limited, _) = in_process_app(HttpConfig {
+        send_limiter: Some(SendLimiter::new(one, one)),
+        ..HttpConfig::default()
+    })
+    .await;
+    checker.check(&limited, "/api/send", send("first")).await;
+    checker.check(&limited, "/api/send", send("second")).await;
+
+    let covered: Vec<String> = checker
+        .covered
+        .iter()
+        .map(|(m, p, s)| format!("{m} {p} {s}"))
+        .collect();
+    for expected in [
+        "post /api/send 200",
+        "post /api/send 400",
+        "post /api/send 413",
+        "post /api/send 415",
+        "post /api/send 429",
+        "get /api/poll 200",
+        "get /api/poll 400",
+        "get /api/poll 503",
+        "get /api/history 200",
+        "get /api/history 400",
+        "get /api/stats 200",
+        "delete /api/client/{client_id} 200",
+        "delete /api/client/{client_id} 400",
+        "delete /api/client/{client_id} 404",
+        "get /health 200",
+        "get /health/ready 200",
+        "get /health/ready 503",
+    ] {
+        assert!(
+            covered.iter().any(|c| c == expected),
+            "{expected} was not produced"
+        );
+    }
+}
