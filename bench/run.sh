@@ -46,12 +46,14 @@ loadgen() {
   "$LOADGEN" "$@" | tee -a "$work/out.txt" | grep -v '^JSON ' || true
 }
 
+# run_ours LABEL STORE [LOADGEN OPTIONS...]; SERVER_OPTIONS adds options to the server.
 run_ours() {
   local label=$1 store=$2
   shift 2
   local port
   port=$(free_port)
-  RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$port" --store "$store" --send-rate 0 &
+  # shellcheck disable=SC2086
+  RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$port" --store "$store" --send-rate 0 ${SERVER_OPTIONS:-} &
   local pid=$!
   children+=("$pid")
   wait_for "http://127.0.0.1:$port/health"
@@ -83,6 +85,8 @@ run_ours ours-memory memory --scenarios memory
 run_ours ours-memory memory --scenarios latency,fanout,stream
 run_ours ours-sqlite "sqlite:$work/chat.db" --scenarios latency,stream
 run_ours ours-sqlite "sqlite:$work/chat100.db" --scenarios stream --stream-clients 100
+# A million client ids come and go; idle ones are forgotten after 2 s, so memory stays flat.
+SERVER_OPTIONS="--client-idle-secs 2" run_ours ours-memory memory --scenarios churn
 if command -v nginx >/dev/null && [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
   run_nchan --scenarios memory
   run_nchan --scenarios latency,fanout,stream

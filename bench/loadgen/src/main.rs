@@ -60,6 +60,12 @@ struct Args {
     /// Held polls in the memory scenario.
     #[arg(long, default_value_t = 10_000)]
     idle_clients: usize,
+    /// Distinct client ids per round of the churn scenario (two rounds).
+    #[arg(long, default_value_t = 500_000)]
+    churn_clients: usize,
+    /// Seconds to wait between churn rounds (the server's client idle window plus a janitor pass).
+    #[arg(long, default_value_t = 4)]
+    churn_pause_secs: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -715,6 +721,61 @@ async fn memory_and_idle(args: &Args, report: &mut Report) -> Result<()> {
     pollers.finish().await
 }
 
+/// Client ids coming and going: each id makes one poll that is answered at once (its cursor is
+/// unknown, so the answer is a reset), then is never seen again. Two rounds with a pause longer
+/// than the server's idle window between them: if idle clients are forgotten, memory stays flat.
+async fn churn(args: &Args, report: &mut Report) -> Result<()> {
+    const CONNECTIONS: usize = 64;
+    let rss_start = rss_kib(&args.pids)?;
+    let mut rss_after_round = Vec::new();
+    for round in 0..2 {
+        let started = Instant::now();
+        let mut tasks = JoinSet::new();
+        for connection in 0..CONNECTIONS {
+            let (addr, total) = (args.addr, args.churn_clients);
+            tasks.spawn(async move {
+                let mut conn = Conn::connect(addr).await?;
+                let mut client = connection;
+                while client < total {
+                    let request = format!(
+                        "GET /api/poll?client_id=churn{round}x{client}&room=churn&last_message_id=gone HTTP/1.1\r\nHost: bench\r\n\r\n"
+                    );
+                    let response = conn.roundtrip(request.as_bytes()).await?;
+                    if response.status != 200 {
+                        bail!("churn poll answered {}", response.status);
+                    }
+                    client += CONNECTIONS;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(result) = tasks.join_next().await {
+            result??;
+        }
+        let rate = args.churn_clients as f64 / started.elapsed().as_secs_f64();
+        tokio::time::sleep(Duration::from_secs(args.churn_pause_secs)).await;
+        rss_after_round.push((rss_kib(&args.pids)?, rate));
+    }
+    let active: serde_json::Value = {
+        let mut conn = Conn::connect(args.addr).await?;
+        let response = conn
+            .roundtrip(b"GET /api/stats HTTP/1.1\r\nHost: bench\r\n\r\n")
+            .await?;
+        serde_json::from_slice(&response.body)?
+    };
+    report.add(
+        format!("churn-2x{}", args.churn_clients),
+        vec![
+            ("rss_start_kib", rss_start.to_string()),
+            ("rss_after_round1_kib", rss_after_round[0].0.to_string()),
+            ("rss_after_round2_kib", rss_after_round[1].0.to_string()),
+            ("polls_per_s", float(rss_after_round[1].1)),
+            ("active_clients_after", active["active_clients"].to_string()),
+        ],
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -736,6 +797,7 @@ async fn main() -> Result<()> {
             }
             "stream" => stream(&args, &mut report).await,
             "memory" => memory_and_idle(&args, &mut report).await,
+            "churn" => churn(&args, &mut report).await,
             other => bail!("unknown scenario {other}"),
         };
         if let Err(error) = outcome {
