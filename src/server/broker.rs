@@ -36,7 +36,7 @@ use crate::{
     error::ChatError,
     model::{
         ClientId, History, HistoryRequest, Message, PollRequest, PollResponse, PollStatus,
-        SendReceipt, SendRequest, Stats, MAX_MESSAGES_PER_POLL,
+        SendReceipt, SendRequest, Stats, MAX_MESSAGES_PER_POLL, TEXT_MAX_CHARS,
     },
 };
 
@@ -54,6 +54,9 @@ pub struct BrokerConfig {
     pub max_held_polls: usize,
     /// Polls one client may hold at once (on different rooms; one room holds one poll).
     pub max_polls_per_client: usize,
+    /// Longest message text in characters; at most [`TEXT_MAX_CHARS`], which every message
+    /// must respect anyway.
+    pub max_text_chars: usize,
 }
 
 impl Default for BrokerConfig {
@@ -64,6 +67,7 @@ impl Default for BrokerConfig {
             retention: Retention::default(),
             max_held_polls: 50_000,
             max_polls_per_client: 8,
+            max_text_chars: TEXT_MAX_CHARS,
         }
     }
 }
@@ -112,6 +116,12 @@ impl Broker {
     /// Stores a message and wakes every poll held on its room. `Ok` means the message is
     /// durable in the store and visible to polls and history.
     pub async fn send(&self, request: SendRequest) -> Result<SendReceipt, ChatError> {
+        let max_chars = self.shared.config.max_text_chars;
+        if max_chars < TEXT_MAX_CHARS && request.text.as_str().chars().count() > max_chars {
+            return Err(ChatError::invalid(format!(
+                "text must be at most {max_chars} characters"
+            )));
+        }
         let message = Message {
             id: Uuid::now_v7(),
             sender: request.sender.into(),
@@ -829,6 +839,26 @@ mod tests {
         assert_eq!(texts(&b1.await.unwrap()), ["still works"]);
         send(&broker, "cap-2", "and here").await;
         assert_eq!(texts(&a2_again.await.unwrap()), ["and here"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lower_text_limit_rejects_longer_texts_and_stores_nothing() {
+        let config = BrokerConfig {
+            max_text_chars: 5,
+            ..BrokerConfig::default()
+        };
+        let broker = Broker::open(config, &StoreConfig::Memory).await.unwrap();
+        let request = |text: &str| SendRequest {
+            room: RoomName::parse("short").unwrap(),
+            sender: SenderName::parse("a").unwrap(),
+            text: MessageText::parse(text).unwrap(),
+        };
+        assert!(broker.send(request("ünï5c")).await.is_ok());
+        assert_eq!(
+            broker.send(request("toolong")).await,
+            Err(ChatError::invalid("text must be at most 5 characters"))
+        );
+        assert_eq!(broker.stats().total_messages, 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -57,6 +57,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub header_read_timeout_secs: u64,
 
+    /// Longest message text in characters (at most 4000, the protocol's limit); longer: 400.
+    #[arg(long, env = "CHAT_MAX_TEXT_CHARS", default_value_t = 4_000,
+          value_parser = clap::value_parser!(u32).range(1..=4_000))]
+    pub max_text_chars: u32,
+
     /// Largest accepted request body in bytes; larger ones are answered 413.
     #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -88,6 +93,7 @@ impl Config {
             },
             max_held_polls: self.max_held_polls,
             max_polls_per_client: self.max_polls_per_client,
+            max_text_chars: self.max_text_chars as usize,
         }
     }
 
