@@ -6,7 +6,8 @@
 //! - [`error`]: [`error::ChatError`], the one error type of REST, server functions and UI.
 //! - [`api`]: Leptos server functions, each a few lines over the broker.
 //! - [`app`]: the Leptos UI (server-rendered, hydrated in the browser).
-//! - `server` (ssr only): the broker, its stores, the REST adapter, configuration.
+//! - `server` (ssr only): the broker, its stores, the REST adapter, the send rate limit,
+//!   metrics, the hyper server loop, configuration.
 //!
 //! Dependencies point one way: `server::rest` and `api` -> `server::broker` -> `server::store`
 //! -> `model`.
