@@ -16,13 +16,14 @@ SERVER_BIN := $(TARGET_DIR)/release/longpoll-chat
 export PATH := $(TOOLS_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
 
-.PHONY: run test build setup setup-rust setup-node setup-chromium unit e2e lint bench clean
+.PHONY: run test build setup setup-rust setup-node setup-chromium setup-redis unit e2e lint bench clean
 
 ## run: install what is missing, build the release app, serve it on $(ADDR)
 run: setup build
 	$(SERVER_BIN) --addr $(ADDR)
 
-## test: install what is missing, then unit, HTTP and end-to-end tests
+## test: install what is missing, then unit, HTTP and end-to-end tests (tests that need Redis
+## start their own private redis-server on a free port and temporary directory)
 test: setup unit e2e
 
 build:
@@ -43,7 +44,7 @@ lint:
 	cargo clippy --all-features --all-targets -- -D warnings
 	cargo clippy --features hydrate --all-targets --target wasm32-unknown-unknown -- -D warnings
 
-setup: setup-rust setup-node setup-chromium
+setup: setup-rust setup-node setup-chromium setup-redis
 
 setup-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
@@ -67,6 +68,12 @@ setup-chromium:
 	@command -v chromium >/dev/null \
 	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } \
 	  || { echo "Chromium is missing: run 'apt-get install chromium' as root"; exit 1; }
+
+# The Redis store's tests run redis-server from the distribution (no service is started).
+setup-redis:
+	@command -v redis-server >/dev/null \
+	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq redis-server; } \
+	  || { echo "redis-server is missing: run 'apt-get install redis-server' as root"; exit 1; }
 
 ## bench: release build, then bench/run.sh (long and timing-dependent; not part of `make test`)
 bench: setup-rust setup-node build

@@ -1,13 +1,18 @@
-//! The store contract (see `server::store`), one suite run against every store, plus what only
-//! a persistent store promises: surviving a reopen, failing cleanly when the disk is full, and
-//! naming the file when it cannot open it.
+//! The store contract (see `server::store`), one suite run against every store (memory, SQLite,
+//! and a private Redis), plus what only a persistent store promises: surviving a reopen (and a
+//! Redis crash), failing cleanly when the disk is full or Redis is gone, and naming the file when
+//! it cannot open it.
 #![cfg(feature = "ssr")]
+
+mod common;
 
 use std::{
     path::Path,
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
+use common::RedisServer;
 use longpoll_chat::{
     model::Message,
     server::store::{
@@ -17,24 +22,38 @@ use longpoll_chat::{
 use tempfile::TempDir;
 use uuid::Uuid;
 
-/// A sink that records what it receives.
+/// A sink that records what it receives, with offsets.
 #[derive(Default)]
-struct Recorder(Mutex<Vec<Arc<Message>>>);
+struct Recorder(Mutex<Vec<(Arc<Message>, u64)>>);
 
 impl CommitSink for Recorder {
-    fn committed(&self, message: Arc<Message>) {
-        self.0.lock().unwrap().push(message);
+    fn committed(&self, message: Arc<Message>, offset: u64) {
+        self.0.lock().unwrap().push((message, offset));
     }
 }
 
 impl Recorder {
-    fn ids(&self, room: &str) -> Vec<Uuid> {
+    fn received(&self, room: &str) -> Vec<(Arc<Message>, u64)> {
         let received = self.0.lock().unwrap();
         received
             .iter()
-            .filter(|m| m.room == room)
-            .map(|m| m.id)
+            .filter(|(message, _)| message.room == room)
+            .cloned()
             .collect()
+    }
+
+    fn ids(&self, room: &str) -> Vec<Uuid> {
+        self.received(room).iter().map(|(m, _)| m.id).collect()
+    }
+
+    /// Offsets received for `room`, checking that they count up by one.
+    fn offsets(&self, room: &str) -> Vec<u64> {
+        let offsets: Vec<u64> = self.received(room).iter().map(|(_, o)| *o).collect();
+        assert!(
+            offsets.windows(2).all(|pair| pair[1] == pair[0] + 1),
+            "{offsets:?}"
+        );
+        offsets
     }
 }
 
@@ -55,29 +74,56 @@ fn room<'a>(rooms: &'a [StoredRoom], name: &str) -> &'a StoredRoom {
         .expect("room is loaded")
 }
 
-/// Opens each kind of store on a fresh sink; the `TempDir` keeps a SQLite file alive.
+/// Where a store keeps its messages: nowhere, a SQLite file in a temporary directory, or a
+/// private Redis server. Dropping it deletes them.
+struct Backing {
+    config: StoreConfig,
+    _dir: TempDir,
+    redis: Option<RedisServer>,
+}
+
+impl Backing {
+    fn new(kind: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, redis) = match kind {
+            "memory" => (StoreConfig::Memory, None),
+            "sqlite" => (StoreConfig::Sqlite(dir.path().join("chat.db")), None),
+            _ => {
+                let redis = RedisServer::start();
+                (StoreConfig::Redis(redis.url()), Some(redis))
+            }
+        };
+        Self {
+            config,
+            _dir: dir,
+            redis,
+        }
+    }
+
+    async fn open(&self, sink: Arc<Recorder>, retention: Retention) -> Arc<dyn Store> {
+        self.config.open(sink, retention).await.unwrap()
+    }
+}
+
+/// A freshly opened store of one kind, with the sink it feeds.
 struct Fixture {
     store: Arc<dyn Store>,
     sink: Arc<Recorder>,
-    _dir: TempDir,
+    _backing: Backing,
 }
 
 async fn each_store(retention: Retention) -> Vec<(&'static str, Fixture)> {
     let mut fixtures = Vec::new();
-    for kind in ["memory", "sqlite"] {
-        let dir = tempfile::tempdir().unwrap();
-        let config = match kind {
-            "memory" => StoreConfig::Memory,
-            _ => StoreConfig::Sqlite(dir.path().join("chat.db")),
-        };
+    for kind in ["memory", "sqlite", "redis"] {
+        let backing = Backing::new(kind);
         let sink = Arc::new(Recorder::default());
-        let store = config.open(sink.clone(), retention).await.unwrap();
+        let store = backing.open(sink.clone(), retention).await;
         fixtures.push((
             kind,
             Fixture {
                 store,
                 sink,
-                _dir: dir,
+                _backing: backing,
             },
         ));
     }
@@ -91,9 +137,10 @@ async fn appends_reach_the_sink_in_order_with_every_field() {
         for message in &sent {
             fixture.store.append(message.clone()).await.unwrap();
         }
-        let received = fixture.sink.0.lock().unwrap().clone();
-        let received: Vec<Message> = received.iter().map(|m| (**m).clone()).collect();
+        let received = fixture.sink.received("order");
+        let received: Vec<Message> = received.iter().map(|(m, _)| (**m).clone()).collect();
         assert_eq!(received, sent, "{kind}");
+        assert_eq!(fixture.sink.offsets("order"), [0, 1, 2, 3, 4], "{kind}");
     }
 }
 
@@ -112,6 +159,7 @@ async fn concurrent_appends_are_delivered_in_the_order_they_are_kept() {
         }
         let delivered = fixture.sink.ids("race");
         assert_eq!(delivered.len(), 200, "{kind}");
+        assert_eq!(fixture.sink.offsets("race").len(), 200, "{kind}");
         let loaded = fixture.store.load(1_000).await.unwrap();
         let kept: Vec<Uuid> = room(&loaded, "race").recent.iter().map(|m| m.id).collect();
         assert_eq!(
@@ -158,32 +206,96 @@ fn open_sqlite(path: &Path, sink: Arc<Recorder>) -> Result<SqliteStore, StoreErr
 }
 
 #[tokio::test]
-async fn a_sqlite_store_keeps_everything_across_a_reopen() {
+async fn a_persistent_store_keeps_everything_across_a_reopen() {
+    for kind in ["sqlite", "redis"] {
+        let backing = Backing::new(kind);
+        let sent: Vec<Message> = (0..10)
+            .map(|i| message("durable", &format!("m{i}")))
+            .collect();
+        {
+            let store = backing.open(Arc::default(), Retention::default()).await;
+            for message in &sent {
+                store.append(message.clone()).await.unwrap();
+            }
+        }
+        let sink = Arc::new(Recorder::default());
+        let store = backing.open(sink.clone(), Retention::default()).await;
+        let rooms = store.load(100).await.unwrap();
+        let loaded: Vec<Message> = room(&rooms, "durable")
+            .recent
+            .iter()
+            .map(|m| (**m).clone())
+            .collect();
+        assert_eq!(loaded, sent, "{kind}");
+        assert_eq!(room(&rooms, "durable").total, 10, "{kind}");
+        store.append(message("durable", "after")).await.unwrap();
+        assert_eq!(
+            sink.offsets("durable").last(),
+            Some(&10),
+            "{kind}: offsets go on"
+        );
+        let rooms = store.load(100).await.unwrap();
+        assert_eq!(room(&rooms, "durable").total, 11, "{kind}");
+        assert_eq!(
+            room(&rooms, "durable").recent.last().unwrap().text,
+            "after",
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_nested_sqlite_path_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/chat.db");
-    let sent: Vec<Message> = (0..10)
-        .map(|i| message("durable", &format!("m{i}")))
-        .collect();
-    {
-        let store = open_sqlite(&path, Arc::default()).unwrap();
-        for message in &sent {
-            store.append(message.clone()).await.unwrap();
-        }
-    }
+    let store = open_sqlite(&path, Arc::default()).unwrap();
+    store.append(message("nested", "m0")).await.unwrap();
+    assert!(path.exists());
+}
+
+#[tokio::test]
+async fn redis_going_away_fails_appends_and_checks_and_loses_nothing_acknowledged() {
+    let mut backing = Backing::new("redis");
     let sink = Arc::new(Recorder::default());
-    let store = open_sqlite(&path, sink.clone()).unwrap();
+    let store = backing.open(sink.clone(), Retention::default()).await;
+    store.append(message("outage", "before")).await.unwrap();
+    let server = backing.redis.as_mut().unwrap();
+    server.kill();
+    assert!(matches!(
+        store.append(message("outage", "during")).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(store.check().await.is_err());
+    server.restart();
+    // The store reconnects by itself (backoff starts at 100 ms); look until it serves again.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while store.check().await.is_err() {
+        assert!(Instant::now() < deadline, "the store did not reconnect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    store.append(message("outage", "after")).await.unwrap();
     let rooms = store.load(100).await.unwrap();
-    let loaded: Vec<Message> = room(&rooms, "durable")
+    let texts: Vec<&str> = room(&rooms, "outage")
         .recent
         .iter()
-        .map(|m| (**m).clone())
+        .map(|m| m.text.as_str())
         .collect();
-    assert_eq!(loaded, sent);
-    assert_eq!(room(&rooms, "durable").total, 10);
-    store.append(message("durable", "after")).await.unwrap();
-    let rooms = store.load(100).await.unwrap();
-    assert_eq!(room(&rooms, "durable").total, 11);
-    assert_eq!(room(&rooms, "durable").recent.last().unwrap().text, "after");
+    assert_eq!(texts, ["before", "after"]);
+    assert_eq!(sink.offsets("outage"), [0, 1]);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_a_clear_open_error() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    drop(redis);
+    let error = StoreConfig::Redis(url.clone())
+        .open(Arc::new(Recorder::default()), Retention::default())
+        .await
+        .err()
+        .expect("open fails");
+    let text = error.to_string();
+    assert!(text.contains(&url), "{text}");
 }
 
 #[tokio::test]
@@ -257,4 +369,37 @@ async fn migrations_are_versioned_and_run_once() {
         )
         .unwrap();
     assert_eq!(tables, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_stores_sharing_a_server_hand_every_message_to_every_sink_in_one_order() {
+    let backing = Backing::new("redis");
+    let sinks = [Arc::new(Recorder::default()), Arc::new(Recorder::default())];
+    let mut stores = Vec::new();
+    for sink in &sinks {
+        stores.push(backing.open(sink.clone(), Retention::default()).await);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let store = stores[i % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            store.append(message("shared", &format!("m{i}"))).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    for store in &stores {
+        store.catch_up("shared").await.unwrap();
+    }
+    let kept: Vec<Uuid> = room(&stores[0].load(1_000).await.unwrap(), "shared")
+        .recent
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(kept.len(), 300);
+    for sink in &sinks {
+        assert_eq!(sink.ids("shared"), kept);
+        assert_eq!(sink.offsets("shared").len(), 300);
+    }
 }

@@ -164,21 +164,34 @@ impl Broker {
     async fn wait_for_messages(&self, request: PollRequest) -> Result<PollResponse, ChatError> {
         let shared = &*self.shared;
         let (_held, mut ended) = HeldPoll::register(shared, &request)?;
-        let room = shared.rooms.get_or_create(request.room.as_str());
+        let room_name = request.room.as_str();
+        let room = shared.rooms.get_or_create(room_name);
         let mut timeout = pin!(tokio::time::sleep(request.timeout));
+        let mut interrupted = pin!(shared.rooms.interrupted.notified());
+        interrupted.as_mut().enable();
         let mut position = None;
+        let mut caught_up = false;
         let mut woken = false;
         loop {
             let mut arrived = pin!(room.arrived.notified());
             arrived.as_mut().enable();
+            let start = match position {
+                Some(offset) => Some(offset),
+                None => room.lock().start_after(request.last_message_id.as_deref()),
+            };
+            if start.is_none() && !caught_up && request.last_message_id.is_some() {
+                // The cursor may come from another instance sharing the store and be newer
+                // than anything this one has seen yet: fetch what the store has, then look again.
+                caught_up = true;
+                if let Err(error) = shared.store.catch_up(room_name).await {
+                    tracing::warn!(%error, room = room_name, "store catch-up failed");
+                }
+                continue;
+            }
             {
                 let log = room.lock();
-                let from = match position {
-                    Some(offset) => offset,
-                    None => match log.start_after(request.last_message_id.as_deref()) {
-                        Some(offset) => offset,
-                        None => return Ok(PollResponse::reset(log.recent(MAX_MESSAGES_PER_POLL))),
-                    },
+                let Some(from) = start else {
+                    return Ok(PollResponse::reset(log.recent(MAX_MESSAGES_PER_POLL)));
                 };
                 match log.read_from(from, MAX_MESSAGES_PER_POLL) {
                     Some(messages) if messages.is_empty() => position = Some(from),
@@ -196,6 +209,8 @@ impl Broker {
             tokio::select! {
                 () = &mut arrived => woken = true,
                 () = &mut timeout => return Ok(PollResponse::empty(PollStatus::Timeout)),
+                // Timeout-shaped: the client polls again and catches up once the store is back.
+                () = &mut interrupted => return Ok(PollResponse::empty(PollStatus::Timeout)),
                 end = &mut ended => {
                     // A dropped sender means the client was forgotten: treat it as disconnected.
                     return Ok(PollResponse::empty(end.unwrap_or(PollStatus::Disconnected)));
@@ -317,6 +332,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Rooms {
     map: Mutex<HashMap<String, Arc<Room>>>,
     capacity: usize,
+    /// Notified when the store lost sight of new messages: held polls answer (timeout-shaped)
+    /// rather than wait on a room that may stay silent.
+    interrupted: Notify,
 }
 
 struct Room {
@@ -336,6 +354,7 @@ impl Rooms {
         Self {
             map: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+            interrupted: Notify::new(),
         }
     }
 
@@ -359,10 +378,10 @@ impl Rooms {
     fn restore(&self, name: &str, recent: Vec<Arc<Message>>, total: u64) {
         let room = self.get_or_create(name);
         let mut log = room.lock();
-        for message in recent {
-            log.push(message);
+        let first_offset = total - recent.len() as u64;
+        for (offset, message) in (first_offset..).zip(recent) {
+            log.insert(offset, message);
         }
-        log.next_offset = log.next_offset.max(total);
     }
 
     /// Total messages ever sent to known rooms, and the names of rooms in use.
@@ -390,11 +409,17 @@ impl Rooms {
 }
 
 impl CommitSink for Rooms {
-    fn committed(&self, message: Arc<Message>) {
+    fn committed(&self, message: Arc<Message>, offset: u64) {
         let room = self.get_or_create(&message.room);
-        room.lock().push(message);
+        let inserted = room.lock().insert(offset, message);
         // The log guard is gone: woken polls can read at once.
-        room.arrived.notify_waiters();
+        if inserted {
+            room.arrived.notify_waiters();
+        }
+    }
+
+    fn interrupted(&self) {
+        self.interrupted.notify_waiters();
     }
 }
 
@@ -419,12 +444,23 @@ impl RoomLog {
         self.next_offset - self.messages.len() as u64
     }
 
-    fn push(&mut self, message: Arc<Message>) {
+    /// Appends the message at `offset`, unless the log already has that offset. After a jump
+    /// past the end, the messages in between are unknown: the log restarts at `offset`, and
+    /// polls that were waiting before it are answered with a reset.
+    fn insert(&mut self, offset: u64, message: Arc<Message>) -> bool {
+        if offset < self.next_offset {
+            return false;
+        }
+        if offset > self.next_offset {
+            self.messages.clear();
+            self.next_offset = offset;
+        }
         if self.messages.len() == self.capacity {
             self.messages.pop_front();
         }
         self.messages.push_back(message);
         self.next_offset += 1;
+        true
     }
 
     /// Where a poll with this cursor starts reading: just after the cursor's message, or at

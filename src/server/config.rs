@@ -19,8 +19,8 @@ pub struct Config {
     #[arg(long, env = "CHAT_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Message store: `sqlite:PATH` (a file, created if missing) or `memory` (nothing
-    /// survives a restart).
+    /// Message store: `sqlite:PATH` (a file, created if missing), `redis://HOST:PORT/DB`
+    /// (shared by every instance pointed at it) or `memory` (nothing survives a restart).
     #[arg(long, env = "CHAT_STORE", default_value = "sqlite:./data/chat.db")]
     pub store: StoreConfig,
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the whole app in-process, and the real binary.
 #![allow(dead_code)]
 
+mod redis;
+
 use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
@@ -10,6 +12,8 @@ use std::{
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use longpoll_chat::server::{self, store::StoreConfig, Broker, BrokerConfig, HttpConfig};
+
+pub use redis::RedisServer;
 
 /// The whole application (`server::app`) on a memory-store broker, for `oneshot` requests.
 pub async fn in_process_app(http: HttpConfig) -> (Router, Broker) {

@@ -46,9 +46,10 @@ impl Store for MemoryStore {
             room.recent.pop_front();
         }
         room.recent.push_back(message.clone());
+        let offset = room.total;
         room.total += 1;
         // Still under the lock, so the sink sees messages in the order they are kept.
-        self.sink.committed(message);
+        self.sink.committed(message, offset);
         Ok(())
     }
 

@@ -4,12 +4,14 @@
 //! Contract, checked for every store by one shared test suite (`tests/store_contract.rs`):
 //! - when `append` resolves `Ok`, the message is kept (durably, for a persistent store) and the
 //!   sink has already received it;
-//! - the sink receives each room's messages in exactly the order the store keeps them, so a
-//!   cursor means the same before and after a restart;
+//! - the sink receives each room's messages in exactly the order the store keeps them, with
+//!   their offsets in the room, so a cursor means the same before and after a restart and on
+//!   every instance sharing the store;
 //! - a failed append reaches no sink and leaves the store as it was;
 //! - `load` returns each room's most recent messages, oldest first, and its total ever.
 
 mod memory;
+mod redis;
 mod sqlite;
 
 use std::{fmt, path::PathBuf, str::FromStr, sync::Arc, time::Duration};
@@ -19,11 +21,20 @@ use async_trait::async_trait;
 use crate::model::Message;
 
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 pub use sqlite::SqliteStore;
 
 /// Receives committed messages, in commit order.
 pub trait CommitSink: Send + Sync + 'static {
-    fn committed(&self, message: Arc<Message>);
+    /// `offset` is the message's position in its room, counting every message the room ever
+    /// had from 0. Offsets of a room arrive in increasing order; one the sink already has may
+    /// arrive again (a store that learns of messages in more than one way), and a jump means the
+    /// messages in between are gone from the store.
+    fn committed(&self, message: Arc<Message>, offset: u64);
+
+    /// The store lost sight of new messages for a while (a shared store's connection broke);
+    /// whatever it missed arrives once it is back.
+    fn interrupted(&self) {}
 }
 
 /// A room as a store hands it back at startup.
@@ -77,6 +88,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// A cheap check that the store can serve, for health endpoints.
     async fn check(&self) -> Result<(), StoreError>;
+
+    /// Hands the sink whatever the store has of `room` that the sink may not have yet. Only a
+    /// store shared by several instances has anything to do here: the others hand over every
+    /// message as they commit it.
+    async fn catch_up(&self, _room: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Which store to use, as given on the command line: `memory` or `sqlite:PATH`.
@@ -86,6 +104,8 @@ pub enum StoreConfig {
     Memory,
     /// A SQLite file, created (with its directory) if missing.
     Sqlite(PathBuf),
+    /// A Redis shared with other instances: `redis://HOST:PORT/DB`.
+    Redis(String),
 }
 
 impl StoreConfig {
@@ -97,6 +117,7 @@ impl StoreConfig {
         Ok(match self {
             Self::Memory => Arc::new(MemoryStore::new(sink, retention)),
             Self::Sqlite(path) => Arc::new(SqliteStore::open(path, sink, retention)?),
+            Self::Redis(url) => Arc::new(RedisStore::open(url, sink, retention).await?),
         })
     }
 }
@@ -108,8 +129,11 @@ impl FromStr for StoreConfig {
         match value.split_once(':') {
             None if value == "memory" => Ok(Self::Memory),
             Some(("sqlite", path)) if !path.is_empty() => Ok(Self::Sqlite(path.into())),
+            Some(("redis", rest)) if rest.starts_with("//") => {
+                Ok(Self::Redis(value.to_owned()))
+            }
             _ => Err(format!(
-                "unknown store {value:?}; expected `memory` or `sqlite:PATH`"
+                "unknown store {value:?}; expected `memory`, `sqlite:PATH` or `redis://HOST:PORT/DB`"
             )),
         }
     }
@@ -120,6 +144,11 @@ impl fmt::Display for StoreConfig {
         match self {
             Self::Memory => f.write_str("memory"),
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            // Never print a password given in the URL.
+            Self::Redis(url) => match url.rsplit_once('@') {
+                Some((_, host)) => write!(f, "redis://***@{host}"),
+                None => f.write_str(url),
+            },
         }
     }
 }

@@ -62,6 +62,9 @@ struct Append {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// What one commit gave each append of its batch: the message's offset in its room.
+type Offsets = Vec<u64>;
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
     pub fn open(
@@ -184,9 +187,9 @@ impl Writer {
             let mut batch = vec![first];
             batch.extend(queue.try_iter().take(MAX_BATCH - 1));
             match self.commit(&batch) {
-                Ok(()) => {
-                    for append in batch {
-                        self.sink.committed(append.message);
+                Ok(offsets) => {
+                    for (append, offset) in batch.into_iter().zip(offsets) {
+                        self.sink.committed(append.message, offset);
                         let _ = append.done.send(Ok(()));
                     }
                 }
@@ -208,9 +211,10 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, batch: &[Append]) -> rusqlite::Result<()> {
+    fn commit(&mut self, batch: &[Append]) -> rusqlite::Result<Offsets> {
         // Sequence numbers are only taken over once the transaction is durable.
         let mut next_seq: HashMap<&str, u64> = HashMap::new();
+        let mut offsets = Vec::with_capacity(batch.len());
         let transaction = self.connection.transaction()?;
         {
             let mut insert = transaction.prepare_cached(
@@ -230,6 +234,7 @@ impl Writer {
                     message.text,
                     message.timestamp
                 ])?;
+                offsets.push(*seq);
                 *seq += 1;
             }
             let mut upsert = transaction.prepare_cached(
@@ -250,7 +255,7 @@ impl Writer {
         for (room, total) in next_seq {
             self.next_seq.insert(room.to_owned(), total);
         }
-        Ok(())
+        Ok(offsets)
     }
 
     fn prune_by_age(&mut self) -> rusqlite::Result<()> {

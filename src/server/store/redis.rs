@@ -1,0 +1,450 @@
+//! The shared store: several instances keep their rooms in one Redis and learn of each other's
+//! messages through it, so any instance can answer any poll.
+//!
+//! Keys: the hash `chat:rooms` maps each room to how many messages it ever had; the stream
+//! `chat:room:NAME` keeps its most recent messages (capped at the retention count), each entry
+//! carrying `seq` (the message's offset in the room) and the message as JSON.
+//!
+//! An append is one Lua script, so it is atomic: it takes the room's next offset, adds the stream
+//! entry and publishes `"SEQ ENTRY-ID JSON"` on the channel `chat:messages`. Offsets, stream order
+//! and publication order therefore agree for every instance.
+//!
+//! Each instance subscribes to the channel and hands each room's messages to its sink in offset
+//! order ([`Delivery`]). A message whose offset jumps past the next expected one means publications
+//! were missed (the subscription was down, or the room is new here): the gap is read back from the
+//! stream. After every reconnection all rooms are read back the same way, so nothing published
+//! while this instance was away is missed. An append resolves once the local sink has its message.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use async_trait::async_trait;
+use redis::{
+    aio::{ConnectionManager, ConnectionManagerConfig, PubSub},
+    streams::{StreamId, StreamRangeReply},
+    AsyncCommands, Client, RedisError, Script,
+};
+use tokio::{sync::Notify, time::timeout};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
+use crate::model::Message;
+
+const ROOMS_KEY: &str = "chat:rooms";
+const CHANNEL: &str = "chat:messages";
+
+fn stream_key(room: &str) -> String {
+    format!("chat:room:{room}")
+}
+
+/// KEYS: rooms hash, room stream, channel. ARGV: room, max entries kept, message JSON.
+const APPEND_SCRIPT: &str = r"
+local seq = redis.call('HINCRBY', KEYS[1], ARGV[1], 1) - 1
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], '*', 'seq', seq, 'message', ARGV[3])
+redis.call('PUBLISH', KEYS[3], seq .. ' ' .. id .. ' ' .. ARGV[3])
+return {seq, id}
+";
+
+/// Stream entries read per round trip when filling a gap.
+const READ_CHUNK: usize = 1_000;
+/// How long one command may take before the store counts as unavailable.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the subscription is checked with a PING (a silent network loses no time beyond it).
+const PING_EVERY: Duration = Duration::from_secs(5);
+/// Reconnection backoff after the subscription breaks.
+const RECONNECT_MIN: Duration = Duration::from_millis(100);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+/// How long an append waits for the subscription to hand over the messages before its own,
+/// before reading them from the stream itself.
+const DELIVERY_WAIT: Duration = Duration::from_millis(50);
+/// Age-based retention runs this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+
+pub struct RedisStore {
+    inner: Arc<Inner>,
+    /// Stops the subscription (and the pruning) when the store is dropped.
+    _stop: DropGuard,
+}
+
+struct Inner {
+    client: Client,
+    commands: ConnectionManager,
+    append: Script,
+    sink: Arc<dyn CommitSink>,
+    retention: Retention,
+    /// Per room, what the sink has so far.
+    delivered: Mutex<HashMap<String, Delivered>>,
+    /// Notified after each message handed to the sink.
+    progress: Notify,
+    /// Whether the subscription is up (so this instance hears of every new message).
+    subscribed: AtomicBool,
+}
+
+/// How far the sink has a room.
+#[derive(Default)]
+struct Delivered {
+    /// The offset of the next message the sink expects.
+    next: u64,
+    /// The stream entry of the last message handed over; where reading back resumes.
+    last_entry: Option<String>,
+}
+
+/// What became of a message offered to the sink.
+#[derive(Debug, PartialEq, Eq)]
+enum Delivery {
+    /// Handed over, or the sink had it already.
+    Done,
+    /// Earlier messages are missing: read the gap back from the stream first.
+    Gap,
+}
+
+fn unavailable(error: RedisError) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+impl RedisStore {
+    /// Connects to the Redis at `url` (`redis://HOST:PORT/DB`) and subscribes to new messages.
+    pub async fn open(
+        url: &str,
+        sink: Arc<dyn CommitSink>,
+        retention: Retention,
+    ) -> Result<Self, StoreError> {
+        let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
+            path: url.to_owned(),
+            cause: cause.to_string(),
+        };
+        let client = Client::open(url).map_err(|error| open_error(&error))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(RECONNECT_MAX);
+        let mut commands = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(|error| open_error(&error))?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut commands)
+            .await
+            .map_err(|error| open_error(&error))?;
+        let inner = Arc::new(Inner {
+            client,
+            commands,
+            append: Script::new(APPEND_SCRIPT),
+            sink,
+            retention,
+            delivered: Mutex::new(HashMap::new()),
+            progress: Notify::new(),
+            subscribed: AtomicBool::new(false),
+        });
+        let stop = CancellationToken::new();
+        let subscription = inner
+            .subscribe()
+            .await
+            .map_err(|error| open_error(&error))?;
+        tokio::spawn(inner.clone().stay_subscribed(subscription, stop.clone()));
+        if retention.max_age.is_some() {
+            tokio::spawn(inner.clone().prune_by_age(stop.clone()));
+        }
+        Ok(Self {
+            inner,
+            _stop: stop.drop_guard(),
+        })
+    }
+}
+
+impl Inner {
+    fn delivered(&self) -> MutexGuard<'_, HashMap<String, Delivered>> {
+        self.delivered
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Offers the sink the message at `seq` of its room. A `seq` the sink is past is dropped;
+    /// a jump is a [`Delivery::Gap`] unless `accept_gap` (the stream itself no longer has the
+    /// messages in between).
+    fn deliver(&self, seq: u64, entry: &str, message: Arc<Message>, accept_gap: bool) -> Delivery {
+        let mut delivered = self.delivered();
+        let room = delivered.entry(message.room.clone()).or_default();
+        if seq < room.next {
+            return Delivery::Done;
+        }
+        if seq > room.next && !accept_gap {
+            return Delivery::Gap;
+        }
+        room.next = seq + 1;
+        room.last_entry = Some(entry.to_owned());
+        // Still under the lock, so each room's messages reach the sink in offset order.
+        self.sink.committed(message, seq);
+        drop(delivered);
+        self.progress.notify_waiters();
+        Delivery::Done
+    }
+
+    /// Hands the sink every message of `room` that the stream has past what the sink has: the
+    /// stream's most recent window for a room new here, else everything after the last entry.
+    async fn catch_up(&self, room: &str) -> Result<(), StoreError> {
+        let mut commands = self.commands.clone();
+        let key = stream_key(room);
+        let mut after = self
+            .delivered()
+            .get(room)
+            .and_then(|room| room.last_entry.clone());
+        loop {
+            let entries = match &after {
+                Some(entry) => {
+                    let reply: StreamRangeReply = commands
+                        .xrange_count(&key, format!("({entry}"), "+", READ_CHUNK)
+                        .await
+                        .map_err(unavailable)?;
+                    reply.ids
+                }
+                None => {
+                    let reply: StreamRangeReply = commands
+                        .xrevrange_count(&key, "+", "-", READ_CHUNK)
+                        .await
+                        .map_err(unavailable)?;
+                    reply.ids.into_iter().rev().collect()
+                }
+            };
+            let complete = after.is_none() || entries.len() < READ_CHUNK;
+            for entry in &entries {
+                let (seq, message) = parse_entry(entry)?;
+                // Whatever the stream lacks before its first entry was trimmed: it is gone.
+                self.deliver(seq, &entry.id, message, true);
+            }
+            match entries.last() {
+                Some(last) if !complete => after = Some(last.id.clone()),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    async fn catch_up_all(&self) -> Result<(), StoreError> {
+        let mut commands = self.commands.clone();
+        let rooms: Vec<String> = commands.hkeys(ROOMS_KEY).await.map_err(unavailable)?;
+        for room in rooms {
+            self.catch_up(&room).await?;
+        }
+        Ok(())
+    }
+
+    /// Subscribes to the channel, then reads back whatever was missed before the subscription
+    /// took effect.
+    async fn subscribe(&self) -> Result<PubSub, StoreError> {
+        let mut pubsub = timeout(COMMAND_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| StoreError::Unavailable("connecting timed out".into()))?
+            .map_err(unavailable)?;
+        pubsub.subscribe(CHANNEL).await.map_err(unavailable)?;
+        self.catch_up_all().await?;
+        self.subscribed.store(true, Ordering::Relaxed);
+        Ok(pubsub)
+    }
+
+    /// Delivers published messages while the subscription lasts, and re-subscribes (with
+    /// backoff) whenever it breaks, until `stop`.
+    async fn stay_subscribed(self: Arc<Self>, first: PubSub, stop: CancellationToken) {
+        let mut pubsub = Some(first);
+        let mut backoff = RECONNECT_MIN;
+        loop {
+            if let Some(subscription) = pubsub.take() {
+                backoff = RECONNECT_MIN;
+                let outcome = tokio::select! {
+                    outcome = self.receive(subscription) => outcome,
+                    () = stop.cancelled() => return,
+                };
+                self.subscribed.store(false, Ordering::Relaxed);
+                tracing::warn!(error = %outcome.unwrap_err(), "lost the redis subscription; reconnecting");
+                self.sink.interrupted();
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = stop.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(RECONNECT_MAX);
+            match self.subscribe().await {
+                Ok(subscription) => {
+                    tracing::info!("redis subscription restored");
+                    pubsub = Some(subscription);
+                }
+                Err(error) => tracing::debug!(%error, "redis still unavailable"),
+            }
+        }
+    }
+
+    /// Hands published messages to the sink until the subscription breaks.
+    async fn receive(&self, pubsub: PubSub) -> Result<(), StoreError> {
+        use futures_util::StreamExt;
+
+        let (mut pings, mut messages) = pubsub.split();
+        let mut ticks = tokio::time::interval(PING_EVERY);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                published = messages.next() => {
+                    let published = published.ok_or(StoreError::Closed)?;
+                    let (seq, entry, message) = parse_publication(published.get_payload_bytes())?;
+                    let room = message.room.clone();
+                    if self.deliver(seq, &entry, message, false) == Delivery::Gap {
+                        self.catch_up(&room).await?;
+                    }
+                }
+                _ = ticks.tick() => {
+                    let _: String = timeout(COMMAND_TIMEOUT, pings.ping())
+                        .await
+                        .map_err(|_| StoreError::Unavailable("ping timed out".into()))?
+                        .map_err(unavailable)?;
+                }
+            }
+        }
+    }
+
+    /// Deletes stream entries older than the retention age, every [`PRUNE_EVERY`].
+    async fn prune_by_age(self: Arc<Self>, stop: CancellationToken) {
+        let Some(max_age) = self.retention.max_age else {
+            return;
+        };
+        let mut ticks = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = stop.cancelled() => return,
+            }
+            let cutoff = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .saturating_sub(max_age);
+            if let Err(error) = self.trim_before(cutoff.as_millis()).await {
+                tracing::warn!(%error, "redis age-based pruning failed");
+            }
+        }
+    }
+
+    async fn trim_before(&self, cutoff_millis: u128) -> Result<(), RedisError> {
+        let mut commands = self.commands.clone();
+        let rooms: Vec<String> = commands.hkeys(ROOMS_KEY).await?;
+        for room in rooms {
+            // Entry ids start with Redis's clock in milliseconds: older ids are older messages.
+            let _: u64 = redis::cmd("XTRIM")
+                .arg(stream_key(&room))
+                .arg("MINID")
+                .arg(cutoff_millis.to_string())
+                .query_async(&mut commands)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("unreadable {what} in redis"))
+}
+
+fn parse_entry(entry: &StreamId) -> Result<(u64, Arc<Message>), StoreError> {
+    let seq: u64 = entry.get("seq").ok_or_else(|| corrupt("stream entry"))?;
+    let json: String = entry
+        .get("message")
+        .ok_or_else(|| corrupt("stream entry"))?;
+    let message = serde_json::from_str(&json).map_err(|_| corrupt("stream entry"))?;
+    Ok((seq, Arc::new(message)))
+}
+
+/// Splits a publication `"SEQ ENTRY-ID JSON"`.
+fn parse_publication(payload: &[u8]) -> Result<(u64, String, Arc<Message>), StoreError> {
+    let text = std::str::from_utf8(payload).map_err(|_| corrupt("publication"))?;
+    let mut parts = text.splitn(3, ' ');
+    let (Some(seq), Some(entry), Some(json)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(corrupt("publication"));
+    };
+    let seq = seq.parse().map_err(|_| corrupt("publication"))?;
+    let message = serde_json::from_str(json).map_err(|_| corrupt("publication"))?;
+    Ok((seq, entry.to_owned(), Arc::new(message)))
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn append(&self, message: Message) -> Result<(), StoreError> {
+        let inner = &*self.inner;
+        let json = serde_json::to_string(&message)
+            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        let mut commands = inner.commands.clone();
+        let (seq, entry): (u64, String) = inner
+            .append
+            .key(ROOMS_KEY)
+            .key(stream_key(&message.room))
+            .key(CHANNEL)
+            .arg(&message.room)
+            .arg(inner.retention.max_messages_per_room.max(1))
+            .arg(json)
+            .invoke_async(&mut commands)
+            .await
+            .map_err(unavailable)?;
+        let room = message.room.clone();
+        let message = Arc::new(message);
+        loop {
+            let progressed = inner.progress.notified();
+            tokio::pin!(progressed);
+            progressed.as_mut().enable();
+            if inner.deliver(seq, &entry, message.clone(), false) == Delivery::Done {
+                return Ok(());
+            }
+            // Messages of other instances come first; the subscription is usually about to
+            // hand them over. If it does not, read them from the stream.
+            if timeout(DELIVERY_WAIT, progressed).await.is_err() {
+                inner.catch_up(&room).await?;
+            }
+        }
+    }
+
+    async fn load(&self, per_room: usize) -> Result<Vec<StoredRoom>, StoreError> {
+        let inner = &*self.inner;
+        let mut commands = inner.commands.clone();
+        let totals: HashMap<String, u64> =
+            commands.hgetall(ROOMS_KEY).await.map_err(unavailable)?;
+        let mut rooms = Vec::with_capacity(totals.len());
+        for (name, total) in totals {
+            let reply: StreamRangeReply = commands
+                .xrevrange_count(stream_key(&name), "+", "-", per_room)
+                .await
+                .map_err(unavailable)?;
+            let mut recent = Vec::with_capacity(reply.ids.len());
+            for entry in reply.ids.iter().rev() {
+                let (seq, message) = parse_entry(entry)?;
+                // Only what came before `total` (the hash was read first).
+                if seq < total {
+                    inner.deliver(seq, &entry.id, message.clone(), true);
+                    recent.push(message);
+                }
+            }
+            rooms.push(StoredRoom {
+                name,
+                recent,
+                total,
+            });
+        }
+        Ok(rooms)
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        if !self.inner.subscribed.load(Ordering::Relaxed) {
+            return Err(StoreError::Unavailable("not subscribed to redis".into()));
+        }
+        let mut commands = self.inner.commands.clone();
+        let _: String = redis::cmd("PING")
+            .query_async(&mut commands)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn catch_up(&self, room: &str) -> Result<(), StoreError> {
+        self.inner.catch_up(room).await
+    }
+}
