@@ -43,7 +43,7 @@ pub async fn room_history(room: String, limit: Option<u32>) -> Result<History, C
 /// Server-wide counters and the rooms in use.
 #[server(prefix = "/sfn", endpoint = "stats")]
 pub async fn chat_stats() -> Result<Stats, ChatError> {
-    Ok(broker()?.stats())
+    Ok(broker()?.stats().await)
 }
 
 #[cfg(feature = "ssr")]

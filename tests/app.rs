@@ -61,7 +61,7 @@ async fn sends_past_the_rate_limit_get_429_with_retry_after_and_store_nothing() 
         .unwrap();
     let response = router.clone().oneshot(form).await.unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(broker.stats().total_messages, 3);
+    assert_eq!(broker.stats().await.total_messages, 3);
     // Reads are never limited.
     let history = Request::get("/api/history?room=limited")
         .body(Body::empty())

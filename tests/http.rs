@@ -97,12 +97,12 @@ impl TestApp {
 
     /// Starts a poll and returns once the broker holds it.
     async fn spawn_poll(&self, query: &str) -> tokio::task::JoinHandle<Answer> {
-        let held = self.broker.stats().held_polls;
+        let held = self.broker.held_polls();
         let task = tokio::spawn(call(
             self.router.clone(),
             get(&format!("/api/poll?{query}")),
         ));
-        while self.broker.stats().held_polls == held {
+        while self.broker.held_polls() == held {
             tokio::task::yield_now().await;
         }
         task
@@ -384,7 +384,7 @@ async fn bad_poll_parameters_are_rejected_with_a_clear_400() {
         assert_rejected(app.get(uri).await, bad, detail).await;
     }
     assert_eq!(
-        app.broker.stats().active_clients,
+        app.broker.stats().await.active_clients,
         0,
         "bad polls register nobody"
     );
@@ -458,7 +458,11 @@ async fn bad_send_bodies_are_rejected_and_store_nothing() {
         .post_raw("/api/send", Some("application/json"), huge)
         .await;
     assert_rejected(too_large, StatusCode::PAYLOAD_TOO_LARGE, "too large").await;
-    assert_eq!(app.broker.stats().total_messages, 0, "nothing was stored");
+    assert_eq!(
+        app.broker.stats().await.total_messages,
+        0,
+        "nothing was stored"
+    );
 }
 
 #[tokio::test]
@@ -515,7 +519,7 @@ async fn a_client_polling_in_a_loop_sees_a_burst_of_500_once_in_order() {
         }
         seen
     });
-    while app.broker.stats().held_polls == 0 {
+    while app.broker.held_polls() == 0 {
         tokio::task::yield_now().await;
     }
     for i in 0..500 {

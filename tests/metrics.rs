@@ -27,7 +27,7 @@ fn get(uri: &str) -> Request<Body> {
 }
 
 async fn wait_held(broker: &Broker, count: usize) {
-    while broker.stats().held_polls != count {
+    while broker.held_polls() != count {
         tokio::task::yield_now().await;
     }
 }

@@ -7,35 +7,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, get_json, Server};
-use serde_json::{json, Value};
+use common::{client, get_json, ids, send, Server};
+use serde_json::Value;
 use tempfile::TempDir;
 
 fn sqlite(dir: &TempDir) -> String {
     format!("sqlite:{}", dir.path().join("chat.db").display())
-}
-
-async fn send(client: &reqwest::Client, base: &str, room: &str, text: &str) -> String {
-    let answer: Value = client
-        .post(format!("{base}/api/send"))
-        .json(&json!({"sender": "tester", "text": text, "room": room}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(answer["status"], "sent", "{answer}");
-    answer["message_id"].as_str().unwrap().to_owned()
-}
-
-fn ids(messages: &Value) -> Vec<String> {
-    messages
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test]

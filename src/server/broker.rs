@@ -110,6 +110,9 @@ impl Broker {
             }),
         };
         tokio::spawn(broker.clone().run_janitor());
+        if broker.shared.store.is_shared() {
+            tokio::spawn(broker.clone().share_activity());
+        }
         Ok(broker)
     }
 
@@ -254,18 +257,33 @@ impl Broker {
         Ok(answered)
     }
 
-    pub fn stats(&self) -> Stats {
+    /// Counters of the whole service. With a shared store, rooms and messages are those of
+    /// every instance (each one learns of all messages) and so are active clients (counted by
+    /// the store); held polls are this instance's.
+    pub async fn stats(&self) -> Stats {
         let shared = &*self.shared;
+        let idle = shared.config.client_idle;
+        let active_here = shared.clients.count_active(Instant::now(), idle);
+        let active_clients = match shared.store.active_clients(idle).await {
+            Ok(everywhere) => everywhere.unwrap_or(active_here),
+            Err(error) => {
+                tracing::warn!(%error, "counting active clients in the store failed");
+                active_here
+            }
+        };
         let (total_messages, rooms) = shared.rooms.summary();
         Stats {
-            active_clients: shared
-                .clients
-                .count_active(Instant::now(), shared.config.client_idle),
+            active_clients,
             total_messages,
             rooms,
-            held_polls: shared.held_polls.load(Ordering::Relaxed),
+            held_polls: self.held_polls(),
             timestamp: unix_now(),
         }
+    }
+
+    /// Polls held on this instance right now.
+    pub fn held_polls(&self) -> usize {
+        self.shared.held_polls.load(Ordering::Relaxed)
     }
 
     /// Whether the store can serve.
@@ -312,7 +330,35 @@ impl Broker {
             }
         }
     }
+
+    /// Tells a shared store, every [`SHARE_ACTIVITY_EVERY`], which clients were active here
+    /// since the last time, so that every instance can count them.
+    async fn share_activity(self) {
+        let shared = &*self.shared;
+        let mut ticks = tokio::time::interval(SHARE_ACTIVITY_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut since = Instant::now();
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = shared.shutdown.cancelled() => return,
+            }
+            let now = Instant::now();
+            let active = shared.clients.active_since(since);
+            since = now;
+            if active.is_empty() {
+                continue;
+            }
+            if let Err(error) = shared.store.record_active_clients(active).await {
+                tracing::warn!(%error, "sharing active clients failed");
+            }
+        }
+    }
 }
+
+/// How often a broker on a shared store reports its active clients (and so how stale the
+/// cluster-wide count may be).
+const SHARE_ACTIVITY_EVERY: Duration = Duration::from_secs(1);
 
 fn unix_now() -> f64 {
     SystemTime::now()
@@ -523,6 +569,15 @@ impl Clients {
             .count()
     }
 
+    /// Clients holding a poll or seen since `since`.
+    fn active_since(&self, since: Instant) -> Vec<String> {
+        lock(&self.map)
+            .iter()
+            .filter(|(_, client)| !client.polls.is_empty() || client.last_seen >= since)
+            .map(|(id, _)| id.as_str().to_owned())
+            .collect()
+    }
+
     /// Forgets inactive clients; returns how many remain.
     fn forget_idle(&self, now: Instant, idle: Duration) -> usize {
         let mut clients = lock(&self.map);
@@ -648,12 +703,12 @@ mod tests {
         broker: &Broker,
         request: PollRequest,
     ) -> tokio::task::JoinHandle<PollResponse> {
-        let held_before = broker.stats().held_polls;
+        let held_before = broker.held_polls();
         let task = tokio::spawn({
             let broker = broker.clone();
             async move { broker.poll(request).await.unwrap() }
         });
-        while broker.stats().held_polls == held_before {
+        while broker.held_polls() == held_before {
             tokio::task::yield_now().await;
         }
         task
@@ -757,7 +812,7 @@ mod tests {
         let history = broker.history(&HistoryRequest { room, limit: 100 });
         assert_eq!(history.messages.len(), 10);
         assert_eq!(history.messages[0].text, "m5");
-        assert_eq!(broker.stats().total_messages, 15);
+        assert_eq!(broker.stats().await.total_messages, 15);
         let cursor = first.message_id.to_string();
         let response = broker
             .poll(poll_request("c1", "bounded", Some(&cursor)))
@@ -781,7 +836,7 @@ mod tests {
             older.await.unwrap(),
             PollResponse::empty(PollStatus::Superseded)
         );
-        assert_eq!(broker.stats().held_polls, 2);
+        assert_eq!(broker.held_polls(), 2);
         send(&broker, "dup", "hi").await;
         assert_eq!(texts(&newer.await.unwrap()), ["hi"]);
         assert!(!other_room.is_finished());
@@ -802,7 +857,7 @@ mod tests {
             );
         }
         assert_eq!(broker.disconnect(&client), Err(ChatError::UnknownClient));
-        assert_eq!(broker.stats().active_clients, 0);
+        assert_eq!(broker.stats().await.active_clients, 0);
     }
 
     #[tokio::test(start_paused = true)]
@@ -811,17 +866,17 @@ mod tests {
         let mut request = poll_request("idle", "idle", None);
         request.timeout = Duration::from_secs(5);
         broker.poll(request).await.unwrap();
-        assert_eq!(broker.stats().active_clients, 1);
+        assert_eq!(broker.stats().await.active_clients, 1);
         tokio::time::advance(Duration::from_secs(60)).await;
         broker.forget_idle();
-        assert_eq!(broker.stats().active_clients, 1);
+        assert_eq!(broker.stats().await.active_clients, 1);
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(broker.stats().active_clients, 0);
+        assert_eq!(broker.stats().await.active_clients, 0);
         broker.forget_idle();
         let client = ClientId::parse("idle").unwrap();
         assert_eq!(broker.disconnect(&client), Err(ChatError::UnknownClient));
         assert!(
-            broker.stats().rooms.is_empty(),
+            broker.stats().await.rooms.is_empty(),
             "the empty room is forgotten too"
         );
     }
@@ -831,14 +886,14 @@ mod tests {
         let broker = broker(100).await;
         send(&broker, "b-room", "x").await;
         let waiting = spawn_poll(&broker, poll_request("c1", "a-room", None)).await;
-        let stats = broker.stats();
+        let stats = broker.stats().await;
         assert_eq!(stats.rooms, ["a-room", "b-room"]);
         assert_eq!(stats.total_messages, 1);
         assert_eq!(stats.held_polls, 1);
         assert_eq!(stats.active_clients, 1);
         waiting.abort();
         let _ = waiting.await;
-        assert_eq!(broker.stats().held_polls, 0, "a dropped poll unregisters");
+        assert_eq!(broker.held_polls(), 0, "a dropped poll unregisters");
     }
 
     #[tokio::test(start_paused = true)]
@@ -860,7 +915,7 @@ mod tests {
             Err(ChatError::TooManyPolls),
             "server-wide cap"
         );
-        assert_eq!(broker.stats().held_polls, 3);
+        assert_eq!(broker.held_polls(), 3);
         // Superseding replaces a held poll, so it is accepted even at the cap.
         let a2_again = tokio::spawn({
             let broker = broker.clone();
@@ -894,7 +949,7 @@ mod tests {
             broker.send(request("toolong")).await,
             Err(ChatError::invalid("text must be at most 5 characters"))
         );
-        assert_eq!(broker.stats().total_messages, 1);
+        assert_eq!(broker.stats().await.total_messages, 1);
     }
 
     #[tokio::test(start_paused = true)]
@@ -957,7 +1012,7 @@ mod tests {
                 seen
             }
         });
-        while broker.stats().held_polls == 0 {
+        while broker.held_polls() == 0 {
             tokio::task::yield_now().await;
         }
         for i in 0..500 {

@@ -163,7 +163,7 @@ async fn history(
 /// Server-wide counters.
 #[utoipa::path(get, path = "/api/stats", responses((status = 200, description = "Counters", body = Stats)))]
 async fn stats(State(broker): State<Broker>) -> Json<Stats> {
-    Json(broker.stats())
+    Json(broker.stats().await)
 }
 
 #[derive(Serialize, ToSchema)]

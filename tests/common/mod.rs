@@ -12,7 +12,9 @@ use std::{
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use longpoll_chat::server::{self, store::StoreConfig, Broker, BrokerConfig, HttpConfig};
+use serde_json::{json, Value};
 
+#[allow(unused_imports)] // Only the tests that need Redis use it.
 pub use redis::RedisServer;
 
 /// The whole application (`server::app`) on a memory-store broker, for `oneshot` requests.
@@ -96,4 +98,29 @@ pub fn client() -> reqwest::Client {
 /// GETs `url` and reads the JSON answer.
 pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Sends `text` to `room` through the server at `base`; returns the new message's id.
+pub async fn send(client: &reqwest::Client, base: &str, room: &str, text: &str) -> String {
+    let answer: Value = client
+        .post(format!("{base}/api/send"))
+        .json(&json!({"sender": "tester", "text": text, "room": room}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "sent", "{answer}");
+    answer["message_id"].as_str().unwrap().to_owned()
+}
+
+/// The ids of a JSON array of messages.
+pub fn ids(messages: &Value) -> Vec<String> {
+    messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
 }

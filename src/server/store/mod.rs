@@ -95,6 +95,22 @@ pub trait Store: Send + Sync + 'static {
     async fn catch_up(&self, _room: &str) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Whether other instances share this store (and so its rooms and clients).
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Records, for a shared store, that these clients were active on this instance just now.
+    async fn record_active_clients(&self, _clients: Vec<String>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// For a shared store, how many clients were active within `idle` on any instance;
+    /// `None` when the store is not shared (each instance counts its own).
+    async fn active_clients(&self, _idle: Duration) -> Result<Option<usize>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Which store to use, as given on the command line: `memory` or `sqlite:PATH`.

@@ -3,7 +3,8 @@
 //!
 //! Keys: the hash `chat:rooms` maps each room to how many messages it ever had; the stream
 //! `chat:room:NAME` keeps its most recent messages (capped at the retention count), each entry
-//! carrying `seq` (the message's offset in the room) and the message as JSON.
+//! carrying `seq` (the message's offset in the room) and the message as JSON; the sorted set
+//! `chat:clients` scores each client id by when an instance last saw it, for cluster-wide stats.
 //!
 //! An append is one Lua script, so it is atomic: it takes the room's next offset, adds the stream
 //! entry and publishes `"SEQ ENTRY-ID JSON"` on the channel `chat:messages`. Offsets, stream order
@@ -37,6 +38,8 @@ use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
 use crate::model::Message;
 
 const ROOMS_KEY: &str = "chat:rooms";
+/// Sorted set of client ids, scored by when an instance last saw them (Unix milliseconds).
+const CLIENTS_KEY: &str = "chat:clients";
 const CHANNEL: &str = "chat:messages";
 
 fn stream_key(room: &str) -> String {
@@ -297,7 +300,8 @@ impl Inner {
                     }
                 }
                 _ = ticks.tick() => {
-                    let _: String = timeout(COMMAND_TIMEOUT, pings.ping())
+                    // While subscribed, Redis answers a PING with the array ["pong", ""].
+                    let _: redis::Value = timeout(COMMAND_TIMEOUT, pings.ping())
                         .await
                         .map_err(|_| StoreError::Unavailable("ping timed out".into()))?
                         .map_err(unavailable)?;
@@ -317,17 +321,13 @@ impl Inner {
                 _ = ticks.tick() => {}
                 () = stop.cancelled() => return,
             }
-            let cutoff = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .saturating_sub(max_age);
-            if let Err(error) = self.trim_before(cutoff.as_millis()).await {
+            if let Err(error) = self.trim_before(unix_millis(max_age)).await {
                 tracing::warn!(%error, "redis age-based pruning failed");
             }
         }
     }
 
-    async fn trim_before(&self, cutoff_millis: u128) -> Result<(), RedisError> {
+    async fn trim_before(&self, cutoff_millis: u64) -> Result<(), RedisError> {
         let mut commands = self.commands.clone();
         let rooms: Vec<String> = commands.hkeys(ROOMS_KEY).await?;
         for room in rooms {
@@ -447,4 +447,42 @@ impl Store for RedisStore {
     async fn catch_up(&self, room: &str) -> Result<(), StoreError> {
         self.inner.catch_up(room).await
     }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn record_active_clients(&self, clients: Vec<String>) -> Result<(), StoreError> {
+        let now = unix_millis(Duration::ZERO);
+        let mut commands = self.inner.commands.clone();
+        for chunk in clients.chunks(1_000) {
+            let scored: Vec<(u64, &String)> = chunk.iter().map(|id| (now, id)).collect();
+            let _: () = commands
+                .zadd_multiple(CLIENTS_KEY, &scored)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn active_clients(&self, idle: Duration) -> Result<Option<usize>, StoreError> {
+        let mut commands = self.inner.commands.clone();
+        let cutoff = unix_millis(idle);
+        let (active,): (usize,) = redis::pipe()
+            .zrembyscore(CLIENTS_KEY, "-inf", format!("({cutoff}"))
+            .ignore()
+            .zcard(CLIENTS_KEY)
+            .query_async(&mut commands)
+            .await
+            .map_err(unavailable)?;
+        Ok(Some(active))
+    }
+}
+
+/// Unix milliseconds `ago` before now.
+fn unix_millis(ago: Duration) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    now.saturating_sub(ago).as_millis() as u64
 }
