@@ -265,7 +265,8 @@ impl Broker {
         let idle = shared.config.client_idle;
         let active_here = shared.clients.count_active(Instant::now(), idle);
         let active_clients = match shared.store.active_clients(idle).await {
-            Ok(everywhere) => everywhere.unwrap_or(active_here),
+            // The shared count lags by up to a second; it never shows fewer than are here.
+            Ok(everywhere) => everywhere.map_or(active_here, |count| count.max(active_here)),
             Err(error) => {
                 tracing::warn!(%error, "counting active clients in the store failed");
                 active_here
