@@ -62,6 +62,33 @@ run_ours() {
   wait "$pid" || true
 }
 
+# run_cluster LABEL [LOADGEN OPTIONS...]: a private redis-server and two instances on it; polls
+# are held on the first, sends go to the second.
+run_cluster() {
+  local label=$1 redis_port a_port b_port pids=()
+  shift
+  redis_port=$(free_port)
+  mkdir -p "$work/redis"
+  redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$work/redis" --save "" \
+    --appendonly yes --appendfsync always >/dev/null &
+  children+=("$!")
+  local redis_pid=$!
+  for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  for port_var in a_port b_port; do
+    local port
+    port=$(free_port)
+    printf -v "$port_var" '%s' "$port"
+    RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$port" --store "redis://127.0.0.1:$redis_port/0" --send-rate 0 &
+    pids+=("$!")
+    children+=("$!")
+    wait_for "http://127.0.0.1:$port/health"
+  done
+  loadgen --kind ours --addr "127.0.0.1:$a_port" --send-addr "127.0.0.1:$b_port" \
+    --pids "$(IFS=,; echo "${pids[*]}")" --label "$label" "$@"
+  kill -TERM "${pids[@]}" "$redis_pid"
+  wait "${pids[@]}" "$redis_pid" || true
+}
+
 run_nchan() {
   local port dir="$work/nginx"
   port=$(free_port)
@@ -87,6 +114,11 @@ run_ours ours-sqlite "sqlite:$work/chat.db" --scenarios latency,stream
 run_ours ours-sqlite "sqlite:$work/chat100.db" --scenarios stream --stream-clients 100
 # A million client ids come and go; idle ones are forgotten after 2 s, so memory stays flat.
 SERVER_OPTIONS="--client-idle-secs 2" run_ours ours-memory memory --scenarios churn
+if command -v redis-server >/dev/null; then
+  run_cluster ours-redis-2x --scenarios cross,latency,stream
+else
+  echo "redis-server unavailable: no cluster run" >&2
+fi
 if command -v nginx >/dev/null && [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
   run_nchan --scenarios memory
   run_nchan --scenarios latency,fanout,stream

@@ -38,6 +38,12 @@ struct Args {
     /// Server address.
     #[arg(long)]
     addr: SocketAddr,
+    /// Where the cross scenario sends (another instance sharing the server's rooms).
+    #[arg(long)]
+    send_addr: Option<SocketAddr>,
+    /// Held-poll counts for the cross scenario.
+    #[arg(long, value_delimiter = ',', default_value = "1,1000")]
+    cross_clients: Vec<usize>,
     /// Server processes whose memory and CPU time are measured (nginx: its workers).
     #[arg(long, value_delimiter = ',', required = true)]
     pids: Vec<u32>,
@@ -529,13 +535,37 @@ async fn latency(args: &Args, report: &mut Report) -> Result<()> {
 
 async fn fanout(args: &Args, clients: usize, report: &mut Report) -> Result<()> {
     let room = format!("fanout{clients}x{}", std::process::id());
-    let mut pollers = Pollers::start(args.kind, args.addr, &room, clients).await?;
-    let mut sender = Conn::connect(args.addr).await?;
+    wake_rounds(args, &room, clients, args.addr, 5, format!("fanout-{clients}"), report).await
+}
+
+/// Polls held on one instance, woken by sends to another (`--send-addr`).
+async fn cross(args: &Args, clients: usize, report: &mut Report) -> Result<()> {
+    let send_addr = args.send_addr.context("the cross scenario needs --send-addr")?;
+    let room = format!("cross{clients}x{}", std::process::id());
+    let scenario = format!("cross-instance-{clients}");
+    // As many samples for one poll as for a thousand.
+    let rounds = if clients < 100 { 1_000 } else { 20 };
+    wake_rounds(args, &room, clients, send_addr, rounds, scenario, report).await
+}
+
+/// `clients` polls held on `args.addr` and `rounds` sends to `send_addr`, each once every
+/// poll is held again: how long each message takes to reach each poll.
+async fn wake_rounds(
+    args: &Args,
+    room: &str,
+    clients: usize,
+    send_addr: SocketAddr,
+    rounds: u64,
+    scenario: String,
+    report: &mut Report,
+) -> Result<()> {
+    let mut pollers = Pollers::start(args.kind, args.addr, room, clients).await?;
+    let mut sender = Conn::connect(send_addr).await?;
     let cpu = self_cpu_ms();
-    let mut latencies = Vec::with_capacity(clients * 5);
-    for round in 0..5_u64 {
+    let mut latencies = Vec::with_capacity(clients * rounds as usize);
+    for round in 0..rounds {
         pollers.all_held().await?;
-        send(&mut sender, args.kind, &room, round).await?;
+        send(&mut sender, args.kind, room, round).await?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         let mut received = 0;
         while received < clients {
@@ -551,10 +581,10 @@ async fn fanout(args: &Args, clients: usize, report: &mut Report) -> Result<()> 
     }
     latencies.sort_unstable();
     report.add(
-        format!("fanout-{clients}"),
+        scenario,
         vec![
             ("delivered", latencies.len().to_string()),
-            ("expected", (clients * 5).to_string()),
+            ("expected", (clients * rounds as usize).to_string()),
             ("p50_ms", float(percentile(&latencies, 0.5))),
             ("p99_ms", float(percentile(&latencies, 0.99))),
             ("max_ms", float(percentile(&latencies, 1.0))),
@@ -789,6 +819,16 @@ async fn main() -> Result<()> {
                 let mut outcome = Ok(());
                 for &clients in &args.fanout_clients {
                     outcome = fanout(&args, clients, &mut report).await;
+                    if outcome.is_err() {
+                        break;
+                    }
+                }
+                outcome
+            }
+            "cross" => {
+                let mut outcome = Ok(());
+                for &clients in &args.cross_clients {
+                    outcome = cross(&args, clients, &mut report).await;
                     if outcome.is_err() {
                         break;
                     }
