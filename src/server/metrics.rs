@@ -4,7 +4,7 @@
 //! `chat_deliveries_total`, `chat_polls_total{outcome}`, `chat_store_errors_total` (counters),
 //! `chat_send_duration_seconds` and `chat_wakeup_seconds` (histograms).
 
-use std::sync::OnceLock;
+use std::{sync::OnceLock, time::Duration};
 
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -16,20 +16,35 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// How often recorded histogram samples are folded into their buckets. Until then each sample
+/// is kept on its own, so without this upkeep memory would grow with every poll between scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// Installs the process-wide Prometheus recorder (once) and returns its handle for `/metrics`.
+/// Call it inside the tokio runtime: it starts the recorder's periodic upkeep there.
 pub fn install() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
                 .and_then(|builder| builder.install_recorder())
                 .unwrap_or_else(|error| {
                     tracing::error!(%error, "cannot install the metrics recorder");
                     PrometheusBuilder::new().build_recorder().handle()
-                })
+                });
+            tokio::spawn(run_upkeep(handle.clone()));
+            handle
         })
         .clone()
+}
+
+async fn run_upkeep(handle: PrometheusHandle) {
+    let mut ticks = tokio::time::interval(UPKEEP_EVERY);
+    loop {
+        ticks.tick().await;
+        handle.run_upkeep();
+    }
 }
 
 /// The broker's metrics. Without an installed recorder every update is a no-op.
