@@ -63,6 +63,13 @@ struct Args {
     /// Polling clients in the stream scenario.
     #[arg(long, default_value_t = 50)]
     stream_clients: usize,
+    /// Concurrent senders (one connection each, one send in flight) in the stream scenario's
+    /// flat-out phase.
+    #[arg(long, default_value_t = 4)]
+    stream_senders: u64,
+    /// Messages sent in the stream scenario's flat-out phase.
+    #[arg(long, default_value_t = 8_000)]
+    stream_messages: u64,
     /// Held polls in the memory scenario.
     #[arg(long, default_value_t = 10_000)]
     idle_clients: usize,
@@ -686,15 +693,16 @@ async fn stream(args: &Args, report: &mut Report) -> Result<()> {
 
     let cpu = self_cpu_ms();
     let started = Instant::now();
-    let mut send_times = send_burst(args, &room, 0, 8_000, 4, None).await?;
+    let (senders, burst) = (args.stream_senders, args.stream_messages);
+    let mut send_times = send_burst(args, &room, 0, burst, senders, None).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    let (lost, duplicates, latencies) = tally(&mut pollers, clients, 0..8_000).await;
+    let (lost, duplicates, latencies) = tally(&mut pollers, clients, 0..burst).await;
     send_times.sort_unstable();
     report.add(
-        format!("stream-{clients}-max"),
+        format!("stream-{clients}-max-{senders}s"),
         vec![
-            ("sent", "8000".into()),
-            ("sends_per_s", float(8_000.0 / elapsed)),
+            ("sent", burst.to_string()),
+            ("sends_per_s", float(burst as f64 / elapsed)),
             ("lost", lost.to_string()),
             ("duplicated", duplicates.to_string()),
             ("e2e_p50_ms", float(percentile(&latencies, 0.5))),
@@ -705,8 +713,8 @@ async fn stream(args: &Args, report: &mut Report) -> Result<()> {
     );
 
     let cpu = self_cpu_ms();
-    let mut send_times = send_burst(args, &room, 8_000, 5_000, 4, Some(250.0)).await?;
-    let (lost, duplicates, latencies) = tally(&mut pollers, clients, 8_000..13_000).await;
+    let mut send_times = send_burst(args, &room, burst, 5_000, 4, Some(250.0)).await?;
+    let (lost, duplicates, latencies) = tally(&mut pollers, clients, burst..burst + 5_000).await;
     send_times.sort_unstable();
     report.add(
         format!("stream-{clients}-1000/s"),
