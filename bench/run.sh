@@ -111,7 +111,9 @@ echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 run_ours ours-memory memory --scenarios memory
 run_ours ours-memory memory --scenarios latency,fanout,stream
 run_ours ours-sqlite "sqlite:$work/chat.db" --scenarios latency,stream
-run_ours ours-sqlite "sqlite:$work/chat100.db" --scenarios stream --stream-clients 100
+# Issue 4's load: 100 listeners, 64 senders (one send in flight each) sending 40,000 messages.
+run_ours ours-sqlite "sqlite:$work/chat100.db" --scenarios stream --stream-clients 100 \
+  --stream-senders 64 --stream-messages 40000
 # A million client ids come and go; idle ones are forgotten after 2 s, so memory stays flat.
 SERVER_OPTIONS="--client-idle-secs 2" run_ours ours-memory memory --scenarios churn
 if command -v redis-server >/dev/null; then
