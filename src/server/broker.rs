@@ -779,6 +779,70 @@ mod tests {
         assert_eq!(texts(&task.await.unwrap()), ["new"]);
     }
 
+    /// A message as a store hands it to the rooms.
+    fn stored(room: &str, text: &str) -> Arc<Message> {
+        Arc::new(Message {
+            id: Uuid::now_v7(),
+            sender: "store".into(),
+            text: text.into(),
+            timestamp: unix_now(),
+            room: room.into(),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_offset_the_room_already_has_is_ignored() {
+        let broker = broker(100).await;
+        let rooms = &broker.shared.rooms;
+        let first = stored("twice", "first");
+        rooms.committed(first.clone(), 0);
+        let task = spawn_poll(
+            &broker,
+            poll_request("c1", "twice", Some(&first.id.to_string())),
+        )
+        .await;
+        rooms.committed(stored("twice", "first again"), 0);
+        rooms.committed(stored("twice", "second"), 1);
+        assert_eq!(texts(&task.await.unwrap()), ["second"]);
+        let history = broker.history(&HistoryRequest {
+            room: RoomName::parse("twice").unwrap(),
+            limit: 10,
+        });
+        let kept: Vec<&str> = history.messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(kept, ["first", "second"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_jump_in_offsets_answers_polls_waiting_before_it_with_a_reset() {
+        let broker = broker(100).await;
+        let rooms = &broker.shared.rooms;
+        let first = stored("gap", "m0");
+        rooms.committed(first.clone(), 0);
+        let task = spawn_poll(
+            &broker,
+            poll_request("c1", "gap", Some(&first.id.to_string())),
+        )
+        .await;
+        // Offsets 1..=4 are gone from the store: the poll cannot get them.
+        rooms.committed(stored("gap", "m5"), 5);
+        let response = task.await.unwrap();
+        assert!(response.reset);
+        assert_eq!(texts(&response), ["m5"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupted_store_answers_held_polls_timeout_shaped_at_once() {
+        let broker = broker(100).await;
+        let started = Instant::now();
+        let task = spawn_poll(&broker, poll_request("c1", "cut", None)).await;
+        broker.shared.rooms.interrupted();
+        assert_eq!(
+            task.await.unwrap(),
+            PollResponse::empty(PollStatus::Timeout)
+        );
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn an_unknown_cursor_is_answered_with_a_reset_and_the_recent_messages() {
         let broker = broker(100).await;
