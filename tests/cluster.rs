@@ -193,6 +193,38 @@ async fn stats_count_messages_rooms_and_clients_of_every_instance() {
 }
 
 #[tokio::test]
+async fn a_client_disconnected_on_one_instance_has_its_polls_answered_on_the_other() {
+    let cluster = Cluster::start();
+    let client = client();
+    let held = tokio::spawn({
+        let (client, base) = (client.clone(), cluster.a.url(""));
+        async move { poll(&client, &base, "client_id=leaver&room=bye&timeout=30").await }
+    });
+    wait_until_held(&client, &cluster.a, 1).await;
+    // Instances share which clients are active once a second.
+    eventually(Duration::from_secs(10), "B knows the client", || async {
+        get_json(&client, &cluster.b.url("/api/stats")).await["active_clients"] == 1
+    })
+    .await;
+
+    let delete = || async {
+        let response = client
+            .delete(cluster.b.url("/api/client/leaver"))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    let (status, body) = delete().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "disconnected");
+    let answer = held.await.unwrap().unwrap();
+    assert_eq!(answer["status"], "disconnected", "{answer}");
+    let (status, body) = delete().await;
+    assert_eq!(status, 404, "now unknown everywhere: {body}");
+}
+
+#[tokio::test]
 async fn a_redis_outage_fails_sends_answers_polls_and_recovers_without_loss() {
     let mut cluster = Cluster::start();
     let client = client();

@@ -80,7 +80,7 @@ pub struct Broker {
 
 struct Shared {
     rooms: Arc<Rooms>,
-    clients: Clients,
+    clients: Arc<Clients>,
     store: Arc<dyn Store>,
     config: BrokerConfig,
     /// Polls held right now, over all rooms.
@@ -94,14 +94,19 @@ impl Broker {
     /// forgets idle clients and empty rooms.
     pub async fn open(config: BrokerConfig, store: &StoreConfig) -> Result<Self, StoreError> {
         let rooms = Arc::new(Rooms::new(config.room_capacity));
-        let store = store.open(rooms.clone(), config.retention).await?;
+        let clients = Arc::new(Clients::default());
+        let sink = Arc::new(Sink {
+            rooms: rooms.clone(),
+            clients: clients.clone(),
+        });
+        let store = store.open(sink, config.retention).await?;
         for room in store.load(config.room_capacity).await? {
             rooms.restore(&room.name, room.recent, room.total);
         }
         let broker = Self {
             shared: Arc::new(Shared {
                 rooms,
-                clients: Clients::default(),
+                clients,
                 store,
                 config,
                 held_polls: AtomicUsize::new(0),
@@ -240,21 +245,28 @@ impl Broker {
         }
     }
 
-    /// Answers every poll the client holds with `disconnected` and forgets the client.
-    /// Returns how many polls were answered.
-    pub fn disconnect(&self, client_id: &ClientId) -> Result<usize, ChatError> {
-        let client = {
-            let mut clients = lock(&self.shared.clients.map);
-            let client = clients.remove(client_id).ok_or(ChatError::UnknownClient)?;
-            self.shared.metrics.clients.set(clients.len() as f64);
-            client
-        };
-        let answered = client.polls.len();
-        for poll in client.polls {
-            // The poll may be finishing on its own; then there is nobody left to tell.
-            let _ = poll.end.send(PollStatus::Disconnected);
+    /// Answers every poll the client holds with `disconnected` and forgets the client, here
+    /// and (through a shared store) on every other instance. Returns how many polls this
+    /// instance answered; unknown means unknown to every instance.
+    pub async fn disconnect(&self, client_id: &ClientId) -> Result<usize, ChatError> {
+        let shared = &*self.shared;
+        let answered_here = shared.clients.disconnect(client_id);
+        shared.metrics.clients.set(shared.clients.count() as f64);
+        let known_elsewhere = shared
+            .store
+            .disconnect_client(client_id.as_str())
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "disconnecting the client on other instances failed");
+                shared.metrics.store_errors.increment(1);
+                ChatError::StoreUnavailable
+            });
+        match (answered_here, known_elsewhere) {
+            (Some(answered), _) => Ok(answered),
+            (None, Ok(true)) => Ok(0),
+            (None, Ok(false)) => Err(ChatError::UnknownClient),
+            (None, Err(error)) => Err(error),
         }
-        Ok(answered)
     }
 
     /// Counters of the whole service. With a shared store, rooms and messages are those of
@@ -453,9 +465,8 @@ impl Rooms {
         lock(&self.map)
             .retain(|_, room| Arc::strong_count(room) > 1 || !room.lock().messages.is_empty());
     }
-}
 
-impl CommitSink for Rooms {
+    /// Adds a committed message to its room's log and wakes the room's polls.
     fn committed(&self, message: Arc<Message>, offset: u64) {
         let room = self.get_or_create(&message.room);
         let inserted = room.lock().insert(offset, message);
@@ -464,9 +475,28 @@ impl CommitSink for Rooms {
             room.arrived.notify_waiters();
         }
     }
+}
+
+/// What the store tells the broker: committed messages go to the rooms, and a client
+/// disconnected on another instance sharing the store is disconnected here too.
+struct Sink {
+    rooms: Arc<Rooms>,
+    clients: Arc<Clients>,
+}
+
+impl CommitSink for Sink {
+    fn committed(&self, message: Arc<Message>, offset: u64) {
+        self.rooms.committed(message, offset);
+    }
 
     fn interrupted(&self) {
-        self.interrupted.notify_waiters();
+        self.rooms.interrupted.notify_waiters();
+    }
+
+    fn client_disconnected(&self, client_id: &str) {
+        if let Ok(client_id) = ClientId::parse(client_id) {
+            self.clients.disconnect(&client_id);
+        }
     }
 }
 
@@ -563,6 +593,21 @@ struct ClientPoll {
 }
 
 impl Clients {
+    fn count(&self) -> usize {
+        lock(&self.map).len()
+    }
+
+    /// Forgets the client and answers its polls with `disconnected`; how many, if it was known.
+    fn disconnect(&self, client_id: &ClientId) -> Option<usize> {
+        let client = lock(&self.map).remove(client_id)?;
+        let answered = client.polls.len();
+        for poll in client.polls {
+            // The poll may be finishing on its own; then there is nobody left to tell.
+            let _ = poll.end.send(PollStatus::Disconnected);
+        }
+        Some(answered)
+    }
+
     fn count_active(&self, now: Instant, idle: Duration) -> usize {
         lock(&self.map)
             .values()
@@ -835,7 +880,7 @@ mod tests {
         let broker = broker(100).await;
         let started = Instant::now();
         let task = spawn_poll(&broker, poll_request("c1", "cut", None)).await;
-        broker.shared.rooms.interrupted();
+        broker.shared.rooms.interrupted.notify_waiters();
         assert_eq!(
             task.await.unwrap(),
             PollResponse::empty(PollStatus::Timeout)
@@ -914,14 +959,17 @@ mod tests {
         let a = spawn_poll(&broker, poll_request("gone", "r1", None)).await;
         let b = spawn_poll(&broker, poll_request("gone", "r2", None)).await;
         let client = ClientId::parse("gone").unwrap();
-        assert_eq!(broker.disconnect(&client), Ok(2));
+        assert_eq!(broker.disconnect(&client).await, Ok(2));
         for task in [a, b] {
             assert_eq!(
                 task.await.unwrap(),
                 PollResponse::empty(PollStatus::Disconnected)
             );
         }
-        assert_eq!(broker.disconnect(&client), Err(ChatError::UnknownClient));
+        assert_eq!(
+            broker.disconnect(&client).await,
+            Err(ChatError::UnknownClient)
+        );
         assert_eq!(broker.stats().await.active_clients, 0);
     }
 
@@ -939,7 +987,10 @@ mod tests {
         assert_eq!(broker.stats().await.active_clients, 0);
         broker.forget_idle();
         let client = ClientId::parse("idle").unwrap();
-        assert_eq!(broker.disconnect(&client), Err(ChatError::UnknownClient));
+        assert_eq!(
+            broker.disconnect(&client).await,
+            Err(ChatError::UnknownClient)
+        );
         assert!(
             broker.stats().await.rooms.is_empty(),
             "the empty room is forgotten too"

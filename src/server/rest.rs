@@ -189,7 +189,7 @@ async fn disconnect(
     ApiPath(client_id): ApiPath<String>,
 ) -> Result<Json<Disconnected>, ChatError> {
     let client_id = ClientId::parse(&client_id)?;
-    let polls_answered = broker.disconnect(&client_id)?;
+    let polls_answered = broker.disconnect(&client_id).await?;
     Ok(Json(Disconnected {
         status: "disconnected",
         client_id,

@@ -35,6 +35,9 @@ pub trait CommitSink: Send + Sync + 'static {
     /// The store lost sight of new messages for a while (a shared store's connection broke);
     /// whatever it missed arrives once it is back.
     fn interrupted(&self) {}
+
+    /// Another instance sharing the store disconnected this client (`DELETE /api/client`).
+    fn client_disconnected(&self, _client_id: &str) {}
 }
 
 /// A room as a store hands it back at startup.
@@ -104,6 +107,12 @@ pub trait Store: Send + Sync + 'static {
     /// Records, for a shared store, that these clients were active on this instance just now.
     async fn record_active_clients(&self, _clients: Vec<String>) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// For a shared store: forgets the client and tells every other instance to disconnect it.
+    /// Returns whether any instance had reported it active.
+    async fn disconnect_client(&self, _client_id: &str) -> Result<bool, StoreError> {
+        Ok(false)
     }
 
     /// For a shared store, how many clients were active within `idle` on any instance;

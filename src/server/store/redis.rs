@@ -15,6 +15,9 @@
 //! were missed (the subscription was down, or the room is new here): the gap is read back from the
 //! stream. After every reconnection all rooms are read back the same way, so nothing published
 //! while this instance was away is missed. An append resolves once the local sink has its message.
+//!
+//! `DELETE /api/client/ID` on one instance publishes `"INSTANCE ID"` on `chat:disconnects`; the
+//! other instances answer the client's polls there.
 
 use std::{
     collections::HashMap,
@@ -41,6 +44,8 @@ const ROOMS_KEY: &str = "chat:rooms";
 /// Sorted set of client ids, scored by when an instance last saw them (Unix milliseconds).
 const CLIENTS_KEY: &str = "chat:clients";
 const CHANNEL: &str = "chat:messages";
+/// Channel of `"INSTANCE CLIENT-ID"`: the instance disconnected the client; the others follow.
+const DISCONNECTS: &str = "chat:disconnects";
 
 fn stream_key(room: &str) -> String {
     format!("chat:room:{room}")
@@ -76,6 +81,8 @@ pub struct RedisStore {
 }
 
 struct Inner {
+    /// Tells this instance's own publications apart.
+    instance: String,
     client: Client,
     commands: ConnectionManager,
     append: Script,
@@ -137,6 +144,7 @@ impl RedisStore {
             .await
             .map_err(|error| open_error(&error))?;
         let inner = Arc::new(Inner {
+            instance: uuid::Uuid::now_v7().to_string(),
             client,
             commands,
             append: Script::new(APPEND_SCRIPT),
@@ -245,7 +253,10 @@ impl Inner {
             .await
             .map_err(|_| StoreError::Unavailable("connecting timed out".into()))?
             .map_err(unavailable)?;
-        pubsub.subscribe(CHANNEL).await.map_err(unavailable)?;
+        pubsub
+            .subscribe(&[CHANNEL, DISCONNECTS])
+            .await
+            .map_err(unavailable)?;
         self.catch_up_all().await?;
         self.subscribed.store(true, Ordering::Relaxed);
         Ok(pubsub)
@@ -293,7 +304,12 @@ impl Inner {
             tokio::select! {
                 published = messages.next() => {
                     let published = published.ok_or(StoreError::Closed)?;
-                    let (seq, entry, message) = parse_publication(published.get_payload_bytes())?;
+                    let payload = published.get_payload_bytes();
+                    if published.get_channel_name() == DISCONNECTS {
+                        self.disconnected_elsewhere(payload);
+                        continue;
+                    }
+                    let (seq, entry, message) = parse_publication(payload)?;
                     let room = message.room.clone();
                     if self.deliver(seq, &entry, message, false) == Delivery::Gap {
                         self.catch_up(&room).await?;
@@ -307,6 +323,16 @@ impl Inner {
                         .map_err(unavailable)?;
                 }
             }
+        }
+    }
+
+    /// Follows a disconnection published by another instance (`"INSTANCE CLIENT-ID"`).
+    fn disconnected_elsewhere(&self, payload: &[u8]) {
+        let text = String::from_utf8_lossy(payload);
+        match text.split_once(' ') {
+            Some((instance, _)) if instance == self.instance => {}
+            Some((_, client_id)) => self.sink.client_disconnected(client_id),
+            None => tracing::warn!(%text, "unreadable disconnection in redis"),
         }
     }
 
@@ -463,6 +489,19 @@ impl Store for RedisStore {
                 .map_err(unavailable)?;
         }
         Ok(())
+    }
+
+    async fn disconnect_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let mut commands = self.inner.commands.clone();
+        let announcement = format!("{} {client_id}", self.inner.instance);
+        let (removed,): (u64,) = redis::pipe()
+            .zrem(CLIENTS_KEY, client_id)
+            .publish(DISCONNECTS, announcement)
+            .ignore()
+            .query_async(&mut commands)
+            .await
+            .map_err(unavailable)?;
+        Ok(removed > 0)
     }
 
     async fn active_clients(&self, idle: Duration) -> Result<Option<usize>, StoreError> {
