@@ -468,12 +468,9 @@ async fn bad_send_bodies_are_rejected_and_store_nothing() {
 #[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
     let app = spawn_app().await;
-    assert_rejected(
-        app.get("/api/nope").await,
-        StatusCode::NOT_FOUND,
-        "/api/nope",
-    )
-    .await;
+    for path in ["/api", "/api/", "/api/nope", "/api/poll/extra"] {
+        assert_rejected(app.get(path).await, StatusCode::NOT_FOUND, path).await;
+    }
     assert_rejected(
         app.get("/api/send").await,
         StatusCode::METHOD_NOT_ALLOWED,

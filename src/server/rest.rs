@@ -10,7 +10,7 @@ use axum::{
     },
     http::{header, HeaderValue, StatusCode},
     response::{Html, IntoResponse, Response},
-    routing::{delete, get, post},
+    routing::{any, delete, get, post},
     Json, Router,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -55,13 +55,16 @@ pub struct ApiDoc;
 /// `/health` and the `/api` endpoints, with JSON errors for everything under `/api`, plus their
 /// OpenAPI document (`/openapi.json`), Swagger UI (`/docs`) and ReDoc (`/redoc`).
 pub fn router(broker: Broker, limits: Limits) -> Router {
+    // Full paths rather than `nest("/api", ...)`, which rebuilds every request's URI.
     let api = Router::new()
-        .route("/poll", get(poll))
-        .route("/send", post(send))
-        .route("/history", get(history))
-        .route("/stats", get(stats))
-        .route("/client/{client_id}", delete(disconnect))
-        .fallback(no_route)
+        .route("/api/poll", get(poll))
+        .route("/api/send", post(send))
+        .route("/api/history", get(history))
+        .route("/api/stats", get(stats))
+        .route("/api/client/{client_id}", delete(disconnect))
+        .route("/api", any(no_route))
+        .route("/api/", any(no_route))
+        .route("/api/{*rest}", any(no_route))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(SetResponseHeaderLayer::overriding(
@@ -73,7 +76,7 @@ pub fn router(broker: Broker, limits: Limits) -> Router {
         .route("/health/ready", get(ready))
         .route("/redoc", get(redoc))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
-        .nest("/api", api)
+        .merge(api)
         .layer(CatchPanicLayer::custom(|_| {
             ChatError::Internal.into_response()
         }))
