@@ -40,6 +40,12 @@ pub async fn room_history(room: String, limit: Option<u32>) -> Result<History, C
     Ok(broker()?.history(&request))
 }
 
+/// The longest message text this server takes (`--max-text-chars`), for the composer.
+#[server(prefix = "/sfn", endpoint = "text-limit")]
+pub async fn text_limit() -> Result<usize, ChatError> {
+    Ok(broker()?.max_text_chars())
+}
+
 /// Server-wide counters and the rooms in use.
 #[server(prefix = "/sfn", endpoint = "stats")]
 pub async fn chat_stats() -> Result<Stats, ChatError> {

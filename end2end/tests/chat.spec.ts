@@ -178,6 +178,29 @@ test("after a server restart the page reconnects by itself and receives new mess
   }
 });
 
+test("the composer's counter follows the server's text limit", async ({ browser }) => {
+  const server = new OwnServer(await freePort(), "memory", ["--max-text-chars", "100"]);
+  await server.start();
+  const context = await browser.newContext({ baseURL: server.baseURL });
+  await useName(context, "kim");
+  const page = await context.newPage();
+  try {
+    await openRoom(page, uniqueRoom("limit"));
+    const composer = page.getByRole("textbox", { name: /^Message #/ });
+    await composer.fill("x".repeat(80));
+    await expect(page.locator(".counter")).toHaveCount(0);
+    await composer.fill("x".repeat(95));
+    await expect(page.locator(".counter")).toHaveText("95 / 100");
+    await composer.fill("x".repeat(101));
+    await expect(page.locator(".counter")).toHaveText("101 / 100");
+    await expect(page.locator(".counter")).toHaveClass(/over/);
+    await expect(page.getByRole("button", { name: "Send" })).toBeDisabled();
+  } finally {
+    await context.close();
+    await server.stop();
+  }
+});
+
 test("the API documentation renders with no internet access", async ({ page }) => {
   await page.goto("/redoc");
   await expect(page.getByRole("heading", { name: /longpoll-chat/ }).first()).toBeVisible({ timeout: 10_000 });

@@ -71,6 +71,7 @@ export class OwnServer {
   constructor(
     readonly port: number,
     private readonly store: string,
+    private readonly options: string[] = [],
   ) {}
 
   get baseURL(): string {
@@ -78,7 +79,8 @@ export class OwnServer {
   }
 
   async start(): Promise<void> {
-    this.process = spawn(serverBin, ["--addr", `127.0.0.1:${this.port}`, "--store", this.store], {
+    const args = ["--addr", `127.0.0.1:${this.port}`, "--store", this.store, ...this.options];
+    this.process = spawn(serverBin, args, {
       cwd: repo,
       env: { ...process.env, LEPTOS_SITE_ROOT: path.join(repo, "target/site"), RUST_LOG: "warn" },
       stdio: "inherit",

@@ -6,12 +6,9 @@ use leptos::{html, prelude::*};
 
 use super::identity::DisplayName;
 use crate::{
-    api::SendMessage,
+    api::{text_limit, SendMessage},
     model::{SENDER_MAX_CHARS, TEXT_MAX_CHARS},
 };
-
-/// The character counter appears this close to the limit.
-const COUNTER_FROM: usize = TEXT_MAX_CHARS - 500;
 
 #[component]
 pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
@@ -21,8 +18,13 @@ pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
     let form = NodeRef::<html::Form>::new();
     let textarea = NodeRef::<html::Textarea>::new();
 
+    // The server's limit (`--max-text-chars`); the protocol's until it is known.
+    let limit = OnceResource::new(text_limit());
+    let max_chars = move || limit.get().and_then(Result::ok).unwrap_or(TEXT_MAX_CHARS);
     let length = move || text.with(|text| text.chars().count());
-    let too_long = move || length() > TEXT_MAX_CHARS;
+    let too_long = move || length() > max_chars();
+    // The counter shows over the last eighth of the limit.
+    let near_limit = move || length() > max_chars() - max_chars() / 8;
     let can_send =
         move || !send.pending().get() && !too_long() && text.with(|text| !text.trim().is_empty());
     let error = move || send.value().get().and_then(Result::err);
@@ -109,9 +111,9 @@ pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
                     </button>
                 </div>
                 <div class="compose-status">
-                    <Show when=move || { length() > COUNTER_FROM }>
+                    <Show when=near_limit>
                         <span class="counter" class:over=too_long>
-                            {move || format!("{} / {TEXT_MAX_CHARS}", length())}
+                            {move || format!("{} / {}", length(), max_chars())}
                         </span>
                     </Show>
                     {move || {

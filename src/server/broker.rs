@@ -294,6 +294,11 @@ impl Broker {
         }
     }
 
+    /// The longest message text `send` takes, in characters.
+    pub fn max_text_chars(&self) -> usize {
+        self.shared.config.max_text_chars.min(TEXT_MAX_CHARS)
+    }
+
     /// Polls held on this instance right now.
     pub fn held_polls(&self) -> usize {
         self.shared.held_polls.load(Ordering::Relaxed)
