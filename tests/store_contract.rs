@@ -16,7 +16,7 @@ use common::RedisServer;
 use longpoll_chat::{
     model::Message,
     server::store::{
-        CommitSink, Retention, SqliteStore, Store, StoreConfig, StoreError, StoredRoom,
+        CommitSink, RedisStore, Retention, SqliteStore, Store, StoreConfig, StoreError, StoredRoom,
     },
 };
 use tempfile::TempDir;
@@ -282,6 +282,36 @@ async fn redis_going_away_fails_appends_and_checks_and_loses_nothing_acknowledge
         .collect();
     assert_eq!(texts, ["before", "after"]);
     assert_eq!(sink.offsets("outage"), [0, 1]);
+}
+
+#[tokio::test]
+async fn a_redis_subscription_stays_up_through_its_periodic_checks() {
+    let backing = Backing::new("redis");
+    let url = backing.redis.as_ref().unwrap().url();
+    let sink = Arc::new(Recorder::default());
+    let ping_every = Duration::from_millis(20);
+    let watcher =
+        RedisStore::open_with_ping_period(&url, sink.clone(), Retention::default(), ping_every)
+            .await
+            .unwrap();
+    let sender = backing.open(Arc::default(), Retention::default()).await;
+    // Time is what is under test here: let a dozen checks go by.
+    tokio::time::sleep(ping_every * 12).await;
+    watcher.check().await.expect("still subscribed");
+    sender
+        .append(message("pinged", "after the checks"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sink.ids("pinged").is_empty() {
+        assert!(Instant::now() < deadline, "the publication never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        sink.offsets("pinged"),
+        [0],
+        "delivered by the subscription, not a catch-up"
+    );
 }
 
 #[tokio::test]

@@ -63,7 +63,7 @@ return {seq, id}
 const READ_CHUNK: usize = 1_000;
 /// How long one command may take before the store counts as unavailable.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-/// How often the subscription is checked with a PING (a silent network loses no time beyond it).
+/// How often the subscription is checked with a PING, so a silently dead connection is noticed.
 const PING_EVERY: Duration = Duration::from_secs(5);
 /// Reconnection backoff after the subscription breaks.
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
@@ -83,6 +83,8 @@ pub struct RedisStore {
 struct Inner {
     /// Tells this instance's own publications apart.
     instance: String,
+    /// How often the subscription is checked.
+    ping_every: Duration,
     client: Client,
     commands: ConnectionManager,
     append: Script,
@@ -125,6 +127,18 @@ impl RedisStore {
         sink: Arc<dyn CommitSink>,
         retention: Retention,
     ) -> Result<Self, StoreError> {
+        Self::open_with_ping_period(url, sink, retention, PING_EVERY).await
+    }
+
+    /// [`open`](Self::open), checking the subscription every `ping_every`: lets tests see
+    /// many checks go by.
+    #[doc(hidden)]
+    pub async fn open_with_ping_period(
+        url: &str,
+        sink: Arc<dyn CommitSink>,
+        retention: Retention,
+        ping_every: Duration,
+    ) -> Result<Self, StoreError> {
         let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
             path: url.to_owned(),
             cause: cause.to_string(),
@@ -145,6 +159,7 @@ impl RedisStore {
             .map_err(|error| open_error(&error))?;
         let inner = Arc::new(Inner {
             instance: uuid::Uuid::now_v7().to_string(),
+            ping_every,
             client,
             commands,
             append: Script::new(APPEND_SCRIPT),
@@ -298,7 +313,7 @@ impl Inner {
         use futures_util::StreamExt;
 
         let (mut pings, mut messages) = pubsub.split();
-        let mut ticks = tokio::time::interval(PING_EVERY);
+        let mut ticks = tokio::time::interval(self.ping_every);
         ticks.tick().await;
         loop {
             tokio::select! {
