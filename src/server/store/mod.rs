@@ -24,7 +24,8 @@ pub use memory::MemoryStore;
 pub use redis::RedisStore;
 pub use sqlite::SqliteStore;
 
-/// Receives committed messages, in commit order.
+/// What a store tells the broker: committed messages, in commit order; and, for a store shared
+/// by several instances, interruptions and clients disconnected on another instance.
 pub trait CommitSink: Send + Sync + 'static {
     /// `offset` is the message's position in its room, counting every message the room ever
     /// had from 0. Offsets of a room arrive in increasing order; one the sink already has may
