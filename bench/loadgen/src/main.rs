@@ -224,23 +224,40 @@ fn send_request(kind: Kind, room: &str, text: &str) -> Vec<u8> {
 }
 
 /// The texts a poll answer delivered; advances the cursor.
+/// The parts of a poll answer the load generator reads, borrowed from the body where possible.
+#[derive(serde::Deserialize)]
+struct PollAnswer<'a> {
+    #[serde(borrow)]
+    messages: Vec<PolledMessage<'a>>,
+    #[serde(default)]
+    reset: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct PolledMessage<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    text: std::borrow::Cow<'a, str>,
+}
+
 fn delivered(kind: Kind, response: &Response, cursor: &mut Cursor) -> Result<Vec<String>> {
     match kind {
         Kind::Ours => {
             if response.status != 200 {
                 bail!("poll answered {}", response.status);
             }
-            let answer: serde_json::Value = serde_json::from_slice(&response.body)?;
-            if answer["reset"] == true {
+            let answer: PollAnswer = serde_json::from_slice(&response.body)?;
+            if answer.reset {
                 bail!("cursor reset: messages were lost");
             }
-            let messages = answer["messages"].as_array().context("no messages")?;
-            if let Some(last) = messages.last() {
-                cursor.last_id = last["id"].as_str().map(str::to_owned);
+            if let Some(last) = answer.messages.last() {
+                cursor.last_id = Some(last.id.clone().into_owned());
             }
-            Ok(messages
-                .iter()
-                .filter_map(|m| m["text"].as_str().map(str::to_owned))
+            Ok(answer
+                .messages
+                .into_iter()
+                .map(|message| message.text.into_owned())
                 .collect())
         }
         Kind::Nchan => match response.status {
@@ -542,12 +559,23 @@ async fn latency(args: &Args, report: &mut Report) -> Result<()> {
 
 async fn fanout(args: &Args, clients: usize, report: &mut Report) -> Result<()> {
     let room = format!("fanout{clients}x{}", std::process::id());
-    wake_rounds(args, &room, clients, args.addr, 5, format!("fanout-{clients}"), report).await
+    wake_rounds(
+        args,
+        &room,
+        clients,
+        args.addr,
+        5,
+        format!("fanout-{clients}"),
+        report,
+    )
+    .await
 }
 
 /// Polls held on one instance, woken by sends to another (`--send-addr`).
 async fn cross(args: &Args, clients: usize, report: &mut Report) -> Result<()> {
-    let send_addr = args.send_addr.context("the cross scenario needs --send-addr")?;
+    let send_addr = args
+        .send_addr
+        .context("the cross scenario needs --send-addr")?;
     let room = format!("cross{clients}x{}", std::process::id());
     let scenario = format!("cross-instance-{clients}");
     // As many samples for one poll as for a thousand.
