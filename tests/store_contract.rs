@@ -433,3 +433,40 @@ async fn redis_stores_sharing_a_server_hand_every_message_to_every_sink_in_one_o
         assert_eq!(sink.offsets("shared").len(), 300);
     }
 }
+
+#[tokio::test]
+async fn redis_losing_its_data_starts_rooms_over_rather_than_dropping_new_messages() {
+    let backing = Backing::new("redis");
+    let sinks = [Arc::new(Recorder::default()), Arc::new(Recorder::default())];
+    let mut stores = Vec::new();
+    for sink in &sinks {
+        stores.push(backing.open(sink.clone(), Retention::default()).await);
+    }
+    for i in 0..3 {
+        stores[0]
+            .append(message("lost", &format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    stores[1].catch_up("lost").await.unwrap();
+    // Redis restarts without what it had (as without persistence).
+    let url = backing.redis.as_ref().unwrap().url();
+    let mut raw = redis::Client::open(url).unwrap();
+    let _: () = redis::cmd("FLUSHALL").query(&mut raw).unwrap();
+
+    stores[0].append(message("lost", "after")).await.unwrap();
+    stores[1].catch_up("lost").await.unwrap();
+    for sink in &sinks {
+        let received: Vec<(String, u64)> = sink
+            .received("lost")
+            .iter()
+            .map(|(m, offset)| (m.text.clone(), *offset))
+            .collect();
+        assert_eq!(
+            received,
+            [("m0", 0), ("m1", 1), ("m2", 2), ("after", 0)].map(|(t, o)| (t.to_owned(), o))
+        );
+    }
+    let rooms = stores[1].load(100).await.unwrap();
+    assert_eq!(room(&rooms, "lost").total, 1);
+}

@@ -498,6 +498,14 @@ impl CommitSink for Sink {
         self.rooms.interrupted.notify_waiters();
     }
 
+    fn rewound(&self, room: &str) {
+        if let Some(room) = self.rooms.get(room) {
+            room.lock().forget();
+            // Polls waiting past the room's new end find out at once (and get a reset).
+            room.arrived.notify_waiters();
+        }
+    }
+
     fn client_disconnected(&self, client_id: &str) {
         if let Ok(client_id) = ClientId::parse(client_id) {
             self.clients.disconnect(&client_id);
@@ -559,6 +567,10 @@ impl RoomLog {
 
     /// Up to `max` messages from `offset` on; `None` if some of them were already evicted.
     fn read_from(&self, offset: u64, max: usize) -> Option<Vec<Arc<Message>>> {
+        if offset > self.next_offset {
+            // Past the end: the log was forgotten since this position was taken.
+            return None;
+        }
         let skip = offset.checked_sub(self.first_offset())?;
         Some(
             self.messages
@@ -568,6 +580,13 @@ impl RoomLog {
                 .cloned()
                 .collect(),
         )
+    }
+
+    /// Forgets every message and offset, for a store that lost them: the next message inserted
+    /// starts the log again at its own offset.
+    fn forget(&mut self) {
+        self.messages.clear();
+        self.next_offset = 0;
     }
 
     /// The last `count` messages, oldest first.
@@ -878,6 +897,35 @@ mod tests {
         let response = task.await.unwrap();
         assert!(response.reset);
         assert_eq!(texts(&response), ["m5"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rewound_room_resets_waiting_polls_and_starts_over() {
+        let broker = broker(100).await;
+        let sink = Sink {
+            rooms: broker.shared.rooms.clone(),
+            clients: broker.shared.clients.clone(),
+        };
+        let mut last = None;
+        for offset in 0..5 {
+            let message = stored("rewind", &format!("m{offset}"));
+            sink.committed(message.clone(), offset);
+            last = Some(message.id.to_string());
+        }
+        let waiting = spawn_poll(&broker, poll_request("c1", "rewind", last.as_deref())).await;
+        sink.rewound("rewind");
+        sink.committed(stored("rewind", "again"), 2);
+        let response = waiting.await.unwrap();
+        assert!(response.reset, "{response:?}");
+        let history = broker.history(&HistoryRequest {
+            room: RoomName::parse("rewind").unwrap(),
+            limit: 10,
+        });
+        let kept: Vec<&str> = history.messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(kept, ["again"]);
+        let next = spawn_poll(&broker, poll_request("c2", "rewind", None)).await;
+        sink.committed(stored("rewind", "then"), 3);
+        assert_eq!(texts(&next.await.unwrap()), ["then"]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -39,6 +39,10 @@ pub trait CommitSink: Send + Sync + 'static {
 
     /// Another instance sharing the store disconnected this client (`DELETE /api/client`).
     fn client_disconnected(&self, _client_id: &str) {}
+
+    /// The store lost the room's most recent messages (a shared store restarted without
+    /// them): what the sink has of the room is gone, and its offsets go on from a lower one.
+    fn rewound(&self, _room: &str) {}
 }
 
 /// A room as a store hands it back at startup.

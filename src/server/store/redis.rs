@@ -199,7 +199,21 @@ impl Inner {
         let mut delivered = self.delivered();
         let room = delivered.entry(message.room.clone()).or_default();
         if seq < room.next {
-            return Delivery::Done;
+            // An older offset in a newer entry: Redis lost messages it had acknowledged (it
+            // restarted without persisting them) and numbers the room from a lower offset again.
+            let newer_entry = room
+                .last_entry
+                .as_deref()
+                .is_some_and(|last| entry_order(entry) > entry_order(last));
+            if !newer_entry {
+                return Delivery::Done;
+            }
+            tracing::warn!(
+                room = %message.room,
+                "redis lost messages of this room (restarted without persistence?): starting it over"
+            );
+            self.sink.rewound(&message.room);
+            room.next = seq;
         }
         if seq > room.next && !accept_gap {
             return Delivery::Gap;
@@ -382,6 +396,12 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// A stream entry id `MILLISECONDS-SEQUENCE`, as a pair that orders like Redis orders ids.
+fn entry_order(id: &str) -> Option<(u64, u64)> {
+    let (millis, sequence) = id.split_once('-')?;
+    Some((millis.parse().ok()?, sequence.parse().ok()?))
 }
 
 fn corrupt(what: &str) -> StoreError {
