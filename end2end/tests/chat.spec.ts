@@ -53,6 +53,21 @@ test("Shift+Enter makes a new line and an empty message cannot be sent", async (
   await expect(messageTexts(page)).toHaveText(["first\nsecond"]);
 });
 
+test("a first-time user picks a name in the composer, sends, and the name is remembered", async ({ page, request }) => {
+  const room = uniqueRoom("newcomer");
+  await openRoom(page, room);
+  await page.getByLabel("Your name").fill("lena");
+  await page.getByRole("textbox", { name: /^Message #/ }).fill("hello, I am new");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(messageTexts(page)).toHaveText(["hello, I am new"]);
+  await expect(page.locator(".identity strong")).toHaveText("lena");
+  const history = await (await request.get(`/api/history?room=${room}`)).json();
+  expect(history.messages.map((m: { sender: string }) => m.sender)).toEqual(["lena"]);
+  await page.reload();
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator(".identity strong")).toHaveText("lena");
+});
+
 test("a message in one room never appears in another", async ({ browser, request }) => {
   const roomA = uniqueRoom("iso-a");
   const roomB = uniqueRoom("iso-b");

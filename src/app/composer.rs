@@ -1,8 +1,9 @@
 //! The composer: pick a name once, type, Enter sends (Shift+Enter for a new line). It is a
 //! plain form posting to the `send_message` server function, so it works without JavaScript;
-//! with it, a failed send keeps the text and offers a retry.
+//! with it, the submit handler calls the server function itself (lighter in the WASM than
+//! `ActionForm`'s form decoding), and a failed send keeps the text and offers a retry.
 
-use leptos::{html, prelude::*};
+use leptos::{html, prelude::*, server_fn::ServerFn};
 
 use super::identity::DisplayName;
 use crate::{
@@ -17,6 +18,7 @@ pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
     let editing_name = RwSignal::new(false);
     let form = NodeRef::<html::Form>::new();
     let textarea = NodeRef::<html::Textarea>::new();
+    let sender_input = NodeRef::<html::Input>::new();
 
     // The server's limit (`--max-text-chars`); the protocol's until it is known.
     let limit = OnceResource::new(text_limit());
@@ -51,8 +53,34 @@ pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
     };
     let asking_name = move || editing_name.get() || name.with(String::is_empty);
 
+    // With JavaScript the form calls the server function itself (the page stays); without, the
+    // browser posts it and the server function redirects back to the room.
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        if !can_send() {
+            return;
+        }
+        let sender = match sender_input.get_untracked() {
+            Some(input) => {
+                let typed = input.value().trim().to_owned();
+                if !typed.is_empty() {
+                    name.set(typed.clone());
+                    editing_name.set(false);
+                }
+                typed
+            }
+            None => name.get_untracked(),
+        };
+        send.dispatch(SendMessage {
+            room: room.get_untracked(),
+            sender,
+            text: text.get_untracked(),
+        });
+    };
+
+    let send_url = <SendMessage as ServerFn>::url();
     view! {
-        <ActionForm action=send node_ref=form>
+        <form method="post" action=send_url node_ref=form on:submit=on_submit>
             <div class="composer">
                 <input type="hidden" name="room" value=room/>
                 <Show
@@ -79,6 +107,7 @@ pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
                         <input
                             type="text"
                             name="sender"
+                            node_ref=sender_input
                             required
                             maxlength=SENDER_MAX_CHARS
                             autocomplete="nickname"
@@ -131,6 +160,6 @@ pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
                     }}
                 </div>
             </div>
-        </ActionForm>
+        </form>
     }
 }

@@ -25,6 +25,10 @@ impl DisplayName {
         self.0.get()
     }
 
+    pub fn get_untracked(&self) -> String {
+        self.0.get_untracked()
+    }
+
     pub fn with<T>(&self, f: impl FnOnce(&String) -> T) -> T {
         self.0.with(f)
     }
