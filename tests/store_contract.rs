@@ -470,3 +470,31 @@ async fn redis_losing_its_data_starts_rooms_over_rather_than_dropping_new_messag
     let rooms = stores[1].load(100).await.unwrap();
     assert_eq!(room(&rooms, "lost").total, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_store_reads_back_every_room_it_missed_while_unsubscribed() {
+    let backing = Backing::new("redis");
+    let sink = Arc::new(Recorder::default());
+    let watcher = backing.open(sink.clone(), Retention::default()).await;
+    // Cut the watcher's subscription (its reconnection waits 100 ms), then send to many rooms.
+    let url = backing.redis.as_ref().unwrap().url();
+    let mut raw = redis::Client::open(url).unwrap();
+    let _: u64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "pubsub"][..])
+        .query(&mut raw)
+        .unwrap();
+    let sender = backing.open(Arc::default(), Retention::default()).await;
+    let rooms: Vec<String> = (0..1_000).map(|i| format!("missed{i}")).collect();
+    for room in &rooms {
+        sender.append(message(room, "while away")).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rooms.iter().any(|room| sink.ids(room).is_empty()) {
+        assert!(Instant::now() < deadline, "some rooms were never read back");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for room in &rooms {
+        assert_eq!(sink.offsets(room), [0], "{room}");
+    }
+    watcher.check().await.unwrap();
+}

@@ -61,6 +61,8 @@ return {seq, id}
 
 /// Stream entries read per round trip when filling a gap.
 const READ_CHUNK: usize = 1_000;
+/// Rooms read back per round trip after a (re)subscription.
+const CATCH_UP_BATCH: usize = 100;
 /// How long one command may take before the store counts as unavailable.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the subscription is checked with a PING, so a silently dead connection is noticed.
@@ -227,52 +229,70 @@ impl Inner {
         Delivery::Done
     }
 
-    /// Hands the sink every message of `room` that the stream has past what the sink has: the
-    /// stream's most recent window for a room new here, else everything after the last entry.
+    /// Where reading `room` back resumes: after the last entry handed over, or (`None`) the
+    /// stream's most recent window for a room new here.
+    fn resume_after(&self, room: &str) -> Option<String> {
+        self.delivered()
+            .get(room)
+            .and_then(|room| room.last_entry.clone())
+    }
+
+    /// Hands the sink every message of `room` that the stream has past what the sink has.
     async fn catch_up(&self, room: &str) -> Result<(), StoreError> {
         let mut commands = self.commands.clone();
-        let key = stream_key(room);
-        let mut after = self
-            .delivered()
-            .get(room)
-            .and_then(|room| room.last_entry.clone());
         loop {
-            let entries = match &after {
-                Some(entry) => {
-                    let reply: StreamRangeReply = commands
-                        .xrange_count(&key, format!("({entry}"), "+", READ_CHUNK)
-                        .await
-                        .map_err(unavailable)?;
-                    reply.ids
-                }
-                None => {
-                    let reply: StreamRangeReply = commands
-                        .xrevrange_count(&key, "+", "-", READ_CHUNK)
-                        .await
-                        .map_err(unavailable)?;
-                    reply.ids.into_iter().rev().collect()
-                }
-            };
-            let complete = after.is_none() || entries.len() < READ_CHUNK;
-            for entry in &entries {
-                let (seq, message) = parse_entry(entry)?;
-                // Whatever the stream lacks before its first entry was trimmed: it is gone.
-                self.deliver(seq, &entry.id, message, true);
-            }
-            match entries.last() {
-                Some(last) if !complete => after = Some(last.id.clone()),
-                _ => return Ok(()),
+            let after = self.resume_after(room);
+            let reply: StreamRangeReply = read_back(room, after.as_deref())
+                .query_async(&mut commands)
+                .await
+                .map_err(unavailable)?;
+            if !self.deliver_read_back(after.as_deref(), reply)? {
+                return Ok(());
             }
         }
     }
 
+    /// Reads every room back after a (re)subscription, [`CATCH_UP_BATCH`] rooms per round trip.
     async fn catch_up_all(&self) -> Result<(), StoreError> {
         let mut commands = self.commands.clone();
         let rooms: Vec<String> = commands.hkeys(ROOMS_KEY).await.map_err(unavailable)?;
-        for room in rooms {
-            self.catch_up(&room).await?;
+        for batch in rooms.chunks(CATCH_UP_BATCH) {
+            let starts: Vec<Option<String>> =
+                batch.iter().map(|room| self.resume_after(room)).collect();
+            let mut pipeline = redis::pipe();
+            for (room, after) in batch.iter().zip(&starts) {
+                pipeline.add_command(read_back(room, after.as_deref()));
+            }
+            let replies: Vec<StreamRangeReply> = pipeline
+                .query_async(&mut commands)
+                .await
+                .map_err(unavailable)?;
+            for ((room, after), reply) in batch.iter().zip(&starts).zip(replies) {
+                if self.deliver_read_back(after.as_deref(), reply)? {
+                    self.catch_up(room).await?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Hands the sink what [`read_back`] returned; whether the stream may have more.
+    fn deliver_read_back(
+        &self,
+        after: Option<&str>,
+        reply: StreamRangeReply,
+    ) -> Result<bool, StoreError> {
+        let more = after.is_some() && reply.ids.len() == READ_CHUNK;
+        let mut entries = reply.ids;
+        if after.is_none() {
+            entries.reverse();
+        }
+        for entry in &entries {
+            let (seq, message) = parse_entry(entry)?;
+            // Whatever the stream lacks before its first entry was trimmed: it is gone.
+            self.deliver(seq, &entry.id, message, true);
+        }
+        Ok(more)
     }
 
     /// Subscribes to the channel, then reads back whatever was missed before the subscription
@@ -402,6 +422,26 @@ impl Inner {
 fn entry_order(id: &str) -> Option<(u64, u64)> {
     let (millis, sequence) = id.split_once('-')?;
     Some((millis.parse().ok()?, sequence.parse().ok()?))
+}
+
+/// Up to [`READ_CHUNK`] entries of `room`: those after the entry `after`, or the most recent
+/// ones (newest first) when `None`.
+fn read_back(room: &str, after: Option<&str>) -> redis::Cmd {
+    let key = stream_key(room);
+    let mut command = match after {
+        Some(entry) => {
+            let mut command = redis::cmd("XRANGE");
+            command.arg(key).arg(format!("({entry}")).arg("+");
+            command
+        }
+        None => {
+            let mut command = redis::cmd("XREVRANGE");
+            command.arg(key).arg("+").arg("-");
+            command
+        }
+    };
+    command.arg("COUNT").arg(READ_CHUNK);
+    command
 }
 
 fn corrupt(what: &str) -> StoreError {
