@@ -557,30 +557,30 @@ async fn latency(args: &Args, report: &mut Report) -> Result<()> {
     pollers.finish().await
 }
 
-async fn fanout(args: &Args, clients: usize, report: &mut Report) -> Result<()> {
-    let room = format!("fanout{clients}x{}", std::process::id());
-    wake_rounds(
-        args,
-        &room,
-        clients,
-        args.addr,
-        5,
-        format!("fanout-{clients}"),
-        report,
-    )
-    .await
+/// For each of `--fanout-clients`: that many polls, 5 sends.
+async fn fanout(args: &Args, report: &mut Report) -> Result<()> {
+    for &clients in &args.fanout_clients {
+        let room = format!("fanout{clients}x{}", std::process::id());
+        let scenario = format!("fanout-{clients}");
+        wake_rounds(args, &room, clients, args.addr, 5, scenario, report).await?;
+    }
+    Ok(())
 }
 
-/// Polls held on one instance, woken by sends to another (`--send-addr`).
-async fn cross(args: &Args, clients: usize, report: &mut Report) -> Result<()> {
+/// For each of `--cross-clients`: that many polls held on one instance, woken by sends to
+/// another (`--send-addr`).
+async fn cross(args: &Args, report: &mut Report) -> Result<()> {
     let send_addr = args
         .send_addr
         .context("the cross scenario needs --send-addr")?;
-    let room = format!("cross{clients}x{}", std::process::id());
-    let scenario = format!("cross-instance-{clients}");
-    // As many samples for one poll as for a thousand.
-    let rounds = if clients < 100 { 1_000 } else { 20 };
-    wake_rounds(args, &room, clients, send_addr, rounds, scenario, report).await
+    for &clients in &args.cross_clients {
+        let room = format!("cross{clients}x{}", std::process::id());
+        let scenario = format!("cross-instance-{clients}");
+        // As many samples for one poll as for a thousand.
+        let rounds = if clients < 100 { 1_000 } else { 20 };
+        wake_rounds(args, &room, clients, send_addr, rounds, scenario, report).await?;
+    }
+    Ok(())
 }
 
 /// `clients` polls held on `args.addr` and `rounds` sends to `send_addr`, each once every
@@ -851,26 +851,8 @@ async fn main() -> Result<()> {
     for scenario in &args.scenarios {
         let outcome = match scenario.as_str() {
             "latency" => latency(&args, &mut report).await,
-            "fanout" => {
-                let mut outcome = Ok(());
-                for &clients in &args.fanout_clients {
-                    outcome = fanout(&args, clients, &mut report).await;
-                    if outcome.is_err() {
-                        break;
-                    }
-                }
-                outcome
-            }
-            "cross" => {
-                let mut outcome = Ok(());
-                for &clients in &args.cross_clients {
-                    outcome = cross(&args, clients, &mut report).await;
-                    if outcome.is_err() {
-                        break;
-                    }
-                }
-                outcome
-            }
+            "fanout" => fanout(&args, &mut report).await,
+            "cross" => cross(&args, &mut report).await,
             "stream" => stream(&args, &mut report).await,
             "memory" => memory_and_idle(&args, &mut report).await,
             "churn" => churn(&args, &mut report).await,
