@@ -859,6 +859,16 @@ mod tests {
         })
     }
 
+    /// The texts `history` returns for the room (up to 100).
+    fn history_texts(broker: &Broker, room: &str) -> Vec<String> {
+        let request = HistoryRequest {
+            room: RoomName::parse(room).unwrap(),
+            limit: 100,
+        };
+        let history = broker.history(&request);
+        history.messages.iter().map(|m| m.text.clone()).collect()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn an_offset_the_room_already_has_is_ignored() {
         let broker = broker(100).await;
@@ -873,12 +883,7 @@ mod tests {
         rooms.committed(stored("twice", "first again"), 0);
         rooms.committed(stored("twice", "second"), 1);
         assert_eq!(texts(&task.await.unwrap()), ["second"]);
-        let history = broker.history(&HistoryRequest {
-            room: RoomName::parse("twice").unwrap(),
-            limit: 10,
-        });
-        let kept: Vec<&str> = history.messages.iter().map(|m| m.text.as_str()).collect();
-        assert_eq!(kept, ["first", "second"]);
+        assert_eq!(history_texts(&broker, "twice"), ["first", "second"]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -917,12 +922,7 @@ mod tests {
         sink.committed(stored("rewind", "again"), 2);
         let response = waiting.await.unwrap();
         assert!(response.reset, "{response:?}");
-        let history = broker.history(&HistoryRequest {
-            room: RoomName::parse("rewind").unwrap(),
-            limit: 10,
-        });
-        let kept: Vec<&str> = history.messages.iter().map(|m| m.text.as_str()).collect();
-        assert_eq!(kept, ["again"]);
+        assert_eq!(history_texts(&broker, "rewind"), ["again"]);
         let next = spawn_poll(&broker, poll_request("c2", "rewind", None)).await;
         sink.committed(stored("rewind", "then"), 3);
         assert_eq!(texts(&next.await.unwrap()), ["then"]);
