@@ -10,11 +10,7 @@ use axum::{
     Router,
 };
 use http_body_util::BodyExt;
-use longpoll_chat::server::{
-    rest::{self, Limits},
-    store::StoreConfig,
-    Broker, BrokerConfig,
-};
+use longpoll_chat::server::{rest, store::StoreConfig, Broker, BrokerConfig, HttpConfig};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -27,7 +23,7 @@ async fn spawn_app() -> TestApp {
     let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
         .await
         .unwrap();
-    let router = rest::router(broker.clone(), Limits::default());
+    let router = rest::router(broker.clone(), &HttpConfig::default());
     TestApp { router, broker }
 }
 
@@ -291,7 +287,7 @@ async fn a_poll_past_the_cap_gets_503_with_retry_after_at_once() {
     };
     let broker = Broker::open(config, &StoreConfig::Memory).await.unwrap();
     let app = TestApp {
-        router: rest::router(broker.clone(), Limits::default()),
+        router: rest::router(broker.clone(), &HttpConfig::default()),
         broker,
     };
     let held = app.spawn_poll("client_id=first&room=cap").await;

@@ -160,7 +160,7 @@ impl Broker {
     /// Fails with [`ChatError::TooManyPolls`] when the server or the client already holds as
     /// many polls as allowed (a poll that supersedes another is always accepted).
     pub async fn poll(&self, request: PollRequest) -> Result<PollResponse, ChatError> {
-        let answer = self.wait_for_messages(request).await;
+        let answer = self.wait_for_messages(&request).await;
         let metrics = &self.shared.metrics;
         match &answer {
             Ok(answer) => metrics.poll_answered(answer.status, answer.reset, answer.messages.len()),
@@ -169,9 +169,9 @@ impl Broker {
         answer
     }
 
-    async fn wait_for_messages(&self, request: PollRequest) -> Result<PollResponse, ChatError> {
+    async fn wait_for_messages(&self, request: &PollRequest) -> Result<PollResponse, ChatError> {
         let shared = &*self.shared;
-        let (_held, mut ended) = HeldPoll::register(shared, &request)?;
+        let (_held, mut ended) = HeldPoll::register(shared, request)?;
         let room_name = request.room.as_str();
         let room = shared.rooms.get_or_create(room_name);
         let mut timeout = pin!(tokio::time::sleep(request.timeout));

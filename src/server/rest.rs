@@ -1,24 +1,31 @@
 //! The REST adapter for curl and scripts: `/api/*` and `/health`. Each handler extracts its
 //! input, lets `model` validate it, calls the broker, and serializes the answer. Every error,
-//! including the extractors' rejections, unknown routes and panics, is answered as
-//! `{"status":"error","detail":"..."}` with the status [`ChatError`] documents.
+//! including the extractors' rejections, unknown routes and (through the app's outer layers)
+//! panics, is answered as `{"status":"error","detail":"..."}` with the status [`ChatError`]
+//! documents.
+
+use std::future::Future;
 
 use axum::{
     extract::{
         rejection::{JsonRejection, PathRejection, QueryRejection},
         DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, State,
     },
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderValue, Method, StatusCode},
     response::{Html, IntoResponse, Response},
     routing::{any, delete, get, post},
     Json, Router,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer};
+use tower::ServiceBuilder;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    set_header::SetResponseHeaderLayer,
+};
 use utoipa::{OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::Broker;
+use super::{Broker, HttpConfig};
 use crate::{
     error::ChatError,
     model::{
@@ -54,7 +61,7 @@ pub struct ApiDoc;
 
 /// `/health` and the `/api` endpoints, with JSON errors for everything under `/api`, plus their
 /// OpenAPI document (`/openapi.json`), Swagger UI (`/docs`) and ReDoc (`/redoc`).
-pub fn router(broker: Broker, limits: Limits) -> Router {
+pub fn router(broker: Broker, http: &HttpConfig) -> Router {
     // Full paths rather than `nest("/api", ...)`, which rebuilds every request's URI.
     let api = Router::new()
         .route("/api/poll", get(poll))
@@ -66,21 +73,45 @@ pub fn router(broker: Broker, limits: Limits) -> Router {
         .route("/api/", any(no_route))
         .route("/api/{*rest}", any(no_route))
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        // One `layer` call: each one boxes every request's future once more (see `app`).
+        .layer(
+            ServiceBuilder::new()
+                .option_layer(cors_layer(&http.cors_origins))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(DefaultBodyLimit::max(http.limits.max_body_bytes)),
+        );
     Router::new()
         .route("/health", get(health))
         .route("/health/ready", get(ready))
         .route("/redoc", get(redoc))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .merge(api)
-        .layer(CatchPanicLayer::custom(|_| {
-            ChatError::Internal.into_response()
-        }))
         .with_state(broker)
+}
+
+/// CORS for the REST API when origins are configured (`*` for any).
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::CONTENT_TYPE]),
+    )
 }
 
 /// `axum::Json` whose rejections are [`ChatError`]s.
@@ -119,12 +150,14 @@ struct ApiPath<T>(T);
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
-async fn poll(
+fn poll(
     State(broker): State<Broker>,
     ApiQuery(query): ApiQuery<PollQuery>,
-) -> Result<Json<PollResponse>, ChatError> {
-    let request = query.validate()?;
-    Ok(Json(broker.poll(request).await?))
+) -> impl Future<Output = Result<Json<PollResponse>, ChatError>> {
+    // Not an `async fn`: the query is validated before the future is made, so a held poll's
+    // future keeps the validated request only, not the raw query as well.
+    let request = query.validate();
+    async move { Ok(Json(broker.poll(request?).await?)) }
 }
 
 /// Stores a message and wakes every poll held on its room.

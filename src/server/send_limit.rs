@@ -6,15 +6,17 @@ use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     num::NonZeroU32,
     sync::Arc,
+    task::{Context, Poll},
 };
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
-    http::Method,
-    middleware::Next,
+    extract::ConnectInfo,
+    http::{Method, Request},
     response::{IntoResponse, Response},
 };
+use futures_util::future::{ready, Either, Ready};
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tower::{Layer, Service};
 
 use crate::error::ChatError;
 
@@ -45,22 +47,57 @@ impl SendLimiter {
     }
 }
 
-/// Middleware: rate-limits message sends, passes everything else through.
-pub async fn limit_sends(
-    State(limiter): State<Option<SendLimiter>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let is_send = request.method() == Method::POST && SEND_PATHS.contains(&request.uri().path());
-    if let (true, Some(limiter)) = (is_send, limiter) {
-        // Without connection info (in-process tests) every request shares one bucket.
-        let address = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-        if let Some(retry_after_secs) = limiter.check(address) {
-            return ChatError::RateLimited { retry_after_secs }.into_response();
+/// Rate-limits message sends and passes everything else through, as a tower layer around the
+/// whole application. A layer of our own rather than `axum::middleware::from_fn`: its future
+/// is the inner one or a ready answer, with no allocation per request, and a held poll waiting
+/// inside it costs no extra memory.
+#[derive(Clone)]
+pub struct SendLimitLayer(pub Option<SendLimiter>);
+
+impl<S> Layer<S> for SendLimitLayer {
+    type Service = SendLimit<S>;
+
+    fn layer(&self, inner: S) -> SendLimit<S> {
+        SendLimit {
+            limiter: self.0.clone(),
+            inner,
         }
     }
-    next.run(request).await
+}
+
+/// The service made by [`SendLimitLayer`].
+#[derive(Clone)]
+pub struct SendLimit<S> {
+    limiter: Option<SendLimiter>,
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for SendLimit<S>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let is_send =
+            request.method() == Method::POST && SEND_PATHS.contains(&request.uri().path());
+        if let (true, Some(limiter)) = (is_send, &self.limiter) {
+            // Without connection info (in-process tests) every request shares one bucket.
+            let address = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+            if let Some(retry_after_secs) = limiter.check(address) {
+                let refusal = ChatError::RateLimited { retry_after_secs }.into_response();
+                return Either::Left(ready(Ok(refusal)));
+            }
+        }
+        Either::Right(self.inner.call(request))
+    }
 }
