@@ -5,8 +5,10 @@
 //! Invariants:
 //! - A room's log holds its messages in store order; offsets count every message the room has
 //!   ever had, so a waiting poll's position stays meaningful while old messages are evicted.
-//! - A poll registers for the room's wake-up *before* it reads the log, so a message committed
+//! - A poll takes the room's wake-up future *before* it reads the log, so a message committed
 //!   between the read and the wait still wakes it (no lost wake-ups).
+//! - Whatever ends a poll early (superseded, disconnected, store interrupted, shutdown) reaches
+//!   it through its own channel in the client registry, under the registry's lock.
 //! - Locks are `std::sync::Mutex`es held for a few instructions and never across an `.await`;
 //!   guards are dropped before waking anyone.
 //! - Each client holds at most one poll per room: a newer one supersedes the older at once.
@@ -175,14 +177,15 @@ impl Broker {
         let room_name = request.room.as_str();
         let room = shared.rooms.get_or_create(room_name);
         let mut timeout = pin!(tokio::time::sleep(request.timeout));
-        let mut interrupted = pin!(shared.rooms.interrupted.notified());
-        interrupted.as_mut().enable();
         let mut position = None;
         let mut caught_up = false;
         let mut woken = false;
         loop {
-            let mut arrived = pin!(room.arrived.notified());
-            arrived.as_mut().enable();
+            // Made before the log is read, so it completes for any message committed after
+            // that read (tokio's `Notified` sees `notify_waiters` calls from its creation on).
+            // It joins the room's waiter list only if the poll must wait: a woken poll usually
+            // finds its message below and returns without touching the list.
+            let arrived = pin!(room.arrived.notified());
             let start = match position {
                 Some(offset) => Some(offset),
                 None => room.lock().start_after(request.last_message_id.as_deref()),
@@ -215,17 +218,13 @@ impl Broker {
                 }
             }
             tokio::select! {
-                () = &mut arrived => woken = true,
+                () = arrived => woken = true,
                 () = &mut timeout => return Ok(PollResponse::empty(PollStatus::Timeout)),
-                // Timeout-shaped: the client polls again and catches up once the store is back.
-                () = &mut interrupted => return Ok(PollResponse::empty(PollStatus::Timeout)),
+                // Superseded, disconnected, or timeout-shaped when the store lost sight of new
+                // messages or the server shuts down (see `Clients::end_all`).
                 end = &mut ended => {
                     // A dropped sender means the client was forgotten: treat it as disconnected.
                     return Ok(PollResponse::empty(end.unwrap_or(PollStatus::Disconnected)));
-                }
-                // Timeout-shaped, so clients simply poll again once the server is back.
-                () = shared.shutdown.cancelled() => {
-                    return Ok(PollResponse::empty(PollStatus::Timeout));
                 }
             }
         }
@@ -324,6 +323,8 @@ impl Broker {
     /// Answers every held poll (timeout-shaped) and makes new polls return at once.
     pub fn shutdown(&self) {
         self.shared.shutdown.cancel();
+        // After the cancellation: a poll registering later sees it (see `HeldPoll::register`).
+        self.shared.clients.end_all(PollStatus::Timeout);
     }
 
     /// Forgets clients idle for longer than the idle window and rooms with neither messages
@@ -396,9 +397,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Rooms {
     map: Mutex<HashMap<String, Arc<Room>>>,
     capacity: usize,
-    /// Notified when the store lost sight of new messages: held polls answer (timeout-shaped)
-    /// rather than wait on a room that may stay silent.
-    interrupted: Notify,
 }
 
 struct Room {
@@ -418,7 +416,6 @@ impl Rooms {
         Self {
             map: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
-            interrupted: Notify::new(),
         }
     }
 
@@ -494,8 +491,10 @@ impl CommitSink for Sink {
         self.rooms.committed(message, offset);
     }
 
+    /// Held polls answer (timeout-shaped: the client polls again and catches up once the store
+    /// is back) rather than wait on rooms that may stay silent.
     fn interrupted(&self) {
-        self.rooms.interrupted.notify_waiters();
+        self.clients.end_all(PollStatus::Timeout);
     }
 
     fn rewound(&self, room: &str) {
@@ -612,8 +611,17 @@ struct Client {
 struct ClientPoll {
     id: u64,
     room: String,
-    /// Tells the waiting poll why it must end early.
-    end: oneshot::Sender<PollStatus>,
+    /// Tells the waiting poll why it must end early; taken once told.
+    end: Option<oneshot::Sender<PollStatus>>,
+}
+
+impl ClientPoll {
+    fn end(&mut self, status: PollStatus) {
+        // The poll may be finishing on its own; then there is nobody left to tell.
+        if let Some(end) = self.end.take() {
+            let _ = end.send(status);
+        }
+    }
 }
 
 impl Clients {
@@ -625,11 +633,20 @@ impl Clients {
     fn disconnect(&self, client_id: &ClientId) -> Option<usize> {
         let client = lock(&self.map).remove(client_id)?;
         let answered = client.polls.len();
-        for poll in client.polls {
-            // The poll may be finishing on its own; then there is nobody left to tell.
-            let _ = poll.end.send(PollStatus::Disconnected);
+        for mut poll in client.polls {
+            poll.end(PollStatus::Disconnected);
         }
         Some(answered)
+    }
+
+    /// Ends every held poll with `status`. One message per poll, rather than a wake-up list
+    /// every poll would join and leave under a lock shared by all of them.
+    fn end_all(&self, status: PollStatus) {
+        for client in lock(&self.map).values_mut() {
+            for poll in &mut client.polls {
+                poll.end(status);
+            }
+        }
     }
 
     fn count_active(&self, now: Instant, idle: Duration) -> usize {
@@ -703,16 +720,22 @@ impl<'a> HeldPoll<'a> {
                 });
             client.last_seen = Instant::now();
             let superseded = previous.map(|index| client.polls.swap_remove(index));
-            client.polls.push(ClientPoll {
+            let mut poll = ClientPoll {
                 id,
                 room: room.to_owned(),
-                end,
-            });
+                end: Some(end),
+            };
+            // Under the lock that `Broker::shutdown` takes after cancelling: a poll registering
+            // once shutdown began is answered at once.
+            if shared.shutdown.is_cancelled() {
+                poll.end(PollStatus::Timeout);
+            }
+            client.polls.push(poll);
             shared.metrics.clients.set(clients.len() as f64);
             superseded
         };
-        if let Some(previous) = superseded {
-            let _ = previous.end.send(PollStatus::Superseded);
+        if let Some(mut previous) = superseded {
+            previous.end(PollStatus::Superseded);
         }
         let held = Self {
             shared,
@@ -933,7 +956,7 @@ mod tests {
         let broker = broker(100).await;
         let started = Instant::now();
         let task = spawn_poll(&broker, poll_request("c1", "cut", None)).await;
-        broker.shared.rooms.interrupted.notify_waiters();
+        broker.shared.clients.end_all(PollStatus::Timeout);
         assert_eq!(
             task.await.unwrap(),
             PollResponse::empty(PollStatus::Timeout)
@@ -1130,6 +1153,11 @@ mod tests {
             task.await.unwrap(),
             PollResponse::empty(PollStatus::Timeout)
         );
+        // A poll arriving once shutdown began is answered at once, not after its timeout.
+        let started = Instant::now();
+        let late = broker.poll(poll_request("c2", "bye", None)).await.unwrap();
+        assert_eq!(late, PollResponse::empty(PollStatus::Timeout));
+        assert_eq!(started.elapsed(), Duration::ZERO);
     }
 
     /// Races sends against polls starting on many threads: a lost wake-up would leave a poll

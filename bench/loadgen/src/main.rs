@@ -534,6 +534,7 @@ async fn latency(args: &Args, report: &mut Report) -> Result<()> {
     let mut pollers = Pollers::start(args.kind, args.addr, &room, 1).await?;
     let mut sender = Conn::connect(args.addr).await?;
     let cpu = self_cpu_ms();
+    let server_cpu = cpu_ms(&args.pids)?;
     let mut latencies = Vec::with_capacity(1000);
     for seq in 0..1000 {
         send(&mut sender, args.kind, &room, seq).await?;
@@ -551,6 +552,7 @@ async fn latency(args: &Args, report: &mut Report) -> Result<()> {
             ("p50_ms", float(percentile(&latencies, 0.5))),
             ("p99_ms", float(percentile(&latencies, 0.99))),
             ("max_ms", float(percentile(&latencies, 1.0))),
+            ("server_cpu_ms", float(cpu_ms(&args.pids)? - server_cpu)),
             ("loadgen_cpu_ms", float(self_cpu_ms() - cpu)),
         ],
     );
@@ -597,6 +599,7 @@ async fn wake_rounds(
     let mut pollers = Pollers::start(args.kind, args.addr, room, clients).await?;
     let mut sender = Conn::connect(send_addr).await?;
     let cpu = self_cpu_ms();
+    let server_cpu = cpu_ms(&args.pids)?;
     let mut latencies = Vec::with_capacity(clients * rounds as usize);
     for round in 0..rounds {
         pollers.all_held().await?;
@@ -623,6 +626,7 @@ async fn wake_rounds(
             ("p50_ms", float(percentile(&latencies, 0.5))),
             ("p99_ms", float(percentile(&latencies, 0.99))),
             ("max_ms", float(percentile(&latencies, 1.0))),
+            ("server_cpu_ms", float(cpu_ms(&args.pids)? - server_cpu)),
             ("loadgen_cpu_ms", float(self_cpu_ms() - cpu)),
         ],
     );
