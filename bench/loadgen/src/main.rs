@@ -1,7 +1,8 @@
 //! Load generator for longpoll-chat and, as a peer, nginx with the nchan long-poll module.
 //!
-//! One TCP connection (keep-alive) and one task per simulated client, requests built once per
-//! poll, a small hand-rolled HTTP/1.1 reader on `httparse`. Every message carries its sequence
+//! One TCP connection (keep-alive) and one task per simulated client, a small HTTP/1.1 reader on
+//! `httparse`. A polling client allocates nothing per poll but the list of messages its JSON
+//! answer holds: requests are written into a reused buffer, answers are read in place. Every message carries its sequence
 //! number and the instant it was sent, so receivers measure end-to-end latency and the tally
 //! finds lost and duplicated messages. Every wait is bounded in time.
 //!
@@ -15,7 +16,9 @@
 use std::{
     collections::HashMap,
     fmt::Write as _,
+    io::Write as _,
     net::SocketAddr,
+    ops::Range,
     sync::OnceLock,
     time::{Duration, Instant},
 };
@@ -101,13 +104,24 @@ struct Conn {
     addr: SocketAddr,
     stream: TcpStream,
     buf: Vec<u8>,
+    /// Bytes of `buf` the last response took; dropped before the next request.
+    consumed: usize,
 }
 
-struct Response {
+/// A response, borrowed from its connection's buffer until the next request.
+struct Response<'a> {
     status: u16,
-    body: Vec<u8>,
-    etag: Option<String>,
-    last_modified: Option<String>,
+    body: &'a [u8],
+    etag: Option<&'a [u8]>,
+    last_modified: Option<&'a [u8]>,
+}
+
+/// Where a response's parts lie in the connection's buffer.
+struct Parsed {
+    status: u16,
+    body: Range<usize>,
+    etag: Option<Range<usize>>,
+    last_modified: Option<Range<usize>>,
 }
 
 impl Conn {
@@ -118,6 +132,7 @@ impl Conn {
             addr,
             stream,
             buf: Vec::with_capacity(4096),
+            consumed: 0,
         })
     }
 
@@ -126,85 +141,101 @@ impl Conn {
         Ok(())
     }
 
-    async fn roundtrip(&mut self, request: &[u8]) -> Result<Response> {
+    async fn roundtrip(&mut self, request: &[u8]) -> Result<Response<'_>> {
+        self.buf.drain(..self.consumed);
+        self.consumed = 0;
         self.stream.write_all(request).await?;
         loop {
-            if let Some(response) = self.parse()? {
-                return Ok(response);
+            if let Some(parsed) = parse(&self.buf)? {
+                self.consumed = parsed.body.end;
+                let part = |range: Range<usize>| &self.buf[range];
+                return Ok(Response {
+                    status: parsed.status,
+                    body: part(parsed.body),
+                    etag: parsed.etag.map(part),
+                    last_modified: parsed.last_modified.map(part),
+                });
             }
             if self.stream.read_buf(&mut self.buf).await? == 0 {
                 bail!("connection closed");
             }
         }
     }
+}
 
-    fn parse(&mut self) -> Result<Option<Response>> {
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut response = httparse::Response::new(&mut headers);
-        let httparse::Status::Complete(head) = response.parse(&self.buf)? else {
-            return Ok(None);
-        };
-        let header = |name: &str| {
-            response
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| String::from_utf8_lossy(h.value).into_owned())
-        };
-        let length: usize = header("content-length")
-            .context("response without content-length")?
-            .trim()
-            .parse()?;
-        if self.buf.len() < head + length {
-            return Ok(None);
-        }
-        let parsed = Response {
-            status: response.code.unwrap_or(0),
-            body: self.buf[head..head + length].to_vec(),
-            etag: header("etag"),
-            last_modified: header("last-modified"),
-        };
-        self.buf.drain(..head + length);
-        Ok(Some(parsed))
+/// Parses the response at the start of `buf`, if all of it is there.
+fn parse(buf: &[u8]) -> Result<Option<Parsed>> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    let httparse::Status::Complete(head) = response.parse(buf)? else {
+        return Ok(None);
+    };
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    };
+    let length: usize = std::str::from_utf8(
+        header("content-length").context("response without content-length")?,
+    )?
+    .trim()
+    .parse()?;
+    if buf.len() < head + length {
+        return Ok(None);
     }
+    // Header values borrow from `buf`: their offsets in it.
+    let range_in_buf = |value: &[u8]| {
+        let start = value.as_ptr() as usize - buf.as_ptr() as usize;
+        start..start + value.len()
+    };
+    Ok(Some(Parsed {
+        status: response.code.unwrap_or(0),
+        body: head..head + length,
+        etag: header("etag").map(range_in_buf),
+        last_modified: header("last-modified").map(range_in_buf),
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
 // The two protocols.
 
-/// Where a client is in a room's stream.
+/// Where a client is in a room's stream (empty: nowhere yet). Reused from poll to poll.
 #[derive(Clone, Default)]
 struct Cursor {
-    last_id: Option<String>,
-    etag: Option<String>,
-    last_modified: Option<String>,
+    last_id: String,
+    etag: String,
+    last_modified: String,
 }
 
-fn poll_request(kind: Kind, room: &str, client: usize, cursor: &Cursor) -> Vec<u8> {
-    let mut request = String::with_capacity(256);
+/// Writes a poll request into `request` (cleared first; its buffer is reused).
+fn poll_request(kind: Kind, room: &str, client: usize, cursor: &Cursor, request: &mut Vec<u8>) {
+    request.clear();
+    // Writing to a Vec cannot fail.
     match kind {
         Kind::Ours => {
             let _ = write!(
                 request,
                 "GET /api/poll?client_id=c{client}&room={room}&timeout=60"
             );
-            if let Some(id) = &cursor.last_id {
-                let _ = write!(request, "&last_message_id={id}");
+            if !cursor.last_id.is_empty() {
+                let _ = write!(request, "&last_message_id={}", cursor.last_id);
             }
-            request.push_str(" HTTP/1.1\r\nHost: bench\r\n\r\n");
+            request.extend_from_slice(b" HTTP/1.1\r\nHost: bench\r\n\r\n");
         }
         Kind::Nchan => {
             let _ = write!(request, "GET /sub/{room} HTTP/1.1\r\nHost: bench\r\n");
-            if let (Some(etag), Some(modified)) = (&cursor.etag, &cursor.last_modified) {
+            if !cursor.etag.is_empty() && !cursor.last_modified.is_empty() {
                 let _ = write!(
                     request,
-                    "If-None-Match: {etag}\r\nIf-Modified-Since: {modified}\r\n"
+                    "If-None-Match: {}\r\nIf-Modified-Since: {}\r\n",
+                    cursor.etag, cursor.last_modified
                 );
             }
-            request.push_str("\r\n");
+            request.extend_from_slice(b"\r\n");
         }
     }
-    request.into_bytes()
 }
 
 fn send_request(kind: Kind, room: &str, text: &str) -> Vec<u8> {
@@ -223,8 +254,7 @@ fn send_request(kind: Kind, room: &str, text: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The texts a poll answer delivered; advances the cursor.
-/// The parts of a poll answer the load generator reads, borrowed from the body where possible.
+/// The parts of a poll answer the load generator reads, borrowed from the body.
 #[derive(serde::Deserialize)]
 struct PollAnswer<'a> {
     #[serde(borrow)]
@@ -235,39 +265,47 @@ struct PollAnswer<'a> {
 
 #[derive(serde::Deserialize)]
 struct PolledMessage<'a> {
-    #[serde(borrow)]
-    id: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    text: std::borrow::Cow<'a, str>,
+    id: &'a str,
+    text: &'a str,
 }
 
-fn delivered(kind: Kind, response: &Response, cursor: &mut Cursor) -> Result<Vec<String>> {
+/// Calls `each` with the text of every message a poll answer delivered; advances the cursor.
+fn delivered(
+    kind: Kind,
+    response: &Response,
+    cursor: &mut Cursor,
+    mut each: impl FnMut(&str),
+) -> Result<()> {
     match kind {
         Kind::Ours => {
             if response.status != 200 {
                 bail!("poll answered {}", response.status);
             }
-            let answer: PollAnswer = serde_json::from_slice(&response.body)?;
+            let answer: PollAnswer = serde_json::from_slice(response.body)?;
             if answer.reset {
                 bail!("cursor reset: messages were lost");
             }
             if let Some(last) = answer.messages.last() {
-                cursor.last_id = Some(last.id.clone().into_owned());
+                cursor.last_id.clear();
+                cursor.last_id.push_str(last.id);
             }
-            Ok(answer
-                .messages
-                .into_iter()
-                .map(|message| message.text.into_owned())
-                .collect())
+            answer.messages.iter().for_each(|message| each(message.text));
+            Ok(())
         }
         Kind::Nchan => match response.status {
             200 => {
-                cursor.etag.clone_from(&response.etag);
-                cursor.last_modified.clone_from(&response.last_modified);
-                Ok(vec![String::from_utf8_lossy(&response.body).into_owned()])
+                for (kept, value) in [
+                    (&mut cursor.etag, response.etag),
+                    (&mut cursor.last_modified, response.last_modified),
+                ] {
+                    kept.clear();
+                    kept.push_str(std::str::from_utf8(value.unwrap_or_default())?);
+                }
+                each(std::str::from_utf8(response.body)?);
+                Ok(())
             }
             // 304/408: nothing new before nchan's own timeout.
-            304 | 408 => Ok(Vec::new()),
+            304 | 408 => Ok(()),
             status => bail!("poll answered {status}"),
         },
     }
@@ -295,11 +333,11 @@ async fn held_polls(kind: Kind, addr: SocketAddr) -> Result<usize> {
         .await?;
     match kind {
         Kind::Ours => {
-            let stats: serde_json::Value = serde_json::from_slice(&response.body)?;
+            let stats: serde_json::Value = serde_json::from_slice(response.body)?;
             Ok(stats["held_polls"].as_u64().unwrap_or(0) as usize)
         }
         Kind::Nchan => {
-            let text = String::from_utf8_lossy(&response.body);
+            let text = String::from_utf8_lossy(response.body);
             let line = text
                 .lines()
                 .find_map(|line| line.strip_prefix("subscribers:"))
@@ -350,8 +388,9 @@ async fn poller(
 ) -> Result<()> {
     let mut conn = Conn::connect(addr).await?;
     let mut cursor = Cursor::default();
+    let mut request = Vec::with_capacity(256);
     while !*stop.borrow() {
-        let request = poll_request(kind, &room, client, &cursor);
+        poll_request(kind, &room, client, &cursor, &mut request);
         let response = tokio::select! {
             response = conn.roundtrip(&request) => response,
             _ = stop.changed() => break,
@@ -364,15 +403,15 @@ async fn poller(
             }
         };
         let received_us = now_us();
-        for text in delivered(kind, &response, &mut cursor)? {
-            if let Some((seq, sent_us)) = parse_message(&text) {
+        delivered(kind, &response, &mut cursor, |text| {
+            if let Some((seq, sent_us)) = parse_message(text) {
                 let _ = deliveries.send(Delivery {
                     client,
                     seq,
                     latency_us: received_us.saturating_sub(sent_us),
                 });
             }
-        }
+        })?;
     }
     Ok(())
 }
@@ -831,7 +870,7 @@ async fn churn(args: &Args, report: &mut Report) -> Result<()> {
         let response = conn
             .roundtrip(b"GET /api/stats HTTP/1.1\r\nHost: bench\r\n\r\n")
             .await?;
-        serde_json::from_slice(&response.body)?
+        serde_json::from_slice(response.body)?
     };
     report.add(
         format!("churn-2x{}", args.churn_clients),
