@@ -101,6 +101,33 @@ async fn cors_is_off_by_default_and_answers_configured_origins() {
 }
 
 #[tokio::test]
+async fn a_cross_origin_client_can_read_the_rate_limit_answer() {
+    let one = NonZeroU32::new(1).unwrap();
+    let (router, _) = in_process_app(HttpConfig {
+        cors_origins: vec!["https://chat.example".into()],
+        send_limiter: Some(SendLimiter::new(one, one)),
+        ..HttpConfig::default()
+    })
+    .await;
+    let from_other_site = |text: &str| {
+        let mut request = send_request(text);
+        request
+            .headers_mut()
+            .insert(header::ORIGIN, "https://chat.example".parse().unwrap());
+        request
+    };
+    let first = router.clone().oneshot(from_other_site("a")).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let refused = router.oneshot(from_other_site("b")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Without these the browser hides the 429 and its Retry-After from the page's script.
+    assert_eq!(
+        refused.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://chat.example"
+    );
+}
+
+#[tokio::test]
 async fn pages_are_compressed_and_api_answers_are_not() {
     let (router, _) = in_process_app(HttpConfig::default()).await;
     let gzip = |uri: &str| {

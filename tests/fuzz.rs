@@ -8,7 +8,11 @@ use axum::{
     Router,
 };
 use http_body_util::BodyExt;
-use longpoll_chat::server::{rest, store::StoreConfig, Broker, BrokerConfig, HttpConfig};
+use longpoll_chat::server::{
+    rest::{self, Limits},
+    store::StoreConfig,
+    Broker, BrokerConfig,
+};
 use proptest::prelude::*;
 use tower::ServiceExt;
 
@@ -24,7 +28,7 @@ fn check(request: Request<Body>) -> Result<(), TestCaseError> {
         let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
             .await
             .unwrap();
-        let router: Router = rest::router(broker, &HttpConfig::default());
+        let router: Router = rest::router(broker, Limits::default());
         let response = router.oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();

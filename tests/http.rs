@@ -10,7 +10,11 @@ use axum::{
     Router,
 };
 use http_body_util::BodyExt;
-use longpoll_chat::server::{rest, store::StoreConfig, Broker, BrokerConfig, HttpConfig};
+use longpoll_chat::server::{
+    rest::{self, Limits},
+    store::StoreConfig,
+    Broker, BrokerConfig,
+};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -23,7 +27,7 @@ async fn spawn_app() -> TestApp {
     let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
         .await
         .unwrap();
-    let router = rest::router(broker.clone(), &HttpConfig::default());
+    let router = rest::router(broker.clone(), Limits::default());
     TestApp { router, broker }
 }
 
@@ -287,7 +291,7 @@ async fn a_poll_past_the_cap_gets_503_with_retry_after_at_once() {
     };
     let broker = Broker::open(config, &StoreConfig::Memory).await.unwrap();
     let app = TestApp {
-        router: rest::router(broker.clone(), &HttpConfig::default()),
+        router: rest::router(broker.clone(), Limits::default()),
         broker,
     };
     let held = app.spawn_poll("client_id=first&room=cap").await;

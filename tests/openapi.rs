@@ -15,7 +15,10 @@ use axum::{
 use common::in_process_app;
 use http_body_util::BodyExt;
 use longpoll_chat::server::{
-    rest, send_limit::SendLimiter, store::StoreConfig, Broker, BrokerConfig, HttpConfig,
+    rest::{self, Limits},
+    send_limit::SendLimiter,
+    store::StoreConfig,
+    Broker, BrokerConfig, HttpConfig,
 };
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -142,7 +145,7 @@ async fn every_documented_endpoint_answers_as_documented() {
     let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
         .await
         .unwrap();
-    let router = rest::router(broker.clone(), &HttpConfig::default());
+    let router = rest::router(broker.clone(), Limits::default());
     let spec: Value = {
         let response = router.clone().oneshot(get("/openapi.json")).await.unwrap();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -266,7 +269,7 @@ async fn every_documented_endpoint_answers_as_documented() {
     )
     .await
     .unwrap();
-    let full_router = rest::router(full, &HttpConfig::default());
+    let full_router = rest::router(full, Limits::default());
     checker
         .check(&full_router, "/api/poll", get("/api/poll?client_id=late"))
         .await;

@@ -8,7 +8,7 @@
 //! - A poll takes the room's wake-up future *before* it reads the log, so a message committed
 //!   between the read and the wait still wakes it (no lost wake-ups).
 //! - Whatever ends a poll early (superseded, disconnected, store interrupted, shutdown) reaches
-//!   it through its own channel in the client registry, under the registry's lock.
+//!   it through its own channel in the client registry, taken under the registry's lock.
 //! - Locks are `std::sync::Mutex`es held for a few instructions and never across an `.await`;
 //!   guards are dropped before waking anyone.
 //! - Each client holds at most one poll per room: a newer one supersedes the older at once.
@@ -642,10 +642,13 @@ impl Clients {
     /// Ends every held poll with `status`. One message per poll, rather than a wake-up list
     /// every poll would join and leave under a lock shared by all of them.
     fn end_all(&self, status: PollStatus) {
-        for client in lock(&self.map).values_mut() {
-            for poll in &mut client.polls {
-                poll.end(status);
-            }
+        // Taken under the lock (what orders this against registrations), sent after it.
+        let ends: Vec<_> = lock(&self.map)
+            .values_mut()
+            .flat_map(|client| client.polls.iter_mut().filter_map(|poll| poll.end.take()))
+            .collect();
+        for end in ends {
+            let _ = end.send(status);
         }
     }
 
@@ -956,7 +959,11 @@ mod tests {
         let broker = broker(100).await;
         let started = Instant::now();
         let task = spawn_poll(&broker, poll_request("c1", "cut", None)).await;
-        broker.shared.clients.end_all(PollStatus::Timeout);
+        let sink = Sink {
+            rooms: broker.shared.rooms.clone(),
+            clients: broker.shared.clients.clone(),
+        };
+        sink.interrupted();
         assert_eq!(
             task.await.unwrap(),
             PollResponse::empty(PollStatus::Timeout)

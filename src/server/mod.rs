@@ -9,19 +9,30 @@ pub mod send_limit;
 pub mod serve;
 pub mod store;
 
-use axum::{response::IntoResponse, routing::get, Router};
+use axum::{
+    http::{header, HeaderValue, Method},
+    response::IntoResponse,
+    routing::get,
+    Router,
+};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
-use tower_http::{catch_panic::CatchPanicLayer, compression::CompressionLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    compression::CompressionLayer,
+    cors::{AllowOrigin, CorsLayer},
+    trace::TraceLayer,
+};
 
 pub use broker::{Broker, BrokerConfig};
 use send_limit::{SendLimitLayer, SendLimiter};
 
-use crate::error::ChatError;
-
-use crate::app::{shell, App};
+use crate::{
+    app::{shell, App},
+    error::ChatError,
+};
 
 /// How the HTTP application treats requests, beyond the broker's own limits.
 #[derive(Clone, Default)]
@@ -29,7 +40,8 @@ pub struct HttpConfig {
     pub limits: rest::Limits,
     /// Rate limit on sending messages, per remote address; `None` sends freely.
     pub send_limiter: Option<SendLimiter>,
-    /// Origins allowed to call the REST API from other sites (`*` for any); empty: CORS off.
+    /// Origins allowed to call the app (the REST API above all) from other sites (`*` for any);
+    /// empty: CORS off.
     pub cors_origins: Vec<String>,
     /// Serves `GET /metrics` in Prometheus text format when set.
     pub metrics: Option<PrometheusHandle>,
@@ -56,7 +68,7 @@ pub fn app(broker: Broker, leptos_options: LeptosOptions, http: &HttpConfig) -> 
         .with_state(leptos_options)
         // Pages and static assets only: held polls' small answers gain nothing from it.
         .layer(CompressionLayer::new());
-    let mut api = rest::router(broker, http);
+    let mut api = rest::router(broker, http.limits);
     if let Some(metrics) = http.metrics.clone() {
         api = api.route(
             "/metrics",
@@ -65,13 +77,37 @@ pub fn app(broker: Broker, leptos_options: LeptosOptions, http: &HttpConfig) -> 
     }
     // One `layer` call for the whole stack: each `Router::layer` call boxes every request's
     // future once more, and a held poll keeps every box (five calls here were 1.8 KiB of the
-    // 9 KiB per held poll in `make bench`).
+    // 9 KiB per held poll in `make bench`). CORS sits outside the panic and rate-limit
+    // answers, so cross-origin clients can read those too.
     api.merge(pages).layer(
         ServiceBuilder::new()
             .layer(TraceLayer::new_for_http())
+            .option_layer(cors_layer(&http.cors_origins))
             .layer(CatchPanicLayer::custom(|_| {
                 ChatError::Internal.into_response()
             }))
             .layer(SendLimitLayer(http.send_limiter.clone())),
+    )
+}
+
+/// CORS when origins are configured (`*` for any).
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::CONTENT_TYPE]),
     )
 }

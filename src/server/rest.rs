@@ -1,8 +1,8 @@
 //! The REST adapter for curl and scripts: `/api/*` and `/health`. Each handler extracts its
 //! input, lets `model` validate it, calls the broker, and serializes the answer. Every error,
-//! including the extractors' rejections, unknown routes and (through the app's outer layers)
-//! panics, is answered as `{"status":"error","detail":"..."}` with the status [`ChatError`]
-//! documents.
+//! including the extractors' rejections and unknown routes, is answered as
+//! `{"status":"error","detail":"..."}` with the status [`ChatError`] documents (panics too,
+//! by the app's outer layers: see `server::app`).
 
 use std::future::Future;
 
@@ -11,21 +11,18 @@ use axum::{
         rejection::{JsonRejection, PathRejection, QueryRejection},
         DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, State,
     },
-    http::{header, HeaderValue, Method, StatusCode},
+    http::{header, HeaderValue, StatusCode},
     response::{Html, IntoResponse, Response},
     routing::{any, delete, get, post},
     Json, Router,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tower::ServiceBuilder;
-use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
-    set_header::SetResponseHeaderLayer,
-};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{Broker, HttpConfig};
+use super::Broker;
 use crate::{
     error::ChatError,
     model::{
@@ -61,7 +58,7 @@ pub struct ApiDoc;
 
 /// `/health` and the `/api` endpoints, with JSON errors for everything under `/api`, plus their
 /// OpenAPI document (`/openapi.json`), Swagger UI (`/docs`) and ReDoc (`/redoc`).
-pub fn router(broker: Broker, http: &HttpConfig) -> Router {
+pub fn router(broker: Broker, limits: Limits) -> Router {
     // Full paths rather than `nest("/api", ...)`, which rebuilds every request's URI.
     let api = Router::new()
         .route("/api/poll", get(poll))
@@ -76,12 +73,11 @@ pub fn router(broker: Broker, http: &HttpConfig) -> Router {
         // One `layer` call: each one boxes every request's future once more (see `app`).
         .layer(
             ServiceBuilder::new()
-                .option_layer(cors_layer(&http.cors_origins))
                 .layer(SetResponseHeaderLayer::overriding(
                     header::CACHE_CONTROL,
                     HeaderValue::from_static("no-store"),
                 ))
-                .layer(DefaultBodyLimit::max(http.limits.max_body_bytes)),
+                .layer(DefaultBodyLimit::max(limits.max_body_bytes)),
         );
     Router::new()
         .route("/health", get(health))
@@ -90,28 +86,6 @@ pub fn router(broker: Broker, http: &HttpConfig) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .merge(api)
         .with_state(broker)
-}
-
-/// CORS for the REST API when origins are configured (`*` for any).
-fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
-    if origins.is_empty() {
-        return None;
-    }
-    let allow_origin = if origins.iter().any(|origin| origin == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(
-            origins
-                .iter()
-                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
-        )
-    };
-    Some(
-        CorsLayer::new()
-            .allow_origin(allow_origin)
-            .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([header::CONTENT_TYPE]),
-    )
 }
 
 /// `axum::Json` whose rejections are [`ChatError`]s.

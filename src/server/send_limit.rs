@@ -49,8 +49,8 @@ impl SendLimiter {
 
 /// Rate-limits message sends and passes everything else through, as a tower layer around the
 /// whole application. A layer of our own rather than `axum::middleware::from_fn`: its future
-/// is the inner one or a ready answer, with no allocation per request, and a held poll waiting
-/// inside it costs no extra memory.
+/// is the inner one or a ready answer, not a boxed future per request, so a held poll waiting
+/// inside it keeps no extra allocation.
 #[derive(Clone)]
 pub struct SendLimitLayer(pub Option<SendLimiter>);
 

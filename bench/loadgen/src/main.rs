@@ -1,10 +1,10 @@
 //! Load generator for longpoll-chat and, as a peer, nginx with the nchan long-poll module.
 //!
 //! One TCP connection (keep-alive) and one task per simulated client, a small HTTP/1.1 reader on
-//! `httparse`. A polling client allocates nothing per poll but the list of messages its JSON
-//! answer holds: requests are written into a reused buffer, answers are read in place. Every message carries its sequence
-//! number and the instant it was sent, so receivers measure end-to-end latency and the tally
-//! finds lost and duplicated messages. Every wait is bounded in time.
+//! `httparse`. A polling client allocates nothing per poll but the list of messages its JSON answer
+//! holds: requests are written into a reused buffer, answers are read in place. Every message
+//! carries its sequence number and the instant it was sent, so receivers measure end-to-end latency
+//! and the tally finds lost and duplicated messages. Every wait is bounded in time.
 //!
 //! Scenarios (see `bench/run.sh` for how the servers are started):
 //! - `fanout`:  N clients hold a poll on one room; one send; time to each answer; 5 rounds.
@@ -263,10 +263,13 @@ struct PollAnswer<'a> {
     reset: bool,
 }
 
+/// Borrowed unless the JSON escapes something (then owned: a borrowed `&str` would fail).
 #[derive(serde::Deserialize)]
 struct PolledMessage<'a> {
-    id: &'a str,
-    text: &'a str,
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    text: std::borrow::Cow<'a, str>,
 }
 
 /// Calls `each` with the text of every message a poll answer delivered; advances the cursor.
@@ -287,9 +290,9 @@ fn delivered(
             }
             if let Some(last) = answer.messages.last() {
                 cursor.last_id.clear();
-                cursor.last_id.push_str(last.id);
+                cursor.last_id.push_str(&last.id);
             }
-            answer.messages.iter().for_each(|message| each(message.text));
+            answer.messages.iter().for_each(|message| each(&message.text));
             Ok(())
         }
         Kind::Nchan => match response.status {
