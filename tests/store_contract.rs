@@ -103,6 +103,16 @@ impl Backing {
     async fn open(&self, sink: Arc<Recorder>, retention: Retention) -> Arc<dyn Store> {
         self.config.open(sink, retention).await.unwrap()
     }
+
+    /// Two stores on the same backing (two instances sharing it), each with its own sink.
+    async fn open_two(&self) -> ([Arc<Recorder>; 2], [Arc<dyn Store>; 2]) {
+        let sinks = [Arc::new(Recorder::default()), Arc::new(Recorder::default())];
+        let stores = [
+            self.open(sinks[0].clone(), Retention::default()).await,
+            self.open(sinks[1].clone(), Retention::default()).await,
+        ];
+        (sinks, stores)
+    }
 }
 
 /// A freshly opened store of one kind, with the sink it feeds.
@@ -404,11 +414,7 @@ async fn migrations_are_versioned_and_run_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_stores_sharing_a_server_hand_every_message_to_every_sink_in_one_order() {
     let backing = Backing::new("redis");
-    let sinks = [Arc::new(Recorder::default()), Arc::new(Recorder::default())];
-    let mut stores = Vec::new();
-    for sink in &sinks {
-        stores.push(backing.open(sink.clone(), Retention::default()).await);
-    }
+    let (sinks, stores) = backing.open_two().await;
     let mut tasks = Vec::new();
     for i in 0..300 {
         let store = stores[i % 2].clone();
@@ -437,11 +443,7 @@ async fn redis_stores_sharing_a_server_hand_every_message_to_every_sink_in_one_o
 #[tokio::test]
 async fn redis_losing_its_data_starts_rooms_over_rather_than_dropping_new_messages() {
     let backing = Backing::new("redis");
-    let sinks = [Arc::new(Recorder::default()), Arc::new(Recorder::default())];
-    let mut stores = Vec::new();
-    for sink in &sinks {
-        stores.push(backing.open(sink.clone(), Retention::default()).await);
-    }
+    let (sinks, stores) = backing.open_two().await;
     for i in 0..3 {
         stores[0]
             .append(message("lost", &format!("m{i}")))

@@ -126,7 +126,8 @@ impl Broker {
     /// Stores a message and wakes every poll held on its room. `Ok` means the message is
     /// durable in the store and visible to polls and history.
     pub async fn send(&self, request: SendRequest) -> Result<SendReceipt, ChatError> {
-        let max_chars = self.shared.config.max_text_chars;
+        let max_chars = self.max_text_chars();
+        // Texts were checked against TEXT_MAX_CHARS already: count characters only below it.
         if max_chars < TEXT_MAX_CHARS && request.text.as_str().chars().count() > max_chars {
             return Err(ChatError::invalid(format!(
                 "text must be at most {max_chars} characters"
@@ -885,6 +886,14 @@ mod tests {
         })
     }
 
+    /// The broker's own sink, as the store would call it.
+    fn sink(broker: &Broker) -> Sink {
+        Sink {
+            rooms: broker.shared.rooms.clone(),
+            clients: broker.shared.clients.clone(),
+        }
+    }
+
     /// The texts `history` returns for the room (up to 100).
     fn history_texts(broker: &Broker, room: &str) -> Vec<String> {
         let request = HistoryRequest {
@@ -933,10 +942,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_rewound_room_resets_waiting_polls_and_starts_over() {
         let broker = broker(100).await;
-        let sink = Sink {
-            rooms: broker.shared.rooms.clone(),
-            clients: broker.shared.clients.clone(),
-        };
+        let sink = sink(&broker);
         let mut last = None;
         for offset in 0..5 {
             let message = stored("rewind", &format!("m{offset}"));
@@ -959,11 +965,7 @@ mod tests {
         let broker = broker(100).await;
         let started = Instant::now();
         let task = spawn_poll(&broker, poll_request("c1", "cut", None)).await;
-        let sink = Sink {
-            rooms: broker.shared.rooms.clone(),
-            clients: broker.shared.clients.clone(),
-        };
-        sink.interrupted();
+        sink(&broker).interrupted();
         assert_eq!(
             task.await.unwrap(),
             PollResponse::empty(PollStatus::Timeout)

@@ -127,7 +127,8 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-/// Which store to use, as given on the command line: `memory` or `sqlite:PATH`.
+/// Which store to use, as given on the command line: `memory`, `sqlite:PATH` or
+/// `redis://HOST:PORT/DB`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     /// Nothing survives the process.
