@@ -4,7 +4,7 @@
 //! Every rule about what a valid room name, sender, text or client id looks like lives here, so
 //! the REST handlers, the server functions and the UI all apply the same ones.
 
-use std::{fmt, ops::RangeInclusive, sync::Arc, time::Duration};
+use std::{borrow::Cow, fmt, ops::RangeInclusive, sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -250,6 +250,29 @@ pub struct PollRequest {
 }
 
 impl PollQuery {
+    /// Reads the parameters from decoded `name=value` pairs; unknown names are ignored, a
+    /// repeated one is an error.
+    pub fn from_pairs<'a>(
+        pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+    ) -> Result<Self, ChatError> {
+        let mut query = Self::default();
+        for (name, value) in pairs {
+            let field = match &*name {
+                "client_id" => &mut query.client_id,
+                "room" => &mut query.room,
+                "last_message_id" => &mut query.last_message_id,
+                "timeout" => &mut query.timeout,
+                _ => continue,
+            };
+            if field.replace(value.into_owned()).is_some() {
+                return Err(ChatError::invalid(format!(
+                    "duplicate field `{name}` in the query"
+                )));
+            }
+        }
+        Ok(query)
+    }
+
     pub fn validate(&self) -> Result<PollRequest, ChatError> {
         let client_id = self
             .client_id

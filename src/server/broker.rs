@@ -15,14 +15,16 @@
 
 use std::{
     collections::{HashMap, VecDeque},
+    ops::Deref,
     pin::pin,
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard, OnceLock,
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use bytes::Bytes;
 use tokio::{
     sync::{oneshot, Notify},
     time::Instant,
@@ -162,7 +164,7 @@ impl Broker {
     ///
     /// Fails with [`ChatError::TooManyPolls`] when the server or the client already holds as
     /// many polls as allowed (a poll that supersedes another is always accepted).
-    pub async fn poll(&self, request: PollRequest) -> Result<PollResponse, ChatError> {
+    pub async fn poll(&self, request: PollRequest) -> Result<PollAnswer, ChatError> {
         let answer = self.wait_for_messages(&request).await;
         let metrics = &self.shared.metrics;
         match &answer {
@@ -172,7 +174,7 @@ impl Broker {
         answer
     }
 
-    async fn wait_for_messages(&self, request: &PollRequest) -> Result<PollResponse, ChatError> {
+    async fn wait_for_messages(&self, request: &PollRequest) -> Result<PollAnswer, ChatError> {
         let shared = &*self.shared;
         let (_held, mut ended) = HeldPoll::register(shared, request)?;
         let room_name = request.room.as_str();
@@ -201,31 +203,31 @@ impl Broker {
                 continue;
             }
             {
-                let log = room.lock();
+                let mut log = room.lock();
                 let Some(from) = start else {
-                    return Ok(PollResponse::reset(log.recent(MAX_MESSAGES_PER_POLL)));
+                    return Ok(log.reset());
                 };
-                match log.read_from(from, MAX_MESSAGES_PER_POLL) {
-                    Some(messages) if messages.is_empty() => position = Some(from),
-                    Some(messages) => {
-                        if let (true, Some(newest)) = (woken, messages.last()) {
+                match log.read_from(from) {
+                    Read::Nothing => position = Some(from),
+                    Read::Messages(answer) => {
+                        if let (true, Some(newest)) = (woken, answer.messages.last()) {
                             let delay = unix_now() - newest.timestamp;
                             shared.metrics.wakeup.record(delay.max(0.0));
                         }
-                        return Ok(PollResponse::messages(messages));
+                        return Ok(answer);
                     }
                     // More messages arrived than the room keeps since this poll last looked.
-                    None => return Ok(PollResponse::reset(log.recent(MAX_MESSAGES_PER_POLL))),
+                    Read::Evicted => return Ok(log.reset()),
                 }
             }
             tokio::select! {
                 () = arrived => woken = true,
-                () = &mut timeout => return Ok(PollResponse::empty(PollStatus::Timeout)),
+                () = &mut timeout => return Ok(PollAnswer::empty(PollStatus::Timeout)),
                 // Superseded, disconnected, or timeout-shaped when the store lost sight of new
                 // messages or the server shuts down (see `Clients::end_all`).
                 end = &mut ended => {
                     // A dropped sender means the client was forgotten: treat it as disconnected.
-                    return Ok(PollResponse::empty(end.unwrap_or(PollStatus::Disconnected)));
+                    return Ok(PollAnswer::empty(end.unwrap_or(PollStatus::Disconnected)));
                 }
             }
         }
@@ -394,6 +396,62 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A poll's answer. Polls that get the same answer share it (one send answers every caught-up
+/// poll of the room with the same messages), and its JSON is made once for all of them.
+#[derive(Debug, Clone)]
+pub struct PollAnswer(Arc<SharedAnswer>);
+
+#[derive(Debug)]
+struct SharedAnswer {
+    response: PollResponse,
+    json: OnceLock<Bytes>,
+}
+
+impl PollAnswer {
+    fn new(response: PollResponse) -> Self {
+        Self(Arc::new(SharedAnswer {
+            response,
+            json: OnceLock::new(),
+        }))
+    }
+
+    fn empty(status: PollStatus) -> Self {
+        Self::new(PollResponse::empty(status))
+    }
+
+    /// The answer as JSON, serialized by the first poll that asks.
+    pub fn to_json(&self) -> Result<Bytes, ChatError> {
+        if let Some(json) = self.0.json.get() {
+            return Ok(json.clone());
+        }
+        let json = serde_json::to_vec(&self.0.response).map_err(|error| {
+            tracing::error!(%error, "a poll answer did not serialize");
+            ChatError::Internal
+        })?;
+        Ok(self.0.json.get_or_init(|| json.into()).clone())
+    }
+}
+
+impl PartialEq for PollAnswer {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.response == other.0.response
+    }
+}
+
+impl PartialEq<PollResponse> for PollAnswer {
+    fn eq(&self, other: &PollResponse) -> bool {
+        self.0.response == *other
+    }
+}
+
+impl Deref for PollAnswer {
+    type Target = PollResponse;
+
+    fn deref(&self) -> &PollResponse {
+        &self.0.response
+    }
+}
+
 /// All rooms by name. Also the store's [`CommitSink`]: committed messages land here.
 struct Rooms {
     map: Mutex<HashMap<String, Arc<Room>>>,
@@ -519,6 +577,17 @@ struct RoomLog {
     /// Offset the next message will get (= messages the room ever had).
     next_offset: u64,
     capacity: usize,
+    /// The last answer read from the log and the offset it was read from, until the log
+    /// changes: the polls a send wakes all read from the same offset.
+    last_read: Option<(u64, PollAnswer)>,
+}
+
+/// What a poll finds in the log from its position on.
+enum Read {
+    Nothing,
+    Messages(PollAnswer),
+    /// Some of the messages were evicted (or forgotten) since the position was taken.
+    Evicted,
 }
 
 impl RoomLog {
@@ -527,6 +596,7 @@ impl RoomLog {
             messages: VecDeque::new(),
             next_offset: 0,
             capacity,
+            last_read: None,
         }
     }
 
@@ -550,6 +620,7 @@ impl RoomLog {
         }
         self.messages.push_back(message);
         self.next_offset += 1;
+        self.last_read = None;
         true
     }
 
@@ -565,21 +636,34 @@ impl RoomLog {
         Some(self.first_offset() + index as u64 + 1)
     }
 
-    /// Up to `max` messages from `offset` on; `None` if some of them were already evicted.
-    fn read_from(&self, offset: u64, max: usize) -> Option<Vec<Arc<Message>>> {
-        if offset > self.next_offset {
-            // Past the end: the log was forgotten since this position was taken.
-            return None;
+    /// Up to [`MAX_MESSAGES_PER_POLL`] messages from `offset` on.
+    fn read_from(&mut self, offset: u64) -> Read {
+        if offset == self.next_offset {
+            return Read::Nothing;
         }
-        let skip = offset.checked_sub(self.first_offset())?;
-        Some(
-            self.messages
-                .iter()
-                .skip(skip as usize)
-                .take(max)
-                .cloned()
-                .collect(),
-        )
+        if let Some((read_from, answer)) = &self.last_read {
+            if *read_from == offset {
+                return Read::Messages(answer.clone());
+            }
+        }
+        // Past the end, the log was forgotten since this position was taken.
+        let Some(skip) = offset
+            .checked_sub(self.first_offset())
+            .filter(|_| offset < self.next_offset)
+        else {
+            return Read::Evicted;
+        };
+        let messages = self.messages.iter().skip(skip as usize);
+        let answer = PollAnswer::new(PollResponse::messages(
+            messages.take(MAX_MESSAGES_PER_POLL).cloned().collect(),
+        ));
+        self.last_read = Some((offset, answer.clone()));
+        Read::Messages(answer)
+    }
+
+    /// The answer for a poll whose position the log does not have: its latest messages.
+    fn reset(&self) -> PollAnswer {
+        PollAnswer::new(PollResponse::reset(self.recent(MAX_MESSAGES_PER_POLL)))
     }
 
     /// Forgets every message and offset, for a store that lost them: the next message inserted
@@ -587,6 +671,7 @@ impl RoomLog {
     fn forget(&mut self) {
         self.messages.clear();
         self.next_offset = 0;
+        self.last_read = None;
     }
 
     /// The last `count` messages, oldest first.
@@ -799,7 +884,7 @@ mod tests {
     async fn spawn_poll(
         broker: &Broker,
         request: PollRequest,
-    ) -> tokio::task::JoinHandle<PollResponse> {
+    ) -> tokio::task::JoinHandle<PollAnswer> {
         let held_before = broker.held_polls();
         let task = tokio::spawn({
             let broker = broker.clone();
@@ -829,6 +914,36 @@ mod tests {
             assert_eq!(response.messages[0].id, receipt.message_id);
         }
         assert_eq!(started.elapsed(), Duration::ZERO, "no timer was involved");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_woken_by_one_send_share_one_answer_serialized_once() {
+        let broker = broker(100).await;
+        let first = spawn_poll(&broker, poll_request("c1", "shared", None)).await;
+        let second = spawn_poll(&broker, poll_request("c2", "shared", None)).await;
+        send(&broker, "shared", "hello").await;
+        let (first, second) = (first.await.unwrap(), second.await.unwrap());
+        let (first_json, second_json) = (first.to_json().unwrap(), second.to_json().unwrap());
+        assert_eq!(
+            first_json.as_ptr(),
+            second_json.as_ptr(),
+            "one serialization"
+        );
+        let parsed: PollResponse = serde_json::from_slice(&first_json).unwrap();
+        assert_eq!(texts(&parsed), ["hello"]);
+        assert_eq!(parsed, *first);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shared_answer_is_not_reused_once_the_room_has_more() {
+        let broker = broker(100).await;
+        let cursor = send(&broker, "grows", "m0").await.message_id.to_string();
+        send(&broker, "grows", "m1").await;
+        let read = |client| broker.poll(poll_request(client, "grows", Some(&cursor)));
+        assert_eq!(texts(&read("c1").await.unwrap()), ["m1"]);
+        assert_eq!(texts(&read("c2").await.unwrap()), ["m1"]);
+        send(&broker, "grows", "m2").await;
+        assert_eq!(texts(&read("c3").await.unwrap()), ["m1", "m2"]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -177,11 +177,10 @@ fn parse(buf: &[u8]) -> Result<Option<Parsed>> {
             .find(|h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value)
     };
-    let length: usize = std::str::from_utf8(
-        header("content-length").context("response without content-length")?,
-    )?
-    .trim()
-    .parse()?;
+    let length: usize =
+        std::str::from_utf8(header("content-length").context("response without content-length")?)?
+            .trim()
+            .parse()?;
     if buf.len() < head + length {
         return Ok(None);
     }
@@ -292,7 +291,10 @@ fn delivered(
                 cursor.last_id.clear();
                 cursor.last_id.push_str(&last.id);
             }
-            answer.messages.iter().for_each(|message| each(&message.text));
+            answer
+                .messages
+                .iter()
+                .for_each(|message| each(&message.text));
             Ok(())
         }
         Kind::Nchan => match response.status {
@@ -520,10 +522,33 @@ fn rss_kib(pids: &[u32]) -> Result<u64> {
     Ok(total)
 }
 
-/// User + system CPU time of the processes, in milliseconds.
-fn cpu_ms(pids: &[u32]) -> Result<f64> {
-    let ticks_per_second = 100.0; // USER_HZ on Linux
-    let mut ticks = 0.0;
+/// CPU time used by processes, in milliseconds.
+#[derive(Clone, Copy)]
+struct CpuTime {
+    user_ms: f64,
+    system_ms: f64,
+}
+
+impl CpuTime {
+    fn total_ms(self) -> f64 {
+        self.user_ms + self.system_ms
+    }
+
+    fn since(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user_ms: self.user_ms - earlier.user_ms,
+            system_ms: self.system_ms - earlier.system_ms,
+        }
+    }
+}
+
+/// User and system CPU time of the processes so far.
+fn cpu_time(pids: &[u32]) -> Result<CpuTime> {
+    let ms_per_tick = 1000.0 / 100.0; // USER_HZ on Linux
+    let mut time = CpuTime {
+        user_ms: 0.0,
+        system_ms: 0.0,
+    };
     for pid in pids {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
         let fields: Vec<&str> = stat
@@ -532,9 +557,15 @@ fn cpu_ms(pids: &[u32]) -> Result<f64> {
             .1
             .split_whitespace()
             .collect();
-        ticks += fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+        time.user_ms += fields[11].parse::<f64>()? * ms_per_tick;
+        time.system_ms += fields[12].parse::<f64>()? * ms_per_tick;
     }
-    Ok(ticks * 1000.0 / ticks_per_second)
+    Ok(time)
+}
+
+/// User + system CPU time of the processes, in milliseconds.
+fn cpu_ms(pids: &[u32]) -> Result<f64> {
+    Ok(cpu_time(pids)?.total_ms())
 }
 
 fn self_cpu_ms() -> f64 {
@@ -641,7 +672,7 @@ async fn wake_rounds(
     let mut pollers = Pollers::start(args.kind, args.addr, room, clients).await?;
     let mut sender = Conn::connect(send_addr).await?;
     let cpu = self_cpu_ms();
-    let server_cpu = cpu_ms(&args.pids)?;
+    let server_cpu = cpu_time(&args.pids)?;
     let mut latencies = Vec::with_capacity(clients * rounds as usize);
     for round in 0..rounds {
         pollers.all_held().await?;
@@ -659,6 +690,7 @@ async fn wake_rounds(
             }
         }
     }
+    let server_cpu = cpu_time(&args.pids)?.since(server_cpu);
     latencies.sort_unstable();
     report.add(
         scenario,
@@ -668,7 +700,8 @@ async fn wake_rounds(
             ("p50_ms", float(percentile(&latencies, 0.5))),
             ("p99_ms", float(percentile(&latencies, 0.99))),
             ("max_ms", float(percentile(&latencies, 1.0))),
-            ("server_cpu_ms", float(cpu_ms(&args.pids)? - server_cpu)),
+            ("server_cpu_ms", float(server_cpu.total_ms())),
+            ("server_user_ms", float(server_cpu.user_ms)),
             ("loadgen_cpu_ms", float(self_cpu_ms() - cpu)),
         ],
     );
@@ -890,7 +923,12 @@ async fn churn(args: &Args, report: &mut Report) -> Result<()> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = Args::parse();
+    // On a worker thread rather than in `block_on`'s: every delivery a poller reports would
+    // otherwise have to wake the main thread (a futex call each, thousands per round).
+    tokio::spawn(run(Args::parse())).await?
+}
+
+async fn run(args: Args) -> Result<()> {
     let mut report = Report {
         label: args.label.clone(),
     };
