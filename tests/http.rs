@@ -315,9 +315,16 @@ async fn a_poll_past_the_cap_gets_503_with_retry_after_at_once() {
 async fn api_answers_are_json_and_never_cached() {
     let app = spawn_app().await;
     // A poll with a cursor the room does not have is answered at once (with a reset).
-    for uri in ["/api/stats", "/api/poll?client_id=c&last_message_id=unknown"] {
+    for uri in [
+        "/api/stats",
+        "/api/poll?client_id=c&last_message_id=unknown",
+    ] {
         let response = app.router.clone().oneshot(get(uri)).await.unwrap();
-        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store", "{uri}");
+        assert_eq!(
+            response.headers()[header::CACHE_CONTROL],
+            "no-store",
+            "{uri}"
+        );
         let answer = app.get(uri).await;
         assert_eq!(answer.status, StatusCode::OK, "{uri}");
         assert_eq!(answer.content_type, "application/json", "{uri}");

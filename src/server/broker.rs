@@ -584,6 +584,7 @@ struct RoomLog {
 
 /// What a poll finds in the log from its position on.
 enum Read {
+    /// No message yet past the position.
     Nothing,
     Messages(PollAnswer),
     /// Some of the messages were evicted (or forgotten) since the position was taken.
@@ -646,7 +647,8 @@ impl RoomLog {
                 return Read::Messages(answer.clone());
             }
         }
-        // Past the end, the log was forgotten since this position was taken.
+        // Before the first message kept (evicted), or past the end (the log was forgotten since
+        // this position was taken).
         let Some(skip) = offset
             .checked_sub(self.first_offset())
             .filter(|_| offset < self.next_offset)

@@ -110,8 +110,8 @@ impl JsonObject {
 struct ApiQuery<T>(T);
 
 /// `GET /api/poll`'s query. Polls are most of the traffic, and their queries rarely hold
-/// anything to decode: those are split in place rather than decoded byte by byte (which took
-/// a tenth of the server's CPU per poll in `make bench`).
+/// anything to decode: those are split in place rather than decoded byte by byte (a tenth of
+/// the server's instructions per poll in `make bench`).
 struct PollParams(PollQuery);
 
 impl<S: Send + Sync> FromRequestParts<S> for PollParams {
