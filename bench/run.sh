@@ -124,6 +124,12 @@ fi
 if command -v nginx >/dev/null && [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
   run_nchan --scenarios memory
   run_nchan --scenarios latency,fanout,stream
+  # The fan-out target compares two servers within 10-25 % of each other, while one run varies
+  # about as much on this machine: FANOUT_PAIRS more fan-out runs, alternating, then medians.
+  for _ in $(seq 1 "${FANOUT_PAIRS:-4}"); do
+    run_ours ours-memory memory --scenarios fanout
+    run_nchan --scenarios fanout
+  done
 else
   echo "nchan unavailable: no peer in this run" >&2
 fi
@@ -138,4 +144,25 @@ print("|---|---|---|")
 for row in rows:
     fields = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("run", "scenario"))
     print(f"| {row['run']} | {row['scenario']} | {fields} |")
+
+# Medians of the repeated fan-out runs, and ours against nchan's.
+from statistics import median
+groups = {}
+for row in rows:
+    if row["scenario"].startswith("fanout-"):
+        groups.setdefault((row["scenario"], row["run"]), []).append(row)
+if groups:
+    keys = ["p50_ms", "p99_ms", "max_ms", "server_cpu_ms", "server_user_ms", "loadgen_cpu_ms"]
+    print()
+    print("| scenario | run | runs | all delivered | " + " | ".join(f"median {k}" for k in keys) + " |")
+    print("|---|---|---|---|" + "---|" * len(keys))
+    for (scenario, run), group in sorted(groups.items()):
+        delivered = all(row["delivered"] == row["expected"] for row in group)
+        values = " | ".join(f"{median(row[k] for row in group):.2f}" for k in keys)
+        print(f"| {scenario} | {run} | {len(group)} | {delivered} | {values} |")
+    for scenario in sorted({scenario for scenario, _ in groups}):
+        ours, nchan = groups.get((scenario, "ours-memory")), groups.get((scenario, "nchan"))
+        if ours and nchan:
+            ratio = median(r["p99_ms"] for r in ours) / median(r["p99_ms"] for r in nchan)
+            print(f"{scenario}: median p99 ours / nchan = {ratio:.2f} (target <= 1)")
 PY
