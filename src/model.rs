@@ -220,9 +220,10 @@ impl BoundedParam {
     }
 }
 
-/// `GET /api/poll` parameters as they arrive, before validation. Numbers stay text here so a
-/// bad value gets an error naming the parameter rather than a deserializer's message.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `GET /api/poll` parameters as they arrive, before validation, read by
+/// [`PollQuery::from_pairs`]. Numbers stay text here so a bad value gets an error naming the
+/// parameter rather than a parser's message.
+#[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct PollQuery {
     /// The polling client's id: 1–128 of `A-Z a-z 0-9 - _ . :`. Required.
