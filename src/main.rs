@@ -15,9 +15,25 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Task polls between two looks for new I/O and timers while a worker is busy (tokio's default
+/// is 61). A send wakes every held poll of its room at once; with the default, the workers
+/// already read the re-polls of the first answered clients while most answers still wait.
+/// Answering first took an eighth off the bench's 10,000-poll fan-out p99 (medians of 8
+/// alternating runs: 169 -> 147 ms; 1024 and 4096 did no better). An idle worker still looks
+/// for I/O at once, so this only changes the order of work under load.
+const TASK_POLLS_PER_IO_CHECK: u32 = 512;
+
+fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .event_interval(TASK_POLLS_PER_IO_CHECK)
+        .build()
+        .context("starting the async runtime")?
+        .block_on(run(config))
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
