@@ -126,7 +126,7 @@ if command -v nginx >/dev/null && [ -e /usr/lib/nginx/modules/ngx_nchan_module.s
   run_nchan --scenarios latency,fanout,stream
   # The fan-out target compares two servers within 10-25 % of each other, while one run varies
   # about as much on this machine: FANOUT_PAIRS more fan-out runs, alternating, then medians.
-  for _ in $(seq 1 "${FANOUT_PAIRS:-4}"); do
+  for _ in $(seq 1 "${FANOUT_PAIRS:-8}"); do
     run_ours ours-memory memory --scenarios fanout
     run_nchan --scenarios fanout
   done
