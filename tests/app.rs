@@ -154,6 +154,55 @@ async fn pages_are_compressed_and_api_answers_are_not() {
 }
 
 #[tokio::test]
+async fn json_answers_are_never_cached_and_pages_keep_their_own_rules() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let one = NonZeroU32::new(1).unwrap();
+    let (app, _) = in_process_app(HttpConfig {
+        send_limiter: Some(SendLimiter::new(one, one)),
+        ..HttpConfig::default()
+    })
+    .await;
+    let cache_control = |response: &axum::response::Response<_>| {
+        response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    let get = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
+    for uri in ["/api/stats", "/api/nowhere", "/health", "/health/ready"] {
+        let response = app.clone().oneshot(get(uri)).await.unwrap();
+        assert_eq!(
+            cache_control(&response).as_deref(),
+            Some("no-store"),
+            "{uri}"
+        );
+    }
+    let page = app.clone().oneshot(get("/")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(cache_control(&page), None);
+    // The answers of the app's own layers too, such as the rate limit's 429.
+    assert_eq!(
+        app.clone()
+            .oneshot(send_request("a"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let refused = app.clone().oneshot(send_request("b")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(cache_control(&refused).as_deref(), Some("no-store"));
+    // The app applies the REST adapter's body limit in its own layer stack.
+    let (unlimited, _) = in_process_app(HttpConfig::default()).await;
+    let too_large = unlimited
+        .oneshot(send_request(&"x".repeat(100 * 1024)))
+        .await
+        .unwrap();
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(cache_control(&too_large).as_deref(), Some("no-store"));
+}
+
+#[tokio::test]
 async fn readiness_checks_the_store_and_fails_once_shutting_down() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let (router, broker) = in_process_app(HttpConfig::default()).await;

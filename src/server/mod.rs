@@ -68,20 +68,23 @@ pub fn app(broker: Broker, leptos_options: LeptosOptions, http: &HttpConfig) -> 
         .with_state(leptos_options)
         // Pages and static assets only: held polls' small answers gain nothing from it.
         .layer(CompressionLayer::new());
-    let mut api = rest::router(broker, http.limits);
+    let mut api = rest::routes(broker);
     if let Some(metrics) = http.metrics.clone() {
         api = api.route(
             "/metrics",
             get(move || std::future::ready(metrics.render())),
         );
     }
-    // One `layer` call for the whole stack: each `Router::layer` call boxes every request's
-    // future once more, and a held poll keeps every box (five calls here were 1.8 KiB of the
-    // 9 KiB per held poll in `make bench`). CORS sits outside the panic and rate-limit
-    // answers, so cross-origin clients can read those too.
+    // One `layer` call for the whole stack, the REST adapter's layers included: each
+    // `Router::layer` call wraps every route once more, so each request clones one more boxed
+    // service and boxes its future once more, and a held poll keeps every box (five calls here
+    // were 1.8 KiB of the 9 KiB per held poll in `make bench`). The REST layers sit outside
+    // the panic and rate-limit answers, so those are never cached either, and CORS outside
+    // those answers too, so cross-origin clients can read them.
     api.merge(pages).layer(
         ServiceBuilder::new()
             .layer(TraceLayer::new_for_http())
+            .layer(rest::layers(http.limits))
             .option_layer(cors_layer(&http.cors_origins))
             .layer(CatchPanicLayer::custom(|_| {
                 ChatError::Internal.into_response()
