@@ -774,43 +774,20 @@ impl Client {
 /// answers, or when the HTTP connection goes away) unregisters it.
 struct HeldPoll<'a> {
     shared: &'a Shared,
-    client_id: ClientId,
+    client_id: &'a ClientId,
     id: u64,
 }
 
 impl<'a> HeldPoll<'a> {
     fn register(
         shared: &'a Shared,
-        request: &PollRequest,
+        request: &'a PollRequest,
     ) -> Result<(Self, oneshot::Receiver<PollStatus>), ChatError> {
         let id = shared.clients.next_poll_id.fetch_add(1, Ordering::Relaxed);
         let (end, ended) = oneshot::channel();
         let superseded = {
             let mut clients = lock(&shared.clients.map);
             let room = request.room.as_str();
-            let client = clients.get_mut(&request.client_id);
-            let previous = client
-                .as_ref()
-                .and_then(|client| client.polls.iter().position(|poll| poll.room == room));
-            // Registrations are serialized by the clients lock, so these checks are exact.
-            if previous.is_none() {
-                let held_by_client = client.map_or(0, |client| client.polls.len());
-                if held_by_client >= shared.config.max_polls_per_client
-                    || shared.held_polls.load(Ordering::Relaxed) >= shared.config.max_held_polls
-                {
-                    return Err(ChatError::TooManyPolls);
-                }
-            }
-            let held = shared.held_polls.fetch_add(1, Ordering::Relaxed) + 1;
-            shared.metrics.held_polls.set(held as f64);
-            let client = clients
-                .entry(request.client_id.clone())
-                .or_insert_with(|| Client {
-                    polls: Vec::new(),
-                    last_seen: Instant::now(),
-                });
-            client.last_seen = Instant::now();
-            let superseded = previous.map(|index| client.polls.swap_remove(index));
             let mut poll = ClientPoll {
                 id,
                 room: room.to_owned(),
@@ -821,7 +798,38 @@ impl<'a> HeldPoll<'a> {
             if shared.shutdown.is_cancelled() {
                 poll.end(PollStatus::Timeout);
             }
-            client.polls.push(poll);
+            // Registrations are serialized by the clients lock, so these checks are exact.
+            let full = |held_by_client: usize| {
+                held_by_client >= shared.config.max_polls_per_client
+                    || shared.held_polls.load(Ordering::Relaxed) >= shared.config.max_held_polls
+            };
+            let now = Instant::now();
+            // Not `entry`, whose owned key would copy the id for every poll of a known client.
+            let superseded = match clients.get_mut(&request.client_id) {
+                Some(client) => {
+                    let previous = client.polls.iter().position(|held| held.room == room);
+                    if previous.is_none() && full(client.polls.len()) {
+                        return Err(ChatError::TooManyPolls);
+                    }
+                    client.last_seen = now;
+                    let superseded = previous.map(|index| client.polls.swap_remove(index));
+                    client.polls.push(poll);
+                    superseded
+                }
+                None => {
+                    if full(0) {
+                        return Err(ChatError::TooManyPolls);
+                    }
+                    let client = Client {
+                        polls: vec![poll],
+                        last_seen: now,
+                    };
+                    clients.insert(request.client_id.clone(), client);
+                    None
+                }
+            };
+            let held = shared.held_polls.fetch_add(1, Ordering::Relaxed) + 1;
+            shared.metrics.held_polls.set(held as f64);
             shared.metrics.clients.set(clients.len() as f64);
             superseded
         };
@@ -830,7 +838,7 @@ impl<'a> HeldPoll<'a> {
         }
         let held = Self {
             shared,
-            client_id: request.client_id.clone(),
+            client_id: &request.client_id,
             id,
         };
         Ok((held, ended))
@@ -842,7 +850,7 @@ impl Drop for HeldPoll<'_> {
         let held = self.shared.held_polls.fetch_sub(1, Ordering::Relaxed) - 1;
         self.shared.metrics.held_polls.set(held as f64);
         let mut clients = lock(&self.shared.clients.map);
-        if let Some(client) = clients.get_mut(&self.client_id) {
+        if let Some(client) = clients.get_mut(self.client_id) {
             client.polls.retain(|poll| poll.id != self.id);
             client.last_seen = Instant::now();
         }
