@@ -176,9 +176,9 @@ impl Broker {
 
     async fn wait_for_messages(&self, request: &PollRequest) -> Result<PollAnswer, ChatError> {
         let shared = &*self.shared;
-        let (_held, mut ended) = HeldPoll::register(shared, request)?;
         let room_name = request.room.as_str();
         let room = shared.rooms.get_or_create(room_name);
+        let (_held, mut ended) = HeldPoll::register(shared, request, &room)?;
         let mut timeout = pin!(tokio::time::sleep(request.timeout));
         let mut position = None;
         let mut caught_up = false;
@@ -698,7 +698,9 @@ struct Client {
 
 struct ClientPoll {
     id: u64,
-    room: String,
+    /// The room polled: the same `Arc` for as long as any poll holds it (see
+    /// `Rooms::forget_unused`), so compared by address.
+    room: Arc<Room>,
     /// Tells the waiting poll why it must end early; taken once told.
     end: Option<oneshot::Sender<PollStatus>>,
 }
@@ -782,15 +784,15 @@ impl<'a> HeldPoll<'a> {
     fn register(
         shared: &'a Shared,
         request: &'a PollRequest,
+        room: &Arc<Room>,
     ) -> Result<(Self, oneshot::Receiver<PollStatus>), ChatError> {
         let id = shared.clients.next_poll_id.fetch_add(1, Ordering::Relaxed);
         let (end, ended) = oneshot::channel();
         let superseded = {
             let mut clients = lock(&shared.clients.map);
-            let room = request.room.as_str();
             let mut poll = ClientPoll {
                 id,
-                room: room.to_owned(),
+                room: room.clone(),
                 end: Some(end),
             };
             // Under the lock that `Broker::shutdown` takes after cancelling: a poll registering
@@ -807,7 +809,8 @@ impl<'a> HeldPoll<'a> {
             // Not `entry`, whose owned key would copy the id for every poll of a known client.
             let superseded = match clients.get_mut(&request.client_id) {
                 Some(client) => {
-                    let previous = client.polls.iter().position(|held| held.room == room);
+                    let same_room = |held: &ClientPoll| Arc::ptr_eq(&held.room, room);
+                    let previous = client.polls.iter().position(same_room);
                     if previous.is_none() && full(client.polls.len()) {
                         return Err(ChatError::TooManyPolls);
                     }
