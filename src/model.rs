@@ -222,21 +222,23 @@ impl BoundedParam {
 
 /// `GET /api/poll` parameters as they arrive, before validation, read by
 /// [`PollQuery::from_pairs`]. Numbers stay text here so a bad value gets an error naming the
-/// parameter rather than a parser's message.
+/// parameter rather than a parser's message. The values borrow from the query string unless
+/// they had to be decoded: a poll copies only what its validated request keeps.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
-pub struct PollQuery {
+pub struct PollQuery<'a> {
     /// The polling client's id: 1–128 of `A-Z a-z 0-9 - _ . :`. Required.
     #[cfg_attr(feature = "ssr", param(required = true, value_type = String, pattern = "^[A-Za-z0-9._:-]{1,128}$"))]
-    pub client_id: Option<String>,
+    pub client_id: Option<Cow<'a, str>>,
     /// Room name, 1–64 of `A-Z a-z 0-9 - _ .`; default `general`.
     #[cfg_attr(feature = "ssr", param(value_type = Option<String>, pattern = "^[A-Za-z0-9._-]{1,64}$", default = "general"))]
-    pub room: Option<String>,
+    pub room: Option<Cow<'a, str>>,
     /// Id of the last message the client received; omit to wait for the next new message.
-    pub last_message_id: Option<String>,
+    #[cfg_attr(feature = "ssr", param(value_type = Option<String>))]
+    pub last_message_id: Option<Cow<'a, str>>,
     /// Seconds to hold the poll, 5–60; default 25.
     #[cfg_attr(feature = "ssr", param(value_type = Option<u32>, minimum = 5, maximum = 60, default = 25))]
-    pub timeout: Option<String>,
+    pub timeout: Option<Cow<'a, str>>,
 }
 
 /// A validated poll.
@@ -250,10 +252,10 @@ pub struct PollRequest {
     pub timeout: Duration,
 }
 
-impl PollQuery {
+impl<'a> PollQuery<'a> {
     /// Reads the parameters from decoded `name=value` pairs; unknown names are ignored, a
     /// repeated one is an error.
-    pub fn from_pairs<'a>(
+    pub fn from_pairs(
         pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
     ) -> Result<Self, ChatError> {
         let mut query = Self::default();
@@ -265,7 +267,7 @@ impl PollQuery {
                 "timeout" => &mut query.timeout,
                 _ => continue,
             };
-            if field.replace(value.into_owned()).is_some() {
+            if field.replace(value).is_some() {
                 return Err(ChatError::invalid(format!(
                     "duplicate field `{name}` in the query"
                 )));
@@ -282,7 +284,11 @@ impl PollQuery {
         Ok(PollRequest {
             client_id: ClientId::parse(client_id)?,
             room: RoomName::parse_or_default(self.room.as_deref())?,
-            last_message_id: self.last_message_id.clone().filter(|id| !id.is_empty()),
+            last_message_id: self
+                .last_message_id
+                .as_deref()
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned),
             timeout: Duration::from_secs(POLL_TIMEOUT_SECS.parse(self.timeout.as_deref())?.into()),
         })
     }
@@ -539,7 +545,7 @@ mod tests {
         assert_eq!(missing.to_string(), "client_id is required");
         let request = PollQuery {
             client_id: Some("c1".into()),
-            last_message_id: Some(String::new()),
+            last_message_id: Some("".into()),
             ..PollQuery::default()
         }
         .validate()
