@@ -102,8 +102,9 @@ impl RoomName {
     }
 
     pub fn parse(value: &str) -> Result<Self, ChatError> {
-        let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-        if value.is_empty() || value.len() > ROOM_NAME_MAX_CHARS || !value.chars().all(valid_char) {
+        // Bytes: every valid character is ASCII, and no byte of a non-ASCII one passes.
+        let valid = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.');
+        if value.is_empty() || value.len() > ROOM_NAME_MAX_CHARS || !value.bytes().all(valid) {
             return Err(ChatError::invalid(format!(
                 "room must be 1-{ROOM_NAME_MAX_CHARS} characters of letters, digits, '-', '_' or '.'"
             )));
@@ -154,8 +155,9 @@ impl MessageText {
 
 impl ClientId {
     pub fn parse(value: &str) -> Result<Self, ChatError> {
-        let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
-        if value.is_empty() || value.len() > CLIENT_ID_MAX_CHARS || !value.chars().all(valid_char) {
+        let valid =
+            |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b':');
+        if value.is_empty() || value.len() > CLIENT_ID_MAX_CHARS || !value.bytes().all(valid) {
             return Err(ChatError::invalid(format!(
                 "client_id must be 1-{CLIENT_ID_MAX_CHARS} characters of letters, digits, '-', '_', '.' or ':'"
             )));

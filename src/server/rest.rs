@@ -157,20 +157,36 @@ impl<S: Send + Sync> FromRequestParts<S> for PollParams {
 }
 
 /// The `name=value` pairs of a query string, decoded as `application/x-www-form-urlencoded`.
+/// Read as bytes, not chars: every separator is ASCII, so cutting at one is a char boundary.
 fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    let encoded = query.contains(['%', '+']);
+    let encoded = query.bytes().any(|byte| matches!(byte, b'%' | b'+'));
     let decoded = encoded.then(|| form_urlencoded::parse(query.as_bytes()));
     let plain = (!encoded).then(|| {
-        query
-            .split('&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
-            .map(|(name, value)| (Cow::Borrowed(name), Cow::Borrowed(value)))
+        let mut rest = Some(query);
+        std::iter::from_fn(move || {
+            let current = rest.take()?;
+            Some(match split_once_at(current, b'&') {
+                Some((pair, after)) => {
+                    rest = Some(after);
+                    pair
+                }
+                None => current,
+            })
+        })
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| split_once_at(pair, b'=').unwrap_or((pair, "")))
+        .map(|(name, value)| (Cow::Borrowed(name), Cow::Borrowed(value)))
     });
     decoded
         .into_iter()
         .flatten()
         .chain(plain.into_iter().flatten())
+}
+
+/// `str::split_once` for an ASCII separator, comparing bytes instead of decoding chars.
+fn split_once_at(text: &str, separator: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|byte| byte == separator)?;
+    Some((&text[..at], &text[at + 1..]))
 }
 
 /// `axum::extract::Path` whose rejections are [`ChatError`]s.
@@ -380,7 +396,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn query_pairs_decode_like_form_urlencoded(query in "[a-z0-9=&%+_.:-]{0,40}") {
+        fn query_pairs_decode_like_form_urlencoded(query in "[a-z0-9=&%+_.:é-]{0,40}") {
             let expected: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
             prop_assert_eq!(query_pairs(&query).collect::<Vec<_>>(), expected);
         }
