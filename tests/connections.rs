@@ -1,5 +1,6 @@
 //! Connection handling of the real binary: a client that never finishes its headers is cut
-//! off after the header read timeout, while a held poll outlives that timeout untouched.
+//! off after the header read timeout, while a held poll outlives that timeout untouched; a
+//! client that hangs up while its poll is held releases it at once.
 #![cfg(feature = "ssr")]
 
 mod common;
@@ -64,4 +65,29 @@ async fn a_held_poll_outlives_the_header_read_timeout() {
         .unwrap();
     let answer: serde_json::Value = poll.await.unwrap().unwrap().json().await.unwrap();
     assert_eq!(answer["messages"][0]["text"], "worth the wait");
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_releases_its_held_poll_at_once() {
+    let server = Server::start_with("memory", "127.0.0.1:0", &[]);
+    let client = client();
+    let held =
+        || async { get_json(&client, &server.url("/api/stats")).await["held_polls"].clone() };
+    let mut socket = TcpStream::connect(server.addr).await.unwrap();
+    socket
+        .write_all(
+            b"GET /api/poll?client_id=leaver&room=door&timeout=60 HTTP/1.1\r\nHost: t\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    while held().await != 1 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(socket);
+    // Far less than the poll's 60 s: the server notices the closed connection, not the timeout.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while held().await != 0 {
+        assert!(Instant::now() < deadline, "the poll is still held");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
