@@ -157,9 +157,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PollParams {
 }
 
 /// The `name=value` pairs of a query string, decoded as `application/x-www-form-urlencoded`.
-/// Read as bytes, not chars: every separator is ASCII, so cutting at one is a char boundary.
+/// Searched as bytes with `memchr`, not as chars: every separator is ASCII, so cutting at one
+/// is a char boundary.
 fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    let encoded = query.bytes().any(|byte| matches!(byte, b'%' | b'+'));
+    let encoded = memchr::memchr2(b'%', b'+', query.as_bytes()).is_some();
     let decoded = encoded.then(|| form_urlencoded::parse(query.as_bytes()));
     let plain = (!encoded).then(|| {
         let mut rest = Some(query);
@@ -183,9 +184,9 @@ fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)
         .chain(plain.into_iter().flatten())
 }
 
-/// `str::split_once` for an ASCII separator, comparing bytes instead of decoding chars.
+/// `str::split_once` for an ASCII separator.
 fn split_once_at(text: &str, separator: u8) -> Option<(&str, &str)> {
-    let at = text.bytes().position(|byte| byte == separator)?;
+    let at = memchr::memchr(separator, text.as_bytes())?;
     Some((&text[..at], &text[at + 1..]))
 }
 
