@@ -163,25 +163,28 @@ fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)
     let encoded = memchr::memchr2(b'%', b'+', query.as_bytes()).is_some();
     let decoded = encoded.then(|| form_urlencoded::parse(query.as_bytes()));
     let plain = (!encoded).then(|| {
-        let mut rest = Some(query);
-        std::iter::from_fn(move || {
-            let current = rest.take()?;
-            Some(match split_once_at(current, b'&') {
-                Some((pair, after)) => {
-                    rest = Some(after);
-                    pair
-                }
-                None => current,
-            })
-        })
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| split_once_at(pair, b'=').unwrap_or((pair, "")))
-        .map(|(name, value)| (Cow::Borrowed(name), Cow::Borrowed(value)))
+        split_at_each(query, b'&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| split_once_at(pair, b'=').unwrap_or((pair, "")))
+            .map(|(name, value)| (Cow::Borrowed(name), Cow::Borrowed(value)))
     });
     decoded
         .into_iter()
         .flatten()
         .chain(plain.into_iter().flatten())
+}
+
+/// `str::split` for an ASCII separator.
+fn split_at_each(text: &str, separator: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest.take()?;
+        let Some((piece, after)) = split_once_at(current, separator) else {
+            return Some(current);
+        };
+        rest = Some(after);
+        Some(piece)
+    })
 }
 
 /// `str::split_once` for an ASCII separator.
@@ -400,6 +403,13 @@ mod tests {
         fn query_pairs_decode_like_form_urlencoded(query in "[a-z0-9=&%+_.:é-]{0,40}") {
             let expected: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
             prop_assert_eq!(query_pairs(&query).collect::<Vec<_>>(), expected);
+        }
+
+        #[test]
+        fn ascii_splits_match_the_standard_ones(text in "[a&=é]{0,12}") {
+            let pieces: Vec<_> = split_at_each(&text, b'&').collect();
+            prop_assert_eq!(pieces, text.split('&').collect::<Vec<_>>());
+            prop_assert_eq!(split_once_at(&text, b'='), text.split_once('='));
         }
     }
 
