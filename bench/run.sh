@@ -153,7 +153,7 @@ for row in rows:
         groups.setdefault((row["scenario"], row["run"]), []).append(row)
 if groups:
     keys = ["p50_ms", "p99_ms", "max_ms", "server_cpu_ms", "server_user_ms", "loadgen_cpu_ms",
-            "first_round_p99_ms", "later_rounds_p99_ms", "first_round_server_cpu_ms"]
+            "first_round_p99_ms", "later_rounds_p99_ms", "first_round_server_cpu_ms", "setup_ms"]
     print()
     print("| scenario | run | runs | all delivered | " + " | ".join(f"median {k}" for k in keys) + " |")
     print("|---|---|---|---|" + "---|" * len(keys))

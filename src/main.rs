@@ -51,8 +51,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .leptos_options;
     let app = server::app(broker.clone(), leptos_options, &config.http());
 
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
+    let listener = server::serve::listen(config.addr, config.listen_backlog)
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%addr, store = %config.store, "listening");

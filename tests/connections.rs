@@ -1,6 +1,7 @@
 //! Connection handling of the real binary: a client that never finishes its headers is cut
 //! off after the header read timeout, while a held poll outlives that timeout untouched; a
-//! client that hangs up while its poll is held releases it at once.
+//! client that hangs up while its poll is held releases it at once; the listen backlog is the
+//! one configured.
 #![cfg(feature = "ssr")]
 
 mod common;
@@ -8,10 +9,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{client, get_json, Server};
+use longpoll_chat::server::serve;
 use serde_json::json;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
+    task::JoinSet,
 };
 
 #[tokio::test]
@@ -90,4 +93,37 @@ async fn a_client_that_hangs_up_releases_its_held_poll_at_once() {
         assert!(Instant::now() < deadline, "the poll is still held");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn the_listen_backlog_bounds_the_connections_waiting_to_be_accepted() {
+    let backlog = 8;
+    let listener = serve::listen("127.0.0.1:0".parse().unwrap(), backlog).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Nothing accepts: every completed handshake waits in the kernel's queue.
+    let mut queued = Vec::new();
+    for _ in 0..backlog {
+        let connect = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr));
+        queued.push(connect.await.expect("room in the backlog").unwrap());
+    }
+    // The queue is full (Linux keeps one more than the backlog): the kernel drops the next
+    // handshakes, and their clients retry only after a second.
+    let mut late = JoinSet::new();
+    for _ in 0..backlog {
+        late.spawn(tokio::time::timeout(
+            Duration::from_millis(500),
+            TcpStream::connect(addr),
+        ));
+    }
+    let connected = late
+        .join_all()
+        .await
+        .into_iter()
+        .filter(Result::is_ok)
+        .count();
+    assert!(
+        connected <= 1,
+        "{connected} of {backlog} more connected past a full backlog"
+    );
+    drop(listener);
 }

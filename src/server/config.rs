@@ -19,6 +19,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
+    /// Connections the kernel queues until the server accepts them (capped by
+    /// `net.core.somaxconn`). Clients past it wait for their handshake's retry, a second or more.
+    #[arg(long, env = "CHAT_LISTEN_BACKLOG", default_value_t = 4_096,
+          value_parser = clap::value_parser!(u32).range(1..=65_535))]
+    pub listen_backlog: u32,
+
     /// Message store: `sqlite:PATH` (a file, created if missing), `redis://HOST:PORT/DB`
     /// (shared by every instance pointed at it) or `memory` (nothing survives a restart).
     #[arg(long, env = "CHAT_STORE", default_value = "sqlite:./data/chat.db")]

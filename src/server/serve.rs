@@ -6,11 +6,15 @@
 //! The header timeout only runs while hyper waits for a request's headers, never while a
 //! request is being handled, so held polls are never cut by it.
 //!
+//! The listening socket's backlog is ours to set too: tokio's `TcpListener::bind` asks for
+//! 1,024, and 10,000 clients connecting at once overflowed it (7,770 dropped handshakes in
+//! the bench, each retried by its client a second or more later).
+//!
 //! HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a proxy in front terminates, and
 //! hyper-util's version-sniffing `auto` connection cost 8 KiB more per held poll (24.5 instead
 //! of 16.4 KiB in `make bench`).
 
-use std::{future::Future, pin::pin, time::Duration};
+use std::{future::Future, io, net::SocketAddr, pin::pin, time::Duration};
 
 use axum::{extract::ConnectInfo, Router};
 use hyper::{body::Incoming, server::conn::http1};
@@ -19,8 +23,21 @@ use hyper_util::{
     server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tower::ServiceExt;
+
+/// Listens on `addr`, with up to `backlog` connections waiting to be accepted (the kernel caps
+/// it at `net.core.somaxconn`). `SO_REUSEADDR`, as `TcpListener::bind` sets it: a restart
+/// binds again while the old connections linger in TIME_WAIT.
+pub fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
 
 /// Accepts connections until `shutdown` resolves, then waits for open connections to finish
 /// their requests.

@@ -673,7 +673,9 @@ async fn wake_rounds(
     scenario: String,
     report: &mut Report,
 ) -> Result<()> {
+    let started = Instant::now();
     let mut pollers = Pollers::start(args.kind, args.addr, room, clients).await?;
+    let setup = started.elapsed();
     let mut sender = Conn::connect(send_addr).await?;
     let cpu = self_cpu_ms();
     let server_cpu = cpu_time(&args.pids)?;
@@ -723,6 +725,9 @@ async fn wake_rounds(
             ("first_round_p99_ms", first_round_p99),
             ("later_rounds_p99_ms", later_rounds_p99),
             ("first_round_server_cpu_ms", float(first_cpu.total_ms())),
+            // From starting the clients (all at once) to the server holding all their polls: a
+            // burst past the listen backlog shows here as whole seconds of handshake retries.
+            ("setup_ms", float(setup.as_secs_f64() * 1000.0)),
         ],
     );
     pollers.finish().await
