@@ -178,7 +178,15 @@ impl Broker {
         let shared = &*self.shared;
         let room_name = request.room.as_str();
         let room = shared.rooms.get_or_create(room_name);
-        let (_held, mut ended) = HeldPoll::register(shared, request, &room)?;
+        let (_held, mut ended) = match HeldPoll::register(shared, request, &room) {
+            Ok(registered) => registered,
+            Err(refused) => {
+                // A refused poll leaves nothing behind, not even the empty room it created.
+                drop(room);
+                shared.rooms.forget_if_unused(room_name);
+                return Err(refused);
+            }
+        };
         let mut timeout = pin!(tokio::time::sleep(request.timeout));
         let mut position = None;
         let mut caught_up = false;
@@ -522,9 +530,20 @@ impl Rooms {
     }
 
     fn forget_unused(&self) {
-        // Holding the map lock, nobody can obtain a room from it: a count of one is final.
-        lock(&self.map)
-            .retain(|_, room| Arc::strong_count(room) > 1 || !room.lock().messages.is_empty());
+        lock(&self.map).retain(|_, room| !Self::unused(room));
+    }
+
+    fn forget_if_unused(&self, name: &str) {
+        let mut map = lock(&self.map);
+        if map.get(name).is_some_and(Self::unused) {
+            map.remove(name);
+        }
+    }
+
+    /// No messages and no poll waiting. Only true while the map's lock is held: then nobody can
+    /// obtain the room from the map, so a count of one is final.
+    fn unused(room: &Arc<Room>) -> bool {
+        Arc::strong_count(room) == 1 && room.lock().messages.is_empty()
     }
 
     /// Adds a committed message to its room's log and wakes the room's polls.
@@ -1238,6 +1257,8 @@ mod tests {
         let a2 = spawn_poll(&broker, poll_request("a", "cap-2", None)).await;
         let third_room = broker.poll(poll_request("a", "cap-3", None)).await;
         assert_eq!(third_room, Err(ChatError::TooManyPolls), "per-client cap");
+        let rooms = || lock(&broker.shared.rooms.map).len();
+        assert_eq!(rooms(), 2, "a refused poll leaves no room behind");
         let b1 = spawn_poll(&broker, poll_request("b", "cap-1", None)).await;
         let over_server_cap = broker.poll(poll_request("c", "cap-1", None)).await;
         assert_eq!(
@@ -1245,6 +1266,7 @@ mod tests {
             Err(ChatError::TooManyPolls),
             "server-wide cap"
         );
+        assert_eq!(rooms(), 2, "nor removes the room others wait on");
         assert_eq!(broker.held_polls(), 3);
         // Superseding replaces a held poll, so it is accepted even at the cap.
         let a2_again = tokio::spawn({
