@@ -25,6 +25,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -253,13 +254,68 @@ fn send_request(kind: Kind, room: &str, text: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The parts of a poll answer the load generator reads, borrowed from the body.
-#[derive(serde::Deserialize)]
-struct PollAnswer<'a> {
-    #[serde(borrow)]
-    messages: Vec<PolledMessage<'a>>,
-    #[serde(default)]
-    reset: bool,
+/// Reads a poll answer in one pass, without collecting its messages: `each` gets every
+/// message's text, `last_id` the last message's id. Returns whether the answer is a reset.
+struct PollAnswerSeed<'c, F> {
+    last_id: &'c mut String,
+    each: F,
+}
+
+impl<'de, F: FnMut(&str)> DeserializeSeed<'de> for PollAnswerSeed<'_, F> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, F: FnMut(&str)> Visitor<'de> for PollAnswerSeed<'_, F> {
+    type Value = bool;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a poll answer")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<bool, A::Error> {
+        let mut reset = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "messages" => map.next_value_seed(MessagesSeed(&mut self))?,
+                "reset" => reset = map.next_value()?,
+                _ => map.next_value::<IgnoredAny>().map(drop)?,
+            }
+        }
+        Ok(reset)
+    }
+}
+
+/// The `messages` array of a poll answer, read one message at a time.
+struct MessagesSeed<'s, 'c, F>(&'s mut PollAnswerSeed<'c, F>);
+
+impl<'de, F: FnMut(&str)> DeserializeSeed<'de> for MessagesSeed<'_, '_, F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(&str)> Visitor<'de> for MessagesSeed<'_, '_, F> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a list of messages")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let answer = self.0;
+        while let Some(message) = seq.next_element::<PolledMessage>()? {
+            (answer.each)(&message.text);
+            answer.last_id.clear();
+            answer.last_id.push_str(&message.id);
+        }
+        Ok(())
+    }
 }
 
 /// Borrowed unless the JSON escapes something (then owned: a borrowed `&str` would fail).
@@ -283,18 +339,16 @@ fn delivered(
             if response.status != 200 {
                 bail!("poll answered {}", response.status);
             }
-            let answer: PollAnswer = serde_json::from_slice(response.body)?;
-            if answer.reset {
+            let answer = PollAnswerSeed {
+                last_id: &mut cursor.last_id,
+                each,
+            };
+            let mut json = serde_json::Deserializer::from_slice(response.body);
+            let reset = answer.deserialize(&mut json)?;
+            json.end()?;
+            if reset {
                 bail!("cursor reset: messages were lost");
             }
-            if let Some(last) = answer.messages.last() {
-                cursor.last_id.clear();
-                cursor.last_id.push_str(&last.id);
-            }
-            answer
-                .messages
-                .iter()
-                .for_each(|message| each(&message.text));
             Ok(())
         }
         Kind::Nchan => match response.status {
