@@ -7,8 +7,8 @@
 //! request is being handled, so held polls are never cut by it.
 //!
 //! The listening socket's backlog is ours to set too: tokio's `TcpListener::bind` asks for
-//! 1,024, and 10,000 clients connecting at once overflowed it (7,770 dropped handshakes in
-//! the bench, each retried by its client a second or more later).
+//! 128, like the standard library, and 10,000 clients connecting at once overflowed it (7,770
+//! dropped handshakes in the bench, each retried by its client a second or more later).
 //!
 //! HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a proxy in front terminates, and
 //! hyper-util's version-sniffing `auto` connection cost 8 KiB more per held poll (24.5 instead
