@@ -41,6 +41,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .with_ansi(std::io::stdout().is_terminal())
         .init();
 
+    lift_open_file_limit(config.max_held_polls);
     // Before the broker exists: it looks up its metric handles once, from this recorder.
     server::metrics::install();
     let broker = Broker::open(config.broker(), &config.store)
@@ -68,6 +69,23 @@ async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await;
     Ok(())
+}
+
+/// Every held poll is an open connection, and the soft limit on open files is often 1,024:
+/// lift it to the hard limit, as nginx (`worker_rlimit_nofile`) and Go's runtime do, and say so
+/// when even that is below `--max-held-polls`.
+fn lift_open_file_limit(max_held_polls: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < max_held_polls as u64 => tracing::warn!(
+            limit,
+            max_held_polls,
+            "the open-file limit is below --max-held-polls: connections past it wait until \
+             others close; raise the hard limit (`ulimit -Hn`, systemd's LimitNOFILE) or lower \
+             --max-held-polls"
+        ),
+        Ok(limit) => tracing::info!(max_open_files = limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
 }
 
 async fn shutdown_signal() {

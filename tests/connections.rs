@@ -1,7 +1,7 @@
 //! Connection handling of the real binary: a client that never finishes its headers is cut
 //! off after the header read timeout, while a held poll outlives that timeout untouched; a
 //! client that hangs up while its poll is held releases it at once; the listen backlog is the
-//! one configured.
+//! one configured; the server lifts its soft limit on open files.
 #![cfg(feature = "ssr")]
 
 mod common;
@@ -126,4 +126,42 @@ async fn the_listen_backlog_bounds_the_connections_waiting_to_be_accepted() {
         "{connected} of {backlog} more connected past a full backlog"
     );
     drop(listener);
+}
+
+/// The soft and hard limits on open files of process `pid`, from `/proc`.
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .unwrap();
+    let mut values = line.split_whitespace();
+    (values.next().unwrap().into(), values.next().unwrap().into())
+}
+
+#[tokio::test]
+async fn the_server_lifts_a_low_open_file_limit_and_holds_polls_past_it() {
+    let server = Server::start_with_open_file_limit(64);
+    let (soft, hard) = open_file_limits(server.child.id());
+    assert_eq!(soft, hard, "the soft limit is lifted to the hard one");
+    // Each held poll is an open connection: more of them than the limit the server started with.
+    let polls = 100;
+    let mut sockets = Vec::new();
+    for client in 0..polls {
+        let mut socket = TcpStream::connect(server.addr).await.unwrap();
+        let request = format!(
+            "GET /api/poll?client_id=many{client}&room=crowd&timeout=60 HTTP/1.1\r\nHost: t\r\n\r\n"
+        );
+        socket.write_all(request.as_bytes()).await.unwrap();
+        sockets.push(socket);
+    }
+    let client = client();
+    let all_held = async {
+        while get_json(&client, &server.url("/api/stats")).await["held_polls"] != polls {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), all_held)
+        .await
+        .expect("all polls are held");
 }

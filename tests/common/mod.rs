@@ -28,6 +28,8 @@ pub async fn in_process_app(http: HttpConfig) -> (Router, Broker) {
     (server::app(broker.clone(), options, &http), broker)
 }
 
+const SERVER_BIN: &str = env!("CARGO_BIN_EXE_longpoll-chat");
+
 /// A running `longpoll-chat` process.
 pub struct Server {
     pub child: Child,
@@ -43,7 +45,23 @@ impl Server {
 
     /// [`start`](Self::start) with extra command-line options.
     pub fn start_with(store: &str, addr: &str, options: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_longpoll-chat"))
+        Self::spawn(Command::new(SERVER_BIN), store, addr, options)
+    }
+
+    /// Starts the server (memory store, any port) with its soft limit on open files lowered
+    /// to `limit` by the shell that execs it.
+    pub fn start_with_open_file_limit(limit: u32) -> Server {
+        let mut shell = Command::new("sh");
+        shell.args([
+            "-c",
+            &format!("ulimit -Sn {limit} && exec \"$0\" \"$@\""),
+            SERVER_BIN,
+        ]);
+        Self::spawn(shell, "memory", "127.0.0.1:0", &[])
+    }
+
+    fn spawn(mut command: Command, store: &str, addr: &str, options: &[&str]) -> Server {
+        let mut child = command
             .args(["--addr", addr, "--store", store, "--send-rate", "0"])
             .args(options)
             .env("LEPTOS_OUTPUT_NAME", "longpoll-chat")
