@@ -1,8 +1,8 @@
 //! Load generator for longpoll-chat and, as a peer, nginx with the nchan long-poll module.
 //!
 //! One TCP connection (keep-alive) and one task per simulated client, a small HTTP/1.1 reader on
-//! `httparse`. A polling client allocates nothing per poll but the list of messages its JSON answer
-//! holds: requests are written into a reused buffer, answers are read in place. Every message
+//! `httparse`. A polling client allocates nothing per poll: requests are written into a reused
+//! buffer, answers are read in place and their messages one at a time. Every message
 //! carries its sequence number and the instant it was sent, so receivers measure end-to-end latency
 //! and the tally finds lost and duplicated messages. Every wait is bounded in time.
 //!
@@ -255,7 +255,8 @@ fn send_request(kind: Kind, room: &str, text: &str) -> Vec<u8> {
 }
 
 /// Reads a poll answer in one pass, without collecting its messages: `each` gets every
-/// message's text, `last_id` the last message's id. Returns whether the answer is a reset.
+/// message's text, `last_id` the last message's id. Returns whether the answer is a reset; the
+/// server writes `reset` after `messages`, so `each` has seen a reset answer's messages by then.
 struct PollAnswerSeed<'c, F> {
     last_id: &'c mut String,
     each: F,
@@ -277,16 +278,32 @@ impl<'de, F: FnMut(&str)> Visitor<'de> for PollAnswerSeed<'_, F> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<bool, A::Error> {
-        let mut reset = false;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match &*key {
-                "messages" => map.next_value_seed(MessagesSeed(&mut self))?,
-                "reset" => reset = map.next_value()?,
-                _ => map.next_value::<IgnoredAny>().map(drop)?,
+        let (mut messages, mut reset) = (false, false);
+        while let Some(key) = map.next_key::<PollAnswerKey>()? {
+            match key {
+                PollAnswerKey::Messages => {
+                    map.next_value_seed(MessagesSeed(&mut self))?;
+                    messages = true;
+                }
+                PollAnswerKey::Reset => reset = map.next_value()?,
+                PollAnswerKey::Other => map.next_value::<IgnoredAny>().map(drop)?,
             }
+        }
+        if !messages {
+            return Err(serde::de::Error::missing_field("messages"));
         }
         Ok(reset)
     }
+}
+
+/// The keys of a poll answer that matter here, matched without copying them.
+#[derive(serde::Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum PollAnswerKey {
+    Messages,
+    Reset,
+    #[serde(other)]
+    Other,
 }
 
 /// The `messages` array of a poll answer, read one message at a time.
