@@ -71,19 +71,25 @@ async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Files the server keeps open besides held polls: the listener, the runtime's, the store's,
+/// and connections that send, read history or stats.
+const OPEN_FILES_BESIDES_POLLS: u64 = 256;
+
 /// Every held poll is an open connection, and the soft limit on open files is often 1,024:
-/// lift it to the hard limit, as nginx (`worker_rlimit_nofile`) and Go's runtime do, and say so
-/// when even that is below `--max-held-polls`.
+/// lift it to the hard limit, as Go's runtime does (nginx has `worker_rlimit_nofile` for it),
+/// and say so when even that is too low for `--max-held-polls`.
 fn lift_open_file_limit(max_held_polls: usize) {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) if limit < max_held_polls as u64 => tracing::warn!(
-            limit,
-            max_held_polls,
-            "the open-file limit is below --max-held-polls: connections past it wait until \
-             others close; raise the hard limit (`ulimit -Hn`, systemd's LimitNOFILE) or lower \
-             --max-held-polls"
-        ),
-        Ok(limit) => tracing::info!(max_open_files = limit, "open-file limit"),
+        Ok(max_open_files) if max_open_files < max_held_polls as u64 + OPEN_FILES_BESIDES_POLLS => {
+            tracing::warn!(
+                max_open_files,
+                max_held_polls,
+                "the open-file limit is too low for --max-held-polls: connections past it wait \
+                 until others close; raise the hard limit (`ulimit -Hn`, systemd's \
+                 LimitNOFILE) or lower --max-held-polls"
+            )
+        }
+        Ok(max_open_files) => tracing::info!(max_open_files, "open-file limit"),
         Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
     }
 }

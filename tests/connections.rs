@@ -1,7 +1,7 @@
 //! Connection handling of the real binary: a client that never finishes its headers is cut
 //! off after the header read timeout, while a held poll outlives that timeout untouched; a
 //! client that hangs up while its poll is held releases it at once; the listen backlog is the
-//! one configured; the server lifts its soft limit on open files.
+//! one configured; the server lifts a low soft limit on open files.
 #![cfg(feature = "ssr")]
 
 mod common;
@@ -9,7 +9,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{client, get_json, Server};
-use longpoll_chat::server::serve;
 use serde_json::json;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -95,24 +94,30 @@ async fn a_client_that_hangs_up_releases_its_held_poll_at_once() {
     }
 }
 
+/// Linux completes handshakes into a listening socket's queue without the process, up to the
+/// backlog (plus one); past it, it drops them, and their clients retry only after a second.
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn the_listen_backlog_bounds_the_connections_waiting_to_be_accepted() {
     let backlog = 8;
-    let listener = serve::listen("127.0.0.1:0".parse().unwrap(), backlog).unwrap();
-    let addr = listener.local_addr().unwrap();
-    // Nothing accepts: every completed handshake waits in the kernel's queue.
+    let server = Server::start_with(
+        "memory",
+        "127.0.0.1:0",
+        &["--listen-backlog", &backlog.to_string()],
+    );
+    // Stopped, the server accepts nothing: every completed handshake waits in the queue.
+    signal(&server, "STOP");
     let mut queued = Vec::new();
     for _ in 0..backlog {
-        let connect = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr));
+        let connect =
+            tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(server.addr));
         queued.push(connect.await.expect("room in the backlog").unwrap());
     }
-    // The queue is full (Linux keeps one more than the backlog): the kernel drops the next
-    // handshakes, and their clients retry only after a second.
     let mut late = JoinSet::new();
     for _ in 0..backlog {
         late.spawn(tokio::time::timeout(
             Duration::from_millis(500),
-            TcpStream::connect(addr),
+            TcpStream::connect(server.addr),
         ));
     }
     let connected = late
@@ -121,11 +126,22 @@ async fn the_listen_backlog_bounds_the_connections_waiting_to_be_accepted() {
         .into_iter()
         .filter(Result::is_ok)
         .count();
+    // One more fits; two handshakes processed at the same instant can both pass the kernel's
+    // check. With the default backlog (4,096) all of them would connect.
     assert!(
-        connected <= 1,
+        connected <= backlog / 2,
         "{connected} of {backlog} more connected past a full backlog"
     );
-    drop(listener);
+    signal(&server, "CONT");
+}
+
+fn signal(server: &Server, name: &str) {
+    let pid = server.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
 }
 
 /// The soft and hard limits on open files of process `pid`, from `/proc`.
@@ -139,13 +155,20 @@ fn open_file_limits(pid: u32) -> (String, String) {
     (values.next().unwrap().into(), values.next().unwrap().into())
 }
 
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn the_server_lifts_a_low_open_file_limit_and_holds_polls_past_it() {
+    // Each held poll is an open connection: more of them than the limit the server starts with.
+    let polls = 100;
+    let (_, hard) = open_file_limits(std::process::id());
+    assert!(
+        hard.parse::<u64>().is_ok_and(|hard| hard >= 2 * polls),
+        "this test needs a hard limit on open files of {} or more, not {hard}",
+        2 * polls
+    );
     let server = Server::start_with_open_file_limit(64);
     let (soft, hard) = open_file_limits(server.child.id());
     assert_eq!(soft, hard, "the soft limit is lifted to the hard one");
-    // Each held poll is an open connection: more of them than the limit the server started with.
-    let polls = 100;
     let mut sockets = Vec::new();
     for client in 0..polls {
         let mut socket = TcpStream::connect(server.addr).await.unwrap();

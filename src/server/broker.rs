@@ -182,8 +182,7 @@ impl Broker {
             Ok(registered) => registered,
             Err(refused) => {
                 // A refused poll leaves nothing behind, not even the empty room it created.
-                drop(room);
-                shared.rooms.forget_if_unused(room_name);
+                shared.rooms.forget_if_unused(room_name, room);
                 return Err(refused);
             }
         };
@@ -533,15 +532,17 @@ impl Rooms {
         lock(&self.map).retain(|_, room| !Self::unused(room));
     }
 
-    fn forget_if_unused(&self, name: &str) {
+    /// Forgets room `name` unless it is in use once `handle`, the caller's, is dropped.
+    fn forget_if_unused(&self, name: &str, handle: Arc<Room>) {
+        drop(handle);
         let mut map = lock(&self.map);
         if map.get(name).is_some_and(Self::unused) {
             map.remove(name);
         }
     }
 
-    /// No messages and no poll waiting. Only true while the map's lock is held: then nobody can
-    /// obtain the room from the map, so a count of one is final.
+    /// No messages and no poll waiting. Only conclusive while the map's lock is held: then
+    /// nobody can obtain the room from the map, so a count of one is final.
     fn unused(room: &Arc<Room>) -> bool {
         Arc::strong_count(room) == 1 && room.lock().messages.is_empty()
     }
