@@ -1,7 +1,8 @@
 //! Connection handling of the real binary: a client that never finishes its headers is cut
 //! off after the header read timeout, while a held poll outlives that timeout untouched; a
 //! client that hangs up while its poll is held releases it at once; the listen backlog is the
-//! one configured; the server lifts a low soft limit on open files.
+//! one configured, and a warning says when the kernel caps it; the server lifts a low soft
+//! limit on open files.
 #![cfg(feature = "ssr")]
 
 mod common;
@@ -133,6 +134,19 @@ async fn the_listen_backlog_bounds_the_connections_waiting_to_be_accepted() {
         "{connected} of {backlog} more connected past a full backlog"
     );
     signal(&server, "CONT");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_listen_backlog_the_kernel_caps_is_reported_at_start() {
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn").unwrap();
+    let somaxconn: u32 = somaxconn.trim().parse().unwrap();
+    let server = Server::start_with("memory", "127.0.0.1:0", &["--listen-backlog", "65535"]);
+    let warned = server
+        .startup_log
+        .iter()
+        .any(|line| line.contains("WARN") && line.contains("somaxconn"));
+    assert_eq!(warned, somaxconn < 65_535, "{:#?}", server.startup_log);
 }
 
 fn signal(server: &Server, name: &str) {

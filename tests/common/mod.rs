@@ -34,6 +34,8 @@ const SERVER_BIN: &str = env!("CARGO_BIN_EXE_longpoll-chat");
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The log lines up to the "listening" one.
+    pub startup_log: Vec<String>,
 }
 
 impl Server {
@@ -71,19 +73,27 @@ impl Server {
             .spawn()
             .expect("the server binary starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut startup_log = Vec::new();
         let addr = loop {
             let line = lines
                 .next()
                 .expect("server exited before listening")
                 .unwrap();
-            if let Some((_, rest)) = line.split_once("addr=") {
-                let addr = rest.split_whitespace().next().unwrap();
-                break addr.parse().unwrap();
+            let addr = line
+                .split_once("addr=")
+                .map(|(_, rest)| rest.split_whitespace().next().unwrap().parse().unwrap());
+            startup_log.push(line);
+            if let Some(addr) = addr {
+                break addr;
             }
         };
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, addr }
+        Server {
+            child,
+            addr,
+            startup_log,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
