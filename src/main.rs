@@ -52,7 +52,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .leptos_options;
     let app = server::app(broker.clone(), leptos_options, &config.http());
 
-    warn_if_the_kernel_caps(config.listen_backlog);
+    warn_if_somaxconn_caps(config.listen_backlog);
     let listener = server::serve::listen(config.addr, config.listen_backlog)
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
@@ -96,7 +96,7 @@ fn lift_open_file_limit(max_held_polls: usize) {
 }
 
 /// Linux caps the listen backlog at `net.core.somaxconn` without a word (128 before 5.4).
-fn warn_if_the_kernel_caps(listen_backlog: u32) {
+fn warn_if_somaxconn_caps(listen_backlog: u32) {
     let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
         .ok()
         .and_then(|text| text.trim().parse::<u32>().ok());
