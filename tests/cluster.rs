@@ -7,11 +7,10 @@ mod common;
 
 use std::{
     collections::HashSet,
-    future::Future,
     time::{Duration, Instant},
 };
 
-use common::{client, get_json, ids, send, RedisServer, Server};
+use common::{client, eventually, get_json, held_polls, ids, send, RedisServer, Server};
 use serde_json::{json, Value};
 
 /// Two instances on one Redis.
@@ -37,26 +36,6 @@ async fn poll(client: &reqwest::Client, base: &str, query: &str) -> reqwest::Res
         .await?
         .json()
         .await
-}
-
-/// Checks `condition` until it holds, failing after `within`: for what becomes true on its own
-/// (a poll getting held, a reconnection, stats shared once a second).
-async fn eventually<F, Fut>(within: Duration, what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn held_polls(client: &reqwest::Client, server: &Server) -> u64 {
-    get_json(client, &server.url("/api/stats")).await["held_polls"]
-        .as_u64()
-        .unwrap()
 }
 
 async fn wait_until_held(client: &reqwest::Client, server: &Server, count: u64) {

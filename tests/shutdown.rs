@@ -9,10 +9,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{get_json, Server};
+use common::{eventually, held_polls, Server};
 use serde_json::Value;
 
-const HELD: usize = 1_000;
+const HELD: u64 = 1_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_1000_held_polls_and_exits_0_within_2_seconds() {
@@ -30,13 +30,8 @@ async fn sigterm_answers_1000_held_polls_and_exits_0_within_2_seconds() {
             tokio::spawn(async move { request.send().await?.json::<Value>().await })
         })
         .collect();
-    loop {
-        let stats = get_json(&client, &server.url("/api/stats")).await;
-        if stats["held_polls"] == HELD {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let all_held = || async { held_polls(&client, &server).await == HELD };
+    eventually(Duration::from_secs(30), "all polls are held", all_held).await;
 
     let stopping = Instant::now();
     let pid = server.child.id().to_string();

@@ -4,9 +4,11 @@
 mod redis;
 
 use std::{
+    future::Future,
     io::{BufRead, BufReader},
     net::SocketAddr,
     process::{Child, Command, Stdio},
+    time::Duration,
 };
 
 use axum::Router;
@@ -129,6 +131,31 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value 
 }
 
 /// Sends `text` to `room` through the server at `base`; returns the new message's id.
+/// Polls held by `server` right now, from its stats.
+pub async fn held_polls(client: &reqwest::Client, server: &Server) -> u64 {
+    get_json(client, &server.url("/api/stats")).await["held_polls"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Checks `condition` until it holds, failing after `within` (a check that hangs, too): for
+/// what becomes true on its own (a poll getting held, a reconnection, stats shared once a
+/// second).
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let holds = async {
+        while !condition().await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(within, holds)
+        .await
+        .unwrap_or_else(|_| panic!("not within {within:?}: {what}"));
+}
+
 pub async fn send(client: &reqwest::Client, base: &str, room: &str, text: &str) -> String {
     let answer: Value = client
         .post(format!("{base}/api/send"))
