@@ -16,36 +16,46 @@ SERVER_BIN := $(TARGET_DIR)/release/longpoll-chat
 export PATH := $(TOOLS_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
 
-.PHONY: run test build setup setup-rust setup-node setup-chromium setup-redis unit e2e lint bench clean
+.PHONY: help run test build setup setup-rust setup-node setup-chromium setup-redis test-rust \
+	test-e2e lint bench clean
+
+## help: list the targets
+help:
+	@sed -n 's/^## \([a-z0-9-]*\): /\1\t/p' $(MAKEFILE_LIST) | expand -t 16
 
 ## run: install what is missing, build the release app, serve it on $(ADDR)
 run: setup build
 	$(SERVER_BIN) --addr $(ADDR)
 
-## test: install what is missing, then unit, HTTP and end-to-end tests (tests that need Redis
-## start their own private redis-server on a free port and temporary directory)
-test: setup unit e2e
+## test: install what is missing, then every Rust test and the end-to-end tests
+test: setup test-rust test-e2e
 
+## build: the release server and the site (WASM, CSS, assets) in $(LEPTOS_SITE_ROOT)
 build:
 	cargo leptos build --release
 	@# ReDoc's bundle, served by the app at /redoc.standalone.js (no CDN).
 	cp $(TOOLS_DIR)/node_modules/redoc/bundles/redoc.standalone.js $(LEPTOS_SITE_ROOT)/
 
-unit:
+## test-rust: every cargo test: unit, HTTP, store contract, real processes, Redis
+# Tests that need Redis start their own private redis-server (a free port, a temporary dir).
+test-rust:
 	cargo test --features ssr
 
-# The end-to-end suite starts the release server itself (see end2end/playwright.config.ts).
-e2e: build
+## test-e2e: Playwright in Chromium against the release server, which it starts itself
+test-e2e: build
 	cd end2end && SERVER_BIN="$(abspath $(SERVER_BIN))" npx playwright test
 
+## lint: rustfmt and clippy (-D warnings) for the server and the browser builds
 lint:
 	cargo fmt --check
 	cargo clippy --features ssr --all-targets -- -D warnings
 	cargo clippy --all-features --all-targets -- -D warnings
 	cargo clippy --features hydrate --all-targets --target wasm32-unknown-unknown -- -D warnings
 
+## setup: install what building and testing need, skipping what is present
 setup: setup-rust setup-node setup-chromium setup-redis
 
+## setup-rust: the wasm32 target, cargo-leptos and wasm-bindgen-cli
 setup-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
 	  || rustup target add wasm32-unknown-unknown
@@ -54,6 +64,7 @@ setup-rust:
 	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" \
 	  || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
+## setup-node: wasm-opt and ReDoc's bundle (npm), the end-to-end tests' npm packages
 # wasm-opt from npm's binaryen (Debian's binaryen is too old and breaks the WASM silently) and
 # ReDoc's bundle, installed together: npm prunes what a later install does not name.
 setup-node:
@@ -64,12 +75,13 @@ setup-node:
 	@test -d end2end/node_modules/@playwright/test \
 	  || (cd end2end && npm ci --no-audit --no-fund)
 
+## setup-chromium: Debian's Chromium for the end-to-end tests
 setup-chromium:
 	@command -v chromium >/dev/null \
 	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } \
 	  || { echo "Chromium is missing: run 'apt-get install chromium' as root"; exit 1; }
 
-# The Redis store's tests run redis-server from the distribution (no service is started).
+## setup-redis: Debian's redis-server, which the Redis store's tests start themselves
 setup-redis:
 	@command -v redis-server >/dev/null \
 	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq redis-server; } \
@@ -79,5 +91,6 @@ setup-redis:
 bench: setup-rust setup-node build
 	SERVER_BIN="$(abspath $(SERVER_BIN))" bash bench/run.sh
 
+## clean: remove build outputs
 clean:
 	cargo clean

@@ -2,7 +2,13 @@
 //! `model` and calls the same [`Broker`](crate::server::Broker) method the REST handler calls.
 //! The live poll loop uses `GET /api/poll` directly, so it can be aborted when the user leaves.
 
-use leptos::prelude::*;
+use leptos::{
+    prelude::*,
+    server_fn::{
+        codec::JsonEncoding,
+        error::{FromServerFnError, ServerFnErrorErr},
+    },
+};
 
 use crate::{
     error::ChatError,
@@ -58,4 +64,19 @@ fn broker() -> Result<crate::server::Broker, ChatError> {
         tracing::error!("no Broker in the Leptos context");
         ChatError::Internal
     })
+}
+
+/// Server functions answer with [`ChatError`] as JSON; a call that fails before reaching the
+/// function (bad arguments, network) is mapped to the nearest variant.
+impl FromServerFnError for ChatError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
+                Self::InvalidInput(detail)
+            }
+            other => Self::Transport(other.to_string()),
+        }
+    }
 }

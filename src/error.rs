@@ -3,10 +3,6 @@
 //! Each variant documents the HTTP status it is answered with. Messages are short and meant for
 //! the client; internal causes (store errors, panics) are logged on the server, never sent.
 
-use leptos::server_fn::{
-    codec::JsonEncoding,
-    error::{FromServerFnError, ServerFnErrorErr},
-};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -86,16 +82,3 @@ impl ChatError {
 
 /// `Retry-After` of a rejected poll.
 const POLL_RETRY_AFTER_SECS: u64 = 2;
-
-impl FromServerFnError for ChatError {
-    type Encoder = JsonEncoding;
-
-    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        match value {
-            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
-                Self::InvalidInput(detail)
-            }
-            other => Self::Transport(other.to_string()),
-        }
-    }
-}

@@ -8,9 +8,11 @@
 //! - [`app`]: the Leptos UI (server-rendered, hydrated in the browser).
 //! - `server` (ssr only): the broker, its stores, the REST adapter, the send rate limit,
 //!   metrics, the hyper server loop, configuration.
+//! - `site` (ssr only): the composition root, REST routes + server functions + pages + layers
+//!   -> one `axum::Router`.
 //!
-//! Dependencies point one way: `server::rest` and `api` -> `server::broker` -> `server::store`
-//! -> `model`.
+//! Dependencies point one way: `site` -> `server::rest`, `api`, `app` -> `server::broker` ->
+//! `server::store` -> `model`, `error`. Nothing under `server` imports Leptos.
 
 #![recursion_limit = "256"]
 
@@ -21,6 +23,8 @@ pub mod model;
 
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod site;
 
 /// The browser entry point: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]

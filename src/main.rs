@@ -6,21 +6,24 @@ use std::{io::IsTerminal, time::Duration};
 use anyhow::Context;
 use clap::Parser;
 use leptos::prelude::get_configuration;
-use longpoll_chat::server::{self, config::Config, Broker};
+use longpoll_chat::{
+    server::{self, broker::DEFAULT_MAX_HELD_POLLS, config::Config, Broker, BrokerConfig},
+    site,
+};
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc leaves the untouched parts of hyper's per-connection buffers out of memory and
-/// frees faster than glibc under many threads: 9.4 instead of 16.4 KiB per held poll, and a
-/// fifth off the 10,000-poll fan-out p99 (`make bench`).
+/// frees faster than glibc under many threads, so an idle held poll costs little memory and a
+/// fan-out spends less time in the allocator (bench/README.md has the figures).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Task polls between two looks for new I/O and timers while a worker is busy (tokio's default
 /// is 61). A send wakes every held poll of its room at once; with the default, the workers
-/// already read the re-polls of the first answered clients while most answers still wait.
-/// Answering first took an eighth off the bench's 10,000-poll fan-out p99 (medians of 8
-/// alternating runs: 169 -> 147 ms; 1024 and 4096 did no better). An idle worker still looks
-/// for I/O at once, so this only changes the order of work under load.
+/// already read the re-polls of the first answered clients while most answers still wait, and
+/// every later answer waits behind that work. Looking less often answers a send's polls first.
+/// An idle worker still looks for I/O at once, so this only changes the order of work under
+/// load.
 const TASK_POLLS_PER_IO_CHECK: u32 = 512;
 
 fn main() -> anyhow::Result<()> {
@@ -41,16 +44,19 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .with_ansi(std::io::stdout().is_terminal())
         .init();
 
-    lift_open_file_limit(config.max_held_polls);
+    let broker_config = BrokerConfig {
+        max_held_polls: lift_open_file_limit(config.max_held_polls),
+        ..config.broker()
+    };
     // Before the broker exists: it looks up its metric handles once, from this recorder.
     server::metrics::install();
-    let broker = Broker::open(config.broker(), &config.store)
+    let broker = Broker::open(broker_config, &config.store)
         .await
         .context("starting the message store")?;
     let leptos_options = get_configuration(None)
         .context("reading the Leptos configuration")?
         .leptos_options;
-    let app = server::app(broker.clone(), leptos_options, &config.http());
+    let app = site::app(broker.clone(), leptos_options, &config.http());
 
     warn_if_somaxconn_caps(config.listen_backlog);
     let listener = server::serve::listen(config.addr, config.listen_backlog)
@@ -77,21 +83,51 @@ async fn run(config: Config) -> anyhow::Result<()> {
 const OPEN_FILES_BESIDES_POLLS: u64 = 256;
 
 /// Every held poll is an open connection, and the soft limit on open files is often 1,024:
-/// lift it to the hard limit, as Go's runtime does (nginx has `worker_rlimit_nofile` for it),
-/// and say so when even that is too low for `--max-held-polls`.
-fn lift_open_file_limit(max_held_polls: usize) {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(max_open_files) if max_open_files < max_held_polls as u64 + OPEN_FILES_BESIDES_POLLS => {
+/// lift it to the hard limit, as Go's runtime does (nginx has `worker_rlimit_nofile` for it).
+/// Returns the cap on held polls: the one asked for (with a warning when the limit cannot hold
+/// that many), or by default [`DEFAULT_MAX_HELD_POLLS`] or as many as the limit leaves room for.
+fn lift_open_file_limit(requested: Option<usize>) -> usize {
+    let max_open_files = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open-file limit");
+            return requested.unwrap_or(DEFAULT_MAX_HELD_POLLS);
+        }
+    };
+    let room_for_polls = max_open_files.saturating_sub(OPEN_FILES_BESIDES_POLLS);
+    let room_for_polls = usize::try_from(room_for_polls).unwrap_or(usize::MAX).max(1);
+    match requested {
+        Some(max_held_polls) if max_held_polls > room_for_polls => {
             tracing::warn!(
                 max_open_files,
                 max_held_polls,
                 "the open-file limit is too low for --max-held-polls: connections past it wait \
                  until others close; raise the hard limit (`ulimit -Hn`, systemd's \
                  LimitNOFILE) or lower --max-held-polls"
-            )
+            );
+            max_held_polls
         }
-        Ok(max_open_files) => tracing::info!(max_open_files, "open-file limit"),
-        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+        Some(max_held_polls) => {
+            tracing::info!(max_open_files, max_held_polls, "open-file limit");
+            max_held_polls
+        }
+        None if room_for_polls < DEFAULT_MAX_HELD_POLLS => {
+            tracing::info!(
+                max_open_files,
+                max_held_polls = room_for_polls,
+                "--max-held-polls follows the open-file limit (raise the hard limit with \
+                 `ulimit -Hn` or systemd's LimitNOFILE for more)"
+            );
+            room_for_polls
+        }
+        None => {
+            tracing::info!(
+                max_open_files,
+                max_held_polls = DEFAULT_MAX_HELD_POLLS,
+                "open-file limit"
+            );
+            DEFAULT_MAX_HELD_POLLS
+        }
     }
 }
 

@@ -21,7 +21,8 @@ pub const SENDER_MAX_CHARS: usize = 64;
 pub const TEXT_MAX_CHARS: usize = 4_000;
 /// Client ids: 1 to this many characters of `A-Z a-z 0-9 - _ . :`.
 pub const CLIENT_ID_MAX_CHARS: usize = 128;
-/// The most messages one poll answer carries; a client further behind polls again for the rest.
+/// The most messages one answer carries (a poll, a page of history); a client further behind
+/// polls again for the rest.
 pub const MAX_MESSAGES_PER_POLL: usize = 100;
 
 /// One chat message as stored and delivered.
@@ -184,7 +185,7 @@ pub const POLL_TIMEOUT_SECS: BoundedParam = BoundedParam {
 /// `limit` of `GET /api/history`, in messages.
 pub const HISTORY_LIMIT: BoundedParam = BoundedParam {
     name: "limit",
-    range: 1..=100,
+    range: 1..=MAX_MESSAGES_PER_POLL as u32,
     default: 20,
 };
 
@@ -201,15 +202,6 @@ impl BoundedParam {
             .ok()
             .filter(|number| self.range.contains(number))
             .ok_or_else(|| self.out_of_range())
-    }
-
-    /// Checks an already numeric value.
-    pub fn check(&self, value: u32) -> Result<u32, ChatError> {
-        if self.range.contains(&value) {
-            Ok(value)
-        } else {
-            Err(self.out_of_range())
-        }
     }
 
     fn out_of_range(&self) -> ChatError {
@@ -243,6 +235,10 @@ pub struct PollQuery<'a> {
     pub timeout: Option<Cow<'a, str>>,
 }
 
+/// One decoded `name=value` pair of a query string, borrowed from it where nothing had to be
+/// decoded.
+pub type QueryPair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
 /// A validated poll.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollRequest {
@@ -257,9 +253,7 @@ pub struct PollRequest {
 impl<'a> PollQuery<'a> {
     /// Reads the parameters from decoded `name=value` pairs; unknown names are ignored, a
     /// repeated one is an error.
-    pub fn from_pairs(
-        pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
-    ) -> Result<Self, ChatError> {
+    pub fn from_pairs(pairs: impl Iterator<Item = QueryPair<'a>>) -> Result<Self, ChatError> {
         let mut query = Self::default();
         for (name, value) in pairs {
             let field = match &*name {
@@ -538,7 +532,7 @@ mod tests {
         }
         assert_eq!(HISTORY_LIMIT.parse(None).unwrap(), 20);
         assert!(HISTORY_LIMIT.parse(Some("0")).is_err());
-        assert!(HISTORY_LIMIT.check(100).is_ok());
+        assert_eq!(HISTORY_LIMIT.parse(Some("100")).unwrap(), 100);
     }
 
     #[test]

@@ -28,7 +28,7 @@ fn check(request: Request<Body>) -> Result<(), TestCaseError> {
         let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
             .await
             .unwrap();
-        let router: Router = rest::router(broker, Limits::default());
+        let router: Router = rest::routes(broker).layer(rest::layers(Limits::default()));
         let response = router.oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();

@@ -27,7 +27,7 @@ async fn spawn_app() -> TestApp {
     let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
         .await
         .unwrap();
-    let router = rest::router(broker.clone(), Limits::default());
+    let router = rest::routes(broker.clone()).layer(rest::layers(Limits::default()));
     TestApp { router, broker }
 }
 
@@ -291,7 +291,7 @@ async fn a_poll_past_the_cap_gets_503_with_retry_after_at_once() {
     };
     let broker = Broker::open(config, &StoreConfig::Memory).await.unwrap();
     let app = TestApp {
-        router: rest::router(broker.clone(), Limits::default()),
+        router: rest::routes(broker.clone()).layer(rest::layers(Limits::default())),
         broker,
     };
     let held = app.spawn_poll("client_id=first&room=cap").await;

@@ -145,7 +145,7 @@ async fn every_documented_endpoint_answers_as_documented() {
     let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
         .await
         .unwrap();
-    let router = rest::router(broker.clone(), Limits::default());
+    let router = rest::routes(broker.clone()).layer(rest::layers(Limits::default()));
     let spec: Value = {
         let response = router.clone().oneshot(get("/openapi.json")).await.unwrap();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -269,7 +269,7 @@ async fn every_documented_endpoint_answers_as_documented() {
     )
     .await
     .unwrap();
-    let full_router = rest::router(full, Limits::default());
+    let full_router = rest::routes(full).layer(rest::layers(Limits::default()));
     checker
         .check(&full_router, "/api/poll", get("/api/poll?client_id=late"))
         .await;

@@ -13,10 +13,7 @@ use leptos::{prelude::*, task::spawn_local};
 use send_wrapper::SendWrapper;
 use uuid::Uuid;
 
-use crate::model::{Message, PollResponse, PollStatus};
-
-/// Seconds a poll is held by the server before it answers `timeout`.
-const POLL_TIMEOUT_SECS: u32 = 25;
+use crate::model::{Message, PollResponse, PollStatus, MAX_MESSAGES_PER_POLL, POLL_TIMEOUT_SECS};
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const MAX_RETRY: Duration = Duration::from_secs(15);
 /// Messages kept on screen; older ones scroll away for good.
@@ -126,7 +123,8 @@ async fn poll(
     cursor: Option<&str>,
     abort: &web_sys::AbortSignal,
 ) -> Result<PollResponse, gloo_net::Error> {
-    let timeout = POLL_TIMEOUT_SECS.to_string();
+    // The server's default, so a curl user and the page see the same poll.
+    let timeout = POLL_TIMEOUT_SECS.default.to_string();
     let mut params = vec![
         ("client_id", client_id),
         ("room", room),
@@ -168,11 +166,12 @@ fn receive(messages: RwSignal<Vec<Arc<Message>>>, answer: PollResponse) {
     }
     messages.update(|list| {
         for message in answer.messages {
-            // The cursor makes repeats impossible; this guards the screen all the same.
+            // The cursor makes repeats impossible; this guards the screen all the same (an
+            // answer holds at most a page, so a repeat would be within the last page shown).
             if !list
                 .iter()
                 .rev()
-                .take(100)
+                .take(MAX_MESSAGES_PER_POLL)
                 .any(|shown| shown.id == message.id)
             {
                 list.push(message);

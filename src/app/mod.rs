@@ -93,7 +93,7 @@ fn ChatPage() -> impl IntoView {
             .get("room")
             .unwrap_or_else(|| DEFAULT_ROOM.to_owned())
     });
-    let valid_room = move || RoomName::parse(&room.get()).is_ok();
+    let room_error = move || RoomName::parse(&room.get()).err();
     let history = Resource::new(
         move || room.get(),
         |room| room_history(room, Some(HISTORY_ON_OPEN)),
@@ -120,11 +120,11 @@ fn ChatPage() -> impl IntoView {
                     <ConnectionBadge state=connection/>
                 </header>
                 <Show
-                    when=valid_room
-                    fallback=|| {
+                    when=move || room_error().is_none()
+                    fallback=move || {
                         view! {
                             <p class="notice" role="alert">
-                                "Room names are 1–64 letters, digits, '-', '_' or '.'."
+                                "Not a room name: " {room_error().map(|error| error.to_string())}
                             </p>
                         }
                     }

@@ -3,12 +3,14 @@
 use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
 use clap::Parser;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::{
+    broker::DEFAULT_MAX_HELD_POLLS,
     rest::Limits,
     send_limit::SendLimiter,
     store::{Retention, StoreConfig},
-    BrokerConfig, HttpConfig,
+    BrokerConfig,
 };
 
 /// A real-time chat server over HTTP long polling.
@@ -50,8 +52,9 @@ pub struct Config {
     pub client_idle_secs: u64,
 
     /// Polls held at once over the whole server; past it new polls get 503 with Retry-After.
-    #[arg(long, env = "CHAT_MAX_HELD_POLLS", default_value_t = 50_000)]
-    pub max_held_polls: usize,
+    /// Default: 50000, or as many as the open-file limit leaves room for when that is fewer.
+    #[arg(long, env = "CHAT_MAX_HELD_POLLS")]
+    pub max_held_polls: Option<usize>,
 
     /// Polls one client_id may hold at once (one per room); past it, 503 with Retry-After.
     #[arg(long, env = "CHAT_MAX_POLLS_PER_CLIENT", default_value_t = 8)]
@@ -97,7 +100,7 @@ impl Config {
                 max_age: (self.retention_days > 0)
                     .then(|| Duration::from_secs(u64::from(self.retention_days) * 86_400)),
             },
-            max_held_polls: self.max_held_polls,
+            max_held_polls: self.max_held_polls.unwrap_or(DEFAULT_MAX_HELD_POLLS),
             max_polls_per_client: self.max_polls_per_client,
             max_text_chars: self.max_text_chars as usize,
         }
@@ -115,4 +118,17 @@ impl Config {
             metrics: Some(super::metrics::install()),
         }
     }
+}
+
+/// How the HTTP application treats requests, beyond the broker's own limits.
+#[derive(Clone, Default)]
+pub struct HttpConfig {
+    pub limits: Limits,
+    /// Rate limit on sending messages, per remote address; `None` sends freely.
+    pub send_limiter: Option<SendLimiter>,
+    /// Origins allowed to call the app (the REST API above all) from other sites (`*` for any);
+    /// empty: CORS off.
+    pub cors_origins: Vec<String>,
+    /// Serves `GET /metrics` in Prometheus text format when set.
+    pub metrics: Option<PrometheusHandle>,
 }

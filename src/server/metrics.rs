@@ -47,10 +47,16 @@ async fn run_upkeep(handle: PrometheusHandle) {
     }
 }
 
-/// The broker's metrics. Without an installed recorder every update is a no-op.
-pub struct BrokerMetrics {
+/// The client registry's gauges, kept current by the registry itself.
+#[derive(Clone)]
+pub struct RegistryMetrics {
     pub held_polls: Gauge,
     pub clients: Gauge,
+}
+
+/// The broker's metrics. Without an installed recorder every update is a no-op.
+pub struct BrokerMetrics {
+    pub registry: RegistryMetrics,
     pub sent: Counter,
     pub send_failed: Counter,
     pub deliveries: Counter,
@@ -69,8 +75,10 @@ impl Default for BrokerMetrics {
     fn default() -> Self {
         let polls = |outcome: &'static str| counter!("chat_polls_total", "outcome" => outcome);
         Self {
-            held_polls: gauge!("chat_held_polls"),
-            clients: gauge!("chat_clients"),
+            registry: RegistryMetrics {
+                held_polls: gauge!("chat_held_polls"),
+                clients: gauge!("chat_clients"),
+            },
             sent: counter!("chat_messages_sent_total", "outcome" => "sent"),
             send_failed: counter!("chat_messages_sent_total", "outcome" => "store_error"),
             deliveries: counter!("chat_deliveries_total"),

@@ -1,6 +1,7 @@
 //! The send rate limit: each remote address may send so many messages per second (with a
-//! burst), whether through `POST /api/send` or the page's server function. Past it: 429 with
-//! `Retry-After`. One limiter for both adapters, applied in front of them.
+//! burst), whichever of the paths that send it uses (`POST /api/send`, the page's server
+//! function). Past it: 429 with `Retry-After`. One limiter for every adapter, applied in front
+//! of them.
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -20,8 +21,6 @@ use tower::{Layer, Service};
 
 use crate::error::ChatError;
 
-/// The paths that send a message.
-const SEND_PATHS: [&str; 2] = ["/api/send", "/sfn/send"];
 /// Above this many remembered addresses, forget those whose bucket is full again.
 const MAX_TRACKED_ADDRESSES: usize = 100_000;
 
@@ -52,14 +51,28 @@ impl SendLimiter {
 /// is the inner one or a ready answer, not a boxed future per request, so a held poll waiting
 /// inside it keeps no extra allocation.
 #[derive(Clone)]
-pub struct SendLimitLayer(pub Option<SendLimiter>);
+pub struct SendLimitLayer {
+    limiter: Option<SendLimiter>,
+    send_paths: &'static [&'static str],
+}
+
+impl SendLimitLayer {
+    /// Limits `POST`s to `send_paths` with `limiter`; `None` sends freely.
+    pub fn new(limiter: Option<SendLimiter>, send_paths: &'static [&'static str]) -> Self {
+        Self {
+            limiter,
+            send_paths,
+        }
+    }
+}
 
 impl<S> Layer<S> for SendLimitLayer {
     type Service = SendLimit<S>;
 
     fn layer(&self, inner: S) -> SendLimit<S> {
         SendLimit {
-            limiter: self.0.clone(),
+            limiter: self.limiter.clone(),
+            send_paths: self.send_paths,
             inner,
         }
     }
@@ -69,6 +82,7 @@ impl<S> Layer<S> for SendLimitLayer {
 #[derive(Clone)]
 pub struct SendLimit<S> {
     limiter: Option<SendLimiter>,
+    send_paths: &'static [&'static str],
     inner: S,
 }
 
@@ -86,7 +100,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let is_send =
-            request.method() == Method::POST && SEND_PATHS.contains(&request.uri().path());
+            request.method() == Method::POST && self.send_paths.contains(&request.uri().path());
         if let (true, Some(limiter)) = (is_send, &self.limiter) {
             // Without connection info (in-process tests) every request shares one bucket.
             let address = request

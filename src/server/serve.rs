@@ -7,12 +7,13 @@
 //! request is being handled, so held polls are never cut by it.
 //!
 //! The listening socket's backlog is ours to set too: tokio's `TcpListener::bind` asks for
-//! 128, like the standard library, and 10,000 clients connecting at once overflowed it (7,770
-//! dropped handshakes in the bench, each retried by its client a second or more later).
+//! 128, like the standard library, and a burst of clients connecting at once (a reconnect
+//! storm after a restart) overflows that: each dropped handshake waits a second or more for
+//! its client's retry.
 //!
 //! HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a proxy in front terminates, and
-//! hyper-util's version-sniffing `auto` connection cost 8 KiB more per held poll (24.5 instead
-//! of 16.4 KiB in `make bench`).
+//! hyper-util's version-sniffing `auto` connection keeps a buffer of its own in every held
+//! poll.
 
 use std::{future::Future, io, net::SocketAddr, pin::pin, time::Duration};
 
@@ -49,8 +50,8 @@ pub async fn serve(
 ) {
     let mut builder = http1::Builder::new();
     builder
-        // Answers are small: one copy into one buffer and one write(2) beat a vectored write
-        // (about 15 % off the 10,000-poll fan-out p99 in `make bench`).
+        // Answers are small: one copy into one buffer and one write(2) beat a vectored write,
+        // the more so when a send answers thousands of polls at once.
         .writev(false)
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);

@@ -13,7 +13,7 @@ use std::{
 
 use axum::Router;
 use leptos::prelude::LeptosOptions;
-use longpoll_chat::server::{self, store::StoreConfig, Broker, BrokerConfig, HttpConfig};
+use longpoll_chat::server::{store::StoreConfig, Broker, BrokerConfig, HttpConfig};
 use serde_json::{json, Value};
 
 #[allow(unused_imports)] // Only the tests that need Redis use it.
@@ -27,7 +27,10 @@ pub async fn in_process_app(http: HttpConfig) -> (Router, Broker) {
     let options = LeptosOptions::builder()
         .output_name("longpoll-chat")
         .build();
-    (server::app(broker.clone(), options, &http), broker)
+    (
+        longpoll_chat::site::app(broker.clone(), options, &http),
+        broker,
+    )
 }
 
 const SERVER_BIN: &str = env!("CARGO_BIN_EXE_longpoll-chat");

@@ -25,7 +25,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex, MutexGuard,
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use async_trait::async_trait;
@@ -38,7 +38,7 @@ use tokio::{sync::Notify, time::timeout};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
-use crate::model::Message;
+use crate::{model::Message, server::clock::unix_time};
 
 const ROOMS_KEY: &str = "chat:rooms";
 /// Sorted set of client ids, scored by when an instance last saw them (Unix milliseconds).
@@ -595,8 +595,5 @@ impl Store for RedisStore {
 
 /// Unix milliseconds `ago` before now.
 fn unix_millis(ago: Duration) -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    now.saturating_sub(ago).as_millis() as u64
+    unix_time().saturating_sub(ago).as_millis() as u64
 }

@@ -14,7 +14,7 @@ use std::{
     path::Path,
     sync::{mpsc, Arc, Mutex},
     thread,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
-use crate::model::Message;
+use crate::{model::Message, server::clock::unix_time};
 
 /// Schema versions, applied in order at startup; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -262,10 +262,7 @@ impl Writer {
         let Some(max_age) = self.retention.max_age else {
             return Ok(());
         };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let cutoff = now.saturating_sub(max_age).as_secs_f64();
+        let cutoff = unix_time().saturating_sub(max_age).as_secs_f64();
         let deleted = self.connection.execute(
             "DELETE FROM messages WHERE (room, seq) IN (
                  SELECT room, seq FROM messages WHERE timestamp < ?1 LIMIT ?2)",

@@ -2,21 +2,23 @@
 //! input, lets `model` validate it, calls the broker, and serializes the answer. Every error,
 //! including the extractors' rejections and unknown routes, is answered as
 //! `{"status":"error","detail":"..."}` with the status [`ChatError`] documents (panics too,
-//! by the app's outer layers: see `server::app`).
+//! by the app's outer layers: see `crate::site`).
+//!
+//! - this module: routes, handlers, their OpenAPI description, the layers every answer needs;
+//! - `extract`: extractors whose rejections are [`ChatError`]s;
+//! - `query`: the poll's fast query-string reader.
 
-use std::borrow::Cow;
+mod extract;
+mod query;
 
 use axum::{
-    extract::{
-        rejection::{JsonRejection, PathRejection, QueryRejection},
-        DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, State,
-    },
-    http::{header, request::Parts, HeaderValue, StatusCode},
+    extract::{DefaultBodyLimit, OriginalUri, State},
+    http::{header, HeaderValue, StatusCode},
     response::{Html, IntoResponse, Response},
     routing::{any, delete, get, post},
     Json, Router,
 };
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::Serialize;
 use tower::{
     layer::util::{Identity, Stack},
     ServiceBuilder,
@@ -29,10 +31,13 @@ use super::Broker;
 use crate::{
     error::ChatError,
     model::{
-        ClientId, History, HistoryQuery, PollQuery, PollRequest, PollResponse, SendBody,
-        SendReceipt, Stats,
+        ClientId, History, HistoryQuery, PollQuery, PollResponse, SendBody, SendReceipt, Stats,
     },
 };
+use extract::{ApiJson, ApiPath, ApiQuery, JsonObject, PollParams};
+
+/// The endpoint that sends a message (the send rate limit matches it).
+pub const SEND_PATH: &str = "/api/send";
 
 /// Request limits of the REST API.
 #[derive(Debug, Clone, Copy)]
@@ -60,22 +65,16 @@ impl Default for Limits {
 )]
 pub struct ApiDoc;
 
-/// `/health` and the `/api` endpoints, with JSON errors for everything under `/api`, plus their
-/// OpenAPI document (`/openapi.json`), Swagger UI (`/docs`) and ReDoc (`/redoc`), served on
-/// their own: with [`layers`] around them.
-pub fn router(broker: Broker, limits: Limits) -> Router {
-    routes(broker).layer(layers(limits))
-}
+/// The layers of [`layers`], outermost last.
+pub type RestLayers =
+    ServiceBuilder<Stack<DefaultBodyLimit, Stack<SetResponseHeaderLayer<NoStoreIfJson>, Identity>>>;
 
 /// What every REST answer passes through: `Cache-Control: no-store` on JSON answers (a poll's
-/// or the counters' answer is never fresh twice) and the request body limit. The app adds
-/// these to its own layer stack instead (see `server::app`): each `Router::layer` call wraps
-/// every route once more, and a second one cost each held poll 0.4 KiB and each poll 3 % more
-/// instructions (bench memory scenario; callgrind on its 1,000-poll fan-out).
-pub fn layers(
-    limits: Limits,
-) -> ServiceBuilder<Stack<DefaultBodyLimit, Stack<SetResponseHeaderLayer<NoStoreIfJson>, Identity>>>
-{
+/// or the counters' answer is never fresh twice) and the request body limit. Returned for the
+/// app to add to its own one layer stack (see `crate::site`) rather than wrapped around
+/// [`routes`] here: each `Router::layer` call wraps every route once more, which every held
+/// poll pays for in memory.
+pub fn layers(limits: Limits) -> RestLayers {
     ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -98,12 +97,14 @@ impl<B> MakeHeaderValue<axum::http::Response<B>> for NoStoreIfJson {
     }
 }
 
-/// The REST routes without [`layers`].
+/// `/health` and the `/api` endpoints, with JSON errors for everything under `/api`, plus their
+/// OpenAPI document (`/openapi.json`), Swagger UI (`/docs`) and ReDoc (`/redoc`); without
+/// [`layers`].
 pub fn routes(broker: Broker) -> Router {
     // Full paths rather than `nest("/api", ...)`, which rebuilds every request's URI.
     let api = Router::new()
         .route("/api/poll", get(poll))
-        .route("/api/send", post(send))
+        .route(SEND_PATH, post(send))
         .route("/api/history", get(history))
         .route("/api/stats", get(stats))
         .route("/api/client/{client_id}", delete(disconnect))
@@ -119,84 +120,6 @@ pub fn routes(broker: Broker) -> Router {
         .merge(api)
         .with_state(broker)
 }
-
-/// `axum::Json` whose rejections are [`ChatError`]s.
-#[derive(FromRequest)]
-#[from_request(via(Json), rejection(ChatError))]
-struct ApiJson<T>(T);
-
-/// A JSON body that must be an object: serde would otherwise read a struct from an array.
-#[derive(Deserialize)]
-struct JsonObject(serde_json::Map<String, serde_json::Value>);
-
-impl JsonObject {
-    fn into_typed<T: DeserializeOwned>(self) -> Result<T, ChatError> {
-        serde_json::from_value(serde_json::Value::Object(self.0))
-            .map_err(|error| ChatError::invalid(format!("invalid JSON body: {error}")))
-    }
-}
-
-/// `axum::extract::Query` whose rejections are [`ChatError`]s.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ChatError))]
-struct ApiQuery<T>(T);
-
-/// `GET /api/poll`'s query, validated. Polls are most of the traffic, and their queries rarely
-/// hold anything to decode: those are split in place rather than decoded byte by byte (a tenth
-/// of the server's instructions per poll in `make bench`), and read without copies until the
-/// validated request takes what it keeps. A held poll's future holds only that request.
-struct PollParams(PollRequest);
-
-impl<S: Send + Sync> FromRequestParts<S> for PollParams {
-    type Rejection = ChatError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ChatError> {
-        let query = PollQuery::from_pairs(query_pairs(parts.uri.query().unwrap_or_default()))?;
-        query.validate().map(Self)
-    }
-}
-
-/// The `name=value` pairs of a query string, decoded as `application/x-www-form-urlencoded`.
-/// Searched as bytes with `memchr`, not as chars: every separator is ASCII, so cutting at one
-/// is a char boundary.
-fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    let encoded = memchr::memchr2(b'%', b'+', query.as_bytes()).is_some();
-    let decoded = encoded.then(|| form_urlencoded::parse(query.as_bytes()));
-    let plain = (!encoded).then(|| {
-        split_at_each(query, b'&')
-            .filter(|pair| !pair.is_empty())
-            .map(|pair| split_once_at(pair, b'=').unwrap_or((pair, "")))
-            .map(|(name, value)| (Cow::Borrowed(name), Cow::Borrowed(value)))
-    });
-    decoded
-        .into_iter()
-        .flatten()
-        .chain(plain.into_iter().flatten())
-}
-
-/// `str::split` for an ASCII separator.
-fn split_at_each(text: &str, separator: u8) -> impl Iterator<Item = &str> {
-    let mut rest = Some(text);
-    std::iter::from_fn(move || {
-        let current = rest.take()?;
-        let Some((piece, after)) = split_once_at(current, separator) else {
-            return Some(current);
-        };
-        rest = Some(after);
-        Some(piece)
-    })
-}
-
-/// `str::split_once` for an ASCII separator.
-fn split_once_at(text: &str, separator: u8) -> Option<(&str, &str)> {
-    let at = memchr::memchr(separator, text.as_bytes())?;
-    Some((&text[..at], &text[at + 1..]))
-}
-
-/// `axum::extract::Path` whose rejections are [`ChatError`]s.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ChatError))]
-struct ApiPath<T>(T);
 
 /// Holds until the room has a message the client has not seen, or the timeout.
 #[utoipa::path(
@@ -365,72 +288,5 @@ impl IntoResponse for ChatError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
-    }
-}
-
-impl From<JsonRejection> for ChatError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType,
-            rejection if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::PayloadTooLarge
-            }
-            rejection => Self::InvalidInput(rejection.body_text()),
-        }
-    }
-}
-
-impl From<QueryRejection> for ChatError {
-    fn from(rejection: QueryRejection) -> Self {
-        Self::InvalidInput(rejection.body_text())
-    }
-}
-
-impl From<PathRejection> for ChatError {
-    fn from(rejection: PathRejection) -> Self {
-        Self::InvalidInput(rejection.body_text())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    proptest! {
-        #[test]
-        fn query_pairs_decode_like_form_urlencoded(query in "[a-z0-9=&%+_.:é-]{0,40}") {
-            let expected: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
-            prop_assert_eq!(query_pairs(&query).collect::<Vec<_>>(), expected);
-        }
-
-        #[test]
-        fn ascii_splits_match_the_standard_ones(text in "[a&=é]{0,12}") {
-            let pieces: Vec<_> = split_at_each(&text, b'&').collect();
-            prop_assert_eq!(pieces, text.split('&').collect::<Vec<_>>());
-            prop_assert_eq!(split_once_at(&text, b'='), text.split_once('='));
-        }
-    }
-
-    #[test]
-    fn poll_queries_read_their_parameters_once_each() {
-        let query = |text| PollQuery::from_pairs(query_pairs(text));
-        assert_eq!(
-            query("client_id=a&room=r%20x&timeout=9&last_message_id=&other=1").unwrap(),
-            PollQuery {
-                client_id: Some("a".into()),
-                room: Some("r x".into()),
-                last_message_id: Some("".into()),
-                timeout: Some("9".into()),
-            }
-        );
-        assert_eq!(query("").unwrap(), PollQuery::default());
-        // Nothing to decode: the values are the query's own bytes, not copies.
-        let plain = query("client_id=a&room=r").unwrap();
-        assert!(matches!(plain.client_id, Some(Cow::Borrowed("a"))));
-        assert!(matches!(plain.room, Some(Cow::Borrowed("r"))));
-        let repeated = query("room=a&room=b").unwrap_err().to_string();
-        assert!(repeated.contains("duplicate field `room`"), "{repeated}");
     }
 }

@@ -1,0 +1,447 @@
+//! The long-poll broker: rooms with bounded, ordered message logs, the polls waiting on them,
+//! and the clients holding those polls. It knows nothing of HTTP or Leptos; the REST handlers and
+//! the server functions are thin adapters over [`Broker`].
+//!
+//! - this module: the [`Broker`] handle, the poll's wait, and the store's [`CommitSink`];
+//! - `room`: rooms and their logs (offsets, eviction, the shared answer of a read);
+//! - `clients`: the client registry (one poll per client and room, the caps, ending polls
+//!   early, shutdown);
+//! - `answer`: [`PollAnswer`], serialized once for every poll it answers.
+//!
+//! Invariants:
+//! - A room's log holds its messages in the store's order, so live delivery follows it.
+//! - A poll takes the room's wake-up future *before* it reads the log, so a message committed
+//!   between the read and the wait still wakes it (no lost wake-ups).
+//! - Locks are `std::sync::Mutex`es held for a few instructions and never across an `.await`;
+//!   guards are dropped before waking anyone.
+
+mod answer;
+mod clients;
+mod room;
+#[cfg(test)]
+mod tests;
+
+use std::{
+    pin::pin,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{
+    clock::unix_seconds,
+    metrics::BrokerMetrics,
+    store::{CommitSink, Retention, Store, StoreConfig, StoreError},
+};
+use crate::{
+    error::ChatError,
+    model::{
+        ClientId, History, HistoryRequest, Message, PollRequest, PollStatus, SendReceipt,
+        SendRequest, Stats, TEXT_MAX_CHARS,
+    },
+};
+pub use answer::PollAnswer;
+use clients::{Clients, PollCaps, PollEnd};
+use room::{Read, Room, Rooms};
+
+/// Tunables of the broker.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Messages kept per room in memory; older ones are evicted (and answered with a reset).
+    pub room_capacity: usize,
+    /// A client with no held poll counts as active this long after its last poll ended, and is
+    /// forgotten after it.
+    pub client_idle: Duration,
+    /// What the store keeps.
+    pub retention: Retention,
+    /// Polls held at once over the whole server; past it new polls get 503 with Retry-After.
+    pub max_held_polls: usize,
+    /// Polls one client may hold at once (on different rooms; one room holds one poll).
+    pub max_polls_per_client: usize,
+    /// Longest message text in characters; at most [`TEXT_MAX_CHARS`], which every message
+    /// must respect anyway.
+    pub max_text_chars: usize,
+}
+
+/// `--max-held-polls` when the open-file limit allows it.
+pub const DEFAULT_MAX_HELD_POLLS: usize = 50_000;
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            room_capacity: 1_000,
+            client_idle: Duration::from_secs(60),
+            retention: Retention::default(),
+            max_held_polls: DEFAULT_MAX_HELD_POLLS,
+            max_polls_per_client: 8,
+            max_text_chars: TEXT_MAX_CHARS,
+        }
+    }
+}
+
+/// A cheap, cloneable handle to the broker.
+#[derive(Clone)]
+pub struct Broker {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    rooms: Arc<Rooms>,
+    clients: Arc<Clients>,
+    store: Arc<dyn Store>,
+    config: BrokerConfig,
+    metrics: BrokerMetrics,
+    shutdown: CancellationToken,
+}
+
+impl Broker {
+    /// Opens the store, loads each room's recent messages from it, and starts the janitor that
+    /// forgets idle clients and empty rooms.
+    pub async fn open(config: BrokerConfig, store: &StoreConfig) -> Result<Self, StoreError> {
+        let metrics = BrokerMetrics::default();
+        let rooms = Arc::new(Rooms::new(config.room_capacity));
+        let caps = PollCaps {
+            held_polls: config.max_held_polls,
+            per_client: config.max_polls_per_client,
+        };
+        let clients = Arc::new(Clients::new(caps, metrics.registry.clone()));
+        let sink = Arc::new(Sink {
+            rooms: rooms.clone(),
+            clients: clients.clone(),
+        });
+        let store = store.open(sink, config.retention).await?;
+        for room in store.load(config.room_capacity).await? {
+            rooms.restore(&room.name, room.recent, room.total);
+        }
+        let broker = Self {
+            shared: Arc::new(Shared {
+                rooms,
+                clients,
+                store,
+                config,
+                metrics,
+                shutdown: CancellationToken::new(),
+            }),
+        };
+        tokio::spawn(broker.clone().run_janitor());
+        if broker.shared.store.is_shared() {
+            tokio::spawn(broker.clone().share_activity());
+        }
+        Ok(broker)
+    }
+
+    /// Stores a message and wakes every poll held on its room. `Ok` means the message is
+    /// durable in the store and visible to polls and history.
+    pub async fn send(&self, request: SendRequest) -> Result<SendReceipt, ChatError> {
+        let max_chars = self.max_text_chars();
+        // Texts were checked against TEXT_MAX_CHARS already: count characters only below it.
+        if max_chars < TEXT_MAX_CHARS && request.text.as_str().chars().count() > max_chars {
+            return Err(ChatError::invalid(format!(
+                "text must be at most {max_chars} characters"
+            )));
+        }
+        let message = Message {
+            id: Uuid::now_v7(),
+            sender: request.sender.into(),
+            text: request.text.into(),
+            timestamp: unix_seconds(),
+            room: request.room.into(),
+        };
+        let receipt = SendReceipt::for_message(&message);
+        let metrics = &self.shared.metrics;
+        let started = Instant::now();
+        if let Err(error) = self.shared.store.append(message).await {
+            metrics.send_failed.increment(1);
+            return Err(self.store_failed("store append", error));
+        }
+        metrics.sent.increment(1);
+        metrics
+            .send_duration
+            .record(started.elapsed().as_secs_f64());
+        Ok(receipt)
+    }
+
+    /// Holds until the room has messages the client has not seen, the timeout passes, a newer
+    /// poll of the same client on the same room supersedes this one, the client is
+    /// disconnected, or the server shuts down.
+    ///
+    /// Fails with [`ChatError::TooManyPolls`] when the server or the client already holds as
+    /// many polls as allowed (a poll that supersedes another is always accepted).
+    pub async fn poll(&self, request: PollRequest) -> Result<PollAnswer, ChatError> {
+        let answer = self.hold_poll(&request).await;
+        let metrics = &self.shared.metrics;
+        match &answer {
+            Ok(answer) => metrics.poll_answered(answer.status, answer.reset, answer.messages.len()),
+            Err(_) => metrics.poll_refused(),
+        }
+        answer
+    }
+
+    async fn hold_poll(&self, request: &PollRequest) -> Result<PollAnswer, ChatError> {
+        let shared = &*self.shared;
+        let deadline = Instant::now() + request.timeout;
+        let room_name = request.room.as_str();
+        let room = shared.rooms.get_or_create(room_name);
+        let (_held, ended) = match shared.clients.register(&request.client_id, &room) {
+            Ok(registered) => registered,
+            Err(refused) => {
+                // A refused poll leaves nothing behind, not even the empty room it created.
+                shared.rooms.forget_if_unused(room_name, room);
+                return Err(refused);
+            }
+        };
+        let Some(start) = self.start_position(&room, request).await else {
+            return Ok(room.lock().reset());
+        };
+        Ok(self.wait_from(&room, start, deadline, ended).await)
+    }
+
+    /// Where the poll reads from: just after its cursor's message, or the room's end without a
+    /// cursor. A cursor this instance has not seen may come from another instance sharing the
+    /// store, newer than anything here yet: then the store hands over what it has, once, and
+    /// the room is searched again. `None`: the room does not know the cursor.
+    async fn start_position(&self, room: &Room, request: &PollRequest) -> Option<u64> {
+        let cursor = request.last_message_id.as_deref();
+        if let Some(start) = room.lock().start_after(cursor) {
+            return Some(start);
+        }
+        let room_name = request.room.as_str();
+        if let Err(error) = self.shared.store.catch_up(room_name).await {
+            tracing::warn!(%error, room = room_name, "store catch-up failed");
+        }
+        room.lock().start_after(cursor)
+    }
+
+    /// Answers with the room's messages from offset `from` on as soon as there are any, or
+    /// ends the poll at `deadline` or when the registry tells it to.
+    async fn wait_from(
+        &self,
+        room: &Room,
+        from: u64,
+        deadline: Instant,
+        mut ended: PollEnd,
+    ) -> PollAnswer {
+        let mut timeout = pin!(tokio::time::sleep_until(deadline));
+        let mut woken = false;
+        loop {
+            // Made before the log is read, so it completes for any message committed after
+            // that read (tokio's `Notified` sees `notify_waiters` calls from its creation on).
+            // It joins the room's waiter list only if the poll must wait: a woken poll usually
+            // finds its message below and returns without touching the list.
+            let arrived = pin!(room.arrived.notified());
+            {
+                let mut log = room.lock();
+                match log.read_from(from) {
+                    Read::Nothing => {}
+                    Read::Messages(answer) => {
+                        if let (true, Some(newest)) = (woken, answer.messages.last()) {
+                            let delay = unix_seconds() - newest.timestamp;
+                            self.shared.metrics.wakeup.record(delay.max(0.0));
+                        }
+                        return answer;
+                    }
+                    // More messages arrived than the room keeps since this poll last looked.
+                    Read::Evicted => return log.reset(),
+                }
+            }
+            tokio::select! {
+                () = arrived => woken = true,
+                () = &mut timeout => return PollAnswer::empty(PollStatus::Timeout),
+                // Superseded, disconnected, or timeout-shaped when the store lost sight of new
+                // messages or the server shuts down.
+                end = &mut ended => {
+                    // A dropped sender means the client was forgotten: treat it as disconnected.
+                    return PollAnswer::empty(end.unwrap_or(PollStatus::Disconnected));
+                }
+            }
+        }
+    }
+
+    /// The room's most recent messages, oldest first.
+    pub fn history(&self, request: &HistoryRequest) -> History {
+        let messages = self
+            .shared
+            .rooms
+            .get(request.room.as_str())
+            .map(|room| room.lock().recent(request.limit))
+            .unwrap_or_default();
+        History {
+            room: request.room.to_string(),
+            messages,
+        }
+    }
+
+    /// Answers every poll the client holds with `disconnected` and forgets the client, here
+    /// and (through a shared store) on every other instance. Returns how many polls this
+    /// instance answered; unknown means unknown to every instance.
+    pub async fn disconnect(&self, client_id: &ClientId) -> Result<usize, ChatError> {
+        let shared = &*self.shared;
+        let answered_here = shared.clients.disconnect(client_id);
+        let known_elsewhere = shared
+            .store
+            .disconnect_client(client_id.as_str())
+            .await
+            .map_err(|error| self.store_failed("disconnecting the client elsewhere", error));
+        match (answered_here, known_elsewhere) {
+            (Some(answered), _) => Ok(answered),
+            (None, Ok(true)) => Ok(0),
+            (None, Ok(false)) => Err(ChatError::UnknownClient),
+            (None, Err(error)) => Err(error),
+        }
+    }
+
+    /// Counters of the whole service. With a shared store, rooms and messages are those of
+    /// every instance (each one learns of all messages) and so are active clients (counted by
+    /// the store); held polls are this instance's.
+    pub async fn stats(&self) -> Stats {
+        let shared = &*self.shared;
+        let idle = shared.config.client_idle;
+        let active_here = shared.clients.count_active(Instant::now(), idle);
+        let active_clients = match shared.store.active_clients(idle).await {
+            // The shared count lags by up to a second; it never shows fewer than are here.
+            Ok(everywhere) => everywhere.map_or(active_here, |count| count.max(active_here)),
+            Err(error) => {
+                tracing::warn!(%error, "counting active clients in the store failed");
+                active_here
+            }
+        };
+        let (total_messages, rooms) = shared.rooms.summary();
+        Stats {
+            active_clients,
+            total_messages,
+            rooms,
+            held_polls: self.held_polls(),
+            timestamp: unix_seconds(),
+        }
+    }
+
+    /// The longest message text `send` takes, in characters.
+    pub fn max_text_chars(&self) -> usize {
+        self.shared.config.max_text_chars.min(TEXT_MAX_CHARS)
+    }
+
+    /// Polls held on this instance right now.
+    pub fn held_polls(&self) -> usize {
+        self.shared.clients.held()
+    }
+
+    /// Whether the store can serve.
+    pub async fn check_store(&self) -> Result<(), ChatError> {
+        self.shared
+            .store
+            .check()
+            .await
+            .map_err(|error| self.store_failed("store check", error))
+    }
+
+    /// Whether the store can serve and the server is not shutting down.
+    pub async fn check_ready(&self) -> Result<(), ChatError> {
+        if self.shared.shutdown.is_cancelled() {
+            return Err(ChatError::ShuttingDown);
+        }
+        self.check_store().await
+    }
+
+    /// Answers every held poll (timeout-shaped) and makes new polls return at once.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.shared.clients.close();
+    }
+
+    /// A store failure as the client sees it, logged with its cause and counted.
+    fn store_failed(&self, what: &str, error: StoreError) -> ChatError {
+        tracing::error!(%error, "{what} failed");
+        self.shared.metrics.store_errors.increment(1);
+        ChatError::StoreUnavailable
+    }
+
+    /// Forgets clients idle for longer than the idle window and rooms with neither messages
+    /// nor anyone using them.
+    fn forget_idle(&self) {
+        let shared = &*self.shared;
+        shared
+            .clients
+            .forget_idle(Instant::now(), shared.config.client_idle);
+        shared.rooms.forget_unused();
+    }
+
+    async fn run_janitor(self) {
+        let period = (self.shared.config.client_idle / 2).max(Duration::from_secs(1));
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => self.forget_idle(),
+                () = self.shared.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Tells a shared store, every [`SHARE_ACTIVITY_EVERY`], which clients were active here
+    /// since the last time, so that every instance can count them.
+    async fn share_activity(self) {
+        let shared = &*self.shared;
+        let mut ticks = tokio::time::interval(SHARE_ACTIVITY_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut since = Instant::now();
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = shared.shutdown.cancelled() => return,
+            }
+            let now = Instant::now();
+            let active = shared.clients.active_since(since);
+            since = now;
+            if active.is_empty() {
+                continue;
+            }
+            if let Err(error) = shared.store.record_active_clients(active).await {
+                tracing::warn!(%error, "sharing active clients failed");
+            }
+        }
+    }
+}
+
+/// How often a broker on a shared store reports its active clients (and so how stale the
+/// cluster-wide count may be).
+const SHARE_ACTIVITY_EVERY: Duration = Duration::from_secs(1);
+
+/// Locks a mutex, recovering the data if a panic poisoned it: every critical section here
+/// leaves the data consistent at each step.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What the store tells the broker: committed messages go to the rooms, and a client
+/// disconnected on another instance sharing the store is disconnected here too.
+struct Sink {
+    rooms: Arc<Rooms>,
+    clients: Arc<Clients>,
+}
+
+impl CommitSink for Sink {
+    fn committed(&self, message: Arc<Message>, offset: u64) {
+        self.rooms.committed(message, offset);
+    }
+
+    /// Held polls answer (timeout-shaped: the client polls again and catches up once the store
+    /// is back) rather than wait on rooms that may stay silent.
+    fn interrupted(&self) {
+        self.clients.end_all(PollStatus::Timeout);
+    }
+
+    fn rewound(&self, room: &str) {
+        self.rooms.rewound(room);
+    }
+
+    fn client_disconnected(&self, client_id: &str) {
+        if let Ok(client_id) = ClientId::parse(client_id) {
+            self.clients.disconnect(&client_id);
+        }
+    }
+}

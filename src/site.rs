@@ -1,0 +1,99 @@
+//! The composition root: the REST API, the server functions and the pages, with their
+//! static assets, assembled under one layer stack into the application `main` serves.
+//!
+//! It sits above `server` (REST, broker, limits) and `app` (pages) so that neither imports the
+//! other: server functions and pages reach the broker through Leptos context provided here.
+
+use axum::{
+    http::{header, HeaderValue, Method},
+    response::IntoResponse,
+    routing::get,
+    Router,
+};
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    compression::CompressionLayer,
+    cors::{AllowOrigin, CorsLayer},
+    trace::TraceLayer,
+};
+
+use crate::{
+    api::SendMessage,
+    app::{shell, App},
+    error::ChatError,
+    server::{rest, send_limit::SendLimitLayer, Broker, HttpConfig},
+};
+
+/// Every path that sends a message, for the send rate limit: the REST endpoint and the page's
+/// server function share one bucket per sender.
+const SEND_PATHS: &[&str] = &[rest::SEND_PATH, <SendMessage as ServerFn>::PATH];
+
+/// The whole application: REST API, server functions, and the server-rendered pages with
+/// their static assets.
+pub fn app(broker: Broker, leptos_options: LeptosOptions, http: &HttpConfig) -> Router {
+    let routes = generate_route_list(App);
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &leptos_options,
+            routes,
+            {
+                let broker = broker.clone();
+                move || provide_context(broker.clone())
+            },
+            {
+                let leptos_options = leptos_options.clone();
+                move || shell(leptos_options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(leptos_options)
+        // Pages and static assets only: held polls' small answers gain nothing from it.
+        .layer(CompressionLayer::new());
+    let mut api = rest::routes(broker);
+    if let Some(metrics) = http.metrics.clone() {
+        api = api.route(
+            "/metrics",
+            get(move || std::future::ready(metrics.render())),
+        );
+    }
+    // One `layer` call for the whole stack, the REST adapter's layers included: each
+    // `Router::layer` call wraps every route once more, so each request clones one more boxed
+    // service and boxes its future once more, and a held poll keeps every box. The REST layers
+    // sit outside the panic and rate-limit answers, so those are never cached either, and CORS
+    // outside those answers too, so cross-origin clients can read them.
+    api.merge(pages).layer(
+        ServiceBuilder::new()
+            .layer(TraceLayer::new_for_http())
+            .layer(rest::layers(http.limits))
+            .option_layer(cors_layer(&http.cors_origins))
+            .layer(CatchPanicLayer::custom(|_| {
+                ChatError::Internal.into_response()
+            }))
+            .layer(SendLimitLayer::new(http.send_limiter.clone(), SEND_PATHS)),
+    )
+}
+
+/// CORS when origins are configured (`*` for any).
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::CONTENT_TYPE]),
+    )
+}
