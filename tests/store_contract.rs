@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::RedisServer;
+use common::redis::RedisServer;
 use longpoll_chat::{
     model::Message,
     server::store::{
