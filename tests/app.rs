@@ -13,12 +13,6 @@ use axum::{
 use common::app::{get, message, post, send_request, TestApp};
 use longpoll_chat::server::{send_limit::SendLimiter, HttpConfig};
 use serde_json::json;
-use tokio::sync::Mutex;
-
-/// The tests here run one at a time. Run side by side, each building its own Leptos app in the
-/// one process, the page render of `pages_are_compressed_and_api_answers_are_not` hung in about
-/// one run of 30 (never in 60 runs one at a time); the server builds one app per process.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 /// A send of `text` to the rate-limited room.
 fn limited_send(text: &str) -> Request<Body> {
@@ -27,7 +21,6 @@ fn limited_send(text: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn sends_past_the_rate_limit_get_429_with_retry_after_and_store_nothing() {
-    let _alone = ONE_AT_A_TIME.lock().await;
     let limiter = SendLimiter::new(NonZeroU32::new(1).unwrap(), NonZeroU32::new(3).unwrap());
     let app = TestApp::with_http(HttpConfig {
         send_limiter: Some(limiter),
@@ -61,7 +54,6 @@ async fn sends_past_the_rate_limit_get_429_with_retry_after_and_store_nothing() 
 
 #[tokio::test]
 async fn cors_is_off_by_default_and_answers_configured_origins() {
-    let _alone = ONE_AT_A_TIME.lock().await;
     let preflight = || {
         Request::options("/api/send")
             .header(header::ORIGIN, "https://chat.example")
@@ -89,7 +81,6 @@ async fn cors_is_off_by_default_and_answers_configured_origins() {
 
 #[tokio::test]
 async fn a_cross_origin_client_can_read_the_rate_limit_answer() {
-    let _alone = ONE_AT_A_TIME.lock().await;
     let one = NonZeroU32::new(1).unwrap();
     let app = TestApp::with_http(HttpConfig {
         cors_origins: vec!["https://chat.example".into()],
@@ -117,7 +108,6 @@ async fn a_cross_origin_client_can_read_the_rate_limit_answer() {
 
 #[tokio::test]
 async fn pages_are_compressed_and_api_answers_are_not() {
-    let _alone = ONE_AT_A_TIME.lock().await;
     let app = TestApp::new().await;
     let gzip = |uri: &str| {
         Request::get(uri)
@@ -134,7 +124,6 @@ async fn pages_are_compressed_and_api_answers_are_not() {
 
 #[tokio::test]
 async fn json_answers_are_never_cached_and_pages_keep_their_own_rules() {
-    let _alone = ONE_AT_A_TIME.lock().await;
     let one = NonZeroU32::new(1).unwrap();
     let app = TestApp::with_http(HttpConfig {
         send_limiter: Some(SendLimiter::new(one, one)),
@@ -166,7 +155,6 @@ async fn json_answers_are_never_cached_and_pages_keep_their_own_rules() {
 
 #[tokio::test]
 async fn readiness_checks_the_store_and_fails_once_shutting_down() {
-    let _alone = ONE_AT_A_TIME.lock().await;
     let app = TestApp::new().await;
     assert_eq!(app.get("/health/ready").await.status, StatusCode::OK);
     app.broker.shutdown();
