@@ -1,4 +1,4 @@
-//! The assembled application (`server::app`): what sits around the REST adapter — the send
+//! The assembled application, as `main` serves it: what sits around the REST adapter — the send
 //! rate limit shared by REST and server functions, CORS, compression, readiness.
 #![cfg(feature = "ssr")]
 

@@ -94,37 +94,38 @@ impl TestApp {
         tokio::spawn(async move { call(&router, request).await })
     }
 
-    /// Starts `GET /api/poll?{query}` and returns once the broker holds it.
+    /// Starts `GET /api/poll?{query}` and returns once the broker holds it (once its count of
+    /// held polls changed), failing after [`WAIT_BOUND`].
     pub async fn spawn_poll(&self, query: &str) -> JoinHandle<Answer> {
         let held = self.broker.held_polls();
         let poll = self.spawn(get(&format!("/api/poll?{query}")));
-        self.wait_for(&format!("the poll {query:?} is held"), || {
+        wait_for(&format!("the poll {query:?} is held"), || {
             self.broker.held_polls() != held
         })
         .await;
         poll
     }
 
-    /// Waits until the broker holds exactly `count` polls.
+    /// Waits until the broker holds exactly `count` polls, failing after [`WAIT_BOUND`].
     pub async fn until_held(&self, count: usize) {
-        self.wait_for(&format!("{count} polls are held"), || {
+        wait_for(&format!("{count} polls are held"), || {
             self.broker.held_polls() == count
         })
         .await;
     }
+}
 
-    /// Lets the runtime's other tasks run until `condition` holds, failing after
-    /// [`WAIT_BOUND`] of real time, so it works on a paused clock too (yielding keeps a paused
-    /// clock from jumping ahead, as sleeping would).
-    async fn wait_for(&self, what: &str, mut condition: impl FnMut() -> bool) {
-        let deadline = Instant::now() + WAIT_BOUND;
-        while !condition() {
-            assert!(
-                Instant::now() < deadline,
-                "not within {WAIT_BOUND:?}: {what}"
-            );
-            tokio::task::yield_now().await;
-        }
+/// Lets the runtime's other tasks run until `condition` holds, failing after [`WAIT_BOUND`] of
+/// real time, so it works on a paused clock too (yielding keeps a paused clock from jumping
+/// ahead, as sleeping would).
+async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT_BOUND;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "not within {WAIT_BOUND:?}: {what}"
+        );
+        tokio::task::yield_now().await;
     }
 }
 
