@@ -10,7 +10,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{client, eventually, get_json, held_polls, ids, send, RedisServer, Server};
+use common::{
+    eventually,
+    process::{client, get_json, ids, poll, send, until_held, Server},
+    redis::RedisServer,
+};
 use serde_json::{json, Value};
 
 /// Two instances on one Redis.
@@ -29,22 +33,6 @@ impl Cluster {
     }
 }
 
-async fn poll(client: &reqwest::Client, base: &str, query: &str) -> reqwest::Result<Value> {
-    client
-        .get(format!("{base}/api/poll?{query}"))
-        .send()
-        .await?
-        .json()
-        .await
-}
-
-async fn wait_until_held(client: &reqwest::Client, server: &Server, count: u64) {
-    eventually(Duration::from_secs(10), "the poll is held", || async {
-        held_polls(client, server).await >= count
-    })
-    .await;
-}
-
 #[tokio::test]
 async fn a_poll_held_on_one_instance_is_answered_by_a_send_on_the_other() {
     let cluster = Cluster::start();
@@ -54,7 +42,7 @@ async fn a_poll_held_on_one_instance_is_answered_by_a_send_on_the_other() {
         let client = client.clone();
         async move { poll(&client, &base_a, "client_id=c1&room=across&timeout=30").await }
     });
-    wait_until_held(&client, &cluster.a, 1).await;
+    until_held(&client, &cluster.a, 1).await;
     let id = send(&client, &cluster.b.url(""), "across", "from b").await;
     let answer = waiting.await.unwrap().unwrap();
     assert_eq!(answer["status"], "success");
@@ -73,7 +61,7 @@ async fn a_client_alternating_instances_sees_a_burst_of_1000_once_each_in_order(
         let (client, base) = (client.clone(), bases[0].clone());
         async move { poll(&client, &base, "client_id=hopper&room=burst&timeout=30").await }
     });
-    wait_until_held(&client, &cluster.a, 1).await;
+    until_held(&client, &cluster.a, 1).await;
 
     // Two senders, one per instance, 500 messages each, as fast as they are acknowledged.
     let senders: Vec<_> = bases
@@ -179,7 +167,7 @@ async fn a_client_disconnected_on_one_instance_has_its_polls_answered_on_the_oth
         let (client, base) = (client.clone(), cluster.a.url(""));
         async move { poll(&client, &base, "client_id=leaver&room=bye&timeout=30").await }
     });
-    wait_until_held(&client, &cluster.a, 1).await;
+    until_held(&client, &cluster.a, 1).await;
     // Instances share which clients are active once a second.
     eventually(Duration::from_secs(10), "B knows the client", || async {
         get_json(&client, &cluster.b.url("/api/stats")).await["active_clients"] == 1
@@ -215,7 +203,7 @@ async fn a_redis_outage_fails_sends_answers_polls_and_recovers_without_loss() {
         let query = format!("client_id=c1&room=outage&timeout=60&last_message_id={before}");
         async move { poll(&client, &base, &query).await }
     });
-    wait_until_held(&client, &cluster.a, 1).await;
+    until_held(&client, &cluster.a, 1).await;
     let started = Instant::now();
     cluster.redis.kill();
 
@@ -296,7 +284,7 @@ async fn clients_of_a_killed_instance_carry_on_on_the_other_without_loss() {
             received
         }
     });
-    wait_until_held(&client, &cluster.a, 1).await;
+    until_held(&client, &cluster.a, 1).await;
     let mut sent = Vec::new();
     for i in 0..100 {
         sent.push(send(&client, &base_b, "failover", &format!("m{i}")).await);

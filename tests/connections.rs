@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{client, eventually, held_polls, Server};
+use common::process::{client, until_held, Server};
 use serde_json::json;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -55,8 +55,7 @@ async fn a_held_poll_outlives_the_header_read_timeout() {
             .get(server.url("/api/poll?client_id=patient&room=slow"))
             .send(),
     );
-    let one_held = || async { held_polls(&client, &server).await == 1 };
-    eventually(Duration::from_secs(10), "the poll is held", one_held).await;
+    until_held(&client, &server, 1).await;
     // Time passing is what this test is about: hold the poll past the header timeout.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     client
@@ -73,11 +72,6 @@ async fn a_held_poll_outlives_the_header_read_timeout() {
 async fn a_client_that_hangs_up_releases_its_held_poll_at_once() {
     let server = Server::start_with("memory", "127.0.0.1:0", &[]);
     let client = client();
-    let held = |count| {
-        let client = &client;
-        let server = &server;
-        move || async move { held_polls(client, server).await == count }
-    };
     let mut socket = TcpStream::connect(server.addr).await.unwrap();
     socket
         .write_all(
@@ -85,10 +79,11 @@ async fn a_client_that_hangs_up_releases_its_held_poll_at_once() {
         )
         .await
         .unwrap();
-    eventually(Duration::from_secs(10), "the poll is held", held(1)).await;
+    until_held(&client, &server, 1).await;
     drop(socket);
-    // Far less than the poll's 60 s: the server notices the closed connection, not the timeout.
-    eventually(Duration::from_secs(10), "the poll is released", held(0)).await;
+    // Far less than the poll's 60 s (10 s): the server notices the closed connection, not the
+    // timeout.
+    until_held(&client, &server, 0).await;
 }
 
 /// Linux completes handshakes into a listening socket's queue without the process, up to the
@@ -189,6 +184,5 @@ async fn the_server_lifts_a_low_open_file_limit_and_holds_polls_past_it() {
         sockets.push(socket);
     }
     let client = client();
-    let all_held = || async { held_polls(&client, &server).await == polls };
-    eventually(Duration::from_secs(10), "all polls are held", all_held).await;
+    until_held(&client, &server, polls).await;
 }

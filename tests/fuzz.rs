@@ -1,22 +1,17 @@
-//! Arbitrary query strings, paths, content types and bodies thrown at the REST router: never
-//! a 5xx, never a panic, always a JSON body.
+//! Arbitrary query strings, paths, content types and bodies thrown at the REST API of the whole
+//! app: never a 5xx, never a panic, always a JSON body.
 #![cfg(feature = "ssr")]
+
+mod common;
 
 use axum::{
     body::Body,
     http::{header, Request},
-    Router,
 };
-use http_body_util::BodyExt;
-use longpoll_chat::server::{
-    rest::{self, Limits},
-    store::StoreConfig,
-    Broker, BrokerConfig,
-};
+use common::app::{call_raw, TestApp};
 use proptest::prelude::*;
-use tower::ServiceExt;
 
-/// Runs `request` against a fresh router on a paused clock (held polls end at their timeout
+/// Runs `request` against a fresh app on a paused clock (held polls end at their timeout
 /// at once) and checks the answer.
 fn check(request: Request<Body>) -> Result<(), TestCaseError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -25,13 +20,9 @@ fn check(request: Request<Body>) -> Result<(), TestCaseError> {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
-            .await
-            .unwrap();
-        let router: Router = rest::routes(broker).layer(rest::layers(Limits::default()));
-        let response = router.oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let app = TestApp::new().await;
+        let reply = call_raw(&app.router, request).await;
+        let (status, bytes) = (reply.status, reply.body);
         prop_assert!(!status.is_server_error(), "{status}: {bytes:?}");
         let json: Result<serde_json::Value, _> = serde_json::from_slice(&bytes);
         prop_assert!(json.is_ok(), "not JSON ({status}): {bytes:?}");

@@ -1,113 +1,18 @@
-//! The REST API over HTTP, through the real router (`tower::ServiceExt::oneshot`): every
+//! The REST API over HTTP, through the whole app (`tower::ServiceExt::oneshot`): every
 //! endpoint, the curl walkthroughs of the original spec, and every class of bad input.
 #![cfg(feature = "ssr")]
+
+mod common;
 
 use std::time::Duration;
 
 use axum::{
     body::Body,
     http::{header, Request, StatusCode},
-    Router,
 };
-use http_body_util::BodyExt;
-use longpoll_chat::server::{
-    rest::{self, Limits},
-    store::StoreConfig,
-    Broker, BrokerConfig,
-};
-use serde_json::{json, Value};
-use tower::ServiceExt;
-
-struct TestApp {
-    router: Router,
-    broker: Broker,
-}
-
-async fn spawn_app() -> TestApp {
-    let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
-        .await
-        .unwrap();
-    let router = rest::routes(broker.clone()).layer(rest::layers(Limits::default()));
-    TestApp { router, broker }
-}
-
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    json: Value,
-}
-
-/// Sends one request through the router and reads the JSON answer.
-async fn call(router: Router, request: Request<Body>) -> Answer {
-    let response = router.oneshot(request).await.unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|value| value.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)));
-    Answer {
-        status,
-        content_type,
-        json,
-    }
-}
-
-fn get(uri: &str) -> Request<Body> {
-    Request::get(uri).body(Body::empty()).unwrap()
-}
-
-impl TestApp {
-    async fn request(&self, request: Request<Body>) -> Answer {
-        call(self.router.clone(), request).await
-    }
-
-    async fn get(&self, uri: &str) -> Answer {
-        self.request(get(uri)).await
-    }
-
-    async fn post_raw(
-        &self,
-        uri: &str,
-        content_type: Option<&str>,
-        body: impl Into<Body>,
-    ) -> Answer {
-        let mut request = Request::post(uri);
-        if let Some(content_type) = content_type {
-            request = request.header(header::CONTENT_TYPE, content_type);
-        }
-        self.request(request.body(body.into()).unwrap()).await
-    }
-
-    async fn send(&self, body: Value) -> Answer {
-        self.post_raw("/api/send", Some("application/json"), body.to_string())
-            .await
-    }
-
-    async fn send_ok(&self, room: &str, text: &str) -> String {
-        let answer = self
-            .send(json!({"sender": "alice", "text": text, "room": room}))
-            .await;
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
-        answer.json["message_id"].as_str().unwrap().to_owned()
-    }
-
-    /// Starts a poll and returns once the broker holds it.
-    async fn spawn_poll(&self, query: &str) -> tokio::task::JoinHandle<Answer> {
-        let held = self.broker.held_polls();
-        let task = tokio::spawn(call(
-            self.router.clone(),
-            get(&format!("/api/poll?{query}")),
-        ));
-        while self.broker.held_polls() == held {
-            tokio::task::yield_now().await;
-        }
-        task
-    }
-}
+use common::app::{call, get, post, Answer, TestApp};
+use longpoll_chat::server::{BrokerConfig, HttpConfig};
+use serde_json::json;
 
 fn texts(answer: &Answer) -> Vec<&str> {
     answer.json["messages"]
@@ -120,7 +25,7 @@ fn texts(answer: &Answer) -> Vec<&str> {
 
 #[tokio::test]
 async fn send_answers_sent_with_an_id_and_a_timestamp() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     let answer = app
         .send(json!({"sender": "alice", "text": "hi", "room": "send-shape"}))
         .await;
@@ -133,7 +38,7 @@ async fn send_answers_sent_with_an_id_and_a_timestamp() {
 
 #[tokio::test]
 async fn send_without_room_goes_to_general() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     app.send(json!({"sender": "bob", "text": "to general"}))
         .await;
     let history = app.get("/api/history").await;
@@ -143,7 +48,7 @@ async fn send_without_room_goes_to_general() {
 
 #[tokio::test]
 async fn one_waiting_client_is_woken_by_a_send() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     let poll = app.spawn_poll("client_id=c1&room=one").await;
     let id = app.send_ok("one", "wake up").await;
     let answer = poll.await.unwrap();
@@ -160,7 +65,7 @@ async fn one_waiting_client_is_woken_by_a_send() {
 
 #[tokio::test]
 async fn five_concurrent_polls_are_all_woken_by_one_send() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     let mut polls = Vec::new();
     for i in 0..5 {
         polls.push(app.spawn_poll(&format!("client_id=c{i}&room=five")).await);
@@ -173,7 +78,7 @@ async fn five_concurrent_polls_are_all_woken_by_one_send() {
 
 #[tokio::test(start_paused = true)]
 async fn rooms_are_isolated() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     let in_a = app.spawn_poll("client_id=c1&room=iso-a&timeout=5").await;
     let in_b = app.spawn_poll("client_id=c2&room=iso-b").await;
     app.send_ok("iso-b", "only b").await;
@@ -187,7 +92,7 @@ async fn rooms_are_isolated() {
 
 #[tokio::test(start_paused = true)]
 async fn a_poll_times_out_with_exactly_the_documented_body() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     let answer = app
         .get("/api/poll?client_id=c1&room=timeout&timeout=5")
         .await;
@@ -200,7 +105,7 @@ async fn a_poll_times_out_with_exactly_the_documented_body() {
 
 #[tokio::test]
 async fn a_cursor_catches_up_and_an_unknown_cursor_resets() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     let first = app.send_ok("cursor", "a").await;
     app.send_ok("cursor", "b").await;
     app.send_ok("cursor", "c").await;
@@ -220,13 +125,10 @@ async fn a_cursor_catches_up_and_an_unknown_cursor_resets() {
 
 #[tokio::test]
 async fn a_newer_poll_supersedes_the_older_one() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     let older = app.spawn_poll("client_id=twice&room=sup").await;
     // The older poll can only end once the newer one has registered.
-    let newer = tokio::spawn(call(
-        app.router.clone(),
-        get("/api/poll?client_id=twice&room=sup"),
-    ));
+    let newer = app.spawn(get("/api/poll?client_id=twice&room=sup"));
     let answer = older.await.unwrap();
     assert_eq!(answer.json["status"], "superseded");
     app.send_ok("sup", "x").await;
@@ -235,14 +137,14 @@ async fn a_newer_poll_supersedes_the_older_one() {
 
 #[tokio::test]
 async fn delete_client_answers_its_polls_and_404s_when_unknown() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     let poll = app.spawn_poll("client_id=leaver&room=del").await;
     let delete = |uri: &str| Request::delete(uri).body(Body::empty()).unwrap();
-    let answer = app.request(delete("/api/client/leaver")).await;
+    let answer = app.call(delete("/api/client/leaver")).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.json["status"], "disconnected");
     assert_eq!(poll.await.unwrap().json["status"], "disconnected");
-    let answer = app.request(delete("/api/client/leaver")).await;
+    let answer = app.call(delete("/api/client/leaver")).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     assert_eq!(
         answer.json,
@@ -252,7 +154,7 @@ async fn delete_client_answers_its_polls_and_404s_when_unknown() {
 
 #[tokio::test]
 async fn history_is_oldest_first_and_limited() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     for i in 0..25 {
         app.send_ok("hist", &format!("m{i}")).await;
     }
@@ -268,7 +170,7 @@ async fn history_is_oldest_first_and_limited() {
 
 #[tokio::test]
 async fn stats_and_health_report_the_server() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     app.send_ok("stats-room", "x").await;
     let poll = app.spawn_poll("client_id=s1&room=stats-wait").await;
     let answer = app.get("/api/stats").await;
@@ -289,22 +191,13 @@ async fn a_poll_past_the_cap_gets_503_with_retry_after_at_once() {
         max_held_polls: 1,
         ..BrokerConfig::default()
     };
-    let broker = Broker::open(config, &StoreConfig::Memory).await.unwrap();
-    let app = TestApp {
-        router: rest::routes(broker.clone()).layer(rest::layers(Limits::default())),
-        broker,
-    };
+    let app = TestApp::with(config, HttpConfig::default()).await;
     let held = app.spawn_poll("client_id=first&room=cap").await;
     let started = tokio::time::Instant::now();
-    let response = app
-        .router
-        .clone()
-        .oneshot(get("/api/poll?client_id=second&room=cap"))
-        .await
-        .unwrap();
+    let response = app.get("/api/poll?client_id=second&room=cap").await;
     assert_eq!(started.elapsed(), Duration::ZERO, "refused without waiting");
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers[header::RETRY_AFTER], "2");
     let answer = app.get("/api/poll?client_id=second&room=cap").await;
     assert_eq!(answer.json["detail"], "too many held polls, retry later");
     app.send_ok("cap", "the held poll still works").await;
@@ -313,18 +206,14 @@ async fn a_poll_past_the_cap_gets_503_with_retry_after_at_once() {
 
 #[tokio::test]
 async fn api_answers_are_json_and_never_cached() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     // A poll with a cursor the room does not have is answered at once (with a reset).
     for uri in [
         "/api/stats",
         "/api/poll?client_id=c&last_message_id=unknown",
     ] {
-        let response = app.router.clone().oneshot(get(uri)).await.unwrap();
-        assert_eq!(
-            response.headers()[header::CACHE_CONTROL],
-            "no-store",
-            "{uri}"
-        );
+        let response = app.get(uri).await;
+        assert_eq!(response.headers[header::CACHE_CONTROL], "no-store", "{uri}");
         let answer = app.get(uri).await;
         assert_eq!(answer.status, StatusCode::OK, "{uri}");
         assert_eq!(answer.content_type, "application/json", "{uri}");
@@ -344,7 +233,7 @@ async fn assert_rejected(answer: Answer, status: StatusCode, detail_contains: &s
 
 #[tokio::test]
 async fn bad_poll_parameters_are_rejected_with_a_clear_400() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     let bad = StatusCode::BAD_REQUEST;
     let cases = [
         ("/api/poll", "client_id is required"),
@@ -398,7 +287,7 @@ async fn bad_poll_parameters_are_rejected_with_a_clear_400() {
 
 #[tokio::test]
 async fn bad_send_bodies_are_rejected_and_store_nothing() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     let bad = StatusCode::BAD_REQUEST;
     let long_text = "x".repeat(4_001);
     let cases = [
@@ -434,11 +323,11 @@ async fn bad_send_bodies_are_rejected_and_store_nothing() {
         assert_rejected(app.send(body).await, bad, detail).await;
     }
     let malformed = app
-        .post_raw("/api/send", Some("application/json"), "{\"sender\":")
+        .call(post("/api/send", Some("application/json"), "{\"sender\":"))
         .await;
     assert_rejected(malformed, bad, "").await;
     let no_type = app
-        .post_raw("/api/send", None, r#"{"sender":"a","text":"b"}"#)
+        .call(post("/api/send", None, r#"{"sender":"a","text":"b"}"#))
         .await;
     assert_rejected(
         no_type,
@@ -447,11 +336,11 @@ async fn bad_send_bodies_are_rejected_and_store_nothing() {
     )
     .await;
     let wrong_type = app
-        .post_raw(
+        .call(post(
             "/api/send",
             Some("text/plain"),
             r#"{"sender":"a","text":"b"}"#,
-        )
+        ))
         .await;
     assert_rejected(
         wrong_type,
@@ -461,7 +350,7 @@ async fn bad_send_bodies_are_rejected_and_store_nothing() {
     .await;
     let huge = json!({"sender": "a", "text": "x".repeat(100_000)}).to_string();
     let too_large = app
-        .post_raw("/api/send", Some("application/json"), huge)
+        .call(post("/api/send", Some("application/json"), huge))
         .await;
     assert_rejected(too_large, StatusCode::PAYLOAD_TOO_LARGE, "too large").await;
     assert_eq!(
@@ -473,7 +362,7 @@ async fn bad_send_bodies_are_rejected_and_store_nothing() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     for path in ["/api", "/api/", "/api/nope", "/api/poll/extra"] {
         assert_rejected(app.get(path).await, StatusCode::NOT_FOUND, path).await;
     }
@@ -487,13 +376,13 @@ async fn unknown_routes_and_methods_get_json_errors() {
         .body(Body::empty())
         .unwrap();
     assert_rejected(
-        app.request(delete_bad).await,
+        app.call(delete_bad).await,
         StatusCode::BAD_REQUEST,
         "client_id",
     )
     .await;
     let no_id = Request::delete("/api/client/").body(Body::empty()).unwrap();
-    let answer = app.request(no_id).await;
+    let answer = app.call(no_id).await;
     assert!(answer.status.is_client_error());
     assert_eq!(answer.json["status"], "error");
 }
@@ -502,17 +391,16 @@ async fn unknown_routes_and_methods_get_json_errors() {
 /// 500-message burst exactly once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_polling_in_a_loop_sees_a_burst_of_500_once_in_order() {
-    let app = spawn_app().await;
+    let app = TestApp::new().await;
     let router = app.router.clone();
     let poller = tokio::spawn(async move {
         let mut cursor = String::new();
         let mut seen: Vec<String> = Vec::new();
         while seen.len() < 500 {
             let uri = format!("/api/poll?client_id=looper&room=burst500&last_message_id={cursor}");
-            let answer =
-                tokio::time::timeout(Duration::from_secs(30), call(router.clone(), get(&uri)))
-                    .await
-                    .unwrap();
+            let answer = tokio::time::timeout(Duration::from_secs(30), call(&router, get(&uri)))
+                .await
+                .unwrap();
             assert_eq!(answer.json["status"], "success", "{}", answer.json);
             assert!(answer.json.get("reset").is_none());
             for message in answer.json["messages"].as_array().unwrap() {
@@ -522,9 +410,7 @@ async fn a_client_polling_in_a_loop_sees_a_burst_of_500_once_in_order() {
         }
         seen
     });
-    while app.broker.held_polls() == 0 {
-        tokio::task::yield_now().await;
-    }
+    app.until_held(1).await;
     for i in 0..500 {
         app.send_ok("burst500", &format!("m{i}")).await;
     }

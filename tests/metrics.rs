@@ -6,80 +6,46 @@ mod common;
 
 use axum::{
     body::Body,
-    http::{header, Request, StatusCode},
-    Router,
+    http::{Request, StatusCode},
 };
-use common::in_process_app;
-use http_body_util::BodyExt;
-use longpoll_chat::server::{self, Broker, HttpConfig};
-use serde_json::json;
-use tower::ServiceExt;
-
-async fn call(router: &Router, request: Request<Body>) -> (StatusCode, String) {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
-
-fn get(uri: &str) -> Request<Body> {
-    Request::get(uri).body(Body::empty()).unwrap()
-}
-
-async fn wait_held(broker: &Broker, count: usize) {
-    while broker.held_polls() != count {
-        tokio::task::yield_now().await;
-    }
-}
+use common::app::{get, message, send_request, TestApp};
+use longpoll_chat::server::{self, HttpConfig};
 
 #[tokio::test(start_paused = true)]
 async fn metrics_count_sends_deliveries_and_every_poll_outcome() {
-    let (router, broker) = in_process_app(HttpConfig {
+    let app = TestApp::with_http(HttpConfig {
         metrics: Some(server::metrics::install()),
         ..HttpConfig::default()
     })
     .await;
 
     // A poll woken by a send.
-    let woken = tokio::spawn({
-        let router = router.clone();
-        async move { call(&router, get("/api/poll?client_id=a&room=m")).await }
-    });
-    wait_held(&broker, 1).await;
-    let send = Request::post("/api/send")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            json!({"sender": "s", "text": "hi", "room": "m"}).to_string(),
-        ))
-        .unwrap();
-    assert_eq!(call(&router, send).await.0, StatusCode::OK);
-    assert!(woken.await.unwrap().1.contains("\"hi\""));
+    let woken = app.spawn_poll("client_id=a&room=m").await;
+    let send = send_request(message("m", "s", "hi"));
+    assert_eq!(app.call(send).await.status, StatusCode::OK);
+    assert!(woken.await.unwrap().json.to_string().contains("\"hi\""));
     // A reset, a timeout, a superseded and a disconnected poll.
-    call(
-        &router,
-        get("/api/poll?client_id=a&room=m&last_message_id=x"),
-    )
-    .await;
-    call(&router, get("/api/poll?client_id=a&room=quiet&timeout=5")).await;
-    let first = tokio::spawn({
-        let router = router.clone();
-        async move { call(&router, get("/api/poll?client_id=b&room=m")).await }
-    });
-    wait_held(&broker, 1).await;
-    let second = tokio::spawn({
-        let router = router.clone();
-        async move { call(&router, get("/api/poll?client_id=b&room=m")).await }
-    });
-    assert!(first.await.unwrap().1.contains("superseded"));
-    wait_held(&broker, 1).await;
+    app.get("/api/poll?client_id=a&room=m&last_message_id=x")
+        .await;
+    app.get("/api/poll?client_id=a&room=quiet&timeout=5").await;
+    let first = app.spawn_poll("client_id=b&room=m").await;
+    let second = app.spawn(get("/api/poll?client_id=b&room=m"));
+    assert!(first.await.unwrap().json.to_string().contains("superseded"));
+    app.until_held(1).await;
     let delete = Request::delete("/api/client/b")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(call(&router, delete).await.0, StatusCode::OK);
-    assert!(second.await.unwrap().1.contains("disconnected"));
+    assert_eq!(app.call(delete).await.status, StatusCode::OK);
+    assert!(second
+        .await
+        .unwrap()
+        .json
+        .to_string()
+        .contains("disconnected"));
 
-    let (status, text) = call(&router, get("/metrics")).await;
-    assert_eq!(status, StatusCode::OK);
+    let metrics = app.call_raw(get("/metrics")).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let text = metrics.text();
     for line in [
         r#"chat_messages_sent_total{outcome="sent"} 1"#,
         r#"chat_polls_total{outcome="message"} 1"#,

@@ -9,19 +9,11 @@ use std::num::NonZeroU32;
 
 use axum::{
     body::Body,
-    http::{header, Method, Request},
-    Router,
+    http::{Method, Request},
 };
-use common::in_process_app;
-use http_body_util::BodyExt;
-use longpoll_chat::server::{
-    rest::{self, Limits},
-    send_limit::SendLimiter,
-    store::StoreConfig,
-    Broker, BrokerConfig, HttpConfig,
-};
+use common::app::{get, message, post, send_request, TestApp};
+use longpoll_chat::server::{send_limit::SendLimiter, BrokerConfig, HttpConfig};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 /// Follows a local `$ref`.
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
@@ -98,13 +90,12 @@ struct Checker {
 }
 
 impl Checker {
-    /// Sends `request` to `router` and checks the answer against the operation `path`.
-    async fn check(&mut self, router: &Router, path: &str, request: Request<Body>) {
+    /// Sends `request` to `app` and checks the answer against the operation `path`.
+    async fn check(&mut self, app: &TestApp, path: &str, request: Request<Body>) {
         let method = request.method().as_str().to_lowercase();
-        let response = router.clone().oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body: Value = serde_json::from_slice(&bytes).expect("a JSON answer");
+        let answer = app.call(request).await;
+        let status = answer.status.as_u16();
+        let body = answer.json;
         let operation = &self.spec["paths"][path][&method];
         assert!(operation.is_object(), "{method} {path} is not documented");
         let documented = &operation["responses"][status.to_string()];
@@ -124,33 +115,10 @@ impl Checker {
     }
 }
 
-fn get(uri: &str) -> Request<Body> {
-    Request::get(uri).body(Body::empty()).unwrap()
-}
-
-fn post_json(uri: &str, content_type: &str, body: impl Into<Body>) -> Request<Body> {
-    Request::post(uri)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(body.into())
-        .unwrap()
-}
-
-fn send(text: &str) -> Request<Body> {
-    let body = json!({"sender": "spec", "text": text, "room": "spec"}).to_string();
-    post_json("/api/send", "application/json", body)
-}
-
 #[tokio::test(start_paused = true)]
 async fn every_documented_endpoint_answers_as_documented() {
-    let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
-        .await
-        .unwrap();
-    let router = rest::routes(broker.clone()).layer(rest::layers(Limits::default()));
-    let spec: Value = {
-        let response = router.clone().oneshot(get("/openapi.json")).await.unwrap();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        serde_json::from_slice(&bytes).unwrap()
-    };
+    let app = TestApp::new().await;
+    let spec: Value = app.get("/openapi.json").await.json;
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     let parameter = |path: &str, name: &str| {
         spec["paths"][path]["get"]["parameters"]
@@ -180,60 +148,66 @@ async fn every_documented_endpoint_answers_as_documented() {
         spec,
         covered: Vec::new(),
     };
-    checker.check(&router, "/api/send", send("hello")).await;
-    checker.check(&router, "/api/send", send("   ")).await;
     checker
         .check(
-            &router,
+            &app,
             "/api/send",
-            post_json("/api/send", "application/json", "{"),
+            send_request(message("spec", "spec", "hello")),
         )
         .await;
     checker
         .check(
-            &router,
+            &app,
             "/api/send",
-            post_json("/api/send", "text/plain", "hi"),
+            send_request(message("spec", "spec", "   ")),
+        )
+        .await;
+    checker
+        .check(
+            &app,
+            "/api/send",
+            post("/api/send", Some("application/json"), "{"),
+        )
+        .await;
+    checker
+        .check(
+            &app,
+            "/api/send",
+            post("/api/send", Some("text/plain"), "hi"),
         )
         .await;
     let huge = json!({"sender": "s", "text": "x".repeat(100_000)}).to_string();
     checker
         .check(
-            &router,
+            &app,
             "/api/send",
-            post_json("/api/send", "application/json", huge),
+            post("/api/send", Some("application/json"), huge),
         )
         .await;
     checker
         .check(
-            &router,
+            &app,
             "/api/poll",
             get("/api/poll?client_id=c1&room=spec&last_message_id=nope"),
         )
         .await;
     checker
         .check(
-            &router,
+            &app,
             "/api/poll",
             get("/api/poll?client_id=c1&room=quiet&timeout=5"),
         )
         .await;
     checker
-        .check(&router, "/api/poll", get("/api/poll?room=spec"))
+        .check(&app, "/api/poll", get("/api/poll?room=spec"))
         .await;
     checker
-        .check(
-            &router,
-            "/api/history",
-            get("/api/history?room=spec&limit=5"),
-        )
+        .check(&app, "/api/history", get("/api/history?room=spec&limit=5"))
         .await;
     checker
-        .check(&router, "/api/history", get("/api/history?limit=0"))
+        .check(&app, "/api/history", get("/api/history?limit=0"))
         .await;
-    checker
-        .check(&router, "/api/stats", get("/api/stats"))
-        .await;
+    checker.check(&app, "/api/stats", get("/api/stats")).await;
     let delete = |id: &str| {
         Request::builder()
             .method(Method::DELETE)
@@ -242,45 +216,55 @@ async fn every_documented_endpoint_answers_as_documented() {
             .unwrap()
     };
     checker
-        .check(&router, "/api/client/{client_id}", delete("c1"))
+        .check(&app, "/api/client/{client_id}", delete("c1"))
         .await;
     checker
-        .check(&router, "/api/client/{client_id}", delete("c1"))
+        .check(&app, "/api/client/{client_id}", delete("c1"))
         .await;
     checker
-        .check(&router, "/api/client/{client_id}", delete("bad%20id"))
+        .check(&app, "/api/client/{client_id}", delete("bad%20id"))
         .await;
-    checker.check(&router, "/health", get("/health")).await;
+    checker.check(&app, "/health", get("/health")).await;
     checker
-        .check(&router, "/health/ready", get("/health/ready"))
+        .check(&app, "/health/ready", get("/health/ready"))
         .await;
-    broker.shutdown();
+    app.broker.shutdown();
     checker
-        .check(&router, "/health/ready", get("/health/ready"))
+        .check(&app, "/health/ready", get("/health/ready"))
         .await;
 
     // Overload answers: a server that allows no held poll, and a send rate of one.
-    let full = Broker::open(
+    let full = TestApp::with(
         BrokerConfig {
             max_held_polls: 0,
             ..BrokerConfig::default()
         },
-        &StoreConfig::Memory,
+        HttpConfig::default(),
     )
-    .await
-    .unwrap();
-    let full_router = rest::routes(full).layer(rest::layers(Limits::default()));
+    .await;
     checker
-        .check(&full_router, "/api/poll", get("/api/poll?client_id=late"))
+        .check(&full, "/api/poll", get("/api/poll?client_id=late"))
         .await;
     let one = NonZeroU32::new(1).unwrap();
-    let (limited, _) = in_process_app(HttpConfig {
+    let limited = TestApp::with_http(HttpConfig {
         send_limiter: Some(SendLimiter::new(one, one)),
         ..HttpConfig::default()
     })
     .await;
-    checker.check(&limited, "/api/send", send("first")).await;
-    checker.check(&limited, "/api/send", send("second")).await;
+    checker
+        .check(
+            &limited,
+            "/api/send",
+            send_request(message("spec", "spec", "first")),
+        )
+        .await;
+    checker
+        .check(
+            &limited,
+            "/api/send",
+            send_request(message("spec", "spec", "second")),
+        )
+        .await;
 
     let covered: Vec<String> = checker
         .covered

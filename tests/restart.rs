@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, get_json, ids, send, Server};
+use common::process::{client, get_json, ids, send, Server};
 use serde_json::Value;
 use tempfile::TempDir;
 

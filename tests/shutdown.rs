@@ -9,7 +9,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{eventually, held_polls, Server};
+use common::{
+    eventually,
+    process::{held_polls, Server},
+};
 use serde_json::Value;
 
 const HELD: u64 = 1_000;

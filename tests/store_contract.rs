@@ -1,7 +1,8 @@
 //! The store contract (see `server::store`), one suite run against every store (memory, SQLite,
-//! and a private Redis), plus what only a persistent store promises: surviving a reopen (and a
-//! Redis crash), failing cleanly when the disk is full or Redis is gone, and naming the file when
-//! it cannot open it.
+//! and a private Redis) as one test per store and case (`appends_…::memory`, `…::sqlite`,
+//! `…::redis`), plus what only a persistent store promises: surviving a reopen (and a Redis
+//! crash), failing cleanly when the disk is full or Redis is gone, and naming the file when it
+//! cannot open it.
 #![cfg(feature = "ssr")]
 
 mod common;
@@ -9,10 +10,10 @@ mod common;
 use std::{
     path::Path,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use common::RedisServer;
+use common::{eventually, redis::RedisServer};
 use longpoll_chat::{
     model::Message,
     server::store::{
@@ -122,136 +123,156 @@ struct Fixture {
     _backing: Backing,
 }
 
-async fn each_store(retention: Retention) -> Vec<(&'static str, Fixture)> {
-    let mut fixtures = Vec::new();
-    for kind in ["memory", "sqlite", "redis"] {
+impl Fixture {
+    /// A store of `kind` ("memory", "sqlite" or "redis") keeping what `retention` says.
+    async fn open(kind: &str, retention: Retention) -> Self {
         let backing = Backing::new(kind);
         let sink = Arc::new(Recorder::default());
         let store = backing.open(sink.clone(), retention).await;
-        fixtures.push((
-            kind,
-            Fixture {
-                store,
-                sink,
-                _backing: backing,
-            },
-        ));
-    }
-    fixtures
-}
-
-#[tokio::test]
-async fn appends_reach_the_sink_in_order_with_every_field() {
-    for (kind, fixture) in each_store(Retention::default()).await {
-        let sent: Vec<Message> = (0..5).map(|i| message("order", &format!("m{i}"))).collect();
-        for message in &sent {
-            fixture.store.append(message.clone()).await.unwrap();
+        Self {
+            store,
+            sink,
+            _backing: backing,
         }
-        let received = fixture.sink.received("order");
-        let received: Vec<Message> = received.iter().map(|(m, _)| (**m).clone()).collect();
-        assert_eq!(received, sent, "{kind}");
-        assert_eq!(fixture.sink.offsets("order"), [0, 1, 2, 3, 4], "{kind}");
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_appends_are_delivered_in_the_order_they_are_kept() {
-    for (kind, fixture) in each_store(Retention::default()).await {
-        let mut tasks = Vec::new();
-        for i in 0..200 {
-            let store = fixture.store.clone();
-            tasks.push(tokio::spawn(async move {
-                store.append(message("race", &format!("m{i}"))).await
-            }));
+/// Runs the case `async fn $case(kind: &'static str)` as one `#[$test]` per store, named
+/// `$case::memory`, `$case::sqlite` and `$case::redis` (or per store listed), so a failure
+/// names its store and the others still run: where `redis-server` is missing, only the Redis
+/// ones fail, saying so.
+macro_rules! each_store {
+    (#[$test:meta] $case:ident) => {
+        each_store!(#[$test] $case: memory, sqlite, redis);
+    };
+    (#[$test:meta] $case:ident: $($kind:ident),+) => {
+        mod $case {
+            $(
+                #[$test]
+                async fn $kind() {
+                    super::$case(stringify!($kind)).await;
+                }
+            )+
         }
-        for task in tasks {
-            task.await.unwrap().unwrap();
-        }
-        let delivered = fixture.sink.ids("race");
-        assert_eq!(delivered.len(), 200, "{kind}");
-        assert_eq!(fixture.sink.offsets("race").len(), 200, "{kind}");
-        let loaded = fixture.store.load(1_000).await.unwrap();
-        let kept: Vec<Uuid> = room(&loaded, "race").recent.iter().map(|m| m.id).collect();
-        assert_eq!(
-            kept, delivered,
-            "{kind}: store order and delivery order differ"
-        );
-    }
+    };
 }
 
-#[tokio::test]
-async fn load_returns_recent_messages_per_room_with_totals_within_retention() {
+each_store!(
+    #[tokio::test]
+    appends_reach_the_sink_in_order_with_every_field
+);
+async fn appends_reach_the_sink_in_order_with_every_field(kind: &'static str) {
+    let fixture = Fixture::open(kind, Retention::default()).await;
+    let sent: Vec<Message> = (0..5).map(|i| message("order", &format!("m{i}"))).collect();
+    for message in &sent {
+        fixture.store.append(message.clone()).await.unwrap();
+    }
+    let received = fixture.sink.received("order");
+    let received: Vec<Message> = received.iter().map(|(m, _)| (**m).clone()).collect();
+    assert_eq!(received, sent, "{kind}");
+    assert_eq!(fixture.sink.offsets("order"), [0, 1, 2, 3, 4], "{kind}");
+}
+
+each_store!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    concurrent_appends_are_delivered_in_the_order_they_are_kept
+);
+async fn concurrent_appends_are_delivered_in_the_order_they_are_kept(kind: &'static str) {
+    let fixture = Fixture::open(kind, Retention::default()).await;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = fixture.store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.append(message("race", &format!("m{i}"))).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let delivered = fixture.sink.ids("race");
+    assert_eq!(delivered.len(), 200, "{kind}");
+    assert_eq!(fixture.sink.offsets("race").len(), 200, "{kind}");
+    let loaded = fixture.store.load(1_000).await.unwrap();
+    let kept: Vec<Uuid> = room(&loaded, "race").recent.iter().map(|m| m.id).collect();
+    assert_eq!(
+        kept, delivered,
+        "{kind}: store order and delivery order differ"
+    );
+}
+
+each_store!(
+    #[tokio::test]
+    load_returns_recent_messages_per_room_with_totals_within_retention
+);
+async fn load_returns_recent_messages_per_room_with_totals_within_retention(kind: &'static str) {
     let retention = Retention {
         max_messages_per_room: 5,
         max_age: None,
     };
-    for (kind, fixture) in each_store(retention).await {
-        for i in 0..8 {
-            fixture
-                .store
-                .append(message("busy", &format!("b{i}")))
-                .await
-                .unwrap();
-        }
-        fixture.store.append(message("calm", "c0")).await.unwrap();
-        let rooms = fixture.store.load(3).await.unwrap();
-        assert_eq!(rooms.len(), 2, "{kind}");
-        let busy = room(&rooms, "busy");
-        assert_eq!(busy.total, 8, "{kind}");
-        let texts: Vec<&str> = busy.recent.iter().map(|m| m.text.as_str()).collect();
-        assert_eq!(texts, ["b5", "b6", "b7"], "{kind}");
-        let all = fixture.store.load(100).await.unwrap();
-        assert_eq!(
-            room(&all, "busy").recent.len(),
-            5,
-            "{kind}: retention keeps 5"
-        );
-        assert_eq!(room(&all, "calm").total, 1, "{kind}");
-        fixture.store.check().await.unwrap();
+    let fixture = Fixture::open(kind, retention).await;
+    for i in 0..8 {
+        fixture
+            .store
+            .append(message("busy", &format!("b{i}")))
+            .await
+            .unwrap();
     }
+    fixture.store.append(message("calm", "c0")).await.unwrap();
+    let rooms = fixture.store.load(3).await.unwrap();
+    assert_eq!(rooms.len(), 2, "{kind}");
+    let busy = room(&rooms, "busy");
+    assert_eq!(busy.total, 8, "{kind}");
+    let texts: Vec<&str> = busy.recent.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["b5", "b6", "b7"], "{kind}");
+    let all = fixture.store.load(100).await.unwrap();
+    assert_eq!(
+        room(&all, "busy").recent.len(),
+        5,
+        "{kind}: retention keeps 5"
+    );
+    assert_eq!(room(&all, "calm").total, 1, "{kind}");
+    fixture.store.check().await.unwrap();
 }
 
 fn open_sqlite(path: &Path, sink: Arc<Recorder>) -> Result<SqliteStore, StoreError> {
     SqliteStore::open(path, sink, Retention::default())
 }
 
-#[tokio::test]
-async fn a_persistent_store_keeps_everything_across_a_reopen() {
-    for kind in ["sqlite", "redis"] {
-        let backing = Backing::new(kind);
-        let sent: Vec<Message> = (0..10)
-            .map(|i| message("durable", &format!("m{i}")))
-            .collect();
-        {
-            let store = backing.open(Arc::default(), Retention::default()).await;
-            for message in &sent {
-                store.append(message.clone()).await.unwrap();
-            }
+each_store!(#[tokio::test] a_persistent_store_keeps_everything_across_a_reopen: sqlite, redis);
+async fn a_persistent_store_keeps_everything_across_a_reopen(kind: &'static str) {
+    let backing = Backing::new(kind);
+    let sent: Vec<Message> = (0..10)
+        .map(|i| message("durable", &format!("m{i}")))
+        .collect();
+    {
+        let store = backing.open(Arc::default(), Retention::default()).await;
+        for message in &sent {
+            store.append(message.clone()).await.unwrap();
         }
-        let sink = Arc::new(Recorder::default());
-        let store = backing.open(sink.clone(), Retention::default()).await;
-        let rooms = store.load(100).await.unwrap();
-        let loaded: Vec<Message> = room(&rooms, "durable")
-            .recent
-            .iter()
-            .map(|m| (**m).clone())
-            .collect();
-        assert_eq!(loaded, sent, "{kind}");
-        assert_eq!(room(&rooms, "durable").total, 10, "{kind}");
-        store.append(message("durable", "after")).await.unwrap();
-        assert_eq!(
-            sink.offsets("durable").last(),
-            Some(&10),
-            "{kind}: offsets go on"
-        );
-        let rooms = store.load(100).await.unwrap();
-        assert_eq!(room(&rooms, "durable").total, 11, "{kind}");
-        assert_eq!(
-            room(&rooms, "durable").recent.last().unwrap().text,
-            "after",
-            "{kind}"
-        );
     }
+    let sink = Arc::new(Recorder::default());
+    let store = backing.open(sink.clone(), Retention::default()).await;
+    let rooms = store.load(100).await.unwrap();
+    let loaded: Vec<Message> = room(&rooms, "durable")
+        .recent
+        .iter()
+        .map(|m| (**m).clone())
+        .collect();
+    assert_eq!(loaded, sent, "{kind}");
+    assert_eq!(room(&rooms, "durable").total, 10, "{kind}");
+    store.append(message("durable", "after")).await.unwrap();
+    assert_eq!(
+        sink.offsets("durable").last(),
+        Some(&10),
+        "{kind}: offsets go on"
+    );
+    let rooms = store.load(100).await.unwrap();
+    assert_eq!(room(&rooms, "durable").total, 11, "{kind}");
+    assert_eq!(
+        room(&rooms, "durable").recent.last().unwrap().text,
+        "after",
+        "{kind}"
+    );
 }
 
 #[tokio::test]
@@ -278,11 +299,10 @@ async fn redis_going_away_fails_appends_and_checks_and_loses_nothing_acknowledge
     assert!(store.check().await.is_err());
     server.restart();
     // The store reconnects by itself (backoff starts at 100 ms); look until it serves again.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while store.check().await.is_err() {
-        assert!(Instant::now() < deadline, "the store did not reconnect");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(Duration::from_secs(15), "the store reconnects", || async {
+        store.check().await.is_ok()
+    })
+    .await;
     store.append(message("outage", "after")).await.unwrap();
     let rooms = store.load(100).await.unwrap();
     let texts: Vec<&str> = room(&rooms, "outage")
@@ -312,11 +332,12 @@ async fn a_redis_subscription_stays_up_through_its_periodic_checks() {
         .append(message("pinged", "after the checks"))
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while sink.ids("pinged").is_empty() {
-        assert!(Instant::now() < deadline, "the publication never arrived");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually(
+        Duration::from_secs(5),
+        "the publication arrives",
+        || async { !sink.ids("pinged").is_empty() },
+    )
+    .await;
     assert_eq!(
         sink.offsets("pinged"),
         [0],
@@ -490,11 +511,12 @@ async fn a_redis_store_reads_back_every_room_it_missed_while_unsubscribed() {
     for room in &rooms {
         sender.append(message(room, "while away")).await.unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while rooms.iter().any(|room| sink.ids(room).is_empty()) {
-        assert!(Instant::now() < deadline, "some rooms were never read back");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "every room is read back",
+        || async { rooms.iter().all(|room| !sink.ids(room).is_empty()) },
+    )
+    .await;
     for room in &rooms {
         assert_eq!(sink.offsets(room), [0], "{room}");
     }

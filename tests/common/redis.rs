@@ -8,6 +8,7 @@ use std::{
 
 use tempfile::TempDir;
 
+/// A `redis-server` process of one test, killed when dropped.
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
@@ -62,7 +63,12 @@ impl RedisServer {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("redis-server is installed (`make setup` installs it)");
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start redis-server ({error}): the Redis tests need it on PATH \
+                     (`make setup-redis` installs it)"
+                )
+            });
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         loop {
             let line = lines
