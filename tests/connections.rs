@@ -171,18 +171,66 @@ async fn the_server_lifts_a_low_open_file_limit_and_holds_polls_past_it() {
         "this test needs a hard limit on open files of {} or more, not {hard}",
         2 * polls
     );
-    let server = Server::start_with_open_file_limit(64);
+    let server = Server::start_with_open_file_limit("-Sn 64", &[]);
     let (soft, hard) = open_file_limits(server.child.id());
     assert_eq!(soft, hard, "the soft limit is lifted to the hard one");
+    let _held = hold_polls(&server, polls, "many").await;
+    until_held(&client(), &server, polls).await;
+}
+
+/// Opens `count` connections that each hold a poll (client ids `{prefix}0`, `{prefix}1`...).
+async fn hold_polls(server: &Server, count: u64, prefix: &str) -> Vec<TcpStream> {
     let mut sockets = Vec::new();
-    for client in 0..polls {
+    for client in 0..count {
         let mut socket = TcpStream::connect(server.addr).await.unwrap();
         let request = format!(
-            "GET /api/poll?client_id=many{client}&room=crowd&timeout=60 HTTP/1.1\r\nHost: t\r\n\r\n"
+            "GET /api/poll?client_id={prefix}{client}&room=crowd&timeout=60 HTTP/1.1\r\nHost: t\r\n\r\n"
         );
         socket.write_all(request.as_bytes()).await.unwrap();
         sockets.push(socket);
     }
+    sockets
+}
+
+/// The server's startup log lines at `level` that mention `what`.
+fn logged<'a>(server: &'a Server, level: &str, what: &str) -> Vec<&'a String> {
+    let lines = server.startup_log.iter();
+    lines
+        .filter(|line| line.contains(level) && line.contains(what))
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_default_poll_cap_follows_a_low_open_file_limit_and_an_explicit_one_warns() {
+    // 256 open files are kept for the server's own use: a hard limit of 266 leaves 10 polls.
+    let server = Server::start_with_open_file_limit("-n 266", &[]);
+    let said = logged(
+        &server,
+        "INFO",
+        "--max-held-polls follows the open-file limit",
+    );
+    assert!(
+        said.iter().any(|line| line.contains("max_held_polls=10")),
+        "{:#?}",
+        server.startup_log
+    );
+    assert!(logged(&server, "WARN", "open-file").is_empty());
+    let _held = hold_polls(&server, 10, "capped").await;
     let client = client();
-    until_held(&client, &server, polls).await;
+    until_held(&client, &server, 10).await;
+    let refused = client
+        .get(server.url("/api/poll?client_id=one-too-many&timeout=5"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503, "past the cap that follows the limit");
+
+    let explicit = Server::start_with_open_file_limit("-n 266", &["--max-held-polls", "5000"]);
+    let warned = logged(
+        &explicit,
+        "WARN",
+        "open-file limit is too low for --max-held-polls",
+    );
+    assert_eq!(warned.len(), 1, "{:#?}", explicit.startup_log);
 }

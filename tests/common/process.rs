@@ -37,16 +37,16 @@ impl Server {
         Self::spawn(Command::new(SERVER_BIN), store, addr, options)
     }
 
-    /// Starts the server (memory store, any port) with its soft limit on open files lowered
-    /// to `limit` by the shell that execs it.
-    pub fn start_with_open_file_limit(limit: u32) -> Server {
+    /// Starts the server (memory store, any port) with `options`, under the limit on open files
+    /// that `ulimit {ulimit}` sets in the shell that execs it (`-Sn 64`: the soft limit).
+    pub fn start_with_open_file_limit(ulimit: &str, options: &[&str]) -> Server {
         let mut shell = Command::new("sh");
         shell.args([
             "-c",
-            &format!("ulimit -Sn {limit} && exec \"$0\" \"$@\""),
+            &format!("ulimit {ulimit} && exec \"$0\" \"$@\""),
             SERVER_BIN,
         ]);
-        Self::spawn(shell, "memory", "127.0.0.1:0", &[])
+        Self::spawn(shell, "memory", "127.0.0.1:0", options)
     }
 
     fn spawn(mut command: Command, store: &str, addr: &str, options: &[&str]) -> Server {

@@ -185,6 +185,10 @@ impl Broker {
         let deadline = Instant::now() + request.timeout;
         let room_name = request.room.as_str();
         let room = shared.rooms.get_or_create(room_name);
+        // Before the poll counts as held: a client that saw it held (`held_polls`) and then
+        // sent expects the poll to get that message, so the poll's position must not be taken
+        // after the send.
+        let start = self.start_position(&room, request).await;
         let (_held, ended) = match shared.clients.register(&request.client_id, &room) {
             Ok(registered) => registered,
             Err(refused) => {
@@ -193,7 +197,7 @@ impl Broker {
                 return Err(refused);
             }
         };
-        let Some(start) = self.start_position(&room, request).await else {
+        let Some(start) = start else {
             return Ok(room.lock().reset());
         };
         Ok(self.wait_from(&room, start, deadline, ended).await)
@@ -216,7 +220,7 @@ impl Broker {
     }
 
     /// Answers with the room's messages from offset `from` on as soon as there are any, or
-    /// ends the poll at `deadline` or when the registry tells it to.
+    /// ends the poll at `deadline` or when the registry tells it to (`ended`).
     async fn wait_from(
         &self,
         room: &Room,
