@@ -14,6 +14,7 @@ use send_wrapper::SendWrapper;
 use uuid::Uuid;
 
 use crate::model::{Message, PollResponse, PollStatus, MAX_MESSAGES_PER_POLL, POLL_TIMEOUT_SECS};
+
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const MAX_RETRY: Duration = Duration::from_secs(15);
 /// Messages kept on screen; older ones scroll away for good.
