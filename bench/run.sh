@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: runs bench/loadgen against longpoll-chat (memory store, then SQLite store) and
-# against nginx + nchan, all on 127.0.0.1, and prints a table. Not part of `make test`.
+# against nginx + nchan, all on 127.0.0.1, and prints a table; the repeated fan-out runs with
+# both of loadgen's clients (`--client raw|hyper`). Not part of `make test`. bench/README.md
+# says what each scenario measures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -107,6 +109,8 @@ run_nchan() {
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+# The machine may be shared: what else ran shows here.
+echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Memory is measured on a freshly started server, before anything else has grown its heap.
 run_ours ours-memory memory --scenarios memory
 run_ours ours-memory memory --scenarios latency,fanout,stream
@@ -125,10 +129,15 @@ if command -v nginx >/dev/null && [ -e /usr/lib/nginx/modules/ngx_nchan_module.s
   run_nchan --scenarios memory
   run_nchan --scenarios latency,fanout,stream
   # The fan-out target compares two servers within 10-25 % of each other, while one run varies
-  # about as much on this machine: FANOUT_PAIRS more fan-out runs, alternating, then medians.
-  for _ in $(seq 1 "${FANOUT_PAIRS:-8}"); do
-    run_ours ours-memory memory --scenarios fanout
-    run_nchan --scenarios fanout
+  # about as much on this machine: FANOUT_PAIRS more fan-out runs per client, alternating
+  # between the servers, then medians. The load generator shares the two cores with the server,
+  # so its own CPU per answer moves the result: each pair runs with both client implementations
+  # (the raw one of every other scenario, and hyper's), and each gets its own ratio.
+  for _ in $(seq 1 "${FANOUT_PAIRS:-6}"); do
+    for client in raw hyper; do
+      run_ours ours-memory memory --scenarios fanout --client "$client"
+      run_nchan --scenarios fanout --client "$client"
+    done
   done
 else
   echo "nchan unavailable: no peer in this run" >&2
@@ -145,27 +154,34 @@ for row in rows:
     fields = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("run", "scenario"))
     print(f"| {row['run']} | {row['scenario']} | {fields} |")
 
-# Medians of the repeated fan-out runs, and ours against nchan's.
+# Medians of the repeated fan-out runs per client, and ours against nchan's.
 from statistics import median
 groups = {}
 for row in rows:
     if row["scenario"].startswith("fanout-"):
-        groups.setdefault((row["scenario"], row["run"]), []).append(row)
+        groups.setdefault((row["scenario"], row["client"], row["run"]), []).append(row)
 if groups:
     keys = ["p50_ms", "p99_ms", "max_ms", "server_cpu_ms", "server_user_ms", "loadgen_cpu_ms",
             "first_round_p99_ms", "later_rounds_p99_ms", "first_round_server_cpu_ms", "setup_ms"]
     print()
-    print("| scenario | run | runs | all delivered | " + " | ".join(f"median {k}" for k in keys) + " |")
-    print("|---|---|---|---|" + "---|" * len(keys))
-    for (scenario, run), group in sorted(groups.items()):
+    print("| scenario | client | run | runs | all delivered | "
+          + " | ".join(f"median {k}" for k in keys) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(keys))
+    # fanout-1000 before fanout-10000, the raw client before hyper's, ours before nchan.
+    order = lambda key: (int(key[0].split("-")[1]), key[1] != "raw", key[2] != "ours-memory")
+    for (scenario, client, run), group in sorted(groups.items(), key=lambda item: order(item[0])):
         delivered = all(row["delivered"] == row["expected"] for row in group)
         values = " | ".join(f"{median(row[k] for row in group):.2f}" for k in keys)
-        print(f"| {scenario} | {run} | {len(group)} | {delivered} | {values} |")
-    for scenario in sorted({scenario for scenario, _ in groups}):
-        ours, nchan = groups.get((scenario, "ours-memory")), groups.get((scenario, "nchan"))
+        print(f"| {scenario} | {client} | {run} | {len(group)} | {delivered} | {values} |")
+    print()
+    for scenario, client, _ in sorted({(s, c, "") for s, c, _ in groups}, key=order):
+        ours = groups.get((scenario, client, "ours-memory"))
+        nchan = groups.get((scenario, client, "nchan"))
         if ours and nchan:
             ratio = lambda key: median(r[key] for r in ours) / median(r[key] for r in nchan)
-            print(f"{scenario}: median p99 ours / nchan = {ratio('p99_ms'):.2f} (target <= 1); "
+            print(f"{scenario} (client {client}): median p99 ours / nchan = "
+                  f"{ratio('p99_ms'):.2f} (target <= 1); p50 {ratio('p50_ms'):.2f}, "
                   f"first round {ratio('first_round_p99_ms'):.2f}, "
-                  f"later rounds {ratio('later_rounds_p99_ms'):.2f}")
+                  f"later rounds {ratio('later_rounds_p99_ms'):.2f}; "
+                  f"runs {len(ours)} / {len(nchan)}")
 PY

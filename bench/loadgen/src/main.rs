@@ -1,8 +1,13 @@
 //! Load generator for longpoll-chat and, as a peer, nginx with the nchan long-poll module.
 //!
-//! One TCP connection (keep-alive) and one task per simulated client, a small HTTP/1.1 reader on
-//! `httparse`. A polling client allocates nothing per poll: requests are written into a reused
-//! buffer, answers are read in place and their messages one at a time. Every message
+//! One TCP connection (keep-alive) and one task per simulated client, on one of two HTTP/1.1
+//! clients (`--client`): `raw` (the default), a small reader on `httparse` that allocates
+//! nothing per poll (requests are written into a reused buffer, answers are read in place), or
+//! `hyper`, hyper 1's client connection used as documented (`hyper_conn.rs`). Both send the same
+//! requests and read answers' messages one at a time. The client shares the machine with the
+//! server, so its CPU per answer is part of what a scenario measures: the fan-out is run with
+//! both so that neither client's cost flatters one server. The counters the bench reads from
+//! the server and the churn scenario always use the raw client. Every message
 //! carries its sequence number and the instant it was sent, so receivers measure end-to-end latency
 //! and the tally finds lost and duplicated messages. Every wait is bounded in time.
 //!
@@ -33,6 +38,9 @@ use tokio::{
     task::JoinSet,
 };
 
+mod hyper_conn;
+use hyper_conn::HyperConn;
+
 #[derive(Parser)]
 #[command(about = "Load generator for long-poll servers")]
 struct Args {
@@ -42,6 +50,9 @@ struct Args {
     /// Server address.
     #[arg(long)]
     addr: SocketAddr,
+    /// The HTTP client of the pollers and senders (their rows say which).
+    #[arg(long, value_enum, default_value = "raw")]
+    client: HttpClient,
     /// Where the cross scenario sends (another instance sharing the server's rooms).
     #[arg(long)]
     send_addr: Option<SocketAddr>,
@@ -93,13 +104,32 @@ enum Kind {
     Nchan,
 }
 
+/// The two client implementations.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum HttpClient {
+    /// A hand-written HTTP/1.1 client on `httparse` (`Conn` below).
+    Raw,
+    /// hyper 1's HTTP/1.1 client connection (`HyperConn`, in `hyper_conn.rs`).
+    Hyper,
+}
+
+impl HttpClient {
+    /// The value of a result row's `client` field.
+    fn json(self) -> String {
+        match self {
+            Self::Raw => r#""raw""#.into(),
+            Self::Hyper => r#""hyper""#.into(),
+        }
+    }
+}
+
 fn now_us() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
     START.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
 // ---------------------------------------------------------------------------------------------
-// A minimal HTTP/1.1 keep-alive connection.
+// A minimal HTTP/1.1 keep-alive connection: the raw client.
 
 struct Conn {
     addr: SocketAddr,
@@ -238,15 +268,20 @@ fn poll_request(kind: Kind, room: &str, client: usize, cursor: &Cursor, request:
     }
 }
 
-fn send_request(kind: Kind, room: &str, text: &str) -> Vec<u8> {
-    let (path, content_type, body) = match kind {
+/// A send's path, content type and body.
+fn send_parts(kind: Kind, room: &str, text: &str) -> (String, &'static str, String) {
+    match kind {
         Kind::Ours => (
             "/api/send".to_owned(),
             "application/json",
             format!(r#"{{"sender":"bench","text":"{text}","room":"{room}"}}"#),
         ),
         Kind::Nchan => (format!("/pub/{room}"), "text/plain", text.to_owned()),
-    };
+    }
+}
+
+fn send_request(kind: Kind, room: &str, text: &str) -> Vec<u8> {
+    let (path, content_type, body) = send_parts(kind, room, text);
     format!(
         "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
@@ -446,6 +481,69 @@ async fn wait_held(
 // ---------------------------------------------------------------------------------------------
 // Clients.
 
+/// A connection of either client: what the scenarios poll and send through.
+enum Connection {
+    /// The raw client and the buffer its poll requests are written into.
+    Raw {
+        conn: Conn,
+        request: Vec<u8>,
+    },
+    Hyper(HyperConn),
+}
+
+impl Connection {
+    async fn connect(client: HttpClient, addr: SocketAddr) -> Result<Self> {
+        Ok(match client {
+            HttpClient::Raw => Self::Raw {
+                conn: Conn::connect(addr).await?,
+                request: Vec::with_capacity(256),
+            },
+            HttpClient::Hyper => Self::Hyper(HyperConn::connect(addr).await?),
+        })
+    }
+
+    async fn reconnect(&mut self) -> Result<()> {
+        match self {
+            Self::Raw { conn, .. } => conn.reconnect().await,
+            Self::Hyper(conn) => conn.reconnect().await,
+        }
+    }
+
+    /// Polls `room` as client number `client`, from `cursor`.
+    async fn poll(
+        &mut self,
+        kind: Kind,
+        room: &str,
+        client: usize,
+        cursor: &Cursor,
+    ) -> Result<Response<'_>> {
+        match self {
+            Self::Raw { conn, request } => {
+                poll_request(kind, room, client, cursor, request);
+                conn.roundtrip(request).await
+            }
+            Self::Hyper(conn) => {
+                let request = hyper_conn::poll_request(kind, room, client, cursor)?;
+                conn.roundtrip(request).await
+            }
+        }
+    }
+
+    /// Sends `text` to `room`; returns the answer's status.
+    async fn send(&mut self, kind: Kind, room: &str, text: &str) -> Result<u16> {
+        match self {
+            Self::Raw { conn, .. } => Ok(conn
+                .roundtrip(&send_request(kind, room, text))
+                .await?
+                .status),
+            Self::Hyper(conn) => {
+                let request = hyper_conn::send_request(kind, room, text)?;
+                Ok(conn.roundtrip(request).await?.status)
+            }
+        }
+    }
+}
+
 /// One received message: which client, which message, when.
 struct Delivery {
     client: usize,
@@ -455,6 +553,7 @@ struct Delivery {
 
 /// Polls `room` in a loop until `stop`, reporting every message it receives.
 async fn poller(
+    http: HttpClient,
     kind: Kind,
     addr: SocketAddr,
     room: String,
@@ -462,13 +561,11 @@ async fn poller(
     deliveries: mpsc::UnboundedSender<Delivery>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
-    let mut conn = Conn::connect(addr).await?;
+    let mut conn = Connection::connect(http, addr).await?;
     let mut cursor = Cursor::default();
-    let mut request = Vec::with_capacity(256);
     while !*stop.borrow() {
-        poll_request(kind, &room, client, &cursor, &mut request);
         let response = tokio::select! {
-            response = conn.roundtrip(&request) => response,
+            response = conn.poll(kind, &room, client, &cursor) => response,
             _ = stop.changed() => break,
         };
         let response = match response {
@@ -505,13 +602,20 @@ struct Pollers {
 }
 
 impl Pollers {
-    async fn start(kind: Kind, addr: SocketAddr, room: &str, count: usize) -> Result<Self> {
+    async fn start(
+        http: HttpClient,
+        kind: Kind,
+        addr: SocketAddr,
+        room: &str,
+        count: usize,
+    ) -> Result<Self> {
         let baseline = held_polls(kind, addr).await?;
         let (stop, stopped) = watch::channel(false);
         let (sender, deliveries) = mpsc::unbounded_channel();
         let mut tasks = JoinSet::new();
         for client in 0..count {
             tasks.spawn(poller(
+                http,
                 kind,
                 addr,
                 room.to_owned(),
@@ -558,12 +662,10 @@ impl Pollers {
     }
 }
 
-async fn send(conn: &mut Conn, kind: Kind, room: &str, seq: u64) -> Result<()> {
-    let response = conn
-        .roundtrip(&send_request(kind, room, &message_text(seq)))
-        .await?;
-    if !(200..300).contains(&response.status) {
-        bail!("send answered {}", response.status);
+async fn send(conn: &mut Connection, kind: Kind, room: &str, seq: u64) -> Result<()> {
+    let status = conn.send(kind, room, &message_text(seq)).await?;
+    if !(200..300).contains(&status) {
+        bail!("send answered {status}");
     }
     Ok(())
 }
@@ -658,7 +760,7 @@ impl Report {
         let mut line = format!("{:<16} {:<22}", self.label, scenario);
         for (name, value) in &fields {
             let _ = write!(json, r#","{name}":{value}"#);
-            let _ = write!(line, " {name}={value}");
+            let _ = write!(line, " {name}={}", value.trim_matches('"'));
         }
         json.push('}');
         println!("{line}");
@@ -679,8 +781,8 @@ fn float(value: f64) -> String {
 
 async fn latency(args: &Args, report: &mut Report) -> Result<()> {
     let room = format!("latency{}", std::process::id());
-    let mut pollers = Pollers::start(args.kind, args.addr, &room, 1).await?;
-    let mut sender = Conn::connect(args.addr).await?;
+    let mut pollers = Pollers::start(args.client, args.kind, args.addr, &room, 1).await?;
+    let mut sender = Connection::connect(args.client, args.addr).await?;
     let cpu = self_cpu_ms();
     let server_cpu = cpu_ms(&args.pids)?;
     let mut latencies = Vec::with_capacity(1000);
@@ -696,6 +798,7 @@ async fn latency(args: &Args, report: &mut Report) -> Result<()> {
     report.add(
         "latency".into(),
         vec![
+            ("client", args.client.json()),
             ("round_trips", latencies.len().to_string()),
             ("p50_ms", float(percentile(&latencies, 0.5))),
             ("p99_ms", float(percentile(&latencies, 0.99))),
@@ -745,9 +848,9 @@ async fn wake_rounds(
     report: &mut Report,
 ) -> Result<()> {
     let started = Instant::now();
-    let mut pollers = Pollers::start(args.kind, args.addr, room, clients).await?;
+    let mut pollers = Pollers::start(args.client, args.kind, args.addr, room, clients).await?;
     let setup = started.elapsed();
-    let mut sender = Conn::connect(send_addr).await?;
+    let mut sender = Connection::connect(args.client, send_addr).await?;
     let cpu = self_cpu_ms();
     let server_cpu = cpu_time(&args.pids)?;
     let mut latencies = Vec::with_capacity(clients * rounds as usize);
@@ -783,6 +886,7 @@ async fn wake_rounds(
     report.add(
         scenario,
         vec![
+            ("client", args.client.json()),
             ("delivered", latencies.len().to_string()),
             ("expected", (clients * rounds as usize).to_string()),
             ("p50_ms", float(percentile(&latencies, 0.5))),
@@ -816,9 +920,9 @@ async fn send_burst(
 ) -> Result<Vec<u64>> {
     let mut tasks = JoinSet::new();
     for sender in 0..senders {
-        let (kind, addr, room) = (args.kind, args.addr, room.to_owned());
+        let (http, kind, addr, room) = (args.client, args.kind, args.addr, room.to_owned());
         tasks.spawn(async move {
-            let mut conn = Conn::connect(addr).await?;
+            let mut conn = Connection::connect(http, addr).await?;
             let mut ticks = rate_per_sender
                 .map(|rate| tokio::time::interval(Duration::from_secs_f64(1.0 / rate)));
             let mut times = Vec::new();
@@ -892,7 +996,7 @@ async fn tally(
 async fn stream(args: &Args, report: &mut Report) -> Result<()> {
     let clients = args.stream_clients;
     let room = format!("stream{clients}x{}", std::process::id());
-    let mut pollers = Pollers::start(args.kind, args.addr, &room, clients).await?;
+    let mut pollers = Pollers::start(args.client, args.kind, args.addr, &room, clients).await?;
 
     let cpu = self_cpu_ms();
     let started = Instant::now();
@@ -904,6 +1008,7 @@ async fn stream(args: &Args, report: &mut Report) -> Result<()> {
     report.add(
         format!("stream-{clients}-max-{senders}s"),
         vec![
+            ("client", args.client.json()),
             ("sent", burst.to_string()),
             ("sends_per_s", float(burst as f64 / elapsed)),
             ("lost", lost.to_string()),
@@ -922,6 +1027,7 @@ async fn stream(args: &Args, report: &mut Report) -> Result<()> {
     report.add(
         format!("stream-{clients}-1000/s"),
         vec![
+            ("client", args.client.json()),
             ("sent", "5000".into()),
             ("lost", lost.to_string()),
             ("duplicated", duplicates.to_string()),
@@ -939,7 +1045,7 @@ async fn memory_and_idle(args: &Args, report: &mut Report) -> Result<()> {
     let clients = args.idle_clients;
     let room = format!("idle{}", std::process::id());
     let before = rss_kib(&args.pids)?;
-    let pollers = Pollers::start(args.kind, args.addr, &room, clients).await?;
+    let pollers = Pollers::start(args.client, args.kind, args.addr, &room, clients).await?;
     let after = rss_kib(&args.pids)?;
     let cpu_before = cpu_ms(&args.pids)?;
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -947,6 +1053,7 @@ async fn memory_and_idle(args: &Args, report: &mut Report) -> Result<()> {
     report.add(
         format!("memory-{clients}"),
         vec![
+            ("client", args.client.json()),
             ("rss_before_kib", before.to_string()),
             ("rss_after_kib", after.to_string()),
             (
@@ -957,7 +1064,10 @@ async fn memory_and_idle(args: &Args, report: &mut Report) -> Result<()> {
     );
     report.add(
         format!("idle-{clients}-10s"),
-        vec![("server_cpu_ms", float(idle_cpu))],
+        vec![
+            ("client", args.client.json()),
+            ("server_cpu_ms", float(idle_cpu)),
+        ],
     );
     pollers.finish().await
 }
