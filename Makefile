@@ -51,7 +51,7 @@ test-e2e: build
 ## test-api-fuzz: schemathesis against the release server's /openapi.json (about a minute)
 # Positive and negative cases for every operation, bounded in count; fails on any finding.
 test-api-fuzz: setup-python build
-	bash tests/schemathesis/run.sh "$(abspath $(SERVER_BIN))" "$(VENV)/bin/schemathesis"
+	bash tests/schemathesis/run.sh "$(abspath $(SERVER_BIN))" "$(abspath $(VENV))/bin/schemathesis"
 
 ## lint: rustfmt and clippy (-D warnings) for the server and the browser builds
 lint:

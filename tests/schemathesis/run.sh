@@ -7,11 +7,12 @@
 # Usage: tests/schemathesis/run.sh SERVER_BIN SCHEMATHESIS
 #   FUZZ_MAX_EXAMPLES  cases per operation and phase (default 40)
 #   FUZZ_SEED          hypothesis seed (default 1: CI runs are repeatable; any other to explore)
+#   FUZZ_TIME_LIMIT    seconds after which the run is stopped and fails (default 300)
 #
 # Bounded: each operation gets at most FUZZ_MAX_EXAMPLES generated cases plus the coverage
-# phase's boundary cases; hooks.py wakes held polls (see there), so only polls asking for the
-# shortest timeout hold, for 5 s. A request may still take up to the longest poll timeout
-# (60 s), hence the 70 s request timeout and the 65 s response-time limit.
+# phase's boundary cases, and hooks.py wakes held polls (see there) but for three that hold for
+# the shortest timeout, 5 s: a run takes about a minute. A poll may still be held for up to the
+# longest timeout (60 s), hence the 70 s request timeout and the 65 s response-time limit.
 set -euo pipefail
 
 server_bin=${1:?usage: run.sh SERVER_BIN SCHEMATHESIS}
@@ -58,8 +59,12 @@ for _ in $(seq 200); do
 done
 curl -fsS -o /dev/null "$base/health"
 
+# Run from the scratch directory: schemathesis keeps a cache of past failures in the working
+# directory, which would otherwise land in the checkout.
+cd "$work"
 status=0
-FUZZ_BASE_URL=$base SCHEMATHESIS_HOOKS="$here/hooks.py" "$schemathesis" run "$base/openapi.json" \
+FUZZ_BASE_URL=$base SCHEMATHESIS_HOOKS="$here/hooks.py" timeout "${FUZZ_TIME_LIMIT:-300}" \
+  "$schemathesis" run "$base/openapi.json" \
   --checks all \
   --mode all \
   --max-examples "${FUZZ_MAX_EXAMPLES:-40}" \
@@ -69,6 +74,9 @@ FUZZ_BASE_URL=$base SCHEMATHESIS_HOOKS="$here/hooks.py" "$schemathesis" run "$ba
   --max-response-time 65 \
   --generation-database none \
   --no-color || status=$?
+if [[ $status -eq 124 ]]; then
+  echo "run.sh: stopped after ${FUZZ_TIME_LIMIT:-300} s" >&2
+fi
 if [[ $status -ne 0 ]]; then
   echo "run.sh: schemathesis failed ($status); the server's log:" >&2
   tail -n 40 "$work/server.log" >&2
