@@ -9,15 +9,18 @@ CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION := 132.0.0
 REDOC_VERSION := 2.5.4
+SCHEMATHESIS_VERSION := 4.32.5
 # Tools installed outside cargo (wasm-opt from npm) live here, first on PATH.
 TOOLS_DIR ?= $(HOME)/.cache/longpoll-chat/tools
+# Python tools (schemathesis from PyPI) live in a venv there.
+VENV := $(TOOLS_DIR)/venv
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SERVER_BIN := $(TARGET_DIR)/release/longpoll-chat
 export PATH := $(TOOLS_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
 
-.PHONY: help run test build setup setup-rust setup-node setup-chromium setup-redis test-rust \
-	test-e2e lint bench clean
+.PHONY: help run test build setup setup-rust setup-node setup-python setup-chromium setup-redis \
+	test-rust test-e2e test-api-fuzz lint bench clean
 
 ## help: list the targets
 help:
@@ -27,8 +30,8 @@ help:
 run: setup build
 	$(SERVER_BIN) --addr $(ADDR)
 
-## test: install what is missing, then every Rust test and the end-to-end tests
-test: setup test-rust test-e2e
+## test: install what is missing, then every Rust test, the end-to-end tests and the API fuzz run
+test: setup test-rust test-e2e test-api-fuzz
 
 ## build: the release server and the site (WASM, CSS, assets) in $(LEPTOS_SITE_ROOT)
 build:
@@ -45,6 +48,11 @@ test-rust:
 test-e2e: build
 	cd end2end && SERVER_BIN="$(abspath $(SERVER_BIN))" npx playwright test
 
+## test-api-fuzz: schemathesis against the release server's /openapi.json (about a minute)
+# Positive and negative cases for every operation, bounded in count; fails on any finding.
+test-api-fuzz: setup-python build
+	bash tests/schemathesis/run.sh "$(abspath $(SERVER_BIN))" "$(abspath $(VENV))/bin/schemathesis"
+
 ## lint: rustfmt and clippy (-D warnings) for the server and the browser builds
 lint:
 	cargo fmt --check
@@ -53,7 +61,7 @@ lint:
 	cargo clippy --features hydrate --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 ## setup: install what building and testing need, skipping what is present
-setup: setup-rust setup-node setup-chromium setup-redis
+setup: setup-rust setup-node setup-python setup-chromium setup-redis
 
 ## setup-rust: the wasm32 target, cargo-leptos and wasm-bindgen-cli
 setup-rust:
@@ -74,6 +82,12 @@ setup-node:
 	       binaryen@$(BINARYEN_VERSION) redoc@$(REDOC_VERSION)
 	@test -d end2end/node_modules/@playwright/test \
 	  || (cd end2end && npm ci --no-audit --no-fund)
+
+## setup-python: schemathesis (PyPI) in a venv under $(TOOLS_DIR), for test-api-fuzz
+setup-python:
+	@$(VENV)/bin/schemathesis --version 2>/dev/null | grep -qx "schemathesis, version $(SCHEMATHESIS_VERSION)" \
+	  || { python3 -m venv $(VENV) \
+	       && $(VENV)/bin/pip install -q --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION); }
 
 ## setup-chromium: Debian's Chromium for the end-to-end tests
 setup-chromium:

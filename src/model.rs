@@ -25,6 +25,38 @@ pub const CLIENT_ID_MAX_CHARS: usize = 128;
 /// polls again for the rest.
 pub const MAX_MESSAGES_PER_POLL: usize = 100;
 
+// The rules above as JSON Schema patterns, for the OpenAPI description (utoipa takes only
+// literals there: `tests/schema.rs` checks that the document uses these, and that each means
+// its rule). Every class is spelled out with `\uXXXX` escapes, never `\s`, `\d` or `\w`, so a
+// pattern means the same to ECMAScript, Python's `re` (a fuzzer's generator) and Rust's regex.
+
+/// The characters `str::trim` strips and `char::is_whitespace` names (Unicode White_Space), as
+/// the body of a regex class. Not `\s`: Python's adds U+001C–U+001F, ECMAScript's U+FEFF.
+pub const WHITE_SPACE_CLASS: &str =
+    r"\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// The characters `char::is_control` names (general category Cc), as the body of a regex class.
+pub const CONTROL_CLASS: &str = r"\u0000-\u001F\u007F-\u009F";
+/// A room parameter, with `maxLength` [`ROOM_NAME_MAX_CHARS`]: a room name, or empty for
+/// [`DEFAULT_ROOM`] (see [`RoomName::parse_or_default`]).
+pub const ROOM_NAME_PATTERN: &str = "^[A-Za-z0-9._-]*$";
+/// A client id, with `maxLength` [`CLIENT_ID_MAX_CHARS`] (see [`ClientId::parse`]).
+pub const CLIENT_ID_PATTERN: &str = "^[A-Za-z0-9._:-]+$";
+/// A sender exactly as [`SenderName::parse`] takes it: any whitespace around 1 to
+/// [`SENDER_MAX_CHARS`] characters without control characters that start and end with neither
+/// a control character nor whitespace (`{0,62}`: [`SENDER_MAX_CHARS`] less those two ends). The
+/// length is in the pattern, not a `maxLength`, because it is counted after trimming.
+pub const SENDER_PATTERN: &str = concat!(
+    r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*",
+    r"[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+    r"(?:[^\u0000-\u001F\u007F-\u009F]{0,62}",
+    r"[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?",
+    r"[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
+);
+/// Message text, with `maxLength` [`TEXT_MAX_CHARS`]: at least one character that is not
+/// whitespace (see [`MessageText::parse`]). Unanchored: a pattern matches anywhere.
+pub const TEXT_PATTERN: &str =
+    r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
+
 /// One chat message as stored and delivered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -221,17 +253,23 @@ impl BoundedParam {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct PollQuery<'a> {
-    /// The polling client's id: 1–128 of `A-Z a-z 0-9 - _ . :`. Required.
-    #[cfg_attr(feature = "ssr", param(required = true, value_type = String, pattern = "^[A-Za-z0-9._:-]{1,128}$"))]
+    /// The polling client's id, chosen by the client: 1–128 characters of
+    /// `A-Z a-z 0-9 - _ . :`. Required; an empty one is refused. A client holds one poll per
+    /// room: a newer poll on the same room answers the older one with `superseded`.
+    #[cfg_attr(feature = "ssr", param(required = true, value_type = String, pattern = "^[A-Za-z0-9._:-]+$", max_length = 128))]
     pub client_id: Option<Cow<'a, str>>,
-    /// Room name, 1–64 of `A-Z a-z 0-9 - _ .`; default `general`.
-    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, pattern = "^[A-Za-z0-9._-]{1,64}$", default = "general"))]
+    /// Room name: 1–64 characters of `A-Z a-z 0-9 - _ .`. Absent or empty: `general`.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, pattern = "^[A-Za-z0-9._-]*$", max_length = 64, default = json!(DEFAULT_ROOM)))]
     pub room: Option<Cow<'a, str>>,
-    /// Id of the last message the client received; omit to wait for the next new message.
+    /// Id of the last message the client received. Absent or empty: wait for the next new
+    /// message. Any other text is accepted: an id the room does not have (not a message id,
+    /// another room's, or older than the room keeps) is answered at once with `reset` and the
+    /// room's most recent messages.
     #[cfg_attr(feature = "ssr", param(value_type = Option<String>))]
     pub last_message_id: Option<Cow<'a, str>>,
-    /// Seconds to hold the poll, 5–60; default 25.
-    #[cfg_attr(feature = "ssr", param(value_type = Option<u32>, minimum = 5, maximum = 60, default = 25))]
+    /// Seconds to hold the poll when nothing arrives: an integer from 5 to 60; default 25.
+    /// Whitespace around it and a leading `+` are also accepted.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<u32>, minimum = 5, maximum = 60, default = json!(POLL_TIMEOUT_SECS.default)))]
     pub timeout: Option<Cow<'a, str>>,
 }
 
@@ -290,21 +328,38 @@ impl<'a> PollQuery<'a> {
     }
 }
 
-/// `POST /api/send` body as it arrives. `sender` and `text` must be JSON strings.
+/// `POST /api/send` body as it arrives: a JSON object (sent as `application/json`) whose
+/// `sender` and `text` are strings. Other members are ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SendBody {
-    /// 1–64 characters, trimmed, no control characters.
-    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 64))]
+    /// The sender's display name, stored trimmed of the whitespace around it (Unicode
+    /// White_Space, tabs and newlines included): then 1–64 characters, none of them a control
+    /// character (U+0000–U+001F, U+007F–U+009F).
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]{0,62}[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
+        )
+    )]
     pub sender: String,
-    /// 1–4,000 characters, not only whitespace.
-    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 4000))]
+    /// The message: 1–4,000 characters (a server's `--max-text-chars` may allow fewer), not
+    /// only whitespace (Unicode White_Space). Kept as sent, newlines and any other character
+    /// included.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 4000,
+            pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+        )
+    )]
     pub text: String,
-    /// Room name, 1–64 of `A-Z a-z 0-9 - _ .`; default `general`.
+    /// Room name: 1–64 characters of `A-Z a-z 0-9 - _ .`. Absent, `null` or empty: `general`.
     #[serde(default)]
     #[cfg_attr(
         feature = "ssr",
-        schema(pattern = "^[A-Za-z0-9._-]{1,64}$", default = "general")
+        schema(pattern = "^[A-Za-z0-9._-]*$", max_length = 64, default = json!(DEFAULT_ROOM))
     )]
     pub room: Option<String>,
 }
@@ -331,11 +386,12 @@ impl SendBody {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct HistoryQuery {
-    /// Room name, 1–64 of `A-Z a-z 0-9 - _ .`; default `general`.
-    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, pattern = "^[A-Za-z0-9._-]{1,64}$", default = "general"))]
+    /// Room name: 1–64 characters of `A-Z a-z 0-9 - _ .`. Absent or empty: `general`.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, pattern = "^[A-Za-z0-9._-]*$", max_length = 64, default = json!(DEFAULT_ROOM)))]
     pub room: Option<String>,
-    /// How many of the most recent messages, 1–100; default 20.
-    #[cfg_attr(feature = "ssr", param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20))]
+    /// How many of the most recent messages: an integer from 1 to 100; default 20. Whitespace
+    /// around it and a leading `+` are also accepted.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<u32>, minimum = 1, maximum = 100, default = json!(HISTORY_LIMIT.default)))]
     pub limit: Option<String>,
 }
 

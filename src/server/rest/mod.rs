@@ -126,8 +126,8 @@ pub fn routes(broker: Broker) -> Router {
     get, path = "/api/poll", params(PollQuery),
     responses(
         (status = 200, description = "Messages (`success`, possibly with `reset`), or `timeout`, `superseded`, `disconnected`", body = PollResponse),
-        (status = 400, description = "A parameter is missing, malformed or out of range", body = ErrorBody),
-        (status = 503, description = "Too many held polls (see Retry-After)", body = ErrorBody,
+        (status = 400, description = "A parameter is missing, malformed, repeated or out of range", body = ErrorBody),
+        (status = 503, description = "Too many held polls on the server or for this client (see Retry-After)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
@@ -145,9 +145,9 @@ async fn poll(
     post, path = "/api/send", request_body = SendBody,
     responses(
         (status = 200, description = "Stored and delivered", body = SendReceipt),
-        (status = 400, description = "Malformed JSON or an invalid field", body = ErrorBody),
-        (status = 413, description = "Body larger than the limit", body = ErrorBody),
-        (status = 415, description = "Not `application/json`", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, not an object, or a missing or invalid field", body = ErrorBody),
+        (status = 413, description = "Body larger than the server's limit (`--max-body-bytes`)", body = ErrorBody),
+        (status = 415, description = "Content type not `application/json` (or another `application/*+json`)", body = ErrorBody),
         (status = 429, description = "Sending too fast (see Retry-After)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "The store cannot take messages", body = ErrorBody),
@@ -166,7 +166,7 @@ async fn send(
     get, path = "/api/history", params(HistoryQuery),
     responses(
         (status = 200, description = "The messages", body = History),
-        (status = 400, description = "A parameter is malformed or out of range", body = ErrorBody),
+        (status = 400, description = "A parameter is malformed, repeated or out of range", body = ErrorBody),
     )
 )]
 async fn history(
@@ -193,7 +193,8 @@ struct Disconnected {
 /// Answers every poll the client holds with `disconnected` and forgets the client.
 #[utoipa::path(
     delete, path = "/api/client/{client_id}",
-    params(("client_id" = String, Path, description = "The client to disconnect")),
+    params(("client_id" = String, Path, pattern = "^[A-Za-z0-9._:-]+$", max_length = 128,
+        description = "The client to disconnect: 1–128 characters of `A-Z a-z 0-9 - _ . :`")),
     responses(
         (status = 200, description = "Disconnected", body = Disconnected),
         (status = 400, description = "Not a valid client id", body = ErrorBody),

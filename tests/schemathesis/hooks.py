@@ -1,0 +1,113 @@
+"""Schemathesis hooks for `run.sh` (loaded through SCHEMATHESIS_HOOKS).
+
+- Held polls are woken: a poll holds until a message arrives or its `timeout` (5-60 s) passes,
+  and one operation's cases run one after another, so a run of held polls alone would take many
+  minutes. While a poll is under way, a message is sent to its room every quarter second; the
+  poll then answers within about that with `success` and the message. The first few polls that
+  ask for the shortest timeout (5 s) are left alone, so the `timeout` answer is fuzzed too.
+- `ast.parse` is called one thread at a time (see below).
+"""
+
+import ast
+import http.client
+import json
+import os
+import threading
+import urllib.request
+
+import schemathesis
+
+# CPython 3.11's `ast.parse` can fail with "SystemError: AST constructor recursion depth
+# mismatch" when several threads call it at once (python/cpython#106905). Hypothesis calls it to
+# describe the filters it builds, from every schemathesis worker.
+_parse_lock = threading.Lock()
+_parse = ast.parse
+
+
+def _parse_one_at_a_time(*args, **kwargs):
+    with _parse_lock:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _parse_one_at_a_time
+
+BASE_URL = os.environ["FUZZ_BASE_URL"]
+WAKE_EVERY_SECS = 0.25
+
+
+def _shortest_poll_timeout():
+    with urllib.request.urlopen(f"{BASE_URL}/openapi.json", timeout=10) as answer:
+        spec = json.load(answer)
+    parameters = spec["paths"]["/api/poll"]["get"]["parameters"]
+    timeout = next(p for p in parameters if p["name"] == "timeout")
+    return timeout["schema"]["minimum"]
+
+
+SHORTEST_POLL_TIMEOUT = str(_shortest_poll_timeout())
+# How many polls may hold until their timeout: each costs the run that many seconds.
+_unwoken_left = 3
+
+# Each poll under way (by the id of its case object) and the event that stops its waker.
+_wakers = {}
+_wakers_lock = threading.Lock()
+
+
+def _send(room):
+    body = {"sender": "fuzz-waker", "text": "wake up"}
+    if room is not None:
+        body["room"] = room
+    request = urllib.request.Request(
+        f"{BASE_URL}/api/send",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        urllib.request.urlopen(request, timeout=10).close()
+    except (OSError, http.client.HTTPException):
+        # A room the poll itself is refused for (400), or the server going away: the poll's own
+        # answer is what the checks judge.
+        pass
+
+
+def _wake(room, stop):
+    while not stop.wait(WAKE_EVERY_SECS):
+        _send(room)
+
+
+def _is_poll(case):
+    return case.operation.method.upper() == "GET" and case.operation.path == "/api/poll"
+
+
+@schemathesis.hook
+def before_call(context, case, **kwargs):
+    global _unwoken_left
+    if not _is_poll(case):
+        return
+    query = case.query or {}
+    room = query.get("room")
+    if room is not None and not isinstance(room, str):
+        return  # a negative case: refused at once
+    with _wakers_lock:
+        if str(query.get("timeout", "")).strip() == SHORTEST_POLL_TIMEOUT and _unwoken_left:
+            _unwoken_left -= 1
+            return
+        stop = _wakers[id(case)] = threading.Event()
+    threading.Thread(target=_wake, args=(room, stop), daemon=True).start()
+
+
+def _stop_waker(case):
+    with _wakers_lock:
+        stop = _wakers.pop(id(case), None)
+    if stop is not None:
+        stop.set()
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    _stop_waker(case)
+
+
+@schemathesis.hook
+def after_network_error(context, case, request):
+    _stop_waker(case)
