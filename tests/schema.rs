@@ -11,34 +11,20 @@
 
 use std::{iter::Peekable, ops::RangeInclusive, str::Chars};
 
-use axum::{body::Body, http::Request};
-use http_body_util::BodyExt;
-use longpoll_chat::{
-    model::{
-        ClientId, MessageText, RoomName, SenderName, CLIENT_ID_MAX_CHARS, CLIENT_ID_PATTERN,
-        CONTROL_CLASS, DEFAULT_ROOM, HISTORY_LIMIT, POLL_TIMEOUT_SECS, ROOM_NAME_MAX_CHARS,
-        ROOM_NAME_PATTERN, SENDER_MAX_CHARS, SENDER_PATTERN, TEXT_MAX_CHARS, TEXT_PATTERN,
-        WHITE_SPACE_CLASS,
-    },
-    server::{
-        rest::{self, Limits},
-        store::StoreConfig,
-        Broker, BrokerConfig,
-    },
+mod common;
+
+use common::app::TestApp;
+use longpoll_chat::model::{
+    ClientId, MessageText, RoomName, SenderName, CLIENT_ID_MAX_CHARS, CLIENT_ID_PATTERN,
+    CONTROL_CLASS, DEFAULT_ROOM, HISTORY_LIMIT, POLL_TIMEOUT_SECS, ROOM_NAME_MAX_CHARS,
+    ROOM_NAME_PATTERN, SENDER_MAX_CHARS, SENDER_PATTERN, TEXT_MAX_CHARS, TEXT_PATTERN,
+    WHITE_SPACE_CLASS,
 };
 use proptest::{prelude::*, string::string_regex};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 async fn openapi() -> Value {
-    let broker = Broker::open(BrokerConfig::default(), &StoreConfig::Memory)
-        .await
-        .unwrap();
-    let router = rest::routes(broker).layer(rest::layers(Limits::default()));
-    let request = Request::get("/openapi.json").body(Body::empty()).unwrap();
-    let response = router.oneshot(request).await.unwrap();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+    TestApp::new().await.get("/openapi.json").await.json
 }
 
 /// The parameter `name` of the operation `method path`.
