@@ -86,7 +86,9 @@ setup-node:
 ## setup-python: schemathesis (PyPI) in a venv under $(TOOLS_DIR), for test-api-fuzz
 setup-python:
 	@$(VENV)/bin/schemathesis --version 2>/dev/null | grep -qx "schemathesis, version $(SCHEMATHESIS_VERSION)" \
-	  || { python3 -m venv $(VENV) \
+	  || { { python3 -m venv --clear $(VENV) \
+	         || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv \
+	              && python3 -m venv --clear $(VENV); }; } \
 	       && $(VENV)/bin/pip install -q --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION); }
 
 ## setup-chromium: Debian's Chromium for the end-to-end tests
