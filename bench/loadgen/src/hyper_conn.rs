@@ -24,9 +24,12 @@ use hyper::{
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::{send_parts, Cursor, Kind, Response};
+use crate::{
+    connection::{send_parts, Cursor, Response},
+    Kind,
+};
 
-pub struct HyperConn {
+pub(crate) struct HyperConn {
     addr: SocketAddr,
     sender: SendRequest<Full<Bytes>>,
     /// The last answer's status, headers and body, kept until the next request (`Response`
@@ -37,7 +40,7 @@ pub struct HyperConn {
 }
 
 impl HyperConn {
-    pub async fn connect(addr: SocketAddr) -> Result<Self> {
+    pub(crate) async fn connect(addr: SocketAddr) -> Result<Self> {
         let stream = TcpStream::connect(addr).await.context("connect")?;
         stream.set_nodelay(true)?;
         let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
@@ -52,12 +55,15 @@ impl HyperConn {
         })
     }
 
-    pub async fn reconnect(&mut self) -> Result<()> {
+    pub(crate) async fn reconnect(&mut self) -> Result<()> {
         *self = Self::connect(self.addr).await?;
         Ok(())
     }
 
-    pub async fn roundtrip(&mut self, request: Request<Full<Bytes>>) -> Result<Response<'_>> {
+    pub(crate) async fn roundtrip(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response<'_>> {
         self.sender.ready().await?;
         let (head, body) = self.sender.send_request(request).await?.into_parts();
         self.body = body.collect().await?.to_bytes();
@@ -75,8 +81,8 @@ impl HyperConn {
     }
 }
 
-/// The request of `crate::poll_request`, as an `http::Request`.
-pub fn poll_request(
+/// The request of `crate::raw_conn::poll_request`, as an `http::Request`.
+pub(crate) fn poll_request(
     kind: Kind,
     room: &str,
     client: usize,
@@ -110,8 +116,8 @@ pub fn poll_request(
     Ok(request.body(Full::new(Bytes::new()))?)
 }
 
-/// The request of `crate::send_request`, as an `http::Request`.
-pub fn send_request(kind: Kind, room: &str, text: &str) -> Result<Request<Full<Bytes>>> {
+/// The request of `crate::raw_conn::send_request`, as an `http::Request`.
+pub(crate) fn send_request(kind: Kind, room: &str, text: &str) -> Result<Request<Full<Bytes>>> {
     let (path, content_type, body) = send_parts(kind, room, text);
     Ok(Request::post(path)
         .header(HOST, "bench")
@@ -197,11 +203,11 @@ mod tests {
         for kind in [Kind::Ours, Kind::Nchan] {
             for cursor in [&first, &later] {
                 let mut raw = Vec::new();
-                crate::poll_request(kind, "room1", 42, cursor, &mut raw);
+                crate::raw_conn::poll_request(kind, "room1", 42, cursor, &mut raw);
                 let hyper = written_by_hyper(poll_request(kind, "room1", 42, cursor).unwrap());
                 assert_eq!(shape(&hyper.await), shape(&raw));
             }
-            let raw = crate::send_request(kind, "room1", "3 123456");
+            let raw = crate::raw_conn::send_request(kind, "room1", "3 123456");
             let hyper = written_by_hyper(send_request(kind, "room1", "3 123456").unwrap());
             assert_eq!(shape(&hyper.await), shape(&raw));
         }
