@@ -10,7 +10,8 @@ SERVER_BIN=${SERVER_BIN:-target/release/longpoll-chat}
 LOADGEN=bench/loadgen/target/release/loadgen
 ulimit -n "$(ulimit -Hn)"
 
-(cd bench/loadgen && cargo build --release --quiet)
+# Its own target dir, whatever CARGO_TARGET_DIR says: $LOADGEN is looked up there.
+(cd bench/loadgen && CARGO_TARGET_DIR=target cargo build --release --quiet)
 
 if ! [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
   if [ "$(id -u)" = 0 ]; then
