@@ -2,7 +2,7 @@
 //! both clients lend out, the `Cursor` a poll starts from, and the parts of a send both build
 //! their requests from (`send_parts`), so the two clients put the same requests on the wire.
 
-use std::net::SocketAddr;
+use std::{io::Write, net::SocketAddr};
 
 use anyhow::Result;
 
@@ -39,6 +39,28 @@ pub(crate) fn send_parts(kind: Kind, room: &str, text: &str) -> (String, &'stati
             format!(r#"{{"sender":"bench","text":"{text}","room":"{room}"}}"#),
         ),
         Kind::Nchan => (format!("/pub/{room}"), "text/plain", text.to_owned()),
+    }
+}
+
+/// Writes a poll's request target (path and query) into `out`: the same for both clients.
+pub(crate) fn write_poll_target(
+    out: &mut impl Write,
+    kind: Kind,
+    room: &str,
+    client: usize,
+    cursor: &Cursor,
+) {
+    // Writing to memory cannot fail.
+    match kind {
+        Kind::Ours => {
+            let _ = write!(out, "/api/poll?client_id=c{client}&room={room}&timeout=60");
+            if !cursor.last_id.is_empty() {
+                let _ = write!(out, "&last_message_id={}", cursor.last_id);
+            }
+        }
+        Kind::Nchan => {
+            let _ = write!(out, "/sub/{room}");
+        }
     }
 }
 

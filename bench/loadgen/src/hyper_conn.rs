@@ -8,7 +8,7 @@
 //! method, target, headers and body; hyper writes header names in lower case), so the servers
 //! do the same work for both and only the client's cost differs. The test below checks that.
 
-use std::{fmt::Write as _, net::SocketAddr};
+use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -25,7 +25,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::{
-    connection::{send_parts, Cursor, Response},
+    connection::{send_parts, write_poll_target, Cursor, Response},
     Kind,
 };
 
@@ -88,31 +88,17 @@ pub(crate) fn poll_request(
     client: usize,
     cursor: &Cursor,
 ) -> Result<Request<Full<Bytes>>> {
-    let mut target = String::with_capacity(128);
-    // Writing to a String cannot fail.
-    let request = match kind {
-        Kind::Ours => {
-            let _ = write!(
-                target,
-                "/api/poll?client_id=c{client}&room={room}&timeout=60"
-            );
-            if !cursor.last_id.is_empty() {
-                let _ = write!(target, "&last_message_id={}", cursor.last_id);
-            }
-            Request::get(target).header(HOST, "bench")
-        }
-        Kind::Nchan => {
-            let _ = write!(target, "/sub/{room}");
-            let request = Request::get(target).header(HOST, "bench");
-            if !cursor.etag.is_empty() && !cursor.last_modified.is_empty() {
-                request
-                    .header(IF_NONE_MATCH, &cursor.etag)
-                    .header(IF_MODIFIED_SINCE, &cursor.last_modified)
-            } else {
-                request
-            }
-        }
-    };
+    let mut target = Vec::with_capacity(128);
+    write_poll_target(&mut target, kind, room, client, cursor);
+    let request = Request::get(String::from_utf8(target)?).header(HOST, "bench");
+    let request =
+        if kind == Kind::Nchan && !cursor.etag.is_empty() && !cursor.last_modified.is_empty() {
+            request
+                .header(IF_NONE_MATCH, &cursor.etag)
+                .header(IF_MODIFIED_SINCE, &cursor.last_modified)
+        } else {
+            request
+        };
     Ok(request.body(Full::new(Bytes::new()))?)
 }
 

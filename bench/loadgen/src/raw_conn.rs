@@ -15,7 +15,7 @@ use tokio::{
 };
 
 use crate::{
-    connection::{send_parts, Cursor, Response},
+    connection::{send_parts, write_poll_target, Cursor, Response},
     Kind,
 };
 
@@ -118,30 +118,18 @@ pub(crate) fn poll_request(
     request: &mut Vec<u8>,
 ) {
     request.clear();
+    request.extend_from_slice(b"GET ");
+    write_poll_target(request, kind, room, client, cursor);
+    request.extend_from_slice(b" HTTP/1.1\r\nHost: bench\r\n");
     // Writing to a Vec cannot fail.
-    match kind {
-        Kind::Ours => {
-            let _ = write!(
-                request,
-                "GET /api/poll?client_id=c{client}&room={room}&timeout=60"
-            );
-            if !cursor.last_id.is_empty() {
-                let _ = write!(request, "&last_message_id={}", cursor.last_id);
-            }
-            request.extend_from_slice(b" HTTP/1.1\r\nHost: bench\r\n\r\n");
-        }
-        Kind::Nchan => {
-            let _ = write!(request, "GET /sub/{room} HTTP/1.1\r\nHost: bench\r\n");
-            if !cursor.etag.is_empty() && !cursor.last_modified.is_empty() {
-                let _ = write!(
-                    request,
-                    "If-None-Match: {}\r\nIf-Modified-Since: {}\r\n",
-                    cursor.etag, cursor.last_modified
-                );
-            }
-            request.extend_from_slice(b"\r\n");
-        }
+    if kind == Kind::Nchan && !cursor.etag.is_empty() && !cursor.last_modified.is_empty() {
+        let _ = write!(
+            request,
+            "If-None-Match: {}\r\nIf-Modified-Since: {}\r\n",
+            cursor.etag, cursor.last_modified
+        );
     }
+    request.extend_from_slice(b"\r\n");
 }
 
 /// The request that sends `text` to `room`.
