@@ -24,13 +24,17 @@ pub async fn send_message(
 ) -> Result<SendReceipt, ChatError> {
     use crate::model::SendBody;
 
-    let request = SendBody {
-        sender,
+    let draft = SendBody {
+        sender: Some(sender),
         text,
         room: Some(room),
     }
     .validate()?;
-    broker()?.send(request).await
+    let sender = draft
+        .sender
+        .clone()
+        .ok_or_else(|| ChatError::invalid("missing field `sender`"))?;
+    broker()?.send(draft.sent_by(sender, false)).await
 }
 
 /// A room's most recent messages, oldest first.

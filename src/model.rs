@@ -24,6 +24,13 @@ pub const CLIENT_ID_MAX_CHARS: usize = 128;
 /// The most messages one answer carries (a poll, a page of history); a client further behind
 /// polls again for the rest.
 pub const MAX_MESSAGES_PER_POLL: usize = 100;
+/// Account names: 1 to this many characters of `A-Z a-z 0-9 - _ .`, starting with a letter or
+/// digit; unique regardless of letter case.
+pub const ACCOUNT_NAME_MAX_CHARS: usize = 32;
+/// Passwords: at least this many characters.
+pub const PASSWORD_MIN_CHARS: usize = 8;
+/// Passwords: at most this many bytes (hashing cost grows with the length).
+pub const PASSWORD_MAX_BYTES: usize = 1_024;
 
 // The rules above as JSON Schema patterns, for the OpenAPI description (utoipa takes only
 // literals there: `tests/schema.rs` checks that the document uses these, and that each means
@@ -41,6 +48,8 @@ pub const CONTROL_CLASS: &str = r"\u0000-\u001F\u007F-\u009F";
 pub const ROOM_NAME_PATTERN: &str = "^[A-Za-z0-9._-]*$";
 /// A client id, with `maxLength` [`CLIENT_ID_MAX_CHARS`] (see [`ClientId::parse`]).
 pub const CLIENT_ID_PATTERN: &str = "^[A-Za-z0-9._:-]+$";
+/// An account name, with `maxLength` [`ACCOUNT_NAME_MAX_CHARS`] (see [`AccountName::parse`]).
+pub const ACCOUNT_NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
 /// A sender exactly as [`SenderName::parse`] takes it: any whitespace around 1 to
 /// [`SENDER_MAX_CHARS`] characters without control characters that start and end with neither
 /// a control character nor whitespace (`{0,62}`: [`SENDER_MAX_CHARS`] less those two ends). The
@@ -68,6 +77,10 @@ pub struct Message {
     /// Unix time in seconds, with a fractional part.
     pub timestamp: f64,
     pub room: String,
+    /// Whether the server vouches for `sender`: a signed-in account or a token's holder
+    /// (`true`), or a guest's self-chosen name (`false`).
+    #[serde(default)]
+    pub verified: bool,
 }
 
 macro_rules! string_newtype {
@@ -118,6 +131,13 @@ string_newtype!(
 string_newtype!(
     /// A client's self-chosen id: 1–128 characters of ASCII letters, digits, `-`, `_`, `.`, `:`.
     ClientId
+);
+
+string_newtype!(
+    /// An account's name as its owner typed it: 1–32 characters of ASCII letters, digits, `-`,
+    /// `_` and `.`, starting with a letter or digit. Two names that differ only in letter case
+    /// are the same account ([`AccountName::key`]).
+    AccountName
 );
 
 fn char_count_within(value: &str, max: usize) -> bool {
@@ -183,6 +203,59 @@ impl MessageText {
             )));
         }
         Ok(Self(value.to_owned()))
+    }
+}
+
+impl AccountName {
+    pub fn parse(value: &str) -> Result<Self, ChatError> {
+        let valid = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.');
+        let starts_well = value
+            .bytes()
+            .next()
+            .is_some_and(|byte| byte.is_ascii_alphanumeric());
+        if !starts_well || value.len() > ACCOUNT_NAME_MAX_CHARS || !value.bytes().all(valid) {
+            return Err(ChatError::invalid(format!(
+                "name must be 1-{ACCOUNT_NAME_MAX_CHARS} characters of letters, digits, '-', '_' \
+                 or '.', starting with a letter or digit"
+            )));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The name that identifies the account whatever the letter case: ASCII lowercase.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+/// A password as typed: at least [`PASSWORD_MIN_CHARS`] characters, at most
+/// [`PASSWORD_MAX_BYTES`] bytes. Its `Debug` shows nothing of it, so it never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(value: &str) -> Result<Self, ChatError> {
+        if value.chars().count() < PASSWORD_MIN_CHARS {
+            return Err(ChatError::invalid(format!(
+                "password must be at least {PASSWORD_MIN_CHARS} characters"
+            )));
+        }
+        if value.len() > PASSWORD_MAX_BYTES {
+            return Err(ChatError::invalid(format!(
+                "password must be at most {PASSWORD_MAX_BYTES} bytes"
+            )));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
     }
 }
 
@@ -335,14 +408,17 @@ impl<'a> PollQuery<'a> {
 pub struct SendBody {
     /// The sender's display name, stored trimmed of the whitespace around it (Unicode
     /// White_Space, tabs and newlines included): then 1–64 characters, none of them a control
-    /// character (U+0000–U+001F, U+007F–U+009F).
+    /// character (U+0000–U+001F, U+007F–U+009F). Required of guests; a signed-in sender may
+    /// leave it out (the server stamps the account's name), and naming anyone else is refused
+    /// with 403. A guest may not use an account's name, in any letter case (403).
     #[cfg_attr(
         feature = "ssr",
         schema(
             pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000](?:[^\u0000-\u001F\u007F-\u009F]{0,62}[^\u0000-\u001F\u007F-\u009F\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
         )
     )]
-    pub sender: String,
+    #[serde(default)]
+    pub sender: Option<String>,
     /// The message: 1–4,000 characters (a server's `--max-text-chars` may allow fewer), not
     /// only whitespace (Unicode White_Space). Kept as sent, newlines and any other character
     /// included.
@@ -364,19 +440,42 @@ pub struct SendBody {
     pub room: Option<String>,
 }
 
-/// A validated message to send.
+/// A send as the body asks for it, validated; who sends it is decided by the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendDraft {
+    pub room: RoomName,
+    /// The name the body gives, if any.
+    pub sender: Option<SenderName>,
+    pub text: MessageText,
+}
+
+/// A message to send, its sender settled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SendRequest {
     pub room: RoomName,
     pub sender: SenderName,
+    /// The server vouches for the sender (see [`Message::verified`]).
+    pub verified: bool,
     pub text: MessageText,
 }
 
+impl SendDraft {
+    /// The request, sent by `sender`; `verified` when the server vouches for that name.
+    pub fn sent_by(self, sender: SenderName, verified: bool) -> SendRequest {
+        SendRequest {
+            room: self.room,
+            sender,
+            verified,
+            text: self.text,
+        }
+    }
+}
+
 impl SendBody {
-    pub fn validate(&self) -> Result<SendRequest, ChatError> {
-        Ok(SendRequest {
+    pub fn validate(&self) -> Result<SendDraft, ChatError> {
+        Ok(SendDraft {
             room: RoomName::parse_or_default(self.room.as_deref())?,
-            sender: SenderName::parse(&self.sender)?,
+            sender: self.sender.as_deref().map(SenderName::parse).transpose()?,
             text: MessageText::parse(&self.text)?,
         })
     }

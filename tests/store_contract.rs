@@ -65,6 +65,8 @@ fn message(room: &str, text: &str) -> Message {
         text: text.into(),
         timestamp: 1_795_000_000.25,
         room: room.into(),
+        // Not the default, so a store that drops it fails the contract.
+        verified: true,
     }
 }
 

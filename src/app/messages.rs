@@ -209,6 +209,7 @@ mod tests {
                 text: "x".into(),
                 timestamp,
                 room: "r".into(),
+                verified: false,
             })
         };
         let list = [

@@ -149,6 +149,7 @@ impl Broker {
             text: request.text.into(),
             timestamp: unix_seconds(),
             room: request.room.into(),
+            verified: request.verified,
         };
         let receipt = SendReceipt::for_message(&message);
         let metrics = &self.shared.metrics;

@@ -267,6 +267,7 @@ mod tests {
             text: text.into(),
             timestamp: 0.0,
             room: "log".into(),
+            verified: false,
         })
     }
 

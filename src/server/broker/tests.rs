@@ -17,6 +17,7 @@ async fn send(broker: &Broker, room: &str, text: &str) -> SendReceipt {
     let request = SendRequest {
         room: RoomName::parse(room).unwrap(),
         sender: SenderName::parse("alice").unwrap(),
+        verified: false,
         text: MessageText::parse(text).unwrap(),
     };
     broker.send(request).await.unwrap()
@@ -147,6 +148,7 @@ fn stored(room: &str, text: &str) -> Arc<Message> {
         text: text.into(),
         timestamp: unix_seconds(),
         room: room.into(),
+        verified: false,
     })
 }
 
@@ -410,6 +412,7 @@ async fn a_lower_text_limit_rejects_longer_texts_and_stores_nothing() {
     let request = |text: &str| SendRequest {
         room: RoomName::parse("short").unwrap(),
         sender: SenderName::parse("a").unwrap(),
+        verified: false,
         text: MessageText::parse(text).unwrap(),
     };
     assert!(broker.send(request("ünï5c")).await.is_ok());

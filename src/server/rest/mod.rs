@@ -157,8 +157,12 @@ async fn send(
     State(broker): State<Broker>,
     ApiJson(body): ApiJson<JsonObject>,
 ) -> Result<Json<SendReceipt>, ChatError> {
-    let request = body.into_typed::<SendBody>()?.validate()?;
-    Ok(Json(broker.send(request).await?))
+    let draft = body.into_typed::<SendBody>()?.validate()?;
+    let sender = draft
+        .sender
+        .clone()
+        .ok_or_else(|| ChatError::invalid("missing field `sender`"))?;
+    Ok(Json(broker.send(draft.sent_by(sender, false)).await?))
 }
 
 /// A room's most recent messages, oldest first.

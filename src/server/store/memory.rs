@@ -74,4 +74,12 @@ impl Store for MemoryStore {
     async fn check(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    async fn delete_room(&self, room: &str) -> Result<(), StoreError> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(room);
+        Ok(())
+    }
 }

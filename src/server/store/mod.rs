@@ -10,7 +10,9 @@
 //! - a failed append reaches no sink and leaves the store as it was;
 //! - `load` returns each room's most recent messages, oldest first, and its total ever.
 
+pub mod identity;
 mod memory;
+mod memory_identity;
 mod redis;
 mod sqlite;
 
@@ -20,7 +22,9 @@ use async_trait::async_trait;
 
 use crate::model::Message;
 
+pub use identity::{IdentitySink, IdentityStore};
 pub use memory::MemoryStore;
+pub use memory_identity::MemoryIdentityStore;
 pub use redis::RedisStore;
 pub use sqlite::SqliteStore;
 
@@ -104,6 +108,11 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Deletes every message of the room (its owner deleted it): a room of that name made
+    /// later starts again from offset 0. The sink hears nothing: the room's deletion reaches
+    /// each instance as an identity change.
+    async fn delete_room(&self, room: &str) -> Result<(), StoreError>;
+
     /// Whether other instances share this store (and so its rooms and clients).
     fn is_shared(&self) -> bool {
         false
@@ -149,6 +158,19 @@ impl StoreConfig {
             Self::Memory => Arc::new(MemoryStore::new(sink, retention)),
             Self::Sqlite(path) => Arc::new(SqliteStore::open(path, sink, retention)?),
             Self::Redis(url) => Arc::new(RedisStore::open(url, sink, retention).await?),
+        })
+    }
+
+    /// The accounts, sessions and private rooms of the same store. `sink` hears of changes
+    /// made by other instances sharing it.
+    pub async fn open_identity(
+        &self,
+        _sink: Arc<dyn IdentitySink>,
+    ) -> Result<Arc<dyn IdentityStore>, StoreError> {
+        Ok(match self {
+            Self::Memory => Arc::new(MemoryIdentityStore::default()),
+            // TODO(identity stores): SQLite and Redis.
+            Self::Sqlite(_) | Self::Redis(_) => Arc::new(MemoryIdentityStore::default()),
         })
     }
 }

@@ -533,6 +533,10 @@ impl Store for RedisStore {
         Ok(rooms)
     }
 
+    async fn delete_room(&self, _room: &str) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("TODO: delete_room".into()))
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
         if !self.inner.subscribed.load(Ordering::Relaxed) {
             return Err(StoreError::Unavailable("not subscribed to redis".into()));

@@ -42,6 +42,8 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (room, seq)
      ) WITHOUT ROWID;
      CREATE INDEX messages_by_time ON messages (timestamp);",
+    // 2: whether the server vouched for the sender (messages from before were guests').
+    "ALTER TABLE messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The most appends committed in one transaction.
@@ -218,8 +220,8 @@ impl Writer {
         let transaction = self.connection.transaction()?;
         {
             let mut insert = transaction.prepare_cached(
-                "INSERT INTO messages (room, seq, id, sender, text, timestamp)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO messages (room, seq, id, sender, text, timestamp, verified)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for append in batch {
                 let message = &append.message;
@@ -232,7 +234,8 @@ impl Writer {
                     message.id.to_string(),
                     message.sender,
                     message.text,
-                    message.timestamp
+                    message.timestamp,
+                    message.verified,
                 ])?;
                 offsets.push(*seq);
                 *seq += 1;
@@ -291,7 +294,7 @@ impl Store for SqliteStore {
         self.read(move |connection| {
             let mut rooms = Vec::new();
             let mut recent = connection.prepare(
-                "SELECT id, sender, text, timestamp FROM messages
+                "SELECT id, sender, text, timestamp, verified FROM messages
                  WHERE room = ?1 ORDER BY seq DESC LIMIT ?2",
             )?;
             for (name, total) in room_totals(connection)? {
@@ -307,6 +310,7 @@ impl Store for SqliteStore {
                             text: row.get(2)?,
                             timestamp: row.get(3)?,
                             room: name.clone(),
+                            verified: row.get(4)?,
                         }))
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -320,6 +324,10 @@ impl Store for SqliteStore {
             Ok(rooms)
         })
         .await
+    }
+
+    async fn delete_room(&self, _room: &str) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("TODO: delete_room".into()))
     }
 
     async fn check(&self) -> Result<(), StoreError> {

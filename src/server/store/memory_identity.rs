@@ -1,0 +1,150 @@
+//! Accounts, sessions and private rooms in memory, gone with the process: for tests and
+//! throw-away servers. One instance only, so it tells no sink of anything.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Mutex, MutexGuard},
+};
+
+use async_trait::async_trait;
+
+use super::{
+    identity::{AccountRecord, IdentityStore, PrivateRoomRecord, SessionRecord, TokenHash},
+    StoreError,
+};
+use crate::server::clock::unix_seconds;
+
+#[derive(Default)]
+pub struct MemoryIdentityStore {
+    kept: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    accounts: BTreeMap<String, AccountRecord>,
+    sessions: HashMap<TokenHash, SessionRecord>,
+    rooms: HashMap<String, PrivateRoomRecord>,
+}
+
+impl MemoryIdentityStore {
+    fn kept(&self) -> MutexGuard<'_, Kept> {
+        self.kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl IdentityStore for MemoryIdentityStore {
+    async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+        let mut kept = self.kept();
+        let key = account.key();
+        if kept.accounts.contains_key(&key) {
+            return Ok(false);
+        }
+        kept.accounts.insert(key, account.clone());
+        Ok(true)
+    }
+
+    async fn account(&self, key: &str) -> Result<Option<AccountRecord>, StoreError> {
+        Ok(self.kept().accounts.get(key).cloned())
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        Ok(self.kept().accounts.values().cloned().collect())
+    }
+
+    async fn set_password(&self, key: &str, password_hash: &str) -> Result<bool, StoreError> {
+        Ok(match self.kept().accounts.get_mut(key) {
+            Some(account) => {
+                account.password_hash = password_hash.to_owned();
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn set_disabled(&self, key: &str, disabled: bool) -> Result<bool, StoreError> {
+        let mut kept = self.kept();
+        let Some(account) = kept.accounts.get_mut(key) else {
+            return Ok(false);
+        };
+        account.disabled = disabled;
+        if disabled {
+            kept.sessions.retain(|_, session| session.account != key);
+        }
+        Ok(true)
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        let mut kept = self.kept();
+        let now = unix_seconds();
+        // Expired sessions go as new ones come, so the map stays as large as the live ones.
+        kept.sessions.retain(|_, session| session.expires_at > now);
+        kept.sessions.insert(session.token_hash, session.clone());
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let now = unix_seconds();
+        Ok(self
+            .kept()
+            .sessions
+            .get(token_hash)
+            .filter(|session| session.expires_at > now)
+            .cloned())
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool, StoreError> {
+        Ok(self.kept().sessions.remove(token_hash).is_some())
+    }
+
+    async fn delete_sessions_of(&self, account: &str) -> Result<usize, StoreError> {
+        let mut kept = self.kept();
+        let before = kept.sessions.len();
+        kept.sessions
+            .retain(|_, session| session.account != account);
+        Ok(before - kept.sessions.len())
+    }
+
+    async fn create_private_room(&self, room: &PrivateRoomRecord) -> Result<bool, StoreError> {
+        let mut kept = self.kept();
+        if kept.rooms.contains_key(&room.name) {
+            return Ok(false);
+        }
+        kept.rooms.insert(room.name.clone(), room.clone());
+        Ok(true)
+    }
+
+    async fn private_room(&self, name: &str) -> Result<Option<PrivateRoomRecord>, StoreError> {
+        Ok(self.kept().rooms.get(name).cloned())
+    }
+
+    async fn private_rooms(&self) -> Result<Vec<PrivateRoomRecord>, StoreError> {
+        Ok(self.kept().rooms.values().cloned().collect())
+    }
+
+    async fn delete_private_room(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.kept().rooms.remove(name).is_some())
+    }
+
+    async fn add_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
+        Ok(match self.kept().rooms.get_mut(room) {
+            Some(room) => {
+                if room.owner != account {
+                    room.members.insert(account.to_owned());
+                }
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn remove_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .kept()
+            .rooms
+            .get_mut(room)
+            .is_some_and(|room| room.members.remove(account)))
+    }
+}
