@@ -1,6 +1,7 @@
-//! Leptos server functions: the browser's way into the broker. Each one validates through
-//! `model` and calls the same [`Broker`](crate::server::Broker) method the REST handler calls.
-//! The live poll loop uses `GET /api/poll` directly, so it can be aborted when the user leaves.
+//! Leptos server functions: the browser's way into the chat service. Each one validates
+//! through `model` and calls the same [`Chat`](crate::server::chat::Chat) method the REST
+//! handler calls, as the caller the request's session cookie names. The live poll loop uses
+//! `GET /api/poll` directly, so it can be aborted when the user leaves.
 
 use leptos::{
     prelude::*,
@@ -12,29 +13,30 @@ use leptos::{
 
 use crate::{
     error::ChatError,
-    model::{History, SendReceipt, Stats},
+    model::{History, Me, RoomInfo, RoomList, RoomMembers, SendReceipt, Stats},
 };
 
-/// Sends a message; also the target of the no-JavaScript composer form.
+/// Sends a message; also the target of the no-JavaScript composer form. A signed-in sender
+/// leaves `sender` empty (the server stamps their name).
 #[server(prefix = "/sfn", endpoint = "send")]
 pub async fn send_message(
     room: String,
-    sender: String,
+    #[server(default)] sender: String,
     text: String,
 ) -> Result<SendReceipt, ChatError> {
     use crate::model::SendBody;
 
-    let draft = SendBody {
-        sender: Some(sender),
-        text,
-        room: Some(room),
-    }
-    .validate()?;
-    let sender = draft
-        .sender
-        .clone()
-        .ok_or_else(|| ChatError::invalid("missing field `sender`"))?;
-    broker()?.send(draft.sent_by(sender, false)).await
+    respond(async move {
+        let draft = SendBody {
+            sender: Some(sender).filter(|sender| !sender.trim().is_empty()),
+            text,
+            room: Some(room),
+        }
+        .validate()?;
+        let (chat, caller) = chat_and_caller().await?;
+        chat.send(&caller, draft).await
+    })
+    .await
 }
 
 /// A room's most recent messages, oldest first.
@@ -42,32 +44,200 @@ pub async fn send_message(
 pub async fn room_history(room: String, limit: Option<u32>) -> Result<History, ChatError> {
     use crate::model::HistoryQuery;
 
-    let request = HistoryQuery {
-        room: Some(room),
-        limit: limit.map(|limit| limit.to_string()),
-    }
-    .validate()?;
-    Ok(broker()?.history(&request))
+    respond(async move {
+        let request = HistoryQuery {
+            room: Some(room),
+            limit: limit.map(|limit| limit.to_string()),
+        }
+        .validate()?;
+        let (chat, caller) = chat_and_caller().await?;
+        chat.history(&caller, &request)
+    })
+    .await
 }
 
 /// The longest message text this server takes (`--max-text-chars`), for the composer.
 #[server(prefix = "/sfn", endpoint = "text-limit")]
 pub async fn text_limit() -> Result<usize, ChatError> {
-    Ok(broker()?.max_text_chars())
+    respond(async move {
+        let (chat, _) = chat_and_caller().await?;
+        Ok(chat.broker().max_text_chars())
+    })
+    .await
 }
 
-/// Server-wide counters and the rooms in use.
+/// Server-wide counters and the rooms in use, as the caller may see them.
 #[server(prefix = "/sfn", endpoint = "stats")]
 pub async fn chat_stats() -> Result<Stats, ChatError> {
-    Ok(broker()?.stats().await)
+    respond(async move {
+        let (chat, caller) = chat_and_caller().await?;
+        chat.stats(&caller).await
+    })
+    .await
+}
+
+/// Who the browser is signed in as; `None` for a guest.
+#[server(prefix = "/sfn", endpoint = "me")]
+pub async fn current_user() -> Result<Option<Me>, ChatError> {
+    respond(async move {
+        let (chat, caller) = chat_and_caller().await?;
+        Ok(chat.me(&caller).ok())
+    })
+    .await
+}
+
+/// Creates an account and signs it in (the session cookie is set).
+#[server(prefix = "/sfn", endpoint = "sign-up")]
+pub async fn sign_up(name: String, password: String) -> Result<Me, ChatError> {
+    respond(async move {
+        let (chat, _) = chat_and_caller().await?;
+        chat.sign_up(&name, &password).await?;
+        sign_in(name, password).await
+    })
+    .await
+}
+
+/// Signs in; the session lives in an `HttpOnly` cookie, never seen by scripts.
+#[server(prefix = "/sfn", endpoint = "sign-in")]
+pub async fn sign_in(name: String, password: String) -> Result<Me, ChatError> {
+    use crate::server::{clock::unix_seconds, rest::session_cookie};
+
+    respond(async move {
+        let (chat, caller) = chat_and_caller().await?;
+        let session = chat.sign_in(&caller, &name, &password).await?;
+        let max_age = (session.expires_at - unix_seconds()).max(0.0) as u64;
+        let cookie = session_cookie(&session.token, max_age, chat.identity().config().https);
+        set_cookie(cookie);
+        Ok(Me {
+            name: session.name,
+            via: "session".into(),
+            expires_at: session.expires_at,
+        })
+    })
+    .await
+}
+
+/// Signs out everywhere this session is used, and clears the cookie.
+#[server(prefix = "/sfn", endpoint = "sign-out")]
+pub async fn sign_out() -> Result<(), ChatError> {
+    use crate::server::rest::cleared_session_cookie;
+
+    respond(async move {
+        let (chat, caller) = chat_and_caller().await?;
+        // A browser whose session ended elsewhere is signed out already: clear its cookie anyway.
+        let result = match caller.user {
+            Some(_) => chat.sign_out(&caller).await,
+            None => Ok(()),
+        };
+        set_cookie(cleared_session_cookie(chat.identity().config().https));
+        result
+    })
+    .await
+}
+
+/// The rooms the browser's user may see.
+#[server(prefix = "/sfn", endpoint = "rooms")]
+pub async fn visible_rooms() -> Result<RoomList, ChatError> {
+    respond(async move {
+        let (chat, caller) = chat_and_caller().await?;
+        chat.rooms(&caller).await
+    })
+    .await
+}
+
+/// Creates a private room owned by the signed-in user.
+#[server(prefix = "/sfn", endpoint = "create-room")]
+pub async fn create_private_room(name: String) -> Result<RoomInfo, ChatError> {
+    use crate::model::RoomName;
+
+    respond(async move {
+        let room = RoomName::parse(&name)?;
+        let (chat, caller) = chat_and_caller().await?;
+        chat.create_room(&caller, room, true).await
+    })
+    .await
+}
+
+/// A private room's owner and members.
+#[server(prefix = "/sfn", endpoint = "members")]
+pub async fn private_room_members(room: String) -> Result<RoomMembers, ChatError> {
+    use crate::model::RoomName;
+
+    respond(async move {
+        let room = RoomName::parse(&room)?;
+        let (chat, caller) = chat_and_caller().await?;
+        chat.members(&caller, &room)
+    })
+    .await
+}
+
+/// Adds an account to the owner's private room.
+#[server(prefix = "/sfn", endpoint = "add-member")]
+pub async fn add_member(room: String, name: String) -> Result<RoomMembers, ChatError> {
+    use crate::model::RoomName;
+
+    respond(async move {
+        let room = RoomName::parse(&room)?;
+        let (chat, caller) = chat_and_caller().await?;
+        chat.add_member(&caller, &room, name.trim()).await
+    })
+    .await
+}
+
+/// Removes a member from the owner's private room (or the caller from a room they are in).
+#[server(prefix = "/sfn", endpoint = "remove-member")]
+pub async fn remove_member(room: String, name: String) -> Result<RoomMembers, ChatError> {
+    use crate::model::RoomName;
+
+    respond(async move {
+        let room = RoomName::parse(&room)?;
+        let (chat, caller) = chat_and_caller().await?;
+        chat.remove_member(&caller, &room, &name).await
+    })
+    .await
+}
+
+/// The chat service (from the Leptos context `crate::site` provides) and who is calling.
+#[cfg(feature = "ssr")]
+async fn chat_and_caller(
+) -> Result<(crate::server::chat::Chat, crate::server::identity::Caller), ChatError> {
+    let chat: crate::server::chat::Chat = use_context().ok_or_else(|| {
+        tracing::error!("no Chat in the Leptos context");
+        ChatError::Internal
+    })?;
+    let parts: axum::http::request::Parts = use_context().ok_or_else(|| {
+        tracing::error!("no request parts in the Leptos context");
+        ChatError::Internal
+    })?;
+    let caller = crate::server::rest::caller_of(&chat, &parts).await?;
+    Ok((chat, caller))
+}
+
+/// Answers a server function's error with the HTTP status (and `Retry-After`) the REST API
+/// uses for it, rather than Leptos's 500 for every error.
+#[cfg(feature = "ssr")]
+async fn respond<T>(
+    answer: impl std::future::Future<Output = Result<T, ChatError>>,
+) -> Result<T, ChatError> {
+    use axum::http::{header, HeaderValue, StatusCode};
+
+    let answer = answer.await;
+    if let (Err(error), Some(response)) = (&answer, use_context::<leptos_axum::ResponseOptions>()) {
+        response.set_status(
+            StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        );
+        if let Some(seconds) = error.retry_after_secs() {
+            response.insert_header(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+    }
+    answer
 }
 
 #[cfg(feature = "ssr")]
-fn broker() -> Result<crate::server::Broker, ChatError> {
-    use_context().ok_or_else(|| {
-        tracing::error!("no Broker in the Leptos context");
-        ChatError::Internal
-    })
+fn set_cookie(cookie: axum::http::HeaderValue) {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.append_header(axum::http::header::SET_COOKIE, cookie);
+    }
 }
 
 /// Server functions answer with [`ChatError`] as JSON; a call that fails before reaching the

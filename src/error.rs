@@ -11,6 +11,30 @@ pub enum ChatError {
     /// 400: a parameter or body field is missing, malformed or out of range.
     #[error("{0}")]
     InvalidInput(String),
+    /// 401: no identity where one is needed, wrong name or password, or a token that is
+    /// malformed, expired, revoked or badly signed.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// 403: the caller may not do this (send as someone else, use an account's name as a
+    /// guest, change a room they do not own).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no room of that name that the caller may see (a private room of others' looks
+    /// exactly like no room).
+    #[error("no such room")]
+    NoSuchRoom,
+    /// 404: no account of that name.
+    #[error("no such account")]
+    NoSuchAccount,
+    /// 409: an account of that name exists already (in some letter case).
+    #[error("that name is taken")]
+    NameTaken,
+    /// 409: a room of that name exists already.
+    #[error("a room of that name exists")]
+    RoomTaken,
+    /// 429 with `Retry-After`: too many sign-in attempts for this name or from this address.
+    #[error("too many sign-in attempts, retry later")]
+    TooManyAttempts { retry_after_secs: u64 },
     /// 404: `DELETE /api/client/{client_id}` for a client the server does not know.
     #[error("unknown client_id")]
     UnknownClient,
@@ -51,15 +75,26 @@ impl ChatError {
         Self::InvalidInput(detail.into())
     }
 
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::Unauthenticated(detail.into())
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::Forbidden(detail.into())
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status_code(&self) -> u16 {
         match self {
             Self::InvalidInput(_) => 400,
-            Self::UnknownClient | Self::NoRoute(_) => 404,
+            Self::Unauthenticated(_) => 401,
+            Self::Forbidden(_) => 403,
+            Self::UnknownClient | Self::NoRoute(_) | Self::NoSuchRoom | Self::NoSuchAccount => 404,
+            Self::NameTaken | Self::RoomTaken => 409,
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::RateLimited { .. } => 429,
+            Self::RateLimited { .. } | Self::TooManyAttempts { .. } => 429,
             Self::StoreUnavailable
             | Self::TooManyPolls
             | Self::ShuttingDown
@@ -74,7 +109,9 @@ impl ChatError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::TooManyPolls => Some(POLL_RETRY_AFTER_SECS),
-            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Self::RateLimited { retry_after_secs } | Self::TooManyAttempts { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             _ => None,
         }
     }

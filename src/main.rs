@@ -1,5 +1,5 @@
-//! The server binary: configuration -> broker (with its store) -> HTTP application -> serve
-//! until SIGINT/SIGTERM, then answer every held poll and exit.
+//! The server binary: configuration -> broker (with its store) and identity -> chat service ->
+//! HTTP application -> serve until SIGINT/SIGTERM, then answer every held poll and exit.
 
 use std::{io::IsTerminal, time::Duration};
 
@@ -7,7 +7,10 @@ use anyhow::Context;
 use clap::Parser;
 use leptos::prelude::get_configuration;
 use longpoll_chat::{
-    server::{self, broker::DEFAULT_MAX_HELD_POLLS, config::Config, Broker, BrokerConfig},
+    server::{
+        self, broker::DEFAULT_MAX_HELD_POLLS, chat::Chat, config::Config, identity::Identity,
+        Broker, BrokerConfig,
+    },
     site,
 };
 use tracing_subscriber::EnvFilter;
@@ -53,10 +56,19 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let broker = Broker::open(broker_config, &config.store)
         .await
         .context("starting the message store")?;
+    let (identity, room_changes) = Identity::open(config.identity(), &config.store)
+        .await
+        .context("starting the identity store")?;
+    let chat = Chat::new(
+        broker.clone(),
+        identity,
+        config.send_limiter(),
+        room_changes,
+    );
     let leptos_options = get_configuration(None)
         .context("reading the Leptos configuration")?
         .leptos_options;
-    let app = site::app(broker.clone(), leptos_options, &config.http());
+    let app = site::app(chat, leptos_options, &config.http());
 
     warn_if_somaxconn_caps(config.listen_backlog);
     let listener = server::serve::listen(config.addr, config.listen_backlog)

@@ -359,6 +359,9 @@ pub struct PollRequest {
     /// An id the room does not know is kept as given: the broker answers it with a reset.
     pub last_message_id: Option<String>,
     pub timeout: Duration,
+    /// The signed-in user holding the poll (their account key), set by the server once it
+    /// knows who asks: losing access to the room ends their polls on it.
+    pub holder: Option<Arc<str>>,
 }
 
 impl<'a> PollQuery<'a> {
@@ -397,6 +400,7 @@ impl<'a> PollQuery<'a> {
                 .filter(|id| !id.is_empty())
                 .map(str::to_owned),
             timeout: Duration::from_secs(POLL_TIMEOUT_SECS.parse(self.timeout.as_deref())?.into()),
+            holder: None,
         })
     }
 }
@@ -613,6 +617,113 @@ pub struct Stats {
     pub held_polls: usize,
     /// Unix time in seconds.
     pub timestamp: f64,
+}
+
+/// `POST /api/accounts` and `POST /api/sessions` bodies.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Credentials {
+    /// 1–32 characters of `A-Z a-z 0-9 - _ .`, starting with a letter or digit; names that
+    /// differ only in letter case are the same account.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length = 32)
+    )]
+    pub name: String,
+    /// At least 8 characters, at most 1,024 bytes.
+    #[cfg_attr(feature = "ssr", schema(min_length = 8, format = Password))]
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An account as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Account {
+    pub name: String,
+}
+
+/// A new session: the token for `Authorization: Bearer`, and when it expires (the browser
+/// gets the same token as an `HttpOnly` cookie).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SessionCreated {
+    pub token: String,
+    pub name: String,
+    /// Unix seconds.
+    pub expires_at: f64,
+}
+
+impl fmt::Debug for SessionCreated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCreated")
+            .field("name", &self.name)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who the request is (`GET /api/me`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Me {
+    pub name: String,
+    /// `session` (an account here) or `token` (another app's signed token).
+    pub via: String,
+    /// Unix seconds: when the session or token stops working.
+    pub expires_at: f64,
+}
+
+/// `POST /api/rooms` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreateRoomBody {
+    /// 1–64 characters of `A-Z a-z 0-9 - _ .`.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^[A-Za-z0-9._-]+$", max_length = 64)
+    )]
+    pub name: String,
+    /// A private room is seen only by its owner (the creator) and the members they add.
+    /// Public rooms need no creating (their first poll or send makes them): creating one only
+    /// checks that the name is free.
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// A room as the room list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RoomInfo {
+    pub name: String,
+    pub private: bool,
+    /// The owner's account (lowercase), for a private room.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub owner: Option<String>,
+}
+
+/// `GET /api/rooms`: the rooms the caller may see, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RoomList {
+    pub rooms: Vec<RoomInfo>,
+}
+
+/// A private room's people (account names, lowercase).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RoomMembers {
+    pub room: String,
+    pub owner: String,
+    /// Besides the owner, ordered.
+    pub members: Vec<String>,
 }
 
 #[cfg(test)]

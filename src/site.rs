@@ -1,8 +1,9 @@
 //! The composition root: the REST API, the server functions and the pages, with their
 //! static assets, assembled under one layer stack into the application `main` serves.
 //!
-//! It sits above `server` (REST, broker, limits) and `app` (pages) so that neither imports the
-//! other: server functions and pages reach the broker through Leptos context provided here.
+//! It sits above `server` (REST, chat service, limits) and `app` (pages) so that neither
+//! imports the other: server functions and pages reach the chat service through Leptos context
+//! provided here.
 
 use axum::{
     http::{header, HeaderValue, Method},
@@ -10,7 +11,7 @@ use axum::{
     routing::get,
     Router,
 };
-use leptos::{prelude::*, server_fn::ServerFn};
+use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower::ServiceBuilder;
 use tower_http::{
@@ -21,27 +22,22 @@ use tower_http::{
 };
 
 use crate::{
-    api::SendMessage,
     app::{shell, App},
     error::ChatError,
-    server::{rest, send_limit::SendLimitLayer, Broker, HttpConfig},
+    server::{chat::Chat, rest, same_origin::SameOriginLayer, HttpConfig},
 };
-
-/// Every path that sends a message, for the send rate limit: the REST endpoint and the page's
-/// server function share one bucket per sender.
-const SEND_PATHS: &[&str] = &[rest::SEND_PATH, <SendMessage as ServerFn>::PATH];
 
 /// The whole application: REST API, server functions, and the server-rendered pages with
 /// their static assets.
-pub fn app(broker: Broker, leptos_options: LeptosOptions, http: &HttpConfig) -> Router {
+pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Router {
     let routes = generate_route_list(App);
     let pages = Router::new()
         .leptos_routes_with_context(
             &leptos_options,
             routes,
             {
-                let broker = broker.clone();
-                move || provide_context(broker.clone())
+                let chat = chat.clone();
+                move || provide_context(chat.clone())
             },
             {
                 let leptos_options = leptos_options.clone();
@@ -52,7 +48,7 @@ pub fn app(broker: Broker, leptos_options: LeptosOptions, http: &HttpConfig) -> 
         .with_state(leptos_options)
         // Pages and static assets only: held polls' small answers gain nothing from it.
         .layer(CompressionLayer::new());
-    let mut api = rest::routes(broker);
+    let mut api = rest::routes(chat);
     if let Some(metrics) = http.metrics.clone() {
         api = api.route(
             "/metrics",
@@ -62,7 +58,7 @@ pub fn app(broker: Broker, leptos_options: LeptosOptions, http: &HttpConfig) -> 
     // One `layer` call for the whole stack, the REST adapter's layers included: each
     // `Router::layer` call wraps every route once more, so each request clones one more boxed
     // service and boxes its future once more, and a held poll keeps every box. The REST layers
-    // sit outside the panic and rate-limit answers, so those are never cached either, and CORS
+    // sit outside the panic and cross-site answers, so those are never cached either, and CORS
     // outside those answers too, so cross-origin clients can read them.
     api.merge(pages).layer(
         ServiceBuilder::new()
@@ -72,7 +68,7 @@ pub fn app(broker: Broker, leptos_options: LeptosOptions, http: &HttpConfig) -> 
             .layer(CatchPanicLayer::custom(|_| {
                 ChatError::Internal.into_response()
             }))
-            .layer(SendLimitLayer::new(http.send_limiter.clone(), SEND_PATHS)),
+            .layer(SameOriginLayer::new(&http.cors_origins)),
     )
 }
 
@@ -93,7 +89,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(allow_origin)
-            .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([header::CONTENT_TYPE]),
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]),
     )
 }

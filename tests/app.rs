@@ -10,7 +10,7 @@ use axum::{
     body::Body,
     http::{header, Request, StatusCode},
 };
-use common::app::{get, message, post, send_request, TestApp};
+use common::app::{get, message, post, send_request, Setup, TestApp};
 use longpoll_chat::server::{send_limit::SendLimiter, HttpConfig};
 use serde_json::json;
 
@@ -22,9 +22,9 @@ fn limited_send(text: &str) -> Request<Body> {
 #[tokio::test]
 async fn sends_past_the_rate_limit_get_429_with_retry_after_and_store_nothing() {
     let limiter = SendLimiter::new(NonZeroU32::new(1).unwrap(), NonZeroU32::new(3).unwrap());
-    let app = TestApp::with_http(HttpConfig {
+    let app = TestApp::build(Setup {
         send_limiter: Some(limiter),
-        ..HttpConfig::default()
+        ..Setup::default()
     })
     .await;
     for i in 0..3 {
@@ -46,7 +46,7 @@ async fn sends_past_the_rate_limit_get_429_with_retry_after_and_store_nothing() 
     );
     let response = app.call_raw(form).await;
     assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(app.broker.stats().await.total_messages, 3);
+    assert_eq!(app.broker.stats(|_| true).await.total_messages, 3);
     // Reads are never limited.
     let history = app.get("/api/history?room=limited").await;
     assert_eq!(history.status, StatusCode::OK);
@@ -82,10 +82,13 @@ async fn cors_is_off_by_default_and_answers_configured_origins() {
 #[tokio::test]
 async fn a_cross_origin_client_can_read_the_rate_limit_answer() {
     let one = NonZeroU32::new(1).unwrap();
-    let app = TestApp::with_http(HttpConfig {
-        cors_origins: vec!["https://chat.example".into()],
+    let app = TestApp::build(Setup {
+        http: HttpConfig {
+            cors_origins: vec!["https://chat.example".into()],
+            ..HttpConfig::default()
+        },
         send_limiter: Some(SendLimiter::new(one, one)),
-        ..HttpConfig::default()
+        ..Setup::default()
     })
     .await;
     let from_other_site = |text: &str| {
@@ -125,9 +128,9 @@ async fn pages_are_compressed_and_api_answers_are_not() {
 #[tokio::test]
 async fn json_answers_are_never_cached_and_pages_keep_their_own_rules() {
     let one = NonZeroU32::new(1).unwrap();
-    let app = TestApp::with_http(HttpConfig {
+    let app = TestApp::build(Setup {
         send_limiter: Some(SendLimiter::new(one, one)),
-        ..HttpConfig::default()
+        ..Setup::default()
     })
     .await;
     for uri in ["/api/stats", "/api/nowhere", "/health", "/health/ready"] {

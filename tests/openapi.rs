@@ -11,7 +11,7 @@ use axum::{
     body::Body,
     http::{Method, Request},
 };
-use common::app::{get, message, post, send_request, TestApp};
+use common::app::{get, message, post, send_request, Setup, TestApp};
 use longpoll_chat::server::{send_limit::SendLimiter, BrokerConfig, HttpConfig};
 use serde_json::{json, Value};
 
@@ -188,9 +188,9 @@ async fn every_documented_endpoint_answers_as_documented() {
         .check(&full, "/api/poll", get("/api/poll?client_id=late"))
         .await;
     let one = NonZeroU32::new(1).unwrap();
-    let limited = TestApp::with_http(HttpConfig {
+    let limited = TestApp::build(Setup {
         send_limiter: Some(SendLimiter::new(one, one)),
-        ..HttpConfig::default()
+        ..Setup::default()
     })
     .await;
     for text in ["first", "second"] {

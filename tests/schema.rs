@@ -15,10 +15,10 @@ mod common;
 
 use common::app::TestApp;
 use longpoll_chat::model::{
-    ClientId, MessageText, RoomName, SenderName, CLIENT_ID_MAX_CHARS, CLIENT_ID_PATTERN,
-    CONTROL_CLASS, DEFAULT_ROOM, HISTORY_LIMIT, POLL_TIMEOUT_SECS, ROOM_NAME_MAX_CHARS,
-    ROOM_NAME_PATTERN, SENDER_MAX_CHARS, SENDER_PATTERN, TEXT_MAX_CHARS, TEXT_PATTERN,
-    WHITE_SPACE_CLASS,
+    ClientId, MessageText, RoomName, SenderName, ACCOUNT_NAME_MAX_CHARS, ACCOUNT_NAME_PATTERN,
+    CLIENT_ID_MAX_CHARS, CLIENT_ID_PATTERN, CONTROL_CLASS, DEFAULT_ROOM, HISTORY_LIMIT,
+    PASSWORD_MIN_CHARS, POLL_TIMEOUT_SECS, ROOM_NAME_MAX_CHARS, ROOM_NAME_PATTERN,
+    SENDER_MAX_CHARS, SENDER_PATTERN, TEXT_MAX_CHARS, TEXT_PATTERN, WHITE_SPACE_CLASS,
 };
 use proptest::{prelude::*, string::string_regex};
 use serde_json::{json, Value};
@@ -105,6 +105,12 @@ async fn every_documented_number_pattern_and_default_is_the_models() {
         );
     }
 
+    let name = property(&spec, "Credentials", "name");
+    assert_eq!(name["pattern"], ACCOUNT_NAME_PATTERN);
+    assert_eq!(name["maxLength"], json!(ACCOUNT_NAME_MAX_CHARS));
+    let password = property(&spec, "Credentials", "password");
+    assert_eq!(password["minLength"], json!(PASSWORD_MIN_CHARS));
+
     let last_message_id = parameter(&spec, "get", "/api/poll", "last_message_id");
     assert_eq!(last_message_id["required"], false);
     assert_eq!(
@@ -115,7 +121,8 @@ async fn every_documented_number_pattern_and_default_is_the_models() {
 
     let body = &spec["components"]["schemas"]["SendBody"];
     assert_eq!(body["type"], "object");
-    assert_eq!(body["required"], json!(["sender", "text"]));
+    // `sender` may be left out when signed in (the server stamps it).
+    assert_eq!(body["required"], json!(["text"]));
     assert!(body.get("additionalProperties").is_none(), "others ignored");
     let sender = property(&spec, "SendBody", "sender");
     assert_eq!(sender["pattern"], SENDER_PATTERN);

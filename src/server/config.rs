@@ -2,11 +2,12 @@
 
 use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
-use clap::Parser;
+use clap::{builder::BoolishValueParser, ArgAction, Parser};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::{
     broker::DEFAULT_MAX_HELD_POLLS,
+    identity::IdentityConfig,
     rest::Limits,
     send_limit::SendLimiter,
     store::{Retention, StoreConfig},
@@ -75,11 +76,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
-    /// Messages one remote address may send per second (0 = no limit); past it, 429.
+    /// Messages one signed-in user, or one guest's address, may send per second (0 = no
+    /// limit); past it, 429.
     #[arg(long, env = "CHAT_SEND_RATE", default_value_t = 10)]
     pub send_rate: u32,
 
-    /// Messages one remote address may send in a burst above the rate.
+    /// Messages one sender may send in a burst above the rate.
     #[arg(long, env = "CHAT_SEND_BURST", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub send_burst: u32,
@@ -88,6 +90,32 @@ pub struct Config {
     /// off when none is given.
     #[arg(long = "cors-origin", env = "CHAT_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+
+    /// Whether people without an identity may read public rooms and send under a name they
+    /// pick (`on`/`off`). Off: every API call needs a session or token (401), and the page
+    /// asks to sign in.
+    #[arg(long, env = "CHAT_GUESTS", default_value_t = true, action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), value_name = "on|off")]
+    pub guests: bool,
+
+    /// Days a session lasts after sign-in.
+    #[arg(long, env = "CHAT_SESSION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=3_650))]
+    pub session_days: u32,
+
+    /// Sign-in attempts per minute allowed for one account name, and for one client address;
+    /// past them, 429.
+    #[arg(long, env = "CHAT_SIGN_IN_PER_NAME", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_per_name: u32,
+    #[arg(long, env = "CHAT_SIGN_IN_PER_ADDRESS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_per_address: u32,
+
+    /// The URL people reach the server at (e.g. `https://chat.example.com`): with https,
+    /// session cookies are `Secure`.
+    #[arg(long, env = "CHAT_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -106,14 +134,32 @@ impl Config {
         }
     }
 
-    pub fn http(&self) -> HttpConfig {
+    pub fn identity(&self) -> IdentityConfig {
+        let at_least_one = |count: u32| NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN);
+        IdentityConfig {
+            guests: self.guests,
+            session_ttl: Duration::from_secs(u64::from(self.session_days) * 86_400),
+            sign_in_per_name: at_least_one(self.sign_in_per_name),
+            sign_in_per_address: at_least_one(self.sign_in_per_address),
+            https: self
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("https://")),
+            ..IdentityConfig::default()
+        }
+    }
+
+    /// The send rate limit, unless `--send-rate 0`.
+    pub fn send_limiter(&self) -> Option<SendLimiter> {
         let burst = NonZeroU32::new(self.send_burst).unwrap_or(NonZeroU32::MIN);
+        NonZeroU32::new(self.send_rate).map(|per_second| SendLimiter::new(per_second, burst))
+    }
+
+    pub fn http(&self) -> HttpConfig {
         HttpConfig {
             limits: Limits {
                 max_body_bytes: self.max_body_bytes,
             },
-            send_limiter: NonZeroU32::new(self.send_rate)
-                .map(|per_second| SendLimiter::new(per_second, burst)),
             cors_origins: self.cors_origins.clone(),
             metrics: Some(super::metrics::install()),
         }
@@ -124,8 +170,6 @@ impl Config {
 #[derive(Clone, Default)]
 pub struct HttpConfig {
     pub limits: Limits,
-    /// Rate limit on sending messages, per remote address; `None` sends freely.
-    pub send_limiter: Option<SendLimiter>,
     /// Origins allowed to call the app (the REST API above all) from other sites (`*` for any);
     /// empty: CORS off.
     pub cors_origins: Vec<String>,

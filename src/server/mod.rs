@@ -3,10 +3,13 @@
 //! configuration. `crate::site` assembles them with the pages into one application.
 
 pub mod broker;
+pub mod chat;
 pub mod clock;
 pub mod config;
+pub mod identity;
 pub mod metrics;
 pub mod rest;
+pub mod same_origin;
 pub mod send_limit;
 pub mod serve;
 pub mod store;

@@ -14,7 +14,13 @@ use axum::{
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
 use longpoll_chat::{
-    server::{store::StoreConfig, Broker, BrokerConfig, HttpConfig},
+    server::{
+        chat::Chat,
+        identity::{Identity, IdentityConfig},
+        send_limit::SendLimiter,
+        store::StoreConfig,
+        Broker, BrokerConfig, HttpConfig,
+    },
     site,
 };
 use serde_json::{json, Value};
@@ -34,34 +40,66 @@ const WAIT_BOUND: Duration = Duration::from_secs(10);
 /// app would then never finish. `main` builds one app before serving, so only tests meet this.
 static ROUTE_GENERATION: RwLock<()> = RwLock::const_new(());
 
-/// The application and the broker behind it.
+/// The application and the services behind it.
 pub struct TestApp {
     pub router: Router,
     pub broker: Broker,
+    pub chat: Chat,
+}
+
+/// How a [`TestApp`] is configured; every part defaults to the server's defaults, except
+/// that sends are not rate-limited.
+#[derive(Default)]
+pub struct Setup {
+    pub broker: BrokerConfig,
+    pub http: HttpConfig,
+    pub identity: IdentityConfig,
+    pub send_limiter: Option<SendLimiter>,
 }
 
 impl TestApp {
     /// The app with the default broker and HTTP configuration.
     pub async fn new() -> Self {
-        Self::with(BrokerConfig::default(), HttpConfig::default()).await
+        Self::build(Setup::default()).await
     }
 
     /// The app with the default broker configuration and `http`.
     pub async fn with_http(http: HttpConfig) -> Self {
-        Self::with(BrokerConfig::default(), http).await
+        Self::build(Setup {
+            http,
+            ..Setup::default()
+        })
+        .await
     }
 
     /// The app on a memory-store broker configured by `broker`, its HTTP side by `http`.
     pub async fn with(broker: BrokerConfig, http: HttpConfig) -> Self {
-        let broker = Broker::open(broker, &StoreConfig::Memory).await.unwrap();
+        Self::build(Setup {
+            broker,
+            http,
+            ..Setup::default()
+        })
+        .await
+    }
+
+    /// The app on memory stores, configured by `setup`.
+    pub async fn build(setup: Setup) -> Self {
+        let store = StoreConfig::Memory;
+        let broker = Broker::open(setup.broker, &store).await.unwrap();
+        let (identity, room_changes) = Identity::open(setup.identity, &store).await.unwrap();
+        let chat = Chat::new(broker.clone(), identity, setup.send_limiter, room_changes);
         let options = LeptosOptions::builder()
             .output_name("longpoll-chat")
             .build();
         let router = {
             let _generating = ROUTE_GENERATION.write().await;
-            site::app(broker.clone(), options, &http)
+            site::app(chat.clone(), options, &setup.http)
         };
-        Self { router, broker }
+        Self {
+            router,
+            broker,
+            chat,
+        }
     }
 
     /// Sends `request` and reads the JSON answer.

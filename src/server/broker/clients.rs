@@ -86,6 +86,8 @@ struct ClientPoll {
     /// The room polled: the same `Arc` for as long as any poll holds it (see
     /// `Rooms::forget_unused`), so compared by address.
     room: Arc<Room>,
+    /// The signed-in user holding the poll, if any (their account key).
+    holder: Option<Arc<str>>,
     /// Tells the waiting poll why it must end early; taken once told.
     end: Option<oneshot::Sender<PollStatus>>,
 }
@@ -140,12 +142,14 @@ impl Clients {
         &'a self,
         client_id: &'a ClientId,
         room: &Arc<Room>,
+        holder: Option<Arc<str>>,
     ) -> Result<(HeldPoll<'a>, PollEnd), ChatError> {
         let id = self.next_poll_id.fetch_add(1, Ordering::Relaxed);
         let (end, ended) = oneshot::channel();
         let mut poll = ClientPoll {
             id,
             room: room.clone(),
+            holder,
             end: Some(end),
         };
         let superseded = {
@@ -227,6 +231,22 @@ impl Clients {
             poll.end(PollStatus::Disconnected);
         }
         Some(answered)
+    }
+
+    /// Answers with `disconnected` the polls held on `room` whose holder `ends` picks (`None`:
+    /// a guest's poll); returns how many.
+    pub fn end_polls_on(&self, room: &Arc<Room>, ends: impl Fn(Option<&str>) -> bool) -> usize {
+        let ends: Vec<_> = self
+            .lock()
+            .clients
+            .values_mut()
+            .flat_map(|client| client.polls.iter_mut())
+            .filter(|poll| Arc::ptr_eq(&poll.room, room) && ends(poll.holder.as_deref()))
+            .filter_map(|poll| poll.end.take())
+            .collect();
+        let answered = ends.len();
+        send_ends(ends, PollStatus::Disconnected);
+        answered
     }
 
     /// Ends every held poll with `status`. One message per poll, rather than a wake-up list

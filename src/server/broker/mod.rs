@@ -39,7 +39,7 @@ use super::{
 use crate::{
     error::ChatError,
     model::{
-        ClientId, History, HistoryRequest, Message, PollRequest, PollStatus, SendReceipt,
+        ClientId, History, HistoryRequest, Message, PollRequest, PollStatus, RoomName, SendReceipt,
         SendRequest, Stats, TEXT_MAX_CHARS,
     },
 };
@@ -190,7 +190,8 @@ impl Broker {
         // sent expects the poll to get that message, so the poll's position must not be taken
         // after the send.
         let start = self.start_position(&room, request).await;
-        let (_held, ended) = match shared.clients.register(&request.client_id, &room) {
+        let holder = request.holder.clone();
+        let (_held, ended) = match shared.clients.register(&request.client_id, &room, holder) {
             Ok(registered) => registered,
             Err(refused) => {
                 // A refused poll leaves nothing behind, not even the empty room it created.
@@ -298,10 +299,47 @@ impl Broker {
         }
     }
 
-    /// Counters of the whole service. With a shared store, rooms and messages are those of
-    /// every instance (each one learns of all messages) and so are active clients (counted by
-    /// the store); held polls are this instance's.
-    pub async fn stats(&self) -> Stats {
+    /// Answers with `disconnected` the polls held on `room` whose holder `ends` picks (`None`
+    /// for a guest's poll); returns how many. Their clients stay known.
+    pub fn end_polls(&self, room: &str, ends: impl Fn(Option<&str>) -> bool) -> usize {
+        match self.shared.rooms.get(room) {
+            Some(room) => self.shared.clients.end_polls_on(&room, ends),
+            None => 0,
+        }
+    }
+
+    /// Deletes the room's messages from the store, then forgets it here and answers its polls
+    /// with `disconnected`. A room of the same name used later starts empty.
+    pub async fn delete_room(&self, room: &RoomName) -> Result<(), ChatError> {
+        self.shared
+            .store
+            .delete_room(room.as_str())
+            .await
+            .map_err(|error| self.store_failed("deleting a room", error))?;
+        self.forget_room(room.as_str());
+        Ok(())
+    }
+
+    /// Forgets the room here and answers its polls with `disconnected` (another instance
+    /// deleted it from the shared store).
+    pub fn forget_room(&self, room: &str) {
+        if let Some(room) = self.shared.rooms.remove(room) {
+            self.shared.clients.end_polls_on(&room, |_| true);
+        }
+    }
+
+    /// Whether the room has, or ever had, messages.
+    pub fn room_exists(&self, room: &str) -> bool {
+        self.shared
+            .rooms
+            .get(room)
+            .is_some_and(|room| room.lock().total() > 0)
+    }
+
+    /// Counters of the whole service, over the rooms `shown` picks. With a shared store, rooms
+    /// and messages are those of every instance (each one learns of all messages) and so are
+    /// active clients (counted by the store); held polls are this instance's.
+    pub async fn stats(&self, shown: impl Fn(&str) -> bool) -> Stats {
         let shared = &*self.shared;
         let idle = shared.config.client_idle;
         let active_here = shared.clients.count_active(Instant::now(), idle);
@@ -313,7 +351,7 @@ impl Broker {
                 active_here
             }
         };
-        let (total_messages, rooms) = shared.rooms.summary();
+        let (total_messages, rooms) = shared.rooms.summary(shown);
         Stats {
             active_clients,
             total_messages,

@@ -77,12 +77,13 @@ impl Rooms {
         }
     }
 
-    /// Total messages ever sent to known rooms, and the names of rooms in use.
-    pub fn summary(&self) -> (u64, Vec<String>) {
+    /// Total messages ever sent to the known rooms `shown` picks, and the names of those in
+    /// use.
+    pub fn summary(&self, shown: impl Fn(&str) -> bool) -> (u64, Vec<String>) {
         let map = lock(&self.map);
         let mut total = 0;
         let mut names = Vec::new();
-        for (name, room) in map.iter() {
+        for (name, room) in map.iter().filter(|(name, _)| shown(name)) {
             let log = room.lock();
             total += log.total();
             // Someone besides the map holding the room means a poll is waiting on it.
@@ -92,6 +93,13 @@ impl Rooms {
         }
         names.sort_unstable();
         (total, names)
+    }
+
+    /// Forgets the room and its messages (it was deleted); returns it, for its polls to end.
+    pub fn remove(&self, name: &str) -> Option<Arc<Room>> {
+        let room = lock(&self.map).remove(name)?;
+        room.lock().forget();
+        Some(room)
     }
 
     /// Forgets every room with neither messages nor anyone using it.

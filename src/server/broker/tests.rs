@@ -29,6 +29,7 @@ fn poll_request(client: &str, room: &str, cursor: Option<&str>) -> PollRequest {
         room: RoomName::parse(room).unwrap(),
         last_message_id: cursor.map(str::to_owned),
         timeout: Duration::from_secs(25),
+        holder: None,
     }
 }
 
@@ -273,7 +274,7 @@ async fn logs_are_bounded_and_an_evicted_cursor_resets() {
     let history = broker.history(&HistoryRequest { room, limit: 100 });
     assert_eq!(history.messages.len(), 10);
     assert_eq!(history.messages[0].text, "m5");
-    assert_eq!(broker.stats().await.total_messages, 15);
+    assert_eq!(broker.stats(|_| true).await.total_messages, 15);
     let cursor = first.message_id.to_string();
     let response = broker
         .poll(poll_request("c1", "bounded", Some(&cursor)))
@@ -321,7 +322,7 @@ async fn disconnect_answers_every_poll_of_the_client_and_forgets_it() {
         broker.disconnect(&client).await,
         Err(ChatError::UnknownClient)
     );
-    assert_eq!(broker.stats().await.active_clients, 0);
+    assert_eq!(broker.stats(|_| true).await.active_clients, 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -330,12 +331,12 @@ async fn idle_clients_stay_active_for_the_window_then_are_forgotten() {
     let mut request = poll_request("idle", "idle", None);
     request.timeout = Duration::from_secs(5);
     broker.poll(request).await.unwrap();
-    assert_eq!(broker.stats().await.active_clients, 1);
+    assert_eq!(broker.stats(|_| true).await.active_clients, 1);
     tokio::time::advance(Duration::from_secs(60)).await;
     broker.forget_idle();
-    assert_eq!(broker.stats().await.active_clients, 1);
+    assert_eq!(broker.stats(|_| true).await.active_clients, 1);
     tokio::time::advance(Duration::from_secs(1)).await;
-    assert_eq!(broker.stats().await.active_clients, 0);
+    assert_eq!(broker.stats(|_| true).await.active_clients, 0);
     broker.forget_idle();
     let client = ClientId::parse("idle").unwrap();
     assert_eq!(
@@ -343,7 +344,7 @@ async fn idle_clients_stay_active_for_the_window_then_are_forgotten() {
         Err(ChatError::UnknownClient)
     );
     assert!(
-        broker.stats().await.rooms.is_empty(),
+        broker.stats(|_| true).await.rooms.is_empty(),
         "the empty room is forgotten too"
     );
 }
@@ -353,7 +354,7 @@ async fn stats_list_rooms_with_messages_or_waiters() {
     let broker = broker(100).await;
     send(&broker, "b-room", "x").await;
     let waiting = spawn_poll(&broker, poll_request("c1", "a-room", None)).await;
-    let stats = broker.stats().await;
+    let stats = broker.stats(|_| true).await;
     assert_eq!(stats.rooms, ["a-room", "b-room"]);
     assert_eq!(stats.total_messages, 1);
     assert_eq!(stats.held_polls, 1);
@@ -420,7 +421,7 @@ async fn a_lower_text_limit_rejects_longer_texts_and_stores_nothing() {
         broker.send(request("toolong")).await,
         Err(ChatError::invalid("text must be at most 5 characters"))
     );
-    assert_eq!(broker.stats().await.total_messages, 1);
+    assert_eq!(broker.stats(|_| true).await.total_messages, 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -15,7 +15,7 @@ use axum::{
     extract::{DefaultBodyLimit, OriginalUri, State},
     http::{header, HeaderValue, StatusCode},
     response::{Html, IntoResponse, Response},
-    routing::{any, delete, get, post},
+    routing::{any, delete, get, post, put},
     Json, Router,
 };
 use serde::Serialize;
@@ -27,17 +27,17 @@ use tower_http::set_header::{MakeHeaderValue, SetResponseHeaderLayer};
 use utoipa::{OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::Broker;
+use super::chat::Chat;
 use crate::{
     error::ChatError,
     model::{
-        ClientId, History, HistoryQuery, PollQuery, PollResponse, SendBody, SendReceipt, Stats,
+        Account, ClientId, CreateRoomBody, Credentials, History, HistoryQuery, Me, PollQuery,
+        PollResponse, RoomInfo, RoomList, RoomMembers, RoomName, SendBody, SendReceipt,
+        SessionCreated, Stats,
     },
 };
+pub use extract::{caller_of, cleared_session_cookie, session_cookie, ApiCaller, SESSION_COOKIE};
 use extract::{ApiJson, ApiPath, ApiQuery, JsonObject, PollParams};
-
-/// The endpoint that sends a message (the send rate limit matches it).
-pub const SEND_PATH: &str = "/api/send";
 
 /// Request limits of the REST API.
 #[derive(Debug, Clone, Copy)]
@@ -61,7 +61,11 @@ impl Default for Limits {
         title = "longpoll-chat",
         description = "A chat over HTTP long polling."
     ),
-    paths(poll, send, history, stats, disconnect, health, ready)
+    paths(
+        poll, send, history, stats, disconnect, health, ready, sign_up, sign_in, sign_out, me,
+        rooms, create_room, delete_room, members, add_member, remove_member
+    ),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
 
@@ -100,14 +104,25 @@ impl<B> MakeHeaderValue<axum::http::Response<B>> for NoStoreIfJson {
 /// `/health` and the `/api` endpoints, with JSON errors for everything under `/api`, plus their
 /// OpenAPI document (`/openapi.json`), Swagger UI (`/docs`) and ReDoc (`/redoc`); without
 /// [`layers`].
-pub fn routes(broker: Broker) -> Router {
+pub fn routes(chat: Chat) -> Router {
     // Full paths rather than `nest("/api", ...)`, which rebuilds every request's URI.
     let api = Router::new()
         .route("/api/poll", get(poll))
-        .route(SEND_PATH, post(send))
+        .route("/api/send", post(send))
         .route("/api/history", get(history))
         .route("/api/stats", get(stats))
         .route("/api/client/{client_id}", delete(disconnect))
+        .route("/api/accounts", post(sign_up))
+        .route("/api/sessions", post(sign_in))
+        .route("/api/sessions/current", delete(sign_out))
+        .route("/api/me", get(me))
+        .route("/api/rooms", get(rooms).post(create_room))
+        .route("/api/rooms/{room}", delete(delete_room))
+        .route("/api/rooms/{room}/members", get(members))
+        .route(
+            "/api/rooms/{room}/members/{name}",
+            put(add_member).delete(remove_member),
+        )
         .route("/api", any(no_route))
         .route("/api/", any(no_route))
         .route("/api/{*rest}", any(no_route))
@@ -118,7 +133,7 @@ pub fn routes(broker: Broker) -> Router {
         .route("/redoc", get(redoc))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .merge(api)
-        .with_state(broker)
+        .with_state(chat)
 }
 
 /// Holds until the room has a message the client has not seen, or the timeout.
@@ -127,15 +142,18 @@ pub fn routes(broker: Broker) -> Router {
     responses(
         (status = 200, description = "Messages (`success`, possibly with `reset`), or `timeout`, `superseded`, `disconnected`", body = PollResponse),
         (status = 400, description = "A parameter is missing, malformed, repeated or out of range", body = ErrorBody),
+        (status = 401, description = "A bad token, or no identity on a server without guests", body = ErrorBody),
+        (status = 404, description = "A private room the caller may not see", body = ErrorBody),
         (status = 503, description = "Too many held polls on the server or for this client (see Retry-After)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 async fn poll(
-    State(broker): State<Broker>,
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
     PollParams(request): PollParams,
 ) -> Result<Response, ChatError> {
-    let answer = broker.poll(request).await?;
+    let answer = chat.poll(&caller, request).await?;
     let json = HeaderValue::from_static("application/json");
     Ok(([(header::CONTENT_TYPE, json)], answer.to_json()?).into_response())
 }
@@ -145,7 +163,10 @@ async fn poll(
     post, path = "/api/send", request_body = SendBody,
     responses(
         (status = 200, description = "Stored and delivered", body = SendReceipt),
-        (status = 400, description = "Malformed JSON, not an object, or a missing or invalid field", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, not an object, or a missing or invalid field (a guest must give `sender`)", body = ErrorBody),
+        (status = 401, description = "A bad token, or no identity on a server without guests", body = ErrorBody),
+        (status = 403, description = "A signed-in sender naming someone else, or a guest using an account's name", body = ErrorBody),
+        (status = 404, description = "A private room the caller may not see", body = ErrorBody),
         (status = 413, description = "Body larger than the server's limit (`--max-body-bytes`)", body = ErrorBody),
         (status = 415, description = "Content type not `application/json` (or another `application/*+json`)", body = ErrorBody),
         (status = 429, description = "Sending too fast (see Retry-After)", body = ErrorBody,
@@ -154,15 +175,12 @@ async fn poll(
     )
 )]
 async fn send(
-    State(broker): State<Broker>,
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
     ApiJson(body): ApiJson<JsonObject>,
 ) -> Result<Json<SendReceipt>, ChatError> {
     let draft = body.into_typed::<SendBody>()?.validate()?;
-    let sender = draft
-        .sender
-        .clone()
-        .ok_or_else(|| ChatError::invalid("missing field `sender`"))?;
-    Ok(Json(broker.send(draft.sent_by(sender, false)).await?))
+    Ok(Json(chat.send(&caller, draft).await?))
 }
 
 /// A room's most recent messages, oldest first.
@@ -171,19 +189,28 @@ async fn send(
     responses(
         (status = 200, description = "The messages", body = History),
         (status = 400, description = "A parameter is malformed, repeated or out of range", body = ErrorBody),
+        (status = 401, description = "A bad token, or no identity on a server without guests", body = ErrorBody),
+        (status = 404, description = "A private room the caller may not see", body = ErrorBody),
     )
 )]
 async fn history(
-    State(broker): State<Broker>,
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<History>, ChatError> {
-    Ok(Json(broker.history(&query.validate()?)))
+    Ok(Json(chat.history(&caller, &query.validate()?)?))
 }
 
-/// Server-wide counters.
-#[utoipa::path(get, path = "/api/stats", responses((status = 200, description = "Counters", body = Stats)))]
-async fn stats(State(broker): State<Broker>) -> Json<Stats> {
-    Json(broker.stats().await)
+/// Server-wide counters, over the rooms the caller may see.
+#[utoipa::path(get, path = "/api/stats", responses(
+    (status = 200, description = "Counters", body = Stats),
+    (status = 401, description = "No identity, and the server has no guests (`--guests off`), or a bad token", body = ErrorBody),
+))]
+async fn stats(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+) -> Result<Json<Stats>, ChatError> {
+    Ok(Json(chat.stats(&caller).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -206,11 +233,12 @@ struct Disconnected {
     )
 )]
 async fn disconnect(
-    State(broker): State<Broker>,
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
     ApiPath(client_id): ApiPath<String>,
 ) -> Result<Json<Disconnected>, ChatError> {
     let client_id = ClientId::parse(&client_id)?;
-    let polls_answered = broker.disconnect(&client_id).await?;
+    let polls_answered = chat.disconnect(&caller, &client_id).await?;
     Ok(Json(Disconnected {
         status: "disconnected",
         client_id,
@@ -231,8 +259,8 @@ struct Health {
         (status = 503, description = "The store fails", body = ErrorBody),
     )
 )]
-async fn health(State(broker): State<Broker>) -> Result<Json<Health>, ChatError> {
-    broker.check_store().await?;
+async fn health(State(chat): State<Chat>) -> Result<Json<Health>, ChatError> {
+    chat.broker().check_store().await?;
     Ok(Json(Health { status: "ok" }))
 }
 
@@ -244,9 +272,243 @@ async fn health(State(broker): State<Broker>) -> Result<Json<Health>, ChatError>
         (status = 503, description = "The store fails or the server is shutting down", body = ErrorBody),
     )
 )]
-async fn ready(State(broker): State<Broker>) -> Result<Json<Health>, ChatError> {
-    broker.check_ready().await?;
+async fn ready(State(chat): State<Chat>) -> Result<Json<Health>, ChatError> {
+    chat.broker().check_ready().await?;
     Ok(Json(Health { status: "ready" }))
+}
+
+/// Creates an account.
+#[utoipa::path(
+    post, path = "/api/accounts", request_body = Credentials, tag = "identity",
+    responses(
+        (status = 201, description = "Created; sign in to get a session", body = Account),
+        (status = 400, description = "Malformed name or password (at least 8 characters)", body = ErrorBody),
+        (status = 409, description = "An account of that name exists, in some letter case", body = ErrorBody),
+        (status = 415, description = "Content type not `application/json`", body = ErrorBody),
+    )
+)]
+async fn sign_up(
+    State(chat): State<Chat>,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<(StatusCode, Json<Account>), ChatError> {
+    let body = body.into_typed::<Credentials>()?;
+    let account = chat.sign_up(&body.name, &body.password).await?;
+    Ok((StatusCode::CREATED, Json(account)))
+}
+
+/// Signs in: a session token for `Authorization: Bearer`, and the same as a cookie.
+#[utoipa::path(
+    post, path = "/api/sessions", request_body = Credentials, tag = "identity",
+    responses(
+        (status = 201, description = "Signed in; `Set-Cookie` carries the session too", body = SessionCreated),
+        (status = 400, description = "Not a JSON object with string `name` and `password`", body = ErrorBody),
+        (status = 401, description = "Wrong name or password (the same answer for both)", body = ErrorBody),
+        (status = 429, description = "Too many attempts for this name or from this address (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+async fn sign_in(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<Response, ChatError> {
+    let body = body.into_typed::<Credentials>()?;
+    let session = chat.sign_in(&caller, &body.name, &body.password).await?;
+    let max_age = (session.expires_at - crate::server::clock::unix_seconds()).max(0.0) as u64;
+    let cookie = session_cookie(&session.token, max_age, chat.identity().config().https);
+    Ok((
+        StatusCode::CREATED,
+        [(header::SET_COOKIE, cookie)],
+        Json(session),
+    )
+        .into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+struct SignedOut {
+    /// Always `"signed_out"`.
+    status: &'static str,
+}
+
+/// Signs out: the session ends on every instance, and the cookie is cleared.
+#[utoipa::path(
+    delete, path = "/api/sessions/current", tag = "identity",
+    responses(
+        (status = 200, description = "Signed out", body = SignedOut),
+        (status = 401, description = "Not signed in, or an invalid token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn sign_out(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+) -> Result<Response, ChatError> {
+    chat.sign_out(&caller).await?;
+    let cookie = cleared_session_cookie(chat.identity().config().https);
+    let body = SignedOut {
+        status: "signed_out",
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// Who the request is.
+#[utoipa::path(
+    get, path = "/api/me", tag = "identity",
+    responses(
+        (status = 200, description = "The signed-in user", body = Me),
+        (status = 401, description = "No identity, or an invalid, expired or revoked token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn me(State(chat): State<Chat>, ApiCaller(caller): ApiCaller) -> Result<Json<Me>, ChatError> {
+    Ok(Json(chat.me(&caller)?))
+}
+
+/// The rooms the caller may see: public rooms in use, and their own private ones.
+#[utoipa::path(
+    get, path = "/api/rooms", tag = "rooms",
+    responses(
+        (status = 200, description = "The rooms, by name", body = RoomList),
+        (status = 401, description = "No identity on a server without guests, or a bad token", body = ErrorBody),
+    )
+)]
+async fn rooms(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+) -> Result<Json<RoomList>, ChatError> {
+    Ok(Json(chat.rooms(&caller).await?))
+}
+
+/// Creates a room; a private one is owned by the caller.
+#[utoipa::path(
+    post, path = "/api/rooms", request_body = CreateRoomBody, tag = "rooms",
+    responses(
+        (status = 201, description = "Created", body = RoomInfo),
+        (status = 400, description = "Malformed room name", body = ErrorBody),
+        (status = 401, description = "A private room needs a signed-in user", body = ErrorBody),
+        (status = 409, description = "A room of that name exists", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn create_room(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<(StatusCode, Json<RoomInfo>), ChatError> {
+    let body = body.into_typed::<CreateRoomBody>()?;
+    let room = RoomName::parse(&body.name)?;
+    let created = chat.create_room(&caller, room, body.private).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[derive(Serialize, ToSchema)]
+struct RoomDeleted {
+    /// Always `"deleted"`.
+    status: &'static str,
+    room: String,
+}
+
+/// Deletes a private room and its messages (its owner only); its polls end `disconnected`.
+#[utoipa::path(
+    delete, path = "/api/rooms/{room}", tag = "rooms",
+    params(("room" = String, Path, description = "The room")),
+    responses(
+        (status = 200, description = "Deleted", body = RoomDeleted),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "A member, not the owner", body = ErrorBody),
+        (status = 404, description = "No private room of that name that the caller may see", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn delete_room(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(room): ApiPath<String>,
+) -> Result<Json<RoomDeleted>, ChatError> {
+    let room = RoomName::parse(&room)?;
+    chat.delete_room(&caller, &room).await?;
+    Ok(Json(RoomDeleted {
+        status: "deleted",
+        room: room.into(),
+    }))
+}
+
+/// A private room's owner and members (members only).
+#[utoipa::path(
+    get, path = "/api/rooms/{room}/members", tag = "rooms",
+    params(("room" = String, Path, description = "The room")),
+    responses(
+        (status = 200, description = "Owner and members", body = RoomMembers),
+        (status = 404, description = "No private room of that name that the caller may see", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn members(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(room): ApiPath<String>,
+) -> Result<Json<RoomMembers>, ChatError> {
+    let room = RoomName::parse(&room)?;
+    Ok(Json(chat.members(&caller, &room)?))
+}
+
+/// Adds an account to a private room (its owner only).
+#[utoipa::path(
+    put, path = "/api/rooms/{room}/members/{name}", tag = "rooms",
+    params(("room" = String, Path, description = "The room"), ("name" = String, Path, description = "The account to add")),
+    responses(
+        (status = 200, description = "The room's people now", body = RoomMembers),
+        (status = 400, description = "Malformed room or account name", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "A member, not the owner", body = ErrorBody),
+        (status = 404, description = "No such private room for the caller, or no such account", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn add_member(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath((room, name)): ApiPath<(String, String)>,
+) -> Result<Json<RoomMembers>, ChatError> {
+    let room = RoomName::parse(&room)?;
+    Ok(Json(chat.add_member(&caller, &room, &name).await?))
+}
+
+/// Removes a member (the owner removes anyone else; a member may remove themselves). Their
+/// polls on the room end `disconnected` at once.
+#[utoipa::path(
+    delete, path = "/api/rooms/{room}/members/{name}", tag = "rooms",
+    params(("room" = String, Path, description = "The room"), ("name" = String, Path, description = "The member to remove")),
+    responses(
+        (status = 200, description = "The room's people now", body = RoomMembers),
+        (status = 400, description = "Malformed name, or the owner removing themselves", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "A member removing someone else", body = ErrorBody),
+        (status = 404, description = "No such private room for the caller, or not a member", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn remove_member(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath((room, name)): ApiPath<(String, String)>,
+) -> Result<Json<RoomMembers>, ChatError> {
+    let room = RoomName::parse(&room)?;
+    Ok(Json(chat.remove_member(&caller, &room, &name).await?))
+}
+
+/// Documents `Authorization: Bearer TOKEN` (a session token or another app's JWT).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
 }
 
 /// ReDoc, loading its bundle from this server (copied from npm's `redoc` package at build).

@@ -1,0 +1,466 @@
+//! The chat service: the one place that decides who may do what, then lets the broker do it.
+//! The REST handlers and the server functions are thin adapters over [`Chat`]: they extract a
+//! [`Caller`] and the request, and serialize the answer.
+//!
+//! Rules kept here, for every adapter at once:
+//! - with `--guests off`, everything but signing up and in needs a user (401);
+//! - a private room is seen only by its owner and members (and holders of a token naming it):
+//!   for anyone else it does not exist (404), in polls, history, sends, stats and room lists;
+//! - a signed-in sender is stamped with their name (naming someone else: 403); a guest names
+//!   themselves but not with an account's name (403);
+//! - sends are rate-limited per user, or per client address for guests;
+//! - a member losing a room (removed, room deleted, here or on another instance) has their
+//!   polls on it answered `disconnected` at once.
+
+use std::{net::IpAddr, sync::Arc};
+
+use axum::http::HeaderMap;
+
+use tokio::sync::mpsc;
+
+use super::{
+    broker::PollAnswer,
+    identity::{store_failed, Caller, Identity, RoomChange, User},
+    send_limit::{SendKey, SendLimiter},
+    store::identity::PrivateRoomRecord,
+    Broker,
+};
+use crate::{
+    error::ChatError,
+    model::{
+        Account, AccountName, ClientId, History, HistoryRequest, Me, Password, PollRequest,
+        RoomInfo, RoomList, RoomMembers, RoomName, SendDraft, SendReceipt, SenderName,
+        SessionCreated, Stats,
+    },
+    server::identity::Via,
+};
+
+/// A cheap, cloneable handle to the service.
+#[derive(Clone)]
+pub struct Chat {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    broker: Broker,
+    identity: Identity,
+    send_limiter: Option<SendLimiter>,
+}
+
+impl Chat {
+    /// The service over `broker` and `identity`; `room_changes` (from [`Identity::open`]) are
+    /// applied to the broker's polls for as long as the service lives.
+    pub fn new(
+        broker: Broker,
+        identity: Identity,
+        send_limiter: Option<SendLimiter>,
+        room_changes: mpsc::UnboundedReceiver<RoomChange>,
+    ) -> Self {
+        let chat = Self {
+            shared: Arc::new(Shared {
+                broker,
+                identity,
+                send_limiter,
+            }),
+        };
+        tokio::spawn(chat.clone().follow_room_changes(room_changes));
+        chat
+    }
+
+    pub fn broker(&self) -> &Broker {
+        &self.shared.broker
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.shared.identity
+    }
+
+    /// The client's address: the peer's.
+    pub fn client_address(&self, peer: IpAddr, _headers: &HeaderMap) -> IpAddr {
+        peer
+    }
+
+    /// The caller's user, if the server lets them in: guests only where allowed.
+    fn participant<'a>(&self, caller: &'a Caller) -> Result<Option<&'a User>, ChatError> {
+        match &caller.user {
+            None if !self.shared.identity.guests_allowed() => Err(ChatError::unauthenticated(
+                "sign in first: this server has no guests",
+            )),
+            user => Ok(user.as_ref()),
+        }
+    }
+
+    fn signed_in<'a>(&self, caller: &'a Caller) -> Result<&'a User, ChatError> {
+        caller
+            .user
+            .as_ref()
+            .ok_or_else(|| ChatError::unauthenticated("sign in first"))
+    }
+
+    /// 404 unless the user may see the room.
+    fn visible(&self, user: Option<&User>, room: &str) -> Result<(), ChatError> {
+        if self.shared.identity.rooms().may_see(user, room) {
+            Ok(())
+        } else {
+            Err(ChatError::NoSuchRoom)
+        }
+    }
+
+    /// Sends the draft as the caller.
+    pub async fn send(&self, caller: &Caller, draft: SendDraft) -> Result<SendReceipt, ChatError> {
+        let user = self.participant(caller)?;
+        self.visible(user, draft.room.as_str())?;
+        let (sender, verified) = match user {
+            Some(user) => (self.stamp(user, draft.sender.as_ref())?, true),
+            None => (self.guest_name(draft.sender.as_ref()).await?, false),
+        };
+        if let Some(limiter) = &self.shared.send_limiter {
+            let key = match user {
+                Some(user) => SendKey::User(user.key.clone()),
+                None => SendKey::Address(caller.address),
+            };
+            if let Some(retry_after_secs) = limiter.check(&key) {
+                return Err(ChatError::RateLimited { retry_after_secs });
+            }
+        }
+        self.shared
+            .broker
+            .send(draft.sent_by(sender, verified))
+            .await
+    }
+
+    /// A signed-in sender's name: theirs, whatever the body says but for naming someone else.
+    fn stamp(&self, user: &User, named: Option<&SenderName>) -> Result<SenderName, ChatError> {
+        if let Some(named) = named.filter(|named| !named.as_str().eq_ignore_ascii_case(&user.key)) {
+            return Err(ChatError::forbidden(format!(
+                "you are signed in as {}: leave `sender` out, or name yourself, not {named:?}",
+                user.name
+            )));
+        }
+        SenderName::parse(user.name.as_str())
+    }
+
+    async fn guest_name(&self, named: Option<&SenderName>) -> Result<SenderName, ChatError> {
+        let named =
+            named.ok_or_else(|| ChatError::invalid("missing field `sender` (or sign in)"))?;
+        if let Ok(account) = AccountName::parse(named.as_str()) {
+            if self.shared.identity.account_exists(&account).await? {
+                return Err(ChatError::forbidden(format!(
+                    "{named:?} is an account's name: sign in to send as it, or pick another"
+                )));
+            }
+        }
+        Ok(named.clone())
+    }
+
+    /// Holds the poll (see [`Broker::poll`]) if the caller may see the room.
+    pub async fn poll(
+        &self,
+        caller: &Caller,
+        mut request: PollRequest,
+    ) -> Result<PollAnswer, ChatError> {
+        let user = self.participant(caller)?;
+        self.visible(user, request.room.as_str())?;
+        request.holder = user.map(|user| user.key.clone());
+        let room = request.room.clone();
+        let answer = self.shared.broker.poll(request).await?;
+        // Checked again before handing messages out: a room made private (or a member
+        // removed) while the poll was being registered ends only the polls registered by then.
+        if !answer.messages.is_empty() {
+            self.visible(user, room.as_str())?;
+        }
+        Ok(answer)
+    }
+
+    pub fn history(&self, caller: &Caller, request: &HistoryRequest) -> Result<History, ChatError> {
+        let user = self.participant(caller)?;
+        self.visible(user, request.room.as_str())?;
+        Ok(self.shared.broker.history(request))
+    }
+
+    /// The counters, over the rooms the caller may see.
+    pub async fn stats(&self, caller: &Caller) -> Result<Stats, ChatError> {
+        let user = self.participant(caller)?;
+        let rooms = self.shared.identity.rooms();
+        Ok(self
+            .shared
+            .broker
+            .stats(|room| rooms.may_see(user, room))
+            .await)
+    }
+
+    pub async fn disconnect(
+        &self,
+        caller: &Caller,
+        client_id: &ClientId,
+    ) -> Result<usize, ChatError> {
+        self.participant(caller)?;
+        self.shared.broker.disconnect(client_id).await
+    }
+
+    /// The public rooms in use and the private rooms the caller may see, by name.
+    pub async fn rooms(&self, caller: &Caller) -> Result<RoomList, ChatError> {
+        let user = self.participant(caller)?;
+        let private = self.shared.identity.rooms();
+        let mut rooms: Vec<RoomInfo> = self
+            .stats(caller)
+            .await?
+            .rooms
+            .into_iter()
+            .filter(|name| private.get(name).is_none())
+            .map(|name| RoomInfo {
+                name,
+                private: false,
+                owner: None,
+            })
+            .collect();
+        if let Some(user) = user {
+            for name in private.visible_to(user) {
+                let owner = private.get(&name).map(|room| room.owner.clone());
+                rooms.push(RoomInfo {
+                    name,
+                    private: true,
+                    owner,
+                });
+            }
+        }
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(RoomList { rooms })
+    }
+
+    /// Creates a room. A private one needs a user, who becomes its owner; a public one needs
+    /// no creating, so only its name is checked. 409 if the name is in use.
+    pub async fn create_room(
+        &self,
+        caller: &Caller,
+        room: RoomName,
+        private: bool,
+    ) -> Result<RoomInfo, ChatError> {
+        let user = self.participant(caller)?;
+        let identity = &self.shared.identity;
+        if identity.rooms().get(room.as_str()).is_some() {
+            return Err(ChatError::RoomTaken);
+        }
+        if !private {
+            return Ok(RoomInfo {
+                name: room.into(),
+                private: false,
+                owner: None,
+            });
+        }
+        let user = user.ok_or_else(|| ChatError::unauthenticated("sign in to own a room"))?;
+        if self.shared.broker.room_exists(room.as_str()) {
+            return Err(ChatError::RoomTaken);
+        }
+        let record = PrivateRoomRecord {
+            name: room.to_string(),
+            owner: user.key.to_string(),
+            members: Default::default(),
+        };
+        if !identity
+            .store()
+            .create_private_room(&record)
+            .await
+            .map_err(store_failed)?
+        {
+            return Err(ChatError::RoomTaken);
+        }
+        identity.rooms().put(record.clone());
+        // Guests may have been waiting on the unused name.
+        let owner = record.owner.clone();
+        self.shared
+            .broker
+            .end_polls(room.as_str(), |holder| holder != Some(owner.as_str()));
+        Ok(RoomInfo {
+            name: record.name,
+            private: true,
+            owner: Some(record.owner),
+        })
+    }
+
+    /// The private room, if the user may see it (404 otherwise, and for public rooms).
+    fn private_room(
+        &self,
+        user: Option<&User>,
+        room: &RoomName,
+    ) -> Result<Arc<PrivateRoomRecord>, ChatError> {
+        self.visible(user, room.as_str())?;
+        self.shared
+            .identity
+            .rooms()
+            .get(room.as_str())
+            .ok_or(ChatError::NoSuchRoom)
+    }
+
+    /// The private room, if the user owns it.
+    fn owned_room(
+        &self,
+        user: &User,
+        room: &RoomName,
+    ) -> Result<Arc<PrivateRoomRecord>, ChatError> {
+        let record = self.private_room(Some(user), room)?;
+        if record.owner != *user.key {
+            return Err(ChatError::forbidden("only the room's owner can do that"));
+        }
+        Ok(record)
+    }
+
+    /// Deletes a private room and its messages (owner only); its polls are answered
+    /// `disconnected`.
+    pub async fn delete_room(&self, caller: &Caller, room: &RoomName) -> Result<(), ChatError> {
+        let user = self.signed_in(caller)?;
+        self.owned_room(user, room)?;
+        let identity = &self.shared.identity;
+        // Messages first, so the room is never public while it still has them; and again
+        // after, for a member's send that landed in between.
+        self.shared.broker.delete_room(room).await?;
+        identity
+            .store()
+            .delete_private_room(room.as_str())
+            .await
+            .map_err(store_failed)?;
+        self.shared.broker.delete_room(room).await?;
+        identity.rooms().remove(room.as_str());
+        Ok(())
+    }
+
+    pub fn members(&self, caller: &Caller, room: &RoomName) -> Result<RoomMembers, ChatError> {
+        let user = self.participant(caller)?;
+        Ok(members_of(&*self.private_room(user, room)?))
+    }
+
+    /// Adds an account to a private room (owner only).
+    pub async fn add_member(
+        &self,
+        caller: &Caller,
+        room: &RoomName,
+        name: &str,
+    ) -> Result<RoomMembers, ChatError> {
+        let user = self.signed_in(caller)?;
+        let mut record = (*self.owned_room(user, room)?).clone();
+        let account = AccountName::parse(name)?;
+        let identity = &self.shared.identity;
+        if !identity.account_exists(&account).await? {
+            return Err(ChatError::NoSuchAccount);
+        }
+        let key = account.key();
+        if !identity
+            .store()
+            .add_member(room.as_str(), &key)
+            .await
+            .map_err(store_failed)?
+        {
+            return Err(ChatError::NoSuchRoom);
+        }
+        if key != record.owner {
+            record.members.insert(key);
+        }
+        identity.rooms().put(record.clone());
+        Ok(members_of(&record))
+    }
+
+    /// Removes a member from a private room: the owner removes anyone but themselves, a
+    /// member may leave. The member's polls on the room are answered `disconnected`.
+    pub async fn remove_member(
+        &self,
+        caller: &Caller,
+        room: &RoomName,
+        name: &str,
+    ) -> Result<RoomMembers, ChatError> {
+        let user = self.signed_in(caller)?;
+        let mut record = (*self.private_room(Some(user), room)?).clone();
+        let key = AccountName::parse(name)?.key();
+        if key == record.owner {
+            return Err(ChatError::invalid(
+                "the owner cannot leave their room: delete it instead",
+            ));
+        }
+        if record.owner != *user.key && key != *user.key {
+            return Err(ChatError::forbidden(
+                "only the room's owner can remove members",
+            ));
+        }
+        let identity = &self.shared.identity;
+        if !identity
+            .store()
+            .remove_member(room.as_str(), &key)
+            .await
+            .map_err(store_failed)?
+        {
+            return Err(ChatError::NoSuchAccount);
+        }
+        record.members.remove(&key);
+        identity.rooms().put(record.clone());
+        self.shared
+            .broker
+            .end_polls(room.as_str(), |holder| holder == Some(key.as_str()));
+        Ok(members_of(&record))
+    }
+
+    /// Creates an account.
+    pub async fn sign_up(&self, name: &str, password: &str) -> Result<Account, ChatError> {
+        let name = AccountName::parse(name)?;
+        let password = Password::parse(password)?;
+        let account = self.shared.identity.sign_up(name, password).await?;
+        Ok(Account { name: account.name })
+    }
+
+    pub async fn sign_in(
+        &self,
+        caller: &Caller,
+        name: &str,
+        password: &str,
+    ) -> Result<SessionCreated, ChatError> {
+        let session = self
+            .shared
+            .identity
+            .sign_in(name, password, caller.address)
+            .await?;
+        Ok(SessionCreated {
+            token: session.token,
+            name: session.name.into(),
+            expires_at: session.expires_at,
+        })
+    }
+
+    pub async fn sign_out(&self, caller: &Caller) -> Result<(), ChatError> {
+        let user = self.signed_in(caller)?;
+        self.shared.identity.sign_out(user).await
+    }
+
+    pub fn me(&self, caller: &Caller) -> Result<Me, ChatError> {
+        let user = self.signed_in(caller)?;
+        Ok(Me {
+            name: user.name.to_string(),
+            via: match user.via {
+                Via::Session { .. } => "session",
+                Via::Token { .. } => "token",
+            }
+            .to_owned(),
+            expires_at: user.expires_at(),
+        })
+    }
+
+    /// Applies other instances' changes to private rooms to this instance's polls.
+    async fn follow_room_changes(self, mut changes: mpsc::UnboundedReceiver<RoomChange>) {
+        while let Some(change) = changes.recv().await {
+            let broker = &self.shared.broker;
+            if change.deleted {
+                broker.forget_room(&change.room);
+                self.shared.identity.rooms().remove(&change.room);
+            } else {
+                broker.end_polls(&change.room, |holder| {
+                    holder.is_some_and(|holder| change.removed.iter().any(|key| key == holder))
+                });
+            }
+        }
+    }
+}
+
+fn members_of(room: &PrivateRoomRecord) -> RoomMembers {
+    RoomMembers {
+        room: room.name.clone(),
+        owner: room.owner.clone(),
+        members: room.members.iter().cloned().collect(),
+    }
+}

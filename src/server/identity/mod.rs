@@ -1,0 +1,468 @@
+//! Who a request is, and which private rooms they may see: accounts, sessions, tokens from
+//! another app, and private rooms with their members. It knows nothing of HTTP (the adapters
+//! hand it [`Credentials`]) nor of the broker (`server::chat` applies its answers to polls).
+//!
+//! - this module: the [`Identity`] service and the [`Caller`] it answers with;
+//! - `secrets`: password hashing and session tokens;
+//! - `rooms`: the private rooms, kept in memory and checked on every request.
+//!
+//! Invariants:
+//! - Nothing here logs or returns a password or token; the store keeps only their hashes.
+//! - A session found in memory is trusted for [`SESSION_RECHECK`] at most, then read from the
+//!   store again: a session revoked by another instance ends at once when the store tells us
+//!   (Redis), or within that time when it cannot (an operator's command on the SQLite file).
+//! - Private rooms are read from the store at startup and kept current by this instance's own
+//!   changes and the store's reports of other instances' ones; every room check is in memory.
+
+mod rooms;
+mod secrets;
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::{sync::mpsc, time::Instant};
+
+use super::{
+    clock::unix_seconds,
+    store::{
+        identity::{AccountRecord, SessionRecord, TokenHash},
+        IdentitySink, IdentityStore, StoreConfig, StoreError,
+    },
+};
+use crate::{
+    error::ChatError,
+    model::{AccountName, Password, RoomName},
+};
+use rooms::PrivateRooms;
+pub use rooms::RoomChange;
+pub use secrets::TOKEN_PREFIX;
+use secrets::{new_session_token, token_hash, Hasher};
+
+/// How long a session found in memory is trusted before the store is asked again.
+pub const SESSION_RECHECK: Duration = Duration::from_secs(15);
+/// Sessions kept in memory at most; past it, the expired and stale ones go.
+const MAX_CACHED_SESSIONS: usize = 100_000;
+
+/// Tunables of identity.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    /// Whether requests without an identity may read and send as guests.
+    pub guests: bool,
+    /// How long a session lasts after sign-in.
+    pub session_ttl: Duration,
+    /// Sign-in attempts per minute for one account name, and for one client address.
+    pub sign_in_per_name: NonZeroU32,
+    pub sign_in_per_address: NonZeroU32,
+    /// Password hashes computed at once; more wait their turn.
+    pub parallel_hashes: usize,
+    /// The server is reached over https (`--public-url`): session cookies are `Secure`.
+    pub https: bool,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            guests: true,
+            session_ttl: Duration::from_secs(30 * 86_400),
+            sign_in_per_name: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+            sign_in_per_address: NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN),
+            parallel_hashes: std::thread::available_parallelism()
+                .map_or(1, |cores| cores.get().saturating_sub(1).max(1)),
+            https: false,
+        }
+    }
+}
+
+/// What a request offers as proof of who it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    /// `Authorization: Bearer ...`: a session token or (with a verifier) another app's JWT.
+    pub bearer: Option<&'a str>,
+    /// The browser's session cookie.
+    pub session_cookie: Option<&'a str>,
+}
+
+/// Who is asking: a signed-in user, or a guest; and from which address (for limits).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: Option<User>,
+    pub address: IpAddr,
+}
+
+/// Someone the server vouches for.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// As the account was created (or the token's `sub`).
+    pub name: AccountName,
+    /// [`AccountName::key`]: what rooms and limits know the user by.
+    pub key: Arc<str>,
+    pub via: Via,
+}
+
+/// How a user proved who they are.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// A session of an account here.
+    Session {
+        token_hash: TokenHash,
+        expires_at: f64,
+    },
+    /// A token another app signed, naming the private rooms its holder may join.
+    Token {
+        rooms: Vec<RoomName>,
+        expires_at: f64,
+    },
+}
+
+impl User {
+    pub fn expires_at(&self) -> f64 {
+        match &self.via {
+            Via::Session { expires_at, .. } | Via::Token { expires_at, .. } => *expires_at,
+        }
+    }
+}
+
+/// A new session, as sign-in answers it.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token: String,
+    pub name: AccountName,
+    pub expires_at: f64,
+}
+
+#[derive(Clone)]
+pub struct Identity {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    store: Arc<dyn IdentityStore>,
+    hasher: Hasher,
+    config: IdentityConfig,
+    sessions: Mutex<HashMap<TokenHash, CachedSession>>,
+    rooms: PrivateRooms,
+    sign_in_by_name: DefaultKeyedRateLimiter<String>,
+    sign_in_by_address: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+struct CachedSession {
+    user: User,
+    checked: Instant,
+}
+
+impl Identity {
+    /// Opens the identity part of `store` and reads its private rooms. Changes other instances
+    /// make to private rooms arrive on the returned channel, for the broker's polls to follow.
+    pub async fn open(
+        config: IdentityConfig,
+        store: &StoreConfig,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<RoomChange>), StoreError> {
+        let (changes, changed) = mpsc::unbounded_channel();
+        let sink = Arc::new(Sink {
+            identity: std::sync::OnceLock::new(),
+        });
+        let identity_store = store.open_identity(sink.clone()).await?;
+        let identity = Self::with_store(config, identity_store, changes).await?;
+        let _ = sink.identity.set(identity.clone());
+        Ok((identity, changed))
+    }
+
+    async fn with_store(
+        config: IdentityConfig,
+        store: Arc<dyn IdentityStore>,
+        changes: mpsc::UnboundedSender<RoomChange>,
+    ) -> Result<Self, StoreError> {
+        let rooms = PrivateRooms::new(changes);
+        rooms.replace_all(store.private_rooms().await?);
+        let hasher = Hasher::new(config.parallel_hashes);
+        let per_minute = |count: NonZeroU32| Quota::per_minute(count).allow_burst(count);
+        Ok(Self {
+            shared: Arc::new(Shared {
+                sign_in_by_name: RateLimiter::keyed(per_minute(config.sign_in_per_name)),
+                sign_in_by_address: RateLimiter::keyed(per_minute(config.sign_in_per_address)),
+                store,
+                hasher,
+                config,
+                sessions: Mutex::new(HashMap::new()),
+                rooms,
+            }),
+        })
+    }
+
+    pub fn guests_allowed(&self) -> bool {
+        self.shared.config.guests
+    }
+
+    pub fn config(&self) -> &IdentityConfig {
+        &self.shared.config
+    }
+
+    /// The private rooms, for the chat service to check and change.
+    pub(crate) fn rooms(&self) -> &PrivateRooms {
+        &self.shared.rooms
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn IdentityStore> {
+        &self.shared.store
+    }
+
+    /// Who `credentials` prove the caller is. A bearer token that proves nothing is refused
+    /// (401); a stale session cookie only makes the caller a guest, so a browser signed out
+    /// elsewhere still opens the page.
+    pub async fn authenticate(
+        &self,
+        credentials: Credentials<'_>,
+    ) -> Result<Option<User>, ChatError> {
+        if let Some(token) = credentials.bearer {
+            return match token.strip_prefix(TOKEN_PREFIX) {
+                Some(_) => {
+                    self.session_user(token)
+                        .await?
+                        .map(Some)
+                        .ok_or(ChatError::unauthenticated(
+                            "invalid, expired or revoked token",
+                        ))
+                }
+                None => Err(ChatError::unauthenticated(
+                    "invalid, expired or revoked token",
+                )),
+            };
+        }
+        match credentials.session_cookie {
+            Some(token) if token.starts_with(TOKEN_PREFIX) => self.session_user(token).await,
+            _ => Ok(None),
+        }
+    }
+
+    async fn session_user(&self, token: &str) -> Result<Option<User>, ChatError> {
+        let hash = token_hash(token);
+        let now = unix_seconds();
+        if let Some(cached) = self.sessions().get(&hash) {
+            if cached.checked.elapsed() < SESSION_RECHECK && cached.user.expires_at() > now {
+                return Ok(Some(cached.user.clone()));
+            }
+        }
+        let store = &self.shared.store;
+        let found = match store.session(&hash).await.map_err(store_failed)? {
+            Some(session) => store
+                .account(&session.account)
+                .await
+                .map_err(store_failed)?
+                .filter(|account| !account.disabled)
+                .map(|account| (session, account)),
+            None => None,
+        };
+        let mut sessions = self.sessions();
+        let Some((session, account)) = found else {
+            sessions.remove(&hash);
+            return Ok(None);
+        };
+        let Ok(name) = AccountName::parse(&account.name) else {
+            return Ok(None);
+        };
+        let user = User {
+            key: name.key().into(),
+            name,
+            via: Via::Session {
+                token_hash: hash,
+                expires_at: session.expires_at,
+            },
+        };
+        if sessions.len() >= MAX_CACHED_SESSIONS {
+            sessions.retain(|_, cached| {
+                cached.checked.elapsed() < SESSION_RECHECK && cached.user.expires_at() > now
+            });
+        }
+        sessions.insert(
+            hash,
+            CachedSession {
+                user: user.clone(),
+                checked: Instant::now(),
+            },
+        );
+        Ok(Some(user))
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, HashMap<TokenHash, CachedSession>> {
+        self.shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Creates an account. 409 if the name is taken in any letter case.
+    pub async fn sign_up(
+        &self,
+        name: AccountName,
+        password: Password,
+    ) -> Result<AccountRecord, ChatError> {
+        // A cheap refusal before the expensive hash; the store decides for real below.
+        if self.account_exists(&name).await? {
+            return Err(ChatError::NameTaken);
+        }
+        let account = AccountRecord {
+            name: name.to_string(),
+            password_hash: self.shared.hasher.hash(password).await?,
+            disabled: false,
+            created_at: unix_seconds(),
+        };
+        match self.shared.store.create_account(&account).await {
+            Ok(true) => Ok(account),
+            Ok(false) => Err(ChatError::NameTaken),
+            Err(error) => Err(store_failed(error)),
+        }
+    }
+
+    /// Signs in with a name and password: the same 401 for a wrong name and a wrong password,
+    /// after the same work; 429 past the attempts allowed per name or per address.
+    pub async fn sign_in(
+        &self,
+        name: &str,
+        password: &str,
+        address: IpAddr,
+    ) -> Result<NewSession, ChatError> {
+        let wrong = || ChatError::unauthenticated("wrong name or password");
+        let key = name.to_ascii_lowercase();
+        self.limit_sign_in(&key, address)?;
+        let (Ok(name), Ok(password)) = (AccountName::parse(name), Password::parse(password)) else {
+            return Err(wrong());
+        };
+        let account = self
+            .shared
+            .store
+            .account(&name.key())
+            .await
+            .map_err(store_failed)?
+            .filter(|account| !account.disabled);
+        let phc = account
+            .as_ref()
+            .map(|account| account.password_hash.clone());
+        if !self.shared.hasher.verify(password, phc).await? {
+            return Err(wrong());
+        }
+        let account = account.ok_or_else(wrong)?;
+        let (token, token_hash) = new_session_token()?;
+        let expires_at = unix_seconds() + self.shared.config.session_ttl.as_secs_f64();
+        let session = SessionRecord {
+            token_hash,
+            account: account.key(),
+            expires_at,
+        };
+        self.shared
+            .store
+            .create_session(&session)
+            .await
+            .map_err(store_failed)?;
+        Ok(NewSession {
+            token,
+            name: AccountName::parse(&account.name).unwrap_or(name),
+            expires_at,
+        })
+    }
+
+    fn limit_sign_in(&self, key: &str, address: IpAddr) -> Result<(), ChatError> {
+        let shared = &*self.shared;
+        let clock = governor::clock::DefaultClock::default();
+        for limiter_says in [
+            shared.sign_in_by_address.check_key(&address),
+            shared.sign_in_by_name.check_key(&key.to_owned()),
+        ] {
+            if let Err(not_until) = limiter_says {
+                let wait = not_until.wait_time_from(clock.now());
+                return Err(ChatError::TooManyAttempts {
+                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                });
+            }
+        }
+        if shared.sign_in_by_name.len() > MAX_CACHED_SESSIONS {
+            shared.sign_in_by_name.retain_recent();
+            shared.sign_in_by_address.retain_recent();
+        }
+        Ok(())
+    }
+
+    /// Ends the session the user signed in with, on every instance.
+    pub async fn sign_out(&self, user: &User) -> Result<(), ChatError> {
+        let Via::Session { token_hash, .. } = &user.via else {
+            return Err(ChatError::invalid(
+                "a token from another app cannot be signed out here; it ends when it expires",
+            ));
+        };
+        self.shared
+            .store
+            .delete_session(token_hash)
+            .await
+            .map_err(store_failed)?;
+        self.sessions().remove(token_hash);
+        Ok(())
+    }
+
+    /// Whether an account has this name, in any letter case.
+    pub async fn account_exists(&self, name: &AccountName) -> Result<bool, ChatError> {
+        Ok(self
+            .shared
+            .store
+            .account(&name.key())
+            .await
+            .map_err(store_failed)?
+            .is_some())
+    }
+
+    /// Forgets what is cached of sessions: of one account, or of every one.
+    fn forget_sessions(&self, account: Option<&str>) {
+        match account {
+            Some(account) => self
+                .sessions()
+                .retain(|_, cached| &*cached.user.key != account),
+            None => self.sessions().clear(),
+        }
+    }
+}
+
+/// A store failure as the client sees it, logged with its cause.
+pub(crate) fn store_failed(error: StoreError) -> ChatError {
+    tracing::error!(%error, "identity store failed");
+    ChatError::StoreUnavailable
+}
+
+/// Hears of other instances' changes through the store. Set once the service exists: the
+/// store is opened before it.
+struct Sink {
+    identity: std::sync::OnceLock<Identity>,
+}
+
+impl IdentitySink for Sink {
+    fn session_revoked(&self, token_hash: &TokenHash) {
+        if let Some(identity) = self.identity.get() {
+            identity.sessions().remove(token_hash);
+        }
+    }
+
+    fn account_changed(&self, account: &str) {
+        if let Some(identity) = self.identity.get() {
+            identity.forget_sessions(Some(account));
+        }
+    }
+
+    fn room_changed(&self, room: &str) {
+        if let Some(identity) = self.identity.get() {
+            let identity = identity.clone();
+            let room = room.to_owned();
+            tokio::spawn(async move { identity.rooms().reload(identity.store(), &room).await });
+        }
+    }
+
+    fn interrupted(&self) {
+        if let Some(identity) = self.identity.get() {
+            identity.forget_sessions(None);
+            let identity = identity.clone();
+            tokio::spawn(async move { identity.rooms().reload_all(identity.store()).await });
+        }
+    }
+}

@@ -1,0 +1,664 @@
+//! Who is talking and who may read, through the whole app: accounts and sessions, stamped
+//! senders, guests, private rooms and their members, per-user send limits, and refusals of
+//! cross-site changes. Every refusal is checked to change nothing.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use std::num::NonZeroU32;
+
+use axum::{
+    body::Body,
+    http::{header, Method, Request, StatusCode},
+};
+use common::app::{get, message, post, send_request, Answer, Setup, TestApp};
+use longpoll_chat::server::{identity::IdentityConfig, send_limit::SendLimiter};
+use serde_json::{json, Value};
+
+/// `request` carrying `Authorization: Bearer token`.
+fn bearer(mut request: Request<Body>, token: &str) -> Request<Body> {
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    request
+}
+
+fn json_request(method: Method, uri: &str, body: Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn empty_request(method: Method, uri: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn credentials(name: &str, password: &str) -> Value {
+    json!({"name": name, "password": password})
+}
+
+async fn sign_up(app: &TestApp, name: &str) -> Answer {
+    let body = credentials(name, "correct horse battery");
+    app.call(json_request(Method::POST, "/api/accounts", body))
+        .await
+}
+
+/// Signs `name` up and in; returns the session token.
+async fn signed_in(app: &TestApp, name: &str) -> String {
+    assert_eq!(sign_up(app, name).await.status, StatusCode::CREATED);
+    let body = credentials(name, "correct horse battery");
+    let session = app
+        .call(json_request(Method::POST, "/api/sessions", body))
+        .await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.json);
+    session.json["token"].as_str().unwrap().to_owned()
+}
+
+fn assert_refused(answer: &Answer, status: StatusCode, detail_part: &str) {
+    assert_eq!(answer.status, status, "{}", answer.json);
+    assert_eq!(answer.json["status"], "error");
+    let detail = answer.json["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(detail_part),
+        "{detail:?} lacks {detail_part:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_account_signs_up_in_and_out_and_its_token_then_stops_working() {
+    let app = TestApp::new().await;
+    let created = sign_up(&app, "Alice").await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.json, json!({"name": "Alice"}));
+
+    // Any letter case signs in; the answer has the token, the name as created, and a cookie.
+    let body = credentials("alice", "correct horse battery");
+    let session = app
+        .call(json_request(Method::POST, "/api/sessions", body))
+        .await;
+    assert_eq!(session.status, StatusCode::CREATED);
+    let token = session.json["token"].as_str().unwrap();
+    assert!(token.starts_with("lpc_") && token.len() >= 40, "{token}");
+    assert_eq!(session.json["name"], "Alice");
+    assert!(session.json["expires_at"].as_f64().unwrap() > 0.0);
+    let cookie = session.header(header::SET_COOKIE).unwrap();
+    assert!(
+        cookie.starts_with(&format!("lpc_session={token};")),
+        "{cookie}"
+    );
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+
+    let me = app.call(bearer(get("/api/me"), token)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json["name"], "Alice");
+    assert_eq!(me.json["via"], "session");
+    // The cookie proves the same.
+    let mut by_cookie = get("/api/me");
+    by_cookie.headers_mut().insert(
+        header::COOKIE,
+        format!("theme=dark; lpc_session={token}").parse().unwrap(),
+    );
+    assert_eq!(app.call(by_cookie).await.json["name"], "Alice");
+
+    let out = app
+        .call(bearer(
+            empty_request(Method::DELETE, "/api/sessions/current"),
+            token,
+        ))
+        .await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert_eq!(out.json, json!({"status": "signed_out"}));
+    assert!(out
+        .header(header::SET_COOKIE)
+        .unwrap()
+        .contains("Max-Age=0"));
+    let after = app.call(bearer(get("/api/me"), token)).await;
+    assert_refused(&after, StatusCode::UNAUTHORIZED, "token");
+    let send = app
+        .call(bearer(send_request(json!({"text": "hi"})), token))
+        .await;
+    assert_refused(&send, StatusCode::UNAUTHORIZED, "token");
+}
+
+#[tokio::test]
+async fn bad_sign_ups_and_sign_ins_are_refused_alike_and_change_nothing() {
+    let app = TestApp::new().await;
+    assert_eq!(sign_up(&app, "bob").await.status, StatusCode::CREATED);
+    let attempt = |body: Value, uri: &'static str| json_request(Method::POST, uri, body);
+    for (body, detail) in [
+        (credentials("", "long enough"), "name must be"),
+        (credentials("has space", "long enough"), "name must be"),
+        (credentials("-dash", "long enough"), "name must be"),
+        (credentials(&"x".repeat(33), "long enough"), "name must be"),
+        (credentials("carol", "short"), "at least 8"),
+        (json!({"name": "carol"}), "missing field `password`"),
+        (json!(["carol", "long enough"]), "expected a map"),
+    ] {
+        let answer = app.call(attempt(body, "/api/accounts")).await;
+        assert_refused(&answer, StatusCode::BAD_REQUEST, detail);
+    }
+    // Taken in any letter case.
+    let taken = app
+        .call(attempt(
+            credentials("BOB", "another password"),
+            "/api/accounts",
+        ))
+        .await;
+    assert_refused(&taken, StatusCode::CONFLICT, "taken");
+
+    // A wrong password and an unknown name get the same answer.
+    let wrong_password = app
+        .call(attempt(
+            credentials("bob", "not the password"),
+            "/api/sessions",
+        ))
+        .await;
+    let unknown_name = app
+        .call(attempt(
+            credentials("nobody", "not the password"),
+            "/api/sessions",
+        ))
+        .await;
+    assert_refused(
+        &wrong_password,
+        StatusCode::UNAUTHORIZED,
+        "wrong name or password",
+    );
+    assert_eq!(wrong_password.json, unknown_name.json);
+    assert!(wrong_password.header(header::SET_COOKIE).is_none());
+    // Neither answer nor anything else says the password.
+    assert!(!wrong_password.json.to_string().contains("not the password"));
+
+    let me = app.get("/api/me").await;
+    assert_refused(&me, StatusCode::UNAUTHORIZED, "sign in");
+    let garbage = app.call(bearer(get("/api/me"), "lpc_made-up")).await;
+    assert_refused(&garbage, StatusCode::UNAUTHORIZED, "token");
+    let mut basic = get("/api/me");
+    basic
+        .headers_mut()
+        .insert(header::AUTHORIZATION, "Basic Ym9iOnB3".parse().unwrap());
+    assert_refused(&app.call(basic).await, StatusCode::UNAUTHORIZED, "Bearer");
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_name() {
+    let app = TestApp::build(Setup {
+        identity: IdentityConfig {
+            sign_in_per_name: NonZeroU32::new(3).unwrap(),
+            ..IdentityConfig::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    assert_eq!(sign_up(&app, "dave").await.status, StatusCode::CREATED);
+    let attempt = || {
+        json_request(
+            Method::POST,
+            "/api/sessions",
+            credentials("Dave", "guessing wrong"),
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(app.call(attempt()).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let limited = app.call(attempt()).await;
+    assert_refused(
+        &limited,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many sign-in attempts",
+    );
+    assert!(limited.header(header::RETRY_AFTER).is_some());
+    // Even the right password waits now.
+    let right = json_request(
+        Method::POST,
+        "/api/sessions",
+        credentials("dave", "correct horse battery"),
+    );
+    assert_eq!(app.call(right).await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn signed_in_senders_are_stamped_and_cannot_be_forged() {
+    let app = TestApp::new().await;
+    let token = signed_in(&app, "Erin").await;
+
+    // No sender: stamped with the account's name; naming yourself in another case is fine.
+    for body in [
+        json!({"room": "stamped", "text": "one"}),
+        json!({"room": "stamped", "sender": "erin", "text": "two"}),
+    ] {
+        let sent = app.call(bearer(send_request(body), &token)).await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.json);
+    }
+    let forged = app
+        .call(bearer(
+            send_request(message("stamped", "frank", "three")),
+            &token,
+        ))
+        .await;
+    assert_refused(&forged, StatusCode::FORBIDDEN, "signed in as Erin");
+
+    // A guest may not use an account's name, in any letter case.
+    for name in ["Erin", "ERIN", " erin "] {
+        let guest = app.send(message("stamped", name, "as a guest")).await;
+        assert_refused(&guest, StatusCode::FORBIDDEN, "account's name");
+    }
+    let guest = app
+        .send(message("stamped", "Erin the guest", "hello"))
+        .await;
+    assert_eq!(guest.status, StatusCode::OK);
+    let missing = app.send(json!({"room": "stamped", "text": "who?"})).await;
+    assert_refused(&missing, StatusCode::BAD_REQUEST, "sender");
+
+    let history = app.get("/api/history?room=stamped").await;
+    let seen: Vec<(Value, Value)> = history.json["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["sender"].clone(), m["verified"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (json!("Erin"), json!(true)),
+            (json!("Erin"), json!(true)),
+            (json!("Erin the guest"), json!(false)),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn without_guests_everything_but_signing_up_and_in_needs_an_identity() {
+    let app = TestApp::build(Setup {
+        identity: IdentityConfig {
+            guests: false,
+            ..IdentityConfig::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    for request in [
+        get("/api/poll?client_id=c&timeout=5"),
+        get("/api/history"),
+        get("/api/stats"),
+        get("/api/rooms"),
+        send_request(message("general", "guest", "hi")),
+        empty_request(Method::DELETE, "/api/client/c"),
+    ] {
+        let uri = request.uri().to_string();
+        let answer = app.call(request).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNAUTHORIZED,
+            "{uri}: {}",
+            answer.json
+        );
+    }
+    let token = signed_in(&app, "gina").await;
+    let sent = app
+        .call(bearer(
+            send_request(json!({"text": "members only"})),
+            &token,
+        ))
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+    let stats = app.call(bearer(get("/api/stats"), &token)).await;
+    assert_eq!(stats.json["rooms"], json!(["general"]));
+    assert_eq!(app.get("/health").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_private_room_does_not_exist_for_others_until_they_are_invited() {
+    let app = TestApp::new().await;
+    let owner = signed_in(&app, "hana").await;
+    let other = signed_in(&app, "ivan").await;
+    let create = |private: bool| {
+        json_request(
+            Method::POST,
+            "/api/rooms",
+            json!({"name": "secret", "private": private}),
+        )
+    };
+
+    // Guests cannot own rooms.
+    assert_refused(
+        &app.call(create(true)).await,
+        StatusCode::UNAUTHORIZED,
+        "sign in",
+    );
+    let created = app.call(bearer(create(true), &owner)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    assert_eq!(
+        created.json,
+        json!({"name": "secret", "private": true, "owner": "hana"})
+    );
+    assert_refused(
+        &app.call(bearer(create(true), &other)).await,
+        StatusCode::CONFLICT,
+        "exists",
+    );
+    assert_refused(
+        &app.call(create(false)).await,
+        StatusCode::CONFLICT,
+        "exists",
+    );
+    let sent = app
+        .call(bearer(
+            send_request(json!({"room": "secret", "text": "psst"})),
+            &owner,
+        ))
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+
+    // Guests and other users: 404 everywhere, and nothing in stats or the room list.
+    let outsiders: [Option<&str>; 2] = [None, Some(&other)];
+    for who in outsiders {
+        let as_who = |request| match who {
+            Some(token) => bearer(request, token),
+            None => request,
+        };
+        for request in [
+            get("/api/poll?client_id=x&room=secret&timeout=5"),
+            get("/api/history?room=secret"),
+            get("/api/rooms/secret/members"),
+            send_request(message("secret", "intruder", "let me in")),
+        ] {
+            let uri = request.uri().to_string();
+            let answer = app.call(as_who(request)).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::NOT_FOUND,
+                "{uri}: {}",
+                answer.json
+            );
+            assert_eq!(answer.json["detail"], "no such room");
+        }
+        let stats = app.call(as_who(get("/api/stats"))).await;
+        assert!(!stats.json["rooms"].to_string().contains("secret"));
+        assert_eq!(stats.json["total_messages"], 0);
+        let rooms = app.call(as_who(get("/api/rooms"))).await;
+        assert!(!rooms.json.to_string().contains("secret"), "{}", rooms.json);
+    }
+    let delete = empty_request(Method::DELETE, "/api/rooms/secret");
+    assert_refused(
+        &app.call(bearer(delete, &other)).await,
+        StatusCode::NOT_FOUND,
+        "no such room",
+    );
+    // Only the owner adds members, and only accounts.
+    let invite =
+        |name: &str| empty_request(Method::PUT, &format!("/api/rooms/secret/members/{name}"));
+    assert_refused(
+        &app.call(bearer(invite("nobody"), &owner)).await,
+        StatusCode::NOT_FOUND,
+        "no such account",
+    );
+    let invited = app.call(bearer(invite("Ivan"), &owner)).await;
+    assert_eq!(invited.status, StatusCode::OK);
+    assert_eq!(
+        invited.json,
+        json!({"room": "secret", "owner": "hana", "members": ["ivan"]})
+    );
+
+    let history = app
+        .call(bearer(get("/api/history?room=secret"), &other))
+        .await;
+    assert_eq!(history.json["messages"][0]["text"], "psst");
+    let rooms = app.call(bearer(get("/api/rooms"), &other)).await;
+    assert_eq!(
+        rooms.json["rooms"],
+        json!([{"name": "secret", "private": true, "owner": "hana"}])
+    );
+    // A member may not invite or delete.
+    assert_refused(
+        &app.call(bearer(invite("hana"), &other)).await,
+        StatusCode::FORBIDDEN,
+        "owner",
+    );
+    let delete = app
+        .call(bearer(
+            empty_request(Method::DELETE, "/api/rooms/secret"),
+            &other,
+        ))
+        .await;
+    assert_refused(&delete, StatusCode::FORBIDDEN, "owner");
+}
+
+#[tokio::test]
+async fn removing_a_member_ends_their_held_poll_at_once_and_then_they_see_nothing() {
+    let app = TestApp::new().await;
+    let owner = signed_in(&app, "jo").await;
+    let member = signed_in(&app, "kim").await;
+    let create = json_request(
+        Method::POST,
+        "/api/rooms",
+        json!({"name": "club", "private": true}),
+    );
+    assert_eq!(
+        app.call(bearer(create, &owner)).await.status,
+        StatusCode::CREATED
+    );
+    let invite = empty_request(Method::PUT, "/api/rooms/club/members/kim");
+    assert_eq!(
+        app.call(bearer(invite, &owner)).await.status,
+        StatusCode::OK
+    );
+
+    let held = app.broker.held_polls();
+    let poll = app.spawn(bearer(
+        get("/api/poll?client_id=kim-tab&room=club&timeout=30"),
+        &member,
+    ));
+    let owner_poll = app.spawn(bearer(
+        get("/api/poll?client_id=jo-tab&room=club&timeout=30"),
+        &owner,
+    ));
+    app.until_held(held + 2).await;
+
+    let remove = empty_request(Method::DELETE, "/api/rooms/club/members/kim");
+    let removed = app.call(bearer(remove, &owner)).await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(removed.json["members"], json!([]));
+    let answer = poll.await.unwrap();
+    assert_eq!(answer.json["status"], "disconnected");
+    // The owner's poll is still held, and gets the next message; the removed member gets 404.
+    app.until_held(held + 1).await;
+    let sent = app
+        .call(bearer(
+            send_request(json!({"room": "club", "text": "just us"})),
+            &owner,
+        ))
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+    assert_eq!(
+        owner_poll.await.unwrap().json["messages"][0]["text"],
+        "just us"
+    );
+    let again = app
+        .call(bearer(
+            get("/api/poll?client_id=kim-tab&room=club&timeout=5"),
+            &member,
+        ))
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn deleting_a_private_room_deletes_its_messages_and_ends_its_polls() {
+    let app = TestApp::new().await;
+    let owner = signed_in(&app, "lee").await;
+    let create = || {
+        json_request(
+            Method::POST,
+            "/api/rooms",
+            json!({"name": "gone", "private": true}),
+        )
+    };
+    assert_eq!(
+        app.call(bearer(create(), &owner)).await.status,
+        StatusCode::CREATED
+    );
+    let sent = app
+        .call(bearer(
+            send_request(json!({"room": "gone", "text": "soon gone"})),
+            &owner,
+        ))
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+    let held = app.broker.held_polls();
+    let poll = app.spawn(bearer(
+        get("/api/poll?client_id=lee&room=gone&timeout=30"),
+        &owner,
+    ));
+    app.until_held(held + 1).await;
+
+    let deleted = app
+        .call(bearer(
+            empty_request(Method::DELETE, "/api/rooms/gone"),
+            &owner,
+        ))
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    assert_eq!(deleted.json, json!({"status": "deleted", "room": "gone"}));
+    assert_eq!(poll.await.unwrap().json["status"], "disconnected");
+    // The name is free, and whatever uses it now starts empty: the old messages are gone.
+    let history = app.get("/api/history?room=gone").await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert_eq!(history.json["messages"], json!([]));
+    assert_eq!(
+        app.call(bearer(create(), &owner)).await.status,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn a_room_made_private_ends_the_polls_of_guests_waiting_on_its_name() {
+    let app = TestApp::new().await;
+    let owner = signed_in(&app, "max").await;
+    let held = app.broker.held_polls();
+    let guest = app.spawn(get("/api/poll?client_id=lurker&room=quiet&timeout=30"));
+    app.until_held(held + 1).await;
+    let create = json_request(
+        Method::POST,
+        "/api/rooms",
+        json!({"name": "quiet", "private": true}),
+    );
+    assert_eq!(
+        app.call(bearer(create, &owner)).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(guest.await.unwrap().json["status"], "disconnected");
+    let sent = app
+        .call(bearer(
+            send_request(json!({"room": "quiet", "text": "mine"})),
+            &owner,
+        ))
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+    let peek = app
+        .get("/api/poll?client_id=lurker&room=quiet&timeout=5")
+        .await;
+    assert_eq!(peek.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn send_limits_count_per_user_not_per_shared_address() {
+    let one = NonZeroU32::new(1).unwrap();
+    let app = TestApp::build(Setup {
+        send_limiter: Some(SendLimiter::new(one, one)),
+        ..Setup::default()
+    })
+    .await;
+    // In-process requests all come from one address, like users behind one proxy.
+    let first = signed_in(&app, "nell").await;
+    let second = signed_in(&app, "otto").await;
+    let send = |token: &str| bearer(send_request(json!({"room": "busy", "text": "hi"})), token);
+    assert_eq!(app.call(send(&first)).await.status, StatusCode::OK);
+    assert_eq!(app.call(send(&second)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.call(send(&first)).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Guests share their address's bucket, apart from the users'.
+    assert_eq!(
+        app.send(message("busy", "g", "one")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.send(message("busy", "g", "two")).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn another_sites_form_cannot_change_anything_even_with_the_users_cookie() {
+    let app = TestApp::new().await;
+    let token = signed_in(&app, "pia").await;
+    let cross_site = |uri: &str, body: &'static str| {
+        let mut request = post(uri, Some("application/x-www-form-urlencoded"), body);
+        let headers = request.headers_mut();
+        headers.insert(header::HOST, "chat.example".parse().unwrap());
+        headers.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        headers.insert(
+            header::COOKIE,
+            format!("lpc_session={token}").parse().unwrap(),
+        );
+        request
+    };
+    for (uri, body) in [
+        ("/sfn/send", "room=general&text=forged"),
+        ("/sfn/sign-out", ""),
+        ("/sfn/create-room", "name=evil"),
+    ] {
+        let answer = app.call(cross_site(uri, body)).await;
+        assert_refused(&answer, StatusCode::FORBIDDEN, "cross-site");
+    }
+    let json_send = {
+        let mut request = send_request(json!({"text": "forged"}));
+        request
+            .headers_mut()
+            .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        request
+    };
+    assert_eq!(app.call(json_send).await.status, StatusCode::FORBIDDEN);
+    // Nothing happened: no message, and the session still works.
+    assert_eq!(app.get("/api/history").await.json["messages"], json!([]));
+    assert_eq!(
+        app.call(bearer(get("/api/me"), &token)).await.status,
+        StatusCode::OK
+    );
+    // The app's own page may.
+    let mut own = post(
+        "/sfn/send",
+        Some("application/x-www-form-urlencoded"),
+        "room=general&text=mine",
+    );
+    let headers = own.headers_mut();
+    headers.insert(header::HOST, "chat.example".parse().unwrap());
+    headers.insert(header::ORIGIN, "http://chat.example".parse().unwrap());
+    headers.insert(
+        header::COOKIE,
+        format!("lpc_session={token}").parse().unwrap(),
+    );
+    let reply = app.call_raw(own).await;
+    assert!(
+        reply.status.is_success() || reply.status.is_redirection(),
+        "{}",
+        reply.status
+    );
+    assert_eq!(
+        app.get("/api/history").await.json["messages"][0]["sender"],
+        "pia"
+    );
+}
