@@ -15,6 +15,7 @@ mod memory;
 mod memory_identity;
 mod redis;
 mod sqlite;
+mod sqlite_identity;
 
 use std::{fmt, path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
@@ -27,6 +28,7 @@ pub use memory::MemoryStore;
 pub use memory_identity::MemoryIdentityStore;
 pub use redis::RedisStore;
 pub use sqlite::SqliteStore;
+pub use sqlite_identity::SqliteIdentityStore;
 
 /// What a store tells the broker: committed messages, in commit order; and, for a store shared
 /// by several instances, interruptions and clients disconnected on another instance.
@@ -169,8 +171,10 @@ impl StoreConfig {
     ) -> Result<Arc<dyn IdentityStore>, StoreError> {
         Ok(match self {
             Self::Memory => Arc::new(MemoryIdentityStore::default()),
-            // TODO(identity stores): SQLite and Redis.
-            Self::Sqlite(_) | Self::Redis(_) => Arc::new(MemoryIdentityStore::default()),
+            // One instance: nobody to tell, so the sink is not needed.
+            Self::Sqlite(path) => Arc::new(SqliteIdentityStore::open(path)?),
+            // TODO(identity stores): Redis.
+            Self::Redis(_) => Arc::new(MemoryIdentityStore::default()),
         })
     }
 }
