@@ -14,6 +14,7 @@ pub mod identity;
 mod memory;
 mod memory_identity;
 mod redis;
+mod redis_identity;
 mod sqlite;
 mod sqlite_identity;
 
@@ -27,6 +28,7 @@ pub use identity::{IdentitySink, IdentityStore};
 pub use memory::MemoryStore;
 pub use memory_identity::MemoryIdentityStore;
 pub use redis::RedisStore;
+pub use redis_identity::RedisIdentityStore;
 pub use sqlite::SqliteStore;
 pub use sqlite_identity::SqliteIdentityStore;
 
@@ -167,14 +169,13 @@ impl StoreConfig {
     /// made by other instances sharing it.
     pub async fn open_identity(
         &self,
-        _sink: Arc<dyn IdentitySink>,
+        sink: Arc<dyn IdentitySink>,
     ) -> Result<Arc<dyn IdentityStore>, StoreError> {
         Ok(match self {
             Self::Memory => Arc::new(MemoryIdentityStore::default()),
             // One instance: nobody to tell, so the sink is not needed.
             Self::Sqlite(path) => Arc::new(SqliteIdentityStore::open(path)?),
-            // TODO(identity stores): Redis.
-            Self::Redis(_) => Arc::new(MemoryIdentityStore::default()),
+            Self::Redis(url) => Arc::new(RedisIdentityStore::open(url, sink).await?),
         })
     }
 }
