@@ -1,8 +1,9 @@
-//! The store contract (see `server::store`), one suite run against every store (memory, SQLite,
-//! and a private Redis) as one test per store and case (`appends_…::memory`, `…::sqlite`,
-//! `…::redis`), plus what only a persistent store promises: surviving a reopen (and a Redis
-//! crash), failing cleanly when the disk is full or Redis is gone, and naming the file when it
-//! cannot open it.
+//! The store contract (see `server::store` and `server::store::identity`), one suite run against
+//! every store (memory, SQLite, and a private Redis) as one test per store and case
+//! (`appends_…::memory`, `…::sqlite`, `…::redis`), plus what only a persistent store promises:
+//! surviving a reopen (and a Redis crash), failing cleanly when the disk is full or Redis is
+//! gone, and naming the file when it cannot open it; and what only a shared store promises:
+//! telling every other instance of identity changes.
 #![cfg(feature = "ssr")]
 
 mod common;
@@ -16,8 +17,13 @@ use std::{
 use common::{eventually, redis::RedisServer};
 use longpoll_chat::{
     model::Message,
-    server::store::{
-        CommitSink, RedisStore, Retention, SqliteStore, Store, StoreConfig, StoreError, StoredRoom,
+    server::{
+        clock::unix_seconds,
+        store::{
+            identity::{AccountRecord, PrivateRoomRecord, SessionRecord, TokenHash},
+            CommitSink, IdentitySink, IdentityStore, RedisStore, Retention, SqliteStore, Store,
+            StoreConfig, StoreError, StoredRoom,
+        },
     },
 };
 use tempfile::TempDir;
@@ -105,6 +111,10 @@ impl Backing {
 
     async fn open(&self, sink: Arc<Recorder>, retention: Retention) -> Arc<dyn Store> {
         self.config.open(sink, retention).await.unwrap()
+    }
+
+    async fn open_identity(&self, sink: Arc<Heard>) -> Arc<dyn IdentityStore> {
+        self.config.open_identity(sink).await.unwrap()
     }
 
     /// Two stores on the same backing (two instances sharing it), each with its own sink.
@@ -366,8 +376,9 @@ async fn a_full_disk_fails_the_append_reaches_no_sink_and_keeps_serving_reads() 
     let dir = tempfile::tempdir().unwrap();
     let sink = Arc::new(Recorder::default());
     let path = dir.path().join("chat.db");
+    // The schema takes 10 of the pages; the messages get the rest.
     let store =
-        SqliteStore::open_with_page_limit(&path, sink.clone(), Retention::default(), Some(8))
+        SqliteStore::open_with_page_limit(&path, sink.clone(), Retention::default(), Some(16))
             .unwrap();
     let big = "x".repeat(3_000);
     let mut failed = None;
@@ -423,7 +434,7 @@ async fn migrations_are_versioned_and_run_once() {
     let version: i64 = connection
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 3);
     let tables: i64 = connection
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
@@ -431,7 +442,7 @@ async fn migrations_are_versioned_and_run_once() {
             |row| row.get(0),
         )
         .unwrap();
-    assert_eq!(tables, 2);
+    assert_eq!(tables, 6, "rooms, messages, and the identity tables");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -523,4 +534,563 @@ async fn a_redis_store_reads_back_every_room_it_missed_while_unsubscribed() {
         assert_eq!(sink.offsets(room), [0], "{room}");
     }
     watcher.check().await.unwrap();
+}
+
+each_store!(
+    #[tokio::test]
+    deleting_a_room_starts_it_again_from_offset_zero_and_leaves_the_others
+);
+async fn deleting_a_room_starts_it_again_from_offset_zero_and_leaves_the_others(
+    kind: &'static str,
+) {
+    let fixture = Fixture::open(kind, Retention::default()).await;
+    for i in 0..3 {
+        let doomed = message("doomed", &format!("d{i}"));
+        fixture.store.append(doomed).await.unwrap();
+        let kept = message("spared", &format!("s{i}"));
+        fixture.store.append(kept).await.unwrap();
+    }
+    fixture.store.delete_room("doomed").await.unwrap();
+    fixture.store.delete_room("never-was").await.unwrap();
+    let rooms = fixture.store.load(100).await.unwrap();
+    assert!(
+        rooms.iter().all(|room| room.name != "doomed"),
+        "{kind}: {rooms:?}"
+    );
+    let spared = room(&rooms, "spared");
+    assert_eq!(spared.total, 3, "{kind}");
+    assert_eq!(spared.recent.len(), 3, "{kind}");
+
+    fixture
+        .store
+        .append(message("doomed", "reborn"))
+        .await
+        .unwrap();
+    let offsets: Vec<u64> = fixture
+        .sink
+        .received("doomed")
+        .iter()
+        .map(|(_, offset)| *offset)
+        .collect();
+    assert_eq!(offsets, [0, 1, 2, 0], "{kind}");
+    let rooms = fixture.store.load(100).await.unwrap();
+    let reborn = room(&rooms, "doomed");
+    assert_eq!(reborn.total, 1, "{kind}");
+    let texts: Vec<&str> = reborn.recent.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["reborn"], "{kind}");
+    fixture.store.append(message("spared", "s3")).await.unwrap();
+    assert_eq!(fixture.sink.offsets("spared"), [0, 1, 2, 3], "{kind}");
+}
+
+/// What an identity store told its sink, in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Told {
+    SessionRevoked(TokenHash),
+    AccountChanged(String),
+    RoomChanged(String),
+    Interrupted,
+}
+
+/// An identity sink that records what it is told.
+#[derive(Default)]
+struct Heard(Mutex<Vec<Told>>);
+
+impl IdentitySink for Heard {
+    fn session_revoked(&self, token_hash: &TokenHash) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(Told::SessionRevoked(*token_hash));
+    }
+
+    fn account_changed(&self, account: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(Told::AccountChanged(account.into()));
+    }
+
+    fn room_changed(&self, room: &str) {
+        self.0.lock().unwrap().push(Told::RoomChanged(room.into()));
+    }
+
+    fn interrupted(&self) {
+        self.0.lock().unwrap().push(Told::Interrupted);
+    }
+}
+
+impl Heard {
+    fn told(&self) -> Vec<Told> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// A freshly opened identity store of one kind, with the sink it tells.
+struct IdentityFixture {
+    store: Arc<dyn IdentityStore>,
+    heard: Arc<Heard>,
+    _backing: Backing,
+}
+
+impl IdentityFixture {
+    async fn open(kind: &str) -> Self {
+        let backing = Backing::new(kind);
+        let heard = Arc::new(Heard::default());
+        let store = backing.open_identity(heard.clone()).await;
+        Self {
+            store,
+            heard,
+            _backing: backing,
+        }
+    }
+
+    /// Nothing told: a store tells no sink of its own changes.
+    fn told_nothing(&self, kind: &str) {
+        assert_eq!(self.heard.told(), [], "{kind}");
+    }
+}
+
+fn account(name: &str) -> AccountRecord {
+    AccountRecord {
+        name: name.into(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt${name}"),
+        disabled: false,
+        created_at: 1_795_000_000.5,
+    }
+}
+
+/// A token hash nobody else uses.
+fn token_hash() -> TokenHash {
+    let mut hash = [0; 32];
+    hash[..16].copy_from_slice(Uuid::now_v7().as_bytes());
+    hash[16..].copy_from_slice(Uuid::now_v7().as_bytes());
+    hash
+}
+
+/// A session of `account` for another hour.
+fn session(account: &str) -> SessionRecord {
+    SessionRecord {
+        token_hash: token_hash(),
+        account: account.into(),
+        expires_at: unix_seconds() + 3_600.0,
+    }
+}
+
+fn keys(accounts: &[AccountRecord]) -> Vec<String> {
+    accounts.iter().map(AccountRecord::key).collect()
+}
+
+each_store!(
+    #[tokio::test]
+    accounts_are_keyed_by_lowercase_name_and_listed_in_key_order
+);
+async fn accounts_are_keyed_by_lowercase_name_and_listed_in_key_order(kind: &'static str) {
+    let fixture = IdentityFixture::open(kind).await;
+    let store = &fixture.store;
+    assert_eq!(store.accounts().await.unwrap(), [], "{kind}");
+    let zoe = account("Zoe");
+    assert!(store.create_account(&zoe).await.unwrap(), "{kind}");
+    assert!(store.create_account(&account("adam")).await.unwrap());
+    assert!(store.create_account(&account("Mia-2")).await.unwrap());
+    let mut disabled = account("Ben");
+    disabled.disabled = true;
+    assert!(store.create_account(&disabled).await.unwrap());
+
+    assert_eq!(
+        store.account("zoe").await.unwrap(),
+        Some(zoe.clone()),
+        "{kind}"
+    );
+    assert_eq!(
+        store.account("ben").await.unwrap(),
+        Some(disabled),
+        "{kind}"
+    );
+    assert_eq!(
+        store.account("Zoe").await.unwrap(),
+        None,
+        "{kind}: keys are lowercase"
+    );
+    assert_eq!(store.account("nobody").await.unwrap(), None, "{kind}");
+
+    let mut impostor = account("ZOE");
+    impostor.password_hash = "$argon2id$other".into();
+    assert!(
+        !store.create_account(&impostor).await.unwrap(),
+        "{kind}: the key is taken whatever the case"
+    );
+    assert_eq!(
+        store.account("zoe").await.unwrap(),
+        Some(zoe),
+        "{kind}: the first account is unchanged"
+    );
+    assert_eq!(
+        keys(&store.accounts().await.unwrap()),
+        ["adam", "ben", "mia-2", "zoe"],
+        "{kind}"
+    );
+    fixture.told_nothing(kind);
+}
+
+each_store!(
+    #[tokio::test]
+    passwords_and_disabling_change_existing_accounts_and_disabling_ends_their_sessions
+);
+async fn passwords_and_disabling_change_existing_accounts_and_disabling_ends_their_sessions(
+    kind: &'static str,
+) {
+    let fixture = IdentityFixture::open(kind).await;
+    let store = &fixture.store;
+    store.create_account(&account("Pat")).await.unwrap();
+    store.create_account(&account("quinn")).await.unwrap();
+
+    assert!(store.set_password("pat", "$argon2id$new").await.unwrap());
+    let pat = store.account("pat").await.unwrap().unwrap();
+    assert_eq!(pat.password_hash, "$argon2id$new", "{kind}");
+    assert_eq!(pat.name, "Pat", "{kind}");
+    assert!(
+        !store.set_password("ghost", "$argon2id$x").await.unwrap(),
+        "{kind}"
+    );
+    assert_eq!(store.account("ghost").await.unwrap(), None, "{kind}");
+
+    let pats = [session("pat"), session("pat")];
+    let quinns = session("quinn");
+    for session in pats.iter().chain([&quinns]) {
+        store.create_session(session).await.unwrap();
+    }
+    assert!(store.set_disabled("pat", true).await.unwrap(), "{kind}");
+    assert!(
+        store.account("pat").await.unwrap().unwrap().disabled,
+        "{kind}"
+    );
+    for session in &pats {
+        assert_eq!(
+            store.session(&session.token_hash).await.unwrap(),
+            None,
+            "{kind}: disabling ends the sessions"
+        );
+    }
+    assert_eq!(
+        store.session(&quinns.token_hash).await.unwrap(),
+        Some(quinns),
+        "{kind}: another account's session stays"
+    );
+    assert!(store.set_disabled("pat", false).await.unwrap(), "{kind}");
+    assert!(
+        !store.account("pat").await.unwrap().unwrap().disabled,
+        "{kind}"
+    );
+    assert!(!store.set_disabled("ghost", true).await.unwrap(), "{kind}");
+    fixture.told_nothing(kind);
+}
+
+each_store!(
+    #[tokio::test]
+    sessions_are_found_by_hash_until_expired_or_deleted
+);
+async fn sessions_are_found_by_hash_until_expired_or_deleted(kind: &'static str) {
+    let fixture = IdentityFixture::open(kind).await;
+    let store = &fixture.store;
+    store.create_account(&account("Rae")).await.unwrap();
+    store.create_account(&account("sol")).await.unwrap();
+
+    let live = session("rae");
+    store.create_session(&live).await.unwrap();
+    assert_eq!(
+        store.session(&live.token_hash).await.unwrap(),
+        Some(live.clone()),
+        "{kind}"
+    );
+    assert_eq!(store.session(&token_hash()).await.unwrap(), None, "{kind}");
+
+    let mut expired = session("sol");
+    expired.expires_at = unix_seconds() - 1.0;
+    store.create_session(&expired).await.unwrap();
+    assert_eq!(
+        store.session(&expired.token_hash).await.unwrap(),
+        None,
+        "{kind}: an expired session is gone"
+    );
+
+    assert!(
+        store.delete_session(&live.token_hash).await.unwrap(),
+        "{kind}"
+    );
+    assert_eq!(
+        store.session(&live.token_hash).await.unwrap(),
+        None,
+        "{kind}"
+    );
+    assert!(
+        !store.delete_session(&live.token_hash).await.unwrap(),
+        "{kind}"
+    );
+
+    let raes = [session("rae"), session("rae"), session("rae")];
+    for session in &raes {
+        store.create_session(session).await.unwrap();
+    }
+    let sols = session("sol");
+    store.create_session(&sols).await.unwrap();
+    assert_eq!(store.delete_sessions_of("rae").await.unwrap(), 3, "{kind}");
+    for session in &raes {
+        assert_eq!(
+            store.session(&session.token_hash).await.unwrap(),
+            None,
+            "{kind}"
+        );
+    }
+    assert_eq!(store.delete_sessions_of("rae").await.unwrap(), 0, "{kind}");
+    assert_eq!(
+        store.session(&sols.token_hash).await.unwrap(),
+        Some(sols),
+        "{kind}: another account's session stays"
+    );
+    fixture.told_nothing(kind);
+}
+
+fn private_room(name: &str, owner: &str, members: &[&str]) -> PrivateRoomRecord {
+    PrivateRoomRecord {
+        name: name.into(),
+        owner: owner.into(),
+        members: members.iter().map(|member| (*member).to_owned()).collect(),
+    }
+}
+
+each_store!(
+    #[tokio::test]
+    private_rooms_are_taken_once_and_list_their_members_besides_the_owner
+);
+async fn private_rooms_are_taken_once_and_list_their_members_besides_the_owner(kind: &'static str) {
+    let fixture = IdentityFixture::open(kind).await;
+    let store = &fixture.store;
+    let den = private_room("den", "ann", &["bo"]);
+    assert!(store.create_private_room(&den).await.unwrap(), "{kind}");
+    assert!(
+        !store
+            .create_private_room(&private_room("den", "cy", &[]))
+            .await
+            .unwrap(),
+        "{kind}: the name is taken"
+    );
+    assert_eq!(
+        store.private_room("den").await.unwrap(),
+        Some(den),
+        "{kind}"
+    );
+    assert_eq!(store.private_room("attic").await.unwrap(), None, "{kind}");
+
+    assert!(store.add_member("den", "cy").await.unwrap(), "{kind}");
+    assert!(
+        store.add_member("den", "cy").await.unwrap(),
+        "{kind}: again"
+    );
+    assert!(
+        store.add_member("den", "ann").await.unwrap(),
+        "{kind}: the owner"
+    );
+    assert!(
+        !store.add_member("attic", "cy").await.unwrap(),
+        "{kind}: no room"
+    );
+    assert_eq!(
+        store.private_room("den").await.unwrap(),
+        Some(private_room("den", "ann", &["bo", "cy"])),
+        "{kind}: the owner is not listed"
+    );
+
+    assert!(store.remove_member("den", "bo").await.unwrap(), "{kind}");
+    assert!(
+        !store.remove_member("den", "bo").await.unwrap(),
+        "{kind}: again"
+    );
+    assert!(
+        !store.remove_member("den", "ann").await.unwrap(),
+        "{kind}: the owner is no member"
+    );
+    assert!(!store.remove_member("attic", "bo").await.unwrap(), "{kind}");
+
+    let attic = private_room("attic", "bo", &["ann", "cy"]);
+    assert!(store.create_private_room(&attic).await.unwrap(), "{kind}");
+    let mut rooms = store.private_rooms().await.unwrap();
+    rooms.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        rooms,
+        [attic.clone(), private_room("den", "ann", &["cy"])],
+        "{kind}"
+    );
+
+    assert!(store.delete_private_room("den").await.unwrap(), "{kind}");
+    assert!(!store.delete_private_room("den").await.unwrap(), "{kind}");
+    assert_eq!(store.private_room("den").await.unwrap(), None, "{kind}");
+    assert!(
+        !store.add_member("den", "cy").await.unwrap(),
+        "{kind}: gone"
+    );
+    assert_eq!(store.private_rooms().await.unwrap(), [attic], "{kind}");
+    let den = private_room("den", "cy", &[]);
+    assert!(
+        store.create_private_room(&den).await.unwrap(),
+        "{kind}: the name is free again"
+    );
+    assert_eq!(
+        store.private_room("den").await.unwrap(),
+        Some(den),
+        "{kind}: with none of the old members"
+    );
+    fixture.told_nothing(kind);
+}
+
+each_store!(#[tokio::test] a_persistent_identity_store_keeps_everything_across_a_reopen: sqlite, redis);
+async fn a_persistent_identity_store_keeps_everything_across_a_reopen(kind: &'static str) {
+    let backing = Backing::new(kind);
+    let kept = session("tess");
+    let room = private_room("nook", "tess", &["uma"]);
+    {
+        let store = backing.open_identity(Arc::default()).await;
+        store.create_account(&account("Tess")).await.unwrap();
+        store.create_session(&kept).await.unwrap();
+        store.create_private_room(&room).await.unwrap();
+    }
+    let store = backing.open_identity(Arc::default()).await;
+    assert_eq!(
+        store.account("tess").await.unwrap(),
+        Some(account("Tess")),
+        "{kind}"
+    );
+    assert_eq!(
+        store.session(&kept.token_hash).await.unwrap(),
+        Some(kept),
+        "{kind}"
+    );
+    assert_eq!(
+        store.private_room("nook").await.unwrap(),
+        Some(room),
+        "{kind}"
+    );
+}
+
+#[tokio::test]
+async fn the_sqlite_identity_store_shares_the_file_whichever_store_opens_it_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::Sqlite(dir.path().join("nested/chat.db"));
+    let identity = config
+        .open_identity(Arc::new(Heard::default()))
+        .await
+        .unwrap();
+    assert!(identity.create_account(&account("Vic")).await.unwrap());
+    let messages = config
+        .open(Arc::new(Recorder::default()), Retention::default())
+        .await
+        .unwrap();
+    messages.append(message("shared-file", "m0")).await.unwrap();
+    let again = config
+        .open_identity(Arc::new(Heard::default()))
+        .await
+        .unwrap();
+    assert_eq!(again.account("vic").await.unwrap(), Some(account("Vic")));
+    assert_eq!(
+        room(&messages.load(10).await.unwrap(), "shared-file").total,
+        1
+    );
+}
+
+#[tokio::test]
+async fn redis_identity_changes_reach_every_other_instance_and_not_their_own() {
+    let backing = Backing::new("redis");
+    let heard = [Arc::new(Heard::default()), Arc::new(Heard::default())];
+    let [a, b] = [
+        backing.open_identity(heard[0].clone()).await,
+        backing.open_identity(heard[1].clone()).await,
+    ];
+    a.create_account(&account("Wes")).await.unwrap();
+    a.set_password("wes", "$argon2id$new").await.unwrap();
+    let signed_in = session("wes");
+    a.create_session(&signed_in).await.unwrap();
+    a.delete_session(&signed_in.token_hash).await.unwrap();
+    a.create_session(&session("wes")).await.unwrap();
+    a.delete_sessions_of("wes").await.unwrap();
+    a.set_disabled("wes", true).await.unwrap();
+    a.create_private_room(&private_room("hut", "wes", &[]))
+        .await
+        .unwrap();
+    a.add_member("hut", "xia").await.unwrap();
+    a.remove_member("hut", "xia").await.unwrap();
+    a.delete_private_room("hut").await.unwrap();
+    // What changed nothing tells nobody.
+    assert!(!a.delete_session(&signed_in.token_hash).await.unwrap());
+    assert!(!a.set_password("ghost", "$argon2id$x").await.unwrap());
+    assert!(!a.create_account(&account("WES")).await.unwrap());
+    // Creating a session changes nothing cached anywhere: nobody could have its hash.
+    a.create_session(&session("wes")).await.unwrap();
+
+    let wes = || Told::AccountChanged("wes".into());
+    let hut = || Told::RoomChanged("hut".into());
+    let expected = [
+        wes(),
+        wes(),
+        Told::SessionRevoked(signed_in.token_hash),
+        wes(),
+        wes(),
+        hut(),
+        hut(),
+        hut(),
+        hut(),
+    ];
+    eventually(Duration::from_secs(5), "b hears every change", || async {
+        heard[1].told().len() >= expected.len()
+    })
+    .await;
+    // B's own change, after which A must have heard everything published before it.
+    b.create_account(&account("Yul")).await.unwrap();
+    eventually(Duration::from_secs(5), "a hears b's change", || async {
+        !heard[0].told().is_empty()
+    })
+    .await;
+    assert_eq!(heard[1].told(), expected);
+    assert_eq!(
+        heard[0].told(),
+        [Told::AccountChanged("yul".into())],
+        "a hears nothing of its own changes"
+    );
+}
+
+#[tokio::test]
+async fn a_redis_identity_store_says_it_was_interrupted_once_redis_is_back() {
+    let mut backing = Backing::new("redis");
+    let heard = Arc::new(Heard::default());
+    let b = backing.open_identity(heard.clone()).await;
+    let a = backing.open_identity(Arc::default()).await;
+    a.create_account(&account("Zed")).await.unwrap();
+    eventually(Duration::from_secs(5), "b hears of the account", || async {
+        heard.told() == [Told::AccountChanged("zed".into())]
+    })
+    .await;
+
+    let server = backing.redis.as_mut().unwrap();
+    server.kill();
+    server.restart();
+    eventually(
+        Duration::from_secs(15),
+        "b says it was interrupted",
+        || async { heard.told().contains(&Told::Interrupted) },
+    )
+    .await;
+    // Its subscription is back, and A's connection reconnects by itself.
+    eventually(Duration::from_secs(15), "a serves again", || async {
+        a.account("zed").await.is_ok()
+    })
+    .await;
+    a.set_password("zed", "$argon2id$new").await.unwrap();
+    eventually(Duration::from_secs(5), "b hears changes again", || async {
+        heard.told().last() == Some(&Told::AccountChanged("zed".into())) && heard.told().len() >= 3
+    })
+    .await;
+    eventually(Duration::from_secs(15), "b reads the change", || async {
+        b.account("zed")
+            .await
+            .is_ok_and(|zed| zed.unwrap().password_hash == "$argon2id$new")
+    })
+    .await;
 }

@@ -14,7 +14,9 @@ pub mod identity;
 mod memory;
 mod memory_identity;
 mod redis;
+mod redis_identity;
 mod sqlite;
+mod sqlite_identity;
 
 use std::{fmt, path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
@@ -26,7 +28,9 @@ pub use identity::{IdentitySink, IdentityStore};
 pub use memory::MemoryStore;
 pub use memory_identity::MemoryIdentityStore;
 pub use redis::RedisStore;
+pub use redis_identity::RedisIdentityStore;
 pub use sqlite::SqliteStore;
+pub use sqlite_identity::SqliteIdentityStore;
 
 /// What a store tells the broker: committed messages, in commit order; and, for a store shared
 /// by several instances, interruptions and clients disconnected on another instance.
@@ -165,12 +169,13 @@ impl StoreConfig {
     /// made by other instances sharing it.
     pub async fn open_identity(
         &self,
-        _sink: Arc<dyn IdentitySink>,
+        sink: Arc<dyn IdentitySink>,
     ) -> Result<Arc<dyn IdentityStore>, StoreError> {
         Ok(match self {
             Self::Memory => Arc::new(MemoryIdentityStore::default()),
-            // TODO(identity stores): SQLite and Redis.
-            Self::Sqlite(_) | Self::Redis(_) => Arc::new(MemoryIdentityStore::default()),
+            // One instance: nobody to tell, so the sink is not needed.
+            Self::Sqlite(path) => Arc::new(SqliteIdentityStore::open(path)?),
+            Self::Redis(url) => Arc::new(RedisIdentityStore::open(url, sink).await?),
         })
     }
 }

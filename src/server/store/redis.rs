@@ -16,6 +16,13 @@
 //! stream. After every reconnection all rooms are read back the same way, so nothing published
 //! while this instance was away is missed. An append resolves once the local sink has its message.
 //!
+//! Deleting a room deletes its count and its stream in one transaction, so the next append
+//! numbers it from 0 again. Other instances find out through the identity store; until then a
+//! lower offset in a newer entry tells them the room started over (see [`Inner::deliver`]).
+//!
+//! Accounts, sessions and private rooms live in the same Redis, under the same prefix: see
+//! [`super::redis_identity`].
+//!
 //! `DELETE /api/client/ID` on one instance publishes `"INSTANCE ID"` on `chat:disconnects`; the
 //! other instances answer the client's polls there.
 
@@ -64,12 +71,12 @@ const READ_CHUNK: usize = 1_000;
 /// Rooms read back per round trip after a (re)subscription.
 const CATCH_UP_BATCH: usize = 100;
 /// How long one command may take before the store counts as unavailable.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the subscription is checked with a PING, so a silently dead connection is noticed.
-const PING_EVERY: Duration = Duration::from_secs(5);
+pub(super) const PING_EVERY: Duration = Duration::from_secs(5);
 /// Reconnection backoff after the subscription breaks.
-const RECONNECT_MIN: Duration = Duration::from_millis(100);
-const RECONNECT_MAX: Duration = Duration::from_secs(5);
+pub(super) const RECONNECT_MIN: Duration = Duration::from_millis(100);
+pub(super) const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// How long an append waits for the subscription to hand over the messages before its own,
 /// before reading them from the stream itself.
 const DELIVERY_WAIT: Duration = Duration::from_millis(50);
@@ -118,7 +125,7 @@ enum Delivery {
     Gap,
 }
 
-fn unavailable(error: RedisError) -> StoreError {
+pub(super) fn unavailable(error: RedisError) -> StoreError {
     StoreError::Unavailable(error.to_string())
 }
 
@@ -145,20 +152,7 @@ impl RedisStore {
             path: url.to_owned(),
             cause: cause.to_string(),
         };
-        let client = Client::open(url).map_err(|error| open_error(&error))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(COMMAND_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(RECONNECT_MAX);
-        let mut commands = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(|error| open_error(&error))?;
-        let _: String = redis::cmd("PING")
-            .query_async(&mut commands)
-            .await
-            .map_err(|error| open_error(&error))?;
+        let (client, commands) = connect(url).await?;
         let inner = Arc::new(Inner {
             instance: uuid::Uuid::now_v7().to_string(),
             ping_every,
@@ -187,6 +181,30 @@ impl RedisStore {
     }
 }
 
+/// Connects to the Redis at `url`: a client (for subscriptions) and a connection for commands
+/// that reconnects by itself, checked with a PING.
+pub(super) async fn connect(url: &str) -> Result<(Client, ConnectionManager), StoreError> {
+    let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
+        path: url.to_owned(),
+        cause: cause.to_string(),
+    };
+    let client = Client::open(url).map_err(|error| open_error(&error))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(COMMAND_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(RECONNECT_MAX);
+    let mut commands = client
+        .get_connection_manager_with_config(config)
+        .await
+        .map_err(|error| open_error(&error))?;
+    let _: String = redis::cmd("PING")
+        .query_async(&mut commands)
+        .await
+        .map_err(|error| open_error(&error))?;
+    Ok((client, commands))
+}
+
 impl Inner {
     fn delivered(&self) -> MutexGuard<'_, HashMap<String, Delivered>> {
         self.delivered
@@ -212,7 +230,8 @@ impl Inner {
             }
             tracing::warn!(
                 room = %message.room,
-                "redis lost messages of this room (restarted without persistence?): starting it over"
+                "the room's messages are gone from redis (deleted elsewhere, or redis restarted \
+                 without persistence): starting it over"
             );
             self.sink.rewound(&message.room);
             room.next = seq;
@@ -500,6 +519,15 @@ impl Store for RedisStore {
             // hand them over. If it does not, read them from the stream.
             if timeout(DELIVERY_WAIT, progressed).await.is_err() {
                 inner.catch_up(&room).await?;
+                // The catch-up read the stream to its end, this entry with it, unless the
+                // stream no longer has it: the room was deleted meanwhile. Waiting longer
+                // would wait for ever.
+                if inner.deliver(seq, &entry, message.clone(), false) == Delivery::Gap {
+                    return Err(StoreError::Unavailable(format!(
+                        "room {room} was deleted while the message was sent"
+                    )));
+                }
+                return Ok(());
             }
         }
     }
@@ -533,8 +561,20 @@ impl Store for RedisStore {
         Ok(rooms)
     }
 
-    async fn delete_room(&self, _room: &str) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("TODO: delete_room".into()))
+    async fn delete_room(&self, room: &str) -> Result<(), StoreError> {
+        let mut commands = self.inner.commands.clone();
+        let () = redis::pipe()
+            .atomic()
+            .hdel(ROOMS_KEY, room)
+            .ignore()
+            .del(stream_key(room))
+            .ignore()
+            .query_async(&mut commands)
+            .await
+            .map_err(unavailable)?;
+        // The next append here is offset 0 of a new room, not a gap to read back.
+        self.inner.delivered().remove(room);
+        Ok(())
     }
 
     async fn check(&self) -> Result<(), StoreError> {

@@ -6,8 +6,13 @@
 //! in commit order and only then acknowledges them. So an acknowledged message is on disk, and a
 //! failed commit (a full disk, say) is reported to every sender of the batch and reaches no poll.
 //!
+//! Deleting a room goes through the writer thread too, so it is ordered with appends: the
+//! room's messages and its count go in one transaction, and the next append starts it again
+//! at offset 0.
+//!
 //! Schema (see [`MIGRATIONS`]): `rooms(name, total)` counts every message a room ever had;
-//! `messages(room, seq, ...)` keeps the most recent ones, `seq` being the room's offset.
+//! `messages(room, seq, ...)` keeps the most recent ones, `seq` being the room's offset. The
+//! identity tables of the same file belong to [`super::sqlite_identity`].
 
 use std::{
     collections::HashMap,
@@ -18,7 +23,9 @@ use std::{
 };
 
 use async_trait::async_trait;
-use rusqlite::{params, types::Type, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{
+    params, types::Type, Connection, OpenFlags, OptionalExtension, TransactionBehavior,
+};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -44,6 +51,31 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX messages_by_time ON messages (timestamp);",
     // 2: whether the server vouched for the sender (messages from before were guests').
     "ALTER TABLE messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;",
+    // 3: accounts, sessions and private rooms (`sqlite_identity.rs`). `key` is the lowercase
+    // name; the sessions index by expiry is what keeps deleting expired ones cheap.
+    "CREATE TABLE accounts (
+         key           TEXT PRIMARY KEY NOT NULL,
+         name          TEXT NOT NULL,
+         password_hash TEXT NOT NULL,
+         disabled      INTEGER NOT NULL DEFAULT 0,
+         created_at    REAL NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE sessions (
+         token_hash BLOB PRIMARY KEY NOT NULL,
+         account    TEXT NOT NULL,
+         expires_at REAL NOT NULL
+     ) WITHOUT ROWID;
+     CREATE INDEX sessions_by_account ON sessions (account);
+     CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+     CREATE TABLE private_rooms (
+         name  TEXT PRIMARY KEY NOT NULL,
+         owner TEXT NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE private_room_members (
+         room    TEXT NOT NULL,
+         account TEXT NOT NULL,
+         PRIMARY KEY (room, account)
+     ) WITHOUT ROWID;",
 ];
 
 /// The most appends committed in one transaction.
@@ -54,9 +86,19 @@ const PRUNE_EVERY: Duration = Duration::from_secs(30);
 const PRUNE_CHUNK: usize = 5_000;
 
 pub struct SqliteStore {
-    appends: mpsc::Sender<Append>,
+    commands: mpsc::Sender<Command>,
     /// For startup loading and health checks; writes go through the writer thread only.
     reader: Arc<Mutex<Connection>>,
+}
+
+/// What the writer thread does, in the order asked.
+enum Command {
+    Append(Append),
+    /// Deletes every message of the room and its count.
+    DeleteRoom {
+        room: String,
+        done: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 struct Append {
@@ -90,14 +132,7 @@ impl SqliteStore {
             path: path.display().to_string(),
             cause: cause.to_string(),
         };
-        if let Some(parent) = path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).map_err(|error| open_error(&error))?;
-        }
-        let mut writer = open_connection(path).map_err(|error| open_error(&error))?;
-        migrate(&mut writer).map_err(|error| open_error(&error))?;
+        let writer = open_migrated(path)?;
         if let Some(pages) = max_pages {
             writer
                 .pragma_update(None, "max_page_count", pages)
@@ -106,7 +141,7 @@ impl SqliteStore {
         let next_seq = room_totals(&writer).map_err(|error| open_error(&error))?;
         let reader = open_connection(path).map_err(|error| open_error(&error))?;
 
-        let (appends, queue) = mpsc::channel();
+        let (commands, queue) = mpsc::channel();
         let mut writer = Writer {
             connection: writer,
             sink,
@@ -119,7 +154,7 @@ impl SqliteStore {
             .spawn(move || writer.run(&queue))
             .map_err(|error| open_error(&error))?;
         Ok(Self {
-            appends,
+            commands,
             reader: Arc::new(Mutex::new(reader)),
         })
     }
@@ -142,7 +177,25 @@ impl SqliteStore {
     }
 }
 
-fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+/// Opens the database at `path` (creating it and its directory if needed) with every migration
+/// applied: what each store of the file starts from, whichever opens it first.
+pub(super) fn open_migrated(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
+        path: path.display().to_string(),
+        cause: cause.to_string(),
+    };
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|error| open_error(&error))?;
+    }
+    let mut connection = open_connection(path).map_err(|error| open_error(&error))?;
+    migrate(&mut connection).map_err(|error| open_error(&error))?;
+    Ok(connection)
+}
+
+pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -156,15 +209,20 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
-    let applied: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for (version, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let transaction = connection.transaction()?;
+    loop {
+        // The version is read inside a write transaction, so two stores opening the file at
+        // once (messages and identity) never both run the same migration.
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let applied: usize =
+            transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let Some(migration) = MIGRATIONS.get(applied) else {
+            return Ok(());
+        };
         transaction.execute_batch(migration)?;
-        transaction.pragma_update(None, "user_version", version + 1)?;
+        transaction.pragma_update(None, "user_version", applied + 1)?;
         transaction.commit()?;
-        tracing::info!(version = version + 1, "applied database migration");
+        tracing::info!(version = applied + 1, "applied database migration");
     }
-    Ok(())
 }
 
 fn room_totals(connection: &Connection) -> rusqlite::Result<HashMap<String, u64>> {
@@ -184,23 +242,32 @@ struct Writer {
 
 impl Writer {
     /// Commits batches until every [`SqliteStore`] handle is gone.
-    fn run(&mut self, queue: &mpsc::Receiver<Append>) {
+    fn run(&mut self, queue: &mpsc::Receiver<Command>) {
         while let Ok(first) = queue.recv() {
-            let mut batch = vec![first];
-            batch.extend(queue.try_iter().take(MAX_BATCH - 1));
-            match self.commit(&batch) {
-                Ok(offsets) => {
-                    for (append, offset) in batch.into_iter().zip(offsets) {
-                        self.sink.committed(append.message, offset);
-                        let _ = append.done.send(Ok(()));
+            let mut next = Some(first);
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Append(append) => {
+                        // A batch stops at the first other command, which runs after it.
+                        let mut batch = vec![append];
+                        while batch.len() < MAX_BATCH {
+                            match queue.try_recv() {
+                                Ok(Command::Append(append)) => batch.push(append),
+                                Ok(other) => {
+                                    next = Some(other);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        self.commit_and_acknowledge(batch);
                     }
-                }
-                Err(error) => {
-                    tracing::error!(%error, messages = batch.len(), "sqlite commit failed");
-                    for append in batch {
-                        let _ = append
-                            .done
-                            .send(Err(StoreError::Unavailable(error.to_string())));
+                    Command::DeleteRoom { room, done } => {
+                        let deleted = self.delete_room(&room).map_err(|error| {
+                            tracing::error!(%error, %room, "sqlite room deletion failed");
+                            StoreError::Unavailable(error.to_string())
+                        });
+                        let _ = done.send(deleted);
                     }
                 }
             }
@@ -211,6 +278,36 @@ impl Writer {
                 }
             }
         }
+    }
+
+    fn commit_and_acknowledge(&mut self, batch: Vec<Append>) {
+        match self.commit(&batch) {
+            Ok(offsets) => {
+                for (append, offset) in batch.into_iter().zip(offsets) {
+                    self.sink.committed(append.message, offset);
+                    let _ = append.done.send(Ok(()));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, messages = batch.len(), "sqlite commit failed");
+                for append in batch {
+                    let _ = append
+                        .done
+                        .send(Err(StoreError::Unavailable(error.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Deletes the room's messages and count; its offsets start again from 0.
+    fn delete_room(&mut self, room: &str) -> rusqlite::Result<()> {
+        let transaction = self.connection.transaction()?;
+        transaction.execute("DELETE FROM messages WHERE room = ?1", params![room])?;
+        transaction.execute("DELETE FROM rooms WHERE name = ?1", params![room])?;
+        transaction.commit()?;
+        // Only once the deletion is durable, as with offsets taken in `commit`.
+        self.next_seq.remove(room);
+        Ok(())
     }
 
     fn commit(&mut self, batch: &[Append]) -> rusqlite::Result<Offsets> {
@@ -286,7 +383,9 @@ impl Store for SqliteStore {
             message: Arc::new(message),
             done,
         };
-        self.appends.send(append).map_err(|_| StoreError::Closed)?;
+        self.commands
+            .send(Command::Append(append))
+            .map_err(|_| StoreError::Closed)?;
         committed.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -326,8 +425,16 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_room(&self, _room: &str) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("TODO: delete_room".into()))
+    async fn delete_room(&self, room: &str) -> Result<(), StoreError> {
+        let (done, deleted) = oneshot::channel();
+        let command = Command::DeleteRoom {
+            room: room.to_owned(),
+            done,
+        };
+        self.commands
+            .send(command)
+            .map_err(|_| StoreError::Closed)?;
+        deleted.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn check(&self) -> Result<(), StoreError> {

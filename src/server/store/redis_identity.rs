@@ -1,0 +1,740 @@
+//! Accounts, sessions and private rooms in the Redis the instances share, beside the messages
+//! (same `chat:` prefix), and the announcements that keep every instance's cache right.
+//!
+//! Keys:
+//! - `chat:account:KEY`: hash `name`, `password_hash`, `disabled` (`0`/`1`), `created_at`,
+//!   KEY being the lowercase name; `chat:accounts`: sorted set of every KEY, all scored 0 so it
+//!   lists them in key order;
+//! - `chat:session:HASH` (HASH: the token hash in lowercase hex): hash `account`,
+//!   `expires_at`, which Redis expires at `expires_at`; `chat:sessions-of:KEY`: set of the
+//!   account's session HASHes, expiring with its last session, and rid of expired ones whenever
+//!   the account gets a new session;
+//! - `chat:private-room:NAME`: hash `owner`; `chat:private-room-members:NAME`: set of the
+//!   members besides the owner; `chat:private-rooms`: sorted set of every NAME, scored 0.
+//!
+//! Every change is one Lua script (atomic) that also publishes, only if something changed, a
+//! JSON event on `chat:identity`: `{"from":INSTANCE,"kind":"account_changed","account":KEY}`,
+//! `{"from":…,"kind":"session_revoked","token_hash":HASH}` or
+//! `{"from":…,"kind":"room_changed","room":NAME}`. Each store subscribes and tells its sink of
+//! the events of every other instance; after its subscription broke and came back it tells the
+//! sink it was interrupted, since events published meanwhile are lost.
+//!
+//! The scripts touch keys they derive (sessions from a set's members), which is fine on one
+//! Redis server but not on Redis Cluster.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
+
+use async_trait::async_trait;
+use redis::{
+    aio::{ConnectionManager, PubSub},
+    AsyncCommands, Client, Script,
+};
+use serde::{Deserialize, Serialize};
+use tokio::time::timeout;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::{
+    identity::{
+        AccountRecord, IdentitySink, IdentityStore, PrivateRoomRecord, SessionRecord, TokenHash,
+    },
+    redis::{connect, unavailable, COMMAND_TIMEOUT, PING_EVERY, RECONNECT_MAX, RECONNECT_MIN},
+    StoreError,
+};
+use crate::server::clock::unix_seconds;
+
+const ACCOUNTS_KEY: &str = "chat:accounts";
+const SESSION_PREFIX: &str = "chat:session:";
+const SESSIONS_OF_PREFIX: &str = "chat:sessions-of:";
+const PRIVATE_ROOMS_KEY: &str = "chat:private-rooms";
+const CHANNEL: &str = "chat:identity";
+
+fn account_key(key: &str) -> String {
+    format!("chat:account:{key}")
+}
+
+fn session_key(hash: &str) -> String {
+    format!("{SESSION_PREFIX}{hash}")
+}
+
+fn sessions_of_key(account: &str) -> String {
+    format!("{SESSIONS_OF_PREFIX}{account}")
+}
+
+fn room_key(name: &str) -> String {
+    format!("chat:private-room:{name}")
+}
+
+fn members_key(name: &str) -> String {
+    format!("chat:private-room-members:{name}")
+}
+
+/// Deletes every session listed in the set `set` (hashes after the key prefix `prefix`), and
+/// the set; returns how many sessions there were.
+const DELETE_SESSIONS: &str = r"
+local function delete_sessions(set, prefix)
+  local count = 0
+  for _, hash in ipairs(redis.call('SMEMBERS', set)) do
+    count = count + redis.call('DEL', prefix .. hash)
+  end
+  redis.call('DEL', set)
+  return count
+end
+";
+
+/// KEYS: account, accounts, channel. ARGV: key, name, password hash, disabled, created at, event.
+const CREATE_ACCOUNT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'name', ARGV[2], 'password_hash', ARGV[3], 'disabled', ARGV[4],
+           'created_at', ARGV[5])
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+redis.call('PUBLISH', KEYS[3], ARGV[6])
+return 1
+";
+
+/// KEYS: account, channel. ARGV: password hash, event.
+const SET_PASSWORD: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'password_hash', ARGV[1])
+redis.call('PUBLISH', KEYS[2], ARGV[2])
+return 1
+";
+
+/// KEYS: account, its sessions set, channel. ARGV: disabled, session key prefix, event.
+const SET_DISABLED: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'disabled', ARGV[1])
+if ARGV[1] == '1' then delete_sessions(KEYS[2], ARGV[2]) end
+redis.call('PUBLISH', KEYS[3], ARGV[3])
+return 1
+";
+
+/// KEYS: session, its account's sessions set. ARGV: account, expires at (seconds, as given),
+/// expires at (Unix milliseconds), token hash, session key prefix.
+const CREATE_SESSION: &str = r"
+for _, hash in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if redis.call('EXISTS', ARGV[5] .. hash) == 0 then redis.call('SREM', KEYS[2], hash) end
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'account', ARGV[1], 'expires_at', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+local ttl = redis.call('PTTL', KEYS[2])
+local now = redis.call('TIME')
+if ttl < 0 or tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000 + ttl < tonumber(ARGV[3]) then
+  redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+end
+return 1
+";
+
+/// KEYS: session, channel. ARGV: token hash, sessions set key prefix, event.
+const DELETE_SESSION: &str = r"
+local account = redis.call('HGET', KEYS[1], 'account')
+if not account then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', ARGV[2] .. account, ARGV[1])
+redis.call('PUBLISH', KEYS[2], ARGV[3])
+return 1
+";
+
+/// KEYS: the account's sessions set, channel. ARGV: session key prefix, event.
+const DELETE_SESSIONS_OF: &str = r"
+local count = delete_sessions(KEYS[1], ARGV[1])
+if count > 0 then redis.call('PUBLISH', KEYS[2], ARGV[2]) end
+return count
+";
+
+/// KEYS: room, members, rooms, channel. ARGV: name, owner, event, members...
+const CREATE_PRIVATE_ROOM: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+redis.call('DEL', KEYS[2])
+for i = 4, #ARGV do
+  if ARGV[i] ~= ARGV[2] then redis.call('SADD', KEYS[2], ARGV[i]) end
+end
+redis.call('ZADD', KEYS[3], 0, ARGV[1])
+redis.call('PUBLISH', KEYS[4], ARGV[3])
+return 1
+";
+
+/// KEYS: room, members, rooms, channel. ARGV: name, event.
+const DELETE_PRIVATE_ROOM: &str = r"
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('PUBLISH', KEYS[4], ARGV[2])
+return 1
+";
+
+/// KEYS: room, members, channel. ARGV: account, event.
+const ADD_MEMBER: &str = r"
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner then return 0 end
+if owner ~= ARGV[1] and redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
+  redis.call('PUBLISH', KEYS[3], ARGV[2])
+end
+return 1
+";
+
+/// KEYS: members, channel. ARGV: account, event.
+const REMOVE_MEMBER: &str = r"
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('PUBLISH', KEYS[2], ARGV[2])
+return 1
+";
+
+/// One announcement on [`CHANNEL`].
+#[derive(Debug, Serialize, Deserialize)]
+struct Event {
+    /// The instance that made the change.
+    from: String,
+    #[serde(flatten)]
+    change: Change,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Change {
+    SessionRevoked { token_hash: String },
+    AccountChanged { account: String },
+    RoomChanged { room: String },
+}
+
+pub struct RedisIdentityStore {
+    inner: Arc<Inner>,
+    /// Stops the subscription when the store is dropped.
+    _stop: DropGuard,
+}
+
+struct Inner {
+    /// Tells this instance's own announcements apart.
+    instance: String,
+    client: Client,
+    commands: ConnectionManager,
+    sink: Arc<dyn IdentitySink>,
+    scripts: Scripts,
+}
+
+struct Scripts {
+    create_account: Script,
+    set_password: Script,
+    set_disabled: Script,
+    create_session: Script,
+    delete_session: Script,
+    delete_sessions_of: Script,
+    create_private_room: Script,
+    delete_private_room: Script,
+    add_member: Script,
+    remove_member: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let with_delete_sessions = |body: &str| Script::new(&format!("{DELETE_SESSIONS}{body}"));
+        Self {
+            create_account: Script::new(CREATE_ACCOUNT),
+            set_password: Script::new(SET_PASSWORD),
+            set_disabled: with_delete_sessions(SET_DISABLED),
+            create_session: Script::new(CREATE_SESSION),
+            delete_session: Script::new(DELETE_SESSION),
+            delete_sessions_of: with_delete_sessions(DELETE_SESSIONS_OF),
+            create_private_room: Script::new(CREATE_PRIVATE_ROOM),
+            delete_private_room: Script::new(DELETE_PRIVATE_ROOM),
+            add_member: Script::new(ADD_MEMBER),
+            remove_member: Script::new(REMOVE_MEMBER),
+        }
+    }
+}
+
+impl RedisIdentityStore {
+    /// Connects to the Redis at `url` and subscribes to other instances' changes, which
+    /// `sink` hears of from then on.
+    pub async fn open(url: &str, sink: Arc<dyn IdentitySink>) -> Result<Self, StoreError> {
+        let (client, commands) = connect(url).await?;
+        let inner = Arc::new(Inner {
+            instance: uuid::Uuid::now_v7().to_string(),
+            client,
+            commands,
+            sink,
+            scripts: Scripts::new(),
+        });
+        let subscription = inner.subscribe().await.map_err(|error| StoreError::Open {
+            path: url.to_owned(),
+            cause: error.to_string(),
+        })?;
+        let stop = CancellationToken::new();
+        tokio::spawn(inner.clone().stay_subscribed(subscription, stop.clone()));
+        Ok(Self {
+            inner,
+            _stop: stop.drop_guard(),
+        })
+    }
+}
+
+impl Inner {
+    /// The JSON announcing `change` as this instance's.
+    fn event(&self, change: Change) -> String {
+        let event = Event {
+            from: self.instance.clone(),
+            change,
+        };
+        serde_json::to_string(&event).expect("an event serializes")
+    }
+
+    fn account_changed(&self, account: &str) -> String {
+        self.event(Change::AccountChanged {
+            account: account.to_owned(),
+        })
+    }
+
+    fn room_changed(&self, room: &str) -> String {
+        self.event(Change::RoomChanged {
+            room: room.to_owned(),
+        })
+    }
+
+    async fn subscribe(&self) -> Result<PubSub, StoreError> {
+        let mut pubsub = timeout(COMMAND_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| StoreError::Unavailable("connecting timed out".into()))?
+            .map_err(unavailable)?;
+        pubsub.subscribe(CHANNEL).await.map_err(unavailable)?;
+        Ok(pubsub)
+    }
+
+    /// Tells the sink of other instances' changes while the subscription lasts, and
+    /// re-subscribes (with backoff) whenever it breaks, until `stop`.
+    async fn stay_subscribed(self: Arc<Self>, first: PubSub, stop: CancellationToken) {
+        let mut pubsub = Some(first);
+        let mut backoff = RECONNECT_MIN;
+        loop {
+            if let Some(subscription) = pubsub.take() {
+                backoff = RECONNECT_MIN;
+                let outcome = tokio::select! {
+                    outcome = self.receive(subscription) => outcome,
+                    () = stop.cancelled() => return,
+                };
+                tracing::warn!(error = %outcome.unwrap_err(), "lost the redis identity subscription; reconnecting");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = stop.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(RECONNECT_MAX);
+            match self.subscribe().await {
+                Ok(subscription) => {
+                    tracing::info!("redis identity subscription restored");
+                    // Only now: what changed before the subscription took effect is read
+                    // again by the sink, nothing after it is missed.
+                    self.sink.interrupted();
+                    pubsub = Some(subscription);
+                }
+                Err(error) => tracing::debug!(%error, "redis still unavailable"),
+            }
+        }
+    }
+
+    /// Tells the sink of each announcement until the subscription breaks.
+    async fn receive(&self, pubsub: PubSub) -> Result<(), StoreError> {
+        use futures_util::StreamExt;
+
+        let (mut pings, mut messages) = pubsub.split();
+        let mut ticks = tokio::time::interval(PING_EVERY);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                published = messages.next() => {
+                    let published = published.ok_or(StoreError::Closed)?;
+                    self.announced(published.get_payload_bytes());
+                }
+                _ = ticks.tick() => {
+                    let _: redis::Value = timeout(COMMAND_TIMEOUT, pings.ping())
+                        .await
+                        .map_err(|_| StoreError::Unavailable("ping timed out".into()))?
+                        .map_err(unavailable)?;
+                }
+            }
+        }
+    }
+
+    /// Tells the sink of an announcement, unless this instance made it.
+    fn announced(&self, payload: &[u8]) {
+        let event: Event = match serde_json::from_slice(payload) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(%error, "unreadable identity event in redis");
+                return;
+            }
+        };
+        if event.from == self.instance {
+            return;
+        }
+        match event.change {
+            Change::SessionRevoked { token_hash } => match from_hex(&token_hash) {
+                Some(token_hash) => self.sink.session_revoked(&token_hash),
+                None => tracing::warn!(%token_hash, "unreadable token hash in redis"),
+            },
+            Change::AccountChanged { account } => self.sink.account_changed(&account),
+            Change::RoomChanged { room } => self.sink.room_changed(&room),
+        }
+    }
+}
+
+fn to_hex(hash: &TokenHash) -> String {
+    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<TokenHash> {
+    let mut hash = [0; 32];
+    if text.len() != 2 * hash.len() || !text.is_ascii() {
+        return None;
+    }
+    for (byte, pair) in hash.iter_mut().zip(text.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(hash)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("unreadable {what} in redis"))
+}
+
+/// An account from its hash's fields; `None` for no fields (no such key).
+fn parse_account(fields: HashMap<String, String>) -> Result<Option<AccountRecord>, StoreError> {
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let field = |name: &str| fields.get(name).ok_or_else(|| corrupt("account"));
+    Ok(Some(AccountRecord {
+        name: field("name")?.clone(),
+        password_hash: field("password_hash")?.clone(),
+        disabled: field("disabled")? == "1",
+        created_at: field("created_at")?
+            .parse()
+            .map_err(|_| corrupt("account"))?,
+    }))
+}
+
+/// A room from its owner and members, as [`read_room`] reads them.
+fn parse_room(
+    name: &str,
+    (owner, members): (Option<String>, BTreeSet<String>),
+) -> Option<PrivateRoomRecord> {
+    owner.map(|owner| PrivateRoomRecord {
+        name: name.to_owned(),
+        owner,
+        members,
+    })
+}
+
+/// Adds to `pipeline` the reads of a room's owner and members.
+fn read_room(pipeline: &mut redis::Pipeline, name: &str) {
+    pipeline
+        .hget(room_key(name), "owner")
+        .smembers(members_key(name));
+}
+
+/// Unix milliseconds at `seconds`, rounded up so Redis keeps a session until then at least.
+fn millis(seconds: f64) -> u64 {
+    (seconds * 1_000.0).ceil() as u64
+}
+
+#[async_trait]
+impl IdentityStore for RedisIdentityStore {
+    async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        let key = account.key();
+        let created: bool = inner
+            .scripts
+            .create_account
+            .key(account_key(&key))
+            .key(ACCOUNTS_KEY)
+            .key(CHANNEL)
+            .arg(&key)
+            .arg(&account.name)
+            .arg(&account.password_hash)
+            .arg(if account.disabled { "1" } else { "0" })
+            .arg(account.created_at.to_string())
+            .arg(inner.account_changed(&key))
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(created)
+    }
+
+    async fn account(&self, key: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let fields: HashMap<String, String> = self
+            .inner
+            .commands
+            .clone()
+            .hgetall(account_key(key))
+            .await
+            .map_err(unavailable)?;
+        parse_account(fields)
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        let mut commands = self.inner.commands.clone();
+        let keys: Vec<String> = commands
+            .zrange(ACCOUNTS_KEY, 0, -1)
+            .await
+            .map_err(unavailable)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipeline = redis::pipe();
+        for key in &keys {
+            pipeline.hgetall(account_key(key));
+        }
+        let all: Vec<HashMap<String, String>> = pipeline
+            .query_async(&mut commands)
+            .await
+            .map_err(unavailable)?;
+        let mut accounts = Vec::with_capacity(all.len());
+        for fields in all {
+            accounts.extend(parse_account(fields)?);
+        }
+        Ok(accounts)
+    }
+
+    async fn set_password(&self, key: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        inner
+            .scripts
+            .set_password
+            .key(account_key(key))
+            .key(CHANNEL)
+            .arg(password_hash)
+            .arg(inner.account_changed(key))
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_disabled(&self, key: &str, disabled: bool) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        inner
+            .scripts
+            .set_disabled
+            .key(account_key(key))
+            .key(sessions_of_key(key))
+            .key(CHANNEL)
+            .arg(if disabled { "1" } else { "0" })
+            .arg(SESSION_PREFIX)
+            .arg(inner.account_changed(key))
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        // Already gone: keeping it would only make Redis delete it.
+        if session.expires_at <= unix_seconds() {
+            return Ok(());
+        }
+        let inner = &*self.inner;
+        let hash = to_hex(&session.token_hash);
+        let _: u8 = inner
+            .scripts
+            .create_session
+            .key(session_key(&hash))
+            .key(sessions_of_key(&session.account))
+            .arg(&session.account)
+            .arg(session.expires_at.to_string())
+            .arg(millis(session.expires_at))
+            .arg(&hash)
+            .arg(SESSION_PREFIX)
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let fields: HashMap<String, String> = self
+            .inner
+            .commands
+            .clone()
+            .hgetall(session_key(&to_hex(token_hash)))
+            .await
+            .map_err(unavailable)?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let account = fields.get("account").ok_or_else(|| corrupt("session"))?;
+        let expires_at: f64 = fields
+            .get("expires_at")
+            .and_then(|at| at.parse().ok())
+            .ok_or_else(|| corrupt("session"))?;
+        // Redis expires it within a millisecond or so; the contract says at `expires_at`.
+        if expires_at <= unix_seconds() {
+            return Ok(None);
+        }
+        Ok(Some(SessionRecord {
+            token_hash: *token_hash,
+            account: account.clone(),
+            expires_at,
+        }))
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        let hash = to_hex(token_hash);
+        let event = inner.event(Change::SessionRevoked {
+            token_hash: hash.clone(),
+        });
+        inner
+            .scripts
+            .delete_session
+            .key(session_key(&hash))
+            .key(CHANNEL)
+            .arg(&hash)
+            .arg(SESSIONS_OF_PREFIX)
+            .arg(event)
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn delete_sessions_of(&self, account: &str) -> Result<usize, StoreError> {
+        let inner = &*self.inner;
+        inner
+            .scripts
+            .delete_sessions_of
+            .key(sessions_of_key(account))
+            .key(CHANNEL)
+            .arg(SESSION_PREFIX)
+            .arg(inner.account_changed(account))
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn create_private_room(&self, room: &PrivateRoomRecord) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        let mut script = inner.scripts.create_private_room.key(room_key(&room.name));
+        script
+            .key(members_key(&room.name))
+            .key(PRIVATE_ROOMS_KEY)
+            .key(CHANNEL)
+            .arg(&room.name)
+            .arg(&room.owner)
+            .arg(inner.room_changed(&room.name));
+        for member in &room.members {
+            script.arg(member);
+        }
+        script
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn private_room(&self, name: &str) -> Result<Option<PrivateRoomRecord>, StoreError> {
+        let mut pipeline = redis::pipe();
+        read_room(pipeline.atomic(), name);
+        let read = pipeline
+            .query_async(&mut self.inner.commands.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(parse_room(name, read))
+    }
+
+    async fn private_rooms(&self) -> Result<Vec<PrivateRoomRecord>, StoreError> {
+        let mut commands = self.inner.commands.clone();
+        let names: Vec<String> = commands
+            .zrange(PRIVATE_ROOMS_KEY, 0, -1)
+            .await
+            .map_err(unavailable)?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipeline = redis::pipe();
+        for name in &names {
+            read_room(&mut pipeline, name);
+        }
+        let reads: Vec<(Option<String>, BTreeSet<String>)> = pipeline
+            .query_async(&mut commands)
+            .await
+            .map_err(unavailable)?;
+        // A room deleted since its name was read has no owner any more: it is left out.
+        Ok(names
+            .iter()
+            .zip(reads)
+            .filter_map(|(name, read)| parse_room(name, read))
+            .collect())
+    }
+
+    async fn delete_private_room(&self, name: &str) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        inner
+            .scripts
+            .delete_private_room
+            .key(room_key(name))
+            .key(members_key(name))
+            .key(PRIVATE_ROOMS_KEY)
+            .key(CHANNEL)
+            .arg(name)
+            .arg(inner.room_changed(name))
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn add_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        inner
+            .scripts
+            .add_member
+            .key(room_key(room))
+            .key(members_key(room))
+            .key(CHANNEL)
+            .arg(account)
+            .arg(inner.room_changed(room))
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn remove_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        inner
+            .scripts
+            .remove_member
+            .key(members_key(room))
+            .key(CHANNEL)
+            .arg(account)
+            .arg(inner.room_changed(room))
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_hashes_go_through_hex_unchanged() {
+        let hash: TokenHash = std::array::from_fn(|i| (i * 37) as u8);
+        assert_eq!(from_hex(&to_hex(&hash)), Some(hash));
+        assert_eq!(from_hex("00"), None);
+        assert_eq!(from_hex(&"zz".repeat(32)), None);
+    }
+
+    #[test]
+    fn events_are_small_tagged_json() {
+        let event = Event {
+            from: "i1".into(),
+            change: Change::AccountChanged {
+                account: "alice".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"from":"i1","kind":"account_changed","account":"alice"}"#
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! Accounts, sessions and private rooms in the SQLite file of the messages (migration 3 of
+//! [`super::sqlite`]). One instance only, so it tells no sink of anything.
+//!
+//! Tables: `accounts(key, name, password_hash, disabled, created_at)` keyed by the lowercase
+//! name; `sessions(token_hash, account, expires_at)`, indexed by account and by expiry;
+//! `private_rooms(name, owner)` and `private_room_members(room, account)`, the owner never
+//! among the members.
+//!
+//! Every method is one transaction on this store's own connection, run on a blocking thread:
+//! the message writer thread never waits for it, nor it for the writer beyond SQLite's busy
+//! timeout. Expired sessions are never returned, and are deleted whenever a new one is kept, so
+//! the table stays as large as the live sessions.
+
+use std::{
+    collections::BTreeSet,
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+
+use super::{
+    identity::{AccountRecord, IdentityStore, PrivateRoomRecord, SessionRecord, TokenHash},
+    sqlite::open_migrated,
+    StoreError,
+};
+use crate::server::clock::unix_seconds;
+
+pub struct SqliteIdentityStore {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl SqliteIdentityStore {
+    /// Opens (creating if needed) the database at `path`, running whatever migrations are
+    /// pending, whether or not the message store opened it first.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self {
+            connection: Arc::new(Mutex::new(open_migrated(path)?)),
+        })
+    }
+
+    /// Runs `change` in one write transaction on a blocking thread.
+    async fn write<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        // Immediate: a transaction that reads before it writes would otherwise fail (busy
+        // snapshot) whenever the message writer commits in between.
+        self.run(TransactionBehavior::Immediate, change).await
+    }
+
+    /// Runs `query` in one read transaction on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.run(TransactionBehavior::Deferred, query).await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        behavior: TransactionBehavior,
+        work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let transaction = connection.transaction_with_behavior(behavior)?;
+            let result = work(&transaction)?;
+            transaction.commit()?;
+            Ok(result)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+        .map_err(|error: rusqlite::Error| StoreError::Unavailable(error.to_string()))
+    }
+}
+
+const ACCOUNT_COLUMNS: &str = "name, password_hash, disabled, created_at";
+
+fn account_from(row: &Row<'_>) -> rusqlite::Result<AccountRecord> {
+    Ok(AccountRecord {
+        name: row.get(0)?,
+        password_hash: row.get(1)?,
+        disabled: row.get(2)?,
+        created_at: row.get(3)?,
+    })
+}
+
+fn private_room_in(
+    connection: &Connection,
+    name: &str,
+) -> rusqlite::Result<Option<PrivateRoomRecord>> {
+    let Some(owner) = connection
+        .query_row(
+            "SELECT owner FROM private_rooms WHERE name = ?1",
+            params![name],
+            |row| row.get::<_, String>(0),
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut members =
+        connection.prepare_cached("SELECT account FROM private_room_members WHERE room = ?1")?;
+    let members = members
+        .query_map(params![name], |row| row.get(0))?
+        .collect::<rusqlite::Result<BTreeSet<String>>>()?;
+    Ok(Some(PrivateRoomRecord {
+        name: name.to_owned(),
+        owner,
+        members,
+    }))
+}
+
+#[async_trait]
+impl IdentityStore for SqliteIdentityStore {
+    async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+        let account = account.clone();
+        self.write(move |connection| {
+            let inserted = connection.execute(
+                "INSERT INTO accounts (key, name, password_hash, disabled, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING",
+                params![
+                    account.key(),
+                    account.name,
+                    account.password_hash,
+                    account.disabled,
+                    account.created_at,
+                ],
+            )?;
+            Ok(inserted > 0)
+        })
+        .await
+    }
+
+    async fn account(&self, key: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let key = key.to_owned();
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE key = ?1"),
+                    params![key],
+                    account_from,
+                )
+                .optional()
+        })
+        .await
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        self.read(|connection| {
+            let mut all = connection.prepare(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY key"
+            ))?;
+            let accounts = all.query_map([], account_from)?.collect();
+            accounts
+        })
+        .await
+    }
+
+    async fn set_password(&self, key: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let (key, password_hash) = (key.to_owned(), password_hash.to_owned());
+        self.write(move |connection| {
+            let updated = connection.execute(
+                "UPDATE accounts SET password_hash = ?2 WHERE key = ?1",
+                params![key, password_hash],
+            )?;
+            Ok(updated > 0)
+        })
+        .await
+    }
+
+    async fn set_disabled(&self, key: &str, disabled: bool) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        self.write(move |connection| {
+            let updated = connection.execute(
+                "UPDATE accounts SET disabled = ?2 WHERE key = ?1",
+                params![key, disabled],
+            )?;
+            if updated > 0 && disabled {
+                connection.execute("DELETE FROM sessions WHERE account = ?1", params![key])?;
+            }
+            Ok(updated > 0)
+        })
+        .await
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        let session = session.clone();
+        self.write(move |connection| {
+            connection.execute(
+                "DELETE FROM sessions WHERE expires_at <= ?1",
+                params![unix_seconds()],
+            )?;
+            connection.execute(
+                "INSERT OR REPLACE INTO sessions (token_hash, account, expires_at)
+                 VALUES (?1, ?2, ?3)",
+                params![session.token_hash, session.account, session.expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let token_hash = *token_hash;
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    "SELECT account, expires_at FROM sessions
+                     WHERE token_hash = ?1 AND expires_at > ?2",
+                    params![token_hash, unix_seconds()],
+                    |row| {
+                        Ok(SessionRecord {
+                            token_hash,
+                            account: row.get(0)?,
+                            expires_at: row.get(1)?,
+                        })
+                    },
+                )
+                .optional()
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool, StoreError> {
+        let token_hash = *token_hash;
+        self.write(move |connection| {
+            let deleted = connection.execute(
+                "DELETE FROM sessions WHERE token_hash = ?1",
+                params![token_hash],
+            )?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn delete_sessions_of(&self, account: &str) -> Result<usize, StoreError> {
+        let account = account.to_owned();
+        self.write(move |connection| {
+            connection.execute("DELETE FROM sessions WHERE account = ?1", params![account])
+        })
+        .await
+    }
+
+    async fn create_private_room(&self, room: &PrivateRoomRecord) -> Result<bool, StoreError> {
+        let room = room.clone();
+        self.write(move |connection| {
+            let inserted = connection.execute(
+                "INSERT INTO private_rooms (name, owner) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO NOTHING",
+                params![room.name, room.owner],
+            )?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+            let mut add = connection.prepare_cached(
+                "INSERT OR IGNORE INTO private_room_members (room, account) VALUES (?1, ?2)",
+            )?;
+            for member in room.members.iter().filter(|member| **member != room.owner) {
+                add.execute(params![room.name, member])?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn private_room(&self, name: &str) -> Result<Option<PrivateRoomRecord>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |connection| private_room_in(connection, &name))
+            .await
+    }
+
+    async fn private_rooms(&self) -> Result<Vec<PrivateRoomRecord>, StoreError> {
+        self.read(|connection| {
+            let mut names = connection.prepare("SELECT name FROM private_rooms ORDER BY name")?;
+            let names = names
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut rooms = Vec::with_capacity(names.len());
+            for name in names {
+                // Within the transaction, so every name read is still there.
+                rooms.extend(private_room_in(connection, &name)?);
+            }
+            Ok(rooms)
+        })
+        .await
+    }
+
+    async fn delete_private_room(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            connection.execute(
+                "DELETE FROM private_room_members WHERE room = ?1",
+                params![name],
+            )?;
+            let deleted =
+                connection.execute("DELETE FROM private_rooms WHERE name = ?1", params![name])?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn add_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
+        let (room, account) = (room.to_owned(), account.to_owned());
+        self.write(move |connection| {
+            let owner: Option<String> = connection
+                .query_row(
+                    "SELECT owner FROM private_rooms WHERE name = ?1",
+                    params![room],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            match owner {
+                None => Ok(false),
+                Some(owner) if owner == account => Ok(true),
+                Some(_) => {
+                    connection.execute(
+                        "INSERT OR IGNORE INTO private_room_members (room, account)
+                         VALUES (?1, ?2)",
+                        params![room, account],
+                    )?;
+                    Ok(true)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn remove_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
+        let (room, account) = (room.to_owned(), account.to_owned());
+        self.write(move |connection| {
+            let removed = connection.execute(
+                "DELETE FROM private_room_members WHERE room = ?1 AND account = ?2",
+                params![room, account],
+            )?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+}
