@@ -8,7 +8,11 @@ use clap::Parser;
 use leptos::prelude::get_configuration;
 use longpoll_chat::{
     server::{
-        self, broker::DEFAULT_MAX_HELD_POLLS, chat::Chat, config::Config, identity::Identity,
+        self,
+        broker::DEFAULT_MAX_HELD_POLLS,
+        chat::Chat,
+        config::{Command, Config},
+        identity::Identity,
         Broker, BrokerConfig,
     },
     site,
@@ -31,12 +35,24 @@ const TASK_POLLS_PER_IO_CHECK: u32 = 512;
 
 fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .event_interval(TASK_POLLS_PER_IO_CHECK)
         .build()
-        .context("starting the async runtime")?
-        .block_on(run(config))
+        .context("starting the async runtime")?;
+    match config.command.clone() {
+        Some(Command::Accounts { action }) => {
+            match runtime.block_on(server::operator::run(action, &config.store)) {
+                Ok(done) => println!("{done}"),
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    std::process::exit(1);
+                }
+            }
+            Ok(())
+        }
+        None => runtime.block_on(run(config)),
+    }
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {

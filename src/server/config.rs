@@ -2,12 +2,13 @@
 
 use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
-use clap::{builder::BoolishValueParser, ArgAction, Parser};
+use clap::{builder::BoolishValueParser, ArgAction, Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::{
     broker::DEFAULT_MAX_HELD_POLLS,
     identity::IdentityConfig,
+    operator::AccountCommand,
     rest::Limits,
     send_limit::SendLimiter,
     store::{Retention, StoreConfig},
@@ -18,6 +19,10 @@ use super::{
 #[derive(Debug, Parser)]
 #[command(version, about)]
 pub struct Config {
+    /// Without a command, the server runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on.
     #[arg(long, env = "CHAT_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
@@ -116,6 +121,17 @@ pub struct Config {
     /// session cookies are `Secure`.
     #[arg(long, env = "CHAT_PUBLIC_URL")]
     pub public_url: Option<String>,
+}
+
+/// What the binary does instead of serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Manages accounts in the configured store (`--store`); a running server sees the changes
+    /// (at once with Redis, within seconds with SQLite).
+    Accounts {
+        #[command(subcommand)]
+        action: AccountCommand,
+    },
 }
 
 impl Config {

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod identity;
 pub mod metrics;
+pub mod operator;
 pub mod rest;
 pub mod same_origin;
 pub mod send_limit;

@@ -403,6 +403,50 @@ impl Identity {
         Ok(())
     }
 
+    /// Replaces an account's password and ends its sessions (an operator's reset). `false`
+    /// if there is no such account.
+    pub async fn reset_password(
+        &self,
+        name: &AccountName,
+        password: Password,
+    ) -> Result<bool, ChatError> {
+        let hash = self.shared.hasher.hash(password).await?;
+        let store = &self.shared.store;
+        let key = name.key();
+        if !store
+            .set_password(&key, &hash)
+            .await
+            .map_err(store_failed)?
+        {
+            return Ok(false);
+        }
+        store.delete_sessions_of(&key).await.map_err(store_failed)?;
+        self.forget_sessions(Some(&key));
+        Ok(true)
+    }
+
+    /// Disables (ending its sessions) or enables an account. `false` if there is none.
+    pub async fn set_disabled(
+        &self,
+        name: &AccountName,
+        disabled: bool,
+    ) -> Result<bool, ChatError> {
+        let key = name.key();
+        let changed = self
+            .shared
+            .store
+            .set_disabled(&key, disabled)
+            .await
+            .map_err(store_failed)?;
+        self.forget_sessions(Some(&key));
+        Ok(changed)
+    }
+
+    /// Every account, by key.
+    pub async fn accounts(&self) -> Result<Vec<AccountRecord>, ChatError> {
+        self.shared.store.accounts().await.map_err(store_failed)
+    }
+
     /// Whether an account has this name, in any letter case.
     pub async fn account_exists(&self, name: &AccountName) -> Result<bool, ChatError> {
         Ok(self
