@@ -170,6 +170,7 @@ async fn every_documented_endpoint_answers_as_documented() {
     for (path, request) in cases {
         checker.check(&app, path, request).await;
     }
+    check_identity(&mut checker, &app).await;
     app.broker.shutdown();
     checker
         .check(&app, "/health/ready", get("/health/ready"))
@@ -218,6 +219,33 @@ async fn every_documented_endpoint_answers_as_documented() {
         "delete /api/client/{client_id} 200",
         "delete /api/client/{client_id} 400",
         "delete /api/client/{client_id} 404",
+        "post /api/accounts 201",
+        "post /api/accounts 400",
+        "post /api/accounts 409",
+        "post /api/sessions 201",
+        "post /api/sessions 401",
+        "get /api/me 200",
+        "get /api/me 401",
+        "delete /api/sessions/current 200",
+        "delete /api/sessions/current 401",
+        "get /api/rooms 200",
+        "post /api/rooms 201",
+        "post /api/rooms 401",
+        "post /api/rooms 409",
+        "get /api/rooms/{room}/members 200",
+        "get /api/rooms/{room}/members 404",
+        "put /api/rooms/{room}/members/{name} 200",
+        "put /api/rooms/{room}/members/{name} 403",
+        "put /api/rooms/{room}/members/{name} 404",
+        "delete /api/rooms/{room}/members/{name} 200",
+        "delete /api/rooms/{room}/members/{name} 400",
+        "delete /api/rooms/{room} 403",
+        "delete /api/rooms/{room} 200",
+        "post /api/send 401",
+        "post /api/send 403",
+        "post /api/send 404",
+        "get /api/poll 404",
+        "get /api/history 404",
         "get /health 200",
         "get /health/ready 200",
         "get /health/ready 503",
@@ -226,5 +254,194 @@ async fn every_documented_endpoint_answers_as_documented() {
             covered.iter().any(|c| c == expected),
             "{expected} was not produced"
         );
+    }
+}
+
+fn request(method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    match body {
+        Some(body) => builder
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+/// Accounts, sessions, rooms and members, each driven to its documented answers.
+async fn check_identity(checker: &mut Checker, app: &TestApp) {
+    let account = |name: &str| json!({"name": name, "password": "correct horse battery"});
+    for body in [
+        account("owner"),
+        account("member"),
+        json!({"name": "x y", "password": "p"}),
+        account("OWNER"),
+    ] {
+        let sign_up = request(Method::POST, "/api/accounts", None, Some(body));
+        checker.check(app, "/api/accounts", sign_up).await;
+    }
+    let mut tokens = Vec::new();
+    for name in ["owner", "member"] {
+        let sign_in = request(Method::POST, "/api/sessions", None, Some(account(name)));
+        let answer = app.call(sign_in).await;
+        tokens.push(answer.json["token"].as_str().unwrap().to_owned());
+        let again = request(Method::POST, "/api/sessions", None, Some(account(name)));
+        checker.check(app, "/api/sessions", again).await;
+    }
+    let (owner, member) = (tokens[0].as_str(), tokens[1].as_str());
+    let wrong = json!({"name": "owner", "password": "not the password"});
+    checker
+        .check(
+            app,
+            "/api/sessions",
+            request(Method::POST, "/api/sessions", None, Some(wrong)),
+        )
+        .await;
+    checker
+        .check(
+            app,
+            "/api/me",
+            request(Method::GET, "/api/me", Some(owner), None),
+        )
+        .await;
+    checker
+        .check(app, "/api/me", request(Method::GET, "/api/me", None, None))
+        .await;
+
+    let room = json!({"name": "vault", "private": true});
+    let members = "/api/rooms/{room}/members";
+    let member_path = "/api/rooms/{room}/members/{name}";
+    let cases = [
+        (
+            "/api/rooms",
+            request(Method::POST, "/api/rooms", None, Some(room.clone())),
+        ),
+        (
+            "/api/rooms",
+            request(Method::POST, "/api/rooms", Some(owner), Some(room.clone())),
+        ),
+        (
+            "/api/rooms",
+            request(Method::POST, "/api/rooms", Some(member), Some(room)),
+        ),
+        (
+            "/api/rooms",
+            request(Method::GET, "/api/rooms", Some(owner), None),
+        ),
+        (
+            members,
+            request(Method::GET, "/api/rooms/vault/members", Some(member), None),
+        ),
+        (
+            member_path,
+            request(
+                Method::PUT,
+                "/api/rooms/vault/members/nobody",
+                Some(owner),
+                None,
+            ),
+        ),
+        (
+            member_path,
+            request(
+                Method::PUT,
+                "/api/rooms/vault/members/member",
+                Some(owner),
+                None,
+            ),
+        ),
+        (
+            members,
+            request(Method::GET, "/api/rooms/vault/members", Some(member), None),
+        ),
+        (
+            member_path,
+            request(
+                Method::PUT,
+                "/api/rooms/vault/members/owner",
+                Some(member),
+                None,
+            ),
+        ),
+        (
+            member_path,
+            request(
+                Method::DELETE,
+                "/api/rooms/vault/members/owner",
+                Some(owner),
+                None,
+            ),
+        ),
+        (
+            "/api/rooms/{room}",
+            request(Method::DELETE, "/api/rooms/vault", Some(member), None),
+        ),
+        (
+            member_path,
+            request(
+                Method::DELETE,
+                "/api/rooms/vault/members/member",
+                Some(owner),
+                None,
+            ),
+        ),
+        (
+            "/api/send",
+            request(
+                Method::POST,
+                "/api/send",
+                Some(member),
+                Some(json!({"room": "vault", "text": "hi"})),
+            ),
+        ),
+        (
+            "/api/send",
+            request(
+                Method::POST,
+                "/api/send",
+                Some(owner),
+                Some(json!({"room": "vault", "sender": "member", "text": "hi"})),
+            ),
+        ),
+        (
+            "/api/send",
+            request(
+                Method::POST,
+                "/api/send",
+                Some("lpc_nonsense"),
+                Some(json!({"text": "hi"})),
+            ),
+        ),
+        (
+            "/api/poll",
+            request(
+                Method::GET,
+                "/api/poll?client_id=m&room=vault&timeout=5",
+                Some(member),
+                None,
+            ),
+        ),
+        (
+            "/api/history",
+            request(Method::GET, "/api/history?room=vault", Some(member), None),
+        ),
+        (
+            "/api/rooms/{room}",
+            request(Method::DELETE, "/api/rooms/vault", Some(owner), None),
+        ),
+        (
+            "/api/sessions/current",
+            request(Method::DELETE, "/api/sessions/current", Some(owner), None),
+        ),
+        (
+            "/api/sessions/current",
+            request(Method::DELETE, "/api/sessions/current", Some(owner), None),
+        ),
+    ];
+    for (path, request) in cases {
+        checker.check(app, path, request).await;
     }
 }
