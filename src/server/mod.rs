@@ -1,10 +1,12 @@
 //! Everything that runs only on the server and knows nothing of the pages: the broker, its
 //! stores, the REST adapter, the send rate limit, metrics, the HTTP server loop and the
-//! configuration. `crate::site` assembles them with the pages into one application.
+//! configuration; tokens from another site (`identity_jwt`). `crate::site` assembles them with the pages
+//! into one application.
 
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod identity_jwt;
 pub mod metrics;
 pub mod rest;
 pub mod send_limit;
