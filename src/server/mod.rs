@@ -1,9 +1,11 @@
 //! Everything that runs only on the server and knows nothing of the pages: the broker, its
 //! stores, the REST adapter, the send rate limit, metrics, the HTTP server loop and the
-//! configuration; tokens from another site (`identity_jwt`). `crate::site` assembles them with the pages
+//! configuration; tokens from another site (`identity_jwt`) and the client's address behind
+//! proxies (`client_addr`). `crate::site` assembles them with the pages
 //! into one application.
 
 pub mod broker;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod identity_jwt;
