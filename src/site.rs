@@ -24,7 +24,7 @@ use crate::{
     api::SendMessage,
     app::{shell, App},
     error::ChatError,
-    server::{rest, send_limit::SendLimitLayer, Broker, HttpConfig},
+    server::{page_headers, rest, send_limit::SendLimitLayer, Broker, HttpConfig},
 };
 
 /// Every path that sends a message, for the send rate limit: the REST endpoint and the page's
@@ -45,10 +45,16 @@ pub fn app(broker: Broker, leptos_options: LeptosOptions, http: &HttpConfig) -> 
             },
             {
                 let leptos_options = leptos_options.clone();
-                move || shell(leptos_options.clone())
+                move || {
+                    page_headers::provide_page_policy();
+                    shell(leptos_options.clone())
+                }
             },
         )
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .fallback(leptos_axum::file_and_error_handler(|options| {
+            page_headers::provide_page_policy();
+            shell(options)
+        }))
         .with_state(leptos_options)
         // Pages and static assets only: held polls' small answers gain nothing from it.
         .layer(CompressionLayer::new());
@@ -67,6 +73,7 @@ pub fn app(broker: Broker, leptos_options: LeptosOptions, http: &HttpConfig) -> 
     api.merge(pages).layer(
         ServiceBuilder::new()
             .layer(TraceLayer::new_for_http())
+            .layer(page_headers::SecurityHeadersLayer)
             .layer(rest::layers(http.limits))
             .option_layer(cors_layer(&http.cors_origins))
             .layer(CatchPanicLayer::custom(|_| {
