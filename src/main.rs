@@ -67,20 +67,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
         max_held_polls: lift_open_file_limit(config.max_held_polls),
         ..config.broker()
     };
+    let identity_config = config.identity()?;
     // Before the broker exists: it looks up its metric handles once, from this recorder.
     server::metrics::install();
     let broker = Broker::open(broker_config, &config.store)
         .await
         .context("starting the message store")?;
-    let (identity, room_changes) = Identity::open(config.identity(), &config.store)
+    let (identity, room_changes) = Identity::open(identity_config, &config.store)
         .await
         .context("starting the identity store")?;
-    let chat = Chat::new(
-        broker.clone(),
-        identity,
-        config.send_limiter(),
-        room_changes,
-    );
+    let chat = Chat::new(broker.clone(), identity, config.chat(), room_changes);
     let leptos_options = get_configuration(None)
         .context("reading the Leptos configuration")?
         .leptos_options;

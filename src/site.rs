@@ -24,7 +24,7 @@ use tower_http::{
 use crate::{
     app::{shell, App},
     error::ChatError,
-    server::{chat::Chat, rest, same_origin::SameOriginLayer, HttpConfig},
+    server::{chat::Chat, page_headers, rest, same_origin::SameOriginLayer, HttpConfig},
 };
 
 /// The whole application: REST API, server functions, and the server-rendered pages with
@@ -41,10 +41,16 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
             },
             {
                 let leptos_options = leptos_options.clone();
-                move || shell(leptos_options.clone())
+                move || {
+                    page_headers::provide_page_policy();
+                    shell(leptos_options.clone())
+                }
             },
         )
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .fallback(leptos_axum::file_and_error_handler(|options| {
+            page_headers::provide_page_policy();
+            shell(options)
+        }))
         .with_state(leptos_options)
         // Pages and static assets only: held polls' small answers gain nothing from it.
         .layer(CompressionLayer::new());
@@ -63,12 +69,13 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
     api.merge(pages).layer(
         ServiceBuilder::new()
             .layer(TraceLayer::new_for_http())
+            .layer(page_headers::SecurityHeadersLayer)
             .layer(rest::layers(http.limits))
             .option_layer(cors_layer(&http.cors_origins))
             .layer(CatchPanicLayer::custom(|_| {
                 ChatError::Internal.into_response()
             }))
-            .layer(SameOriginLayer::new(&http.cors_origins)),
+            .layer(SameOriginLayer::new(&http.trusted_origins)),
     )
 }
 

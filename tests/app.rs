@@ -11,7 +11,7 @@ use axum::{
     http::{header, Request, StatusCode},
 };
 use common::app::{get, message, post, send_request, Setup, TestApp};
-use longpoll_chat::server::{send_limit::SendLimiter, HttpConfig};
+use longpoll_chat::server::{chat::ChatOptions, send_limit::SendLimiter, HttpConfig};
 use serde_json::json;
 
 /// A send of `text` to the rate-limited room.
@@ -23,7 +23,10 @@ fn limited_send(text: &str) -> Request<Body> {
 async fn sends_past_the_rate_limit_get_429_with_retry_after_and_store_nothing() {
     let limiter = SendLimiter::new(NonZeroU32::new(1).unwrap(), NonZeroU32::new(3).unwrap());
     let app = TestApp::build(Setup {
-        send_limiter: Some(limiter),
+        chat: ChatOptions {
+            send_limiter: Some(limiter),
+            ..ChatOptions::default()
+        },
         ..Setup::default()
     })
     .await;
@@ -87,7 +90,10 @@ async fn a_cross_origin_client_can_read_the_rate_limit_answer() {
             cors_origins: vec!["https://chat.example".into()],
             ..HttpConfig::default()
         },
-        send_limiter: Some(SendLimiter::new(one, one)),
+        chat: ChatOptions {
+            send_limiter: Some(SendLimiter::new(one, one)),
+            ..ChatOptions::default()
+        },
         ..Setup::default()
     })
     .await;
@@ -129,7 +135,10 @@ async fn pages_are_compressed_and_api_answers_are_not() {
 async fn json_answers_are_never_cached_and_pages_keep_their_own_rules() {
     let one = NonZeroU32::new(1).unwrap();
     let app = TestApp::build(Setup {
-        send_limiter: Some(SendLimiter::new(one, one)),
+        chat: ChatOptions {
+            send_limiter: Some(SendLimiter::new(one, one)),
+            ..ChatOptions::default()
+        },
         ..Setup::default()
     })
     .await;

@@ -12,7 +12,7 @@ use axum::{
     http::{header, Method, Request, StatusCode},
 };
 use common::app::{get, message, post, send_request, Answer, Setup, TestApp};
-use longpoll_chat::server::{identity::IdentityConfig, send_limit::SendLimiter};
+use longpoll_chat::server::{chat::ChatOptions, identity::IdentityConfig, send_limit::SendLimiter};
 use serde_json::{json, Value};
 
 /// `request` carrying `Authorization: Bearer token`.
@@ -576,7 +576,10 @@ async fn a_room_made_private_ends_the_polls_of_guests_waiting_on_its_name() {
 async fn send_limits_count_per_user_not_per_shared_address() {
     let one = NonZeroU32::new(1).unwrap();
     let app = TestApp::build(Setup {
-        send_limiter: Some(SendLimiter::new(one, one)),
+        chat: ChatOptions {
+            send_limiter: Some(SendLimiter::new(one, one)),
+            ..ChatOptions::default()
+        },
         ..Setup::default()
     })
     .await;
@@ -660,5 +663,167 @@ async fn another_sites_form_cannot_change_anything_even_with_the_users_cookie() 
     assert_eq!(
         app.get("/api/history").await.json["messages"][0]["sender"],
         "pia"
+    );
+}
+
+/// A verifier of HS256 tokens, and a token it accepts for `sub` with `rooms`, expiring in
+/// `expires_in` seconds (negative: expired).
+fn jwt_setup() -> (Setup, impl Fn(&str, &[&str], i64) -> String) {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use longpoll_chat::server::identity::jwt::JwtVerifier;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    let setup = Setup {
+        identity: IdentityConfig {
+            tokens: Some(JwtVerifier::hs256(SECRET).unwrap()),
+            ..IdentityConfig::default()
+        },
+        ..Setup::default()
+    };
+    let token = |sub: &str, rooms: &[&str], expires_in: i64| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let claims = json!({"sub": sub, "rooms": rooms, "exp": now + expires_in});
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(SECRET).unwrap(),
+        )
+        .unwrap()
+    };
+    (setup, token)
+}
+
+#[tokio::test]
+async fn another_sites_tokens_let_their_holders_in_and_into_the_rooms_they_name_only() {
+    let (setup, token) = jwt_setup();
+    let app = TestApp::build(setup).await;
+    let owner = signed_in(&app, "uma").await;
+    for room in ["named", "unnamed"] {
+        let create = json_request(
+            Method::POST,
+            "/api/rooms",
+            json!({"name": room, "private": true}),
+        );
+        assert_eq!(
+            app.call(bearer(create, &owner)).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let holder = token("Vera", &["named"], 600);
+    let me = app.call(bearer(get("/api/me"), &holder)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.json);
+    assert_eq!(
+        (&me.json["name"], &me.json["via"]),
+        (&json!("Vera"), &json!("token"))
+    );
+
+    let sent = app
+        .call(bearer(
+            send_request(json!({"room": "named", "text": "from the other site"})),
+            &holder,
+        ))
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.json);
+    let history = app
+        .call(bearer(get("/api/history?room=named"), &owner))
+        .await;
+    let message = &history.json["messages"][0];
+    assert_eq!(
+        (&message["sender"], &message["verified"]),
+        (&json!("Vera"), &json!(true))
+    );
+    let other = app
+        .call(bearer(get("/api/history?room=unnamed"), &holder))
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    // That site's "uma" is not this server's account uma: no way into uma's rooms.
+    let namesake = token("uma", &[], 600);
+    let theirs = app
+        .call(bearer(get("/api/history?room=unnamed"), &namesake))
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    let create = json_request(
+        Method::POST,
+        "/api/rooms",
+        json!({"name": "mine", "private": true}),
+    );
+    assert_refused(
+        &app.call(bearer(create, &holder)).await,
+        StatusCode::FORBIDDEN,
+        "account",
+    );
+
+    // Expired, badly signed and malformed tokens: 401, saying why but never echoing them.
+    let expired = token("Vera", &[], -120);
+    let mut forged = token("Vera", &["unnamed"], 600);
+    forged.replace_range(forged.len() - 4.., "AAAA");
+    for (bad, why) in [
+        (expired, "expired"),
+        (forged, "signature"),
+        ("a.b.c".to_owned(), "malformed"),
+    ] {
+        let answer = app.call(bearer(get("/api/me"), &bad)).await;
+        assert_refused(&answer, StatusCode::UNAUTHORIZED, why);
+        assert!(!answer.json.to_string().contains(&bad));
+    }
+    // Clock skew within the leeway is tolerated.
+    let just_expired = token("Vera", &[], -5);
+    assert_eq!(
+        app.call(bearer(get("/api/me"), &just_expired)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn only_trusted_proxies_name_the_client_for_guest_send_limits() {
+    let one = NonZeroU32::new(1).unwrap();
+    let app = TestApp::build(Setup {
+        chat: ChatOptions {
+            send_limiter: Some(SendLimiter::new(one, one)),
+            // In-process requests come from 0.0.0.0, standing for the proxy here.
+            trusted_proxies: "0.0.0.0".parse().unwrap(),
+        },
+        ..Setup::default()
+    })
+    .await;
+    let from = |client: &str, text: &str| {
+        let mut request = send_request(message("proxied", "guest", text));
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", client.parse().unwrap());
+        request
+    };
+    assert_eq!(
+        app.call(from("203.0.113.1", "a")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.call(from("203.0.113.2", "b")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.call(from("203.0.113.1", "c")).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // An untrusted peer's header is ignored: every guest shares the peer's bucket.
+    let untrusted = TestApp::build(Setup {
+        chat: ChatOptions {
+            send_limiter: Some(SendLimiter::new(one, one)),
+            ..ChatOptions::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    assert_eq!(
+        untrusted.call(from("203.0.113.1", "a")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        untrusted.call(from("203.0.113.2", "b")).await.status,
+        StatusCode::TOO_MANY_REQUESTS
     );
 }

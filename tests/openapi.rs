@@ -12,7 +12,7 @@ use axum::{
     http::{Method, Request},
 };
 use common::app::{get, message, post, send_request, Setup, TestApp};
-use longpoll_chat::server::{send_limit::SendLimiter, BrokerConfig, HttpConfig};
+use longpoll_chat::server::{chat::ChatOptions, send_limit::SendLimiter, BrokerConfig, HttpConfig};
 use serde_json::{json, Value};
 
 /// Follows a local `$ref`.
@@ -190,7 +190,10 @@ async fn every_documented_endpoint_answers_as_documented() {
         .await;
     let one = NonZeroU32::new(1).unwrap();
     let limited = TestApp::build(Setup {
-        send_limiter: Some(SendLimiter::new(one, one)),
+        chat: ChatOptions {
+            send_limiter: Some(SendLimiter::new(one, one)),
+            ..ChatOptions::default()
+        },
         ..Setup::default()
     })
     .await;

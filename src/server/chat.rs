@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 use super::{
     broker::PollAnswer,
+    client_addr::TrustedProxies,
     identity::{store_failed, Caller, Identity, RoomChange, User},
     send_limit::{SendKey, SendLimiter},
     store::identity::PrivateRoomRecord,
@@ -44,7 +45,16 @@ pub struct Chat {
 struct Shared {
     broker: Broker,
     identity: Identity,
-    send_limiter: Option<SendLimiter>,
+    options: ChatOptions,
+}
+
+/// What the service needs beyond the broker and identity.
+#[derive(Clone, Default)]
+pub struct ChatOptions {
+    /// The send rate limit; `None` sends freely.
+    pub send_limiter: Option<SendLimiter>,
+    /// Proxies whose forwarding headers name the client's address (`--trusted-proxies`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Chat {
@@ -53,14 +63,14 @@ impl Chat {
     pub fn new(
         broker: Broker,
         identity: Identity,
-        send_limiter: Option<SendLimiter>,
+        options: ChatOptions,
         room_changes: mpsc::UnboundedReceiver<RoomChange>,
     ) -> Self {
         let chat = Self {
             shared: Arc::new(Shared {
                 broker,
                 identity,
-                send_limiter,
+                options,
             }),
         };
         tokio::spawn(chat.clone().follow_room_changes(room_changes));
@@ -75,9 +85,12 @@ impl Chat {
         &self.shared.identity
     }
 
-    /// The client's address: the peer's.
-    pub fn client_address(&self, peer: IpAddr, _headers: &HeaderMap) -> IpAddr {
-        peer
+    /// The client's address: the peer's, or the one a trusted proxy forwarded for.
+    pub fn client_address(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        self.shared
+            .options
+            .trusted_proxies
+            .client_address(peer, headers)
     }
 
     /// The caller's user, if the server lets them in: guests only where allowed.
@@ -114,7 +127,7 @@ impl Chat {
             Some(user) => (self.stamp(user, draft.sender.as_ref())?, true),
             None => (self.guest_name(draft.sender.as_ref()).await?, false),
         };
-        if let Some(limiter) = &self.shared.send_limiter {
+        if let Some(limiter) = &self.shared.options.send_limiter {
             let key = match user {
                 Some(user) => SendKey::User(user.key.clone()),
                 None => SendKey::Address(caller.address),
@@ -249,6 +262,11 @@ impl Chat {
             });
         }
         let user = user.ok_or_else(|| ChatError::unauthenticated("sign in to own a room"))?;
+        if !matches!(user.via, Via::Session { .. }) {
+            return Err(ChatError::forbidden(
+                "a private room's owner must be an account of this server",
+            ));
+        }
         if self.shared.broker.room_exists(room.as_str()) {
             return Err(ChatError::RoomTaken);
         }

@@ -1,13 +1,18 @@
 //! Command-line options, each with an environment-variable fallback.
 
-use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 
 use clap::{builder::BoolishValueParser, ArgAction, Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::{
     broker::DEFAULT_MAX_HELD_POLLS,
-    identity::IdentityConfig,
+    chat::ChatOptions,
+    client_addr::TrustedProxies,
+    identity::{
+        jwt::{JwtConfigError, JwtVerifier},
+        IdentityConfig,
+    },
     operator::AccountCommand,
     rest::Limits,
     send_limit::SendLimiter,
@@ -118,9 +123,47 @@ pub struct Config {
     pub sign_in_per_address: u32,
 
     /// The URL people reach the server at (e.g. `https://chat.example.com`): with https,
-    /// session cookies are `Secure`.
+    /// session cookies are `Secure`, and its origin may post to the server besides the one
+    /// of the `Host` a request names.
     #[arg(long, env = "CHAT_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// Proxies (CIDRs or addresses, comma-separated) whose `Forwarded` / `X-Forwarded-For`
+    /// headers name the client's address, for per-address limits. Nobody else's are believed.
+    #[arg(long, env = "CHAT_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Accepts bearer tokens another site signs with this HS256 secret (at least 32 bytes;
+    /// prefer the environment variable: the command line is visible to other users).
+    #[arg(
+        long,
+        env = "CHAT_JWT_SECRET",
+        hide_env_values = true,
+        conflicts_with = "jwt_public_key"
+    )]
+    pub jwt_secret: Option<String>,
+
+    /// Accepts bearer tokens another site signs, verified with this PEM public key file (RSA:
+    /// RS256, Ed25519: EdDSA).
+    #[arg(long, env = "CHAT_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+
+    /// With tokens from another site: the `aud` they must carry.
+    #[arg(long, env = "CHAT_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// With tokens from another site: the `iss` they must carry.
+    #[arg(long, env = "CHAT_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+}
+
+/// A configuration that cannot work, found at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--jwt-public-key {path}: {cause}")]
+    KeyFile { path: String, cause: String },
+    #[error("{0}")]
+    Jwt(#[from] JwtConfigError),
 }
 
 /// What the binary does instead of serving.
@@ -150,9 +193,9 @@ impl Config {
         }
     }
 
-    pub fn identity(&self) -> IdentityConfig {
+    pub fn identity(&self) -> Result<IdentityConfig, ConfigError> {
         let at_least_one = |count: u32| NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN);
-        IdentityConfig {
+        Ok(IdentityConfig {
             guests: self.guests,
             session_ttl: Duration::from_secs(u64::from(self.session_days) * 86_400),
             sign_in_per_name: at_least_one(self.sign_in_per_name),
@@ -161,14 +204,53 @@ impl Config {
                 .public_url
                 .as_deref()
                 .is_some_and(|url| url.starts_with("https://")),
+            tokens: self.token_verifier()?,
             ..IdentityConfig::default()
-        }
+        })
     }
 
-    /// The send rate limit, unless `--send-rate 0`.
-    pub fn send_limiter(&self) -> Option<SendLimiter> {
+    fn token_verifier(&self) -> Result<Option<JwtVerifier>, ConfigError> {
+        let verifier = match (&self.jwt_secret, &self.jwt_public_key) {
+            (Some(secret), _) => JwtVerifier::hs256(secret.as_bytes())?,
+            (None, Some(path)) => {
+                let pem = std::fs::read(path).map_err(|error| ConfigError::KeyFile {
+                    path: path.display().to_string(),
+                    cause: error.to_string(),
+                })?;
+                JwtVerifier::from_public_key_pem(&pem)?
+            }
+            (None, None) => return Ok(None),
+        };
+        let verifier = match &self.jwt_audience {
+            Some(audience) => verifier.with_audience(audience),
+            None => verifier,
+        };
+        Ok(Some(match &self.jwt_issuer {
+            Some(issuer) => verifier.with_issuer(issuer),
+            None => verifier,
+        }))
+    }
+
+    /// Origins besides a request's own `Host` that may change state: `--cors-origin`s and
+    /// the origin of `--public-url`.
+    pub fn trusted_origins(&self) -> Vec<String> {
+        let mut origins = self.cors_origins.clone();
+        if let Some(url) = &self.public_url {
+            if let Some((scheme, rest)) = url.split_once("://") {
+                let host = rest.split('/').next().unwrap_or_default();
+                origins.push(format!("{scheme}://{host}"));
+            }
+        }
+        origins
+    }
+
+    pub fn chat(&self) -> ChatOptions {
         let burst = NonZeroU32::new(self.send_burst).unwrap_or(NonZeroU32::MIN);
-        NonZeroU32::new(self.send_rate).map(|per_second| SendLimiter::new(per_second, burst))
+        ChatOptions {
+            send_limiter: NonZeroU32::new(self.send_rate)
+                .map(|per_second| SendLimiter::new(per_second, burst)),
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
     }
 
     pub fn http(&self) -> HttpConfig {
@@ -177,6 +259,7 @@ impl Config {
                 max_body_bytes: self.max_body_bytes,
             },
             cors_origins: self.cors_origins.clone(),
+            trusted_origins: self.trusted_origins(),
             metrics: Some(super::metrics::install()),
         }
     }
@@ -189,6 +272,8 @@ pub struct HttpConfig {
     /// Origins allowed to call the app (the REST API above all) from other sites (`*` for any);
     /// empty: CORS off.
     pub cors_origins: Vec<String>,
+    /// Origins besides a request's own that may change state (see `same_origin`).
+    pub trusted_origins: Vec<String>,
     /// Serves `GET /metrics` in Prometheus text format when set.
     pub metrics: Option<PrometheusHandle>,
 }

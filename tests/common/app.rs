@@ -15,9 +15,8 @@ use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
 use longpoll_chat::{
     server::{
-        chat::Chat,
+        chat::{Chat, ChatOptions},
         identity::{Identity, IdentityConfig},
-        send_limit::SendLimiter,
         store::StoreConfig,
         Broker, BrokerConfig, HttpConfig,
     },
@@ -54,7 +53,7 @@ pub struct Setup {
     pub broker: BrokerConfig,
     pub http: HttpConfig,
     pub identity: IdentityConfig,
-    pub send_limiter: Option<SendLimiter>,
+    pub chat: ChatOptions,
 }
 
 impl TestApp {
@@ -87,7 +86,7 @@ impl TestApp {
         let store = StoreConfig::Memory;
         let broker = Broker::open(setup.broker, &store).await.unwrap();
         let (identity, room_changes) = Identity::open(setup.identity, &store).await.unwrap();
-        let chat = Chat::new(broker.clone(), identity, setup.send_limiter, room_changes);
+        let chat = Chat::new(broker.clone(), identity, setup.chat, room_changes);
         let options = LeptosOptions::builder()
             .output_name("longpoll-chat")
             .build();

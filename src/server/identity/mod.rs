@@ -4,6 +4,7 @@
 //!
 //! - this module: the [`Identity`] service and the [`Caller`] it answers with;
 //! - `secrets`: password hashing and session tokens;
+//! - `jwt`: tokens another site signs, verified locally (and cached) on every request;
 //! - `rooms`: the private rooms, kept in memory and checked on every request.
 //!
 //! Invariants:
@@ -14,6 +15,7 @@
 //! - Private rooms are read from the store at startup and kept current by this instance's own
 //!   changes and the store's reports of other instances' ones; every room check is in memory.
 
+pub mod jwt;
 mod rooms;
 mod secrets;
 
@@ -39,6 +41,7 @@ use crate::{
     error::ChatError,
     model::{AccountName, Password, RoomName},
 };
+use jwt::JwtVerifier;
 use rooms::PrivateRooms;
 pub use rooms::RoomChange;
 pub use secrets::TOKEN_PREFIX;
@@ -50,7 +53,7 @@ pub const SESSION_RECHECK: Duration = Duration::from_secs(15);
 const MAX_CACHED_SESSIONS: usize = 100_000;
 
 /// Tunables of identity.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IdentityConfig {
     /// Whether requests without an identity may read and send as guests.
     pub guests: bool,
@@ -63,6 +66,8 @@ pub struct IdentityConfig {
     pub parallel_hashes: usize,
     /// The server is reached over https (`--public-url`): session cookies are `Secure`.
     pub https: bool,
+    /// Accepts bearer tokens another site signs (`--jwt-secret`, `--jwt-public-key`).
+    pub tokens: Option<JwtVerifier>,
 }
 
 impl Default for IdentityConfig {
@@ -75,6 +80,7 @@ impl Default for IdentityConfig {
             parallel_hashes: std::thread::available_parallelism()
                 .map_or(1, |cores| cores.get().saturating_sub(1).max(1)),
             https: false,
+            tokens: None,
         }
     }
 }
@@ -220,19 +226,31 @@ impl Identity {
         credentials: Credentials<'_>,
     ) -> Result<Option<User>, ChatError> {
         if let Some(token) = credentials.bearer {
-            return match token.strip_prefix(TOKEN_PREFIX) {
-                Some(_) => {
-                    self.session_user(token)
-                        .await?
-                        .map(Some)
-                        .ok_or(ChatError::unauthenticated(
-                            "invalid, expired or revoked token",
-                        ))
-                }
-                None => Err(ChatError::unauthenticated(
+            if token.starts_with(TOKEN_PREFIX) {
+                return match self.session_user(token).await? {
+                    Some(user) => Ok(Some(user)),
+                    None => Err(ChatError::unauthenticated(
+                        "invalid, expired or revoked token",
+                    )),
+                };
+            }
+            let Some(verifier) = &self.shared.config.tokens else {
+                return Err(ChatError::unauthenticated(
                     "invalid, expired or revoked token",
-                )),
+                ));
             };
+            // The rejection names what is wrong (expired, bad signature...), never the token.
+            let claims = verifier
+                .verify(token)
+                .map_err(|rejected| ChatError::unauthenticated(rejected.to_string()))?;
+            return Ok(Some(User {
+                key: claims.name.key().into(),
+                name: claims.name,
+                via: Via::Token {
+                    rooms: claims.rooms,
+                    expires_at: claims.expires_at,
+                },
+            }));
         }
         match credentials.session_cookie {
             Some(token) if token.starts_with(TOKEN_PREFIX) => self.session_user(token).await,

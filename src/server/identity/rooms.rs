@@ -152,8 +152,11 @@ fn is_in(room: &PrivateRoomRecord, key: &str) -> bool {
     room.owner == key || room.members.contains(key)
 }
 
+/// An account's session is let in by the room's owner and members; another site's token
+/// only by its own `rooms` claim: that site's "alice" is not this server's account alice.
 fn admits(room: &PrivateRoomRecord, user: &User) -> bool {
-    is_in(room, &user.key)
-        || matches!(&user.via, Via::Token { rooms, .. }
-            if rooms.iter().any(|allowed| allowed.as_str() == room.name))
+    match &user.via {
+        Via::Session { .. } => is_in(room, &user.key),
+        Via::Token { rooms, .. } => rooms.iter().any(|allowed| allowed.as_str() == room.name),
+    }
 }

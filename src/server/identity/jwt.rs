@@ -1,0 +1,647 @@
+//! Tokens signed by another site, so that its users join the chat without an account here.
+//!
+//! A [`JwtVerifier`] accepts tokens of exactly one algorithm: HS256 with a shared secret
+//! (`--jwt-secret`), or RS256 / EdDSA with the site's public key (`--jwt-public-key`, the
+//! algorithm read from the PEM). A token is valid when its signature is, its `exp` has not
+//! passed and its `nbf`, if any, has come (both with [`LEEWAY_SECONDS`] of clock skew), its
+//! `aud`/`iss` match when configured, its `sub` is an [`AccountName`] and each entry of its
+//! optional `rooms` a [`RoomName`].
+//!
+//! Invariants:
+//! - The token never reaches an error message, a log or `Debug` output: [`TokenRejected`] says
+//!   only why, and the cache is keyed by the token's SHA-256.
+//! - The cache only shortens the work, never the checks: a cached token is still refused once
+//!   its `exp` (plus leeway) has passed, and the cache holds at most [`CACHE_CAPACITY`] entries.
+//! - Expiry is checked here against an explicit `now` rather than by jsonwebtoken's own clock,
+//!   so that the cache and the first verification apply one rule, and tests need no sleeping.
+
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+    sync::{Arc, Mutex},
+};
+
+use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    model::{AccountName, RoomName},
+    server::clock::unix_seconds,
+};
+
+/// Clock skew tolerated between the signing site and this server, in seconds.
+pub const LEEWAY_SECONDS: f64 = 30.0;
+
+/// Shortest HS256 secret accepted: 256 bits, the size of the HMAC's output (RFC 7518 §3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Most verified tokens remembered at once. Each entry is a few hundred bytes, so the cache
+/// stays within tens of megabytes whatever clients send.
+pub const CACHE_CAPACITY: usize = 100_000;
+
+/// Why a verifier could not be configured.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtConfigError {
+    #[error("the JWT secret is {len} bytes; HS256 needs at least {MIN_SECRET_BYTES} random bytes")]
+    SecretTooShort { len: usize },
+    #[error(
+        "the JWT key file holds a private key; give this server only the public key \
+         (openssl pkey -in private.pem -pubout)"
+    )]
+    PrivateKey,
+    #[error(
+        "the JWT key file is not a PEM public key of a supported kind (RSA for RS256, \
+         Ed25519 for EdDSA)"
+    )]
+    UnsupportedKey,
+}
+
+/// Why a token was refused. The text is safe to log and to answer with: it never contains
+/// the token or its claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejected {
+    #[error("token malformed")]
+    Malformed,
+    #[error("token algorithm not accepted")]
+    Algorithm,
+    #[error("token signature invalid")]
+    Signature,
+    #[error("token expired")]
+    Expired,
+    #[error("token not yet valid")]
+    NotYetValid,
+    #[error("token audience not accepted")]
+    Audience,
+    #[error("token issuer not accepted")]
+    Issuer,
+    #[error("token subject is not a valid account name")]
+    Subject,
+    #[error("token rooms are not valid room names")]
+    Rooms,
+}
+
+/// What a valid token says about its holder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenClaims {
+    /// The holder, from `sub`.
+    pub name: AccountName,
+    /// Private rooms the holder may join, from the optional `rooms` claim.
+    pub rooms: Vec<RoomName>,
+    /// When the token stops being valid (`exp`), in Unix seconds.
+    pub expires_at: f64,
+}
+
+/// Verifies tokens of one configured key and algorithm. Cheap to clone: clones share the key
+/// and the cache.
+#[derive(Clone)]
+pub struct JwtVerifier {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    key: DecodingKey,
+    validation: Validation,
+    cache: Mutex<HashMap<[u8; 32], TokenClaims>>,
+}
+
+/// The claims read from a token; the registered ones jsonwebtoken checks are left to it.
+#[derive(Deserialize)]
+struct RawClaims {
+    sub: Option<String>,
+    exp: Option<f64>,
+    nbf: Option<f64>,
+    rooms: Option<Vec<String>>,
+}
+
+impl JwtVerifier {
+    /// A verifier of HS256 tokens signed with `secret`, refusing secrets shorter than
+    /// [`MIN_SECRET_BYTES`].
+    pub fn hs256(secret: &[u8]) -> Result<Self, JwtConfigError> {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(JwtConfigError::SecretTooShort { len: secret.len() });
+        }
+        let key = DecodingKey::from_secret(secret).map_err(|_| JwtConfigError::UnsupportedKey)?;
+        Ok(Self::new(key, Algorithm::HS256))
+    }
+
+    /// A verifier of tokens signed by the private half of the PEM public key `pem`: RS256 for
+    /// an RSA key, EdDSA for an Ed25519 key.
+    pub fn from_public_key_pem(pem: &[u8]) -> Result<Self, JwtConfigError> {
+        // A private key would work for RSA (jsonwebtoken takes either), but a chat server
+        // holding the other site's signing key could mint its tokens: refuse it outright.
+        if pem
+            .windows(b"PRIVATE KEY".len())
+            .any(|window| window == b"PRIVATE KEY")
+        {
+            return Err(JwtConfigError::PrivateKey);
+        }
+        // Each constructor checks the key's algorithm identifier, so at most one accepts it.
+        if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+            return Ok(Self::new(key, Algorithm::EdDSA));
+        }
+        if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+            return Ok(Self::new(key, Algorithm::RS256));
+        }
+        Err(JwtConfigError::UnsupportedKey)
+    }
+
+    fn new(key: DecodingKey, algorithm: Algorithm) -> Self {
+        // Only `algorithm`: a token naming any other (another family, or `none`, which
+        // jsonwebtoken does not even parse) is refused before its signature is looked at.
+        let mut validation = Validation::new(algorithm);
+        // `exp` and `nbf` are checked in `check_time`, against the caller's clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims = HashSet::new();
+        // Without a configured audience a token's `aud` is not ours to judge.
+        validation.validate_aud = false;
+        Self {
+            shared: Arc::new(Shared {
+                key,
+                validation,
+                cache: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Accepts only tokens whose `aud` is, or includes, `audience`.
+    pub fn with_audience(self, audience: &str) -> Self {
+        self.with_validation(|validation| {
+            validation.set_audience(&[audience]);
+            validation.validate_aud = true;
+        })
+    }
+
+    /// Accepts only tokens whose `iss` is `issuer`.
+    pub fn with_issuer(self, issuer: &str) -> Self {
+        self.with_validation(|validation| validation.set_issuer(&[issuer]))
+    }
+
+    /// A verifier with the validation changed and an empty cache (entries cached under the
+    /// old rules must not pass the new ones).
+    fn with_validation(self, change: impl FnOnce(&mut Validation)) -> Self {
+        let mut validation = self.shared.validation.clone();
+        change(&mut validation);
+        Self {
+            shared: Arc::new(Shared {
+                key: self.shared.key.clone(),
+                validation,
+                cache: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Verifies `token` now (by the wall clock).
+    pub fn verify(&self, token: &str) -> Result<TokenClaims, TokenRejected> {
+        self.verify_at(token, unix_seconds())
+    }
+
+    /// Verifies `token` as of `now`, in Unix seconds.
+    pub fn verify_at(&self, token: &str, now: f64) -> Result<TokenClaims, TokenRejected> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.cached(&digest, now)? {
+            return Ok(claims);
+        }
+        let claims = self.check(token, now)?;
+        self.remember(digest, &claims, now);
+        Ok(claims)
+    }
+
+    /// The claims of an already verified token, or `Expired` (and the entry dropped) once it
+    /// has expired.
+    fn cached(&self, digest: &[u8; 32], now: f64) -> Result<Option<TokenClaims>, TokenRejected> {
+        let mut cache = self.shared.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(claims) = cache.get(digest) else {
+            return Ok(None);
+        };
+        if is_expired(claims.expires_at, now) {
+            cache.remove(digest);
+            return Err(TokenRejected::Expired);
+        }
+        Ok(Some(claims.clone()))
+    }
+
+    fn remember(&self, digest: [u8; 32], claims: &TokenClaims, now: f64) {
+        let mut cache = self.shared.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_CAPACITY {
+            cache.retain(|_, claims| !is_expired(claims.expires_at, now));
+            // Still full of live tokens: start over rather than track recency. The cost is one
+            // signature check per live token, once.
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+        }
+        cache.insert(digest, claims.clone());
+    }
+
+    /// The full check: signature, algorithm, `aud`/`iss`, times, then the claims' syntax.
+    fn check(&self, token: &str, now: f64) -> Result<TokenClaims, TokenRejected> {
+        let data =
+            jsonwebtoken::decode::<RawClaims>(token, &self.shared.key, &self.shared.validation)
+                .map_err(|error| rejection(error.kind()))?;
+        let raw = data.claims;
+        let expires_at = raw.exp.ok_or(TokenRejected::Malformed)?;
+        if is_expired(expires_at, now) {
+            return Err(TokenRejected::Expired);
+        }
+        if raw.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECONDS) {
+            return Err(TokenRejected::NotYetValid);
+        }
+        let name = raw
+            .sub
+            .as_deref()
+            .and_then(|sub| AccountName::parse(sub).ok())
+            .ok_or(TokenRejected::Subject)?;
+        let rooms = raw
+            .rooms
+            .unwrap_or_default()
+            .iter()
+            .map(|room| RoomName::parse(room))
+            .collect::<Result<_, _>>()
+            .map_err(|_| TokenRejected::Rooms)?;
+        Ok(TokenClaims {
+            name,
+            rooms,
+            expires_at,
+        })
+    }
+}
+
+impl fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key (an HS256 secret) and the cached claims stay out of logs.
+        f.debug_struct("JwtVerifier")
+            .field("algorithms", &self.shared.validation.algorithms)
+            .field("audience", &self.shared.validation.aud)
+            .field("issuer", &self.shared.validation.iss)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a token expiring at `expires_at` is expired at `now`, skew allowed.
+fn is_expired(expires_at: f64, now: f64) -> bool {
+    expires_at + LEEWAY_SECONDS <= now
+}
+
+fn rejection(kind: &ErrorKind) -> TokenRejected {
+    match kind {
+        ErrorKind::InvalidSignature => TokenRejected::Signature,
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::MissingAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::UnsupportedAlgorithm => TokenRejected::Algorithm,
+        ErrorKind::InvalidAudience => TokenRejected::Audience,
+        ErrorKind::InvalidIssuer => TokenRejected::Issuer,
+        ErrorKind::ExpiredSignature => TokenRejected::Expired,
+        ErrorKind::ImmatureSignature => TokenRejected::NotYetValid,
+        _ => TokenRejected::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NOW: f64 = 1_800_000_000.0;
+    const RSA_PRIVATE: &[u8] = include_bytes!("../../../tests/fixtures/jwt/rsa-private.pem");
+    const RSA_PUBLIC: &[u8] = include_bytes!("../../../tests/fixtures/jwt/rsa-public.pem");
+    const ED_PRIVATE: &[u8] = include_bytes!("../../../tests/fixtures/jwt/ed25519-private.pem");
+    const ED_PUBLIC: &[u8] = include_bytes!("../../../tests/fixtures/jwt/ed25519-public.pem");
+    const EC_PUBLIC: &[u8] = include_bytes!("../../../tests/fixtures/jwt/ec-p256-public.pem");
+
+    fn hs256() -> JwtVerifier {
+        JwtVerifier::hs256(SECRET).unwrap()
+    }
+
+    fn sign_hs256(claims: &Value, secret: &[u8]) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn alice(exp: f64) -> Value {
+        json!({"sub": "alice", "exp": exp})
+    }
+
+    #[test]
+    fn a_valid_hs256_token_gives_its_claims() {
+        let token = sign_hs256(
+            &json!({"sub": "alice", "exp": NOW + 60.0, "rooms": ["ops", "team-1"]}),
+            SECRET,
+        );
+        let claims = hs256().verify_at(&token, NOW).unwrap();
+        assert_eq!(claims.name, AccountName::parse("alice").unwrap());
+        assert_eq!(
+            claims.rooms,
+            vec![
+                RoomName::parse("ops").unwrap(),
+                RoomName::parse("team-1").unwrap()
+            ]
+        );
+        assert_eq!(claims.expires_at, NOW + 60.0);
+    }
+
+    #[test]
+    fn verify_uses_the_wall_clock() {
+        let token = sign_hs256(&alice(unix_seconds() + 60.0), SECRET);
+        assert!(hs256().verify(&token).is_ok());
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let error = JwtVerifier::hs256(b"too short").unwrap_err();
+        assert!(matches!(error, JwtConfigError::SecretTooShort { len: 9 }));
+        assert!(error.to_string().contains("at least 32"), "{error}");
+    }
+
+    #[test]
+    fn expired_tokens_are_refused() {
+        let token = sign_hs256(&alice(NOW - 31.0), SECRET);
+        assert_eq!(hs256().verify_at(&token, NOW), Err(TokenRejected::Expired));
+    }
+
+    #[test]
+    fn tokens_without_exp_are_refused() {
+        let token = sign_hs256(&json!({"sub": "alice"}), SECRET);
+        assert_eq!(
+            hs256().verify_at(&token, NOW),
+            Err(TokenRejected::Malformed)
+        );
+    }
+
+    #[test]
+    fn clock_skew_within_the_leeway_is_tolerated() {
+        let verifier = hs256();
+        let just_expired = sign_hs256(&alice(NOW - 29.0), SECRET);
+        assert!(verifier.verify_at(&just_expired, NOW).is_ok());
+        let almost_valid = sign_hs256(
+            &json!({"sub": "alice", "exp": NOW + 60.0, "nbf": NOW + 29.0}),
+            SECRET,
+        );
+        assert!(verifier.verify_at(&almost_valid, NOW).is_ok());
+    }
+
+    #[test]
+    fn tokens_not_yet_valid_are_refused() {
+        let token = sign_hs256(
+            &json!({"sub": "alice", "exp": NOW + 600.0, "nbf": NOW + 31.0}),
+            SECRET,
+        );
+        assert_eq!(
+            hs256().verify_at(&token, NOW),
+            Err(TokenRejected::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn tokens_signed_with_another_secret_are_refused() {
+        let token = sign_hs256(&alice(NOW + 60.0), b"another secret, also 32 bytes lo");
+        assert_eq!(
+            hs256().verify_at(&token, NOW),
+            Err(TokenRejected::Signature)
+        );
+    }
+
+    #[test]
+    fn tampered_claims_are_refused() {
+        let token = sign_hs256(&alice(NOW + 60.0), SECRET);
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"mallory","exp":1900000000}"#);
+        parts[1] = &forged;
+        assert_eq!(
+            hs256().verify_at(&parts.join("."), NOW),
+            Err(TokenRejected::Signature)
+        );
+    }
+
+    #[test]
+    fn rsa_keys_verify_rs256_tokens() {
+        let verifier = JwtVerifier::from_public_key_pem(RSA_PUBLIC).unwrap();
+        let token = encode(
+            &Header::new(Algorithm::RS256),
+            &alice(NOW + 60.0),
+            &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            verifier.verify_at(&token, NOW).unwrap().name.as_str(),
+            "alice"
+        );
+        assert!(format!("{verifier:?}").contains("RS256"));
+    }
+
+    #[test]
+    fn ed25519_keys_verify_eddsa_tokens() {
+        let verifier = JwtVerifier::from_public_key_pem(ED_PUBLIC).unwrap();
+        let token = encode(
+            &Header::new(Algorithm::EdDSA),
+            &alice(NOW + 60.0),
+            &EncodingKey::from_ed_pem(ED_PRIVATE).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            verifier.verify_at(&token, NOW).unwrap().name.as_str(),
+            "alice"
+        );
+        assert!(format!("{verifier:?}").contains("EdDSA"));
+    }
+
+    #[test]
+    fn private_and_unsupported_keys_are_refused() {
+        assert!(matches!(
+            JwtVerifier::from_public_key_pem(RSA_PRIVATE),
+            Err(JwtConfigError::PrivateKey)
+        ));
+        assert!(matches!(
+            JwtVerifier::from_public_key_pem(EC_PUBLIC),
+            Err(JwtConfigError::UnsupportedKey)
+        ));
+        assert!(matches!(
+            JwtVerifier::from_public_key_pem(b"not a key"),
+            Err(JwtConfigError::UnsupportedKey)
+        ));
+    }
+
+    #[test]
+    fn an_hs256_token_is_refused_by_an_rs256_verifier() {
+        let verifier = JwtVerifier::from_public_key_pem(RSA_PUBLIC).unwrap();
+        // The classic confusion: HMAC keyed with the public key's own bytes.
+        let token = sign_hs256(&alice(NOW + 60.0), RSA_PUBLIC);
+        assert_eq!(
+            verifier.verify_at(&token, NOW),
+            Err(TokenRejected::Algorithm)
+        );
+    }
+
+    #[test]
+    fn an_rs256_token_is_refused_by_an_hs256_verifier() {
+        let token = encode(
+            &Header::new(Algorithm::RS256),
+            &alice(NOW + 60.0),
+            &EncodingKey::from_rsa_pem(RSA_PRIVATE).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            hs256().verify_at(&token, NOW),
+            Err(TokenRejected::Algorithm)
+        );
+    }
+
+    #[test]
+    fn unsigned_alg_none_tokens_are_refused() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let claims = URL_SAFE_NO_PAD.encode(alice(NOW + 60.0).to_string());
+        for token in [format!("{header}.{claims}."), format!("{header}.{claims}")] {
+            let rejected = hs256().verify_at(&token, NOW).unwrap_err();
+            assert!(
+                matches!(
+                    rejected,
+                    TokenRejected::Algorithm | TokenRejected::Malformed
+                ),
+                "{rejected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        for token in ["", "abc", "a.b.c", "..."] {
+            assert_eq!(
+                hs256().verify_at(token, NOW),
+                Err(TokenRejected::Malformed),
+                "{token:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn subjects_must_be_account_names() {
+        let verifier = hs256();
+        for claims in [
+            json!({"sub": "-dash-first", "exp": NOW + 60.0}),
+            json!({"sub": "has space", "exp": NOW + 60.0}),
+            json!({"sub": "", "exp": NOW + 60.0}),
+            json!({"exp": NOW + 60.0}),
+        ] {
+            let token = sign_hs256(&claims, SECRET);
+            assert_eq!(
+                verifier.verify_at(&token, NOW),
+                Err(TokenRejected::Subject),
+                "{claims}"
+            );
+        }
+    }
+
+    #[test]
+    fn rooms_must_be_room_names() {
+        let token = sign_hs256(
+            &json!({"sub": "alice", "exp": NOW + 60.0, "rooms": ["ok", "not/ok"]}),
+            SECRET,
+        );
+        assert_eq!(hs256().verify_at(&token, NOW), Err(TokenRejected::Rooms));
+        // Not a list of strings at all.
+        let token = sign_hs256(
+            &json!({"sub": "alice", "exp": NOW + 60.0, "rooms": "ops"}),
+            SECRET,
+        );
+        assert_eq!(
+            hs256().verify_at(&token, NOW),
+            Err(TokenRejected::Malformed)
+        );
+    }
+
+    #[test]
+    fn audience_and_issuer_are_checked_when_configured() {
+        let verifier = hs256()
+            .with_audience("chat")
+            .with_issuer("https://site.example");
+        let good =
+            json!({"sub": "a", "exp": NOW + 60.0, "aud": "chat", "iss": "https://site.example"});
+        assert!(verifier.verify_at(&sign_hs256(&good, SECRET), NOW).is_ok());
+        let mut other_aud = good.clone();
+        other_aud["aud"] = json!("billing");
+        assert_eq!(
+            verifier.verify_at(&sign_hs256(&other_aud, SECRET), NOW),
+            Err(TokenRejected::Audience)
+        );
+        let mut other_iss = good.clone();
+        other_iss["iss"] = json!("https://evil.example");
+        assert_eq!(
+            verifier.verify_at(&sign_hs256(&other_iss, SECRET), NOW),
+            Err(TokenRejected::Issuer)
+        );
+        // Without configuration, `aud` is not judged.
+        assert!(hs256()
+            .verify_at(&sign_hs256(&other_aud, SECRET), NOW)
+            .is_ok());
+    }
+
+    #[test]
+    fn the_cache_returns_the_same_claims_until_the_token_expires() {
+        let verifier = hs256();
+        let token = sign_hs256(&alice(NOW + 60.0), SECRET);
+        let first = verifier.verify_at(&token, NOW).unwrap();
+        assert_eq!(verifier.shared.cache.lock().unwrap().len(), 1);
+        // A clone shares the cache.
+        assert_eq!(verifier.clone().verify_at(&token, NOW + 1.0), Ok(first));
+        assert_eq!(
+            verifier.verify_at(&token, NOW + 60.0 + LEEWAY_SECONDS),
+            Err(TokenRejected::Expired)
+        );
+        assert!(verifier.shared.cache.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn failures_are_not_cached() {
+        let verifier = hs256();
+        let token = sign_hs256(&alice(NOW + 60.0), b"another secret, also 32 bytes lo");
+        assert!(verifier.verify_at(&token, NOW).is_err());
+        assert!(verifier.shared.cache.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_entries_then_everything() {
+        let verifier = hs256();
+        let claims = |expires_at| TokenClaims {
+            name: AccountName::parse("a").unwrap(),
+            rooms: Vec::new(),
+            expires_at,
+        };
+        for i in 0..CACHE_CAPACITY {
+            let mut digest = [0; 32];
+            digest[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let expires_at = if i % 2 == 0 { NOW - 100.0 } else { NOW + 100.0 };
+            verifier.remember(digest, &claims(expires_at), NOW - 200.0);
+        }
+        assert_eq!(verifier.shared.cache.lock().unwrap().len(), CACHE_CAPACITY);
+        verifier.remember([0xff; 32], &claims(NOW + 100.0), NOW);
+        assert_eq!(
+            verifier.shared.cache.lock().unwrap().len(),
+            CACHE_CAPACITY / 2 + 1
+        );
+        for i in 0..CACHE_CAPACITY {
+            let mut digest = [0xee; 32];
+            digest[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            verifier.remember(digest, &claims(NOW + 100.0), NOW);
+        }
+        assert!(verifier.shared.cache.lock().unwrap().len() <= CACHE_CAPACITY);
+    }
+
+    #[test]
+    fn rejections_never_show_the_token() {
+        let token = sign_hs256(&alice(NOW - 100.0), SECRET);
+        let rejected = hs256().verify_at(&token, NOW).unwrap_err();
+        assert_eq!(rejected.to_string(), "token expired");
+        assert!(!format!("{rejected:?}").contains(&token[..10]));
+        assert!(!format!("{:?}", hs256()).contains("0123456789"));
+    }
+}
