@@ -75,7 +75,9 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
             .layer(CatchPanicLayer::custom(|_| {
                 ChatError::Internal.into_response()
             }))
-            .layer(SameOriginLayer::new(&http.trusted_origins)),
+            .layer(SameOriginLayer::new(
+                http.cors_origins.iter().chain(&http.public_origin),
+            )),
     )
 }
 

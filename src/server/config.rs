@@ -231,17 +231,11 @@ impl Config {
         }))
     }
 
-    /// Origins besides a request's own `Host` that may change state: `--cors-origin`s and
-    /// the origin of `--public-url`.
-    pub fn trusted_origins(&self) -> Vec<String> {
-        let mut origins = self.cors_origins.clone();
-        if let Some(url) = &self.public_url {
-            if let Some((scheme, rest)) = url.split_once("://") {
-                let host = rest.split('/').next().unwrap_or_default();
-                origins.push(format!("{scheme}://{host}"));
-            }
-        }
-        origins
+    /// The origin (`scheme://host[:port]`) of `--public-url`.
+    pub fn public_origin(&self) -> Option<String> {
+        let (scheme, rest) = self.public_url.as_deref()?.split_once("://")?;
+        let host = rest.split('/').next().unwrap_or_default();
+        Some(format!("{scheme}://{host}"))
     }
 
     pub fn chat(&self) -> ChatOptions {
@@ -259,7 +253,7 @@ impl Config {
                 max_body_bytes: self.max_body_bytes,
             },
             cors_origins: self.cors_origins.clone(),
-            trusted_origins: self.trusted_origins(),
+            public_origin: self.public_origin(),
             metrics: Some(super::metrics::install()),
         }
     }
@@ -272,8 +266,9 @@ pub struct HttpConfig {
     /// Origins allowed to call the app (the REST API above all) from other sites (`*` for any);
     /// empty: CORS off.
     pub cors_origins: Vec<String>,
-    /// Origins besides a request's own that may change state (see `same_origin`).
-    pub trusted_origins: Vec<String>,
+    /// The origin people reach the server at (`--public-url`): it may change state whatever
+    /// `Host` a proxy passes on (see `same_origin`).
+    pub public_origin: Option<String>,
     /// Serves `GET /metrics` in Prometheus text format when set.
     pub metrics: Option<PrometheusHandle>,
 }

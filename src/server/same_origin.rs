@@ -27,9 +27,9 @@ pub struct SameOriginLayer {
 }
 
 impl SameOriginLayer {
-    pub fn new(allowed: &[String]) -> Self {
+    pub fn new<'a>(allowed: impl IntoIterator<Item = &'a String>) -> Self {
         Self {
-            allowed: allowed.into(),
+            allowed: allowed.into_iter().cloned().collect(),
         }
     }
 }
