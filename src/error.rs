@@ -26,6 +26,9 @@ pub enum ChatError {
     /// 404: no account of that name.
     #[error("no such account")]
     NoSuchAccount,
+    /// 404: the private room has no member of that name.
+    #[error("no such member")]
+    NoSuchMember,
     /// 409: an account of that name exists already (in some letter case).
     #[error("that name is taken")]
     NameTaken,
@@ -89,7 +92,11 @@ impl ChatError {
             Self::InvalidInput(_) => 400,
             Self::Unauthenticated(_) => 401,
             Self::Forbidden(_) => 403,
-            Self::UnknownClient | Self::NoRoute(_) | Self::NoSuchRoom | Self::NoSuchAccount => 404,
+            Self::UnknownClient
+            | Self::NoRoute(_)
+            | Self::NoSuchRoom
+            | Self::NoSuchAccount
+            | Self::NoSuchMember => 404,
             Self::NameTaken | Self::RoomTaken => 409,
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,

@@ -472,6 +472,12 @@ async fn removing_a_member_ends_their_held_poll_at_once_and_then_they_see_nothin
     assert_eq!(removed.json["members"], json!([]));
     let answer = poll.await.unwrap();
     assert_eq!(answer.json["status"], "disconnected");
+    let again = empty_request(Method::DELETE, "/api/rooms/club/members/kim");
+    assert_refused(
+        &app.call(bearer(again, &owner)).await,
+        StatusCode::NOT_FOUND,
+        "no such member",
+    );
     // The owner's poll is still held, and gets the next message; the removed member gets 404.
     app.until_held(held + 1).await;
     let sent = app
@@ -826,4 +832,23 @@ async fn only_trusted_proxies_name_the_client_for_guest_send_limits() {
         untrusted.call(from("203.0.113.2", "b")).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
+}
+
+#[tokio::test]
+async fn behind_https_the_session_cookie_is_secure() {
+    let app = TestApp::build(Setup {
+        identity: IdentityConfig {
+            https: true,
+            ..IdentityConfig::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    assert_eq!(sign_up(&app, "wes").await.status, StatusCode::CREATED);
+    let body = credentials("wes", "correct horse battery");
+    let session = app
+        .call(json_request(Method::POST, "/api/sessions", body))
+        .await;
+    let cookie = session.header(header::SET_COOKIE).unwrap();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
 }

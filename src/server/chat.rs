@@ -405,7 +405,7 @@ impl Chat {
             .await
             .map_err(store_failed)?
         {
-            return Err(ChatError::NoSuchAccount);
+            return Err(ChatError::NoSuchMember);
         }
         record.members.remove(&key);
         identity.rooms().put(record.clone());

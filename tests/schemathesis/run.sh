@@ -32,7 +32,8 @@ stop_server() {
 trap stop_server EXIT
 
 LEPTOS_OUTPUT_NAME=longpoll-chat RUST_LOG=info \
-  "$server_bin" --addr 127.0.0.1:0 --store memory --send-rate 0 >"$work/server.log" 2>&1 &
+  "$server_bin" --addr 127.0.0.1:0 --store memory --send-rate 0 --sign-in-per-name 100000 \
+  --sign-in-per-address 100000 >"$work/server.log" 2>&1 &
 server_pid=$!
 
 # Port 0: the address the server bound is in its "listening" log line.
@@ -59,6 +60,16 @@ for _ in $(seq 200); do
 done
 curl -fsS -o /dev/null "$base/health"
 
+# Every case is sent as a signed-in user, so the endpoints that need one are fuzzed past their
+# 401 (schemathesis also sends cases without it, to check they are refused). The account's
+# password is the run's own, never a secret.
+password="fuzz-$RANDOM-$RANDOM"
+curl -fsS -o /dev/null -X POST "$base/api/accounts" -H 'Content-Type: application/json' \
+  -d "{\"name\":\"fuzzer\",\"password\":\"$password\"}"
+token=$(curl -fsS -X POST "$base/api/sessions" -H 'Content-Type: application/json' \
+  -d "{\"name\":\"fuzzer\",\"password\":\"$password\"}" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+
 # Run from the scratch directory: schemathesis keeps a cache of past failures in the working
 # directory, which would otherwise land in the checkout.
 cd "$work"
@@ -67,6 +78,7 @@ FUZZ_BASE_URL=$base SCHEMATHESIS_HOOKS="$here/hooks.py" timeout "${FUZZ_TIME_LIM
   "$schemathesis" run "$base/openapi.json" \
   --checks all \
   --mode all \
+  --header "Authorization: Bearer $token" \
   --max-examples "${FUZZ_MAX_EXAMPLES:-40}" \
   --seed "${FUZZ_SEED:-1}" \
   --workers 4 \

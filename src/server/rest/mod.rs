@@ -229,6 +229,7 @@ struct Disconnected {
     responses(
         (status = 200, description = "Disconnected", body = Disconnected),
         (status = 400, description = "Not a valid client id", body = ErrorBody),
+        (status = 401, description = "A bad token, or no identity on a server without guests", body = ErrorBody),
         (status = 404, description = "Unknown client", body = ErrorBody),
     )
 )]
@@ -302,7 +303,8 @@ async fn sign_up(
     responses(
         (status = 201, description = "Signed in; `Set-Cookie` carries the session too", body = SessionCreated),
         (status = 400, description = "Not a JSON object with string `name` and `password`", body = ErrorBody),
-        (status = 401, description = "Wrong name or password (the same answer for both)", body = ErrorBody),
+        (status = 401, description = "Wrong name or password (the same answer for both), or a malformed Authorization header", body = ErrorBody),
+        (status = 415, description = "Content type not `application/json`", body = ErrorBody),
         (status = 429, description = "Too many attempts for this name or from this address (see Retry-After)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
@@ -385,10 +387,12 @@ async fn rooms(
     responses(
         (status = 201, description = "Created", body = RoomInfo),
         (status = 400, description = "Malformed room name", body = ErrorBody),
-        (status = 401, description = "A private room needs a signed-in user", body = ErrorBody),
+        (status = 401, description = "A private room needs a signed-in user; or a bad token", body = ErrorBody),
+        (status = 403, description = "A private room's owner must be an account here, not another site's token", body = ErrorBody),
         (status = 409, description = "A room of that name exists", body = ErrorBody),
+        (status = 415, description = "Content type not `application/json`", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security((), ("bearer" = []))
 )]
 async fn create_room(
     State(chat): State<Chat>,
@@ -414,7 +418,8 @@ struct RoomDeleted {
     params(("room" = String, Path, description = "The room")),
     responses(
         (status = 200, description = "Deleted", body = RoomDeleted),
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 400, description = "Malformed room name", body = ErrorBody),
+        (status = 401, description = "Not signed in, or a bad token", body = ErrorBody),
         (status = 403, description = "A member, not the owner", body = ErrorBody),
         (status = 404, description = "No private room of that name that the caller may see", body = ErrorBody),
     ),
@@ -439,9 +444,11 @@ async fn delete_room(
     params(("room" = String, Path, description = "The room")),
     responses(
         (status = 200, description = "Owner and members", body = RoomMembers),
+        (status = 400, description = "Malformed room name", body = ErrorBody),
+        (status = 401, description = "A bad token, or no identity on a server without guests", body = ErrorBody),
         (status = 404, description = "No private room of that name that the caller may see", body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security((), ("bearer" = []))
 )]
 async fn members(
     State(chat): State<Chat>,
@@ -459,7 +466,7 @@ async fn members(
     responses(
         (status = 200, description = "The room's people now", body = RoomMembers),
         (status = 400, description = "Malformed room or account name", body = ErrorBody),
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 401, description = "Not signed in, or a bad token", body = ErrorBody),
         (status = 403, description = "A member, not the owner", body = ErrorBody),
         (status = 404, description = "No such private room for the caller, or no such account", body = ErrorBody),
     ),
@@ -482,7 +489,7 @@ async fn add_member(
     responses(
         (status = 200, description = "The room's people now", body = RoomMembers),
         (status = 400, description = "Malformed name, or the owner removing themselves", body = ErrorBody),
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 401, description = "Not signed in, or a bad token", body = ErrorBody),
         (status = 403, description = "A member removing someone else", body = ErrorBody),
         (status = 404, description = "No such private room for the caller, or not a member", body = ErrorBody),
     ),
