@@ -112,37 +112,54 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 # The machine may be shared: what else ran shows here.
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-# Memory is measured on a freshly started server, before anything else has grown its heap.
-run_ours ours-memory memory --scenarios memory
-run_ours ours-memory memory --scenarios latency,fanout,stream
-run_ours ours-sqlite "sqlite:$work/chat.db" --scenarios latency,stream
-# Issue 4's load: 100 listeners, 64 senders (one send in flight each) sending 40,000 messages.
-run_ours ours-sqlite "sqlite:$work/chat100.db" --scenarios stream --stream-clients 100 \
-  --stream-senders 64 --stream-messages 40000
-# A million client ids come and go; idle ones are forgotten after 2 s, so memory stays flat.
-SERVER_OPTIONS="--client-idle-secs 2" run_ours ours-memory memory --scenarios churn
-if command -v redis-server >/dev/null; then
-  run_cluster ours-redis-2x --scenarios cross,latency,stream
-else
-  echo "redis-server unavailable: no cluster run" >&2
-fi
-if command -v nginx >/dev/null && [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
-  run_nchan --scenarios memory
-  run_nchan --scenarios latency,fanout,stream
-  # The fan-out target compares two servers within 10-25 % of each other, while one run varies
-  # about as much on this machine: FANOUT_PAIRS more fan-out runs per client, alternating
-  # between the servers, then medians. The load generator shares the two cores with the server,
-  # so its own CPU per answer moves the result: each pair runs with both client implementations
-  # (the raw one of every other scenario, and hyper's), and each gets its own ratio.
-  for _ in $(seq 1 "${FANOUT_PAIRS:-6}"); do
-    for client in raw hyper; do
-      run_ours ours-memory memory --scenarios fanout --client "$client"
-      run_nchan --scenarios fanout --client "$client"
+# IDENTITY_ONLY=1 runs only the identity part below (bearer fan-outs and the sign-in burst).
+if [ -z "${IDENTITY_ONLY:-}" ]; then
+  # Memory is measured on a freshly started server, before anything else has grown its heap.
+  run_ours ours-memory memory --scenarios memory
+  run_ours ours-memory memory --scenarios latency,fanout,stream
+  run_ours ours-sqlite "sqlite:$work/chat.db" --scenarios latency,stream
+  # Issue 4's load: 100 listeners, 64 senders (one send in flight each) sending 40,000 messages.
+  run_ours ours-sqlite "sqlite:$work/chat100.db" --scenarios stream --stream-clients 100 \
+    --stream-senders 64 --stream-messages 40000
+  # A million client ids come and go; idle ones are forgotten after 2 s, so memory stays flat.
+  SERVER_OPTIONS="--client-idle-secs 2" run_ours ours-memory memory --scenarios churn
+  if command -v redis-server >/dev/null; then
+    run_cluster ours-redis-2x --scenarios cross,latency,stream
+  else
+    echo "redis-server unavailable: no cluster run" >&2
+  fi
+  if command -v nginx >/dev/null && [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
+    run_nchan --scenarios memory
+    run_nchan --scenarios latency,fanout,stream
+    # The fan-out target compares two servers within 10-25 % of each other, while one run varies
+    # about as much on this machine: FANOUT_PAIRS more fan-out runs per client, alternating
+    # between the servers, then medians. The load generator shares the two cores with the server,
+    # so its own CPU per answer moves the result: each pair runs with both client implementations
+    # (the raw one of every other scenario, and hyper's), and each gets its own ratio.
+    for _ in $(seq 1 "${FANOUT_PAIRS:-6}"); do
+      for client in raw hyper; do
+        run_ours ours-memory memory --scenarios fanout --client "$client"
+        run_nchan --scenarios fanout --client "$client"
+      done
     done
-  done
-else
-  echo "nchan unavailable: no peer in this run" >&2
+  else
+    echo "nchan unavailable: no peer in this run" >&2
+  fi
+
 fi
+# Identities. Polls carrying a session token (`Authorization: Bearer`, checked on every poll)
+# against anonymous ones: the 10,000-poll fan-out alternating between the two, each on a fresh
+# server, BEARER_PAIRS (default 6) times; the bearer run signs 100 accounts up and in first and
+# its polls take their tokens in turn. Both runs of a pair get the same server options (sign-in
+# limits raised for the bench's sign-ins), so only the header differs. Then the wake-ups of
+# 1,000 held polls with no sign-in and while 100 sign-ins (Argon2id) run at once.
+sign_in_limits="--sign-in-per-name 100000 --sign-in-per-address 100000"
+for _ in $(seq 1 "${BEARER_PAIRS:-6}"); do
+  SERVER_OPTIONS=$sign_in_limits run_ours ours-auth memory --scenarios fanout --fanout-clients 10000
+  SERVER_OPTIONS=$sign_in_limits run_ours ours-auth memory --scenarios fanout --fanout-clients 10000 \
+    --bearer-sessions 100
+done
+SERVER_OPTIONS=$sign_in_limits run_ours ours-auth memory --scenarios sign-in-burst
 
 grep '^JSON ' "$work/out.txt" | cut -c6- >"$results"
 python3 - "$results" <<'PY'
@@ -168,8 +185,11 @@ if groups:
     print("| scenario | client | run | runs | all delivered | "
           + " | ".join(f"median {k}" for k in keys) + " |")
     print("|---|---|---|---|---|" + "---|" * len(keys))
-    # fanout-1000 before fanout-10000, the raw client before hyper's, ours before nchan.
-    order = lambda key: (int(key[0].split("-")[1]), key[1] != "raw", key[2] != "ours-memory")
+    # fanout-1000 before fanout-10000, anonymous before bearer, the raw client before hyper's,
+    # ours before nchan before the identity pairs.
+    runs = {"ours-memory": 0, "nchan": 1}
+    order = lambda key: (int(key[0].rsplit("-", 1)[1]), "-bearer-" in key[0], key[1] != "raw",
+                         runs.get(key[2], 2))
     for (scenario, client, run), group in sorted(groups.items(), key=lambda item: order(item[0])):
         delivered = all(row["delivered"] == row["expected"] for row in group)
         values = " | ".join(f"{median(row[k] for row in group):.2f}" for k in keys)
@@ -185,4 +205,30 @@ if groups:
                   f"first round {ratio('first_round_p99_ms'):.2f}, "
                   f"later rounds {ratio('later_rounds_p99_ms'):.2f}; "
                   f"runs {len(ours)} / {len(nchan)}")
+    # The identity pairs: polls with a session token against anonymous ones, same server.
+    for scenario, client, run in sorted(groups, key=order):
+        if "-bearer-" not in scenario:
+            continue
+        bearer = groups[(scenario, client, run)]
+        anonymous = groups.get((scenario.replace("-bearer-", "-"), client, run))
+        if anonymous:
+            ratio = lambda key: median(r[key] for r in bearer) / median(r[key] for r in anonymous)
+            print(f"{scenario} (client {client}): median p99 bearer / anonymous = "
+                  f"{ratio('p99_ms'):.2f}; p50 {ratio('p50_ms'):.2f}, "
+                  f"server CPU {ratio('server_cpu_ms'):.2f}, "
+                  f"later rounds p99 {ratio('later_rounds_p99_ms'):.2f}; "
+                  f"runs {len(bearer)} / {len(anonymous)}")
+
+# The sign-in burst: wake-ups while the sign-ins run against wake-ups without.
+bursts = {row["scenario"]: row for row in rows if row["scenario"].startswith("sign-in-burst-")}
+for name, quiet in bursts.items():
+    if not name.endswith("-quiet"):
+        continue
+    base = name[: -len("-quiet")]
+    during, sign_ins = bursts.get(base + "-during"), bursts.get(base + "-sign-ins")
+    if during and sign_ins and quiet["p99_ms"] and quiet["p50_ms"] and during["p99_ms"]:
+        print(f"{base}: p99 during {during['sign_ins']} sign-ins / quiet = "
+              f"{during['p99_ms'] / quiet['p99_ms']:.2f} ({during['p99_ms']} / {quiet['p99_ms']} ms); "
+              f"p50 {during['p50_ms'] / quiet['p50_ms']:.2f}; the sign-ins took "
+              f"{sign_ins['burst_ms']} ms in all, p50 {sign_ins['p50_ms']} ms")
 PY

@@ -92,21 +92,23 @@ impl Connection {
         }
     }
 
-    /// Polls `room` as client number `client`, from `cursor`.
+    /// Polls `room` as client number `client`, from `cursor`, with `authorization` as the
+    /// `Authorization` header's value if there is one (`Bearer TOKEN`).
     pub(crate) async fn poll(
         &mut self,
         kind: Kind,
         room: &str,
         client: usize,
         cursor: &Cursor,
+        authorization: Option<&str>,
     ) -> Result<Response<'_>> {
         match self {
             Self::Raw { conn, request } => {
-                poll_request(kind, room, client, cursor, request);
+                poll_request(kind, room, client, cursor, authorization, request);
                 conn.roundtrip(request).await
             }
             Self::Hyper(conn) => {
-                let request = hyper_conn::poll_request(kind, room, client, cursor)?;
+                let request = hyper_conn::poll_request(kind, room, client, cursor, authorization)?;
                 conn.roundtrip(request).await
             }
         }

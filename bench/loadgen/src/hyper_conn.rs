@@ -16,8 +16,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::{
     client::conn::http1::{self, SendRequest},
     header::{
-        HeaderMap, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HOST, IF_MODIFIED_SINCE, IF_NONE_MATCH,
-        LAST_MODIFIED,
+        HeaderMap, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HOST, IF_MODIFIED_SINCE,
+        IF_NONE_MATCH, LAST_MODIFIED,
     },
     Request,
 };
@@ -87,10 +87,15 @@ pub(crate) fn poll_request(
     room: &str,
     client: usize,
     cursor: &Cursor,
+    authorization: Option<&str>,
 ) -> Result<Request<Full<Bytes>>> {
     let mut target = Vec::with_capacity(128);
     write_poll_target(&mut target, kind, room, client, cursor);
     let request = Request::get(String::from_utf8(target)?).header(HOST, "bench");
+    let request = match authorization {
+        Some(value) => request.header(AUTHORIZATION, value),
+        None => request,
+    };
     let request =
         if kind == Kind::Nchan && !cursor.etag.is_empty() && !cursor.last_modified.is_empty() {
             request
@@ -186,12 +191,23 @@ mod tests {
             etag: "7".into(),
             last_modified: "Thu, 26 Nov 2026 10:00:00 GMT".into(),
         };
+        let bearer = Some("Bearer lpc_0123456789abcdef");
         for kind in [Kind::Ours, Kind::Nchan] {
             for cursor in [&first, &later] {
-                let mut raw = Vec::new();
-                crate::raw_conn::poll_request(kind, "room1", 42, cursor, &mut raw);
-                let hyper = written_by_hyper(poll_request(kind, "room1", 42, cursor).unwrap());
-                assert_eq!(shape(&hyper.await), shape(&raw));
+                for authorization in [None, bearer] {
+                    let mut raw = Vec::new();
+                    crate::raw_conn::poll_request(
+                        kind,
+                        "room1",
+                        42,
+                        cursor,
+                        authorization,
+                        &mut raw,
+                    );
+                    let request = poll_request(kind, "room1", 42, cursor, authorization).unwrap();
+                    let hyper = written_by_hyper(request).await;
+                    assert_eq!(shape(&hyper), shape(&raw));
+                }
             }
             let raw = crate::raw_conn::send_request(kind, "room1", "3 123456");
             let hyper = written_by_hyper(send_request(kind, "room1", "3 123456").unwrap());

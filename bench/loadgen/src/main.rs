@@ -20,11 +20,17 @@
 //!   as they can, then 1,000 messages/s for 5 s: throughput, loss, duplicates, latency.
 //! - `latency`: one client, 1,000 sequential send -> answer round trips.
 //! - `churn`:   two rounds of 500,000 client ids that poll once each: server RSS after each.
+//! - `sign-in-burst`: fan-out rounds on 1,000 polls without sign-ins, then while 100 sign-ins
+//!   (Argon2id on the server) run at once: wake-up latency of each phase, the sign-ins' times.
+//!
+//! `--bearer-sessions N` signs N accounts up and in before the fan-out, and its polls carry
+//! their tokens (`Authorization: Bearer`) in turn: rows `fanout-bearer-N`.
 //!
 //! # Layout
 //! - `main.rs`: the options (`Args`) and the loop over the chosen scenarios.
 //! - `scenarios/`: one file per scenario (`latency`, `fanout` with `cross`, `stream`, `memory`
-//!   with `churn`) and the numbered send they share.
+//!   with `churn`, `sign_in_burst`) and the numbered send they share.
+//! - `accounts.rs`: signing accounts up and in (`POST /api/accounts`, `POST /api/sessions`).
 //! - `pollers.rs`: the load: one task and connection per simulated client, polling in a loop and
 //!   reporting each message received, and the wait for the server to hold all their polls.
 //! - `connection.rs`: `Connection`, either client behind one interface, with the `Response`,
@@ -38,6 +44,7 @@ use std::net::SocketAddr;
 use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
 
+mod accounts;
 mod answer;
 mod connection;
 mod hyper_conn;
@@ -83,6 +90,21 @@ struct Args {
     /// Client counts for the fan-out scenario.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     fanout_clients: Vec<usize>,
+    /// Accounts signed up and in before the fan-out, whose tokens its polls carry in turn
+    /// (`Authorization: Bearer`; rows `fanout-bearer-N`). 0: anonymous polls. The server's
+    /// `--sign-in-per-address` must allow that many sign-ins.
+    #[arg(long, default_value_t = 0)]
+    bearer_sessions: usize,
+    /// Held polls in the sign-in-burst scenario.
+    #[arg(long, default_value_t = 1_000)]
+    burst_clients: usize,
+    /// Sign-ins started at once in the sign-in-burst scenario (the server's sign-in limits
+    /// must allow them).
+    #[arg(long, default_value_t = 100)]
+    burst_sign_ins: usize,
+    /// Fan-out rounds without sign-ins in the sign-in-burst scenario, before the burst.
+    #[arg(long, default_value_t = 20)]
+    burst_quiet_rounds: u64,
     /// Polling clients in the stream scenario.
     #[arg(long, default_value_t = 50)]
     stream_clients: usize,
@@ -150,6 +172,7 @@ async fn run(args: Args) -> Result<()> {
             "stream" => scenarios::stream(&args, &mut report).await,
             "memory" => scenarios::memory_and_idle(&args, &mut report).await,
             "churn" => scenarios::churn(&args, &mut report).await,
+            "sign-in-burst" => scenarios::sign_in_burst(&args, &mut report).await,
             other => bail!("unknown scenario {other}"),
         };
         if let Err(error) = outcome {

@@ -1,10 +1,12 @@
 //! The load itself: `Pollers`, one task and one connection per simulated client, each polling a
-//! room in a loop and reporting every message it receives as a `Delivery`. Starting and
-//! finishing wait (bounded) until the server's count of held polls says all of them are held,
-//! then all gone, so each scenario measures its own polls.
+//! room in a loop (anonymously, or with one of a few bearer tokens) and reporting every message
+//! it receives as a `Delivery`. Starting and finishing wait (bounded) until the server's count
+//! of held polls says all of them are held, then all gone, so each scenario measures its own
+//! polls.
 
 use std::{
     net::SocketAddr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -28,42 +30,60 @@ pub(crate) struct Delivery {
     pub(crate) latency_us: u64,
 }
 
-/// Polls `room` in a loop until `stop`, reporting every message it receives.
-async fn poller(
+/// One simulated client: what it polls and as whom.
+struct Poller {
     http: HttpClient,
     kind: Kind,
     addr: SocketAddr,
     room: String,
     client: usize,
-    deliveries: mpsc::UnboundedSender<Delivery>,
-    mut stop: watch::Receiver<bool>,
-) -> Result<()> {
-    let mut conn = Connection::connect(http, addr).await?;
-    let mut cursor = Cursor::default();
-    while !*stop.borrow() {
-        let response = tokio::select! {
-            response = conn.poll(kind, &room, client, &cursor) => response,
-            _ = stop.changed() => break,
-        };
-        let response = match response {
-            Ok(response) => response,
-            Err(_) => {
-                conn.reconnect().await?;
-                continue;
-            }
-        };
-        let received_us = now_us();
-        delivered(kind, &response, &mut cursor, |text| {
-            if let Some((seq, sent_us)) = parse_message(text) {
-                let _ = deliveries.send(Delivery {
-                    client,
-                    seq,
-                    latency_us: received_us.saturating_sub(sent_us),
-                });
-            }
-        })?;
+    /// The `Authorization` header's value every poll carries (`Bearer TOKEN`), if any.
+    authorization: Option<Arc<str>>,
+}
+
+impl Poller {
+    /// Polls in a loop until `stop`, reporting every message it receives.
+    async fn run(
+        self,
+        deliveries: mpsc::UnboundedSender<Delivery>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<()> {
+        let Self {
+            http,
+            kind,
+            addr,
+            room,
+            client,
+            authorization,
+        } = self;
+        let mut conn = Connection::connect(http, addr).await?;
+        let mut cursor = Cursor::default();
+        while !*stop.borrow() {
+            let poll = conn.poll(kind, &room, client, &cursor, authorization.as_deref());
+            let response = tokio::select! {
+                response = poll => response,
+                _ = stop.changed() => break,
+            };
+            let response = match response {
+                Ok(response) => response,
+                Err(_) => {
+                    conn.reconnect().await?;
+                    continue;
+                }
+            };
+            let received_us = now_us();
+            delivered(kind, &response, &mut cursor, |text| {
+                if let Some((seq, sent_us)) = parse_message(text) {
+                    let _ = deliveries.send(Delivery {
+                        client,
+                        seq,
+                        latency_us: received_us.saturating_sub(sent_us),
+                    });
+                }
+            })?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Pollers of one room, started together; what they receive arrives on `deliveries`.
@@ -81,27 +101,30 @@ pub(crate) struct Pollers {
 
 impl Pollers {
     /// Starts `count` pollers of `room` and waits until the server holds all their polls.
+    /// Pollers take the `Authorization` values of `authorizations` in turn (none if empty).
     pub(crate) async fn start(
         http: HttpClient,
         kind: Kind,
         addr: SocketAddr,
         room: &str,
         count: usize,
+        authorizations: &[Arc<str>],
     ) -> Result<Self> {
         let baseline = held_polls(kind, addr).await?;
         let (stop, stopped) = watch::channel(false);
         let (sender, deliveries) = mpsc::unbounded_channel();
         let mut tasks = JoinSet::new();
         for client in 0..count {
-            tasks.spawn(poller(
+            let poller = Poller {
                 http,
                 kind,
                 addr,
-                room.to_owned(),
+                room: room.to_owned(),
                 client,
-                sender.clone(),
-                stopped.clone(),
-            ));
+                authorization: (!authorizations.is_empty())
+                    .then(|| authorizations[client % authorizations.len()].clone()),
+            };
+            tasks.spawn(poller.run(sender.clone(), stopped.clone()));
         }
         let expected = baseline + count;
         wait_held(kind, addr, &format!("{expected}"), |held| held >= expected).await?;

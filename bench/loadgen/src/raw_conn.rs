@@ -109,18 +109,25 @@ fn parse(buf: &[u8]) -> Result<Option<Parsed>> {
     }))
 }
 
-/// Writes a poll request into `request` (cleared first; its buffer is reused).
+/// Writes a poll request into `request` (cleared first; its buffer is reused), with an
+/// `Authorization` header if `authorization` is given.
 pub(crate) fn poll_request(
     kind: Kind,
     room: &str,
     client: usize,
     cursor: &Cursor,
+    authorization: Option<&str>,
     request: &mut Vec<u8>,
 ) {
     request.clear();
     request.extend_from_slice(b"GET ");
     write_poll_target(request, kind, room, client, cursor);
     request.extend_from_slice(b" HTTP/1.1\r\nHost: bench\r\n");
+    if let Some(value) = authorization {
+        request.extend_from_slice(b"Authorization: ");
+        request.extend_from_slice(value.as_bytes());
+        request.extend_from_slice(b"\r\n");
+    }
     // Writing to a Vec cannot fail.
     if kind == Kind::Nchan && !cursor.etag.is_empty() && !cursor.last_modified.is_empty() {
         let _ = write!(

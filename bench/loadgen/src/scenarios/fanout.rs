@@ -1,29 +1,50 @@
 //! `fanout` and `cross`: many polls held on one room, woken by one send at a time (`cross`:
 //! sent to another instance sharing the rooms), round after round: how long each message takes
-//! to reach each poll, and the CPU each round costs.
+//! to reach each poll, and the CPU each round costs. With `--bearer-sessions`, the fan-out's
+//! polls carry session tokens (`fanout-bearer-N` rows). `wake_round`, one send and its
+//! answers, is shared with `sign-in-burst`.
 
 use std::{
     net::SocketAddr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use super::send;
 use crate::{
+    accounts,
     connection::Connection,
     pollers::Pollers,
     report::{float, p99, percentile, Report},
     usage::{cpu_time, self_cpu_ms, CpuTime},
-    Args,
+    Args, Kind,
 };
 
-/// For each of `--fanout-clients`: that many polls, 5 sends.
+/// For each of `--fanout-clients`: that many polls, 5 sends. With `--bearer-sessions N`, N
+/// accounts are signed up and in first, and the polls take their tokens in turn.
 pub(crate) async fn fanout(args: &Args, report: &mut Report) -> Result<()> {
+    let authorizations = match args.bearer_sessions {
+        0 => Vec::new(),
+        _ if args.kind != Kind::Ours => bail!("--bearer-sessions needs --kind ours"),
+        count => accounts::bearer_sessions(args.addr, "fanout", count).await?,
+    };
+    let name = if authorizations.is_empty() {
+        "fanout"
+    } else {
+        "fanout-bearer"
+    };
     for &clients in &args.fanout_clients {
-        let room = format!("fanout{clients}x{}", std::process::id());
-        let scenario = format!("fanout-{clients}");
-        wake_rounds(args, &room, clients, args.addr, 5, scenario, report).await?;
+        let measured = WakeUps {
+            scenario: format!("{name}-{clients}"),
+            room: format!("fanout{clients}x{}", std::process::id()),
+            clients,
+            authorizations: &authorizations,
+            send_addr: args.addr,
+            rounds: 5,
+        };
+        wake_rounds(args, measured, report).await?;
     }
     Ok(())
 }
@@ -35,28 +56,82 @@ pub(crate) async fn cross(args: &Args, report: &mut Report) -> Result<()> {
         .send_addr
         .context("the cross scenario needs --send-addr")?;
     for &clients in &args.cross_clients {
-        let room = format!("cross{clients}x{}", std::process::id());
-        let scenario = format!("cross-instance-{clients}");
-        // As many samples for one poll as for a thousand.
-        let rounds = if clients < 100 { 1_000 } else { 20 };
-        wake_rounds(args, &room, clients, send_addr, rounds, scenario, report).await?;
+        let measured = WakeUps {
+            scenario: format!("cross-instance-{clients}"),
+            room: format!("cross{clients}x{}", std::process::id()),
+            clients,
+            authorizations: &[],
+            send_addr,
+            // As many samples for one poll as for a thousand.
+            rounds: if clients < 100 { 1_000 } else { 20 },
+        };
+        wake_rounds(args, measured, report).await?;
     }
     Ok(())
 }
 
-/// `clients` polls held on `args.addr` and `rounds` sends to `send_addr`, each once every
-/// poll is held again: how long each message takes to reach each poll.
-async fn wake_rounds(
-    args: &Args,
-    room: &str,
+/// One wake-up measurement: `clients` polls held on `room` at `--addr` (taking the
+/// `Authorization` values of `authorizations` in turn; none if empty), `rounds` sends to
+/// `send_addr`. Its result row is named `scenario`.
+struct WakeUps<'a> {
+    scenario: String,
+    room: String,
     clients: usize,
+    authorizations: &'a [Arc<str>],
     send_addr: SocketAddr,
     rounds: u64,
-    scenario: String,
-    report: &mut Report,
+}
+
+/// Sends message `seq` once every poll is held again and waits (at most 10 s) until each of
+/// the `clients` polls received it: their latencies are pushed onto `latencies`.
+pub(super) async fn wake_round(
+    pollers: &mut Pollers,
+    sender: &mut Connection,
+    kind: Kind,
+    room: &str,
+    clients: usize,
+    seq: u64,
+    latencies: &mut Vec<u64>,
 ) -> Result<()> {
+    pollers.all_held().await?;
+    send(sender, kind, room, seq).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut received = 0;
+    while received < clients {
+        match tokio::time::timeout_at(deadline, pollers.deliveries.recv()).await {
+            Ok(Some(delivery)) if delivery.seq == seq => {
+                latencies.push(delivery.latency_us);
+                received += 1;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
+/// The polls of `measured` and its sends, each once every poll is held again: how long each
+/// message takes to reach each poll.
+async fn wake_rounds(args: &Args, measured: WakeUps<'_>, report: &mut Report) -> Result<()> {
+    let WakeUps {
+        scenario,
+        room,
+        clients,
+        authorizations,
+        send_addr,
+        rounds,
+    } = measured;
+    let room = room.as_str();
     let started = Instant::now();
-    let mut pollers = Pollers::start(args.client, args.kind, args.addr, room, clients).await?;
+    let mut pollers = Pollers::start(
+        args.client,
+        args.kind,
+        args.addr,
+        room,
+        clients,
+        authorizations,
+    )
+    .await?;
     let setup = started.elapsed();
     let mut sender = Connection::connect(args.client, send_addr).await?;
     let cpu = self_cpu_ms();
@@ -66,20 +141,17 @@ async fn wake_rounds(
     // latencies the first round left, and the server CPU it took.
     let mut first_round = (0, CpuTime::default());
     for round in 0..rounds {
-        pollers.all_held().await?;
-        send(&mut sender, args.kind, room, round).await?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let mut received = 0;
-        while received < clients {
-            match tokio::time::timeout_at(deadline, pollers.deliveries.recv()).await {
-                Ok(Some(delivery)) if delivery.seq == round => {
-                    latencies.push(delivery.latency_us);
-                    received += 1;
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
+        let kind = args.kind;
+        wake_round(
+            &mut pollers,
+            &mut sender,
+            kind,
+            room,
+            clients,
+            round,
+            &mut latencies,
+        )
+        .await?;
         if round == 0 {
             first_round = (latencies.len(), cpu_time(&args.pids)?.since(server_cpu));
         }
@@ -95,6 +167,7 @@ async fn wake_rounds(
         scenario,
         vec![
             ("client", args.client.json()),
+            ("sessions", authorizations.len().to_string()),
             ("delivered", latencies.len().to_string()),
             ("expected", (clients * rounds as usize).to_string()),
             ("p50_ms", float(percentile(&latencies, 0.5))),

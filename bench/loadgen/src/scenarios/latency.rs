@@ -17,7 +17,7 @@ use crate::{
 /// One held poll and 1,000 sends, each after the previous one was received.
 pub(crate) async fn latency(args: &Args, report: &mut Report) -> Result<()> {
     let room = format!("latency{}", std::process::id());
-    let mut pollers = Pollers::start(args.client, args.kind, args.addr, &room, 1).await?;
+    let mut pollers = Pollers::start(args.client, args.kind, args.addr, &room, 1, &[]).await?;
     let mut sender = Connection::connect(args.client, args.addr).await?;
     let cpu = self_cpu_ms();
     let server_cpu = cpu_ms(&args.pids)?;

@@ -20,7 +20,7 @@ pub(crate) async fn memory_and_idle(args: &Args, report: &mut Report) -> Result<
     let clients = args.idle_clients;
     let room = format!("idle{}", std::process::id());
     let before = rss_kib(&args.pids)?;
-    let pollers = Pollers::start(args.client, args.kind, args.addr, &room, clients).await?;
+    let pollers = Pollers::start(args.client, args.kind, args.addr, &room, clients, &[]).await?;
     let after = rss_kib(&args.pids)?;
     let cpu_before = cpu_ms(&args.pids)?;
     tokio::time::sleep(Duration::from_secs(10)).await;

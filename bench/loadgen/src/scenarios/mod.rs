@@ -4,11 +4,13 @@
 mod fanout;
 mod latency;
 mod memory;
+mod sign_in_burst;
 mod stream;
 
 pub(crate) use fanout::{cross, fanout};
 pub(crate) use latency::latency;
 pub(crate) use memory::{churn, memory_and_idle};
+pub(crate) use sign_in_burst::sign_in_burst;
 pub(crate) use stream::stream;
 
 use anyhow::{bail, Result};

@@ -109,7 +109,8 @@ async fn tally(
 pub(crate) async fn stream(args: &Args, report: &mut Report) -> Result<()> {
     let clients = args.stream_clients;
     let room = format!("stream{clients}x{}", std::process::id());
-    let mut pollers = Pollers::start(args.client, args.kind, args.addr, &room, clients).await?;
+    let mut pollers =
+        Pollers::start(args.client, args.kind, args.addr, &room, clients, &[]).await?;
 
     let cpu = self_cpu_ms();
     let started = Instant::now();
