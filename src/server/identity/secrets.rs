@@ -2,12 +2,16 @@
 //!
 //! - Passwords: Argon2id (RustCrypto `argon2`, its default parameters: 19 MiB, 2 passes), in
 //!   PHC string format with a random salt. Hashing costs tens of milliseconds of CPU and 19 MiB
-//!   by design, so it runs on the blocking pool, at most [`Hasher`]'s permits at once: a burst
-//!   of sign-ins neither blocks the async workers that hold polls nor takes every core.
+//!   by design, so it runs on [`Hasher`]'s own few threads, at a lower scheduling priority
+//!   (nice 10): a burst of sign-ins neither blocks the async workers that hold polls, nor takes
+//!   every core, nor the CPU those workers need when they wake a room.
 //! - Session tokens: 256 random bits, `lpc_` + base64url; stored as SHA-256 only. Looking a
 //!   token up by its hash leaks nothing usable through timing.
 
-use std::sync::Arc;
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{mpsc, Arc, Mutex, OnceLock},
+};
 
 use argon2::{
     password_hash::{phc::PasswordHash, PasswordHasher, PasswordVerifier},
@@ -15,7 +19,7 @@ use argon2::{
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::{error::ChatError, model::Password, server::store::identity::TokenHash};
 
@@ -39,10 +43,10 @@ pub fn token_hash(token: &str) -> TokenHash {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// Runs Argon2id off the async workers, a bounded number at once.
+/// Runs Argon2id off the async workers, on its own low-priority threads.
 #[derive(Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    pool: Arc<Pool>,
     /// Verified against when a name is unknown, so that a wrong name costs what a wrong
     /// password costs and the answer time tells nothing of which names exist. Made on first
     /// use: a server nobody signs in to never pays for it.
@@ -50,10 +54,13 @@ pub struct Hasher {
 }
 
 impl Hasher {
-    /// At most `parallel` hashes at once (at least one).
+    /// At most `parallel` hashes at once (at least one); the threads start on first use.
     pub fn new(parallel: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(parallel.max(1))),
+            pool: Arc::new(Pool {
+                threads: parallel.max(1),
+                jobs: OnceLock::new(),
+            }),
             decoy: Arc::default(),
         }
     }
@@ -91,17 +98,77 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ChatError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ChatError::ShuttingDown)?;
-        tokio::task::spawn_blocking(work).await.map_err(|error| {
-            tracing::error!(%error, "password hashing task failed");
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        let failed = || {
+            tracing::error!("the password hashing threads are gone");
             ChatError::Internal
+        };
+        self.pool.jobs().send(job).map_err(|_| failed())?;
+        result.await.map_err(|_| failed())
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads and their queue. They end when the last [`Hasher`] clone is dropped.
+struct Pool {
+    threads: usize,
+    jobs: OnceLock<mpsc::Sender<Job>>,
+}
+
+/// The hashing threads' nice value: when they and the async workers want the same core, the
+/// workers get most of it, so held polls are answered while a burst of sign-ins waits.
+const HASHING_NICE: i32 = 10;
+
+impl Pool {
+    fn jobs(&self) -> &mpsc::Sender<Job> {
+        self.jobs.get_or_init(|| {
+            let (jobs, queue) = mpsc::channel::<Job>();
+            let queue = Arc::new(Mutex::new(queue));
+            for _ in 0..self.threads {
+                let queue = queue.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("password-hash".into())
+                    .spawn(move || {
+                        lower_this_threads_priority();
+                        loop {
+                            let job = match queue.lock() {
+                                Ok(queue) => queue.recv(),
+                                Err(_) => return,
+                            };
+                            let Ok(job) = job else { return };
+                            // A panicking hash fails its own request (its sender is dropped),
+                            // not the thread.
+                            let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                        }
+                    });
+                if let Err(error) = spawned {
+                    tracing::error!(%error, "cannot start a password hashing thread");
+                }
+            }
+            jobs
         })
     }
 }
+
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // SAFETY: setpriority only reads its arguments; on Linux, PRIO_PROCESS with `who` 0 names
+    // the calling thread. Raising one's own nice value needs no privilege.
+    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, HASHING_NICE) } != 0;
+    if failed {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "cannot lower the password hashing threads' priority"
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
 
 fn hash_now(password: &str) -> Result<String, ChatError> {
     Argon2::default()
@@ -116,6 +183,17 @@ fn hash_now(password: &str) -> Result<String, ChatError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_at_a_lower_priority_than_the_async_workers() {
+        let hasher = Hasher::new(1);
+        // SAFETY: as in `lower_this_threads_priority`.
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let ours = nice();
+        let theirs = hasher.run(nice).await.unwrap();
+        assert_eq!(theirs, (ours + HASHING_NICE).min(19));
+    }
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_only_and_never_contains_it() {
