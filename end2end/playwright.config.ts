@@ -41,7 +41,7 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: `"${serverBin}" --addr 127.0.0.1:${port} --store memory`,
+    command: `"${serverBin}" --addr 127.0.0.1:${port} --store memory --sign-in-per-address 1000`,
     cwd: repo,
     env: { LEPTOS_SITE_ROOT: path.join(repo, "target/site"), RUST_LOG: "warn" },
     url: `${baseURL}/health`,

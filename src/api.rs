@@ -171,6 +171,24 @@ pub async fn private_room_members(room: String) -> Result<RoomMembers, ChatError
     .await
 }
 
+/// A private room's owner and members, or `None` for a room that is not a private room the
+/// caller may see: the page asks this of every room it opens, without answering 404 for the
+/// public ones.
+#[server(prefix = "/sfn", endpoint = "members-if-private")]
+pub async fn members_if_private(room: String) -> Result<Option<RoomMembers>, ChatError> {
+    use crate::model::RoomName;
+
+    respond(async move {
+        let room = RoomName::parse(&room)?;
+        let (chat, caller) = chat_and_caller().await?;
+        match chat.members(&caller, &room) {
+            Err(ChatError::NoSuchRoom) => Ok(None),
+            answer => answer.map(Some),
+        }
+    })
+    .await
+}
+
 /// Adds an account to the owner's private room.
 #[server(prefix = "/sfn", endpoint = "add-member")]
 pub async fn add_member(room: String, name: String) -> Result<RoomMembers, ChatError> {
@@ -214,7 +232,9 @@ async fn chat_and_caller(
 }
 
 /// Answers a server function's error with the HTTP status (and `Retry-After`) the REST API
-/// uses for it, rather than Leptos's 500 for every error.
+/// uses for it, rather than Leptos's 500 for every error. A plain form post (a page without
+/// JavaScript) keeps the redirect back to its page, the error in the URL, where the page shows
+/// it: a status here would replace the redirect's.
 #[cfg(feature = "ssr")]
 async fn respond<T>(
     answer: impl std::future::Future<Output = Result<T, ChatError>>,
@@ -222,6 +242,17 @@ async fn respond<T>(
     use axum::http::{header, HeaderValue, StatusCode};
 
     let answer = answer.await;
+    let form_post = use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+        parts.method == axum::http::Method::POST
+            && parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+    });
+    if form_post {
+        return answer;
+    }
     if let (Err(error), Some(response)) = (&answer, use_context::<leptos_axum::ResponseOptions>()) {
         response.set_status(
             StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

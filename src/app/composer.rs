@@ -1,11 +1,12 @@
-//! The composer: pick a name once, type, Enter sends (Shift+Enter for a new line). It is a
+//! The composer: type, Enter sends (Shift+Enter for a new line). A signed-in user sends as
+//! their account (the server stamps the name); a guest picks a display name once. It is a
 //! plain form posting to the `send_message` server function, so it works without JavaScript;
 //! with it, the submit handler calls the server function itself (lighter in the WASM than
 //! `ActionForm`'s form decoding), and a failed send keeps the text and offers a retry.
 
 use leptos::{html, prelude::*, server_fn::ServerFn};
 
-use super::identity::DisplayName;
+use super::{identity::DisplayName, session::Session};
 use crate::{
     api::{text_limit, SendMessage},
     model::{SENDER_MAX_CHARS, TEXT_MAX_CHARS},
@@ -13,6 +14,7 @@ use crate::{
 
 #[component]
 pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
+    let session = Session::expect();
     let send = ServerAction::<SendMessage>::new();
     let text = RwSignal::new(String::new());
     let editing_name = RwSignal::new(false);
@@ -52,6 +54,7 @@ pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
         }
     };
     let asking_name = move || editing_name.get() || name.with(String::is_empty);
+    let signed_in = move || session.signed_in();
 
     // With JavaScript the form calls the server function itself (the page stays); without, the
     // browser posts it and the server function redirects back to the room.
@@ -61,6 +64,8 @@ pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
             return;
         }
         let sender = match sender_input.get_untracked() {
+            // Signed in: the server stamps the account's name.
+            _ if session.signed_in() => String::new(),
             Some(input) => {
                 let typed = input.value().trim().to_owned();
                 if !typed.is_empty() {
@@ -83,45 +88,48 @@ pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
         <form method="post" action=send_url node_ref=form on:submit=on_submit>
             <div class="composer">
                 <input type="hidden" name="room" value=room/>
-                <Show
-                    when=asking_name
-                    fallback=move || {
-                        view! {
-                            <input type="hidden" name="sender" value=move || name.get()/>
-                            <p class="identity">
-                                "Sending as "
-                                <strong>{move || name.get()}</strong>
-                                <button
-                                    type="button"
-                                    class="link"
-                                    on:click=move |_| editing_name.set(true)
-                                >
-                                    "change"
-                                </button>
-                            </p>
-                        }
-                    }
-                >
-                    <label class="identity">
-                        "Your name "
-                        <input
-                            type="text"
-                            name="sender"
-                            node_ref=sender_input
-                            required
-                            maxlength=SENDER_MAX_CHARS
-                            autocomplete="nickname"
-                            placeholder="Pick a display name"
-                            prop:value=move || name.get()
-                            on:change=move |event| {
-                                let chosen = event_target_value(&event).trim().to_owned();
-                                if !chosen.is_empty() {
-                                    name.set(chosen);
-                                    editing_name.set(false);
-                                }
+                <Show when=move || !signed_in() fallback=move || view! { <SendingAsAccount/> }>
+                    <Show
+                        when=asking_name
+                        fallback=move || {
+                            view! {
+                                <input type="hidden" name="sender" value=move || name.get()/>
+                                <p class="identity">
+                                    "Sending as "
+                                    <strong>{move || name.get()}</strong>
+                                    <span class="guest-tag">"guest"</span>
+                                    <button
+                                        type="button"
+                                        class="link"
+                                        on:click=move |_| editing_name.set(true)
+                                    >
+                                        "change"
+                                    </button>
+                                </p>
                             }
-                        />
-                    </label>
+                        }
+                    >
+                        <label class="identity">
+                            "Your name "
+                            <input
+                                type="text"
+                                name="sender"
+                                node_ref=sender_input
+                                required
+                                maxlength=SENDER_MAX_CHARS
+                                autocomplete="nickname"
+                                placeholder="Pick a display name"
+                                prop:value=move || name.get()
+                                on:change=move |event| {
+                                    let chosen = event_target_value(&event).trim().to_owned();
+                                    if !chosen.is_empty() {
+                                        name.set(chosen);
+                                        editing_name.set(false);
+                                    }
+                                }
+                            />
+                        </label>
+                    </Show>
                 </Show>
                 <div class="compose-row">
                     <textarea
@@ -161,5 +169,17 @@ pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
                 </div>
             </div>
         </form>
+    }
+}
+
+/// "Sending as" the signed-in account: no name to pick or change.
+#[component]
+fn SendingAsAccount() -> impl IntoView {
+    let session = Session::expect();
+    view! {
+        <p class="identity">
+            "Sending as "
+            <strong>{move || session.user().map(|me| me.name)}</strong>
+        </p>
     }
 }

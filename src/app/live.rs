@@ -5,6 +5,9 @@
 //! answer, aborts its held request when the room view goes away, and after an error backs off
 //! with jitter (0.5 s doubling to 15 s) and checks `/health` before polling again, so a server
 //! restart does not cause a reconnect storm and the badge turns live as soon as it is back.
+//! A poll refused with 404 (a private room not, or no longer, the user's) or answered
+//! `disconnected` (removed from the room, or the room deleted) ends the loop for good: the
+//! room is [`ConnectionState::Unavailable`].
 
 use std::{cell::Cell, rc::Rc, sync::Arc, time::Duration};
 
@@ -31,10 +34,12 @@ pub enum ConnectionState {
     Reconnecting { retry_in_secs: u32 },
     /// The browser itself reports having no network.
     Offline,
+    /// The server refuses this room to this user (private, removed, or deleted): no more polls.
+    Unavailable,
 }
 
 #[component]
-pub fn ConnectionBadge(state: RwSignal<ConnectionState>) -> impl IntoView {
+pub fn ConnectionBadge(#[prop(into)] state: Signal<ConnectionState>) -> impl IntoView {
     let label = move || match state.get() {
         ConnectionState::Connecting => "Connecting…".to_owned(),
         ConnectionState::Live => "Live".to_owned(),
@@ -43,12 +48,14 @@ pub fn ConnectionBadge(state: RwSignal<ConnectionState>) -> impl IntoView {
             format!("Reconnecting · retry in {retry_in_secs} s")
         }
         ConnectionState::Offline => "Offline".to_owned(),
+        ConnectionState::Unavailable => "Unavailable".to_owned(),
     };
     let kind = move || match state.get() {
         ConnectionState::Connecting => "connecting",
         ConnectionState::Live => "live",
         ConnectionState::Reconnecting { .. } => "reconnecting",
         ConnectionState::Offline => "offline",
+        ConnectionState::Unavailable => "unavailable",
     };
     view! {
         <span class="badge" data-state=kind role="status">
@@ -86,6 +93,14 @@ pub fn follow_room(
             while !stopped.get() {
                 let cursor = messages.with_untracked(|list| list.last().map(|m| m.id.to_string()));
                 match poll(&client_id, &room, cursor.as_deref(), &signal).await {
+                    Err(PollError::Refused) => {
+                        connection.set(ConnectionState::Unavailable);
+                        break;
+                    }
+                    Ok(answer) if answer.status == PollStatus::Disconnected => {
+                        connection.set(ConnectionState::Unavailable);
+                        break;
+                    }
                     Ok(answer) => {
                         retry = FIRST_RETRY;
                         connection.set(ConnectionState::Live);
@@ -117,13 +132,27 @@ pub fn follow_room(
     });
 }
 
-/// Holds one poll; any failure (network, abort, a non-200 answer) is an error to retry.
+/// Why a poll brought nothing.
+enum PollError {
+    /// 401, 403 or 404: this user may not follow this room (any more).
+    Refused,
+    /// Network, abort, or another non-200 answer: retry.
+    Failed,
+}
+
+impl From<gloo_net::Error> for PollError {
+    fn from(_: gloo_net::Error) -> Self {
+        Self::Failed
+    }
+}
+
+/// Holds one poll.
 async fn poll(
     client_id: &str,
     room: &str,
     cursor: Option<&str>,
     abort: &web_sys::AbortSignal,
-) -> Result<PollResponse, gloo_net::Error> {
+) -> Result<PollResponse, PollError> {
     // The server's default, so a curl user and the page see the same poll.
     let timeout = POLL_TIMEOUT_SECS.default.to_string();
     let mut params = vec![
@@ -139,13 +168,11 @@ async fn poll(
         .abort_signal(Some(abort))
         .send()
         .await?;
-    if !response.ok() {
-        return Err(gloo_net::Error::GlooError(format!(
-            "poll answered {}",
-            response.status()
-        )));
+    match response.status() {
+        200 => Ok(response.json().await?),
+        401 | 403 | 404 => Err(PollError::Refused),
+        _ => Err(PollError::Failed),
     }
-    response.json().await
 }
 
 async fn healthy(abort: &web_sys::AbortSignal) -> bool {

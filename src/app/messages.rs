@@ -1,5 +1,6 @@
 //! The conversation: the room's messages, grouped by sender like other chats, kept scrolled
-//! to the newest unless the reader scrolled up (then a "new messages" button appears).
+//! to the newest unless the reader scrolled up (then a "new messages" button appears). A
+//! guest's self-chosen name carries a "guest" tag, so it is never mistaken for an account's.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use leptos::{html, prelude::*};
 use super::{
     identity::DisplayName,
     live::{follow_room, ConnectionState},
+    session::Session,
 };
 use crate::model::{History, Message};
 
@@ -25,7 +27,26 @@ pub fn Conversation(
 ) -> impl IntoView {
     let messages = RwSignal::new(history.messages);
     follow_room(history.room, messages, connection);
-    view! { <MessageList messages name/> }
+    view! {
+        <Show
+            when=move || connection.get() != ConnectionState::Unavailable
+            fallback=|| view! { <RoomUnavailable/> }
+        >
+            <MessageList messages name/>
+        </Show>
+    }
+}
+
+/// In place of the messages of a room the user may not see: a private room of others', one
+/// they were removed from, or one deleted.
+#[component]
+pub fn RoomUnavailable() -> impl IntoView {
+    view! {
+        <div class="unavailable" role="alert">
+            <p class="notice">"This room is private or no longer exists."</p>
+            <p class="notice"><a href="/">"Go to #general"</a></p>
+        </div>
+    }
 }
 
 /// A message with whether it starts a new sender group.
@@ -42,6 +63,7 @@ fn rows(messages: &[Arc<Message>]) -> Vec<Row> {
         .map(|message| {
             let starts_group = previous.is_none_or(|previous| {
                 previous.sender != message.sender
+                    || previous.verified != message.verified
                     || message.timestamp - previous.timestamp > GROUP_WINDOW_SECS
             });
             previous = Some(message);
@@ -128,9 +150,16 @@ fn MessageRow(row: Row, name: DisplayName, hydrated: RwSignal<bool>) -> impl Int
     let message = row.message;
     let timestamp = message.timestamp;
     let sender = message.sender.clone();
+    let verified = message.verified;
+    let session = Session::expect();
+    // Signed in: messages the server stamped with the account's name; a guest: messages
+    // under the name they picked that nobody vouched for.
     let own = {
         let sender = sender.clone();
-        move || name.with(|name| *name == sender)
+        move || match session.user() {
+            Some(me) => verified && me.name.eq_ignore_ascii_case(&sender),
+            None => !verified && name.with(|name| *name == sender),
+        }
     };
     // The server renders UTC; once hydrated the browser shows its local time.
     let time = move || clock_time(timestamp, hydrated.get());
@@ -139,6 +168,11 @@ fn MessageRow(row: Row, name: DisplayName, hydrated: RwSignal<bool>) -> impl Int
             <Show when=move || row.starts_group>
                 <header>
                     <span class="sender">{sender.clone()}</span>
+                    <Show when=move || !verified>
+                        <span class="guest-tag" title="A guest: anyone can pick this name">
+                            "guest"
+                        </span>
+                    </Show>
                     <time datetime=iso_utc(timestamp)>{time}</time>
                 </header>
             </Show>

@@ -2,12 +2,16 @@
 //!
 //! The page is rendered on the server with the room's recent history already in the HTML
 //! (`SsrMode::Async`), so it reads and sends without JavaScript; once hydrated, [`live`] follows
-//! the room with a long-poll loop. State lives in signals next to the components that use it.
+//! the room with a long-poll loop. State lives in signals next to the components that use it;
+//! who is signed in is the one thing every component may read ([`session::Session`]).
 
+mod account;
 mod composer;
 mod identity;
 mod live;
+mod members;
 mod messages;
+mod session;
 mod sidebar;
 
 use leptos::prelude::*;
@@ -20,12 +24,15 @@ use leptos_router::{
 
 use crate::{
     api::room_history,
+    error::ChatError,
     model::{RoomName, DEFAULT_ROOM},
 };
 use composer::Composer;
 use identity::DisplayName;
 use live::{ConnectionBadge, ConnectionState};
-use messages::Conversation;
+use members::MembersMenu;
+use messages::{Conversation, RoomUnavailable};
+use session::Session;
 use sidebar::Sidebar;
 
 /// Messages shown when a room opens.
@@ -86,6 +93,7 @@ fn NotFound() -> impl IntoView {
 /// One room: the room list beside the conversation, the composer under it.
 #[component]
 fn ChatPage() -> impl IntoView {
+    let session = Session::provide();
     let params = use_params_map();
     let room = Memo::new(move |_| {
         params
@@ -95,17 +103,29 @@ fn ChatPage() -> impl IntoView {
     });
     let room_error = move || RoomName::parse(&room.get()).err();
     let history = Resource::new(
-        move || room.get(),
-        |room| room_history(room, Some(HISTORY_ON_OPEN)),
+        move || (room.get(), session.changes()),
+        |(room, _)| room_history(room, Some(HISTORY_ON_OPEN)),
     );
     let name = DisplayName::new();
     let connection = RwSignal::new(ConnectionState::Connecting);
     let drawer_open = RwSignal::new(false);
+    // Read under a `Suspense` or `Transition` (they read the history).
+    let refused = move || matches!(history.get(), Some(Err(ChatError::NoSuchRoom)));
+    let badge = Signal::derive(move || {
+        if refused() {
+            ConnectionState::Unavailable
+        } else {
+            connection.get()
+        }
+    });
+    let room_open = Signal::derive(move || {
+        matches!(history.get(), Some(Ok(_))) && connection.get() != ConnectionState::Unavailable
+    });
 
     view! {
         <Title text=move || format!("#{} · longpoll-chat", room.get())/>
         <div class="layout" class:drawer-open=drawer_open>
-            <Sidebar current_room=room drawer_open/>
+            <Sidebar current_room=room room_open drawer_open/>
             <main class="conversation">
                 <header class="room-header">
                     <button
@@ -117,7 +137,10 @@ fn ChatPage() -> impl IntoView {
                         "☰"
                     </button>
                     <h1>"#" {room}</h1>
-                    <ConnectionBadge state=connection/>
+                    <MembersMenu room/>
+                    <Transition fallback=|| ()>
+                        <ConnectionBadge state=badge/>
+                    </Transition>
                 </header>
                 <Show
                     when=move || room_error().is_none()
@@ -135,10 +158,11 @@ fn ChatPage() -> impl IntoView {
                                 Ok(history) => {
                                     view! { <Conversation history name connection/> }.into_any()
                                 }
+                                Err(ChatError::NoSuchRoom) => view! { <RoomUnavailable/> }.into_any(),
                                 Err(error) => {
                                     view! {
                                         <p class="notice" role="alert">
-                                            "Could not load this room: " {error.to_string()}
+                                            "Could not load this room: " {explain(&error)}
                                         </p>
                                     }
                                         .into_any()
@@ -146,9 +170,32 @@ fn ChatPage() -> impl IntoView {
                             }
                         })}
                     </Suspense>
-                    <Composer room name/>
+                    <Transition fallback=|| ()>
+                        <Show when=move || room_open.get()>
+                            <Composer room name/>
+                        </Show>
+                    </Transition>
                 </Show>
             </main>
         </div>
+    }
+}
+
+/// A server's refusal as a sentence for the page.
+fn explain(error: &ChatError) -> String {
+    let text = match error {
+        ChatError::TooManyAttempts { retry_after_secs } => {
+            format!("too many sign-in attempts: try again in {retry_after_secs} s")
+        }
+        ChatError::RateLimited { retry_after_secs } => {
+            format!("too many messages: try again in {retry_after_secs} s")
+        }
+        ChatError::NoSuchAccount => "no account of that name".to_owned(),
+        other => other.to_string(),
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => text,
     }
 }

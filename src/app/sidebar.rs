@@ -1,17 +1,28 @@
-//! The room list (a drawer on phones), "join or create", and the small stats panel.
+//! The room list (a drawer on phones): who you are, the public rooms and your private ones
+//! (a lock marks those), "join or create", a new private room, and the small stats panel.
 
 use std::time::Duration;
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_navigate;
 
-use crate::{api::chat_stats, model::RoomName};
+use super::{account::AccountPanel, explain, session::Session};
+use crate::{
+    api::{chat_stats, visible_rooms, CreatePrivateRoom},
+    model::{RoomInfo, RoomName},
+};
 
 /// Stats and the room list refresh this often: a few cheap requests a minute per tab.
 const REFRESH_EVERY: Duration = Duration::from_secs(15);
 
 #[component]
-pub fn Sidebar(current_room: Memo<String>, drawer_open: RwSignal<bool>) -> impl IntoView {
+pub fn Sidebar(
+    current_room: Memo<String>,
+    /// Whether the user may see the current room (listed even before its first message).
+    room_open: Signal<bool>,
+    drawer_open: RwSignal<bool>,
+) -> impl IntoView {
+    let session = Session::expect();
     let refreshes = RwSignal::new(0_u32);
     // One timer per page, in the browser only.
     Effect::new(move || {
@@ -23,20 +34,36 @@ pub fn Sidebar(current_room: Memo<String>, drawer_open: RwSignal<bool>) -> impl 
             }
         });
     });
+    let create = ServerAction::<CreatePrivateRoom>::new();
+    let listed = Resource::new(
+        move || {
+            (
+                refreshes.get(),
+                current_room.get(),
+                session.changes(),
+                create.version().get(),
+            )
+        },
+        |_| visible_rooms(),
+    );
     let stats = Resource::new(
-        move || (refreshes.get(), current_room.get()),
+        move || (refreshes.get(), current_room.get(), session.changes()),
         |_| chat_stats(),
     );
     let rooms = move || {
-        let mut rooms = stats
+        let mut rooms = listed
             .get()
             .and_then(Result::ok)
-            .map(|stats| stats.rooms)
+            .map(|list| list.rooms)
             .unwrap_or_default();
         let current = current_room.get();
-        if !rooms.contains(&current) {
-            rooms.push(current);
-            rooms.sort_unstable();
+        if room_open.get() && !rooms.iter().any(|room| room.name == current) {
+            rooms.push(RoomInfo {
+                name: current,
+                private: false,
+                owner: None,
+            });
+            rooms.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         }
         rooms
     };
@@ -44,15 +71,21 @@ pub fn Sidebar(current_room: Memo<String>, drawer_open: RwSignal<bool>) -> impl 
     view! {
         <nav class="sidebar" aria-label="Rooms">
             <p class="brand">"longpoll-chat"</p>
+            <AccountPanel/>
             <h2>"Rooms"</h2>
             <Transition fallback=|| ()>
                 <ul class="rooms">
-                    <For each=rooms key=|room| room.clone() let:room>
+                    <For each=rooms key=|room| (room.name.clone(), room.private) let:room>
                         <RoomLink room current_room drawer_open/>
                     </For>
                 </ul>
             </Transition>
             <JoinRoom drawer_open/>
+            <Transition fallback=|| ()>
+                <Show when=move || session.signed_in()>
+                    <NewPrivateRoom create drawer_open/>
+                </Show>
+            </Transition>
             <Transition fallback=|| ()>
                 {move || {
                     stats
@@ -80,27 +113,99 @@ pub fn Sidebar(current_room: Memo<String>, drawer_open: RwSignal<bool>) -> impl 
 
 #[component]
 fn RoomLink(
-    room: String,
+    room: RoomInfo,
     current_room: Memo<String>,
     drawer_open: RwSignal<bool>,
 ) -> impl IntoView {
-    let href = format!("/room/{room}");
+    let href = format!("/room/{}", room.name);
     let is_current = {
-        let room = room.clone();
-        move || current_room.with(|current| *current == room)
+        let name = room.name.clone();
+        move || current_room.with(|current| *current == name)
+    };
+    let mark = if room.private {
+        view! { <LockMark/> }.into_any()
+    } else {
+        view! { <span class="mark" aria-hidden="true">"#"</span> }.into_any()
     };
     view! {
         <li>
             <a
                 href=href
                 class:current=is_current.clone()
+                class:private=room.private
                 aria-current=move || is_current().then_some("page")
                 on:click=move |_| drawer_open.set(false)
             >
-                "# "
-                {room}
+                {mark}
+                <span class="room-name">{room.name}</span>
             </a>
         </li>
+    }
+}
+
+/// The mark of a private room.
+#[component]
+pub fn LockMark() -> impl IntoView {
+    view! {
+        <svg class="mark lock" viewBox="0 0 16 16" width="12" height="12" role="img" aria-label="private">
+            <path
+                fill="currentColor"
+                d="M4 7V5a4 4 0 1 1 8 0v2h.5A1.5 1.5 0 0 1 14 8.5v5a1.5 1.5 0 0 1-1.5 1.5h-9A1.5 1.5 0 0 1 2 13.5v-5A1.5 1.5 0 0 1 3.5 7H4Zm2 0h4V5a2 2 0 1 0-4 0v2Z"
+            />
+        </svg>
+    }
+}
+
+/// Creates a private room owned by the signed-in user, then opens it. A plain form: without
+/// JavaScript the post creates it and returns to the page, where the list shows it.
+#[component]
+fn NewPrivateRoom(
+    create: ServerAction<CreatePrivateRoom>,
+    drawer_open: RwSignal<bool>,
+) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let navigate = use_navigate();
+    let error = move || {
+        create
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| explain(&error))
+    };
+    // Opens the room once it exists (the action's value changes only when a call completes).
+    Effect::new(move |_| {
+        if let Some(Ok(room)) = create.value().get() {
+            name.set(String::new());
+            drawer_open.set(false);
+            navigate(&format!("/room/{}", room.name), Default::default());
+        }
+    });
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        create.dispatch(CreatePrivateRoom {
+            name: name.get_untracked().trim().to_owned(),
+        });
+    };
+    view! {
+        <form class="join new-room" method="post" action=CreatePrivateRoom::url() on:submit=on_submit>
+            <label for="new-private-room">"New private room"</label>
+            <div class="join-row">
+                <input
+                    id="new-private-room"
+                    type="text"
+                    name="name"
+                    required
+                    placeholder="room-name"
+                    autocomplete="off"
+                    bind:value=name
+                    aria-invalid=move || error().is_some().then_some("true")
+                />
+                <button type="submit" prop:disabled=move || create.pending().get()>
+                    "Create"
+                </button>
+            </div>
+            {move || error().map(|error| view! { <p class="field-error" role="alert">{error}</p> })}
+        </form>
     }
 }
 
