@@ -37,6 +37,7 @@ fn SignedInAs(name: String) -> impl IntoView {
         .unwrap_or('?')
         .to_uppercase()
         .to_string();
+    let full_name = name.clone();
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         session.sign_out.dispatch(SignOut {});
@@ -46,7 +47,7 @@ fn SignedInAs(name: String) -> impl IntoView {
             <span class="avatar" aria-hidden="true">{initial}</span>
             <p class="who">
                 <span class="label">"Signed in as"</span>
-                <strong class="account-name">{name}</strong>
+                <strong class="account-name" title=full_name>{name}</strong>
             </p>
             <form method="post" action=SignOut::url() on:submit=on_submit>
                 <button type="submit" class="sign-out" prop:disabled=move || session.sign_out.pending().get()>
