@@ -7,60 +7,13 @@ mod common;
 
 use std::num::NonZeroU32;
 
-use axum::{
-    body::Body,
-    http::{header, Method, Request, StatusCode},
+use axum::http::{header, Method, StatusCode};
+use common::{
+    accounts::{bearer, credentials, empty_request, json_request, sign_up, signed_in},
+    app::{get, message, post, send_request, Answer, Setup, TestApp},
 };
-use common::app::{get, message, post, send_request, Answer, Setup, TestApp};
 use longpoll_chat::server::{chat::ChatOptions, identity::IdentityConfig, send_limit::SendLimiter};
 use serde_json::{json, Value};
-
-/// `request` carrying `Authorization: Bearer token`.
-fn bearer(mut request: Request<Body>, token: &str) -> Request<Body> {
-    request.headers_mut().insert(
-        header::AUTHORIZATION,
-        format!("Bearer {token}").parse().unwrap(),
-    );
-    request
-}
-
-fn json_request(method: Method, uri: &str, body: Value) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
-fn empty_request(method: Method, uri: &str) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::empty())
-        .unwrap()
-}
-
-fn credentials(name: &str, password: &str) -> Value {
-    json!({"name": name, "password": password})
-}
-
-async fn sign_up(app: &TestApp, name: &str) -> Answer {
-    let body = credentials(name, "correct horse battery");
-    app.call(json_request(Method::POST, "/api/accounts", body))
-        .await
-}
-
-/// Signs `name` up and in; returns the session token.
-async fn signed_in(app: &TestApp, name: &str) -> String {
-    assert_eq!(sign_up(app, name).await.status, StatusCode::CREATED);
-    let body = credentials(name, "correct horse battery");
-    let session = app
-        .call(json_request(Method::POST, "/api/sessions", body))
-        .await;
-    assert_eq!(session.status, StatusCode::CREATED, "{}", session.json);
-    session.json["token"].as_str().unwrap().to_owned()
-}
 
 fn assert_refused(answer: &Answer, status: StatusCode, detail_part: &str) {
     assert_eq!(answer.status, status, "{}", answer.json);
@@ -248,11 +201,13 @@ async fn signed_in_senders_are_stamped_and_cannot_be_forged() {
         ))
         .await;
     assert_refused(&forged, StatusCode::FORBIDDEN, "signed in as Erin");
+    assert_refused(&forged, StatusCode::FORBIDDEN, r#"not "frank""#);
 
     // A guest may not use an account's name, in any letter case.
     for name in ["Erin", "ERIN", " erin "] {
         let guest = app.send(message("stamped", name, "as a guest")).await;
-        assert_refused(&guest, StatusCode::FORBIDDEN, "account's name");
+        let said = format!(r#""{}" is an account's name"#, name.trim());
+        assert_refused(&guest, StatusCode::FORBIDDEN, &said);
     }
     let guest = app
         .send(message("stamped", "Erin the guest", "hello"))

@@ -2,7 +2,7 @@ import { expect, test, type Browser, type BrowserContext, type Page } from "@pla
 import http from "node:http";
 import net from "node:net";
 import { baseURL } from "../playwright.config";
-import { messageTexts, openRoom, typeAndSend, uniqueRoom } from "./helpers";
+import { freePort, messageTexts, openRoom, OwnServer, typeAndSend, uniqueRoom } from "./helpers";
 
 const PASSWORD = "correct horse battery";
 
@@ -323,6 +323,47 @@ test.describe("without JavaScript", () => {
     ]);
   });
 });
+
+for (const javaScriptEnabled of [true, false]) {
+  test(`without guests a room sends a visitor to sign in and back (${javaScriptEnabled ? "with" : "without"} JavaScript)`, async ({ browser }) => {
+    const server = new OwnServer(await freePort(), "memory", ["--guests", "off"]);
+    await server.start();
+    const context = await browser.newContext({ baseURL: server.baseURL, javaScriptEnabled });
+    const page = await context.newPage();
+    const room = uniqueRoom("staff");
+    const signInPage = `${server.baseURL}/sign-in?next=/room/${room}`;
+    try {
+      await page.goto(`/room/${room}`);
+      await expect(page).toHaveURL(signInPage);
+      await expect(page.getByRole("heading", { name: "Sign in to chat" })).toBeVisible();
+      await expect(page.locator(".sidebar")).toHaveCount(0);
+      if (javaScriptEnabled) {
+        await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+      }
+
+      const name = uniqueAccount("staff");
+      await fillCredentials(page, name, PASSWORD);
+      await signInForm(page).signUp.click();
+      await expect(page).toHaveURL(new RegExp(`/room/${room}$`));
+      await expect(page.locator(".account-name")).toHaveText(name);
+      if (javaScriptEnabled) {
+        await expect(page.locator(".badge")).toHaveAttribute("data-state", "live");
+      }
+      await page.getByRole("textbox", { name: /^Message #/ }).fill("members only");
+      await page.getByRole("button", { name: "Send" }).click();
+      await expect(messageTexts(page)).toHaveText(["members only"]);
+
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await expect(page).toHaveURL(signInPage);
+      await expect(page.getByText("members only")).toHaveCount(0);
+      // Signed out, the API refuses this browser too.
+      expect((await context.request.get(`/api/history?room=${room}`)).status()).toBe(401);
+    } finally {
+      await context.close();
+      await server.stop();
+    }
+  });
+}
 
 for (const colorScheme of ["light", "dark"] as const) {
   test(`screenshot: a private room and its members (${colorScheme})`, async ({ browser }, testInfo) => {

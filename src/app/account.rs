@@ -3,14 +3,58 @@
 //! functions, so they work without JavaScript (the server function redirects back, an error
 //! in the URL, which the actions pick up); with it, the submit handler dispatches the action
 //! and the page updates in place.
+//!
+//! [`SignInPage`] is the same form on a page of its own: where guests are not allowed, every
+//! room sends a visitor there, and it sends them back once they are signed in.
 
 use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_meta::Title;
+use leptos_router::{components::Redirect, hooks::use_query_map};
 
 use super::{explain, session::Session};
 use crate::{
     api::{SignIn, SignOut, SignUp},
-    model::{ACCOUNT_NAME_MAX_CHARS, PASSWORD_MIN_CHARS},
+    model::{RoomName, ACCOUNT_NAME_MAX_CHARS, PASSWORD_MIN_CHARS},
 };
+
+/// The sign-in page's address, coming back to `room` once signed in (a valid room name needs
+/// no escaping in a query).
+pub fn sign_in_url(room: &str) -> String {
+    format!("/sign-in?next=/room/{room}")
+}
+
+/// Where the sign-in page may send a visitor back to: the chat's own pages only, never
+/// another site (an open redirect would lend our address to a phishing link).
+fn return_path(next: Option<String>) -> String {
+    match next.as_deref().and_then(|next| next.strip_prefix("/room/")) {
+        Some(room) if RoomName::parse(room).is_ok() => format!("/room/{room}"),
+        _ => "/".to_owned(),
+    }
+}
+
+/// Sign in (or create an account) on a page of its own.
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let session = Session::provide();
+    let query = use_query_map();
+    let next = move || return_path(query.read().get("next"));
+    view! {
+        <Title text="Sign in · longpoll-chat"/>
+        <main class="sign-in-page">
+            <section class="sign-in-card account" aria-labelledby="sign-in-title">
+                <p class="brand">"longpoll-chat"</p>
+                <h1 id="sign-in-title">"Sign in to chat"</h1>
+                <Transition fallback=|| ()>
+                    {move || match session.user() {
+                        // Signed in (by this form, or already): back to the room asked for.
+                        Some(_) => view! { <Redirect path=next()/> }.into_any(),
+                        None => view! { <SignInForm/> }.into_any(),
+                    }}
+                </Transition>
+            </section>
+        </main>
+    }
+}
 
 #[component]
 pub fn AccountPanel() -> impl IntoView {

@@ -7,13 +7,15 @@
 use leptos::{html, prelude::*, server_fn::ServerFn};
 
 use super::{identity::DisplayName, session::Session};
-use crate::{
-    api::{text_limit, SendMessage},
-    model::{SENDER_MAX_CHARS, TEXT_MAX_CHARS},
-};
+use crate::{api::SendMessage, model::SENDER_MAX_CHARS};
 
 #[component]
-pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
+pub fn Composer(
+    room: Memo<String>,
+    name: DisplayName,
+    /// The server's limit on a message's characters (`--max-text-chars`).
+    max_chars: Signal<usize>,
+) -> impl IntoView {
     let session = Session::expect();
     let send = ServerAction::<SendMessage>::new();
     let text = RwSignal::new(String::new());
@@ -22,9 +24,7 @@ pub fn Composer(room: Memo<String>, name: DisplayName) -> impl IntoView {
     let textarea = NodeRef::<html::Textarea>::new();
     let sender_input = NodeRef::<html::Input>::new();
 
-    // The server's limit (`--max-text-chars`); the protocol's until it is known.
-    let limit = OnceResource::new(text_limit());
-    let max_chars = move || limit.get().and_then(Result::ok).unwrap_or(TEXT_MAX_CHARS);
+    let max_chars = move || max_chars.get();
     let length = move || text.with(|text| text.chars().count());
     let too_long = move || length() > max_chars();
     // The counter shows over the last eighth of the limit.

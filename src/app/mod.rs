@@ -17,16 +17,17 @@ mod sidebar;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{Redirect, Route, Router, Routes},
     hooks::use_params_map,
     path, SsrMode,
 };
 
 use crate::{
-    api::room_history,
+    api::{room_history, text_limit},
     error::ChatError,
-    model::{RoomName, DEFAULT_ROOM},
+    model::{RoomName, DEFAULT_ROOM, TEXT_MAX_CHARS},
 };
+use account::{sign_in_url, SignInPage};
 use composer::Composer;
 use identity::DisplayName;
 use live::{ConnectionBadge, ConnectionState};
@@ -74,6 +75,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/") view=ChatPage ssr=SsrMode::Async/>
                 <Route path=path!("/room/:room") view=ChatPage ssr=SsrMode::Async/>
+                <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }
@@ -106,6 +108,17 @@ fn ChatPage() -> impl IntoView {
         move || (room.get(), session.changes()),
         |(room, _)| room_history(room, Some(HISTORY_ON_OPEN)),
     );
+    // Made here, once per page, not in the composer: the composer is rendered under a
+    // `Transition`, which on the server renders its children again each time a resource it
+    // waits on resolves, and a resource made there would be a new one every time.
+    let text_limit = OnceResource::new(text_limit());
+    let max_chars = Signal::derive(move || {
+        // The protocol's limit until the server's is known.
+        text_limit
+            .get()
+            .and_then(Result::ok)
+            .unwrap_or(TEXT_MAX_CHARS)
+    });
     let name = DisplayName::new();
     let connection = RwSignal::new(ConnectionState::Connecting);
     let drawer_open = RwSignal::new(false);
@@ -159,6 +172,11 @@ fn ChatPage() -> impl IntoView {
                                     view! { <Conversation history name connection/> }.into_any()
                                 }
                                 Err(ChatError::NoSuchRoom) => view! { <RoomUnavailable/> }.into_any(),
+                                // Guests are not allowed here (`--guests off`).
+                                Err(ChatError::Unauthenticated(_)) => {
+                                    view! { <Redirect path=sign_in_url(&room.get_untracked())/> }
+                                        .into_any()
+                                }
                                 Err(error) => {
                                     view! {
                                         <p class="notice" role="alert">
@@ -172,7 +190,7 @@ fn ChatPage() -> impl IntoView {
                     </Suspense>
                     <Transition fallback=|| ()>
                         <Show when=move || room_open.get()>
-                            <Composer room name/>
+                            <Composer room name max_chars/>
                         </Show>
                     </Transition>
                 </Show>

@@ -146,7 +146,7 @@ impl Chat {
     fn stamp(&self, user: &User, named: Option<&SenderName>) -> Result<SenderName, ChatError> {
         if let Some(named) = named.filter(|named| !named.as_str().eq_ignore_ascii_case(&user.key)) {
             return Err(ChatError::forbidden(format!(
-                "you are signed in as {}: leave `sender` out, or name yourself, not {named:?}",
+                "you are signed in as {}: leave `sender` out, or name yourself, not \"{named}\"",
                 user.name
             )));
         }
@@ -159,7 +159,7 @@ impl Chat {
         if let Ok(account) = AccountName::parse(named.as_str()) {
             if self.shared.identity.account_exists(&account).await? {
                 return Err(ChatError::forbidden(format!(
-                    "{named:?} is an account's name: sign in to send as it, or pick another"
+                    "\"{named}\" is an account's name: sign in to send as it, or pick another"
                 )));
             }
         }

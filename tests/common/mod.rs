@@ -1,5 +1,6 @@
 //! The one harness of the integration tests. Each test binary uses a part of it.
 //!
+//! - [`accounts`]: signing up and in, and requests carrying a bearer token or a cookie.
 //! - [`app`]: the whole application in-process, as `main` assembles it, with requests sent
 //!   through `tower::ServiceExt::oneshot`, and waits on the broker's held polls.
 //! - [`process`]: the real `longpoll-chat` binary and an HTTP client for it.
@@ -8,6 +9,7 @@
 //! Every wait here fails after a bound instead of spinning forever.
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod app;
 pub mod process;
 pub mod redis;

@@ -1,0 +1,66 @@
+//! Accounts and sessions for the in-process app: requests that sign up and in, and requests
+//! that carry an identity.
+
+use axum::{
+    body::Body,
+    http::{header, Method, Request, StatusCode},
+};
+use serde_json::{json, Value};
+
+use super::app::{Answer, TestApp};
+
+/// `request` carrying `Authorization: Bearer token`.
+pub fn bearer(mut request: Request<Body>, token: &str) -> Request<Body> {
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    request
+}
+
+pub fn json_request(method: Method, uri: &str, body: Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+pub fn empty_request(method: Method, uri: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .unwrap()
+}
+
+pub fn credentials(name: &str, password: &str) -> Value {
+    json!({"name": name, "password": password})
+}
+
+pub async fn sign_up(app: &TestApp, name: &str) -> Answer {
+    let body = credentials(name, "correct horse battery");
+    app.call(json_request(Method::POST, "/api/accounts", body))
+        .await
+}
+
+/// Signs `name` up and in; returns the session token.
+pub async fn signed_in(app: &TestApp, name: &str) -> String {
+    assert_eq!(sign_up(app, name).await.status, StatusCode::CREATED);
+    let body = credentials(name, "correct horse battery");
+    let session = app
+        .call(json_request(Method::POST, "/api/sessions", body))
+        .await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.json);
+    session.json["token"].as_str().unwrap().to_owned()
+}
+
+/// `request` carrying the browser's session cookie.
+pub fn with_cookie(mut request: Request<Body>, token: &str) -> Request<Body> {
+    request.headers_mut().insert(
+        header::COOKIE,
+        format!("lpc_session={token}").parse().unwrap(),
+    );
+    request
+}

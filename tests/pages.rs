@@ -1,0 +1,186 @@
+//! The chat page as the server renders it for each kind of visitor: a guest, a signed-in
+//! user, a member and a stranger of a private room, and a visitor of a server without guests.
+//! What the HTML holds is what a browser without JavaScript gets, and what hydration starts
+//! from. The page in the browser is tested by end2end/.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use std::time::Duration;
+
+use axum::{
+    body::Body,
+    http::{header, Method, Request, StatusCode},
+};
+use common::{
+    accounts::{bearer, json_request, signed_in, with_cookie},
+    app::{get, message, Reply, Setup, TestApp},
+};
+use longpoll_chat::server::identity::IdentityConfig;
+use serde_json::json;
+
+/// Renders `request` as a browser asks for a page, failing rather than hanging if the page
+/// never finishes (a resource made anew on every render of a `Suspense` keeps the server
+/// rendering forever).
+async fn page(app: &TestApp, mut request: Request<Body>) -> Reply {
+    request
+        .headers_mut()
+        .insert(header::ACCEPT, "text/html".parse().unwrap());
+    tokio::time::timeout(Duration::from_secs(30), app.call_raw(request))
+        .await
+        .expect("the page finishes rendering")
+}
+
+/// `alice` owns the private room `hideout` (with `bob` in it, and one message); `carol` is
+/// signed in too. Returns the three session tokens.
+async fn private_room(app: &TestApp) -> [String; 3] {
+    let [alice, bob, carol] = [
+        signed_in(app, "alice").await,
+        signed_in(app, "bob").await,
+        signed_in(app, "carol").await,
+    ];
+    let create = json_request(
+        Method::POST,
+        "/api/rooms",
+        json!({"name": "hideout", "private": true}),
+    );
+    assert_eq!(
+        app.call(bearer(create, &alice)).await.status,
+        StatusCode::CREATED
+    );
+    let add = json_request(Method::PUT, "/api/rooms/hideout/members/bob", json!({}));
+    assert_eq!(app.call(bearer(add, &alice)).await.status, StatusCode::OK);
+    let send = json_request(
+        Method::POST,
+        "/api/send",
+        json!({"room": "hideout", "text": "the key is under the mat"}),
+    );
+    assert_eq!(app.call(bearer(send, &alice)).await.status, StatusCode::OK);
+    [alice, bob, carol]
+}
+
+#[tokio::test]
+async fn a_guest_gets_the_sign_in_form_and_a_name_field_and_no_private_room() {
+    let app = TestApp::new().await;
+    private_room(&app).await;
+    let sent = app
+        .send(message("general", "a guest", "hello from a guest"))
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+
+    let reply = page(&app, get("/")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let html = reply.text();
+    assert!(html.contains("hello from a guest"), "{html}");
+    assert!(html.contains(r#"action="/sfn/sign-in""#), "{html}");
+    assert!(html.contains(r#"name="sender""#), "the guest picks a name");
+    assert!(!html.contains("hideout"), "a private room is not listed");
+    assert!(!html.contains("Signed in as"));
+}
+
+#[tokio::test]
+async fn a_signed_in_page_sends_as_the_account_and_lists_its_private_rooms() {
+    let app = TestApp::new().await;
+    let [alice, ..] = private_room(&app).await;
+
+    let reply = page(&app, with_cookie(get("/room/hideout"), &alice)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let html = reply.text();
+    assert!(html.contains("Signed in as"), "{html}");
+    assert!(html.contains("the key is under the mat"));
+    assert!(
+        !html.contains(r#"name="sender""#),
+        "the server stamps the name"
+    );
+    assert!(html.contains(r#"aria-label="private""#), "the lock mark");
+    // The owner sees the members and the form that adds them.
+    assert!(html.contains(r#"aria-label="Members: 2""#), "{html}");
+    assert!(html.contains(r#"action="/sfn/add-member""#));
+}
+
+#[tokio::test]
+async fn a_member_sees_the_room_but_may_not_add_members() {
+    let app = TestApp::new().await;
+    let [_, bob, _] = private_room(&app).await;
+
+    let html = page(&app, with_cookie(get("/room/hideout"), &bob)).await;
+    assert_eq!(html.status, StatusCode::OK);
+    assert!(html.text().contains("the key is under the mat"));
+    assert!(html.text().contains(r#"aria-label="Members: 2""#));
+    assert!(!html.text().contains(r#"action="/sfn/add-member""#));
+    assert!(
+        html.text().contains(r#"aria-label="Leave bob""#),
+        "a member may leave"
+    );
+}
+
+#[tokio::test]
+async fn a_stranger_or_a_guest_learns_nothing_of_a_private_room() {
+    let app = TestApp::new().await;
+    let [_, _, carol] = private_room(&app).await;
+
+    for request in [
+        with_cookie(get("/room/hideout"), &carol),
+        get("/room/hideout"),
+    ] {
+        let reply = page(&app, request).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        let html = reply.text();
+        assert!(
+            html.contains("This room is private or no longer exists"),
+            "{html}"
+        );
+        for secret in ["the key is under the mat", "alice", "bob", "Members"] {
+            assert!(!html.contains(secret), "{secret} leaked: {html}");
+        }
+        assert!(!html.contains(r#"action="/sfn/send""#), "no composer");
+    }
+}
+
+#[tokio::test]
+async fn without_guests_every_room_sends_a_visitor_to_sign_in_and_back() {
+    let app = TestApp::build(Setup {
+        identity: IdentityConfig {
+            guests: false,
+            ..IdentityConfig::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    let alice = signed_in(&app, "alice").await;
+    let send = json_request(
+        Method::POST,
+        "/api/send",
+        json!({"room": "staff", "text": "members only"}),
+    );
+    assert_eq!(app.call(bearer(send, &alice)).await.status, StatusCode::OK);
+
+    for (path, back_to) in [("/", "/room/general"), ("/room/staff", "/room/staff")] {
+        let reply = page(&app, get(path)).await;
+        assert_eq!(reply.status, StatusCode::FOUND, "{path}");
+        assert_eq!(
+            reply.header(header::LOCATION),
+            Some(format!("/sign-in?next={back_to}").as_str())
+        );
+        assert!(!reply.text().contains("members only"));
+    }
+    let sign_in = page(&app, get("/sign-in?next=/room/staff")).await;
+    assert_eq!(sign_in.status, StatusCode::OK);
+    assert!(sign_in.text().contains(r#"action="/sfn/sign-in""#));
+
+    // Signed in, the sign-in page sends the user back: to a page of the chat only.
+    for (next, back_to) in [
+        ("/room/staff", "/room/staff"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/room/x", "/"),
+        ("/room/..%2F..%2Fevil", "/"),
+    ] {
+        let request = with_cookie(get(&format!("/sign-in?next={next}")), &alice);
+        let reply = page(&app, request).await;
+        assert_eq!(reply.status, StatusCode::FOUND, "{next}");
+        assert_eq!(reply.header(header::LOCATION), Some(back_to), "{next}");
+    }
+    let room = page(&app, with_cookie(get("/room/staff"), &alice)).await;
+    assert_eq!(room.status, StatusCode::OK);
+    assert!(room.text().contains("members only"));
+}
