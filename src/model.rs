@@ -24,6 +24,8 @@ pub const CLIENT_ID_MAX_CHARS: usize = 128;
 /// The most messages one answer carries (a poll, a page of history); a client further behind
 /// polls again for the rest.
 pub const MAX_MESSAGES_PER_POLL: usize = 100;
+/// The most rooms one `POST /api/stream` follows.
+pub const MAX_STREAM_ROOMS: usize = 100;
 /// Account names: 1 to this many characters of `A-Z a-z 0-9 - _ .`, starting with a letter or
 /// digit; unique regardless of letter case.
 pub const ACCOUNT_NAME_MAX_CHARS: usize = 32;
@@ -402,6 +404,128 @@ impl<'a> PollQuery<'a> {
             timeout: Duration::from_secs(POLL_TIMEOUT_SECS.parse(self.timeout.as_deref())?.into()),
             holder: None,
         })
+    }
+}
+
+/// `POST /api/stream` body as it arrives: a JSON object. Other members are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StreamBody {
+    /// 1–128 characters of `A-Z a-z 0-9 - _ . :`. One stream per client: a newer one answers
+    /// the older `superseded`.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^[A-Za-z0-9._:-]+$", min_length = 1, max_length = 128)
+    )]
+    pub client_id: String,
+    /// Seconds to hold when nothing is new, 5–60; absent or `null`: 25.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 5, maximum = 60, default = 25))]
+    pub timeout: Option<u32>,
+    /// The rooms to follow, 1–100, each named once, each with its own cursor.
+    #[cfg_attr(feature = "ssr", schema(min_items = 1, max_items = 100))]
+    pub rooms: Vec<StreamRoom>,
+}
+
+/// A room a stream follows, and where the client is in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StreamRoom {
+    /// Room name: 1–64 characters of `A-Z a-z 0-9 - _ .`.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^[A-Za-z0-9._-]+$", min_length = 1, max_length = 64)
+    )]
+    pub room: String,
+    /// The id of the last message the client has of this room, as in `GET /api/poll`:
+    /// absent, `null` or empty waits for the next new message; an id the room does not know is
+    /// answered with a reset.
+    #[serde(default)]
+    pub last_message_id: Option<String>,
+}
+
+impl StreamBody {
+    pub fn validate(self) -> Result<StreamRequest, ChatError> {
+        let timeout = match self.timeout {
+            None => POLL_TIMEOUT_SECS.default,
+            Some(secs) if POLL_TIMEOUT_SECS.range.contains(&secs) => secs,
+            Some(_) => return Err(POLL_TIMEOUT_SECS.out_of_range()),
+        };
+        if self.rooms.is_empty() || self.rooms.len() > MAX_STREAM_ROOMS {
+            return Err(ChatError::invalid(format!(
+                "rooms must list 1 to {MAX_STREAM_ROOMS} rooms"
+            )));
+        }
+        let mut rooms = Vec::with_capacity(self.rooms.len());
+        for StreamRoom {
+            room,
+            last_message_id,
+        } in self.rooms
+        {
+            let room = RoomName::parse(&room)?;
+            if rooms.iter().any(|(named, _)| *named == room) {
+                return Err(ChatError::invalid(format!("room {room} is listed twice")));
+            }
+            rooms.push((room, last_message_id.filter(|id| !id.is_empty())));
+        }
+        Ok(StreamRequest {
+            client_id: ClientId::parse(&self.client_id)?,
+            rooms,
+            timeout: Duration::from_secs(timeout.into()),
+            holder: None,
+        })
+    }
+}
+
+/// A validated stream: one held request for many rooms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamRequest {
+    pub client_id: ClientId,
+    /// Each room once, with the id of the last message the client has of it.
+    pub rooms: Vec<(RoomName, Option<String>)>,
+    pub timeout: Duration,
+    /// As [`PollRequest::holder`].
+    pub holder: Option<Arc<str>>,
+}
+
+/// The answer to a stream: the rooms with news, each as `GET /api/poll` would answer it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StreamResponse {
+    /// `success`: `rooms` lists what is new (it may be empty when a followed room changed:
+    /// poll again); `timeout`, `superseded` and `disconnected` as for `GET /api/poll`.
+    pub status: PollStatus,
+    /// Only rooms with news, in the order the request listed them.
+    pub rooms: Vec<RoomNews>,
+    /// Unix time in seconds of the answer.
+    pub timestamp: f64,
+}
+
+/// What is new in one room of a stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RoomNews {
+    pub room: String,
+    /// Oldest first, at most 100: poll again from the last one for more.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Message>))]
+    pub messages: Vec<Arc<Message>>,
+    /// The cursor was unknown in the room: `messages` are its most recent ones; start over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
+    /// A private room the caller may not (or may no longer) read, or one deleted: stop
+    /// following it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unavailable: bool,
+}
+
+impl RoomNews {
+    pub fn unavailable(room: String) -> Self {
+        Self {
+            room,
+            messages: Vec::new(),
+            reset: false,
+            unavailable: true,
+        }
     }
 }
 

@@ -15,6 +15,10 @@ use common::app::{get, message, post, send_request, Setup, TestApp};
 use longpoll_chat::server::{chat::ChatOptions, send_limit::SendLimiter, BrokerConfig, HttpConfig};
 use serde_json::{json, Value};
 
+fn stream(body: Value) -> Request<Body> {
+    post("/api/stream", Some("application/json"), body.to_string())
+}
+
 /// Follows a local `$ref`.
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
     match schema["$ref"].as_str() {
@@ -147,7 +151,7 @@ async fn every_documented_endpoint_answers_as_documented() {
         ("/api/send", post("/api/send", Some("text/plain"), "hi")),
         (
             "/api/send",
-            post("/api/send", Some("application/json"), huge),
+            post("/api/send", Some("application/json"), huge.clone()),
         ),
         (
             "/api/poll",
@@ -158,6 +162,32 @@ async fn every_documented_endpoint_answers_as_documented() {
             get("/api/poll?client_id=c1&room=quiet&timeout=5"),
         ),
         ("/api/poll", get("/api/poll?room=spec")),
+        (
+            "/api/stream",
+            stream(
+                json!({"client_id": "c2", "rooms": [{"room": "spec", "last_message_id": "nope"}]}),
+            ),
+        ),
+        (
+            "/api/stream",
+            stream(json!({"client_id": "c2", "rooms": []})),
+        ),
+        (
+            "/api/stream",
+            post("/api/stream", Some("text/plain"), "rooms"),
+        ),
+        (
+            "/api/stream",
+            post("/api/stream", Some("application/json"), huge),
+        ),
+        ("/api/stream", {
+            let mut request = stream(json!({"client_id": "c2", "rooms": [{"room": "spec"}]}));
+            request.headers_mut().insert(
+                axum::http::header::AUTHORIZATION,
+                "Bearer lpc_not-a-session".parse().unwrap(),
+            );
+            request
+        }),
         ("/api/history", get("/api/history?room=spec&limit=5")),
         ("/api/history", get("/api/history?limit=0")),
         ("/api/stats", get("/api/stats")),
@@ -188,6 +218,8 @@ async fn every_documented_endpoint_answers_as_documented() {
     checker
         .check(&full, "/api/poll", get("/api/poll?client_id=late"))
         .await;
+    let late = stream(json!({"client_id": "late", "rooms": [{"room": "a"}]}));
+    checker.check(&full, "/api/stream", late).await;
     let one = NonZeroU32::new(1).unwrap();
     let limited = TestApp::build(Setup {
         chat: ChatOptions {
@@ -216,6 +248,12 @@ async fn every_documented_endpoint_answers_as_documented() {
         "get /api/poll 200",
         "get /api/poll 400",
         "get /api/poll 503",
+        "post /api/stream 200",
+        "post /api/stream 400",
+        "post /api/stream 401",
+        "post /api/stream 413",
+        "post /api/stream 415",
+        "post /api/stream 503",
         "get /api/history 200",
         "get /api/history 400",
         "get /api/stats 200",

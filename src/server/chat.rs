@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use super::{
     broker::PollAnswer,
     client_addr::TrustedProxies,
+    clock::unix_seconds,
     identity::{store_failed, Caller, Identity, RoomChange, User},
     send_limit::{SendKey, SendLimiter},
     store::identity::PrivateRoomRecord,
@@ -30,8 +31,8 @@ use crate::{
     error::ChatError,
     model::{
         Account, AccountName, ClientId, History, HistoryRequest, Me, Password, PollRequest,
-        RoomInfo, RoomList, RoomMembers, RoomName, SendDraft, SendReceipt, SenderName,
-        SessionCreated, Stats,
+        PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews, SendDraft, SendReceipt,
+        SenderName, SessionCreated, Stats, StreamRequest, StreamResponse,
     },
     server::identity::Via,
 };
@@ -181,6 +182,52 @@ impl Chat {
         // removed) while the poll was being registered ends only the polls registered by then.
         if !answer.messages.is_empty() {
             self.visible(user, room.as_str())?;
+        }
+        Ok(answer)
+    }
+
+    /// Holds one request for many rooms (see [`Broker::stream`]). Rooms the caller may not
+    /// read are answered `unavailable` at once, without waiting: they are never followed.
+    pub async fn stream(
+        &self,
+        caller: &Caller,
+        mut request: StreamRequest,
+    ) -> Result<StreamResponse, ChatError> {
+        let user = self.participant(caller)?;
+        let private = self.shared.identity.rooms();
+        let hidden: Vec<RoomNews> = request
+            .rooms
+            .iter()
+            .filter(|(room, _)| !private.may_see(user, room.as_str()))
+            .map(|(room, _)| RoomNews::unavailable(room.to_string()))
+            .collect();
+        if !hidden.is_empty() {
+            return Ok(StreamResponse {
+                status: PollStatus::Success,
+                rooms: hidden,
+                timestamp: unix_seconds(),
+            });
+        }
+        request.holder = user.map(|user| user.key.clone());
+        let rooms: Vec<RoomName> = request.rooms.iter().map(|(room, _)| room.clone()).collect();
+        let mut answer = self.shared.broker.stream(request).await?;
+        // Checked again before handing anything out, as in `poll`; and a stream ended early
+        // because a room changed hands learns here which rooms it lost.
+        if answer.status == PollStatus::Success {
+            let private = self.shared.identity.rooms();
+            for room in &rooms {
+                if private.may_see(user, room.as_str()) {
+                    continue;
+                }
+                match answer
+                    .rooms
+                    .iter_mut()
+                    .find(|news| news.room == room.as_str())
+                {
+                    Some(news) => *news = RoomNews::unavailable(room.to_string()),
+                    None => answer.rooms.push(RoomNews::unavailable(room.to_string())),
+                }
+            }
         }
         Ok(answer)
     }

@@ -1,8 +1,9 @@
 //! The client registry: which client holds which polls, and every rule about holding them.
 //!
 //! Invariants:
-//! - A client holds at most one poll per room: a newer poll on the same room supersedes the
-//!   older one at once, and is accepted even at the caps (it replaces a held poll).
+//! - A client holds at most one poll per room and one stream: a newer poll on the same room
+//!   (a newer stream) supersedes the older one at once, and is accepted even at the caps (it
+//!   replaces a held poll). A stream counts as one poll, however many rooms it follows.
 //! - The caps (polls per client, polls over the whole server) are checked under the
 //!   registry's lock, which serializes registrations, so they are exact.
 //! - Whatever ends a poll early (superseded, disconnected, store interrupted, shutdown) reaches
@@ -81,11 +82,46 @@ struct Client {
     last_seen: Instant,
 }
 
+/// What a held poll waits on. A room is the same `Arc` for as long as any poll holds it (see
+/// `Rooms::forget_unused`), so rooms are compared by address.
+pub(super) enum Follows {
+    /// `GET /api/poll`: one room.
+    Room(Arc<Room>),
+    /// `POST /api/stream`: many rooms.
+    Stream(Box<[Arc<Room>]>),
+}
+
+impl Follows {
+    fn includes(&self, room: &Arc<Room>) -> bool {
+        match self {
+            Self::Room(polled) => Arc::ptr_eq(polled, room),
+            Self::Stream(rooms) => rooms.iter().any(|followed| Arc::ptr_eq(followed, room)),
+        }
+    }
+
+    /// Whether a newer poll following `self` takes over the held one following `held`.
+    fn supersedes(&self, held: &Self) -> bool {
+        match (self, held) {
+            (Self::Room(new), Self::Room(old)) => Arc::ptr_eq(new, old),
+            (Self::Stream(_), Self::Stream(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// How a poll learns that one of its rooms changed hands ([`Clients::end_polls_on`]): a
+    /// one-room poll is over (`disconnected`); a stream is answered at once (`success`) and
+    /// its caller finds out which of its rooms it lost.
+    fn lost_room_status(&self) -> PollStatus {
+        match self {
+            Self::Room(_) => PollStatus::Disconnected,
+            Self::Stream(_) => PollStatus::Success,
+        }
+    }
+}
+
 struct ClientPoll {
     id: u64,
-    /// The room polled: the same `Arc` for as long as any poll holds it (see
-    /// `Rooms::forget_unused`), so compared by address.
-    room: Arc<Room>,
+    follows: Follows,
     /// The signed-in user holding the poll, if any (their account key).
     holder: Option<Arc<str>>,
     /// Tells the waiting poll why it must end early; taken once told.
@@ -136,19 +172,20 @@ impl Clients {
         lock(&self.registry)
     }
 
-    /// Registers a poll of `client_id` on `room`, superseding the client's earlier poll on the
-    /// same room. Refused with [`ChatError::TooManyPolls`] past the caps.
+    /// Registers a poll of `client_id` following `follows`, superseding the client's earlier
+    /// poll on the same room (or its earlier stream). Refused with [`ChatError::TooManyPolls`]
+    /// past the caps.
     pub fn register<'a>(
         &'a self,
         client_id: &'a ClientId,
-        room: &Arc<Room>,
+        follows: Follows,
         holder: Option<Arc<str>>,
     ) -> Result<(HeldPoll<'a>, PollEnd), ChatError> {
         let id = self.next_poll_id.fetch_add(1, Ordering::Relaxed);
         let (end, ended) = oneshot::channel();
         let mut poll = ClientPoll {
             id,
-            room: room.clone(),
+            follows,
             holder,
             end: Some(end),
         };
@@ -165,8 +202,10 @@ impl Clients {
             // Not `entry`, whose owned key would copy the id for every poll of a known client.
             let superseded = match registry.clients.get_mut(client_id) {
                 Some(client) => {
-                    let same_room = |held: &ClientPoll| Arc::ptr_eq(&held.room, room);
-                    let previous = client.polls.iter().position(same_room);
+                    let previous = client
+                        .polls
+                        .iter()
+                        .position(|held| poll.follows.supersedes(&held.follows));
                     if previous.is_none() && full(client.polls.len()) {
                         return Err(ChatError::TooManyPolls);
                     }
@@ -233,19 +272,22 @@ impl Clients {
         Some(answered)
     }
 
-    /// Answers with `disconnected` the polls held on `room` whose holder `ends` picks (`None`:
-    /// a guest's poll); returns how many.
+    /// Ends the polls following `room` whose holder `ends` picks (`None`: a guest's poll):
+    /// one-room polls with `disconnected`, streams with `success` (see
+    /// [`Follows::lost_room_status`]); returns how many.
     pub fn end_polls_on(&self, room: &Arc<Room>, ends: impl Fn(Option<&str>) -> bool) -> usize {
         let ends: Vec<_> = self
             .lock()
             .clients
             .values_mut()
             .flat_map(|client| client.polls.iter_mut())
-            .filter(|poll| Arc::ptr_eq(&poll.room, room) && ends(poll.holder.as_deref()))
-            .filter_map(|poll| poll.end.take())
+            .filter(|poll| poll.follows.includes(room) && ends(poll.holder.as_deref()))
+            .filter_map(|poll| Some((poll.end.take()?, poll.follows.lost_room_status())))
             .collect();
         let answered = ends.len();
-        send_ends(ends, PollStatus::Disconnected);
+        for (end, status) in ends {
+            let _ = end.send(status);
+        }
         answered
     }
 

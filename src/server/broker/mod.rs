@@ -22,6 +22,7 @@ mod room;
 mod tests;
 
 use std::{
+    future::Future,
     pin::pin,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
@@ -39,12 +40,12 @@ use super::{
 use crate::{
     error::ChatError,
     model::{
-        ClientId, History, HistoryRequest, Message, PollRequest, PollStatus, RoomName, SendReceipt,
-        SendRequest, Stats, TEXT_MAX_CHARS,
+        ClientId, History, HistoryRequest, Message, PollRequest, PollStatus, RoomName, RoomNews,
+        SendReceipt, SendRequest, Stats, StreamRequest, StreamResponse, TEXT_MAX_CHARS,
     },
 };
 pub use answer::PollAnswer;
-use clients::{Clients, PollCaps, PollEnd};
+use clients::{Clients, Follows, PollCaps, PollEnd};
 use room::{Read, Room, Rooms};
 
 /// Tunables of the broker.
@@ -189,9 +190,12 @@ impl Broker {
         // Before the poll counts as held: a client that saw it held (`held_polls`) and then
         // sent expects the poll to get that message, so the poll's position must not be taken
         // after the send.
-        let start = self.start_position(&room, request).await;
+        let start = self
+            .start_position(&room, room_name, request.last_message_id.as_deref())
+            .await;
+        let follows = Follows::Room(room.clone());
         let holder = request.holder.clone();
-        let (_held, ended) = match shared.clients.register(&request.client_id, &room, holder) {
+        let (_held, ended) = match shared.clients.register(&request.client_id, follows, holder) {
             Ok(registered) => registered,
             Err(refused) => {
                 // A refused poll leaves nothing behind, not even the empty room it created.
@@ -209,12 +213,15 @@ impl Broker {
     /// cursor. A cursor this instance has not seen may come from another instance sharing the
     /// store, newer than anything here yet: then the store hands over what it has, once, and
     /// the room is searched again. `None`: the room does not know the cursor.
-    async fn start_position(&self, room: &Room, request: &PollRequest) -> Option<u64> {
-        let cursor = request.last_message_id.as_deref();
+    async fn start_position(
+        &self,
+        room: &Room,
+        room_name: &str,
+        cursor: Option<&str>,
+    ) -> Option<u64> {
         if let Some(start) = room.lock().start_after(cursor) {
             return Some(start);
         }
-        let room_name = request.room.as_str();
         if let Err(error) = self.shared.store.catch_up(room_name).await {
             tracing::warn!(%error, room = room_name, "store catch-up failed");
         }
@@ -261,6 +268,111 @@ impl Broker {
                 end = &mut ended => {
                     // A dropped sender means the client was forgotten: treat it as disconnected.
                     return PollAnswer::empty(end.unwrap_or(PollStatus::Disconnected));
+                }
+            }
+        }
+    }
+
+    /// Holds one request for many rooms until any of them has messages the client has not
+    /// seen (answering every room that has), or as [`Broker::poll`] for the rest: the timeout,
+    /// a newer stream of the same client, a disconnect, shutdown. A followed room deleted while
+    /// held is answered `unavailable`; one whose user lost access ends the stream early with
+    /// no news (the caller checks access). The same per-room rules as `poll`: oldest first, at
+    /// most [`MAX_MESSAGES_PER_POLL`](crate::model::MAX_MESSAGES_PER_POLL) per room, a reset for an unknown cursor.
+    pub async fn stream(&self, request: StreamRequest) -> Result<StreamResponse, ChatError> {
+        let answer = self.hold_stream(request).await;
+        let metrics = &self.shared.metrics;
+        match &answer {
+            Ok(answer) => {
+                let messages = answer.rooms.iter().map(|news| news.messages.len()).sum();
+                let reset = answer.rooms.iter().any(|news| news.reset);
+                metrics.poll_answered(answer.status, reset, messages);
+            }
+            Err(_) => metrics.poll_refused(),
+        }
+        answer
+    }
+
+    async fn hold_stream(&self, request: StreamRequest) -> Result<StreamResponse, ChatError> {
+        let shared = &*self.shared;
+        let deadline = Instant::now() + request.timeout;
+        let mut followed = Vec::with_capacity(request.rooms.len());
+        for (name, cursor) in request.rooms {
+            let room = shared.rooms.get_or_create(name.as_str());
+            // As for a poll: positions are taken before the stream counts as held.
+            let start = self
+                .start_position(&room, name.as_str(), cursor.as_deref())
+                .await;
+            followed.push(Followed { name, room, start });
+        }
+        let follows = Follows::Stream(followed.iter().map(|room| room.room.clone()).collect());
+        let registered = shared
+            .clients
+            .register(&request.client_id, follows, request.holder);
+        let (_held, ended) = match registered {
+            Ok(registered) => registered,
+            Err(refused) => {
+                for room in followed {
+                    shared.rooms.forget_if_unused(room.name.as_str(), room.room);
+                }
+                return Err(refused);
+            }
+        };
+        let (status, rooms) = self.wait_on_rooms(&followed, deadline, ended).await;
+        Ok(StreamResponse {
+            status,
+            rooms,
+            timestamp: unix_seconds(),
+        })
+    }
+
+    /// [`Broker::wait_from`] for many rooms: what is new in each, as soon as any has news.
+    async fn wait_on_rooms(
+        &self,
+        followed: &[Followed],
+        deadline: Instant,
+        mut ended: PollEnd,
+    ) -> (PollStatus, Vec<RoomNews>) {
+        let mut timeout = pin!(tokio::time::sleep_until(deadline));
+        loop {
+            // Made before the logs are read, as in `wait_from`: a message committed after its
+            // room's read still completes its future.
+            let mut arrivals: Vec<_> = followed
+                .iter()
+                .map(|room| Box::pin(room.room.arrived.notified()))
+                .collect();
+            let news: Vec<RoomNews> = followed.iter().filter_map(Followed::news).collect();
+            if !news.is_empty() {
+                return (PollStatus::Success, news);
+            }
+            let any_arrived = std::future::poll_fn(|context| {
+                let ready = arrivals
+                    .iter_mut()
+                    .any(|arrived| arrived.as_mut().poll(context).is_ready());
+                if ready {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            });
+            tokio::select! {
+                () = any_arrived => {}
+                () = &mut timeout => return (PollStatus::Timeout, Vec::new()),
+                end = &mut ended => {
+                    let status = end.unwrap_or(PollStatus::Disconnected);
+                    // A room that lost a user, or was deleted: rooms deleted are no longer the
+                    // ones of that name in the registry.
+                    let deleted = followed
+                        .iter()
+                        .filter(|room| {
+                            self.shared.rooms.get(room.name.as_str())
+                                .is_none_or(|now| !Arc::ptr_eq(&now, &room.room))
+                        })
+                        .map(|room| RoomNews::unavailable(room.name.to_string()));
+                    return match status {
+                        PollStatus::Success => (status, deleted.collect()),
+                        _ => (status, Vec::new()),
+                    };
                 }
             }
         }
@@ -445,6 +557,31 @@ impl Broker {
                 tracing::warn!(%error, "sharing active clients failed");
             }
         }
+    }
+}
+
+/// A room a stream follows, and where in its log the stream reads from (`None`: the cursor
+/// was unknown, answered with a reset).
+struct Followed {
+    name: RoomName,
+    room: Arc<Room>,
+    start: Option<u64>,
+}
+
+impl Followed {
+    fn news(&self) -> Option<RoomNews> {
+        let mut log = self.room.lock();
+        let (answer, reset) = match self.start.map(|start| log.read_from(start)) {
+            Some(Read::Nothing) => return None,
+            Some(Read::Messages(answer)) => (answer, false),
+            None | Some(Read::Evicted) => (log.reset(), true),
+        };
+        Some(RoomNews {
+            room: self.name.to_string(),
+            messages: answer.messages.clone(),
+            reset,
+            unavailable: false,
+        })
     }
 }
 

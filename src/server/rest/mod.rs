@@ -33,7 +33,7 @@ use crate::{
     model::{
         Account, ClientId, CreateRoomBody, Credentials, History, HistoryQuery, Me, PollQuery,
         PollResponse, RoomInfo, RoomList, RoomMembers, RoomName, SendBody, SendReceipt,
-        SessionCreated, Stats,
+        SessionCreated, Stats, StreamBody, StreamResponse,
     },
 };
 pub use extract::{caller_of, cleared_session_cookie, session_cookie, ApiCaller, SESSION_COOKIE};
@@ -62,7 +62,7 @@ impl Default for Limits {
         description = "A chat over HTTP long polling."
     ),
     paths(
-        poll, send, history, stats, disconnect, health, ready, sign_up, sign_in, sign_out, me,
+        poll, stream, send, history, stats, disconnect, health, ready, sign_up, sign_in, sign_out, me,
         rooms, create_room, delete_room, members, add_member, remove_member
     ),
     modifiers(&BearerAuth)
@@ -108,6 +108,7 @@ pub fn routes(chat: Chat) -> Router {
     // Full paths rather than `nest("/api", ...)`, which rebuilds every request's URI.
     let api = Router::new()
         .route("/api/poll", get(poll))
+        .route("/api/stream", post(stream))
         .route("/api/send", post(send))
         .route("/api/history", get(history))
         .route("/api/stats", get(stats))
@@ -156,6 +157,33 @@ async fn poll(
     let answer = chat.poll(&caller, request).await?;
     let json = HeaderValue::from_static("application/json");
     Ok(([(header::CONTENT_TYPE, json)], answer.to_json()?).into_response())
+}
+
+/// Holds one request for many rooms, each with its own cursor, until any of them has news.
+///
+/// The body is JSON so that a hundred rooms and their cursors never meet a proxy's URL limit.
+/// One stream per `client_id`: a newer one answers the older `superseded`. Each room with news
+/// is answered by `GET /api/poll`'s rules; a private room the caller may not read (or no
+/// longer may, or deleted) is answered `unavailable` and is not followed.
+#[utoipa::path(
+    post, path = "/api/stream", request_body = StreamBody,
+    responses(
+        (status = 200, description = "The rooms with news (`success`), or `timeout`, `superseded`, `disconnected`", body = StreamResponse),
+        (status = 400, description = "Malformed JSON, not an object, or a missing or invalid field (no rooms, too many, one twice)", body = ErrorBody),
+        (status = 401, description = "A bad token, or no identity on a server without guests", body = ErrorBody),
+        (status = 413, description = "Body larger than the server's limit (`--max-body-bytes`)", body = ErrorBody),
+        (status = 415, description = "Content type not `application/json` (or another `application/*+json`)", body = ErrorBody),
+        (status = 503, description = "Too many held polls on the server or for this client (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+async fn stream(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<Json<StreamResponse>, ChatError> {
+    let request = body.into_typed::<StreamBody>()?.validate()?;
+    Ok(Json(chat.stream(&caller, request).await?))
 }
 
 /// Stores a message and wakes every poll held on its room.
