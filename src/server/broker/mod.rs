@@ -278,7 +278,8 @@ impl Broker {
     /// a newer stream of the same client, a disconnect, shutdown. A followed room deleted while
     /// held is answered `unavailable`; one whose user lost access ends the stream early with
     /// no news (the caller checks access). The same per-room rules as `poll`: oldest first, at
-    /// most [`MAX_MESSAGES_PER_POLL`](crate::model::MAX_MESSAGES_PER_POLL) per room, a reset for an unknown cursor.
+    /// most [`MAX_MESSAGES_PER_POLL`](crate::model::MAX_MESSAGES_PER_POLL) per room, a reset
+    /// for an unknown cursor.
     pub async fn stream(&self, request: StreamRequest) -> Result<StreamResponse, ChatError> {
         let answer = self.hold_stream(request).await;
         let metrics = &self.shared.metrics;
@@ -359,23 +360,27 @@ impl Broker {
                 () = any_arrived => {}
                 () = &mut timeout => return (PollStatus::Timeout, Vec::new()),
                 end = &mut ended => {
-                    let status = end.unwrap_or(PollStatus::Disconnected);
-                    // A room that lost a user, or was deleted: rooms deleted are no longer the
-                    // ones of that name in the registry.
-                    let deleted = followed
-                        .iter()
-                        .filter(|room| {
-                            self.shared.rooms.get(room.name.as_str())
-                                .is_none_or(|now| !Arc::ptr_eq(&now, &room.room))
-                        })
-                        .map(|room| RoomNews::unavailable(room.name.to_string()));
-                    return match status {
-                        PollStatus::Success => (status, deleted.collect()),
-                        _ => (status, Vec::new()),
+                    return match end.unwrap_or(PollStatus::Disconnected) {
+                        // A followed room lost a user, or was deleted.
+                        PollStatus::Success => (PollStatus::Success, self.deleted(followed)),
+                        status => (status, Vec::new()),
                     };
                 }
             }
         }
+    }
+
+    /// The followed rooms deleted since they were followed, as `unavailable`: a deleted room
+    /// is no longer the room of its name in [`Rooms`].
+    fn deleted(&self, followed: &[Followed]) -> Vec<RoomNews> {
+        followed
+            .iter()
+            .filter(|room| {
+                let now = self.shared.rooms.get(room.name.as_str());
+                now.is_none_or(|now| !Arc::ptr_eq(&now, &room.room))
+            })
+            .map(|room| RoomNews::unavailable(room.name.to_string()))
+            .collect()
     }
 
     /// The room's most recent messages, oldest first.
