@@ -29,6 +29,9 @@ pub enum ChatError {
     /// 404: the private room has no member of that name.
     #[error("no such member")]
     NoSuchMember,
+    /// 404: the account has not joined that room (`DELETE /api/me/rooms/{room}`).
+    #[error("you have not joined that room")]
+    NotJoined,
     /// 409: an account of that name exists already (in some letter case).
     #[error("that name is taken")]
     NameTaken,
@@ -96,7 +99,8 @@ impl ChatError {
             | Self::NoRoute(_)
             | Self::NoSuchRoom
             | Self::NoSuchAccount
-            | Self::NoSuchMember => 404,
+            | Self::NoSuchMember
+            | Self::NotJoined => 404,
             Self::NameTaken | Self::RoomTaken => 409,
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,

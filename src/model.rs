@@ -52,6 +52,9 @@ pub const ROOM_NAME_PATTERN: &str = "^[A-Za-z0-9._-]*$";
 pub const CLIENT_ID_PATTERN: &str = "^[A-Za-z0-9._:-]+$";
 /// An account name, with `maxLength` [`ACCOUNT_NAME_MAX_CHARS`] (see [`AccountName::parse`]).
 pub const ACCOUNT_NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
+/// A message id as clients name one: a hyphenated UUIDv7 ([`parse_message_id`]).
+pub const MESSAGE_ID_PATTERN: &str =
+    "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-7[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-[0-9A-Fa-f]{12}$";
 /// A sender exactly as [`SenderName::parse`] takes it: any whitespace around 1 to
 /// [`SENDER_MAX_CHARS`] characters without control characters that start and end with neither
 /// a control character nor whitespace (`{0,62}`: [`SENDER_MAX_CHARS`] less those two ends). The
@@ -850,9 +853,102 @@ pub struct RoomMembers {
     pub members: Vec<String>,
 }
 
+/// A room the signed-in account has joined (`GET /api/me/rooms`), and how much of it it has
+/// not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct JoinedRoom {
+    pub room: String,
+    /// The newest message the account has read there (on any device); `null` until it marks
+    /// one.
+    pub last_read_id: Option<Uuid>,
+    /// Messages after `last_read_id`, or every message the room keeps when it is `null`.
+    pub unread: usize,
+    /// `unread` is a lower bound: the room no longer keeps `last_read_id`, nor some of the
+    /// messages after it.
+    pub unread_at_least: bool,
+    pub private: bool,
+}
+
+/// `GET /api/me/rooms`: the rooms the account joined and may still see, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct JoinedRoomList {
+    pub rooms: Vec<JoinedRoom>,
+}
+
+/// `PUT /api/me/rooms/{room}` body. Other members are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MarkReadBody {
+    /// The id of the newest message read (a UUIDv7, as every message id is). A position only
+    /// moves forward: an id older than the kept one keeps the kept one. Absent or `null`: only
+    /// join the room.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            value_type = Option<String>,
+            pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-7[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-[0-9A-Fa-f]{12}$"
+        )
+    )]
+    pub last_read_id: Option<String>,
+}
+
+impl MarkReadBody {
+    pub fn validate(&self) -> Result<Option<Uuid>, ChatError> {
+        self.last_read_id
+            .as_deref()
+            .map(parse_message_id)
+            .transpose()
+    }
+}
+
+/// A message id a client names: a hyphenated UUIDv7 (what every message id is), so that ids
+/// order by the time their messages were sent. [`MESSAGE_ID_PATTERN`] says the same.
+pub fn parse_message_id(value: &str) -> Result<Uuid, ChatError> {
+    match Uuid::try_parse(value) {
+        Ok(id)
+            if value.len() == HYPHENATED_LEN
+                && id.get_version_num() == 7
+                && id.get_variant() == uuid::Variant::RFC4122 =>
+        {
+            Ok(id)
+        }
+        _ => Err(ChatError::invalid(
+            "last_read_id must be a message id (a hyphenated UUIDv7)",
+        )),
+    }
+}
+
+/// Characters of a hyphenated UUID; the other forms `Uuid::try_parse` takes are longer or
+/// shorter.
+const HYPHENATED_LEN: usize = 36;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_positions_are_message_ids() {
+        let id = Uuid::now_v7();
+        assert_eq!(parse_message_id(&id.to_string()).unwrap(), id);
+        let upper = id.to_string().to_uppercase();
+        assert_eq!(parse_message_id(&upper).unwrap(), id, "any letter case");
+        for bad in [
+            "",
+            "nope",
+            "00000000-0000-0000-0000-000000000000",
+            "67e55044-10b1-426f-9247-bb680e5fe0c8",
+            "01890a5d-ac96-774b-1cb3-ea58c4f2b7a1",
+            &format!("{id}x"),
+            &id.simple().to_string(),
+            &id.braced().to_string(),
+        ] {
+            assert!(parse_message_id(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(MarkReadBody::default().validate().unwrap(), None);
+    }
 
     #[test]
     fn room_names_follow_the_documented_syntax() {

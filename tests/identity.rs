@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 
 use axum::http::{header, Method, StatusCode};
 use common::{
-    accounts::{bearer, credentials, empty_request, json_request, sign_up, signed_in},
+    accounts::{bearer, credentials, empty_request, json_request, jwt_setup, sign_up, signed_in},
     app::{get, message, post, send_request, Answer, Setup, TestApp},
 };
 use longpoll_chat::server::{chat::ChatOptions, identity::IdentityConfig, send_limit::SendLimiter};
@@ -625,36 +625,6 @@ async fn another_sites_form_cannot_change_anything_even_with_the_users_cookie() 
         app.get("/api/history").await.json["messages"][0]["sender"],
         "pia"
     );
-}
-
-/// A verifier of HS256 tokens, and a token it accepts for `sub` with `rooms`, expiring in
-/// `expires_in` seconds (negative: expired).
-fn jwt_setup() -> (Setup, impl Fn(&str, &[&str], i64) -> String) {
-    use jsonwebtoken::{encode, EncodingKey, Header};
-    use longpoll_chat::server::identity::jwt::JwtVerifier;
-
-    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
-    let setup = Setup {
-        identity: IdentityConfig {
-            tokens: Some(JwtVerifier::hs256(SECRET).unwrap()),
-            ..IdentityConfig::default()
-        },
-        ..Setup::default()
-    };
-    let token = |sub: &str, rooms: &[&str], expires_in: i64| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        let claims = json!({"sub": sub, "rooms": rooms, "exp": now + expires_in});
-        encode(
-            &Header::default(),
-            &claims,
-            &EncodingKey::from_secret(SECRET).unwrap(),
-        )
-        .unwrap()
-    };
-    (setup, token)
 }
 
 #[tokio::test]

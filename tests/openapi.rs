@@ -11,7 +11,10 @@ use axum::{
     body::Body,
     http::{Method, Request},
 };
-use common::app::{get, message, post, send_request, Setup, TestApp};
+use common::{
+    accounts::jwt_setup,
+    app::{get, message, post, send_request, Setup, TestApp},
+};
 use longpoll_chat::server::{chat::ChatOptions, send_limit::SendLimiter, BrokerConfig, HttpConfig};
 use serde_json::{json, Value};
 
@@ -201,6 +204,7 @@ async fn every_documented_endpoint_answers_as_documented() {
         checker.check(&app, path, request).await;
     }
     check_identity(&mut checker, &app).await;
+    check_reads(&mut checker, &app).await;
     app.broker.shutdown();
     checker
         .check(&app, "/health/ready", get("/health/ready"))
@@ -287,6 +291,20 @@ async fn every_documented_endpoint_answers_as_documented() {
         "post /api/send 404",
         "get /api/poll 404",
         "get /api/history 404",
+        "get /api/me/rooms 200",
+        "get /api/me/rooms 401",
+        "get /api/me/rooms 403",
+        "put /api/me/rooms/{room} 200",
+        "put /api/me/rooms/{room} 400",
+        "put /api/me/rooms/{room} 401",
+        "put /api/me/rooms/{room} 403",
+        "put /api/me/rooms/{room} 404",
+        "put /api/me/rooms/{room} 415",
+        "delete /api/me/rooms/{room} 200",
+        "delete /api/me/rooms/{room} 400",
+        "delete /api/me/rooms/{room} 401",
+        "delete /api/me/rooms/{room} 403",
+        "delete /api/me/rooms/{room} 404",
         "get /health 200",
         "get /health/ready 200",
         "get /health/ready 503",
@@ -484,5 +502,115 @@ async fn check_identity(checker: &mut Checker, app: &TestApp) {
     ];
     for (path, request) in cases {
         checker.check(app, path, request).await;
+    }
+}
+
+/// Signs `name` up and in on `app`; returns the session token.
+async fn session_of(app: &TestApp, name: &str) -> String {
+    let body = json!({"name": name, "password": "correct horse battery"});
+    app.call(request(
+        Method::POST,
+        "/api/accounts",
+        None,
+        Some(body.clone()),
+    ))
+    .await;
+    let session = app
+        .call(request(Method::POST, "/api/sessions", None, Some(body)))
+        .await;
+    session.json["token"].as_str().unwrap().to_owned()
+}
+
+/// Joined rooms and read positions, each driven to its documented answers; another site's
+/// token on an app that accepts them for the 403s.
+async fn check_reads(checker: &mut Checker, app: &TestApp) {
+    let reader = session_of(app, "reader").await;
+    let hider = session_of(app, "hider").await;
+    let hidden = json!({"name": "hidden", "private": true});
+    app.call(request(
+        Method::POST,
+        "/api/rooms",
+        Some(&hider),
+        Some(hidden),
+    ))
+    .await;
+    let read = app.send_ok("spec", "to read").await;
+    let (list, room) = ("/api/me/rooms", "/api/me/rooms/{room}");
+    let reader = Some(reader.as_str());
+    let mut plain = request(Method::PUT, "/api/me/rooms/spec", reader, Some(json!({})));
+    plain
+        .headers_mut()
+        .insert("content-type", "text/plain".parse().unwrap());
+    let cases = [
+        (list, request(Method::GET, list, None, None)),
+        (
+            room,
+            request(Method::PUT, "/api/me/rooms/spec", None, Some(json!({}))),
+        ),
+        (
+            room,
+            request(Method::DELETE, "/api/me/rooms/spec", None, None),
+        ),
+        (
+            room,
+            request(Method::PUT, "/api/me/rooms/spec", reader, Some(json!({}))),
+        ),
+        (
+            room,
+            request(
+                Method::PUT,
+                "/api/me/rooms/spec",
+                reader,
+                Some(json!({"last_read_id": read})),
+            ),
+        ),
+        (
+            room,
+            request(
+                Method::PUT,
+                "/api/me/rooms/spec",
+                reader,
+                Some(json!({"last_read_id": "nope"})),
+            ),
+        ),
+        (room, plain),
+        (
+            room,
+            request(Method::PUT, "/api/me/rooms/hidden", reader, Some(json!({}))),
+        ),
+        (list, request(Method::GET, list, reader, None)),
+        (
+            room,
+            request(Method::DELETE, "/api/me/rooms/spec", reader, None),
+        ),
+        (
+            room,
+            request(Method::DELETE, "/api/me/rooms/spec", reader, None),
+        ),
+        (
+            room,
+            request(Method::DELETE, "/api/me/rooms/a%20b", reader, None),
+        ),
+    ];
+    for (path, request) in cases {
+        checker.check(app, path, request).await;
+    }
+
+    let (setup, jwt) = jwt_setup();
+    let tokens = TestApp::build(setup).await;
+    let holder = jwt("holder", &[], 600);
+    let holder = Some(holder.as_str());
+    for (path, request) in [
+        (list, request(Method::GET, list, holder, None)),
+        (
+            room,
+            request(Method::PUT, "/api/me/rooms/spec", holder, Some(json!({}))),
+        ),
+        (
+            room,
+            request(Method::DELETE, "/api/me/rooms/spec", holder, None),
+        ),
+    ] {
+        checker.check(&tokens, path, request).await;
     }
 }

@@ -15,10 +15,11 @@ mod common;
 
 use common::app::TestApp;
 use longpoll_chat::model::{
-    ClientId, MessageText, RoomName, SenderName, ACCOUNT_NAME_MAX_CHARS, ACCOUNT_NAME_PATTERN,
-    CLIENT_ID_MAX_CHARS, CLIENT_ID_PATTERN, CONTROL_CLASS, DEFAULT_ROOM, HISTORY_LIMIT,
-    PASSWORD_MIN_CHARS, POLL_TIMEOUT_SECS, ROOM_NAME_MAX_CHARS, ROOM_NAME_PATTERN,
-    SENDER_MAX_CHARS, SENDER_PATTERN, TEXT_MAX_CHARS, TEXT_PATTERN, WHITE_SPACE_CLASS,
+    parse_message_id, ClientId, MessageText, RoomName, SenderName, ACCOUNT_NAME_MAX_CHARS,
+    ACCOUNT_NAME_PATTERN, CLIENT_ID_MAX_CHARS, CLIENT_ID_PATTERN, CONTROL_CLASS, DEFAULT_ROOM,
+    HISTORY_LIMIT, MESSAGE_ID_PATTERN, PASSWORD_MIN_CHARS, POLL_TIMEOUT_SECS, ROOM_NAME_MAX_CHARS,
+    ROOM_NAME_PATTERN, SENDER_MAX_CHARS, SENDER_PATTERN, TEXT_MAX_CHARS, TEXT_PATTERN,
+    WHITE_SPACE_CLASS,
 };
 use proptest::{prelude::*, string::string_regex};
 use serde_json::{json, Value};
@@ -118,6 +119,10 @@ async fn every_documented_number_pattern_and_default_is_the_models() {
         json!({"type": "string"}),
         "any text is accepted"
     );
+
+    let last_read = property(&spec, "MarkReadBody", "last_read_id");
+    assert_eq!(last_read["pattern"], MESSAGE_ID_PATTERN);
+    assert_eq!(last_read["type"], json!(["string", "null"]));
 
     let body = &spec["components"]["schemas"]["SendBody"];
     assert_eq!(body["type"], "object");
@@ -331,6 +336,11 @@ proptest! {
     #[test]
     fn what_the_sender_pattern_matches_is_a_sender(sender in matching(SENDER_PATTERN)) {
         prop_assert!(SenderName::parse(&sender).is_ok(), "{:?}", sender);
+    }
+
+    #[test]
+    fn what_the_message_id_pattern_matches_is_a_message_id(id in matching(MESSAGE_ID_PATTERN)) {
+        prop_assert!(parse_message_id(&id).is_ok(), "{:?}", id);
     }
 
     #[test]

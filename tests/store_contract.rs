@@ -20,7 +20,9 @@ use longpoll_chat::{
     server::{
         clock::unix_seconds,
         store::{
-            identity::{AccountRecord, PrivateRoomRecord, SessionRecord, TokenHash},
+            identity::{
+                AccountRecord, JoinedRoomRecord, PrivateRoomRecord, SessionRecord, TokenHash,
+            },
             CommitSink, IdentitySink, IdentityStore, RedisStore, Retention, SqliteStore, Store,
             StoreConfig, StoreError, StoredRoom,
         },
@@ -434,7 +436,7 @@ async fn migrations_are_versioned_and_run_once() {
     let version: i64 = connection
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     let tables: i64 = connection
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
@@ -442,7 +444,7 @@ async fn migrations_are_versioned_and_run_once() {
             |row| row.get(0),
         )
         .unwrap();
-    assert_eq!(tables, 6, "rooms, messages, and the identity tables");
+    assert_eq!(tables, 7, "rooms, messages, and the identity tables");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -942,16 +944,171 @@ async fn private_rooms_are_taken_once_and_list_their_members_besides_the_owner(k
     fixture.told_nothing(kind);
 }
 
+/// `count` message ids in the order they were made (the order of their times).
+fn ordered_ids(count: usize) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = (0..count).map(|_| Uuid::now_v7()).collect();
+    // Made in one process they are ordered already; sorted so the test says what it relies on.
+    ids.sort();
+    ids
+}
+
+fn joined(room: &str, last_read: Option<Uuid>) -> JoinedRoomRecord {
+    JoinedRoomRecord {
+        room: room.into(),
+        last_read,
+    }
+}
+
+each_store!(
+    #[tokio::test]
+    read_positions_only_move_forward_per_account_and_room
+);
+async fn read_positions_only_move_forward_per_account_and_room(kind: &'static str) {
+    let fixture = IdentityFixture::open(kind).await;
+    let store = &fixture.store;
+    let [a, b, c] = ordered_ids(3).try_into().unwrap();
+    assert_eq!(store.joined_rooms("ann").await.unwrap(), [], "{kind}");
+    assert_eq!(
+        store.set_read("ann", "lobby", None).await.unwrap(),
+        Some(joined("lobby", None)),
+        "{kind}: joined, nothing read yet"
+    );
+    assert_eq!(
+        store.set_read("ann", "lobby", Some(b)).await.unwrap(),
+        Some(joined("lobby", Some(b))),
+        "{kind}"
+    );
+    assert_eq!(
+        store.set_read("ann", "lobby", Some(a)).await.unwrap(),
+        Some(joined("lobby", Some(b))),
+        "{kind}: an older id keeps the newer"
+    );
+    assert_eq!(
+        store.set_read("ann", "lobby", None).await.unwrap(),
+        Some(joined("lobby", Some(b))),
+        "{kind}: joining again keeps the position"
+    );
+    assert_eq!(
+        store.set_read("ann", "lobby", Some(c)).await.unwrap(),
+        Some(joined("lobby", Some(c))),
+        "{kind}"
+    );
+    store.set_read("ann", "attic", Some(a)).await.unwrap();
+    store.set_read("bo", "lobby", Some(a)).await.unwrap();
+    assert_eq!(
+        store.joined_rooms("ann").await.unwrap(),
+        [joined("attic", Some(a)), joined("lobby", Some(c))],
+        "{kind}: by name"
+    );
+    assert_eq!(
+        store.joined_rooms("bo").await.unwrap(),
+        [joined("lobby", Some(a))],
+        "{kind}: each account its own"
+    );
+
+    assert!(store.leave_room("ann", "lobby").await.unwrap(), "{kind}");
+    assert!(!store.leave_room("ann", "lobby").await.unwrap(), "{kind}");
+    assert!(!store.leave_room("ann", "never").await.unwrap(), "{kind}");
+    assert_eq!(
+        store.joined_rooms("ann").await.unwrap(),
+        [joined("attic", Some(a))],
+        "{kind}"
+    );
+    assert_eq!(
+        store.set_read("ann", "lobby", None).await.unwrap(),
+        Some(joined("lobby", None)),
+        "{kind}: leaving forgot the position"
+    );
+    assert_eq!(
+        store.joined_rooms("bo").await.unwrap(),
+        [joined("lobby", Some(a))],
+        "{kind}"
+    );
+    fixture.told_nothing(kind);
+}
+
+each_store!(
+    #[tokio::test]
+    only_a_private_rooms_people_join_it_and_they_leave_it_when_they_lose_it
+);
+async fn only_a_private_rooms_people_join_it_and_they_leave_it_when_they_lose_it(
+    kind: &'static str,
+) {
+    let fixture = IdentityFixture::open(kind).await;
+    let store = &fixture.store;
+    let [read] = ordered_ids(1).try_into().unwrap();
+    store
+        .create_private_room(&private_room("den", "ann", &["bo", "cy"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.set_read("dee", "den", Some(read)).await.unwrap(),
+        None,
+        "{kind}: not one of its people"
+    );
+    assert_eq!(store.joined_rooms("dee").await.unwrap(), [], "{kind}");
+    for person in ["ann", "bo", "cy"] {
+        assert_eq!(
+            store.set_read(person, "den", Some(read)).await.unwrap(),
+            Some(joined("den", Some(read))),
+            "{kind}: {person}"
+        );
+    }
+    store.set_read("bo", "lobby", None).await.unwrap();
+
+    assert!(store.remove_member("den", "bo").await.unwrap(), "{kind}");
+    assert_eq!(
+        store.joined_rooms("bo").await.unwrap(),
+        [joined("lobby", None)],
+        "{kind}: the removed member left it"
+    );
+    assert_eq!(
+        store.set_read("bo", "den", None).await.unwrap(),
+        None,
+        "{kind}: and cannot join it again"
+    );
+    assert!(!store.remove_member("den", "ann").await.unwrap(), "{kind}");
+    for person in ["ann", "cy"] {
+        assert_eq!(
+            store.joined_rooms(person).await.unwrap(),
+            [joined("den", Some(read))],
+            "{kind}: {person} stays"
+        );
+    }
+
+    assert!(store.delete_private_room("den").await.unwrap(), "{kind}");
+    for person in ["ann", "cy"] {
+        assert_eq!(
+            store.joined_rooms(person).await.unwrap(),
+            [],
+            "{kind}: {person} left the deleted room"
+        );
+    }
+    assert_eq!(
+        store.joined_rooms("bo").await.unwrap(),
+        [joined("lobby", None)],
+        "{kind}"
+    );
+    assert_eq!(
+        store.set_read("dee", "den", None).await.unwrap(),
+        Some(joined("den", None)),
+        "{kind}: the name is a public room's now"
+    );
+    fixture.told_nothing(kind);
+}
+
 each_store!(#[tokio::test] a_persistent_identity_store_keeps_everything_across_a_reopen: sqlite, redis);
 async fn a_persistent_identity_store_keeps_everything_across_a_reopen(kind: &'static str) {
     let backing = Backing::new(kind);
     let kept = session("tess");
     let room = private_room("nook", "tess", &["uma"]);
+    let [read] = ordered_ids(1).try_into().unwrap();
     {
         let store = backing.open_identity(Arc::default()).await;
         store.create_account(&account("Tess")).await.unwrap();
         store.create_session(&kept).await.unwrap();
         store.create_private_room(&room).await.unwrap();
+        store.set_read("uma", "nook", Some(read)).await.unwrap();
     }
     let store = backing.open_identity(Arc::default()).await;
     assert_eq!(
@@ -967,6 +1124,11 @@ async fn a_persistent_identity_store_keeps_everything_across_a_reopen(kind: &'st
     assert_eq!(
         store.private_room("nook").await.unwrap(),
         Some(room),
+        "{kind}"
+    );
+    assert_eq!(
+        store.joined_rooms("uma").await.unwrap(),
+        [joined("nook", Some(read))],
         "{kind}"
     );
 }
@@ -1016,6 +1178,12 @@ async fn redis_identity_changes_reach_every_other_instance_and_not_their_own() {
         .await
         .unwrap();
     a.add_member("hut", "xia").await.unwrap();
+    // Read positions are cached nowhere: changing them tells nobody.
+    a.set_read("xia", "hut", Some(Uuid::now_v7()))
+        .await
+        .unwrap();
+    a.leave_room("xia", "hut").await.unwrap();
+    a.set_read("xia", "hut", None).await.unwrap();
     a.remove_member("hut", "xia").await.unwrap();
     a.delete_private_room("hut").await.unwrap();
     // What changed nothing tells nobody.

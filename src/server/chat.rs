@@ -10,13 +10,17 @@
 //!   themselves but not with an account's name (403);
 //! - sends are rate-limited per user, or per client address for guests;
 //! - a member losing a room (removed, room deleted, here or on another instance) has their
-//!   polls on it answered `disconnected` at once.
+//!   polls on it answered `disconnected` at once;
+//! - joined rooms and read positions are an account's (guests 401, another site's token
+//!   holders 403: they have no account here); only rooms the caller may see are joined or
+//!   listed, and a read position only moves forward (the store keeps the newer).
 
 use std::{net::IpAddr, sync::Arc};
 
 use axum::http::HeaderMap;
 
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use super::{
     broker::PollAnswer,
@@ -24,15 +28,15 @@ use super::{
     clock::unix_seconds,
     identity::{store_failed, Caller, Identity, RoomChange, User},
     send_limit::{SendKey, SendLimiter},
-    store::identity::PrivateRoomRecord,
+    store::identity::{JoinedRoomRecord, PrivateRoomRecord},
     Broker,
 };
 use crate::{
     error::ChatError,
     model::{
-        Account, AccountName, ClientId, History, HistoryRequest, Me, Password, PollRequest,
-        PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews, SendDraft, SendReceipt,
-        SenderName, SessionCreated, Stats, StreamRequest, StreamResponse,
+        Account, AccountName, ClientId, History, HistoryRequest, JoinedRoom, JoinedRoomList, Me,
+        Password, PollRequest, PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews,
+        SendDraft, SendReceipt, SenderName, SessionCreated, Stats, StreamRequest, StreamResponse,
     },
     server::identity::Via,
 };
@@ -518,6 +522,94 @@ impl Chat {
                     holder.is_some_and(|holder| change.removed.iter().any(|key| key == holder))
                 });
             }
+        }
+    }
+
+    /// The caller's account: joined rooms and read positions are kept per account of this
+    /// server, which another site's token holder does not have (their `alice` is not ours).
+    fn account<'a>(&self, caller: &'a Caller) -> Result<&'a User, ChatError> {
+        let user = self.signed_in(caller)?;
+        match user.via {
+            Via::Session { .. } => Ok(user),
+            Via::Token { .. } => Err(ChatError::forbidden(
+                "joined rooms are kept per account of this server: sign in with one",
+            )),
+        }
+    }
+
+    /// The rooms the account joined and may still see, each with its read position and how
+    /// many of the room's messages came after it.
+    pub async fn joined_rooms(&self, caller: &Caller) -> Result<JoinedRoomList, ChatError> {
+        let user = self.account(caller)?;
+        let identity = &self.shared.identity;
+        let joined = identity
+            .store()
+            .joined_rooms(&user.key)
+            .await
+            .map_err(store_failed)?;
+        // A room can be joined yet unseen: joined while public, then made private by another.
+        let rooms = joined
+            .into_iter()
+            .filter(|joined| identity.rooms().may_see(Some(user), &joined.room))
+            .map(|joined| self.joined_room(joined))
+            .collect();
+        Ok(JoinedRoomList { rooms })
+    }
+
+    /// Joins the room (if the account has not) and moves its read position forward to
+    /// `last_read` (if newer than the kept one); answers the room as kept now.
+    pub async fn mark_read(
+        &self,
+        caller: &Caller,
+        room: &RoomName,
+        last_read: Option<Uuid>,
+    ) -> Result<JoinedRoom, ChatError> {
+        let user = self.account(caller)?;
+        self.visible(Some(user), room.as_str())?;
+        let kept = self
+            .shared
+            .identity
+            .store()
+            .set_read(&user.key, room.as_str(), last_read)
+            .await
+            .map_err(store_failed)?
+            // The store checks membership too: the member was removed in between.
+            .ok_or(ChatError::NoSuchRoom)?;
+        Ok(self.joined_room(kept))
+    }
+
+    /// Leaves a joined room (its messages and membership stay as they are).
+    pub async fn leave_joined_room(
+        &self,
+        caller: &Caller,
+        room: &RoomName,
+    ) -> Result<(), ChatError> {
+        let user = self.account(caller)?;
+        self.visible(Some(user), room.as_str())?;
+        if !self
+            .shared
+            .identity
+            .store()
+            .leave_room(&user.key, room.as_str())
+            .await
+            .map_err(store_failed)?
+        {
+            return Err(ChatError::NotJoined);
+        }
+        Ok(())
+    }
+
+    fn joined_room(&self, joined: JoinedRoomRecord) -> JoinedRoom {
+        let unread = self
+            .shared
+            .broker
+            .unread_after(&joined.room, joined.last_read);
+        JoinedRoom {
+            private: self.shared.identity.rooms().get(&joined.room).is_some(),
+            unread: unread.count,
+            unread_at_least: unread.at_least,
+            last_read_id: joined.last_read,
+            room: joined.room,
         }
     }
 }

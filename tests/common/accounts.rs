@@ -7,7 +7,9 @@ use axum::{
 };
 use serde_json::{json, Value};
 
-use super::app::{Answer, TestApp};
+use longpoll_chat::server::identity::IdentityConfig;
+
+use super::app::{Answer, Setup, TestApp};
 
 /// `request` carrying `Authorization: Bearer token`.
 pub fn bearer(mut request: Request<Body>, token: &str) -> Request<Body> {
@@ -63,4 +65,34 @@ pub fn with_cookie(mut request: Request<Body>, token: &str) -> Request<Body> {
         format!("lpc_session={token}").parse().unwrap(),
     );
     request
+}
+
+/// A verifier of HS256 tokens, and a token it accepts for `sub` with `rooms`, expiring in
+/// `expires_in` seconds (negative: expired).
+pub fn jwt_setup() -> (Setup, impl Fn(&str, &[&str], i64) -> String) {
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use longpoll_chat::server::identity::jwt::JwtVerifier;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    let setup = Setup {
+        identity: IdentityConfig {
+            tokens: Some(JwtVerifier::hs256(SECRET).unwrap()),
+            ..IdentityConfig::default()
+        },
+        ..Setup::default()
+    };
+    let token = |sub: &str, rooms: &[&str], expires_in: i64| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let claims = json!({"sub": sub, "rooms": rooms, "exp": now + expires_in});
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(SECRET).unwrap(),
+        )
+        .unwrap()
+    };
+    (setup, token)
 }

@@ -46,6 +46,7 @@ use crate::{
 };
 pub use answer::PollAnswer;
 use clients::{Clients, Follows, PollCaps, PollEnd};
+pub use room::Unread;
 use room::{Read, Room, Rooms};
 
 /// Tunables of the broker.
@@ -562,6 +563,16 @@ impl Broker {
                 tracing::warn!(%error, "sharing active clients failed");
             }
         }
+    }
+
+    /// How many of the room's messages came after `last_read` (see `RoomLog::unread_after`);
+    /// none in a room this instance has no messages of.
+    pub fn unread_after(&self, room: &str, last_read: Option<Uuid>) -> Unread {
+        self.shared
+            .rooms
+            .get(room)
+            .map(|room| room.lock().unread_after(last_read))
+            .unwrap_or_default()
     }
 }
 

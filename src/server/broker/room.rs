@@ -262,6 +262,46 @@ impl RoomLog {
     pub fn total(&self) -> u64 {
         self.next_offset
     }
+
+    /// How many messages came after `last_read` (all kept ones for `None`). Exact while the
+    /// log keeps `last_read`; otherwise (evicted, not arrived here yet, another room's) it
+    /// counts the kept messages newer than it, ids being time-ordered, and is only a lower
+    /// bound when every kept one is newer and older ones were evicted.
+    pub fn unread_after(&self, last_read: Option<Uuid>) -> Unread {
+        let evicted = self.first_offset() > 0;
+        let kept = self.messages.len();
+        let Some(last_read) = last_read else {
+            return Unread {
+                count: kept,
+                at_least: evicted,
+            };
+        };
+        // Readers are usually near the end: search from the newest message.
+        if let Some(index) = self.messages.iter().rposition(|m| m.id == last_read) {
+            return Unread {
+                count: kept - index - 1,
+                at_least: false,
+            };
+        }
+        let count = self
+            .messages
+            .iter()
+            .rev()
+            .take_while(|message| message.id > last_read)
+            .count();
+        Unread {
+            count,
+            at_least: evicted && count == kept,
+        }
+    }
+}
+
+/// Messages a reader has not read in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Unread {
+    pub count: usize,
+    /// `count` is a lower bound: the room has evicted messages that may be unread too.
+    pub at_least: bool,
 }
 
 #[cfg(test)]
@@ -353,6 +393,25 @@ mod tests {
         assert_eq!(json(&first), json(&second), "one shared answer");
         log.insert(2, message("m2"));
         assert_eq!(texts(log.read_from(1)), ["m1", "m2"]);
+    }
+
+    #[test]
+    fn unread_counts_what_follows_the_read_position_and_says_when_it_may_be_more() {
+        let unread = |count, at_least| Unread { count, at_least };
+        let older = message("before all").id;
+        let (mut log, messages) = log_of(3, 3);
+        let id = |i: usize| Some(messages[i].id);
+        assert_eq!(log.unread_after(None), unread(3, false));
+        assert_eq!(log.unread_after(id(0)), unread(2, false));
+        assert_eq!(log.unread_after(id(2)), unread(0, false));
+        // Ids the log lacks count by time: this one is between m2 and m3.
+        let between = message("between").id;
+        assert!(log.insert(3, message("m3")));
+        assert_eq!(log.unread_after(Some(between)), unread(1, false));
+        assert_eq!(log.unread_after(id(0)), unread(3, true), "m0 was evicted");
+        assert_eq!(log.unread_after(Some(older)), unread(3, true));
+        assert_eq!(log.unread_after(None), unread(3, true));
+        assert_eq!(RoomLog::new(3).unread_after(Some(older)), unread(0, false));
     }
 
     #[test]

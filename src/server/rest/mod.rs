@@ -6,10 +6,12 @@
 //!
 //! - this module: routes, handlers, their OpenAPI description, the layers every answer needs;
 //! - `extract`: extractors whose rejections are [`ChatError`]s;
-//! - `query`: the poll's fast query-string reader.
+//! - `query`: the poll's fast query-string reader;
+//! - `reads`: `/api/me/rooms`, an account's joined rooms, read positions and unread counts.
 
 mod extract;
 mod query;
+mod reads;
 
 use axum::{
     extract::{DefaultBodyLimit, OriginalUri, State},
@@ -62,8 +64,9 @@ impl Default for Limits {
         description = "A chat over HTTP long polling."
     ),
     paths(
-        poll, stream, send, history, stats, disconnect, health, ready, sign_up, sign_in, sign_out, me,
-        rooms, create_room, delete_room, members, add_member, remove_member
+        poll, stream, send, history, stats, disconnect, health, ready, sign_up, sign_in, sign_out,
+        me, rooms, create_room, delete_room, members, add_member, remove_member,
+        reads::joined_rooms, reads::mark_read, reads::leave_room
     ),
     modifiers(&BearerAuth)
 )]
@@ -124,6 +127,7 @@ pub fn routes(chat: Chat) -> Router {
             "/api/rooms/{room}/members/{name}",
             put(add_member).delete(remove_member),
         )
+        .merge(reads::routes())
         .route("/api", any(no_route))
         .route("/api/", any(no_route))
         .route("/api/{*rest}", any(no_route))

@@ -1,5 +1,6 @@
-//! Who people are and what they may join: accounts, sessions and private rooms with their
-//! members, as the configured store keeps them. The identity service (`server::identity`) keeps
+//! Who people are and what they may join: accounts, sessions, private rooms with their
+//! members, and the rooms each account has joined with how far it has read them, as the
+//! configured store keeps them. The identity service (`server::identity`) keeps
 //! what it checks on every request in memory and learns of other instances' changes through
 //! the [`IdentitySink`].
 //!
@@ -9,12 +10,19 @@
 //! - a session is found by its token's hash only, never by its token; it is gone once
 //!   `expires_at` has passed, once deleted, and once its account's sessions are deleted;
 //! - a private room's name is taken once; its owner is not listed among its members;
+//! - an account's read position in a room only moves forward (message ids are UUIDv7, ordered
+//!   by time: two devices marking different messages keep the newer); joining a private room
+//!   needs its owner or a member; deleting a private room drops it from every account's
+//!   joined rooms, removing a member drops it from theirs, in the same atomic change;
+//! - joined rooms and read positions are read from the store on every request, cached
+//!   nowhere, so changing them tells no sink;
 //! - a store shared by several instances tells every *other* instance's sink of each change it
 //!   makes (the instance that made a change updates itself); the others tell nobody.
 
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
+use uuid::Uuid;
 
 use super::StoreError;
 
@@ -60,6 +68,14 @@ pub struct PrivateRoomRecord {
     pub owner: String,
     /// Account keys of the members besides the owner.
     pub members: BTreeSet<String>,
+}
+
+/// A room an account has joined, as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedRoomRecord {
+    pub room: String,
+    /// The newest message the account has read there; `None` until it reads one.
+    pub last_read: Option<Uuid>,
 }
 
 /// What a shared store tells each instance of changes made on another one.
@@ -115,12 +131,31 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// Every private room.
     async fn private_rooms(&self) -> Result<Vec<PrivateRoomRecord>, StoreError>;
 
-    /// Deletes the private room; `false` if there was none.
+    /// Deletes the private room, and drops it from every account's joined rooms; `false` if
+    /// there was none.
     async fn delete_private_room(&self, name: &str) -> Result<bool, StoreError>;
 
     /// Adds a member (an account key) to the private room; `false` if there is no such room.
     async fn add_member(&self, room: &str, account: &str) -> Result<bool, StoreError>;
 
-    /// Removes a member from the private room; `false` if the room has no such member.
+    /// Removes a member from the private room, and the room from the member's joined rooms;
+    /// `false` (and nothing changed) if the room has no such member.
     async fn remove_member(&self, room: &str, account: &str) -> Result<bool, StoreError>;
+
+    /// The rooms the account has joined, ordered by name.
+    async fn joined_rooms(&self, account: &str) -> Result<Vec<JoinedRoomRecord>, StoreError>;
+
+    /// Joins the room if the account has not, and moves its read position to `last_read` if
+    /// that is newer than the kept one (`None` keeps it). Answers the room as kept now, or
+    /// `None` (and nothing changed) for a private room the account is neither owner nor
+    /// member of.
+    async fn set_read(
+        &self,
+        account: &str,
+        room: &str,
+        last_read: Option<Uuid>,
+    ) -> Result<Option<JoinedRoomRecord>, StoreError>;
+
+    /// Leaves the room; `false` if the account had not joined it.
+    async fn leave_room(&self, account: &str, room: &str) -> Result<bool, StoreError>;
 }

@@ -1,4 +1,4 @@
-//! Accounts, sessions and private rooms in memory, gone with the process: for tests and
+//! Accounts, sessions, private rooms and joined rooms in memory, gone with the process: for tests and
 //! throw-away servers. One instance only, so it tells no sink of anything.
 
 use std::{
@@ -7,9 +7,12 @@ use std::{
 };
 
 use async_trait::async_trait;
+use uuid::Uuid;
 
 use super::{
-    identity::{AccountRecord, IdentityStore, PrivateRoomRecord, SessionRecord, TokenHash},
+    identity::{
+        AccountRecord, IdentityStore, JoinedRoomRecord, PrivateRoomRecord, SessionRecord, TokenHash,
+    },
     StoreError,
 };
 use crate::server::clock::unix_seconds;
@@ -24,6 +27,16 @@ struct Kept {
     accounts: BTreeMap<String, AccountRecord>,
     sessions: HashMap<TokenHash, SessionRecord>,
     rooms: HashMap<String, PrivateRoomRecord>,
+    /// Per account key: each joined room and its read position.
+    joined: HashMap<String, BTreeMap<String, Option<Uuid>>>,
+}
+
+impl Kept {
+    fn leave(&mut self, account: &str, room: &str) -> bool {
+        self.joined
+            .get_mut(account)
+            .is_some_and(|rooms| rooms.remove(room).is_some())
+    }
 }
 
 impl MemoryIdentityStore {
@@ -125,7 +138,14 @@ impl IdentityStore for MemoryIdentityStore {
     }
 
     async fn delete_private_room(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.kept().rooms.remove(name).is_some())
+        let mut kept = self.kept();
+        if kept.rooms.remove(name).is_none() {
+            return Ok(false);
+        }
+        for rooms in kept.joined.values_mut() {
+            rooms.remove(name);
+        }
+        Ok(true)
     }
 
     async fn add_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
@@ -141,10 +161,58 @@ impl IdentityStore for MemoryIdentityStore {
     }
 
     async fn remove_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .kept()
+        let mut kept = self.kept();
+        let removed = kept
             .rooms
             .get_mut(room)
-            .is_some_and(|room| room.members.remove(account)))
+            .is_some_and(|room| room.members.remove(account));
+        if removed {
+            kept.leave(account, room);
+        }
+        Ok(removed)
+    }
+
+    async fn joined_rooms(&self, account: &str) -> Result<Vec<JoinedRoomRecord>, StoreError> {
+        Ok(self
+            .kept()
+            .joined
+            .get(account)
+            .into_iter()
+            .flatten()
+            .map(|(room, last_read)| JoinedRoomRecord {
+                room: room.clone(),
+                last_read: *last_read,
+            })
+            .collect())
+    }
+
+    async fn set_read(
+        &self,
+        account: &str,
+        room: &str,
+        last_read: Option<Uuid>,
+    ) -> Result<Option<JoinedRoomRecord>, StoreError> {
+        let mut kept = self.kept();
+        if let Some(private) = kept.rooms.get(room) {
+            if private.owner != account && !private.members.contains(account) {
+                return Ok(None);
+            }
+        }
+        let kept_read = kept
+            .joined
+            .entry(account.to_owned())
+            .or_default()
+            .entry(room.to_owned())
+            .or_default();
+        // `None` orders before every id: a position only moves forward.
+        *kept_read = (*kept_read).max(last_read);
+        Ok(Some(JoinedRoomRecord {
+            room: room.to_owned(),
+            last_read: *kept_read,
+        }))
+    }
+
+    async fn leave_room(&self, account: &str, room: &str) -> Result<bool, StoreError> {
+        Ok(self.kept().leave(account, room))
     }
 }

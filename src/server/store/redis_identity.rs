@@ -1,4 +1,4 @@
-//! Accounts, sessions and private rooms in the Redis the instances share, beside the messages
+//! Accounts, sessions, private rooms and joined rooms in the Redis the instances share, beside the messages
 //! (same `chat:` prefix), and the announcements that keep every instance's cache right.
 //!
 //! Keys:
@@ -10,13 +10,18 @@
 //!   account's session HASHes, expiring with its last session, and rid of expired ones whenever
 //!   the account gets a new session;
 //! - `chat:private-room:NAME`: hash `owner`; `chat:private-room-members:NAME`: set of the
-//!   members besides the owner; `chat:private-rooms`: sorted set of every NAME, scored 0.
+//!   members besides the owner; `chat:private-rooms`: sorted set of every NAME, scored 0;
+//! - `chat:joined:KEY`: hash of the rooms the account joined, each to the id of the last
+//!   message it read there (canonical text, which orders as the id does; empty: none yet);
+//!   `chat:joined-by:NAME`: set of the KEYs that joined room NAME, for dropping a deleted
+//!   room from every list.
 //!
 //! Every change is one Lua script (atomic) that also publishes, only if something changed, a
 //! JSON event on `chat:identity`: `{"from":INSTANCE,"kind":"account_changed","account":KEY}`,
 //! `{"from":…,"kind":"session_revoked","token_hash":HASH}` or
 //! `{"from":…,"kind":"room_changed","room":NAME}`. Each store subscribes and tells its sink of
-//! the events of every other instance; after its subscription broke and came back it tells the
+//! the events of every other instance (joined rooms and read positions are cached nowhere, so
+//! their changes announce nothing); after its subscription broke and came back it tells the
 //! sink it was interrupted, since events published meanwhile are lost.
 //!
 //! The scripts touch keys they derive (sessions from a set's members), which is fine on one
@@ -35,10 +40,12 @@ use redis::{
 use serde::{Deserialize, Serialize};
 use tokio::time::timeout;
 use tokio_util::sync::{CancellationToken, DropGuard};
+use uuid::Uuid;
 
 use super::{
     identity::{
-        AccountRecord, IdentitySink, IdentityStore, PrivateRoomRecord, SessionRecord, TokenHash,
+        AccountRecord, IdentitySink, IdentityStore, JoinedRoomRecord, PrivateRoomRecord,
+        SessionRecord, TokenHash,
     },
     redis::{connect, unavailable, COMMAND_TIMEOUT, PING_EVERY, RECONNECT_MAX, RECONNECT_MIN},
     StoreError,
@@ -49,6 +56,7 @@ const ACCOUNTS_KEY: &str = "chat:accounts";
 const SESSION_PREFIX: &str = "chat:session:";
 const SESSIONS_OF_PREFIX: &str = "chat:sessions-of:";
 const PRIVATE_ROOMS_KEY: &str = "chat:private-rooms";
+const JOINED_PREFIX: &str = "chat:joined:";
 const CHANNEL: &str = "chat:identity";
 
 fn account_key(key: &str) -> String {
@@ -69,6 +77,14 @@ fn room_key(name: &str) -> String {
 
 fn members_key(name: &str) -> String {
     format!("chat:private-room-members:{name}")
+}
+
+fn joined_key(account: &str) -> String {
+    format!("{JOINED_PREFIX}{account}")
+}
+
+fn joined_by_key(room: &str) -> String {
+    format!("chat:joined-by:{room}")
 }
 
 /// Deletes every session listed in the set `set` (hashes after the key prefix `prefix`), and
@@ -159,11 +175,15 @@ redis.call('PUBLISH', KEYS[4], ARGV[3])
 return 1
 ";
 
-/// KEYS: room, members, rooms, channel. ARGV: name, event.
+/// KEYS: room, members, rooms, channel, its joiners. ARGV: name, event, joined key prefix.
 const DELETE_PRIVATE_ROOM: &str = r"
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
+for _, account in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  redis.call('HDEL', ARGV[3] .. account, ARGV[1])
+end
+redis.call('DEL', KEYS[5])
 redis.call('PUBLISH', KEYS[4], ARGV[2])
 return 1
 ";
@@ -178,10 +198,37 @@ end
 return 1
 ";
 
-/// KEYS: members, channel. ARGV: account, event.
+/// KEYS: members, channel, the member's joined rooms, the room's joiners. ARGV: account,
+/// event, room.
 const REMOVE_MEMBER: &str = r"
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[3], ARGV[3])
+redis.call('SREM', KEYS[4], ARGV[1])
 redis.call('PUBLISH', KEYS[2], ARGV[2])
+return 1
+";
+
+/// KEYS: the account's joined rooms, the room's joiners, room, members. ARGV: account, room,
+/// last read id (empty: none). Answers the kept id (empty: none), or nil for a private room
+/// the account is not in. Canonical ids compare as strings, and the empty string before all.
+const SET_READ: &str = r"
+local owner = redis.call('HGET', KEYS[3], 'owner')
+if owner and owner ~= ARGV[1] and redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 0 then
+  return false
+end
+local kept = redis.call('HGET', KEYS[1], ARGV[2])
+if not kept or ARGV[3] > kept then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  kept = ARGV[3]
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+return kept
+";
+
+/// KEYS: the account's joined rooms, the room's joiners. ARGV: account, room.
+const LEAVE_ROOM: &str = r"
+if redis.call('HDEL', KEYS[1], ARGV[2]) == 0 then return 0 end
+redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 ";
 
@@ -228,6 +275,8 @@ struct Scripts {
     delete_private_room: Script,
     add_member: Script,
     remove_member: Script,
+    set_read: Script,
+    leave_room: Script,
 }
 
 impl Scripts {
@@ -244,6 +293,8 @@ impl Scripts {
             delete_private_room: Script::new(DELETE_PRIVATE_ROOM),
             add_member: Script::new(ADD_MEMBER),
             remove_member: Script::new(REMOVE_MEMBER),
+            set_read: Script::new(SET_READ),
+            leave_room: Script::new(LEAVE_ROOM),
         }
     }
 }
@@ -427,6 +478,16 @@ fn parse_room(
         owner,
         members,
     })
+}
+
+/// A read position as kept (empty: none).
+fn parse_last_read(kept: &str) -> Result<Option<Uuid>, StoreError> {
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    Uuid::parse_str(kept)
+        .map(Some)
+        .map_err(|_| corrupt("read position"))
 }
 
 /// Adds to `pipeline` the reads of a room's owner and members.
@@ -675,8 +736,10 @@ impl IdentityStore for RedisIdentityStore {
             .key(members_key(name))
             .key(PRIVATE_ROOMS_KEY)
             .key(CHANNEL)
+            .key(joined_by_key(name))
             .arg(name)
             .arg(inner.room_changed(name))
+            .arg(JOINED_PREFIX)
             .invoke_async(&mut inner.commands.clone())
             .await
             .map_err(unavailable)
@@ -704,8 +767,75 @@ impl IdentityStore for RedisIdentityStore {
             .remove_member
             .key(members_key(room))
             .key(CHANNEL)
+            .key(joined_key(account))
+            .key(joined_by_key(room))
             .arg(account)
             .arg(inner.room_changed(room))
+            .arg(room)
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn joined_rooms(&self, account: &str) -> Result<Vec<JoinedRoomRecord>, StoreError> {
+        let kept: HashMap<String, String> = self
+            .inner
+            .commands
+            .clone()
+            .hgetall(joined_key(account))
+            .await
+            .map_err(unavailable)?;
+        let mut rooms = kept
+            .into_iter()
+            .map(|(room, last_read)| {
+                Ok(JoinedRoomRecord {
+                    room,
+                    last_read: parse_last_read(&last_read)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        rooms.sort_by(|a, b| a.room.cmp(&b.room));
+        Ok(rooms)
+    }
+
+    async fn set_read(
+        &self,
+        account: &str,
+        room: &str,
+        last_read: Option<Uuid>,
+    ) -> Result<Option<JoinedRoomRecord>, StoreError> {
+        let inner = &*self.inner;
+        let kept: Option<String> = inner
+            .scripts
+            .set_read
+            .key(joined_key(account))
+            .key(joined_by_key(room))
+            .key(room_key(room))
+            .key(members_key(room))
+            .arg(account)
+            .arg(room)
+            .arg(last_read.map(|id| id.to_string()).unwrap_or_default())
+            .invoke_async(&mut inner.commands.clone())
+            .await
+            .map_err(unavailable)?;
+        kept.map(|kept| {
+            Ok(JoinedRoomRecord {
+                room: room.to_owned(),
+                last_read: parse_last_read(&kept)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn leave_room(&self, account: &str, room: &str) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        inner
+            .scripts
+            .leave_room
+            .key(joined_key(account))
+            .key(joined_by_key(room))
+            .arg(account)
+            .arg(room)
             .invoke_async(&mut inner.commands.clone())
             .await
             .map_err(unavailable)

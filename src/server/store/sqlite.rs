@@ -76,6 +76,16 @@ const MIGRATIONS: &[&str] = &[
          account TEXT NOT NULL,
          PRIMARY KEY (room, account)
      ) WITHOUT ROWID;",
+    // 4: the rooms each account joined and how far it read them (`sqlite_identity.rs`);
+    // `last_read` is a message id in canonical text, which orders as the id does. By room too,
+    // for dropping a deleted room from everyone's list.
+    "CREATE TABLE joined_rooms (
+         account   TEXT NOT NULL,
+         room      TEXT NOT NULL,
+         last_read TEXT,
+         PRIMARY KEY (account, room)
+     ) WITHOUT ROWID;
+     CREATE INDEX joined_rooms_by_room ON joined_rooms (room);",
 ];
 
 /// The most appends committed in one transaction.

@@ -1,10 +1,13 @@
-//! Accounts, sessions and private rooms in the SQLite file of the messages (migration 3 of
-//! [`super::sqlite`]). One instance only, so it tells no sink of anything.
+//! Accounts, sessions, private rooms and joined rooms in the SQLite file of the messages
+//! (migrations 3 and 4 of [`super::sqlite`]). One instance only, so it tells no sink of
+//! anything.
 //!
 //! Tables: `accounts(key, name, password_hash, disabled, created_at)` keyed by the lowercase
 //! name; `sessions(token_hash, account, expires_at)`, indexed by account and by expiry;
 //! `private_rooms(name, owner)` and `private_room_members(room, account)`, the owner never
-//! among the members.
+//! among the members; `joined_rooms(account, room, last_read)`, indexed by room, `last_read`
+//! a message id as canonical (lowercase, hyphenated) text so that comparing texts compares
+//! ids.
 //!
 //! Every method is one transaction on this store's own connection, run on a blocking thread:
 //! the message writer thread never waits for it, nor it for the writer beyond SQLite's busy
@@ -18,10 +21,15 @@ use std::{
 };
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::{
+    params, types::Type, Connection, OptionalExtension, Row, Transaction, TransactionBehavior,
+};
+use uuid::Uuid;
 
 use super::{
-    identity::{AccountRecord, IdentityStore, PrivateRoomRecord, SessionRecord, TokenHash},
+    identity::{
+        AccountRecord, IdentityStore, JoinedRoomRecord, PrivateRoomRecord, SessionRecord, TokenHash,
+    },
     sqlite::open_migrated,
     StoreError,
 };
@@ -114,6 +122,33 @@ fn private_room_in(
         owner,
         members,
     }))
+}
+
+/// A joined room from `room, last_read`.
+fn joined_from(row: &Row<'_>) -> rusqlite::Result<JoinedRoomRecord> {
+    let last_read = row
+        .get::<_, Option<String>>(1)?
+        .map(|id| {
+            Uuid::parse_str(&id).map_err(|error| {
+                rusqlite::Error::FromSqlConversionFailure(1, Type::Text, error.into())
+            })
+        })
+        .transpose()?;
+    Ok(JoinedRoomRecord {
+        room: row.get(0)?,
+        last_read,
+    })
+}
+
+/// Whether the account may join the room: any public room; a private one as owner or member.
+fn may_join(connection: &Connection, account: &str, room: &str) -> rusqlite::Result<bool> {
+    connection.query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM private_rooms WHERE name = ?2)
+             OR EXISTS (SELECT 1 FROM private_rooms WHERE name = ?2 AND owner = ?1)
+             OR EXISTS (SELECT 1 FROM private_room_members WHERE room = ?2 AND account = ?1)",
+        params![account, room],
+        |row| row.get(0),
+    )
 }
 
 #[async_trait]
@@ -294,13 +329,17 @@ impl IdentityStore for SqliteIdentityStore {
     async fn delete_private_room(&self, name: &str) -> Result<bool, StoreError> {
         let name = name.to_owned();
         self.write(move |connection| {
+            let deleted =
+                connection.execute("DELETE FROM private_rooms WHERE name = ?1", params![name])?;
+            if deleted == 0 {
+                return Ok(false);
+            }
             connection.execute(
                 "DELETE FROM private_room_members WHERE room = ?1",
                 params![name],
             )?;
-            let deleted =
-                connection.execute("DELETE FROM private_rooms WHERE name = ?1", params![name])?;
-            Ok(deleted > 0)
+            connection.execute("DELETE FROM joined_rooms WHERE room = ?1", params![name])?;
+            Ok(true)
         })
         .await
     }
@@ -338,7 +377,69 @@ impl IdentityStore for SqliteIdentityStore {
                 "DELETE FROM private_room_members WHERE room = ?1 AND account = ?2",
                 params![room, account],
             )?;
+            if removed > 0 {
+                connection.execute(
+                    "DELETE FROM joined_rooms WHERE account = ?1 AND room = ?2",
+                    params![account, room],
+                )?;
+            }
             Ok(removed > 0)
+        })
+        .await
+    }
+
+    async fn joined_rooms(&self, account: &str) -> Result<Vec<JoinedRoomRecord>, StoreError> {
+        let account = account.to_owned();
+        self.read(move |connection| {
+            let mut joined = connection.prepare_cached(
+                "SELECT room, last_read FROM joined_rooms WHERE account = ?1 ORDER BY room",
+            )?;
+            let rooms = joined.query_map(params![account], joined_from)?.collect();
+            rooms
+        })
+        .await
+    }
+
+    async fn set_read(
+        &self,
+        account: &str,
+        room: &str,
+        last_read: Option<Uuid>,
+    ) -> Result<Option<JoinedRoomRecord>, StoreError> {
+        let (account, room) = (account.to_owned(), room.to_owned());
+        let last_read = last_read.map(|id| id.to_string());
+        self.write(move |connection| {
+            if !may_join(connection, &account, &room)? {
+                return Ok(None);
+            }
+            // Text comparison is id comparison (canonical form); NULL (nothing read) loses to
+            // any id and never replaces one.
+            connection.execute(
+                "INSERT INTO joined_rooms (account, room, last_read) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account, room) DO UPDATE SET last_read = excluded.last_read
+                 WHERE excluded.last_read IS NOT NULL
+                   AND (last_read IS NULL OR excluded.last_read > last_read)",
+                params![account, room, last_read],
+            )?;
+            connection
+                .query_row(
+                    "SELECT room, last_read FROM joined_rooms WHERE account = ?1 AND room = ?2",
+                    params![account, room],
+                    joined_from,
+                )
+                .map(Some)
+        })
+        .await
+    }
+
+    async fn leave_room(&self, account: &str, room: &str) -> Result<bool, StoreError> {
+        let (account, room) = (account.to_owned(), room.to_owned());
+        self.write(move |connection| {
+            let left = connection.execute(
+                "DELETE FROM joined_rooms WHERE account = ?1 AND room = ?2",
+                params![account, room],
+            )?;
+            Ok(left > 0)
         })
         .await
     }
