@@ -445,6 +445,13 @@ pub struct StreamRoom {
     /// answered with a reset.
     #[serde(default)]
     pub last_message_id: Option<String>,
+    /// `true` instead of a cursor: the client has nothing of the room yet because it saw the
+    /// room empty, so every message the room has is new to it. This is how a client that found
+    /// a room empty misses nothing sent between two of its streams (without a cursor a stream
+    /// waits for the *next* message only). If the room has dropped old messages since, it is
+    /// answered with a reset. Not with `last_message_id`.
+    #[serde(default)]
+    pub from_start: bool,
 }
 
 impl StreamBody {
@@ -463,13 +470,24 @@ impl StreamBody {
         for StreamRoom {
             room,
             last_message_id,
+            from_start,
         } in self.rooms
         {
             let room = RoomName::parse(&room)?;
             if rooms.iter().any(|(named, _)| *named == room) {
                 return Err(ChatError::invalid(format!("room {room} is listed twice")));
             }
-            rooms.push((room, last_message_id.filter(|id| !id.is_empty())));
+            let from = match (last_message_id.filter(|id| !id.is_empty()), from_start) {
+                (None, false) => StreamFrom::Now,
+                (None, true) => StreamFrom::Start,
+                (Some(id), false) => StreamFrom::After(id),
+                (Some(_), true) => {
+                    return Err(ChatError::invalid(format!(
+                        "room {room}: give last_message_id or from_start, not both"
+                    )))
+                }
+            };
+            rooms.push((room, from));
         }
         Ok(StreamRequest {
             client_id: ClientId::parse(&self.client_id)?,
@@ -480,12 +498,23 @@ impl StreamBody {
     }
 }
 
+/// Where a stream reads a room from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamFrom {
+    /// The next new message (no cursor).
+    Now,
+    /// After the message of this id (kept as given: an id the room does not know is a reset).
+    After(String),
+    /// The room's first message (`from_start`).
+    Start,
+}
+
 /// A validated stream: one held request for many rooms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamRequest {
     pub client_id: ClientId,
-    /// Each room once, with the id of the last message the client has of it.
-    pub rooms: Vec<(RoomName, Option<String>)>,
+    /// Each room once, with where the client is in it.
+    pub rooms: Vec<(RoomName, StreamFrom)>,
     pub timeout: Duration,
     /// As [`PollRequest::holder`].
     pub holder: Option<Arc<str>>,

@@ -143,6 +143,23 @@ async fn bad_streams_are_refused_and_hold_nothing() {
 }
 
 #[tokio::test]
+async fn a_client_that_saw_a_room_empty_gets_what_was_sent_before_its_next_stream() {
+    let app = TestApp::new().await;
+    let body =
+        json!({"client_id": "tab", "timeout": 5, "rooms": [{"room": "empty", "from_start": true}]});
+    assert_eq!(
+        app.get("/api/history?room=empty").await.json["messages"],
+        json!([])
+    );
+    app.send_ok("empty", "first words").await;
+    let answer = app.call(stream_request(body)).await;
+    assert_eq!(
+        news(&answer),
+        [("empty".to_owned(), vec!["first words".to_owned()])]
+    );
+}
+
+#[tokio::test]
 async fn a_newer_stream_of_a_client_supersedes_the_older() {
     let app = TestApp::new().await;
     let body = json!({"client_id": "tab", "rooms": [{"room": "one"}]});

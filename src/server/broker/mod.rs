@@ -41,7 +41,7 @@ use crate::{
     error::ChatError,
     model::{
         ClientId, History, HistoryRequest, Message, PollRequest, PollStatus, RoomName, RoomNews,
-        SendReceipt, SendRequest, Stats, StreamRequest, StreamResponse, TEXT_MAX_CHARS,
+        SendReceipt, SendRequest, Stats, StreamFrom, StreamRequest, StreamResponse, TEXT_MAX_CHARS,
     },
 };
 pub use answer::PollAnswer;
@@ -299,12 +299,14 @@ impl Broker {
         let shared = &*self.shared;
         let deadline = Instant::now() + request.timeout;
         let mut followed = Vec::with_capacity(request.rooms.len());
-        for (name, cursor) in request.rooms {
+        for (name, from) in request.rooms {
             let room = shared.rooms.get_or_create(name.as_str());
             // As for a poll: positions are taken before the stream counts as held.
-            let start = self
-                .start_position(&room, name.as_str(), cursor.as_deref())
-                .await;
+            let start = match &from {
+                StreamFrom::Now => Some(room.lock().end()),
+                StreamFrom::After(id) => self.start_position(&room, name.as_str(), Some(id)).await,
+                StreamFrom::Start => room.lock().beginning(),
+            };
             followed.push(Followed { name, room, start });
         }
         let follows = Follows::Stream(followed.iter().map(|room| room.room.clone()).collect());

@@ -213,6 +213,16 @@ impl RoomLog {
         Some(self.first_offset() + index as u64 + 1)
     }
 
+    /// Where the next message will be.
+    pub fn end(&self) -> u64 {
+        self.next_offset
+    }
+
+    /// Where the room's first message is, if the log still has it (`None`: it dropped some).
+    pub fn beginning(&self) -> Option<u64> {
+        (self.first_offset() == 0).then_some(0)
+    }
+
     /// Up to [`MAX_MESSAGES_PER_POLL`] messages from `offset` on.
     pub fn read_from(&mut self, offset: u64) -> Read {
         if offset == self.next_offset {

@@ -506,7 +506,13 @@ fn stream_request(client: &str, rooms: &[(&str, Option<&str>)]) -> StreamRequest
         client_id: ClientId::parse(client).unwrap(),
         rooms: rooms
             .iter()
-            .map(|(room, cursor)| (RoomName::parse(room).unwrap(), cursor.map(str::to_owned)))
+            .map(|(room, cursor)| {
+                let from = match cursor {
+                    Some(id) => StreamFrom::After((*id).to_owned()),
+                    None => StreamFrom::Now,
+                };
+                (RoomName::parse(room).unwrap(), from)
+            })
             .collect(),
         timeout: Duration::from_secs(25),
         holder: None,
@@ -722,4 +728,26 @@ async fn a_stream_refused_at_the_cap_leaves_no_room_behind() {
         .1
         .iter()
         .any(|room| room.starts_with("ghost")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_from_the_start_of_an_empty_room_misses_nothing_sent_between_streams() {
+    let broker = broker(3).await;
+    let mut request = stream_request("c1", &[("fresh", None)]);
+    request.rooms[0].1 = StreamFrom::Start;
+    // The room is empty: the stream waits, and times out.
+    let answer = broker.stream(request.clone()).await.unwrap();
+    assert_eq!(answer.status, PollStatus::Timeout);
+    // Sent while no stream is held: a stream without a cursor would wait past it.
+    send(&broker, "fresh", "between").await;
+    let answer = broker.stream(request.clone()).await.unwrap();
+    assert_eq!(news(&answer), [("fresh", vec!["between"])]);
+    assert!(!answer.rooms[0].reset);
+    // Once the room has dropped messages, "from the start" cannot be honoured: a reset.
+    for text in ["2", "3", "4"] {
+        send(&broker, "fresh", text).await;
+    }
+    let answer = broker.stream(request).await.unwrap();
+    assert_eq!(news(&answer), [("fresh", vec!["2", "3", "4"])]);
+    assert!(answer.rooms[0].reset);
 }
