@@ -52,6 +52,7 @@ mod pollers;
 mod raw_conn;
 mod report;
 mod scenarios;
+mod stream_answer;
 mod usage;
 
 use report::Report;
