@@ -210,8 +210,16 @@ impl Pollers {
             };
             tasks.spawn(poller.run(sender.clone(), events.clone(), stopped.clone()));
         }
-        let expected = baseline + count;
-        wait_held(kind, addr, &format!("{expected}"), |held| held >= expected).await?;
+        let (expected, what) = (baseline + count, format!("{}", baseline + count));
+        tokio::select! {
+            held = wait_held(kind, addr, &what, |held| held >= expected) => held?,
+            // A poller ends only when stopped or on an error (an answer it does not expect, such
+            // as a 404 from a server without the endpoint): report it now, not after 60 s.
+            Some(ended) = tasks.join_next() => {
+                ended??;
+                bail!("a poller ended before the server held all polls");
+            }
+        }
         Ok(Self {
             kind,
             addr,

@@ -274,11 +274,11 @@ mod tests {
         )
     }
 
-    /// Reads `body` as a 200 answer: the answer and every `(room index, seq, sent_us)`.
-    fn read(
-        body: &str,
-        rooms: &mut Vec<FollowedRoom>,
-    ) -> Result<(StreamAnswer, Vec<(u32, u64, u64)>)> {
+    /// `(room index, seq, sent_us)` of each message reported.
+    type Reported = Vec<(u32, u64, u64)>;
+
+    /// Reads `body` as a 200 answer: the answer and every message reported.
+    fn read(body: &str, rooms: &mut Vec<FollowedRoom>) -> Result<(StreamAnswer, Reported)> {
         let response = Response {
             status: 200,
             body: body.as_bytes(),
@@ -297,7 +297,11 @@ mod tests {
 
     #[test]
     fn messages_are_reported_per_room_and_cursors_move_to_the_last() {
-        let mut rooms = vec![followed("a", 7, ""), followed("b", 9, "b0"), followed("c", 3, "c0")];
+        let mut rooms = vec![
+            followed("a", 7, ""),
+            followed("b", 9, "b0"),
+            followed("c", 3, "c0"),
+        ];
         let body = format!(
             r#"{{"status":"success","rooms":[{{"room":"a","messages":[{},{}]}},{{"room":"b","messages":[{},{}],"reset":false}}],"timestamp":1764590000.1}}"#,
             message("a1", "1 100"),
@@ -318,7 +322,11 @@ mod tests {
         assert_eq!(got, vec![(7, 1, 100), (7, 4, 400), (9, 2, 200)]);
         assert_eq!(
             rooms,
-            vec![followed("a", 7, "a2"), followed("b", 9, "b2"), followed("c", 3, "c0")]
+            vec![
+                followed("a", 7, "a2"),
+                followed("b", 9, "b2"),
+                followed("c", 3, "c0")
+            ]
         );
     }
 
@@ -352,7 +360,8 @@ mod tests {
     #[test]
     fn an_unavailable_room_is_dropped() {
         let mut rooms = vec![followed("a", 1, ""), followed("secret", 2, "s1")];
-        let body = r#"{"status":"success","rooms":[{"room":"secret","messages":[],"unavailable":true}]}"#;
+        let body =
+            r#"{"status":"success","rooms":[{"room":"secret","messages":[],"unavailable":true}]}"#;
         let (answer, got) = read(body, &mut rooms).unwrap();
         assert_eq!(answer.unavailable, 1);
         assert!(got.is_empty());
