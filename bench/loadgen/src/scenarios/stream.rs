@@ -1,5 +1,7 @@
 //! `stream`: clients poll in a loop with cursors while senders send as fast as they can, then
 //! at a fixed rate: throughput, lost and duplicated messages, end-to-end and send latency.
+//! Its numbered sends (`send_burst`, to one room or to planned `Destinations`) are shared with
+//! `multi_room`.
 
 use std::{
     sync::Arc,
