@@ -11,7 +11,15 @@
 //! `--multi-seed`, so both scenarios (and runs) see the same plan. Each room's messages come
 //! from one sender, one send after another (sender `n` owns the rooms `r` with
 //! `r % senders == n`), so a room's order on the server is its sequence order and the ledger
-//! can check it. The memory figure is the growth of the server's RSS from before the clients
+//! can check it.
+//!
+//! Before the measured messages every room gets one, room after room, each sent once every
+//! stream is held again (the fan-out's `wake_round`), and each received by all the room's
+//! followers before the next. A room a client has no message of has no cursor, and a
+//! stream sent without one waits only for messages sent after it arrives (as `GET /api/poll`
+//! without a cursor); a stream is sent again whenever any of its rooms has news, so messages
+//! sent to a cursorless room while its client re-polls would be missed (a real client starts
+//! from the room's history; the bench's rooms start empty). The memory figure is the growth of the server's RSS from before the clients
 //! start to when all their polls are held, before any message: run each scenario on a freshly
 //! started server (as `run.sh` does), or the second finds memory the first freed.
 
@@ -20,11 +28,12 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 
 use super::{
+    fanout::wake_round,
     ledger::{tally, Ledger},
     stream::{send_burst, Destinations},
 };
 use crate::{
-    connection::FollowedRoom,
+    connection::{Connection, FollowedRoom},
     pollers::{Follow, Pollers},
     report::{float, percentile, Report},
     usage::{cpu_ms, rss_kib, self_cpu_ms},
@@ -66,7 +75,7 @@ impl SplitMix64 {
 struct Plan {
     /// Per client, its rooms (numbers below the room count), distinct.
     follows: Vec<Vec<u32>>,
-    /// Per sequence number, its room: one owned by its sender (`seq % senders`).
+    /// Per measured message (from 0), its room: one owned by its sender (`n % senders`).
     room_of_seq: Vec<u32>,
 }
 
@@ -162,15 +171,46 @@ pub(crate) async fn multi_room(args: &Args, report: &mut Report, via: Via) -> Re
     // All polls held, no message yet.
     let rss_held = rss_kib(&args.pids)?;
 
+    // Sequence numbers 0..rooms prime the rooms (number r to room r), the measured ones follow.
+    let first = rooms as u64;
+    let room_of_seq: Vec<u32> = (0..rooms as u32).chain(plan.room_of_seq).collect();
+    let expects = |client: usize, seq: u64| {
+        let room = room_of_seq[seq as usize];
+        plan.follows[client][..followed].contains(&room)
+    };
+    // One room at a time, each once every stream is held again: a prime sent while a client
+    // re-polls (woken by another room's prime) would miss it, for the same reason.
+    let mut sender = Connection::connect(args.client, args.addr).await?;
+    let mut primed = Vec::with_capacity(clients * followed);
+    for (seq, name) in (0..).zip(&names) {
+        let followers = (0..clients).filter(|&c| expects(c, seq)).count();
+        wake_round(
+            &mut pollers,
+            &mut sender,
+            args.kind,
+            name,
+            followers,
+            seq,
+            &mut primed,
+        )
+        .await?;
+    }
+    if primed.len() < clients * followed {
+        bail!(
+            "{} of the rooms' first messages never arrived",
+            clients * followed - primed.len()
+        );
+    }
+    let destinations = Destinations::planned(names, room_of_seq.clone());
+
     let cpu = self_cpu_ms();
     let server_cpu = cpu_ms(&args.pids)?;
-    let destinations = Destinations::planned(names, plan.room_of_seq.clone());
     let rate_per_sender = args.multi_rate / senders as f64;
     let started = Instant::now();
     let mut send_times = send_burst(
         args,
         &destinations,
-        0,
+        first,
         messages,
         senders as u64,
         Some(rate_per_sender),
@@ -178,10 +218,7 @@ pub(crate) async fn multi_room(args: &Args, report: &mut Report, via: Via) -> Re
     .await?;
     let elapsed = started.elapsed().as_secs_f64();
     send_times.sort_unstable();
-    let ledger = Ledger::new(clients, rooms as u32, 0..messages, |client, seq| {
-        let room = plan.room_of_seq[seq as usize];
-        plan.follows[client][..followed].contains(&room)
-    });
+    let ledger = Ledger::new(clients, rooms as u32, first..first + messages, expects);
     let tally = tally(&mut pollers, ledger).await;
     let server_cpu = cpu_ms(&args.pids)? - server_cpu;
     let loadgen_cpu = self_cpu_ms() - cpu;
