@@ -112,8 +112,9 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 # The machine may be shared: what else ran shows here.
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-# IDENTITY_ONLY=1 runs only the identity part below (bearer fan-outs and the sign-in burst).
-if [ -z "${IDENTITY_ONLY:-}" ]; then
+# IDENTITY_ONLY=1 runs only the identity part below (bearer fan-outs and the sign-in burst),
+# MULTI_ROOM_ONLY=1 only the multi-room part at the end.
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}" ]; then
   # Memory is measured on a freshly started server, before anything else has grown its heap.
   run_ours ours-memory memory --scenarios memory
   run_ours ours-memory memory --scenarios latency,fanout,stream
@@ -147,19 +148,34 @@ if [ -z "${IDENTITY_ONLY:-}" ]; then
   fi
 
 fi
-# Identities. Polls carrying a session token (`Authorization: Bearer`, checked on every poll)
-# against anonymous ones: the 10,000-poll fan-out alternating between the two, each on a fresh
-# server, BEARER_PAIRS (default 6) times; the bearer run signs 100 accounts up and in first and
-# its polls take their tokens in turn. Both runs of a pair get the same server options (sign-in
-# limits raised for the bench's sign-ins), so only the header differs. Then the wake-ups of
-# 1,000 held polls with no sign-in and while 100 sign-ins (Argon2id) run at once.
-sign_in_limits="--sign-in-per-name 100000 --sign-in-per-address 100000"
-for _ in $(seq 1 "${BEARER_PAIRS:-6}"); do
-  SERVER_OPTIONS=$sign_in_limits run_ours ours-auth memory --scenarios fanout --fanout-clients 10000
-  SERVER_OPTIONS=$sign_in_limits run_ours ours-auth memory --scenarios fanout --fanout-clients 10000 \
-    --bearer-sessions 100
-done
-SERVER_OPTIONS=$sign_in_limits run_ours ours-auth memory --scenarios sign-in-burst
+if [ -z "${MULTI_ROOM_ONLY:-}" ]; then
+  # Identities. Polls carrying a session token (`Authorization: Bearer`, checked on every poll)
+  # against anonymous ones: the 10,000-poll fan-out alternating between the two, each on a fresh
+  # server, BEARER_PAIRS (default 6) times; the bearer run signs 100 accounts up and in first and
+  # its polls take their tokens in turn. Both runs of a pair get the same server options (sign-in
+  # limits raised for the bench's sign-ins), so only the header differs. Then the wake-ups of
+  # 1,000 held polls with no sign-in and while 100 sign-ins (Argon2id) run at once.
+  sign_in_limits="--sign-in-per-name 100000 --sign-in-per-address 100000"
+  for _ in $(seq 1 "${BEARER_PAIRS:-6}"); do
+    SERVER_OPTIONS=$sign_in_limits run_ours ours-auth memory --scenarios fanout --fanout-clients 10000
+    SERVER_OPTIONS=$sign_in_limits run_ours ours-auth memory --scenarios fanout --fanout-clients 10000 \
+      --bearer-sessions 100
+  done
+  SERVER_OPTIONS=$sign_in_limits run_ours ours-auth memory --scenarios sign-in-burst
+fi
+# Issue 18: many rooms per poll. Clients following 10 of 100 rooms each with one POST
+# /api/stream while 1,000 messages/s go to random rooms (multi-room-stream), against the same
+# clients each holding one GET /api/poll on one of those rooms at the same send rate
+# (multi-room-poll). Each run on a fresh server, since its memory per held poll is the growth
+# of the server's RSS; MULTI_PAIRS (default 3) alternating pairs, then medians.
+if [ -z "${IDENTITY_ONLY:-}" ]; then
+  for _ in $(seq 1 "${MULTI_PAIRS:-3}"); do
+    for via in poll stream; do
+      # shellcheck disable=SC2086
+      run_ours ours-memory memory --scenarios "multi-room-$via" ${MULTI_OPTIONS:-}
+    done
+  done
+fi
 
 grep '^JSON ' "$work/out.txt" | cut -c6- >"$results"
 python3 - "$results" <<'PY'
@@ -218,6 +234,39 @@ if groups:
                   f"server CPU {ratio('server_cpu_ms'):.2f}, "
                   f"later rounds p99 {ratio('later_rounds_p99_ms'):.2f}; "
                   f"runs {len(bearer)} / {len(anonymous)}")
+
+# The multi-room rows: medians per scenario (losses summed), then the stream beside its
+# single-room baseline.
+multi = {}
+for row in rows:
+    if row["scenario"].startswith("multi-room-"):
+        multi.setdefault(row["scenario"], []).append(row)
+if multi:
+    counts = ["lost", "duplicated", "out_of_order", "unexpected", "resets", "unavailable"]
+    keys = ["sends_per_s", "e2e_p50_ms", "e2e_p99_ms", "e2e_max_ms", "send_p99_ms",
+            "kib_per_held_poll", "server_cpu_ms", "loadgen_cpu_ms", "setup_ms"]
+    med = lambda group, key: median(r[key] for r in group if r[key] is not None) \
+        if any(r[key] is not None for r in group) else float("nan")
+    print()
+    print("| scenario | runs | expected | " + " | ".join(counts) + " | "
+          + " | ".join(f"median {k}" for k in keys) + " |")
+    print("|---|---|---|" + "---|" * (len(counts) + len(keys)))
+    for scenario, group in sorted(multi.items()):
+        print(f"| {scenario} | {len(group)} | {group[0]['expected']} | "
+              + " | ".join(str(sum(r[k] for r in group)) for k in counts) + " | "
+              + " | ".join(f"{med(group, k):.2f}" for k in keys) + " |")
+    streams = [s for s in multi if s.startswith("multi-room-stream-")]
+    polls = [s for s in multi if s.startswith("multi-room-poll-")]
+    for stream_name in streams:
+        for poll_name in polls:
+            st, po = multi[stream_name], multi[poll_name]
+            total = lambda group: sum(r["lost"] + r["duplicated"] + r["out_of_order"] for r in group)
+            print(f"{stream_name} / {poll_name}: e2e p99 {med(st, 'e2e_p99_ms'):.2f} / "
+                  f"{med(po, 'e2e_p99_ms'):.2f} ms, p50 {med(st, 'e2e_p50_ms'):.2f} / "
+                  f"{med(po, 'e2e_p50_ms'):.2f} ms; memory per held poll "
+                  f"{med(st, 'kib_per_held_poll'):.2f} / {med(po, 'kib_per_held_poll'):.2f} KiB; "
+                  f"lost + duplicated + out of order {total(st)} / {total(po)}; "
+                  f"runs {len(st)} / {len(po)}")
 
 # The sign-in burst: wake-ups while the sign-ins run against wake-ups without.
 bursts = {row["scenario"]: row for row in rows if row["scenario"].startswith("sign-in-burst-")}

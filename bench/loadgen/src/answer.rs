@@ -99,13 +99,14 @@ impl<'de, F: FnMut(&str)> Visitor<'de> for MessagesSeed<'_, '_, F> {
     }
 }
 
-/// Borrowed unless the JSON escapes something (then owned: a borrowed `&str` would fail).
+/// A message of a poll or stream answer, borrowed unless the JSON escapes something (then
+/// owned: a borrowed `&str` would fail).
 #[derive(serde::Deserialize)]
-struct PolledMessage<'a> {
+pub(crate) struct PolledMessage<'a> {
     #[serde(borrow)]
-    id: std::borrow::Cow<'a, str>,
+    pub(crate) id: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
-    text: std::borrow::Cow<'a, str>,
+    pub(crate) text: std::borrow::Cow<'a, str>,
 }
 
 /// Calls `each` with the text of every message a poll answer delivered; advances the cursor.

@@ -1,6 +1,7 @@
 //! What the scenarios poll and send through, over either client: `Connection`, the `Response`
-//! both clients lend out, the `Cursor` a poll starts from, and the parts of a send both build
-//! their requests from (`send_parts`), so the two clients put the same requests on the wire.
+//! both clients lend out, the `Cursor` a poll starts from, the rooms a stream follows
+//! (`FollowedRoom`), and the parts of a send and a stream both build their requests from
+//! (`send_parts`, `write_stream_body`), so the two clients put the same requests on the wire.
 
 use std::{io::Write, net::SocketAddr};
 
@@ -9,7 +10,7 @@ use anyhow::Result;
 use crate::{
     hyper_conn,
     hyper_conn::HyperConn,
-    raw_conn::{poll_request, send_request, Conn},
+    raw_conn::{poll_request, send_request, stream_request, Conn},
     HttpClient, Kind,
 };
 
@@ -28,6 +29,37 @@ pub(crate) struct Cursor {
     pub(crate) last_id: String,
     pub(crate) etag: String,
     pub(crate) last_modified: String,
+}
+
+/// A room a multi-room stream (`POST /api/stream`) follows, and where the client is in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FollowedRoom {
+    pub(crate) name: String,
+    /// The room's number in its scenario (what `Delivery::room` reports).
+    pub(crate) index: u32,
+    /// The id of the last message received from the room (empty: none yet, wait for the next).
+    pub(crate) last_id: String,
+}
+
+/// The path of the multi-room stream.
+pub(crate) const STREAM_PATH: &str = "/api/stream";
+
+/// Writes a stream's JSON body into `out` for client number `client`: the same for both clients.
+/// Room names and message ids need no escaping (the server allows neither quotes nor
+/// backslashes in room names, and its ids are alphanumeric).
+pub(crate) fn write_stream_body(out: &mut impl Write, client: usize, rooms: &[FollowedRoom]) {
+    // Writing to memory cannot fail. The longest timeout the server takes: the scenarios end
+    // their polls themselves.
+    let _ = write!(out, r#"{{"client_id":"m{client}","timeout":60,"rooms":["#);
+    for (n, room) in rooms.iter().enumerate() {
+        let comma = if n == 0 { "" } else { "," };
+        let _ = write!(out, r#"{comma}{{"room":"{}""#, room.name);
+        if !room.last_id.is_empty() {
+            let _ = write!(out, r#","last_message_id":"{}""#, room.last_id);
+        }
+        let _ = write!(out, "}}");
+    }
+    let _ = write!(out, "]}}");
 }
 
 /// A send's path, content type and body.
@@ -66,10 +98,12 @@ pub(crate) fn write_poll_target(
 
 /// A connection of either client: what the scenarios poll and send through.
 pub(crate) enum Connection {
-    /// The raw client and the buffer its poll requests are written into.
+    /// The raw client, the buffer its poll and stream requests are written into, and the one
+    /// a stream's body is written into first (its length goes into the head).
     Raw {
         conn: Conn,
         request: Vec<u8>,
+        body: Vec<u8>,
     },
     Hyper(HyperConn),
 }
@@ -80,6 +114,7 @@ impl Connection {
             HttpClient::Raw => Self::Raw {
                 conn: Conn::connect(addr).await?,
                 request: Vec::with_capacity(256),
+                body: Vec::new(),
             },
             HttpClient::Hyper => Self::Hyper(HyperConn::connect(addr).await?),
         })
@@ -103,12 +138,36 @@ impl Connection {
         authorization: Option<&str>,
     ) -> Result<Response<'_>> {
         match self {
-            Self::Raw { conn, request } => {
+            Self::Raw { conn, request, .. } => {
                 poll_request(kind, room, client, cursor, authorization, request);
                 conn.roundtrip(request).await
             }
             Self::Hyper(conn) => {
                 let request = hyper_conn::poll_request(kind, room, client, cursor, authorization)?;
+                conn.roundtrip(request).await
+            }
+        }
+    }
+
+    /// Holds one multi-room stream (`POST /api/stream`, ours only) as client number `client`,
+    /// each of `rooms` from its own cursor.
+    pub(crate) async fn stream(
+        &mut self,
+        client: usize,
+        rooms: &[FollowedRoom],
+        authorization: Option<&str>,
+    ) -> Result<Response<'_>> {
+        match self {
+            Self::Raw {
+                conn,
+                request,
+                body,
+            } => {
+                stream_request(client, rooms, authorization, body, request);
+                conn.roundtrip(request).await
+            }
+            Self::Hyper(conn) => {
+                let request = hyper_conn::stream_request(client, rooms, authorization)?;
                 conn.roundtrip(request).await
             }
         }

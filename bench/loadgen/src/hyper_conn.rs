@@ -25,7 +25,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::{
-    connection::{send_parts, write_poll_target, Cursor, Response},
+    connection::{
+        send_parts, write_poll_target, write_stream_body, Cursor, FollowedRoom, Response,
+        STREAM_PATH,
+    },
     Kind,
 };
 
@@ -105,6 +108,25 @@ pub(crate) fn poll_request(
             request
         };
     Ok(request.body(Full::new(Bytes::new()))?)
+}
+
+/// The request of `crate::raw_conn::stream_request`, as an `http::Request`.
+pub(crate) fn stream_request(
+    client: usize,
+    rooms: &[FollowedRoom],
+    authorization: Option<&str>,
+) -> Result<Request<Full<Bytes>>> {
+    let mut body = Vec::with_capacity(64 + 48 * rooms.len());
+    write_stream_body(&mut body, client, rooms);
+    let request = Request::post(STREAM_PATH).header(HOST, "bench");
+    let request = match authorization {
+        Some(value) => request.header(AUTHORIZATION, value),
+        None => request,
+    };
+    Ok(request
+        .header(CONTENT_TYPE, "application/json")
+        .header(CONTENT_LENGTH, body.len())
+        .body(Full::new(Bytes::from(body)))?)
 }
 
 /// The request of `crate::raw_conn::send_request`, as an `http::Request`.
@@ -211,6 +233,24 @@ mod tests {
             }
             let raw = crate::raw_conn::send_request(kind, "room1", "3 123456");
             let hyper = written_by_hyper(send_request(kind, "room1", "3 123456").unwrap());
+            assert_eq!(shape(&hyper.await), shape(&raw));
+        }
+        let rooms = [
+            FollowedRoom {
+                name: "room1".into(),
+                index: 1,
+                last_id: "01abc".into(),
+            },
+            FollowedRoom {
+                name: "room2".into(),
+                index: 2,
+                last_id: String::new(),
+            },
+        ];
+        for authorization in [None, bearer] {
+            let (mut body, mut raw) = (Vec::new(), Vec::new());
+            crate::raw_conn::stream_request(42, &rooms, authorization, &mut body, &mut raw);
+            let hyper = written_by_hyper(stream_request(42, &rooms, authorization).unwrap());
             assert_eq!(shape(&hyper.await), shape(&raw));
         }
     }

@@ -22,6 +22,10 @@
 //! - `churn`:   two rounds of 500,000 client ids that poll once each: server RSS after each.
 //! - `sign-in-burst`: fan-out rounds on 1,000 polls without sign-ins, then while 100 sign-ins
 //!   (Argon2id on the server) run at once: wake-up latency of each phase, the sign-ins' times.
+//! - `multi-room-stream`: 1,000 clients each hold one `POST /api/stream` on 10 of 100 rooms
+//!   while 1,000 messages/s go to random rooms for 10 s: lost, duplicated, out of order,
+//!   end-to-end latency, server memory per held stream. `multi-room-poll`: the same with one
+//!   `GET /api/poll` per client on one of its rooms, the single-room baseline.
 //!
 //! `--bearer-sessions N` signs N accounts up and in before the fan-out, and its polls carry
 //! their tokens (`Authorization: Bearer`) in turn: rows `fanout-bearer-N`.
@@ -29,7 +33,8 @@
 //! # Layout
 //! - `main.rs`: the options (`Args`) and the loop over the chosen scenarios.
 //! - `scenarios/`: one file per scenario (`latency`, `fanout` with `cross`, `stream`, `memory`
-//!   with `churn`, `sign_in_burst`) and the numbered send they share.
+//!   with `churn`, `sign_in_burst`, `multi_room`), the numbered send they share, and `ledger`,
+//!   the count of lost, duplicated and out-of-order messages of `stream` and `multi_room`.
 //! - `accounts.rs`: signing accounts up and in (`POST /api/accounts`, `POST /api/sessions`).
 //! - `pollers.rs`: the load: one task and connection per simulated client, polling in a loop and
 //!   reporting each message received, and the wait for the server to hold all their polls.
@@ -37,6 +42,7 @@
 //!   `Cursor` and send parts both share.
 //! - `raw_conn.rs`, `hyper_conn.rs`: the two HTTP/1.1 clients and their requests.
 //! - `answer.rs`: reading a poll answer's messages in one pass; the bench's message text.
+//! - `stream_answer.rs`: reading a multi-room stream answer in one pass, per-room cursors.
 //! - `report.rs`: result lines and percentiles; `usage.rs`: CPU time and RSS from `/proc`.
 
 use std::net::SocketAddr;
@@ -52,6 +58,7 @@ mod pollers;
 mod raw_conn;
 mod report;
 mod scenarios;
+mod stream_answer;
 mod usage;
 
 use report::Report;
@@ -115,6 +122,29 @@ struct Args {
     /// Messages sent in the stream scenario's flat-out phase.
     #[arg(long, default_value_t = 8_000)]
     stream_messages: u64,
+    /// Clients of the multi-room scenarios (one held poll or stream each).
+    #[arg(long, default_value_t = 1_000)]
+    multi_clients: usize,
+    /// Rooms the multi-room scenarios' messages go to and their clients choose from.
+    #[arg(long, default_value_t = 100)]
+    multi_rooms: usize,
+    /// Rooms each client's stream follows in `multi-room-stream` (`multi-room-poll` polls the
+    /// first of them).
+    #[arg(long, default_value_t = 10)]
+    multi_rooms_per_client: usize,
+    /// Messages per second, all senders together, in the multi-room scenarios.
+    #[arg(long, default_value_t = 1_000.0)]
+    multi_rate: f64,
+    /// Seconds the multi-room scenarios send for.
+    #[arg(long, default_value_t = 10)]
+    multi_secs: u64,
+    /// Senders of the multi-room scenarios (one connection each, one send in flight; each owns
+    /// a share of the rooms, so each room's messages are sent one after another).
+    #[arg(long, default_value_t = 4)]
+    multi_senders: usize,
+    /// Seed of the multi-room scenarios' rooms per client and room per message.
+    #[arg(long, default_value_t = 1)]
+    multi_seed: u64,
     /// Held polls in the memory scenario.
     #[arg(long, default_value_t = 10_000)]
     idle_clients: usize,
@@ -173,6 +203,12 @@ async fn run(args: Args) -> Result<()> {
             "memory" => scenarios::memory_and_idle(&args, &mut report).await,
             "churn" => scenarios::churn(&args, &mut report).await,
             "sign-in-burst" => scenarios::sign_in_burst(&args, &mut report).await,
+            "multi-room-stream" => {
+                scenarios::multi_room(&args, &mut report, scenarios::Via::Stream).await
+            }
+            "multi-room-poll" => {
+                scenarios::multi_room(&args, &mut report, scenarios::Via::Poll).await
+            }
             other => bail!("unknown scenario {other}"),
         };
         if let Err(error) = outcome {

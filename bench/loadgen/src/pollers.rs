@@ -1,12 +1,16 @@
 //! The load itself: `Pollers`, one task and one connection per simulated client, each polling a
-//! room in a loop (anonymously, or with one of a few bearer tokens) and reporting every message
-//! it receives as a `Delivery`. Starting and finishing wait (bounded) until the server's count
-//! of held polls says all of them are held, then all gone, so each scenario measures its own
-//! polls.
+//! room in a loop (`GET /api/poll`) or holding one stream on several rooms (`POST /api/stream`),
+//! anonymously or with one of a few bearer tokens, and reporting every message it receives as a
+//! `Delivery`. Starting and finishing wait (bounded) until the server's count of held polls (a
+//! stream counts as one) says all of them are held, then all gone, so each scenario measures
+//! its own polls.
 
 use std::{
     net::SocketAddr,
-    sync::Arc,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
 
@@ -18,16 +22,37 @@ use tokio::{
 
 use crate::{
     answer::{delivered, now_us, parse_message},
-    connection::{Connection, Cursor},
+    connection::{Connection, Cursor, FollowedRoom},
     raw_conn::Conn,
+    stream_answer::{stream_delivered, StreamScratch, StreamStatus},
     HttpClient, Kind,
 };
 
-/// One received message: which client, which message, when.
+/// One received message: which client, which room (its number in the scenario; 0 for the
+/// scenarios of one room), which message, when.
 pub(crate) struct Delivery {
     pub(crate) client: usize,
+    pub(crate) room: u32,
     pub(crate) seq: u64,
     pub(crate) latency_us: u64,
+}
+
+/// What a simulated client follows.
+pub(crate) enum Follow {
+    /// One room, by `GET /api/poll` (nchan: `GET /sub/ROOM`); `index` is its number in the
+    /// scenario.
+    Room { name: String, index: u32 },
+    /// Several rooms by one multi-room stream (`POST /api/stream`, ours only), each with its
+    /// own cursor.
+    Stream(Vec<FollowedRoom>),
+}
+
+/// Rooms of multi-room streams that were reset or became unavailable, over all pollers (the
+/// single-room poll path treats a reset as an error instead).
+#[derive(Default)]
+pub(crate) struct StreamEvents {
+    pub(crate) resets: AtomicU64,
+    pub(crate) unavailable: AtomicU64,
 }
 
 /// One simulated client: what it polls and as whom.
@@ -35,7 +60,7 @@ struct Poller {
     http: HttpClient,
     kind: Kind,
     addr: SocketAddr,
-    room: String,
+    follow: Follow,
     client: usize,
     /// The `Authorization` header's value every poll carries (`Bearer TOKEN`), if any.
     authorization: Option<Arc<str>>,
@@ -46,20 +71,32 @@ impl Poller {
     async fn run(
         self,
         deliveries: mpsc::UnboundedSender<Delivery>,
+        events: Arc<StreamEvents>,
         mut stop: watch::Receiver<bool>,
     ) -> Result<()> {
         let Self {
             http,
             kind,
             addr,
-            room,
+            mut follow,
             client,
             authorization,
         } = self;
         let mut conn = Connection::connect(http, addr).await?;
         let mut cursor = Cursor::default();
+        let mut scratch = StreamScratch::default();
         while !*stop.borrow() {
-            let poll = conn.poll(kind, &room, client, &cursor, authorization.as_deref());
+            let poll = async {
+                match &follow {
+                    Follow::Room { name, .. } => {
+                        conn.poll(kind, name, client, &cursor, authorization.as_deref())
+                            .await
+                    }
+                    Follow::Stream(rooms) => {
+                        conn.stream(client, rooms, authorization.as_deref()).await
+                    }
+                }
+            };
             let response = tokio::select! {
                 response = poll => response,
                 _ = stop.changed() => break,
@@ -72,15 +109,43 @@ impl Poller {
                 }
             };
             let received_us = now_us();
-            delivered(kind, &response, &mut cursor, |text| {
-                if let Some((seq, sent_us)) = parse_message(text) {
-                    let _ = deliveries.send(Delivery {
-                        client,
-                        seq,
-                        latency_us: received_us.saturating_sub(sent_us),
-                    });
+            let report = |room, seq, sent_us: u64| {
+                let _ = deliveries.send(Delivery {
+                    client,
+                    room,
+                    seq,
+                    latency_us: received_us.saturating_sub(sent_us),
+                });
+            };
+            match &mut follow {
+                Follow::Room { index, .. } => {
+                    delivered(kind, &response, &mut cursor, |text| {
+                        if let Some((seq, sent_us)) = parse_message(text) {
+                            report(*index, seq, sent_us);
+                        }
+                    })?;
                 }
-            })?;
+                Follow::Stream(rooms) => {
+                    let answer = stream_delivered(&response, rooms, &mut scratch, report)?;
+                    events
+                        .resets
+                        .fetch_add(answer.resets.into(), Ordering::Relaxed);
+                    events
+                        .unavailable
+                        .fetch_add(answer.unavailable.into(), Ordering::Relaxed);
+                    // No other request of this client_id is held and nothing disconnects it:
+                    // either answer means the server lost track of the stream.
+                    if matches!(
+                        answer.status,
+                        StreamStatus::Superseded | StreamStatus::Disconnected
+                    ) {
+                        bail!("stream of client {client} answered {:?}", answer.status);
+                    }
+                    if rooms.is_empty() {
+                        bail!("every room of client {client}'s stream became unavailable");
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -97,6 +162,7 @@ pub(crate) struct Pollers {
     tasks: JoinSet<Result<()>>,
     stop: watch::Sender<bool>,
     pub(crate) deliveries: mpsc::UnboundedReceiver<Delivery>,
+    pub(crate) events: Arc<StreamEvents>,
 }
 
 impl Pollers {
@@ -110,24 +176,50 @@ impl Pollers {
         count: usize,
         authorizations: &[Arc<str>],
     ) -> Result<Self> {
+        let follows = (0..count).map(|_| Follow::Room {
+            name: room.to_owned(),
+            index: 0,
+        });
+        Self::start_following(http, kind, addr, follows.collect(), authorizations).await
+    }
+
+    /// Starts one poller per entry of `follows` (client number = its position) and waits until
+    /// the server holds all their polls. Authorizations as for `start`.
+    pub(crate) async fn start_following(
+        http: HttpClient,
+        kind: Kind,
+        addr: SocketAddr,
+        follows: Vec<Follow>,
+        authorizations: &[Arc<str>],
+    ) -> Result<Self> {
+        let count = follows.len();
         let baseline = held_polls(kind, addr).await?;
         let (stop, stopped) = watch::channel(false);
         let (sender, deliveries) = mpsc::unbounded_channel();
+        let events = Arc::new(StreamEvents::default());
         let mut tasks = JoinSet::new();
-        for client in 0..count {
+        for (client, follow) in follows.into_iter().enumerate() {
             let poller = Poller {
                 http,
                 kind,
                 addr,
-                room: room.to_owned(),
+                follow,
                 client,
                 authorization: (!authorizations.is_empty())
                     .then(|| authorizations[client % authorizations.len()].clone()),
             };
-            tasks.spawn(poller.run(sender.clone(), stopped.clone()));
+            tasks.spawn(poller.run(sender.clone(), events.clone(), stopped.clone()));
         }
-        let expected = baseline + count;
-        wait_held(kind, addr, &format!("{expected}"), |held| held >= expected).await?;
+        let (expected, what) = (baseline + count, format!("{}", baseline + count));
+        tokio::select! {
+            held = wait_held(kind, addr, &what, |held| held >= expected) => held?,
+            // A poller ends only when stopped or on an error (an answer it does not expect, such
+            // as a 404 from a server without the endpoint): report it now, not after 60 s.
+            Some(ended) = tasks.join_next() => {
+                ended??;
+                bail!("a poller ended before the server held all polls");
+            }
+        }
         Ok(Self {
             kind,
             addr,
@@ -136,6 +228,7 @@ impl Pollers {
             tasks,
             stop,
             deliveries,
+            events,
         })
     }
 

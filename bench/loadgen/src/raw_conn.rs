@@ -15,7 +15,10 @@ use tokio::{
 };
 
 use crate::{
-    connection::{send_parts, write_poll_target, Cursor, Response},
+    connection::{
+        send_parts, write_poll_target, write_stream_body, Cursor, FollowedRoom, Response,
+        STREAM_PATH,
+    },
     Kind,
 };
 
@@ -137,6 +140,31 @@ pub(crate) fn poll_request(
         );
     }
     request.extend_from_slice(b"\r\n");
+}
+
+/// Writes a multi-room stream request into `request`, its body first into `body` (both cleared
+/// first; their buffers are reused), with an `Authorization` header if `authorization` is given.
+pub(crate) fn stream_request(
+    client: usize,
+    rooms: &[FollowedRoom],
+    authorization: Option<&str>,
+    body: &mut Vec<u8>,
+    request: &mut Vec<u8>,
+) {
+    body.clear();
+    write_stream_body(body, client, rooms);
+    request.clear();
+    // Writing to a Vec cannot fail.
+    let _ = write!(request, "POST {STREAM_PATH} HTTP/1.1\r\nHost: bench\r\n");
+    if let Some(value) = authorization {
+        let _ = write!(request, "Authorization: {value}\r\n");
+    }
+    let _ = write!(
+        request,
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    request.extend_from_slice(body);
 }
 
 /// The request that sends `text` to `room`.

@@ -3,13 +3,16 @@
 
 mod fanout;
 mod latency;
+mod ledger;
 mod memory;
+mod multi_room;
 mod sign_in_burst;
 mod stream;
 
 pub(crate) use fanout::{cross, fanout};
 pub(crate) use latency::latency;
 pub(crate) use memory::{churn, memory_and_idle};
+pub(crate) use multi_room::{multi_room, Via};
 pub(crate) use sign_in_burst::sign_in_burst;
 pub(crate) use stream::stream;
 

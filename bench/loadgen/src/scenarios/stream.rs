@@ -1,15 +1,20 @@
 //! `stream`: clients poll in a loop with cursors while senders send as fast as they can, then
 //! at a fixed rate: throughput, lost and duplicated messages, end-to-end and send latency.
+//! Its numbered sends (`send_burst`, to one room or to planned `Destinations`) are shared with
+//! `multi_room`.
 
 use std::{
-    collections::HashMap,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use anyhow::Result;
 use tokio::task::JoinSet;
 
-use super::send;
+use super::{
+    ledger::{tally, Ledger, Tally},
+    send,
+};
 use crate::{
     answer::now_us,
     connection::Connection,
@@ -19,11 +24,42 @@ use crate::{
     Args,
 };
 
+/// Where a burst's messages go: all to one room, or each sequence number to its own room.
+pub(super) struct Destinations {
+    names: Vec<String>,
+    /// The position in `names` of each sequence number's room, from 0 (unused with one room).
+    room_of_seq: Vec<u32>,
+}
+
+impl Destinations {
+    /// Every message to `room`.
+    pub(super) fn one(room: &str) -> Arc<Self> {
+        Arc::new(Self {
+            names: vec![room.to_owned()],
+            room_of_seq: Vec::new(),
+        })
+    }
+
+    /// Message `seq` to `names[room_of_seq[seq]]`.
+    pub(super) fn planned(names: Vec<String>, room_of_seq: Vec<u32>) -> Arc<Self> {
+        Arc::new(Self { names, room_of_seq })
+    }
+
+    fn room(&self, seq: u64) -> &str {
+        match self.names.as_slice() {
+            [room] => room,
+            names => &names[self.room_of_seq[seq as usize] as usize],
+        }
+    }
+}
+
 /// Sends `count` messages from `senders` connections, each at most `rate_per_sender` per
-/// second (`None`: as fast as it can). Returns the send round-trip times in microseconds.
-async fn send_burst(
+/// second (`None`: as fast as it can); sender `n` sends sequence numbers `first_seq + n`,
+/// `first_seq + n + senders`, ..., one after another. Returns the send round-trip times in
+/// microseconds.
+pub(super) async fn send_burst(
     args: &Args,
-    room: &str,
+    rooms: &Arc<Destinations>,
     first_seq: u64,
     count: u64,
     senders: u64,
@@ -31,7 +67,7 @@ async fn send_burst(
 ) -> Result<Vec<u64>> {
     let mut tasks = JoinSet::new();
     for sender in 0..senders {
-        let (http, kind, addr, room) = (args.client, args.kind, args.addr, room.to_owned());
+        let (http, kind, addr, rooms) = (args.client, args.kind, args.addr, rooms.clone());
         tasks.spawn(async move {
             let mut conn = Connection::connect(http, addr).await?;
             let mut ticks = rate_per_sender
@@ -43,7 +79,7 @@ async fn send_burst(
                     ticks.tick().await;
                 }
                 let started = now_us();
-                send(&mut conn, kind, &room, seq).await?;
+                send(&mut conn, kind, rooms.room(seq), seq).await?;
                 times.push(now_us() - started);
                 seq += senders;
             }
@@ -57,53 +93,6 @@ async fn send_burst(
     Ok(times)
 }
 
-/// Collects deliveries of sequence numbers `seqs` until every client has them all or a grace
-/// period without progress passes; counts lost and duplicated messages.
-async fn tally(
-    pollers: &mut Pollers,
-    clients: usize,
-    seqs: std::ops::Range<u64>,
-) -> (u64, u64, Vec<u64>) {
-    let expected = (seqs.end - seqs.start) * clients as u64;
-    let mut seen: HashMap<(usize, u64), u32> = HashMap::with_capacity(expected as usize);
-    let mut latencies = Vec::with_capacity(expected as usize);
-    let mut unique = 0;
-    while unique < expected {
-        match tokio::time::timeout(Duration::from_secs(3), pollers.deliveries.recv()).await {
-            Ok(Some(delivery)) if seqs.contains(&delivery.seq) => {
-                let count = seen.entry((delivery.client, delivery.seq)).or_insert(0);
-                *count += 1;
-                if *count == 1 {
-                    unique += 1;
-                    latencies.push(delivery.latency_us);
-                }
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => break,
-        }
-    }
-    let duplicates = seen.values().map(|count| u64::from(count - 1)).sum();
-    if unique < expected {
-        let mut missing_by_client: HashMap<usize, Vec<u64>> = HashMap::new();
-        for client in 0..clients {
-            for seq in seqs.clone() {
-                if !seen.contains_key(&(client, seq)) {
-                    missing_by_client.entry(client).or_default().push(seq);
-                }
-            }
-        }
-        for (client, missing) in missing_by_client.iter().take(5) {
-            eprintln!(
-                "client {client} is missing {} messages, first {:?}",
-                missing.len(),
-                &missing[..missing.len().min(5)]
-            );
-        }
-    }
-    latencies.sort_unstable();
-    (expected - unique, duplicates, latencies)
-}
-
 /// `--stream-clients` pollers of one room; `--stream-messages` sent flat out by
 /// `--stream-senders` senders, then 5,000 at 1,000/s by 4.
 pub(crate) async fn stream(args: &Args, report: &mut Report) -> Result<()> {
@@ -115,9 +104,15 @@ pub(crate) async fn stream(args: &Args, report: &mut Report) -> Result<()> {
     let cpu = self_cpu_ms();
     let started = Instant::now();
     let (senders, burst) = (args.stream_senders, args.stream_messages);
-    let mut send_times = send_burst(args, &room, 0, burst, senders, None).await?;
+    let destinations = Destinations::one(&room);
+    let mut send_times = send_burst(args, &destinations, 0, burst, senders, None).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    let (lost, duplicates, latencies) = tally(&mut pollers, clients, 0..burst).await;
+    let Tally {
+        lost,
+        duplicated: duplicates,
+        latencies,
+        ..
+    } = tally(&mut pollers, all(clients, 0..burst)).await;
     send_times.sort_unstable();
     report.add(
         format!("stream-{clients}-max-{senders}s"),
@@ -135,8 +130,13 @@ pub(crate) async fn stream(args: &Args, report: &mut Report) -> Result<()> {
     );
 
     let cpu = self_cpu_ms();
-    let mut send_times = send_burst(args, &room, burst, 5_000, 4, Some(250.0)).await?;
-    let (lost, duplicates, latencies) = tally(&mut pollers, clients, burst..burst + 5_000).await;
+    let mut send_times = send_burst(args, &destinations, burst, 5_000, 4, Some(250.0)).await?;
+    let Tally {
+        lost,
+        duplicated: duplicates,
+        latencies,
+        ..
+    } = tally(&mut pollers, all(clients, burst..burst + 5_000)).await;
     send_times.sort_unstable();
     report.add(
         format!("stream-{clients}-1000/s"),
@@ -153,4 +153,9 @@ pub(crate) async fn stream(args: &Args, report: &mut Report) -> Result<()> {
         ],
     );
     pollers.finish().await
+}
+
+/// Every one of `clients` clients of one room expects every message of `seqs`.
+fn all(clients: usize, seqs: std::ops::Range<u64>) -> Ledger<impl Fn(usize, u64) -> bool> {
+    Ledger::new(clients, 1, seqs, |_, _| true)
 }
