@@ -235,14 +235,7 @@ async fn signed_in_senders_are_stamped_and_cannot_be_forged() {
 
 #[tokio::test]
 async fn without_guests_everything_but_signing_up_and_in_needs_an_identity() {
-    let app = TestApp::build(Setup {
-        identity: IdentityConfig {
-            guests: false,
-            ..IdentityConfig::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::without_guests().await;
     for request in [
         get("/api/poll?client_id=c&timeout=5"),
         get("/api/history"),

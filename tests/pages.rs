@@ -14,9 +14,8 @@ use axum::{
 };
 use common::{
     accounts::{bearer, json_request, signed_in, with_cookie},
-    app::{get, message, Reply, Setup, TestApp},
+    app::{get, message, Reply, TestApp},
 };
-use longpoll_chat::server::identity::IdentityConfig;
 use serde_json::json;
 
 /// Renders `request` as a browser asks for a page, failing rather than hanging if the page
@@ -139,14 +138,7 @@ async fn a_stranger_or_a_guest_learns_nothing_of_a_private_room() {
 
 #[tokio::test]
 async fn without_guests_every_room_sends_a_visitor_to_sign_in_and_back() {
-    let app = TestApp::build(Setup {
-        identity: IdentityConfig {
-            guests: false,
-            ..IdentityConfig::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::without_guests().await;
     let alice = signed_in(&app, "alice").await;
     let send = json_request(
         Method::POST,

@@ -7,9 +7,9 @@ mod common;
 use axum::http::{header, Method, StatusCode};
 use common::{
     accounts::{bearer, empty_request, json_request, signed_in},
-    app::{get, post, Answer, Setup, TestApp},
+    app::{get, post, Answer, TestApp},
 };
-use longpoll_chat::{model::MAX_STREAM_ROOMS, server::identity::IdentityConfig};
+use longpoll_chat::model::MAX_STREAM_ROOMS;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
@@ -310,14 +310,7 @@ async fn a_room_made_private_while_a_guest_streams_it_is_taken_away() {
 
 #[tokio::test]
 async fn without_guests_a_stream_needs_an_identity() {
-    let app = TestApp::build(Setup {
-        identity: IdentityConfig {
-            guests: false,
-            ..IdentityConfig::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::without_guests().await;
     let body = json!({"client_id": "c", "rooms": [{"room": "a"}]});
     let answer = app.call(stream_request(body.clone())).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);

@@ -81,6 +81,18 @@ impl TestApp {
         .await
     }
 
+    /// The app on a server without guests (`--guests off`).
+    pub async fn without_guests() -> Self {
+        Self::build(Setup {
+            identity: IdentityConfig {
+                guests: false,
+                ..IdentityConfig::default()
+            },
+            ..Setup::default()
+        })
+        .await
+    }
+
     /// The app on memory stores, configured by `setup`.
     pub async fn build(setup: Setup) -> Self {
         let store = StoreConfig::Memory;
