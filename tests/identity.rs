@@ -9,21 +9,14 @@ use std::num::NonZeroU32;
 
 use axum::http::{header, Method, StatusCode};
 use common::{
-    accounts::{bearer, credentials, empty_request, json_request, jwt_setup, sign_up, signed_in},
-    app::{get, message, post, send_request, Answer, Setup, TestApp},
+    accounts::{
+        assert_refused, bearer, credentials, empty_request, json_request, jwt_setup, sign_up,
+        signed_in,
+    },
+    app::{get, message, post, send_request, Setup, TestApp},
 };
 use longpoll_chat::server::{chat::ChatOptions, identity::IdentityConfig, send_limit::SendLimiter};
 use serde_json::{json, Value};
-
-fn assert_refused(answer: &Answer, status: StatusCode, detail_part: &str) {
-    assert_eq!(answer.status, status, "{}", answer.json);
-    assert_eq!(answer.json["status"], "error");
-    let detail = answer.json["detail"].as_str().unwrap();
-    assert!(
-        detail.contains(detail_part),
-        "{detail:?} lacks {detail_part:?}"
-    );
-}
 
 #[tokio::test]
 async fn an_account_signs_up_in_and_out_and_its_token_then_stops_working() {

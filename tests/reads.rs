@@ -9,7 +9,10 @@ mod common;
 
 use axum::http::{header, Method, StatusCode};
 use common::{
-    accounts::{bearer, credentials, empty_request, json_request, jwt_setup, signed_in},
+    accounts::{
+        assert_refused, bearer, credentials, empty_request, json_request, jwt_setup, private_room,
+        signed_in,
+    },
     app::{get, send_request, Answer, TestApp},
     process::{client, send, Server},
 };
@@ -18,16 +21,6 @@ use reqwest::Client;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use uuid::Uuid;
-
-fn assert_refused(answer: &Answer, status: StatusCode, detail_part: &str) {
-    assert_eq!(answer.status, status, "{}", answer.json);
-    assert_eq!(answer.json["status"], "error");
-    let detail = answer.json["detail"].as_str().unwrap();
-    assert!(
-        detail.contains(detail_part),
-        "{detail:?} lacks {detail_part:?}"
-    );
-}
 
 /// Another session of an account that exists: a second device.
 async fn second_session(app: &TestApp, name: &str) -> String {
@@ -72,26 +65,6 @@ fn entry(room: &str, last_read: Option<&str>, unread: usize, private: bool) -> V
         "unread_at_least": false,
         "private": private,
     })
-}
-
-/// Creates `room` as a private room of `owner` with `members`.
-async fn private_room(app: &TestApp, owner: &str, room: &str, members: &[&str]) {
-    let create = json_request(
-        Method::POST,
-        "/api/rooms",
-        json!({"name": room, "private": true}),
-    );
-    assert_eq!(
-        app.call(bearer(create, owner)).await.status,
-        StatusCode::CREATED
-    );
-    for member in members {
-        let uri = format!("/api/rooms/{room}/members/{member}");
-        let added = app
-            .call(bearer(empty_request(Method::PUT, &uri), owner))
-            .await;
-        assert_eq!(added.status, StatusCode::OK, "{}", added.json);
-    }
 }
 
 #[tokio::test]

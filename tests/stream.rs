@@ -6,7 +6,7 @@ mod common;
 
 use axum::http::{header, Method, StatusCode};
 use common::{
-    accounts::{bearer, empty_request, json_request, signed_in},
+    accounts::{bearer, empty_request, json_request, private_room, signed_in},
     app::{get, post, Answer, TestApp},
 };
 use longpoll_chat::model::MAX_STREAM_ROOMS;
@@ -177,28 +177,13 @@ async fn a_newer_stream_of_a_client_supersedes_the_older() {
     assert_eq!(newer.await.unwrap().json["status"], "disconnected");
 }
 
-/// `owner` creates the private room `room` and adds `member` (by name).
-async fn private_room(app: &TestApp, owner: &str, room: &str, member: &str) {
-    let create = json_request(
-        Method::POST,
-        "/api/rooms",
-        json!({"name": room, "private": true}),
-    );
-    assert_eq!(
-        app.call(bearer(create, owner)).await.status,
-        StatusCode::CREATED
-    );
-    let add = empty_request(Method::PUT, &format!("/api/rooms/{room}/members/{member}"));
-    assert_eq!(app.call(bearer(add, owner)).await.status, StatusCode::OK);
-}
-
 #[tokio::test]
 async fn a_private_room_of_others_is_answered_unavailable_and_never_followed() {
     let app = TestApp::new().await;
     let owner = signed_in(&app, "olga").await;
     let member = signed_in(&app, "mo").await;
     let stranger = signed_in(&app, "sam").await;
-    private_room(&app, &owner, "vault", "mo").await;
+    private_room(&app, &owner, "vault", &["mo"]).await;
     let secret = app
         .call(bearer(
             json_request(
@@ -241,8 +226,8 @@ async fn a_member_removed_or_a_room_deleted_while_streaming_is_told_at_once() {
     let app = TestApp::new().await;
     let owner = signed_in(&app, "ann").await;
     let member = signed_in(&app, "ben").await;
-    private_room(&app, &owner, "club", "ben").await;
-    private_room(&app, &owner, "den", "ben").await;
+    private_room(&app, &owner, "club", &["ben"]).await;
+    private_room(&app, &owner, "den", &["ben"]).await;
     let body = |client: &str| json!({"client_id": client, "timeout": 30, "rooms": [{"room": "lobby"}, {"room": "club"}, {"room": "den"}]});
 
     let ben = spawn_stream(&app, body("ben-tab"), Some(&member)).await;

@@ -96,3 +96,34 @@ pub fn jwt_setup() -> (Setup, impl Fn(&str, &[&str], i64) -> String) {
     };
     (setup, token)
 }
+
+/// Checks that `answer` is the JSON error with `status` whose detail says `detail_part`.
+pub fn assert_refused(answer: &Answer, status: StatusCode, detail_part: &str) {
+    assert_eq!(answer.status, status, "{}", answer.json);
+    assert_eq!(answer.json["status"], "error");
+    let detail = answer.json["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(detail_part),
+        "{detail:?} lacks {detail_part:?}"
+    );
+}
+
+/// Creates `room` as a private room of `owner` with `members`.
+pub async fn private_room(app: &TestApp, owner: &str, room: &str, members: &[&str]) {
+    let create = json_request(
+        Method::POST,
+        "/api/rooms",
+        json!({"name": room, "private": true}),
+    );
+    assert_eq!(
+        app.call(bearer(create, owner)).await.status,
+        StatusCode::CREATED
+    );
+    for member in members {
+        let uri = format!("/api/rooms/{room}/members/{member}");
+        let added = app
+            .call(bearer(empty_request(Method::PUT, &uri), owner))
+            .await;
+        assert_eq!(added.status, StatusCode::OK, "{}", added.json);
+    }
+}
