@@ -1,7 +1,7 @@
 //! Leptos server functions: the browser's way into the chat service. Each one validates
 //! through `model` and calls the same [`Chat`](crate::server::chat::Chat) method the REST
-//! handler calls, as the caller the request's session cookie names. The live poll loop uses
-//! `GET /api/poll` directly, so it can be aborted when the user leaves.
+//! handler calls, as the caller the request's session cookie names. The live stream uses
+//! `POST /api/stream` directly, so it can be aborted when the rooms change.
 
 use leptos::{
     prelude::*,

@@ -1,17 +1,25 @@
 //! The conversation: the room's messages, grouped by sender like other chats, kept scrolled
 //! to the newest unless the reader scrolled up (then a "new messages" button appears). A
 //! guest's self-chosen name carries a "guest" tag, so it is never mistaken for an account's.
+//! Opening a room shows a "new" divider where the reader left off, and marks what is shown as
+//! read: the account's position on the server (every device), a guest's in `localStorage`.
 
 use std::sync::Arc;
 
-use leptos::{html, prelude::*};
+use leptos::{html, prelude::*, task::spawn_local};
+use uuid::Uuid;
 
 use super::{
     identity::DisplayName,
     live::{follow_room, ConnectionState},
     session::Session,
+    stream::{guest_reads, hub, keep_guest_read},
 };
-use crate::model::{History, Message};
+use crate::{
+    api::{joined_rooms, mark_read},
+    error::ChatError,
+    model::{History, Message},
+};
 
 /// Consecutive messages of one sender within this many seconds share one name and time.
 const GROUP_WINDOW_SECS: f64 = 5.0 * 60.0;
@@ -26,14 +34,69 @@ pub fn Conversation(
     connection: RwSignal<ConnectionState>,
 ) -> impl IntoView {
     let messages = RwSignal::new(history.messages);
-    follow_room(history.room, messages, connection);
+    let room = history.room;
+    follow_room(room.clone(), messages, connection);
+    // Where the reader left off; `None` until known (and for a room never opened).
+    let left_off = RwSignal::new(None::<Uuid>);
+    // Whether the reader is a signed-in account, once the read position is known.
+    let account = RwSignal::new(None::<bool>);
+    {
+        let room = room.clone();
+        Effect::new(move || {
+            let room = room.clone();
+            spawn_local(async move {
+                let (position, is_account) = read_position(&room).await;
+                left_off.try_set(position);
+                account.try_set(Some(is_account));
+            });
+        });
+    }
+    // What is shown is read: after the position is known, and whenever a message arrives.
+    Effect::new(move |marked: Option<Option<Uuid>>| {
+        let marked = marked.flatten();
+        let (Some(is_account), Some(last)) = (
+            account.get(),
+            messages.with(|list| list.last().map(|message| message.id)),
+        ) else {
+            return marked;
+        };
+        if connection.get_untracked() == ConnectionState::Unavailable || Some(last) <= marked {
+            return marked;
+        }
+        hub().read(room.clone(), last);
+        if is_account {
+            let room = room.clone();
+            spawn_local(async move {
+                let _ = mark_read(room, Some(last.to_string())).await;
+            });
+        } else {
+            keep_guest_read(&room, last);
+        }
+        Some(last)
+    });
     view! {
         <Show
             when=move || connection.get() != ConnectionState::Unavailable
             fallback=|| view! { <RoomUnavailable/> }
         >
-            <MessageList messages name/>
+            <MessageList messages name left_off/>
         </Show>
+    }
+}
+
+/// The reader's read position in `room` and whether they are an account: the account's from
+/// the server, else the guest's from `localStorage`.
+async fn read_position(room: &str) -> (Option<Uuid>, bool) {
+    match joined_rooms().await {
+        Ok(list) => (
+            list.rooms
+                .into_iter()
+                .find(|joined| joined.room == room)
+                .and_then(|joined| joined.last_read_id),
+            true,
+        ),
+        Err(ChatError::Unauthenticated(_)) => (guest_reads().get(room).copied(), false),
+        Err(_) => (None, false),
     }
 }
 
@@ -54,13 +117,18 @@ pub fn RoomUnavailable() -> impl IntoView {
 struct Row {
     message: Arc<Message>,
     starts_group: bool,
+    /// The first message after where the reader left off.
+    first_new: bool,
 }
 
-fn rows(messages: &[Arc<Message>]) -> Vec<Row> {
+fn rows(messages: &[Arc<Message>], left_off: Option<Uuid>) -> Vec<Row> {
     let mut previous: Option<&Message> = None;
+    let first_new =
+        left_off.and_then(|left_off| messages.iter().position(|message| message.id > left_off));
     messages
         .iter()
-        .map(|message| {
+        .enumerate()
+        .map(|(at, message)| {
             let starts_group = previous.is_none_or(|previous| {
                 previous.sender != message.sender
                     || previous.verified != message.verified
@@ -69,14 +137,19 @@ fn rows(messages: &[Arc<Message>]) -> Vec<Row> {
             previous = Some(message);
             Row {
                 message: message.clone(),
-                starts_group,
+                starts_group: starts_group || first_new == Some(at),
+                first_new: first_new == Some(at),
             }
         })
         .collect()
 }
 
 #[component]
-fn MessageList(messages: RwSignal<Vec<Arc<Message>>>, name: DisplayName) -> impl IntoView {
+fn MessageList(
+    messages: RwSignal<Vec<Arc<Message>>>,
+    name: DisplayName,
+    left_off: RwSignal<Option<Uuid>>,
+) -> impl IntoView {
     let list = NodeRef::<html::Div>::new();
     let at_bottom = RwSignal::new(true);
     let unseen = RwSignal::new(0_usize);
@@ -126,8 +199,8 @@ fn MessageList(messages: RwSignal<Vec<Arc<Message>>>, name: DisplayName) -> impl
                     <p class="empty">"No messages yet. Say hello!"</p>
                 </Show>
                 <For
-                    each=move || messages.with(|messages| rows(messages))
-                    key=|row| (row.message.id, row.starts_group)
+                    each=move || messages.with(|messages| rows(messages, left_off.get()))
+                    key=|row| (row.message.id, row.starts_group, row.first_new)
                     let:row
                 >
                     <MessageRow row name hydrated/>
@@ -164,6 +237,11 @@ fn MessageRow(row: Row, name: DisplayName, hydrated: RwSignal<bool>) -> impl Int
     // The server renders UTC; once hydrated the browser shows its local time.
     let time = move || clock_time(timestamp, hydrated.get());
     view! {
+        <Show when=move || row.first_new>
+            <div class="new-divider" role="separator" aria-label="New messages">
+                <span>"New"</span>
+            </div>
+        </Show>
         <article class="message" class:starts-group=row.starts_group class:own=own>
             <Show when=move || row.starts_group>
                 <header>
@@ -252,7 +330,16 @@ mod tests {
             message("b", 20.0),
             message("b", 20.0 + GROUP_WINDOW_SECS + 1.0),
         ];
-        let starts: Vec<bool> = rows(&list).iter().map(|row| row.starts_group).collect();
+        let starts: Vec<bool> = rows(&list, None)
+            .iter()
+            .map(|row| row.starts_group)
+            .collect();
         assert_eq!(starts, [true, false, true, true]);
+        // The divider goes before the first message after where the reader left off, and
+        // starts a group there.
+        let rows = rows(&list, Some(list[0].id));
+        let new: Vec<bool> = rows.iter().map(|row| row.first_new).collect();
+        assert_eq!(new, [false, true, false, false]);
+        assert!(rows[1].starts_group);
     }
 }

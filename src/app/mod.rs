@@ -2,7 +2,8 @@
 //!
 //! The page is rendered on the server with the room's recent history already in the HTML
 //! (`SsrMode::Async`), so it reads and sends without JavaScript; once hydrated, [`live`] follows
-//! the room with a long-poll loop. State lives in signals next to the components that use it;
+//! the room on the browser's one stream ([`stream`]), and the room list and the tab title show
+//! what is unread. State lives in signals next to the components that use it;
 //! who is signed in is the one thing every component may read ([`session::Session`]).
 
 mod account;
@@ -13,6 +14,7 @@ mod members;
 mod messages;
 mod session;
 mod sidebar;
+mod stream;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -119,6 +121,24 @@ fn ChatPage() -> impl IntoView {
             .and_then(Result::ok)
             .unwrap_or(TEXT_MAX_CHARS)
     });
+    // Unread messages per joined room, from the tab's hub (empty on the server).
+    let unread = RwSignal::new(std::collections::BTreeMap::<String, usize>::new());
+    provide_context(unread);
+    Effect::new(move || stream::hub().unread_into(unread));
+    // Signed in or out: the joined rooms are someone else's.
+    Effect::new(move |previous: Option<u32>| {
+        let changes = session.changes();
+        if previous.is_some_and(|previous| previous != changes) {
+            stream::hub().identity_changed();
+        }
+        changes
+    });
+    // `try_with`: the server renders the title after the page's signals are gone.
+    let total_unread = move || {
+        unread
+            .try_with(|rooms| rooms.values().sum::<usize>())
+            .unwrap_or(0)
+    };
     let name = DisplayName::new();
     let connection = RwSignal::new(ConnectionState::Connecting);
     let drawer_open = RwSignal::new(false);
@@ -136,7 +156,10 @@ fn ChatPage() -> impl IntoView {
     });
 
     view! {
-        <Title text=move || format!("#{} · longpoll-chat", room.get())/>
+        <Title text=move || match total_unread() {
+            0 => format!("#{} · longpoll-chat", room.get()),
+            unread => format!("({unread}) #{} · longpoll-chat", room.get()),
+        }/>
         <div class="layout" class:drawer-open=drawer_open>
             <Sidebar current_room=room room_open drawer_open/>
             <main class="conversation">

@@ -1,7 +1,7 @@
 //! The room list (a drawer on phones): who you are, the public rooms and your private ones
 //! (a lock marks those), "join or create", a new private room, and the small stats panel.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_navigate;
@@ -118,6 +118,15 @@ fn RoomLink(
     drawer_open: RwSignal<bool>,
 ) -> impl IntoView {
     let href = format!("/room/{}", room.name);
+    let unread = use_context::<RwSignal<BTreeMap<String, usize>>>();
+    let unread = {
+        let name = room.name.clone();
+        Signal::derive(move || {
+            unread
+                .and_then(|unread| unread.with(|rooms| rooms.get(&name).copied()))
+                .unwrap_or(0)
+        })
+    };
     let is_current = {
         let name = room.name.clone();
         move || current_room.with(|current| *current == name)
@@ -138,6 +147,11 @@ fn RoomLink(
             >
                 {mark}
                 <span class="room-name">{room.name}</span>
+                <Show when=move || { unread.get() > 0 }>
+                    <span class="unread" aria-label=move || format!("{} unread", unread.get())>
+                        {unread}
+                    </span>
+                </Show>
             </a>
         </li>
     }
