@@ -86,6 +86,31 @@ test("closing the leader tab hands the stream over with nothing lost", async ({ 
   }
 });
 
+test("without Web Locks each tab holds a stream of its own and stays live", async ({ browser, request }) => {
+  const server = new OwnServer(await freePort(), "memory");
+  await server.start();
+  const context = await browser.newContext({ baseURL: server.baseURL });
+  // As in a browser without the Web Locks API.
+  await context.addInitScript(() => {
+    Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined });
+  });
+  try {
+    await useName(context, "nora");
+    const room = uniqueRoom("no-locks");
+    const tabs = [await context.newPage(), await context.newPage()];
+    for (const tab of tabs) await openRoom(tab, room);
+    await expect.poll(() => heldPolls(request, server.baseURL)).toBe(2);
+    // An empty room at first: the streams read it from its start, so nothing is missed.
+    await sendViaApi(request, room, "to both", "curl", server.baseURL);
+    for (const tab of tabs) await expect(messageTexts(tab)).toHaveText(["to both"], { timeout: 1_000 });
+    await typeAndSend(tabs[1], "from the second tab");
+    await expect(messageTexts(tabs[0])).toHaveText(["to both", "from the second tab"], { timeout: 1_000 });
+  } finally {
+    await context.close();
+    await server.stop();
+  }
+});
+
 test("unread counts rise in the room list and title, and clear with a divider when the room opens", async ({ page, context, request }) => {
   await useName(context, "uma");
   const here = uniqueRoom("unread-here");

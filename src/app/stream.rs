@@ -52,6 +52,27 @@ const MAX_RETRY: Duration = Duration::from_secs(15);
 /// Messages kept on screen; older ones scroll away for good.
 const MAX_ON_SCREEN: usize = 500;
 
+/// How far the browser has a room: where the stream reads it from.
+///
+/// There is no "from now": a room shown empty is followed from its start, so a message sent
+/// to it between two streams is still new to the next one (a stream without a cursor would wait
+/// for the message after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+enum Cursor {
+    /// Nothing of the room yet: every message it has is new. Orders before any message.
+    Start,
+    /// Up to this message.
+    After(Uuid),
+}
+
+impl Cursor {
+    fn of(messages: &[Arc<Message>]) -> Self {
+        messages
+            .last()
+            .map_or(Cursor::Start, |message| Cursor::After(message.id))
+    }
+}
+
 /// What the tabs tell each other over the channel.
 // Externally tagged (serde's default): smaller in the WASM than an internal tag.
 #[derive(Serialize, Deserialize)]
@@ -59,7 +80,7 @@ enum Note {
     /// A tab shows these rooms and has each up to this message.
     Shows {
         tab: String,
-        rooms: Vec<(String, Option<Uuid>)>,
+        rooms: Vec<(String, Cursor)>,
     },
     /// A tab is going away.
     Gone { tab: String },
@@ -67,7 +88,7 @@ enum Note {
     Ask,
     /// The stream answered; `after` is the cursor it held for each room.
     News {
-        after: Vec<(String, Option<Uuid>)>,
+        after: Vec<(String, Cursor)>,
         rooms: Vec<RoomNews>,
     },
     /// The leader's connection.
@@ -98,7 +119,7 @@ struct Book {
     /// The rooms each tab shows (this one's included).
     shows: HashMap<String, Vec<String>>,
     /// The stream's cursor per followed room.
-    cursors: HashMap<String, Option<Uuid>>,
+    cursors: HashMap<String, Cursor>,
     /// Joined rooms: unread count and the last message counted (or read).
     joined: BTreeMap<String, (usize, Option<Uuid>)>,
     connection: Option<ConnectionState>,
@@ -247,17 +268,14 @@ impl Hub {
 
     /// Tells every tab (and this one's book) what this tab shows, with its cursors.
     fn announce(self: &Rc<Self>) {
-        let rooms: Vec<(String, Option<Uuid>)> = {
+        let rooms: Vec<(String, Cursor)> = {
             let book = self.book.borrow();
             book.views
                 .values()
                 .filter(|view| !view.unavailable)
-                .map(|view| {
-                    let cursor = view
-                        .messages
-                        .try_with_untracked(|list| list.last().map(|message| message.id))
-                        .flatten();
-                    (view.room.clone(), cursor)
+                .filter_map(|view| {
+                    let cursor = view.messages.try_with_untracked(|list| Cursor::of(list))?;
+                    Some((view.room.clone(), cursor))
                 })
                 .collect()
         };
@@ -305,7 +323,7 @@ impl Hub {
         }
     }
 
-    fn hear_shows(&self, tab: String, rooms: Vec<(String, Option<Uuid>)>) {
+    fn hear_shows(&self, tab: String, rooms: Vec<(String, Cursor)>) {
         let mut book = self.book.borrow_mut();
         let mut changed = false;
         for (room, cursor) in &rooms {
@@ -315,10 +333,9 @@ impl Hub {
                     vacant.insert(*cursor);
                     changed = true;
                 }
-                // An older cursor (or one where the stream had none) rewinds the room: that
-                // tab is missing what came after it.
+                // An older cursor rewinds the room: that tab is missing what came after it.
                 std::collections::hash_map::Entry::Occupied(mut held) => {
-                    if cursor.is_some() && held.get().is_none_or(|held| Some(held) > *cursor) {
+                    if cursor < held.get() {
                         held.insert(*cursor);
                         changed = true;
                     }
@@ -337,7 +354,7 @@ impl Hub {
         let mut book = self.book.borrow_mut();
         let entry = book.joined.entry(room.clone()).or_insert((0, None));
         *entry = (0, entry.1.max(Some(id)));
-        book.cursors.entry(room).or_insert(Some(id));
+        book.cursors.entry(room).or_insert(Cursor::After(id));
         publish_unread(&mut book);
         if book.leading {
             let note = unread_note(&book.joined);
@@ -365,7 +382,7 @@ impl Hub {
 
     /// An answer of the stream, in every tab: advances the cursors, counts unread messages,
     /// and hands each view its room's news.
-    fn apply_news(self: &Rc<Self>, after: &[(String, Option<Uuid>)], rooms: Vec<RoomNews>) {
+    fn apply_news(self: &Rc<Self>, after: &[(String, Cursor)], rooms: Vec<RoomNews>) {
         let mut gap = false;
         {
             let mut book = self.book.borrow_mut();
@@ -378,8 +395,9 @@ impl Hub {
                     continue;
                 }
                 let last = news.messages.last().map(|message| message.id);
-                if let Some(last) = last {
-                    book.cursors.insert(news.room.clone(), Some(last));
+                if last.is_some() || news.reset {
+                    book.cursors
+                        .insert(news.room.clone(), Cursor::of(&news.messages));
                 }
                 if let Some((count, upto)) = book.joined.get_mut(&news.room) {
                     if shown.contains(&news.room) {
@@ -414,7 +432,7 @@ impl Hub {
                 let held = after
                     .iter()
                     .find(|(room, _)| *room == view.room)
-                    .and_then(|(_, cursor)| *cursor);
+                    .map(|(_, cursor)| *cursor);
                 gap |= !receive(view.messages, news, held);
             }
         }
@@ -445,16 +463,9 @@ impl Hub {
             Ok(list) => list
                 .rooms
                 .into_iter()
-                .map(|room| {
-                    // Unread with no position: all the room keeps; with one, the stream
-                    // brings what came after it.
-                    let count = if room.last_read_id.is_none() {
-                        room.unread
-                    } else {
-                        0
-                    };
-                    (room.room, count, room.last_read_id)
-                })
+                // The stream brings what came after the read position (everything the room
+                // keeps when there is none) and counts it.
+                .map(|room| (room.room, 0, room.last_read_id))
                 .collect(),
             Err(_) => guest_reads()
                 .into_iter()
@@ -468,7 +479,8 @@ impl Hub {
         }
         for (room, count, upto) in joined {
             if !book.cursors.contains_key(&room) {
-                book.cursors.insert(room.clone(), upto);
+                book.cursors
+                    .insert(room.clone(), upto.map_or(Cursor::Start, Cursor::After));
                 book.changed = true;
             }
             book.joined.entry(room).or_insert((count, upto));
@@ -484,7 +496,7 @@ impl Hub {
         let mut retry = FIRST_RETRY;
         self.set_state(ConnectionState::Live);
         loop {
-            let rooms: Vec<(String, Option<Uuid>)> = {
+            let rooms: Vec<(String, Cursor)> = {
                 let mut book = self.book.borrow_mut();
                 book.changed = false;
                 let shown: HashSet<String> = book.shows.values().flatten().cloned().collect();
@@ -626,7 +638,7 @@ fn publish_unread(book: &mut Book) {
 /// Adds a room's news to a view's list when it continues it (or replaces the list after a
 /// reset). `held` is the cursor the stream held. Returns false when there is a gap: the view
 /// lacks messages between its last one and the news.
-fn receive(messages: RwSignal<Vec<Arc<Message>>>, news: &RoomNews, held: Option<Uuid>) -> bool {
+fn receive(messages: RwSignal<Vec<Arc<Message>>>, news: &RoomNews, held: Option<Cursor>) -> bool {
     if news.reset {
         messages.try_set(news.messages.clone());
         return true;
@@ -635,11 +647,14 @@ fn receive(messages: RwSignal<Vec<Arc<Message>>>, news: &RoomNews, held: Option<
         .try_with_untracked(|list| list.last().map(|message| message.id))
         .flatten()
     else {
-        // Nothing yet: all of it is new.
+        // Nothing yet: all of it is new, if the stream read the room from its start.
+        if matches!(held, Some(Cursor::After(_))) {
+            return false;
+        }
         messages.try_update(|list| list.extend(news.messages.iter().cloned()));
         return true;
     };
-    let fresh: &[Arc<Message>] = if held == Some(mine) {
+    let fresh: &[Arc<Message>] = if held == Some(Cursor::After(mine)) {
         &news.messages
     } else if let Some(at) = news.messages.iter().position(|message| message.id == mine) {
         &news.messages[at + 1..]
@@ -747,7 +762,7 @@ impl From<gloo_net::Error> for StreamError {
 /// Holds one stream.
 async fn stream(
     client_id: &str,
-    rooms: &[(String, Option<Uuid>)],
+    rooms: &[(String, Cursor)],
     abort: &web_sys::AbortSignal,
 ) -> Result<StreamResponse, StreamError> {
     let body = StreamBody {
@@ -758,7 +773,11 @@ async fn stream(
             .iter()
             .map(|(room, cursor)| StreamRoom {
                 room: room.clone(),
-                last_message_id: cursor.map(|id| id.to_string()),
+                last_message_id: match cursor {
+                    Cursor::Start => None,
+                    Cursor::After(id) => Some(id.to_string()),
+                },
+                from_start: *cursor == Cursor::Start,
             })
             .collect(),
     };
