@@ -10,8 +10,8 @@ use std::num::NonZeroU32;
 use axum::http::{header, Method, StatusCode};
 use common::{
     accounts::{
-        assert_refused, bearer, credentials, empty_request, json_request, jwt_setup, sign_up,
-        signed_in,
+        assert_refused, bearer, credentials, empty_request, json_request, jwt_setup, private_room,
+        sign_up, signed_in,
     },
     app::{get, message, post, send_request, Setup, TestApp},
 };
@@ -672,6 +672,45 @@ async fn another_sites_tokens_let_their_holders_in_and_into_the_rooms_they_name_
         StatusCode::FORBIDDEN,
         "account",
     );
+
+    // A token naming uma's room, for that site's "uma": it may read and send there, but it is
+    // not the owner, nor a member who could leave: no owner's or member's change is its.
+    signed_in(&app, "wes").await;
+    private_room(&app, &owner, "ownership", &["wes"]).await;
+    let namesake = token("uma", &["ownership"], 600);
+    let reads = app
+        .call(bearer(get("/api/history?room=ownership"), &namesake))
+        .await;
+    assert_eq!(reads.status, StatusCode::OK, "{}", reads.json);
+    let wes_namesake = token("wes", &["ownership"], 600);
+    for (request, holder) in [
+        (
+            empty_request(Method::DELETE, "/api/rooms/ownership"),
+            &namesake,
+        ),
+        (
+            empty_request(Method::PUT, "/api/rooms/ownership/members/vera"),
+            &namesake,
+        ),
+        (
+            empty_request(Method::DELETE, "/api/rooms/ownership/members/wes"),
+            &namesake,
+        ),
+        (
+            empty_request(Method::DELETE, "/api/rooms/ownership/members/wes"),
+            &wes_namesake,
+        ),
+    ] {
+        assert_refused(
+            &app.call(bearer(request, holder)).await,
+            StatusCode::FORBIDDEN,
+            "owner",
+        );
+    }
+    let members = app
+        .call(bearer(get("/api/rooms/ownership/members"), &owner))
+        .await;
+    assert_eq!(members.json["members"], json!(["wes"]), "{}", members.json);
 
     // Expired, badly signed and malformed tokens: 401, saying why but never echoing them.
     let expired = token("Vera", &[], -120);

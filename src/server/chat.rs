@@ -368,7 +368,7 @@ impl Chat {
         room: &RoomName,
     ) -> Result<Arc<PrivateRoomRecord>, ChatError> {
         let record = self.private_room(Some(user), room)?;
-        if record.owner != *user.key {
+        if !user.is_account(&record.owner) {
             return Err(ChatError::forbidden("only the room's owner can do that"));
         }
         Ok(record)
@@ -444,7 +444,7 @@ impl Chat {
                 "the owner cannot leave their room: delete it instead",
             ));
         }
-        if record.owner != *user.key && key != *user.key {
+        if !user.is_account(&record.owner) && !user.is_account(&key) {
             return Err(ChatError::forbidden(
                 "only the room's owner can remove members",
             ));

@@ -127,6 +127,12 @@ pub enum Via {
 }
 
 impl User {
+    /// Whether the user is this server's account `key` (signed in with a session of it): a
+    /// token holder of the same name is not, so it never acts as an owner or a member.
+    pub fn is_account(&self, key: &str) -> bool {
+        matches!(self.via, Via::Session { .. }) && *self.key == *key
+    }
+
     pub fn expires_at(&self) -> f64 {
         match &self.via {
             Via::Session { expires_at, .. } | Via::Token { expires_at, .. } => *expires_at,
