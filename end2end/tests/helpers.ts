@@ -16,10 +16,10 @@ export async function useName(context: BrowserContext, name: string): Promise<vo
 }
 
 /** Opens a room and waits until the page is hydrated and its poll loop is live. */
-export async function openRoom(page: Page, room: string): Promise<void> {
+export async function openRoom(page: Page, room: string, timeout?: number): Promise<void> {
   await page.goto(`/room/${room}`);
-  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
-  await expect(page.locator(".badge")).toHaveAttribute("data-state", "live");
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true", { timeout });
+  await expect(page.locator(".badge")).toHaveAttribute("data-state", "live", { timeout });
 }
 
 export async function sendViaApi(

@@ -21,8 +21,9 @@ test("ten tabs of one browser share one held poll and are all live", async ({ br
     const rooms = [uniqueRoom("ten-a"), uniqueRoom("ten-b"), uniqueRoom("ten-c")];
     const tabs = await Promise.all(Array.from({ length: 10 }, () => context.newPage()));
     const roomOf = (i: number) => rooms[i % rooms.length];
-    // All at once: none waits behind another's held poll.
-    await Promise.all(tabs.map((tab, i) => openRoom(tab, roomOf(i))));
+    // All at once: none waits behind another's held poll. Ten pages compiling and hydrating
+    // the WASM together share the machine's cores with the server, hence the longer wait.
+    await Promise.all(tabs.map((tab, i) => openRoom(tab, roomOf(i), 15_000)));
     await expect.poll(() => heldPolls(request, server.baseURL)).toBe(1);
     await expect.poll(async () => {
       const leaders = await Promise.all(tabs.map((tab) => tab.locator("html[data-stream-leader]").count()));
@@ -61,7 +62,7 @@ test("closing the leader tab hands the stream over with nothing lost", async ({ 
     await sendViaApi(request, room, "before", "curl", server.baseURL);
     for (const tab of tabs) await expect(messageTexts(tab)).toHaveText(["before"]);
 
-    const leaders = [];
+    const leaders: Page[] = [];
     for (const tab of tabs) if (await tab.locator("html[data-stream-leader]").count()) leaders.push(tab);
     expect(leaders).toHaveLength(1);
     const rest = tabs.filter((tab) => tab !== leaders[0]);

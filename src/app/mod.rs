@@ -133,11 +133,20 @@ fn ChatPage() -> impl IntoView {
         }
         changes
     });
-    // `try_with`: the server renders the title after the page's signals are gone.
-    let total_unread = move || {
-        unread
+    // The server may render the title after the page's reactive values are gone (leptos_meta
+    // reads it once the body is done; under load the page's owner can be cleaned up first):
+    // every value it reads is read with `try_`, the room falling back to the one the request
+    // named.
+    let requested_room = room.get_untracked();
+    let title = move || {
+        let unread = unread
             .try_with(|rooms| rooms.values().sum::<usize>())
-            .unwrap_or(0)
+            .unwrap_or(0);
+        let room = room.try_get().unwrap_or_else(|| requested_room.clone());
+        match unread {
+            0 => format!("#{room} · longpoll-chat"),
+            unread => format!("({unread}) #{room} · longpoll-chat"),
+        }
     };
     let name = DisplayName::new();
     let connection = RwSignal::new(ConnectionState::Connecting);
@@ -156,10 +165,7 @@ fn ChatPage() -> impl IntoView {
     });
 
     view! {
-        <Title text=move || match total_unread() {
-            0 => format!("#{} · longpoll-chat", room.get()),
-            unread => format!("({unread}) #{} · longpoll-chat", room.get()),
-        }/>
+        <Title text=title/>
         <div class="layout" class:drawer-open=drawer_open>
             <Sidebar current_room=room room_open drawer_open/>
             <main class="conversation">
