@@ -10,7 +10,7 @@ mod common;
 use axum::http::{header, Method, StatusCode};
 use common::{
     accounts::{
-        assert_refused, bearer, credentials, empty_request, json_request, jwt_setup, private_room,
+        assert_refused, bearer, empty_request, json_request, jwt_setup, new_session, private_room,
         signed_in,
     },
     app::{get, send_request, Answer, TestApp},
@@ -21,16 +21,6 @@ use reqwest::Client;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use uuid::Uuid;
-
-/// Another session of an account that exists: a second device.
-async fn second_session(app: &TestApp, name: &str) -> String {
-    let body = credentials(name, "correct horse battery");
-    let session = app
-        .call(json_request(Method::POST, "/api/sessions", body))
-        .await;
-    assert_eq!(session.status, StatusCode::CREATED, "{}", session.json);
-    session.json["token"].as_str().unwrap().to_owned()
-}
 
 async fn joined(app: &TestApp, token: &str) -> Value {
     let answer = app.call(bearer(get("/api/me/rooms"), token)).await;
@@ -71,7 +61,7 @@ fn entry(room: &str, last_read: Option<&str>, unread: usize, private: bool) -> V
 async fn read_positions_follow_the_account_to_every_session_and_only_move_forward() {
     let app = TestApp::new().await;
     let phone = signed_in(&app, "Rita").await;
-    let laptop = second_session(&app, "rita").await;
+    let laptop = new_session(&app, "rita").await;
     assert_eq!(joined(&app, &phone).await, json!({"rooms": []}));
     let room = "reads-forward";
     let mut ids = Vec::new();

@@ -50,6 +50,11 @@ pub async fn sign_up(app: &TestApp, name: &str) -> Answer {
 /// Signs `name` up and in; returns the session token.
 pub async fn signed_in(app: &TestApp, name: &str) -> String {
     assert_eq!(sign_up(app, name).await.status, StatusCode::CREATED);
+    new_session(app, name).await
+}
+
+/// Another session of an account that exists (a second device); returns its token.
+pub async fn new_session(app: &TestApp, name: &str) -> String {
     let body = credentials(name, "correct horse battery");
     let session = app
         .call(json_request(Method::POST, "/api/sessions", body))
