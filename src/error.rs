@@ -23,6 +23,10 @@ pub enum ChatError {
     /// exactly like no room).
     #[error("no such room")]
     NoSuchRoom,
+    /// 404: no message of that id that the caller may see: unknown, older than its room
+    /// keeps, in a room the caller may not see, or (for anything but deleting it) deleted.
+    #[error("no such message")]
+    NoSuchMessage,
     /// 404: no account of that name.
     #[error("no such account")]
     NoSuchAccount,
@@ -98,6 +102,7 @@ impl ChatError {
             Self::UnknownClient
             | Self::NoRoute(_)
             | Self::NoSuchRoom
+            | Self::NoSuchMessage
             | Self::NoSuchAccount
             | Self::NoSuchMember
             | Self::NotJoined => 404,

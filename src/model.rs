@@ -72,7 +72,7 @@ pub const TEXT_PATTERN: &str =
     r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
 
 /// One chat message as stored and delivered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Message {
     /// Time-ordered UUIDv7, unique across rooms.
@@ -86,6 +86,189 @@ pub struct Message {
     /// (`true`), or a guest's self-chosen name (`false`).
     #[serde(default)]
     pub verified: bool,
+    /// Who may edit the message: the sender's account (its lowercase name), or `token:NAME`
+    /// for another site's token holder. Absent for guests, whose messages nobody edits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Unix time in seconds of the last edit; absent if never edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<f64>,
+    /// The message was deleted: a tombstone, its text empty and its reactions gone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    /// Reactions, in the order each emoji was first added; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+/// Everyone who reacted to a message with one emoji.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: usize,
+    /// Who reacted, by display name, oldest first.
+    pub by: Vec<String>,
+    /// The same people as [`Message::author`] keys: what makes a reaction one per person.
+    /// Rebuilt from the log, never sent.
+    #[serde(skip)]
+    authors: Vec<String>,
+}
+
+/// A change to a message: an event in its room's log, with a position (and an id) like a
+/// message's, so a client resuming from a cursor gets every change it missed, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Change {
+    /// Time-ordered UUIDv7, from the same space as message ids: a stream cursor may be one.
+    pub id: Uuid,
+    pub room: String,
+    /// The message changed.
+    pub message_id: Uuid,
+    /// Who changed it, by display name.
+    pub by: String,
+    /// Who changed it, as [`Message::author`] names people.
+    pub author: String,
+    /// Unix time in seconds.
+    pub timestamp: f64,
+    #[serde(flatten)]
+    pub kind: ChangeKind,
+}
+
+/// What a [`Change`] does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum ChangeKind {
+    /// The author replaced the text.
+    Edit { text: String },
+    /// The author (or the private room's owner) deleted the message.
+    Delete,
+    /// `author` added their `emoji` reaction.
+    React { emoji: String },
+    /// `author` took their `emoji` reaction back.
+    Unreact { emoji: String },
+}
+
+impl Message {
+    /// The message as `change` leaves it, or `None` if the change does nothing to it: it is
+    /// another message's, the message is deleted (deletion is final), an edit not by the
+    /// author, or a reaction the person already has (or does not have, to take back). Applying
+    /// the same changes in log order from any point gives the same message.
+    pub fn changed_by(&self, change: &Change) -> Option<Message> {
+        if change.message_id != self.id || self.deleted {
+            return None;
+        }
+        let mut changed = self.clone();
+        match &change.kind {
+            ChangeKind::Edit { text } => {
+                if self.author.as_deref() != Some(change.author.as_str()) {
+                    return None;
+                }
+                changed.text.clone_from(text);
+                changed.edited_at = Some(change.timestamp);
+            }
+            ChangeKind::Delete => {
+                changed.deleted = true;
+                changed.text.clear();
+                changed.reactions.clear();
+            }
+            ChangeKind::React { emoji } => {
+                let index = match changed.reactions.iter().position(|r| r.emoji == *emoji) {
+                    Some(index) => index,
+                    None => {
+                        changed.reactions.push(Reaction {
+                            emoji: emoji.clone(),
+                            count: 0,
+                            by: Vec::new(),
+                            authors: Vec::new(),
+                        });
+                        changed.reactions.len() - 1
+                    }
+                };
+                let reaction = &mut changed.reactions[index];
+                if reaction.authors.contains(&change.author) {
+                    return None;
+                }
+                reaction.authors.push(change.author.clone());
+                reaction.by.push(change.by.clone());
+                reaction.count += 1;
+            }
+            ChangeKind::Unreact { emoji } => {
+                let reaction = changed.reactions.iter_mut().find(|r| r.emoji == *emoji)?;
+                let index = reaction.authors.iter().position(|a| *a == change.author)?;
+                reaction.authors.remove(index);
+                reaction.by.remove(index);
+                reaction.count -= 1;
+                changed.reactions.retain(|reaction| reaction.count > 0);
+            }
+        }
+        Some(changed)
+    }
+
+    /// Whether `author` has reacted with `emoji`.
+    pub fn has_reaction(&self, emoji: &str, author: &str) -> bool {
+        self.reactions
+            .iter()
+            .any(|r| r.emoji == emoji && r.authors.iter().any(|a| a == author))
+    }
+}
+
+/// One position of a room's log: a message, or a change to an earlier one. Stored as the
+/// JSON of either (a change has `message_id` and `type`, a message neither).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Entry {
+    Change(Arc<Change>),
+    Message(Arc<Message>),
+}
+
+impl Entry {
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Change(change) => change.id,
+            Self::Message(message) => message.id,
+        }
+    }
+
+    pub fn room(&self) -> &str {
+        match self {
+            Self::Change(change) => &change.room,
+            Self::Message(message) => &message.room,
+        }
+    }
+
+    pub fn timestamp(&self) -> f64 {
+        match self {
+            Self::Change(change) => change.timestamp,
+            Self::Message(message) => message.timestamp,
+        }
+    }
+
+    pub fn message(&self) -> Option<&Arc<Message>> {
+        match self {
+            Self::Change(_) => None,
+            Self::Message(message) => Some(message),
+        }
+    }
+}
+
+impl From<Message> for Entry {
+    fn from(message: Message) -> Self {
+        Self::Message(Arc::new(message))
+    }
+}
+
+impl From<Arc<Message>> for Entry {
+    fn from(message: Arc<Message>) -> Self {
+        Self::Message(message)
+    }
+}
+
+impl From<Change> for Entry {
+    fn from(change: Change) -> Self {
+        Self::Change(Arc::new(change))
+    }
 }
 
 macro_rules! string_newtype {
@@ -548,6 +731,16 @@ pub struct RoomNews {
     /// following it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unavailable: bool,
+    /// Edits, deletions and reactions since the cursor, in log order, each about a message
+    /// the client has (or gets in `messages`, already showing it). Applying them in order to
+    /// what the client has gives what `GET /api/history` shows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Change>))]
+    pub changes: Vec<Arc<Change>>,
+    /// Where the client is now in the room, whether the last position read was a message or a
+    /// change: the `last_message_id` of its next stream. Absent with nothing read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_id: Option<Uuid>,
 }
 
 impl RoomNews {
@@ -557,7 +750,47 @@ impl RoomNews {
             messages: Vec::new(),
             reset: false,
             unavailable: true,
+            changes: Vec::new(),
+            last_id: None,
         }
+    }
+}
+
+/// `PATCH /api/messages/{id}` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EditBody {
+    /// The new text, under the rules of a sent one: 1–4,000 characters (a server's
+    /// `--max-text-chars` may allow fewer), not only whitespace.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 4000,
+            pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+        )
+    )]
+    pub text: String,
+}
+
+/// A reaction as a client names one: a single emoji, as Unicode defines them (skin tones and
+/// other variants included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emoji(String);
+
+impl Emoji {
+    #[cfg(feature = "ssr")]
+    pub fn parse(value: &str) -> Result<Self, ChatError> {
+        match emojis::get(value) {
+            Some(emoji) => Ok(Self(emoji.as_str().to_owned())),
+            None => Err(ChatError::invalid(format!(
+                "{value:?} is not an emoji: react with exactly one"
+            ))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -614,18 +847,18 @@ pub struct SendDraft {
 pub struct SendRequest {
     pub room: RoomName,
     pub sender: SenderName,
-    /// The server vouches for the sender (see [`Message::verified`]).
-    pub verified: bool,
+    /// Who the server vouches the sender is (see [`Message::author`]); `None` for a guest.
+    pub author: Option<String>,
     pub text: MessageText,
 }
 
 impl SendDraft {
-    /// The request, sent by `sender`; `verified` when the server vouches for that name.
-    pub fn sent_by(self, sender: SenderName, verified: bool) -> SendRequest {
+    /// The request, sent by `sender`, whom the server knows as `author` (`None`: a guest).
+    pub fn sent_by(self, sender: SenderName, author: Option<String>) -> SendRequest {
         SendRequest {
             room: self.room,
             sender,
-            verified,
+            author,
             text: self.text,
         }
     }
@@ -928,14 +1161,15 @@ impl MarkReadBody {
     pub fn validate(&self) -> Result<Option<Uuid>, ChatError> {
         self.last_read_id
             .as_deref()
-            .map(parse_message_id)
+            .map(|id| parse_message_id(id, "last_read_id"))
             .transpose()
     }
 }
 
 /// A message id a client names: a hyphenated UUIDv7 (what every message id is), so that ids
 /// order by the time their messages were sent. [`MESSAGE_ID_PATTERN`] says the same.
-pub fn parse_message_id(value: &str) -> Result<Uuid, ChatError> {
+/// `field` names the value in the error.
+pub fn parse_message_id(value: &str, field: &str) -> Result<Uuid, ChatError> {
     match Uuid::try_parse(value) {
         Ok(id)
             if value.len() == HYPHENATED_LEN
@@ -944,9 +1178,9 @@ pub fn parse_message_id(value: &str) -> Result<Uuid, ChatError> {
         {
             Ok(id)
         }
-        _ => Err(ChatError::invalid(
-            "last_read_id must be a message id (a hyphenated UUIDv7)",
-        )),
+        _ => Err(ChatError::invalid(format!(
+            "{field} must be a message id (a hyphenated UUIDv7)"
+        ))),
     }
 }
 
@@ -961,9 +1195,13 @@ mod tests {
     #[test]
     fn read_positions_are_message_ids() {
         let id = Uuid::now_v7();
-        assert_eq!(parse_message_id(&id.to_string()).unwrap(), id);
+        assert_eq!(parse_message_id(&id.to_string(), "id").unwrap(), id);
         let upper = id.to_string().to_uppercase();
-        assert_eq!(parse_message_id(&upper).unwrap(), id, "any letter case");
+        assert_eq!(
+            parse_message_id(&upper, "id").unwrap(),
+            id,
+            "any letter case"
+        );
         for bad in [
             "",
             "nope",
@@ -974,7 +1212,7 @@ mod tests {
             &id.simple().to_string(),
             &id.braced().to_string(),
         ] {
-            assert!(parse_message_id(bad).is_err(), "{bad:?} accepted");
+            assert!(parse_message_id(bad, "id").is_err(), "{bad:?} accepted");
         }
         assert_eq!(MarkReadBody::default().validate().unwrap(), None);
     }

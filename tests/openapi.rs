@@ -205,6 +205,7 @@ async fn every_documented_endpoint_answers_as_documented() {
     }
     check_identity(&mut checker, &app).await;
     check_reads(&mut checker, &app).await;
+    check_messages(&mut checker, &app).await;
     app.broker.shutdown();
     checker
         .check(&app, "/health/ready", get("/health/ready"))
@@ -305,6 +306,25 @@ async fn every_documented_endpoint_answers_as_documented() {
         "delete /api/me/rooms/{room} 401",
         "delete /api/me/rooms/{room} 403",
         "delete /api/me/rooms/{room} 404",
+        "patch /api/messages/{id} 200",
+        "patch /api/messages/{id} 400",
+        "patch /api/messages/{id} 401",
+        "patch /api/messages/{id} 403",
+        "patch /api/messages/{id} 404",
+        "patch /api/messages/{id} 415",
+        "delete /api/messages/{id} 200",
+        "delete /api/messages/{id} 400",
+        "delete /api/messages/{id} 401",
+        "delete /api/messages/{id} 403",
+        "delete /api/messages/{id} 404",
+        "put /api/messages/{id}/reactions/{emoji} 200",
+        "put /api/messages/{id}/reactions/{emoji} 400",
+        "put /api/messages/{id}/reactions/{emoji} 401",
+        "put /api/messages/{id}/reactions/{emoji} 404",
+        "delete /api/messages/{id}/reactions/{emoji} 200",
+        "delete /api/messages/{id}/reactions/{emoji} 400",
+        "delete /api/messages/{id}/reactions/{emoji} 401",
+        "delete /api/messages/{id}/reactions/{emoji} 404",
         "get /health 200",
         "get /health/ready 200",
         "get /health/ready 503",
@@ -613,4 +633,110 @@ async fn check_reads(checker: &mut Checker, app: &TestApp) {
     ] {
         checker.check(&tokens, path, request).await;
     }
+}
+
+/// Edits, deletions and reactions, each driven to its documented answers; then a stream and
+/// the history, which carry what they made.
+async fn check_messages(checker: &mut Checker, app: &TestApp) {
+    let author = session_of(app, "author").await;
+    let other = session_of(app, "other").await;
+    let sent = app
+        .call(request(
+            Method::POST,
+            "/api/send",
+            Some(&author),
+            Some(json!({"room": "changes", "text": "draft"})),
+        ))
+        .await;
+    let id = sent.json["message_id"].as_str().unwrap().to_owned();
+    let unknown = "01890a5d-ac96-7a4b-9cb3-ea58c4f2b7a1";
+    let (author, other) = (Some(author.as_str()), Some(other.as_str()));
+    let message = "/api/messages/{id}";
+    let reaction = "/api/messages/{id}/reactions/{emoji}";
+    let at = |id: &str| format!("/api/messages/{id}");
+    let emoji = |id: &str, emoji: &str| format!("/api/messages/{id}/reactions/{emoji}");
+    let text = |text: &str| Some(json!({ "text": text }));
+    let mut plain = request(Method::PATCH, &at(&id), author, text("x"));
+    plain
+        .headers_mut()
+        .insert("content-type", "text/plain".parse().unwrap());
+    let cases = [
+        (
+            message,
+            request(Method::PATCH, &at(&id), author, text("edited")),
+        ),
+        (message, request(Method::PATCH, &at(&id), author, text(" "))),
+        (
+            message,
+            request(Method::PATCH, &at("nope"), author, text("x")),
+        ),
+        (message, request(Method::PATCH, &at(&id), None, text("x"))),
+        (message, request(Method::PATCH, &at(&id), other, text("x"))),
+        (
+            message,
+            request(Method::PATCH, &at(unknown), author, text("x")),
+        ),
+        (message, plain),
+        (
+            reaction,
+            request(Method::PUT, &emoji(&id, "%F0%9F%91%8D"), other, None),
+        ),
+        (
+            reaction,
+            request(Method::PUT, &emoji(&id, "x"), other, None),
+        ),
+        (
+            reaction,
+            request(Method::PUT, &emoji(&id, "%F0%9F%91%8D"), None, None),
+        ),
+        (
+            reaction,
+            request(Method::PUT, &emoji(unknown, "%F0%9F%91%8D"), other, None),
+        ),
+        (
+            reaction,
+            request(Method::PUT, &emoji(&id, "%E2%9D%A4%EF%B8%8F"), author, None),
+        ),
+        (
+            reaction,
+            request(
+                Method::DELETE,
+                &emoji(&id, "%E2%9D%A4%EF%B8%8F"),
+                author,
+                None,
+            ),
+        ),
+        (
+            reaction,
+            request(Method::DELETE, &emoji(&id, "x"), other, None),
+        ),
+        (
+            reaction,
+            request(Method::DELETE, &emoji(&id, "%F0%9F%91%8D"), None, None),
+        ),
+        (
+            reaction,
+            request(Method::DELETE, &emoji(unknown, "%F0%9F%91%8D"), other, None),
+        ),
+        (message, request(Method::DELETE, &at("nope"), author, None)),
+        (message, request(Method::DELETE, &at(&id), None, None)),
+        (message, request(Method::DELETE, &at(&id), other, None)),
+        (message, request(Method::DELETE, &at(unknown), author, None)),
+        ("/api/history", get("/api/history?room=changes")),
+    ];
+    for (path, request) in cases {
+        checker.check(app, path, request).await;
+    }
+    let from = json!({"client_id": "changes", "rooms": [{"room": "changes", "from_start": true}]});
+    checker.check(app, "/api/stream", stream(from)).await;
+    checker
+        .check(
+            app,
+            message,
+            request(Method::DELETE, &at(&id), author, None),
+        )
+        .await;
+    checker
+        .check(app, "/api/history", get("/api/history?room=changes"))
+        .await;
 }

@@ -340,7 +340,7 @@ proptest! {
 
     #[test]
     fn what_the_message_id_pattern_matches_is_a_message_id(id in matching(MESSAGE_ID_PATTERN)) {
-        prop_assert!(parse_message_id(&id).is_ok(), "{:?}", id);
+        prop_assert!(parse_message_id(&id, "id").is_ok(), "{:?}", id);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::{
 
 use common::{eventually, redis::RedisServer};
 use longpoll_chat::{
-    model::Message,
+    model::{Change, ChangeKind, Entry, Message},
     server::{
         clock::unix_seconds,
         store::{
@@ -33,26 +33,26 @@ use uuid::Uuid;
 
 /// A sink that records what it receives, with offsets.
 #[derive(Default)]
-struct Recorder(Mutex<Vec<(Arc<Message>, u64)>>);
+struct Recorder(Mutex<Vec<(Entry, u64)>>);
 
 impl CommitSink for Recorder {
-    fn committed(&self, message: Arc<Message>, offset: u64) {
-        self.0.lock().unwrap().push((message, offset));
+    fn committed(&self, entry: Entry, offset: u64) {
+        self.0.lock().unwrap().push((entry, offset));
     }
 }
 
 impl Recorder {
-    fn received(&self, room: &str) -> Vec<(Arc<Message>, u64)> {
+    fn received(&self, room: &str) -> Vec<(Entry, u64)> {
         let received = self.0.lock().unwrap();
         received
             .iter()
-            .filter(|(message, _)| message.room == room)
+            .filter(|(entry, _)| entry.room() == room)
             .cloned()
             .collect()
     }
 
     fn ids(&self, room: &str) -> Vec<Uuid> {
-        self.received(room).iter().map(|(m, _)| m.id).collect()
+        self.received(room).iter().map(|(m, _)| m.id()).collect()
     }
 
     /// Offsets received for `room`, checking that they count up by one.
@@ -73,9 +73,16 @@ fn message(room: &str, text: &str) -> Message {
         text: text.into(),
         timestamp: 1_795_000_000.25,
         room: room.into(),
-        // Not the default, so a store that drops it fails the contract.
+        // Not the defaults, so a store that drops them fails the contract.
         verified: true,
+        author: Some("alice".into()),
+        ..Message::default()
     }
+}
+
+/// The message an entry is (the contract's cases mostly append messages).
+fn msg(entry: &Entry) -> &Message {
+    entry.message().expect("a message, not a change")
 }
 
 fn room<'a>(rooms: &'a [StoredRoom], name: &str) -> &'a StoredRoom {
@@ -179,12 +186,86 @@ async fn appends_reach_the_sink_in_order_with_every_field(kind: &'static str) {
     let fixture = Fixture::open(kind, Retention::default()).await;
     let sent: Vec<Message> = (0..5).map(|i| message("order", &format!("m{i}"))).collect();
     for message in &sent {
-        fixture.store.append(message.clone()).await.unwrap();
+        fixture.store.append(message.clone().into()).await.unwrap();
     }
     let received = fixture.sink.received("order");
-    let received: Vec<Message> = received.iter().map(|(m, _)| (**m).clone()).collect();
+    let received: Vec<Message> = received.iter().map(|(m, _)| msg(m).clone()).collect();
     assert_eq!(received, sent, "{kind}");
     assert_eq!(fixture.sink.offsets("order"), [0, 1, 2, 3, 4], "{kind}");
+}
+
+/// A message and a change of every kind to it, as one room's log entries.
+fn message_and_changes(room: &str) -> Vec<Entry> {
+    let message = message(room, "typo");
+    let change = |kind: ChangeKind| {
+        Entry::from(Change {
+            id: Uuid::now_v7(),
+            room: room.into(),
+            message_id: message.id,
+            by: "Bob".into(),
+            author: "token:bob".into(),
+            timestamp: 1_795_000_001.5,
+            kind,
+        })
+    };
+    vec![
+        Entry::from(message.clone()),
+        change(ChangeKind::Edit {
+            text: "fixed ✓\nline two".into(),
+        }),
+        change(ChangeKind::React {
+            emoji: "👍🏽".into()
+        }),
+        change(ChangeKind::Unreact {
+            emoji: "👍🏽".into()
+        }),
+        change(ChangeKind::Delete),
+    ]
+}
+
+each_store!(
+    #[tokio::test]
+    changes_are_entries_of_the_log_in_order_with_messages_and_every_field
+);
+async fn changes_are_entries_of_the_log_in_order_with_messages_and_every_field(kind: &'static str) {
+    let fixture = Fixture::open(kind, Retention::default()).await;
+    let entries = message_and_changes("changes");
+    for entry in &entries {
+        fixture.store.append(entry.clone()).await.unwrap();
+    }
+    fixture
+        .store
+        .append(message("changes", "after").into())
+        .await
+        .unwrap();
+    let received: Vec<Entry> = (fixture.sink.received("changes").into_iter())
+        .map(|(entry, _)| entry)
+        .collect();
+    assert_eq!(received[..5], entries[..], "{kind}");
+    assert_eq!(msg(&received[5]).text, "after", "{kind}");
+    assert_eq!(
+        fixture.sink.offsets("changes"),
+        [0, 1, 2, 3, 4, 5],
+        "{kind}"
+    );
+    let rooms = fixture.store.load(100).await.unwrap();
+    assert_eq!(room(&rooms, "changes").recent, received, "{kind}");
+    assert_eq!(room(&rooms, "changes").total, 6, "{kind}");
+}
+
+each_store!(#[tokio::test] changes_survive_a_reopen: sqlite, redis);
+async fn changes_survive_a_reopen(kind: &'static str) {
+    let backing = Backing::new(kind);
+    let entries = message_and_changes("kept-changes");
+    {
+        let store = backing.open(Arc::default(), Retention::default()).await;
+        for entry in &entries {
+            store.append(entry.clone()).await.unwrap();
+        }
+    }
+    let store = backing.open(Arc::default(), Retention::default()).await;
+    let rooms = store.load(100).await.unwrap();
+    assert_eq!(room(&rooms, "kept-changes").recent, entries, "{kind}");
 }
 
 each_store!(
@@ -197,7 +278,7 @@ async fn concurrent_appends_are_delivered_in_the_order_they_are_kept(kind: &'sta
     for i in 0..200 {
         let store = fixture.store.clone();
         tasks.push(tokio::spawn(async move {
-            store.append(message("race", &format!("m{i}"))).await
+            store.append(message("race", &format!("m{i}")).into()).await
         }));
     }
     for task in tasks {
@@ -207,7 +288,11 @@ async fn concurrent_appends_are_delivered_in_the_order_they_are_kept(kind: &'sta
     assert_eq!(delivered.len(), 200, "{kind}");
     assert_eq!(fixture.sink.offsets("race").len(), 200, "{kind}");
     let loaded = fixture.store.load(1_000).await.unwrap();
-    let kept: Vec<Uuid> = room(&loaded, "race").recent.iter().map(|m| m.id).collect();
+    let kept: Vec<Uuid> = room(&loaded, "race")
+        .recent
+        .iter()
+        .map(|m| m.id())
+        .collect();
     assert_eq!(
         kept, delivered,
         "{kind}: store order and delivery order differ"
@@ -227,16 +312,20 @@ async fn load_returns_recent_messages_per_room_with_totals_within_retention(kind
     for i in 0..8 {
         fixture
             .store
-            .append(message("busy", &format!("b{i}")))
+            .append(message("busy", &format!("b{i}")).into())
             .await
             .unwrap();
     }
-    fixture.store.append(message("calm", "c0")).await.unwrap();
+    fixture
+        .store
+        .append(message("calm", "c0").into())
+        .await
+        .unwrap();
     let rooms = fixture.store.load(3).await.unwrap();
     assert_eq!(rooms.len(), 2, "{kind}");
     let busy = room(&rooms, "busy");
     assert_eq!(busy.total, 8, "{kind}");
-    let texts: Vec<&str> = busy.recent.iter().map(|m| m.text.as_str()).collect();
+    let texts: Vec<&str> = busy.recent.iter().map(|m| msg(m).text.as_str()).collect();
     assert_eq!(texts, ["b5", "b6", "b7"], "{kind}");
     let all = fixture.store.load(100).await.unwrap();
     assert_eq!(
@@ -261,7 +350,7 @@ async fn a_persistent_store_keeps_everything_across_a_reopen(kind: &'static str)
     {
         let store = backing.open(Arc::default(), Retention::default()).await;
         for message in &sent {
-            store.append(message.clone()).await.unwrap();
+            store.append(message.clone().into()).await.unwrap();
         }
     }
     let sink = Arc::new(Recorder::default());
@@ -270,11 +359,14 @@ async fn a_persistent_store_keeps_everything_across_a_reopen(kind: &'static str)
     let loaded: Vec<Message> = room(&rooms, "durable")
         .recent
         .iter()
-        .map(|m| (**m).clone())
+        .map(|m| msg(m).clone())
         .collect();
     assert_eq!(loaded, sent, "{kind}");
     assert_eq!(room(&rooms, "durable").total, 10, "{kind}");
-    store.append(message("durable", "after")).await.unwrap();
+    store
+        .append(message("durable", "after").into())
+        .await
+        .unwrap();
     assert_eq!(
         sink.offsets("durable").last(),
         Some(&10),
@@ -283,7 +375,7 @@ async fn a_persistent_store_keeps_everything_across_a_reopen(kind: &'static str)
     let rooms = store.load(100).await.unwrap();
     assert_eq!(room(&rooms, "durable").total, 11, "{kind}");
     assert_eq!(
-        room(&rooms, "durable").recent.last().unwrap().text,
+        msg(room(&rooms, "durable").recent.last().unwrap()).text,
         "after",
         "{kind}"
     );
@@ -294,7 +386,7 @@ async fn a_nested_sqlite_path_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/chat.db");
     let store = open_sqlite(&path, Arc::default()).unwrap();
-    store.append(message("nested", "m0")).await.unwrap();
+    store.append(message("nested", "m0").into()).await.unwrap();
     assert!(path.exists());
 }
 
@@ -303,11 +395,14 @@ async fn redis_going_away_fails_appends_and_checks_and_loses_nothing_acknowledge
     let mut backing = Backing::new("redis");
     let sink = Arc::new(Recorder::default());
     let store = backing.open(sink.clone(), Retention::default()).await;
-    store.append(message("outage", "before")).await.unwrap();
+    store
+        .append(message("outage", "before").into())
+        .await
+        .unwrap();
     let server = backing.redis.as_mut().unwrap();
     server.kill();
     assert!(matches!(
-        store.append(message("outage", "during")).await,
+        store.append(message("outage", "during").into()).await,
         Err(StoreError::Unavailable(_))
     ));
     assert!(store.check().await.is_err());
@@ -317,12 +412,15 @@ async fn redis_going_away_fails_appends_and_checks_and_loses_nothing_acknowledge
         store.check().await.is_ok()
     })
     .await;
-    store.append(message("outage", "after")).await.unwrap();
+    store
+        .append(message("outage", "after").into())
+        .await
+        .unwrap();
     let rooms = store.load(100).await.unwrap();
     let texts: Vec<&str> = room(&rooms, "outage")
         .recent
         .iter()
-        .map(|m| m.text.as_str())
+        .map(|m| msg(m).text.as_str())
         .collect();
     assert_eq!(texts, ["before", "after"]);
     assert_eq!(sink.offsets("outage"), [0, 1]);
@@ -343,7 +441,7 @@ async fn a_redis_subscription_stays_up_through_its_periodic_checks() {
     tokio::time::sleep(ping_every * 12).await;
     watcher.check().await.expect("still subscribed");
     sender
-        .append(message("pinged", "after the checks"))
+        .append(message("pinged", "after the checks").into())
         .await
         .unwrap();
     eventually(
@@ -385,7 +483,10 @@ async fn a_full_disk_fails_the_append_reaches_no_sink_and_keeps_serving_reads() 
     let big = "x".repeat(3_000);
     let mut failed = None;
     for i in 0..100 {
-        match store.append(message("full", &format!("{i}{big}"))).await {
+        match store
+            .append(message("full", &format!("{i}{big}")).into())
+            .await
+        {
             Ok(()) => {}
             Err(error) => {
                 failed = Some((i, error));
@@ -436,7 +537,7 @@ async fn migrations_are_versioned_and_run_once() {
     let version: i64 = connection
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let tables: i64 = connection
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
@@ -455,7 +556,9 @@ async fn redis_stores_sharing_a_server_hand_every_message_to_every_sink_in_one_o
     for i in 0..300 {
         let store = stores[i % 2].clone();
         tasks.push(tokio::spawn(async move {
-            store.append(message("shared", &format!("m{i}"))).await
+            store
+                .append(message("shared", &format!("m{i}")).into())
+                .await
         }));
     }
     for task in tasks {
@@ -467,7 +570,7 @@ async fn redis_stores_sharing_a_server_hand_every_message_to_every_sink_in_one_o
     let kept: Vec<Uuid> = room(&stores[0].load(1_000).await.unwrap(), "shared")
         .recent
         .iter()
-        .map(|m| m.id)
+        .map(|m| m.id())
         .collect();
     assert_eq!(kept.len(), 300);
     for sink in &sinks {
@@ -482,7 +585,7 @@ async fn redis_losing_its_data_starts_rooms_over_rather_than_dropping_new_messag
     let (sinks, stores) = backing.open_two().await;
     for i in 0..3 {
         stores[0]
-            .append(message("lost", &format!("m{i}")))
+            .append(message("lost", &format!("m{i}")).into())
             .await
             .unwrap();
     }
@@ -492,13 +595,16 @@ async fn redis_losing_its_data_starts_rooms_over_rather_than_dropping_new_messag
     let mut raw = redis::Client::open(url).unwrap();
     let _: () = redis::cmd("FLUSHALL").query(&mut raw).unwrap();
 
-    stores[0].append(message("lost", "after")).await.unwrap();
+    stores[0]
+        .append(message("lost", "after").into())
+        .await
+        .unwrap();
     stores[1].catch_up("lost").await.unwrap();
     for sink in &sinks {
         let received: Vec<(String, u64)> = sink
             .received("lost")
             .iter()
-            .map(|(m, offset)| (m.text.clone(), *offset))
+            .map(|(m, offset)| (msg(m).text.clone(), *offset))
             .collect();
         assert_eq!(
             received,
@@ -524,7 +630,10 @@ async fn a_redis_store_reads_back_every_room_it_missed_while_unsubscribed() {
     let sender = backing.open(Arc::default(), Retention::default()).await;
     let rooms: Vec<String> = (0..1_000).map(|i| format!("missed{i}")).collect();
     for room in &rooms {
-        sender.append(message(room, "while away")).await.unwrap();
+        sender
+            .append(message(room, "while away").into())
+            .await
+            .unwrap();
     }
     eventually(
         Duration::from_secs(10),
@@ -548,9 +657,9 @@ async fn deleting_a_room_starts_it_again_from_offset_zero_and_leaves_the_others(
     let fixture = Fixture::open(kind, Retention::default()).await;
     for i in 0..3 {
         let doomed = message("doomed", &format!("d{i}"));
-        fixture.store.append(doomed).await.unwrap();
+        fixture.store.append(doomed.into()).await.unwrap();
         let kept = message("spared", &format!("s{i}"));
-        fixture.store.append(kept).await.unwrap();
+        fixture.store.append(kept.into()).await.unwrap();
     }
     fixture.store.delete_room("doomed").await.unwrap();
     fixture.store.delete_room("never-was").await.unwrap();
@@ -565,7 +674,7 @@ async fn deleting_a_room_starts_it_again_from_offset_zero_and_leaves_the_others(
 
     fixture
         .store
-        .append(message("doomed", "reborn"))
+        .append(message("doomed", "reborn").into())
         .await
         .unwrap();
     let offsets: Vec<u64> = fixture
@@ -578,9 +687,13 @@ async fn deleting_a_room_starts_it_again_from_offset_zero_and_leaves_the_others(
     let rooms = fixture.store.load(100).await.unwrap();
     let reborn = room(&rooms, "doomed");
     assert_eq!(reborn.total, 1, "{kind}");
-    let texts: Vec<&str> = reborn.recent.iter().map(|m| m.text.as_str()).collect();
+    let texts: Vec<&str> = reborn.recent.iter().map(|m| msg(m).text.as_str()).collect();
     assert_eq!(texts, ["reborn"], "{kind}");
-    fixture.store.append(message("spared", "s3")).await.unwrap();
+    fixture
+        .store
+        .append(message("spared", "s3").into())
+        .await
+        .unwrap();
     assert_eq!(fixture.sink.offsets("spared"), [0, 1, 2, 3], "{kind}");
 }
 
@@ -1146,7 +1259,10 @@ async fn the_sqlite_identity_store_shares_the_file_whichever_store_opens_it_firs
         .open(Arc::new(Recorder::default()), Retention::default())
         .await
         .unwrap();
-    messages.append(message("shared-file", "m0")).await.unwrap();
+    messages
+        .append(message("shared-file", "m0").into())
+        .await
+        .unwrap();
     let again = config
         .open_identity(Arc::new(Heard::default()))
         .await

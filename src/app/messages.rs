@@ -321,7 +321,7 @@ mod tests {
                 text: "x".into(),
                 timestamp,
                 room: "r".into(),
-                verified: false,
+                ..Message::default()
             })
         };
         let list = [

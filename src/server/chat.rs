@@ -34,9 +34,10 @@ use super::{
 use crate::{
     error::ChatError,
     model::{
-        Account, AccountName, ClientId, History, HistoryRequest, JoinedRoom, JoinedRoomList, Me,
-        Password, PollRequest, PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews,
-        SendDraft, SendReceipt, SenderName, SessionCreated, Stats, StreamRequest, StreamResponse,
+        Account, AccountName, ChangeKind, ClientId, Emoji, History, HistoryRequest, JoinedRoom,
+        JoinedRoomList, Me, Message, MessageText, Password, PollRequest, PollStatus, RoomInfo,
+        RoomList, RoomMembers, RoomName, RoomNews, SendDraft, SendReceipt, SenderName,
+        SessionCreated, Stats, StreamRequest, StreamResponse,
     },
     server::identity::Via,
 };
@@ -128,9 +129,12 @@ impl Chat {
     pub async fn send(&self, caller: &Caller, draft: SendDraft) -> Result<SendReceipt, ChatError> {
         let user = self.participant(caller)?;
         self.visible(user, draft.room.as_str())?;
-        let (sender, verified) = match user {
-            Some(user) => (self.stamp(user, draft.sender.as_ref())?, true),
-            None => (self.guest_name(draft.sender.as_ref()).await?, false),
+        let (sender, author) = match user {
+            Some(user) => (
+                self.stamp(user, draft.sender.as_ref())?,
+                Some(user.author()),
+            ),
+            None => (self.guest_name(draft.sender.as_ref()).await?, None),
         };
         if let Some(limiter) = &self.shared.options.send_limiter {
             let key = match user {
@@ -141,10 +145,7 @@ impl Chat {
                 return Err(ChatError::RateLimited { retry_after_secs });
             }
         }
-        self.shared
-            .broker
-            .send(draft.sent_by(sender, verified))
-            .await
+        self.shared.broker.send(draft.sent_by(sender, author)).await
     }
 
     /// A signed-in sender's name: theirs, whatever the body says but for naming someone else.
@@ -169,6 +170,103 @@ impl Chat {
             }
         }
         Ok(named.clone())
+    }
+
+    /// Replaces the text of the caller's own message.
+    pub async fn edit_message(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        text: MessageText,
+    ) -> Result<Arc<Message>, ChatError> {
+        let (user, message) = self.changeable(caller, id)?;
+        if message.author.as_deref() != Some(user.author().as_str()) {
+            return Err(ChatError::forbidden("only its author may edit a message"));
+        }
+        let kind = ChangeKind::Edit { text: text.into() };
+        self.change(user, &message, kind).await
+    }
+
+    /// Deletes a message: the caller's own, or any in a private room the caller owns. Deleting
+    /// a deleted message changes nothing.
+    pub async fn delete_message(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<Arc<Message>, ChatError> {
+        let (user, message) = self.changeable(caller, id)?;
+        let own = message.author.as_deref() == Some(user.author().as_str());
+        let owner = (self.shared.identity.rooms().get(&message.room))
+            .is_some_and(|room| user.is_account(&room.owner));
+        if !own && !owner {
+            return Err(ChatError::forbidden(
+                "only its author or the room's owner may delete a message",
+            ));
+        }
+        if message.deleted {
+            return Ok(message);
+        }
+        self.change(user, &message, ChangeKind::Delete).await
+    }
+
+    /// Adds (`add`) or takes back the caller's `emoji` reaction to a message; doing what is
+    /// done already changes nothing.
+    pub async fn react(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        emoji: Emoji,
+        add: bool,
+    ) -> Result<Arc<Message>, ChatError> {
+        let (user, message) = self.changeable(caller, id)?;
+        let emoji = emoji.as_str().to_owned();
+        let kind = if add {
+            ChangeKind::React { emoji }
+        } else {
+            ChangeKind::Unreact { emoji }
+        };
+        self.change(user, &message, kind).await
+    }
+
+    /// The caller, who must be signed in, and the message, which they must be able to see
+    /// (404 otherwise, as for an unknown one) and which, deleted, only a delete may name.
+    fn changeable<'a>(
+        &self,
+        caller: &'a Caller,
+        id: Uuid,
+    ) -> Result<(&'a User, Arc<Message>), ChatError> {
+        self.participant(caller)?;
+        let user = caller
+            .user
+            .as_ref()
+            .ok_or_else(|| ChatError::unauthenticated("sign in to change or react to messages"))?;
+        let message = self
+            .shared
+            .broker
+            .message(id)
+            .filter(|message| {
+                self.shared
+                    .identity
+                    .rooms()
+                    .may_see(Some(user), &message.room)
+            })
+            .ok_or(ChatError::NoSuchMessage)?;
+        Ok((user, message))
+    }
+
+    async fn change(
+        &self,
+        user: &User,
+        message: &Message,
+        kind: ChangeKind,
+    ) -> Result<Arc<Message>, ChatError> {
+        if message.deleted && kind != ChangeKind::Delete {
+            return Err(ChatError::NoSuchMessage);
+        }
+        let by = user.name.as_str();
+        (self.shared.broker)
+            .change(message, by, &user.author(), kind)
+            .await
     }
 
     /// Holds the poll (see [`Broker::poll`]) if the caller may see the room.

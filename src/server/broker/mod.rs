@@ -40,8 +40,9 @@ use super::{
 use crate::{
     error::ChatError,
     model::{
-        ClientId, History, HistoryRequest, Message, PollRequest, PollStatus, RoomName, RoomNews,
-        SendReceipt, SendRequest, Stats, StreamFrom, StreamRequest, StreamResponse, TEXT_MAX_CHARS,
+        Change, ChangeKind, ClientId, Entry, History, HistoryRequest, Message, MessageText,
+        PollRequest, PollStatus, RoomName, RoomNews, SendReceipt, SendRequest, Stats, StreamFrom,
+        StreamRequest, StreamResponse, MAX_MESSAGES_PER_POLL, TEXT_MAX_CHARS,
     },
 };
 pub use answer::PollAnswer;
@@ -138,25 +139,21 @@ impl Broker {
     /// Stores a message and wakes every poll held on its room. `Ok` means the message is
     /// durable in the store and visible to polls and history.
     pub async fn send(&self, request: SendRequest) -> Result<SendReceipt, ChatError> {
-        let max_chars = self.max_text_chars();
-        // Texts were checked against TEXT_MAX_CHARS already: count characters only below it.
-        if max_chars < TEXT_MAX_CHARS && request.text.as_str().chars().count() > max_chars {
-            return Err(ChatError::invalid(format!(
-                "text must be at most {max_chars} characters"
-            )));
-        }
+        self.check_text_length(&request.text)?;
         let message = Message {
             id: Uuid::now_v7(),
             sender: request.sender.into(),
             text: request.text.into(),
             timestamp: unix_seconds(),
             room: request.room.into(),
-            verified: request.verified,
+            verified: request.author.is_some(),
+            author: request.author,
+            ..Message::default()
         };
         let receipt = SendReceipt::for_message(&message);
         let metrics = &self.shared.metrics;
         let started = Instant::now();
-        if let Err(error) = self.shared.store.append(message).await {
+        if let Err(error) = self.shared.store.append(message.into()).await {
             metrics.send_failed.increment(1);
             return Err(self.store_failed("store append", error));
         }
@@ -165,6 +162,64 @@ impl Broker {
             .send_duration
             .record(started.elapsed().as_secs_f64());
         Ok(receipt)
+    }
+
+    /// Refuses a text longer than this server's `--max-text-chars`.
+    fn check_text_length(&self, text: &MessageText) -> Result<(), ChatError> {
+        let max_chars = self.max_text_chars();
+        // Texts were checked against TEXT_MAX_CHARS already: count characters only below it.
+        if max_chars < TEXT_MAX_CHARS && text.as_str().chars().count() > max_chars {
+            return Err(ChatError::invalid(format!(
+                "text must be at most {max_chars} characters"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A message this instance keeps, as it is now; `None` for an unknown id, or a message
+    /// older than its room keeps.
+    pub fn message(&self, id: Uuid) -> Option<Arc<Message>> {
+        self.shared.rooms.message(id)
+    }
+
+    /// Stores a change to `message` by `by` (known as `author`) in the message's room's log,
+    /// and wakes the room's streams; returns the message as it is then. Who may make which
+    /// change is the caller's to decide; a change that would do nothing (see
+    /// [`Message::changed_by`]) is not stored.
+    pub async fn change(
+        &self,
+        message: &Message,
+        by: &str,
+        author: &str,
+        kind: ChangeKind,
+    ) -> Result<Arc<Message>, ChatError> {
+        if let ChangeKind::Edit { text } = &kind {
+            self.check_text_length(&MessageText::parse(text)?)?;
+        }
+        let change = Change {
+            id: Uuid::now_v7(),
+            room: message.room.clone(),
+            message_id: message.id,
+            by: by.to_owned(),
+            author: author.to_owned(),
+            timestamp: unix_seconds(),
+            kind,
+        };
+        // Against the message as the log has it now, which may be newer than the caller's.
+        let current = self
+            .message(message.id)
+            .unwrap_or_else(|| Arc::new(message.clone()));
+        let Some(changed) = current.changed_by(&change) else {
+            return Ok(current);
+        };
+        if let Err(error) = self.shared.store.append(change.into()).await {
+            return Err(self.store_failed("store append", error));
+        }
+        // The log has the message as the change left it, or as a later change did; if it was
+        // evicted meanwhile, as this change left it.
+        Ok(self
+            .message(message.id)
+            .unwrap_or_else(|| Arc::new(changed)))
     }
 
     /// Holds until the room has messages the client has not seen, the timeout passes, a newer
@@ -343,7 +398,7 @@ impl Broker {
             // room's read still completes its future.
             let mut arrivals: Vec<_> = followed
                 .iter()
-                .map(|room| Box::pin(room.room.arrived.notified()))
+                .map(|room| Box::pin(room.room.news.notified()))
                 .collect();
             let news: Vec<RoomNews> = followed.iter().filter_map(Followed::news).collect();
             if !news.is_empty() {
@@ -588,18 +643,28 @@ struct Followed {
 
 impl Followed {
     fn news(&self) -> Option<RoomNews> {
-        let mut log = self.room.lock();
-        let (answer, reset) = match self.start.map(|start| log.read_from(start)) {
-            Some(Read::Nothing) => return None,
-            Some(Read::Messages(answer)) => (answer, false),
-            None | Some(Read::Evicted) => (log.reset(), true),
-        };
-        Some(RoomNews {
-            room: self.name.to_string(),
-            messages: answer.messages.clone(),
-            reset,
-            unavailable: false,
-        })
+        let log = self.room.lock();
+        let room = self.name.to_string();
+        match self.start.and_then(|start| log.entries_after(start)) {
+            Some(None) => None,
+            Some(Some(entries)) => Some(RoomNews {
+                room,
+                messages: entries.messages,
+                reset: false,
+                unavailable: false,
+                changes: entries.changes,
+                last_id: Some(entries.last_id),
+            }),
+            // The messages as they are now: the changes before them are applied already.
+            None => Some(RoomNews {
+                room,
+                messages: log.recent(MAX_MESSAGES_PER_POLL),
+                reset: true,
+                unavailable: false,
+                changes: Vec::new(),
+                last_id: log.last_id(),
+            }),
+        }
     }
 }
 
@@ -623,8 +688,8 @@ struct Sink {
 }
 
 impl CommitSink for Sink {
-    fn committed(&self, message: Arc<Message>, offset: u64) {
-        self.rooms.committed(message, offset);
+    fn committed(&self, entry: Entry, offset: u64) {
+        self.rooms.committed(entry, offset);
     }
 
     /// Held polls answer (timeout-shaped: the client polls again and catches up once the store

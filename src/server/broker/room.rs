@@ -1,17 +1,25 @@
-//! Rooms and their logs: each room keeps its most recent messages in store order and wakes
-//! every poll waiting on it when one arrives.
+//! Rooms and their logs: each room keeps its most recent entries (messages, and the changes
+//! made to them) in store order, and wakes the polls and streams waiting on it when one arrives.
 //!
 //! Invariants of a [`RoomLog`]:
-//! - Offsets number every message the room ever had, from 0; the log holds the most recent
-//!   `capacity` of them, consecutive, so a poll's position stays meaningful while old messages
+//! - Offsets number every entry the room ever had, from 0; the log holds the most recent
+//!   `capacity` of them, consecutive, so a poll's position stays meaningful while old entries
 //!   are evicted.
-//! - Messages are inserted in increasing offset order: an offset the log already has is
-//!   ignored, and a jump past the end means the messages in between are unknown, so the log
+//! - Entries are inserted in increasing offset order: an offset the log already has is
+//!   ignored, and a jump past the end means the entries in between are unknown, so the log
 //!   restarts at the new offset (positions before the jump read as evicted).
+//! - Every message in the log is in its current state: a change, as it is inserted, is applied
+//!   to its message (a change always follows its message, so a message the log keeps has all
+//!   its changes applied). Reads hand out messages as they are now, and the changes after the
+//!   read position too, for a client that already has the messages.
 //! - A cached answer is only reused while the log is unchanged.
 //!
 //! A [`Room`] is notified (every waiter at once) after each insert, once its log's lock is
-//! released, so woken polls can read at once.
+//! released, so woken polls can read at once: `arrived` for messages (what `GET /api/poll`
+//! waits for), `news` for every entry (what streams wait for).
+//!
+//! [`Rooms`] also knows which room each kept message is in, for changes that name a message
+//! by id alone.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -22,11 +30,13 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::{answer::PollAnswer, lock};
-use crate::model::{Message, PollResponse, MAX_MESSAGES_PER_POLL};
+use crate::model::{Change, Entry, Message, PollResponse, MAX_MESSAGES_PER_POLL};
 
 /// All rooms by name.
 pub(super) struct Rooms {
     map: Mutex<HashMap<String, Arc<Room>>>,
+    /// The room of every message some log keeps.
+    rooms_of: Mutex<HashMap<Uuid, Arc<Room>>>,
     capacity: usize,
 }
 
@@ -34,11 +44,20 @@ pub(super) struct Room {
     log: Mutex<RoomLog>,
     /// Notified (all waiters at once) after each message is appended to the log.
     pub arrived: Notify,
+    /// Notified (all waiters at once) after each entry, message or change.
+    pub news: Notify,
 }
 
 impl Room {
     pub fn lock(&self) -> MutexGuard<'_, RoomLog> {
         lock(&self.log)
+    }
+
+    fn notify(&self, message: bool) {
+        if message {
+            self.arrived.notify_waiters();
+        }
+        self.news.notify_waiters();
     }
 }
 
@@ -46,6 +65,7 @@ impl Rooms {
     pub fn new(capacity: usize) -> Self {
         Self {
             map: Mutex::new(HashMap::new()),
+            rooms_of: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
         }
     }
@@ -62,32 +82,38 @@ impl Rooms {
         let room = Arc::new(Room {
             log: Mutex::new(RoomLog::new(self.capacity)),
             arrived: Notify::new(),
+            news: Notify::new(),
         });
         map.insert(name.to_owned(), room.clone());
         room
     }
 
-    /// Puts back a room's most recent messages as a store loaded them.
-    pub fn restore(&self, name: &str, recent: Vec<Arc<Message>>, total: u64) {
-        let room = self.get_or_create(name);
-        let mut log = room.lock();
+    /// Puts back a room's most recent entries as a store loaded them.
+    pub fn restore(&self, name: &str, recent: Vec<Entry>, total: u64) {
         let first_offset = total - recent.len() as u64;
-        for (offset, message) in (first_offset..).zip(recent) {
-            log.insert(offset, message);
+        for (offset, entry) in (first_offset..).zip(recent) {
+            self.insert(name, offset, entry);
         }
     }
 
-    /// Total messages ever sent to the known rooms `shown` picks, and the names of those in
-    /// use.
+    /// A message some room keeps, as it is now (edited, deleted, its reactions).
+    pub fn message(&self, id: Uuid) -> Option<Arc<Message>> {
+        let room = lock(&self.rooms_of).get(&id).cloned()?;
+        let log = room.lock();
+        log.message(id).cloned()
+    }
+
+    /// Total entries ever added to the known rooms `shown` picks, less the changes among those
+    /// the logs keep; and the names of those in use.
     pub fn summary(&self, shown: impl Fn(&str) -> bool) -> (u64, Vec<String>) {
         let map = lock(&self.map);
         let mut total = 0;
         let mut names = Vec::new();
         for (name, room) in map.iter().filter(|(name, _)| shown(name)) {
             let log = room.lock();
-            total += log.total();
+            total += log.total() - log.changes;
             // Someone besides the map holding the room means a poll is waiting on it.
-            if !log.messages.is_empty() || Arc::strong_count(room) > 1 {
+            if !log.entries.is_empty() || Arc::strong_count(room) > 1 {
                 names.push(name.clone());
             }
         }
@@ -98,7 +124,8 @@ impl Rooms {
     /// Forgets the room and its messages (it was deleted); returns it, for its polls to end.
     pub fn remove(&self, name: &str) -> Option<Arc<Room>> {
         let room = lock(&self.map).remove(name)?;
-        room.lock().forget();
+        let forgotten = room.lock().forget();
+        self.unindex(&forgotten);
         Some(room)
     }
 
@@ -116,28 +143,51 @@ impl Rooms {
         }
     }
 
-    /// No messages and no poll waiting. Only conclusive while the map's lock is held: then
-    /// nobody can obtain the room from the map, so a count of one is final.
+    /// No entries and no poll waiting. Only conclusive while the map's lock is held: then
+    /// nobody can obtain the room from the map, so a count of one is final (the message index
+    /// holds rooms only while their logs keep messages).
     fn unused(room: &Arc<Room>) -> bool {
-        Arc::strong_count(room) == 1 && room.lock().messages.is_empty()
+        Arc::strong_count(room) == 1 && room.lock().entries.is_empty()
     }
 
-    /// Adds a committed message to its room's log and wakes the room's polls.
-    pub fn committed(&self, message: Arc<Message>, offset: u64) {
-        let room = self.get_or_create(&message.room);
-        let inserted = room.lock().insert(offset, message);
-        // The log guard is gone: woken polls can read at once.
-        if inserted {
-            room.arrived.notify_waiters();
+    /// Adds a committed entry to its room's log and wakes the room's polls.
+    pub fn committed(&self, entry: Entry, offset: u64) {
+        let name = entry.room().to_owned();
+        if let Some((room, message)) = self.insert(&name, offset, entry) {
+            // The log guard is gone: woken polls can read at once.
+            room.notify(message);
         }
     }
 
-    /// The store lost the room's messages: forget them, and let polls waiting past the room's
+    /// Inserts the entry and indexes what it adds and evicts; the room, and whether the entry
+    /// is a message, if the log took it.
+    fn insert(&self, name: &str, offset: u64, entry: Entry) -> Option<(Arc<Room>, bool)> {
+        let room = self.get_or_create(name);
+        let added = entry.message().map(|message| message.id);
+        let dropped = room.lock().insert(offset, entry)?;
+        self.unindex(&dropped);
+        if let Some(id) = added {
+            lock(&self.rooms_of).insert(id, room.clone());
+        }
+        Some((room, added.is_some()))
+    }
+
+    fn unindex(&self, messages: &[Uuid]) {
+        if !messages.is_empty() {
+            let mut rooms_of = lock(&self.rooms_of);
+            for id in messages {
+                rooms_of.remove(id);
+            }
+        }
+    }
+
+    /// The store lost the room's entries: forget them, and let polls waiting past the room's
     /// new end find out at once (they get a reset).
     pub fn rewound(&self, name: &str) {
         if let Some(room) = self.get(name) {
-            room.lock().forget();
-            room.arrived.notify_waiters();
+            let forgotten = room.lock().forget();
+            self.unindex(&forgotten);
+            room.notify(true);
         }
     }
 
@@ -147,11 +197,14 @@ impl Rooms {
     }
 }
 
-/// A room's most recent messages. Offsets number every message the room ever had.
+/// A room's most recent entries. Offsets number every entry the room ever had.
 pub(super) struct RoomLog {
-    messages: VecDeque<Arc<Message>>,
-    /// Offset the next message will get (= messages the room ever had).
+    entries: VecDeque<Entry>,
+    /// Offset the next entry will get (= entries the room ever had).
     next_offset: u64,
+    /// Changes ever inserted (since the log started here): what `total` less this counts as
+    /// messages.
+    changes: u64,
     capacity: usize,
     /// The last answer read from the log and the offset it was read from, until the log
     /// changes: the polls a send wakes all read from the same offset.
@@ -163,67 +216,120 @@ pub(super) enum Read {
     /// No message yet past the position.
     Nothing,
     Messages(PollAnswer),
-    /// Some of the messages were evicted (or forgotten) since the position was taken.
+    /// Some of the entries were evicted (or forgotten) since the position was taken.
     Evicted,
+}
+
+/// What a stream finds in the log from its position on: messages as they are now, and the
+/// changes among the entries read, for messages the client had before.
+pub(super) struct Entries {
+    pub messages: Vec<Arc<Message>>,
+    pub changes: Vec<Arc<Change>>,
+    /// The id of the last entry read: where the client is now.
+    pub last_id: Uuid,
 }
 
 impl RoomLog {
     fn new(capacity: usize) -> Self {
         Self {
-            messages: VecDeque::new(),
+            entries: VecDeque::new(),
             next_offset: 0,
+            changes: 0,
             capacity,
             last_read: None,
         }
     }
 
     fn first_offset(&self) -> u64 {
-        self.next_offset - self.messages.len() as u64
+        self.next_offset - self.entries.len() as u64
     }
 
-    /// Appends the message at `offset`, unless the log already has that offset. After a jump
-    /// past the end, the messages in between are unknown: the log restarts at `offset`, and
-    /// polls that were waiting before it are answered with a reset.
-    fn insert(&mut self, offset: u64, message: Arc<Message>) -> bool {
+    fn messages(&self) -> impl DoubleEndedIterator<Item = &Arc<Message>> {
+        self.entries.iter().filter_map(Entry::message)
+    }
+
+    /// Appends the entry at `offset`, unless the log already has that offset (`None`); a
+    /// change is applied to its message first. After a jump past the end, the entries in
+    /// between are unknown: the log restarts at `offset`, and polls that were waiting before it
+    /// are answered with a reset. Returns the ids of the messages dropped from the log.
+    fn insert(&mut self, offset: u64, entry: Entry) -> Option<Vec<Uuid>> {
         if offset < self.next_offset {
-            return false;
+            return None;
         }
+        let mut dropped = Vec::new();
         if offset > self.next_offset {
-            self.messages.clear();
+            dropped = self.forget();
             self.next_offset = offset;
         }
-        if self.messages.len() == self.capacity {
-            self.messages.pop_front();
+        if self.entries.len() == self.capacity {
+            if let Some(Entry::Message(message)) = self.entries.pop_front() {
+                dropped.push(message.id);
+            }
         }
-        self.messages.push_back(message);
+        if let Entry::Change(change) = &entry {
+            self.apply(change);
+            self.changes += 1;
+        }
+        self.entries.push_back(entry);
         self.next_offset += 1;
         self.last_read = None;
-        true
+        Some(dropped)
     }
 
-    /// Where a poll with this cursor starts reading: just after the cursor's message, or at
-    /// the end when there is no cursor. `None` for a cursor the room does not have.
+    /// Puts the message `change` is about in the state it leaves it, if the log has it.
+    fn apply(&mut self, change: &Change) {
+        // Changes are usually to recent messages: search from the newest.
+        let slot = self.entries.iter_mut().rev().find(|entry| {
+            entry
+                .message()
+                .is_some_and(|message| message.id == change.message_id)
+        });
+        if let Some(slot) = slot {
+            if let Some(changed) = slot.message().and_then(|m| m.changed_by(change)) {
+                *slot = Entry::Message(Arc::new(changed));
+            }
+        }
+    }
+
+    /// The message of this id, as it is now, if the log keeps it.
+    pub fn message(&self, id: Uuid) -> Option<&Arc<Message>> {
+        self.messages().rev().find(|message| message.id == id)
+    }
+
+    /// Where a poll with this cursor starts reading: just after the cursor's entry (a message,
+    /// or for a stream a change), or at the end when there is no cursor. `None` for a cursor
+    /// the room does not have.
     pub fn start_after(&self, last_message_id: Option<&str>) -> Option<u64> {
         let Some(id) = last_message_id else {
             return Some(self.next_offset);
         };
         let id = Uuid::parse_str(id).ok()?;
-        // Clients are usually at or near the end: search from the newest message.
-        let index = self.messages.iter().rposition(|message| message.id == id)?;
+        // Clients are usually at or near the end: search from the newest entry.
+        let index = self.entries.iter().rposition(|entry| entry.id() == id)?;
         Some(self.first_offset() + index as u64 + 1)
     }
 
-    /// Where the next message will be.
+    /// Where the next entry will be.
     pub fn end(&self) -> u64 {
         self.next_offset
     }
 
-    /// Where the room's first message is, if the log still has it (`None`: it dropped some).
+    /// Where the room's first entry is, if the log still has it (`None`: it dropped some).
     pub fn beginning(&self) -> Option<u64> {
         (self.first_offset() == 0).then_some(0)
     }
 
-    /// Up to [`MAX_MESSAGES_PER_POLL`] messages from `offset` on.
+    /// The entries from `offset` on; `None` if some of them are gone: before the first entry
+    /// kept (evicted), or past the end (the log was forgotten since this position was taken).
+    fn entries_from(&self, offset: u64) -> Option<impl Iterator<Item = &Entry>> {
+        let skip = offset
+            .checked_sub(self.first_offset())
+            .filter(|_| offset <= self.next_offset)?;
+        Some(self.entries.iter().skip(skip as usize))
+    }
+
+    /// Up to [`MAX_MESSAGES_PER_POLL`] messages from `offset` on (changes are skipped: a poll
+    /// answers new messages only).
     pub fn read_from(&mut self, offset: u64) -> Read {
         if offset == self.next_offset {
             return Read::Nothing;
@@ -233,20 +339,40 @@ impl RoomLog {
                 return Read::Messages(answer.clone());
             }
         }
-        // Before the first message kept (evicted), or past the end (the log was forgotten since
-        // this position was taken).
-        let Some(skip) = offset
-            .checked_sub(self.first_offset())
-            .filter(|_| offset < self.next_offset)
-        else {
+        let Some(entries) = self.entries_from(offset) else {
             return Read::Evicted;
         };
-        let messages = self.messages.iter().skip(skip as usize);
-        let answer = PollAnswer::new(PollResponse::messages(
-            messages.take(MAX_MESSAGES_PER_POLL).cloned().collect(),
-        ));
+        let messages: Vec<_> = entries
+            .filter_map(Entry::message)
+            .take(MAX_MESSAGES_PER_POLL)
+            .cloned()
+            .collect();
+        if messages.is_empty() {
+            return Read::Nothing;
+        }
+        let answer = PollAnswer::new(PollResponse::messages(messages));
         self.last_read = Some((offset, answer.clone()));
         Read::Messages(answer)
+    }
+
+    /// Up to [`MAX_MESSAGES_PER_POLL`] entries from `offset` on, for a stream: `Some(None)`
+    /// when there are none yet, `None` when some are gone (the client needs a reset).
+    pub fn entries_after(&self, offset: u64) -> Option<Option<Entries>> {
+        let mut messages = Vec::new();
+        let mut changes = Vec::new();
+        let mut last_id = None;
+        for entry in self.entries_from(offset)?.take(MAX_MESSAGES_PER_POLL) {
+            last_id = Some(entry.id());
+            match entry {
+                Entry::Message(message) => messages.push(message.clone()),
+                Entry::Change(change) => changes.push(change.clone()),
+            }
+        }
+        Some(last_id.map(|last_id| Entries {
+            messages,
+            changes,
+            last_id,
+        }))
     }
 
     /// The answer for a poll whose position the log does not have: its latest messages.
@@ -254,21 +380,30 @@ impl RoomLog {
         PollAnswer::new(PollResponse::reset(self.recent(MAX_MESSAGES_PER_POLL)))
     }
 
-    /// Forgets every message and offset, for a store that lost them: the next message inserted
-    /// starts the log again at its own offset.
-    fn forget(&mut self) {
-        self.messages.clear();
+    /// The id of the last entry, where a client that has [`RoomLog::reset`]'s messages is.
+    pub fn last_id(&self) -> Option<Uuid> {
+        self.entries.back().map(Entry::id)
+    }
+
+    /// Forgets every entry and offset, for a store that lost them: the next entry inserted
+    /// starts the log again at its own offset. Returns the ids of the messages it had.
+    fn forget(&mut self) -> Vec<Uuid> {
+        let forgotten = self.messages().map(|message| message.id).collect();
+        self.entries.clear();
         self.next_offset = 0;
+        self.changes = 0;
         self.last_read = None;
+        forgotten
     }
 
-    /// The last `count` messages, oldest first.
+    /// The last `count` messages as they are now, oldest first.
     pub fn recent(&self, count: usize) -> Vec<Arc<Message>> {
-        let skip = self.messages.len().saturating_sub(count);
-        self.messages.iter().skip(skip).cloned().collect()
+        let mut recent: Vec<_> = self.messages().rev().take(count).cloned().collect();
+        recent.reverse();
+        recent
     }
 
-    /// Messages the room ever had.
+    /// Entries the room ever had.
     pub fn total(&self) -> u64 {
         self.next_offset
     }
@@ -279,7 +414,7 @@ impl RoomLog {
     /// bound when every kept one is newer and older ones were evicted.
     pub fn unread_after(&self, last_read: Option<Uuid>) -> Unread {
         let evicted = self.first_offset() > 0;
-        let kept = self.messages.len();
+        let kept = self.messages().count();
         let Some(last_read) = last_read else {
             return Unread {
                 count: kept,
@@ -287,15 +422,14 @@ impl RoomLog {
             };
         };
         // Readers are usually near the end: search from the newest message.
-        if let Some(index) = self.messages.iter().rposition(|m| m.id == last_read) {
+        if let Some(newer) = self.messages().rev().position(|m| m.id == last_read) {
             return Unread {
-                count: kept - index - 1,
+                count: newer,
                 at_least: false,
             };
         }
         let count = self
-            .messages
-            .iter()
+            .messages()
             .rev()
             .take_while(|message| message.id > last_read)
             .count();
@@ -323,9 +457,9 @@ mod tests {
             id: Uuid::now_v7(),
             sender: "log".into(),
             text: text.into(),
-            timestamp: 0.0,
             room: "log".into(),
-            verified: false,
+            author: Some("log".into()),
+            ..Message::default()
         })
     }
 
@@ -334,7 +468,9 @@ mod tests {
         let mut log = RoomLog::new(capacity);
         let messages: Vec<_> = (0..count).map(|i| message(&format!("m{i}"))).collect();
         for (offset, message) in (0..).zip(&messages) {
-            assert!(log.insert(offset, message.clone()));
+            assert!(log
+                .insert(offset, Entry::Message(message.clone()))
+                .is_some());
         }
         (log, messages)
     }
@@ -383,9 +519,9 @@ mod tests {
     #[test]
     fn a_known_offset_is_ignored_and_a_jump_restarts_the_log() {
         let (mut log, _) = log_of(10, 2);
-        assert!(!log.insert(1, message("again")));
+        assert!(log.insert(1, Entry::Message(message("again"))).is_none());
         assert_eq!(log.total(), 2);
-        assert!(log.insert(5, message("m5")));
+        assert!(log.insert(5, Entry::Message(message("m5"))).is_some());
         assert_eq!(log.total(), 6);
         assert_eq!(log.recent(10).len(), 1);
         assert!(matches!(log.read_from(2), Read::Evicted));
@@ -401,7 +537,7 @@ mod tests {
         };
         let json = |answer: &PollAnswer| answer.to_json().unwrap().as_ptr();
         assert_eq!(json(&first), json(&second), "one shared answer");
-        log.insert(2, message("m2"));
+        log.insert(2, Entry::Message(message("m2")));
         assert_eq!(texts(log.read_from(1)), ["m1", "m2"]);
     }
 
@@ -416,7 +552,7 @@ mod tests {
         assert_eq!(log.unread_after(id(2)), unread(0, false));
         // Ids the log lacks count by time: this one is between m2 and m3.
         let between = message("between").id;
-        assert!(log.insert(3, message("m3")));
+        assert!(log.insert(3, Entry::Message(message("m3"))).is_some());
         assert_eq!(log.unread_after(Some(between)), unread(1, false));
         assert_eq!(log.unread_after(id(0)), unread(3, true), "m0 was evicted");
         assert_eq!(log.unread_after(Some(older)), unread(3, true));
@@ -429,7 +565,7 @@ mod tests {
         let (mut log, _) = log_of(10, 4);
         log.forget();
         assert!(matches!(log.read_from(4), Read::Evicted));
-        assert!(log.insert(2, message("again")));
+        assert!(log.insert(2, Entry::Message(message("again"))).is_some());
         assert_eq!(log.total(), 3);
         assert_eq!(texts(log.read_from(2)), ["again"]);
     }

@@ -133,6 +133,16 @@ impl User {
         matches!(self.via, Via::Session { .. }) && *self.key == *key
     }
 
+    /// How the user's messages name their author ([`Message::author`](crate::model::Message)):
+    /// the account's key, or `token:KEY` for another site's token holder, so that a token
+    /// naming an account never edits that account's messages.
+    pub fn author(&self) -> String {
+        match self.via {
+            Via::Session { .. } => self.key.to_string(),
+            Via::Token { .. } => format!("token:{}", self.key),
+        }
+    }
+
     pub fn expires_at(&self) -> f64 {
         match &self.via {
             Via::Session { expires_at, .. } | Via::Token { expires_at, .. } => *expires_at,

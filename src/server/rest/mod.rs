@@ -7,9 +7,11 @@
 //! - this module: routes, handlers, their OpenAPI description, the layers every answer needs;
 //! - `extract`: extractors whose rejections are [`ChatError`]s;
 //! - `query`: the poll's fast query-string reader;
-//! - `reads`: `/api/me/rooms`, an account's joined rooms, read positions and unread counts.
+//! - `reads`: `/api/me/rooms`, an account's joined rooms, read positions and unread counts;
+//! - `messages`: `/api/messages/{id}`, edits, deletions and reactions.
 
 mod extract;
+mod messages;
 mod query;
 mod reads;
 
@@ -66,7 +68,8 @@ impl Default for Limits {
     paths(
         poll, stream, send, history, stats, disconnect, health, ready, sign_up, sign_in, sign_out,
         me, rooms, create_room, delete_room, members, add_member, remove_member,
-        reads::joined_rooms, reads::mark_read, reads::leave_room
+        reads::joined_rooms, reads::mark_read, reads::leave_room, messages::edit_message,
+        messages::delete_message, messages::add_reaction, messages::remove_reaction
     ),
     modifiers(&BearerAuth)
 )]
@@ -128,6 +131,7 @@ pub fn routes(chat: Chat) -> Router {
             put(add_member).delete(remove_member),
         )
         .merge(reads::routes())
+        .merge(messages::routes())
         .route("/api", any(no_route))
         .route("/api/", any(no_route))
         .route("/api/{*rest}", any(no_route))

@@ -1,4 +1,4 @@
-//! The throw-away store: each room's most recent messages in memory, gone with the process.
+//! The throw-away store: each room's most recent log entries (messages and changes) in memory, gone with the process.
 //! For tests and for servers whose rooms may vanish on restart.
 
 use std::{
@@ -9,7 +9,7 @@ use std::{
 use async_trait::async_trait;
 
 use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
-use crate::model::Message;
+use crate::model::Entry;
 
 pub struct MemoryStore {
     sink: Arc<dyn CommitSink>,
@@ -19,7 +19,7 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct KeptRoom {
-    recent: VecDeque<Arc<Message>>,
+    recent: VecDeque<Entry>,
     total: u64,
 }
 
@@ -35,21 +35,20 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn append(&self, message: Message) -> Result<(), StoreError> {
-        let message = Arc::new(message);
+    async fn append(&self, entry: Entry) -> Result<(), StoreError> {
         let mut rooms = self
             .rooms
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let room = rooms.entry(message.room.clone()).or_default();
+        let room = rooms.entry(entry.room().to_owned()).or_default();
         if room.recent.len() >= self.retention.max_messages_per_room {
             room.recent.pop_front();
         }
-        room.recent.push_back(message.clone());
+        room.recent.push_back(entry.clone());
         let offset = room.total;
         room.total += 1;
-        // Still under the lock, so the sink sees messages in the order they are kept.
-        self.sink.committed(message, offset);
+        // Still under the lock, so the sink sees entries in the order they are kept.
+        self.sink.committed(entry, offset);
         Ok(())
     }
 

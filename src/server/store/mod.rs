@@ -1,14 +1,15 @@
-//! Where messages live: a [`Store`] orders each room's messages, keeps them (within its
-//! [`Retention`]) and hands every committed message to a [`CommitSink`], the broker's rooms.
+//! Where messages live: a [`Store`] orders each room's log (its messages and the changes to
+//! them, both [`Entry`]s), keeps it (within its [`Retention`]) and hands every committed entry
+//! to a [`CommitSink`], the broker's rooms.
 //!
 //! Contract, checked for every store by one shared test suite (`tests/store_contract.rs`):
-//! - when `append` resolves `Ok`, the message is kept (durably, for a persistent store) and the
+//! - when `append` resolves `Ok`, the entry is kept (durably, for a persistent store) and the
 //!   sink has already received it;
-//! - the sink receives each room's messages in exactly the order the store keeps them, with
+//! - the sink receives each room's entries in exactly the order the store keeps them, with
 //!   their offsets in the room, so a cursor means the same before and after a restart and on
 //!   every instance sharing the store;
 //! - a failed append reaches no sink and leaves the store as it was;
-//! - `load` returns each room's most recent messages, oldest first, and its total ever.
+//! - `load` returns each room's most recent entries, oldest first, and its total ever.
 
 pub mod identity;
 mod memory;
@@ -22,7 +23,7 @@ use std::{fmt, path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 
-use crate::model::Message;
+use crate::model::Entry;
 
 pub use identity::{IdentitySink, IdentityStore};
 pub use memory::MemoryStore;
@@ -32,14 +33,14 @@ pub use redis_identity::RedisIdentityStore;
 pub use sqlite::SqliteStore;
 pub use sqlite_identity::SqliteIdentityStore;
 
-/// What a store tells the broker: committed messages, in commit order; and, for a store shared
+/// What a store tells the broker: committed entries, in commit order; and, for a store shared
 /// by several instances, interruptions and clients disconnected on another instance.
 pub trait CommitSink: Send + Sync + 'static {
-    /// `offset` is the message's position in its room, counting every message the room ever
-    /// had from 0. Offsets of a room arrive in increasing order; one the sink already has may
-    /// arrive again (a store that learns of messages in more than one way), and a jump means the
-    /// messages in between are gone from the store.
-    fn committed(&self, message: Arc<Message>, offset: u64);
+    /// `offset` is the entry's position in its room, counting every entry the room ever had
+    /// from 0. Offsets of a room arrive in increasing order; one the sink already has may
+    /// arrive again (a store that learns of entries in more than one way), and a jump means the
+    /// entries in between are gone from the store.
+    fn committed(&self, entry: Entry, offset: u64);
 
     /// The store lost sight of new messages for a while (a shared store's connection broke);
     /// whatever it missed arrives once it is back.
@@ -57,16 +58,16 @@ pub trait CommitSink: Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRoom {
     pub name: String,
-    /// The most recent messages, oldest first.
-    pub recent: Vec<Arc<Message>>,
-    /// How many messages the room has ever had.
+    /// The most recent entries, oldest first.
+    pub recent: Vec<Entry>,
+    /// How many entries the room has ever had.
     pub total: u64,
 }
 
 /// How much a store keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
-    /// Older messages of a room are deleted as new ones arrive.
+    /// Older entries of a room (messages and changes alike) are deleted as new ones arrive.
     pub max_messages_per_room: usize,
     /// Messages older than this are deleted in the background (persistent stores only).
     pub max_age: Option<Duration>,
@@ -96,10 +97,10 @@ pub enum StoreError {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Keeps `message` and hands it to the sink; resolves only after both.
-    async fn append(&self, message: Message) -> Result<(), StoreError>;
+    /// Keeps `entry` and hands it to the sink; resolves only after both.
+    async fn append(&self, entry: Entry) -> Result<(), StoreError>;
 
-    /// Every room's most recent `per_room` messages, for the broker to start from.
+    /// Every room's most recent `per_room` entries, for the broker to start from.
     async fn load(&self, per_room: usize) -> Result<Vec<StoredRoom>, StoreError>;
 
     /// A cheap check that the store can serve, for health endpoints.

@@ -45,7 +45,7 @@ use tokio::{sync::Notify, time::timeout};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
-use crate::{model::Message, server::clock::unix_time};
+use crate::{model::Entry, server::clock::unix_time};
 
 const ROOMS_KEY: &str = "chat:rooms";
 /// Sorted set of client ids, scored by when an instance last saw them (Unix milliseconds).
@@ -212,12 +212,12 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Offers the sink the message at `seq` of its room. A `seq` the sink is past is dropped;
+    /// Offers the sink the entry at `seq` of its room. A `seq` the sink is past is dropped;
     /// a jump is a [`Delivery::Gap`] unless `accept_gap` (the stream itself no longer has the
     /// messages in between).
-    fn deliver(&self, seq: u64, entry: &str, message: Arc<Message>, accept_gap: bool) -> Delivery {
+    fn deliver(&self, seq: u64, entry: &str, message: Entry, accept_gap: bool) -> Delivery {
         let mut delivered = self.delivered();
-        let room = delivered.entry(message.room.clone()).or_default();
+        let room = delivered.entry(message.room().to_owned()).or_default();
         if seq < room.next {
             // An older offset in a newer entry: Redis lost messages it had acknowledged (it
             // restarted without persisting them) and numbers the room from a lower offset again.
@@ -229,11 +229,11 @@ impl Inner {
                 return Delivery::Done;
             }
             tracing::warn!(
-                room = %message.room,
+                room = %message.room(),
                 "the room's messages are gone from redis (deleted elsewhere, or redis restarted \
                  without persistence): starting it over"
             );
-            self.sink.rewound(&message.room);
+            self.sink.rewound(message.room());
             room.next = seq;
         }
         if seq > room.next && !accept_gap {
@@ -378,7 +378,7 @@ impl Inner {
                         continue;
                     }
                     let (seq, entry, message) = parse_publication(payload)?;
-                    let room = message.room.clone();
+                    let room = message.room().to_owned();
                     if self.deliver(seq, &entry, message, false) == Delivery::Gap {
                         self.catch_up(&room).await?;
                     }
@@ -467,17 +467,17 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Unavailable(format!("unreadable {what} in redis"))
 }
 
-fn parse_entry(entry: &StreamId) -> Result<(u64, Arc<Message>), StoreError> {
+fn parse_entry(entry: &StreamId) -> Result<(u64, Entry), StoreError> {
     let seq: u64 = entry.get("seq").ok_or_else(|| corrupt("stream entry"))?;
     let json: String = entry
         .get("message")
         .ok_or_else(|| corrupt("stream entry"))?;
     let message = serde_json::from_str(&json).map_err(|_| corrupt("stream entry"))?;
-    Ok((seq, Arc::new(message)))
+    Ok((seq, message))
 }
 
 /// Splits a publication `"SEQ ENTRY-ID JSON"`.
-fn parse_publication(payload: &[u8]) -> Result<(u64, String, Arc<Message>), StoreError> {
+fn parse_publication(payload: &[u8]) -> Result<(u64, String, Entry), StoreError> {
     let text = std::str::from_utf8(payload).map_err(|_| corrupt("publication"))?;
     let mut parts = text.splitn(3, ' ');
     let (Some(seq), Some(entry), Some(json)) = (parts.next(), parts.next(), parts.next()) else {
@@ -485,12 +485,12 @@ fn parse_publication(payload: &[u8]) -> Result<(u64, String, Arc<Message>), Stor
     };
     let seq = seq.parse().map_err(|_| corrupt("publication"))?;
     let message = serde_json::from_str(json).map_err(|_| corrupt("publication"))?;
-    Ok((seq, entry.to_owned(), Arc::new(message)))
+    Ok((seq, entry.to_owned(), message))
 }
 
 #[async_trait]
 impl Store for RedisStore {
-    async fn append(&self, message: Message) -> Result<(), StoreError> {
+    async fn append(&self, message: Entry) -> Result<(), StoreError> {
         let inner = &*self.inner;
         let json = serde_json::to_string(&message)
             .map_err(|error| StoreError::Unavailable(error.to_string()))?;
@@ -498,16 +498,15 @@ impl Store for RedisStore {
         let (seq, entry): (u64, String) = inner
             .append
             .key(ROOMS_KEY)
-            .key(stream_key(&message.room))
+            .key(stream_key(message.room()))
             .key(CHANNEL)
-            .arg(&message.room)
+            .arg(message.room())
             .arg(inner.retention.max_messages_per_room.max(1))
             .arg(json)
             .invoke_async(&mut commands)
             .await
             .map_err(unavailable)?;
-        let room = message.room.clone();
-        let message = Arc::new(message);
+        let room = message.room().to_owned();
         loop {
             let progressed = inner.progress.notified();
             tokio::pin!(progressed);

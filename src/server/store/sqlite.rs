@@ -1,5 +1,5 @@
-//! The embedded default: messages in one SQLite file (WAL mode), written by one thread that
-//! commits in groups.
+//! The embedded default: each room's log (messages and the changes to them) in one SQLite file
+//! (WAL mode), written by one thread that commits in groups.
 //!
 //! Every append goes to the writer thread. It takes whatever has queued up while its previous
 //! commit ran, writes it in one transaction and syncs once, then hands the messages to the sink
@@ -10,9 +10,10 @@
 //! room's messages and its count go in one transaction, and the next append starts it again
 //! at offset 0.
 //!
-//! Schema (see [`MIGRATIONS`]): `rooms(name, total)` counts every message a room ever had;
-//! `messages(room, seq, ...)` keeps the most recent ones, `seq` being the room's offset. The
-//! identity tables of the same file belong to [`super::sqlite_identity`].
+//! Schema (see [`MIGRATIONS`]): `rooms(name, total)` counts every entry a room ever had;
+//! `messages(room, seq, ...)` keeps the most recent ones, `seq` being the room's offset. A
+//! change is a row whose `change_json` holds it (its `sender` is who made it, its text empty).
+//! The identity tables of the same file belong to [`super::sqlite_identity`].
 
 use std::{
     collections::HashMap,
@@ -30,7 +31,10 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
-use crate::{model::Message, server::clock::unix_time};
+use crate::{
+    model::{Change, Entry, Message},
+    server::clock::unix_time,
+};
 
 /// Schema versions, applied in order at startup; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -86,6 +90,10 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (account, room)
      ) WITHOUT ROWID;
      CREATE INDEX joined_rooms_by_room ON joined_rooms (room);",
+    // 5: who may edit a message (`Message::author`), and changes to messages in the same log:
+    // a row with `change_json` is a change.
+    "ALTER TABLE messages ADD COLUMN author TEXT;
+     ALTER TABLE messages ADD COLUMN change_json TEXT;",
 ];
 
 /// The most appends committed in one transaction.
@@ -112,11 +120,11 @@ enum Command {
 }
 
 struct Append {
-    message: Arc<Message>,
+    entry: Entry,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// What one commit gave each append of its batch: the message's offset in its room.
+/// What one commit gave each append of its batch: the entry's offset in its room.
 type Offsets = Vec<u64>;
 
 impl SqliteStore {
@@ -294,12 +302,12 @@ impl Writer {
         match self.commit(&batch) {
             Ok(offsets) => {
                 for (append, offset) in batch.into_iter().zip(offsets) {
-                    self.sink.committed(append.message, offset);
+                    self.sink.committed(append.entry, offset);
                     let _ = append.done.send(Ok(()));
                 }
             }
             Err(error) => {
-                tracing::error!(%error, messages = batch.len(), "sqlite commit failed");
+                tracing::error!(%error, entries = batch.len(), "sqlite commit failed");
                 for append in batch {
                     let _ = append
                         .done
@@ -327,23 +335,41 @@ impl Writer {
         let transaction = self.connection.transaction()?;
         {
             let mut insert = transaction.prepare_cached(
-                "INSERT INTO messages (room, seq, id, sender, text, timestamp, verified)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO messages
+                     (room, seq, id, sender, text, timestamp, verified, author, change_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for append in batch {
-                let message = &append.message;
+                let room = append.entry.room();
                 let seq = next_seq
-                    .entry(&message.room)
-                    .or_insert_with(|| self.next_seq.get(&message.room).copied().unwrap_or(0));
-                insert.execute(params![
-                    message.room,
-                    *seq as i64,
-                    message.id.to_string(),
-                    message.sender,
-                    message.text,
-                    message.timestamp,
-                    message.verified,
-                ])?;
+                    .entry(room)
+                    .or_insert_with(|| self.next_seq.get(room).copied().unwrap_or(0));
+                match &append.entry {
+                    Entry::Message(message) => insert.execute(params![
+                        room,
+                        *seq as i64,
+                        message.id.to_string(),
+                        message.sender,
+                        message.text,
+                        message.timestamp,
+                        message.verified,
+                        message.author,
+                        None::<String>,
+                    ])?,
+                    Entry::Change(change) => insert.execute(params![
+                        room,
+                        *seq as i64,
+                        change.id.to_string(),
+                        change.by,
+                        "",
+                        change.timestamp,
+                        true,
+                        change.author,
+                        serde_json::to_string(change).map_err(|error| {
+                            rusqlite::Error::ToSqlConversionFailure(error.into())
+                        })?,
+                    ])?,
+                };
                 offsets.push(*seq);
                 *seq += 1;
             }
@@ -387,12 +413,9 @@ impl Writer {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn append(&self, message: Message) -> Result<(), StoreError> {
+    async fn append(&self, entry: Entry) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
-        let append = Append {
-            message: Arc::new(message),
-            done,
-        };
+        let append = Append { entry, done };
         self.commands
             .send(Command::Append(append))
             .map_err(|_| StoreError::Closed)?;
@@ -403,30 +426,44 @@ impl Store for SqliteStore {
         self.read(move |connection| {
             let mut rooms = Vec::new();
             let mut recent = connection.prepare(
-                "SELECT id, sender, text, timestamp, verified FROM messages
+                "SELECT id, sender, text, timestamp, verified, author, change_json FROM messages
                  WHERE room = ?1 ORDER BY seq DESC LIMIT ?2",
             )?;
             for (name, total) in room_totals(connection)? {
-                let mut messages = recent
+                let mut entries = recent
                     .query_map(params![name, per_room as i64], |row| {
+                        if let Some(json) = row.get::<_, Option<String>>(6)? {
+                            let change: Change = serde_json::from_str(&json).map_err(|error| {
+                                rusqlite::Error::FromSqlConversionFailure(
+                                    6,
+                                    Type::Text,
+                                    error.into(),
+                                )
+                            })?;
+                            return Ok(Entry::from(change));
+                        }
                         let id: String = row.get(0)?;
                         let id = Uuid::parse_str(&id).map_err(|error| {
                             rusqlite::Error::FromSqlConversionFailure(0, Type::Text, error.into())
                         })?;
-                        Ok(Arc::new(Message {
+                        Ok(Entry::from(Message {
                             id,
                             sender: row.get(1)?,
                             text: row.get(2)?,
                             timestamp: row.get(3)?,
                             room: name.clone(),
                             verified: row.get(4)?,
+                            author: row.get(5)?,
+                            edited_at: None,
+                            deleted: false,
+                            reactions: Vec::new(),
                         }))
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
-                messages.reverse();
+                entries.reverse();
                 rooms.push(StoredRoom {
                     name,
-                    recent: messages,
+                    recent: entries,
                     total,
                 });
             }

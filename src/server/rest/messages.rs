@@ -1,0 +1,145 @@
+//! `/api/messages/{id}`: editing and deleting a message, adding and taking back reactions. Who
+//! may do which is [`Chat`]'s to decide; each change travels in the room's log to every stream
+//! (`POST /api/stream`), and `GET /api/history` shows the messages as the changes left them.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::State,
+    routing::{patch, put},
+    Json, Router,
+};
+
+use super::{
+    extract::{ApiCaller, ApiJson, ApiPath, JsonObject},
+    ErrorBody,
+};
+use crate::{
+    error::ChatError,
+    model::{parse_message_id, EditBody, Emoji, Message, MessageText},
+    server::chat::Chat,
+};
+
+/// The routes of this module, for [`super::routes`].
+pub(super) fn routes() -> Router<Chat> {
+    Router::new()
+        .route(
+            "/api/messages/{id}",
+            patch(edit_message).delete(delete_message),
+        )
+        .route(
+            "/api/messages/{id}/reactions/{emoji}",
+            put(add_reaction).delete(remove_reaction),
+        )
+}
+
+/// Replaces the text of one of the caller's messages; it is marked edited (`edited_at`).
+#[utoipa::path(
+    patch, path = "/api/messages/{id}", tag = "messages", request_body = EditBody,
+    params(("id" = String, Path, description = "The message's id (a hyphenated UUIDv7)")),
+    responses(
+        (status = 200, description = "The message as it is now", body = Message),
+        (status = 400, description = "Malformed id or body, or a text that breaks the text rules", body = ErrorBody),
+        (status = 401, description = "Not signed in (guests cannot edit), or a bad token", body = ErrorBody),
+        (status = 403, description = "Someone else's message", body = ErrorBody),
+        (status = 404, description = "No such message: unknown, deleted, older than its room keeps, or in a private room the caller may not see", body = ErrorBody),
+        (status = 415, description = "Content type not `application/json`", body = ErrorBody),
+        (status = 503, description = "The store cannot answer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn edit_message(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<Json<Arc<Message>>, ChatError> {
+    let id = parse_message_id(&id, "the message id")?;
+    let text = MessageText::parse(&body.into_typed::<EditBody>()?.text)?;
+    Ok(Json(chat.edit_message(&caller, id, text).await?))
+}
+
+/// Deletes a message: the caller's own, or any in a private room the caller owns. What is left
+/// is a tombstone (`deleted`, no text, no reactions); deleting it again changes nothing.
+#[utoipa::path(
+    delete, path = "/api/messages/{id}", tag = "messages",
+    params(("id" = String, Path, description = "The message's id (a hyphenated UUIDv7)")),
+    responses(
+        (status = 200, description = "The tombstone", body = Message),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "Not signed in (guests cannot delete), or a bad token", body = ErrorBody),
+        (status = 403, description = "Someone else's message in a room the caller does not own", body = ErrorBody),
+        (status = 404, description = "No such message: unknown, older than its room keeps, or in a private room the caller may not see", body = ErrorBody),
+        (status = 503, description = "The store cannot answer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn delete_message(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Arc<Message>>, ChatError> {
+    let id = parse_message_id(&id, "the message id")?;
+    Ok(Json(chat.delete_message(&caller, id).await?))
+}
+
+/// Adds the caller's reaction: one of each emoji per person per message (adding it again
+/// changes nothing).
+#[utoipa::path(
+    put, path = "/api/messages/{id}/reactions/{emoji}", tag = "messages",
+    params(
+        ("id" = String, Path, description = "The message's id (a hyphenated UUIDv7)"),
+        ("emoji" = String, Path, description = "One emoji, percent-encoded in the URL (`%F0%9F%91%8D` is 👍)"),
+    ),
+    responses(
+        (status = 200, description = "The message as it is now", body = Message),
+        (status = 400, description = "Malformed id, or not exactly one emoji", body = ErrorBody),
+        (status = 401, description = "Not signed in (guests cannot react), or a bad token", body = ErrorBody),
+        (status = 404, description = "No such message: unknown, deleted, older than its room keeps, or in a private room the caller may not see", body = ErrorBody),
+        (status = 503, description = "The store cannot answer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn add_reaction(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath((id, emoji)): ApiPath<(String, String)>,
+) -> Result<Json<Arc<Message>>, ChatError> {
+    react(chat, caller, id, emoji, true).await
+}
+
+/// Takes back the caller's reaction (taking back one they do not have changes nothing).
+#[utoipa::path(
+    delete, path = "/api/messages/{id}/reactions/{emoji}", tag = "messages",
+    params(
+        ("id" = String, Path, description = "The message's id (a hyphenated UUIDv7)"),
+        ("emoji" = String, Path, description = "One emoji, percent-encoded in the URL"),
+    ),
+    responses(
+        (status = 200, description = "The message as it is now", body = Message),
+        (status = 400, description = "Malformed id, or not exactly one emoji", body = ErrorBody),
+        (status = 401, description = "Not signed in, or a bad token", body = ErrorBody),
+        (status = 404, description = "No such message: unknown, deleted, older than its room keeps, or in a private room the caller may not see", body = ErrorBody),
+        (status = 503, description = "The store cannot answer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn remove_reaction(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiPath((id, emoji)): ApiPath<(String, String)>,
+) -> Result<Json<Arc<Message>>, ChatError> {
+    react(chat, caller, id, emoji, false).await
+}
+
+async fn react(
+    chat: Chat,
+    caller: crate::server::identity::Caller,
+    id: String,
+    emoji: String,
+    add: bool,
+) -> Result<Json<Arc<Message>>, ChatError> {
+    let id = parse_message_id(&id, "the message id")?;
+    let emoji = Emoji::parse(&emoji)?;
+    Ok(Json(chat.react(&caller, id, emoji, add).await?))
+}
