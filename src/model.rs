@@ -635,6 +635,12 @@ pub struct StreamRoom {
     /// answered with a reset. Not with `last_message_id`.
     #[serde(default)]
     pub from_start: bool,
+    /// Asks for who is online and typing in the room: the `live.version` the client last got
+    /// (0 before the first). The stream answers with the room's `live` as soon as it differs.
+    /// Absent: the stream carries no presence or typing for the room.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
+    pub live_version: Option<u64>,
 }
 
 impl StreamBody {
@@ -654,10 +660,11 @@ impl StreamBody {
             room,
             last_message_id,
             from_start,
+            live_version,
         } in self.rooms
         {
             let room = RoomName::parse(&room)?;
-            if rooms.iter().any(|(named, _)| *named == room) {
+            if rooms.iter().any(|follow: &Follow| follow.room == room) {
                 return Err(ChatError::invalid(format!("room {room} is listed twice")));
             }
             let from = match (last_message_id.filter(|id| !id.is_empty()), from_start) {
@@ -670,13 +677,18 @@ impl StreamBody {
                     )))
                 }
             };
-            rooms.push((room, from));
+            rooms.push(Follow {
+                room,
+                from,
+                live_version,
+            });
         }
         Ok(StreamRequest {
             client_id: ClientId::parse(&self.client_id)?,
             rooms,
             timeout: Duration::from_secs(timeout.into()),
             holder: None,
+            person: None,
         })
     }
 }
@@ -692,15 +704,57 @@ pub enum StreamFrom {
     Start,
 }
 
+/// A room a validated stream follows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Follow {
+    pub room: RoomName,
+    /// Where the client is in the room's log.
+    pub from: StreamFrom,
+    /// The [`LiveState::version`] the client has, if it asks for presence and typing.
+    pub live_version: Option<u64>,
+}
+
 /// A validated stream: one held request for many rooms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamRequest {
     pub client_id: ClientId,
     /// Each room once, with where the client is in it.
-    pub rooms: Vec<(RoomName, StreamFrom)>,
+    pub rooms: Vec<Follow>,
     pub timeout: Duration,
     /// As [`PollRequest::holder`].
     pub holder: Option<Arc<str>>,
+    /// Who holds the stream, for presence; `None`: a guest (counted, not named).
+    pub person: Option<Person>,
+}
+
+/// A signed-in person as presence and typing know them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// As [`Message::author`] names them.
+    pub key: String,
+    /// Their display name.
+    pub name: String,
+}
+
+/// How often the page says its person is typing while they type.
+pub const TYPING_SIGNAL_EVERY_SECS: u64 = 3;
+/// How long a typing signal lasts: past it, with no new signal, the person is no longer
+/// typing (on the server and in every page).
+pub const TYPING_LASTS_SECS: u64 = 6;
+
+/// Who is in a room and who is typing there now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LiveState {
+    /// Changes whenever the rest does: a stream's `live_version`.
+    pub version: u64,
+    /// Signed-in people whose stream follows the room, or did a few seconds ago, by name.
+    pub online: Vec<String>,
+    /// Streams of guests following the room.
+    pub guests: usize,
+    /// People typing in the room, by name (each for at most `TYPING_LASTS_SECS` after their
+    /// last signal, and no longer once their message is sent).
+    pub typing: Vec<String>,
 }
 
 /// The answer to a stream: the rooms with news, each as `GET /api/poll` would answer it.
@@ -741,6 +795,9 @@ pub struct RoomNews {
     /// change: the `last_message_id` of its next stream. Absent with nothing read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_id: Option<Uuid>,
+    /// Who is online and typing, when the stream asked for it (`live_version`) and it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveState>,
 }
 
 impl RoomNews {
@@ -752,6 +809,7 @@ impl RoomNews {
             unavailable: true,
             changes: Vec::new(),
             last_id: None,
+            live: None,
         }
     }
 }

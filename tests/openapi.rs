@@ -325,6 +325,13 @@ async fn every_documented_endpoint_answers_as_documented() {
         "delete /api/messages/{id}/reactions/{emoji} 400",
         "delete /api/messages/{id}/reactions/{emoji} 401",
         "delete /api/messages/{id}/reactions/{emoji} 404",
+        "get /api/rooms/{room}/online 200",
+        "get /api/rooms/{room}/online 400",
+        "get /api/rooms/{room}/online 404",
+        "post /api/rooms/{room}/typing 200",
+        "post /api/rooms/{room}/typing 400",
+        "post /api/rooms/{room}/typing 401",
+        "post /api/rooms/{room}/typing 404",
         "get /health 200",
         "get /health/ready 200",
         "get /health/ready 503",
@@ -727,6 +734,49 @@ async fn check_messages(checker: &mut Checker, app: &TestApp) {
     for (path, request) in cases {
         checker.check(app, path, request).await;
     }
+    let (online, typing) = ("/api/rooms/{room}/online", "/api/rooms/{room}/typing");
+    let hider = session_of(app, "live-hider").await;
+    app.call(request(
+        Method::POST,
+        "/api/rooms",
+        Some(&hider),
+        Some(json!({"name": "live-hidden", "private": true})),
+    ))
+    .await;
+    for (path, request) in [
+        (
+            typing,
+            request(Method::POST, "/api/rooms/changes/typing", author, None),
+        ),
+        (
+            typing,
+            request(Method::POST, "/api/rooms/a%20b/typing", author, None),
+        ),
+        (
+            typing,
+            request(Method::POST, "/api/rooms/changes/typing", None, None),
+        ),
+        (
+            typing,
+            request(Method::POST, "/api/rooms/live-hidden/typing", author, None),
+        ),
+        (
+            online,
+            request(Method::GET, "/api/rooms/changes/online", None, None),
+        ),
+        (
+            online,
+            request(Method::GET, "/api/rooms/a%20b/online", None, None),
+        ),
+        (
+            online,
+            request(Method::GET, "/api/rooms/live-hidden/online", author, None),
+        ),
+    ] {
+        checker.check(app, path, request).await;
+    }
+    let live = json!({"client_id": "live", "rooms": [{"room": "changes", "live_version": 0}]});
+    checker.check(app, "/api/stream", stream(live)).await;
     let from = json!({"client_id": "changes", "rooms": [{"room": "changes", "from_start": true}]});
     checker.check(app, "/api/stream", stream(from)).await;
     checker

@@ -778,6 +778,7 @@ async fn stream(
                     Cursor::After(id) => Some(id.to_string()),
                 },
                 from_start: *cursor == Cursor::Start,
+                live_version: None,
             })
             .collect(),
     };

@@ -35,9 +35,9 @@ use crate::{
     error::ChatError,
     model::{
         Account, AccountName, ChangeKind, ClientId, Emoji, History, HistoryRequest, JoinedRoom,
-        JoinedRoomList, Me, Message, MessageText, Password, PollRequest, PollStatus, RoomInfo,
-        RoomList, RoomMembers, RoomName, RoomNews, SendDraft, SendReceipt, SenderName,
-        SessionCreated, Stats, StreamRequest, StreamResponse,
+        JoinedRoomList, LiveState, Me, Message, MessageText, Password, Person, PollRequest,
+        PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews, SendDraft, SendReceipt,
+        SenderName, SessionCreated, Stats, StreamRequest, StreamResponse,
     },
     server::identity::Via,
 };
@@ -300,8 +300,8 @@ impl Chat {
         let hidden: Vec<RoomNews> = request
             .rooms
             .iter()
-            .filter(|(room, _)| !private.may_see(user, room.as_str()))
-            .map(|(room, _)| RoomNews::unavailable(room.to_string()))
+            .filter(|follow| !private.may_see(user, follow.room.as_str()))
+            .map(|follow| RoomNews::unavailable(follow.room.to_string()))
             .collect();
         if !hidden.is_empty() {
             return Ok(StreamResponse {
@@ -311,7 +311,8 @@ impl Chat {
             });
         }
         request.holder = user.map(|user| user.key.clone());
-        let rooms: Vec<RoomName> = request.rooms.iter().map(|(room, _)| room.clone()).collect();
+        request.person = user.map(Self::person);
+        let rooms: Vec<RoomName> = request.rooms.iter().map(|f| f.room.clone()).collect();
         let mut answer = self.shared.broker.stream(request).await?;
         // Checked again before handing anything out, as in `poll`; and a stream ended early
         // because a room changed hands learns here which rooms it lost.
@@ -332,6 +333,32 @@ impl Chat {
             }
         }
         Ok(answer)
+    }
+
+    /// How presence and typing know the user.
+    fn person(user: &User) -> Person {
+        Person {
+            key: user.author(),
+            name: user.name.to_string(),
+        }
+    }
+
+    /// Says the caller is typing in the room (see [`Broker::typing`]); signed-in users only,
+    /// so that nobody shows as typing under a name that is not theirs.
+    pub fn typing(&self, caller: &Caller, room: &RoomName) -> Result<(), ChatError> {
+        self.participant(caller)?;
+        let user = (caller.user.as_ref())
+            .ok_or_else(|| ChatError::unauthenticated("sign in to show that you are typing"))?;
+        self.visible(Some(user), room.as_str())?;
+        self.shared.broker.typing(room, &Self::person(user));
+        Ok(())
+    }
+
+    /// Who is online and typing in the room, if the caller may see it.
+    pub fn online(&self, caller: &Caller, room: &RoomName) -> Result<LiveState, ChatError> {
+        let user = self.participant(caller)?;
+        self.visible(user, room.as_str())?;
+        Ok(self.shared.broker.live_state(room))
     }
 
     pub fn history(&self, caller: &Caller, request: &HistoryRequest) -> Result<History, ChatError> {

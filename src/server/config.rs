@@ -82,6 +82,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=4_000))]
     pub max_text_chars: u32,
 
+    /// Seconds someone stays online in a room after their last stream of it ends, so that
+    /// reconnecting within them is not a leave and a join.
+    #[arg(long, env = "CHAT_PRESENCE_GRACE_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub presence_grace_secs: u64,
+
     /// Largest accepted request body in bytes; larger ones are answered 413.
     #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -190,6 +196,7 @@ impl Config {
             max_held_polls: self.max_held_polls.unwrap_or(DEFAULT_MAX_HELD_POLLS),
             max_polls_per_client: self.max_polls_per_client,
             max_text_chars: self.max_text_chars as usize,
+            presence_grace: Duration::from_secs(self.presence_grace_secs),
         }
     }
 

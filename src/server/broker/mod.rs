@@ -6,7 +6,8 @@
 //! - `room`: rooms and their logs (offsets, eviction, the shared answer of a read);
 //! - `clients`: the client registry (one poll per client and room, the caps, ending polls
 //!   early, shutdown);
-//! - `answer`: [`PollAnswer`], serialized once for every poll it answers.
+//! - `answer`: [`PollAnswer`], serialized once for every poll it answers;
+//! - `live`: who is online and typing in each room, from the streams, beside the logs.
 //!
 //! Invariants:
 //! - A room's log holds its messages in the store's order, so live delivery follows it.
@@ -17,6 +18,7 @@
 
 mod answer;
 mod clients;
+mod live;
 mod room;
 #[cfg(test)]
 mod tests;
@@ -40,13 +42,14 @@ use super::{
 use crate::{
     error::ChatError,
     model::{
-        Change, ChangeKind, ClientId, Entry, History, HistoryRequest, Message, MessageText,
-        PollRequest, PollStatus, RoomName, RoomNews, SendReceipt, SendRequest, Stats, StreamFrom,
-        StreamRequest, StreamResponse, MAX_MESSAGES_PER_POLL, TEXT_MAX_CHARS,
+        Change, ChangeKind, ClientId, Entry, History, HistoryRequest, LiveState, Message,
+        MessageText, Person, PollRequest, PollStatus, RoomName, RoomNews, SendReceipt, SendRequest,
+        Stats, StreamFrom, StreamRequest, StreamResponse, MAX_MESSAGES_PER_POLL, TEXT_MAX_CHARS,
     },
 };
 pub use answer::PollAnswer;
 use clients::{Clients, Follows, PollCaps, PollEnd};
+use live::Live;
 pub use room::Unread;
 use room::{Read, Room, Rooms};
 
@@ -67,6 +70,9 @@ pub struct BrokerConfig {
     /// Longest message text in characters; at most [`TEXT_MAX_CHARS`], which every message
     /// must respect anyway.
     pub max_text_chars: usize,
+    /// Someone whose last stream of a room ended is still online there this long, so that
+    /// reconnecting within it is neither a leave nor a join.
+    pub presence_grace: Duration,
 }
 
 /// `--max-held-polls` when the open-file limit allows it.
@@ -81,6 +87,7 @@ impl Default for BrokerConfig {
             max_held_polls: DEFAULT_MAX_HELD_POLLS,
             max_polls_per_client: 8,
             max_text_chars: TEXT_MAX_CHARS,
+            presence_grace: Duration::from_secs(15),
         }
     }
 }
@@ -94,6 +101,7 @@ pub struct Broker {
 struct Shared {
     rooms: Arc<Rooms>,
     clients: Arc<Clients>,
+    live: Arc<Live>,
     store: Arc<dyn Store>,
     config: BrokerConfig,
     metrics: BrokerMetrics,
@@ -123,6 +131,7 @@ impl Broker {
             shared: Arc::new(Shared {
                 rooms,
                 clients,
+                live: Arc::new(Live::new(config.presence_grace)),
                 store,
                 config,
                 metrics,
@@ -130,6 +139,8 @@ impl Broker {
             }),
         };
         tokio::spawn(broker.clone().run_janitor());
+        let shared = &broker.shared;
+        tokio::spawn(shared.live.clone().run(shared.shutdown.clone()));
         if broker.shared.store.is_shared() {
             tokio::spawn(broker.clone().share_activity());
         }
@@ -151,11 +162,15 @@ impl Broker {
             ..Message::default()
         };
         let receipt = SendReceipt::for_message(&message);
+        let typist = message.author.clone();
         let metrics = &self.shared.metrics;
         let started = Instant::now();
         if let Err(error) = self.shared.store.append(message.into()).await {
             metrics.send_failed.increment(1);
             return Err(self.store_failed("store append", error));
+        }
+        if let (Some(author), Some(room)) = (typist, self.shared.rooms.get(&receipt.room)) {
+            self.shared.live.stopped_typing(&room, &author);
         }
         metrics.sent.increment(1);
         metrics
@@ -354,17 +369,24 @@ impl Broker {
         let shared = &*self.shared;
         let deadline = Instant::now() + request.timeout;
         let mut followed = Vec::with_capacity(request.rooms.len());
-        for (name, from) in request.rooms {
+        for follow in request.rooms {
+            let (name, live_version) = (follow.room, follow.live_version);
             let room = shared.rooms.get_or_create(name.as_str());
             // As for a poll: positions are taken before the stream counts as held.
-            let start = match &from {
+            let start = match &follow.from {
                 StreamFrom::Now => Some(room.lock().end()),
                 StreamFrom::After(id) => self.start_position(&room, name.as_str(), Some(id)).await,
                 StreamFrom::Start => room.lock().beginning(),
             };
-            followed.push(Followed { name, room, start });
+            followed.push(Followed {
+                name,
+                room,
+                start,
+                live_version,
+            });
         }
-        let follows = Follows::Stream(followed.iter().map(|room| room.room.clone()).collect());
+        let rooms: Vec<_> = followed.iter().map(|room| room.room.clone()).collect();
+        let follows = Follows::Stream(rooms.clone().into());
         let registered = shared
             .clients
             .register(&request.client_id, follows, request.holder);
@@ -377,6 +399,8 @@ impl Broker {
                 return Err(refused);
             }
         };
+        let client_id = request.client_id.as_str();
+        let _attendance = (shared.live).attend(rooms, request.person.as_ref(), client_id);
         let (status, rooms) = self.wait_on_rooms(&followed, deadline, ended).await;
         Ok(StreamResponse {
             status,
@@ -622,6 +646,22 @@ impl Broker {
         }
     }
 
+    /// Says `person` is typing in `room`: the room's streams show it within a fraction of a
+    /// second, until [`TYPING_LASTS_SECS`](crate::model::TYPING_LASTS_SECS) pass without a new
+    /// signal or their message is sent. Nothing is stored.
+    pub fn typing(&self, room: &RoomName, person: &Person) {
+        let room = self.shared.rooms.get_or_create(room.as_str());
+        self.shared.live.typing(&room, person);
+    }
+
+    /// Who is online and typing in the room now.
+    pub fn live_state(&self, room: &RoomName) -> LiveState {
+        match self.shared.rooms.get(room.as_str()) {
+            Some(room) => lock(&room.live).state(Instant::now()),
+            None => LiveState::default(),
+        }
+    }
+
     /// How many of the room's messages came after `last_read` (see `RoomLog::unread_after`);
     /// none in a room this instance has no messages of.
     pub fn unread_after(&self, room: &str, last_read: Option<Uuid>) -> Unread {
@@ -633,38 +673,52 @@ impl Broker {
     }
 }
 
-/// A room a stream follows, and where in its log the stream reads from (`None`: the cursor
-/// was unknown, answered with a reset).
+/// A room a stream follows, where in its log the stream reads from (`None`: the cursor
+/// was unknown, answered with a reset), and the version of who is online and typing the client
+/// has, if it asked for it.
 struct Followed {
     name: RoomName,
     room: Arc<Room>,
     start: Option<u64>,
+    live_version: Option<u64>,
 }
 
 impl Followed {
     fn news(&self) -> Option<RoomNews> {
+        let live = self.live_version.and_then(|known| {
+            let live = lock(&self.room.live);
+            (live.version() != known).then(|| live.state(Instant::now()))
+        });
         let log = self.room.lock();
         let room = self.name.to_string();
-        match self.start.and_then(|start| log.entries_after(start)) {
-            Some(None) => None,
-            Some(Some(entries)) => Some(RoomNews {
+        let news = match self.start.and_then(|start| log.entries_after(start)) {
+            // Only who is online or typing changed.
+            Some(None) => RoomNews {
+                unavailable: false,
+                live: Some(live?),
+                ..RoomNews::unavailable(room)
+            },
+            Some(Some(entries)) => RoomNews {
                 room,
                 messages: entries.messages,
                 reset: false,
                 unavailable: false,
                 changes: entries.changes,
                 last_id: Some(entries.last_id),
-            }),
+                live,
+            },
             // The messages as they are now: the changes before them are applied already.
-            None => Some(RoomNews {
+            None => RoomNews {
                 room,
                 messages: log.recent(MAX_MESSAGES_PER_POLL),
                 reset: true,
                 unavailable: false,
                 changes: Vec::new(),
                 last_id: log.last_id(),
-            }),
-        }
+                live,
+            },
+        };
+        Some(news)
     }
 }
 

@@ -29,7 +29,7 @@ use std::{
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::{answer::PollAnswer, lock};
+use super::{answer::PollAnswer, live::RoomLive, lock};
 use crate::model::{Change, Entry, Message, PollResponse, MAX_MESSAGES_PER_POLL};
 
 /// All rooms by name.
@@ -44,8 +44,11 @@ pub(super) struct Room {
     log: Mutex<RoomLog>,
     /// Notified (all waiters at once) after each message is appended to the log.
     pub arrived: Notify,
-    /// Notified (all waiters at once) after each entry, message or change.
+    /// Notified (all waiters at once) after each entry, message or change, and (coalesced)
+    /// when who is online or typing changes.
     pub news: Notify,
+    /// Who is online and typing (see `live`).
+    pub live: Mutex<RoomLive>,
 }
 
 impl Room {
@@ -83,6 +86,7 @@ impl Rooms {
             log: Mutex::new(RoomLog::new(self.capacity)),
             arrived: Notify::new(),
             news: Notify::new(),
+            live: Mutex::default(),
         });
         map.insert(name.to_owned(), room.clone());
         room

@@ -8,9 +8,11 @@
 //! - `extract`: extractors whose rejections are [`ChatError`]s;
 //! - `query`: the poll's fast query-string reader;
 //! - `reads`: `/api/me/rooms`, an account's joined rooms, read positions and unread counts;
-//! - `messages`: `/api/messages/{id}`, edits, deletions and reactions.
+//! - `messages`: `/api/messages/{id}`, edits, deletions and reactions;
+//! - `live`: `/api/rooms/{room}/online` and `/typing`, presence and typing.
 
 mod extract;
+mod live;
 mod messages;
 mod query;
 mod reads;
@@ -69,7 +71,8 @@ impl Default for Limits {
         poll, stream, send, history, stats, disconnect, health, ready, sign_up, sign_in, sign_out,
         me, rooms, create_room, delete_room, members, add_member, remove_member,
         reads::joined_rooms, reads::mark_read, reads::leave_room, messages::edit_message,
-        messages::delete_message, messages::add_reaction, messages::remove_reaction
+        messages::delete_message, messages::add_reaction, messages::remove_reaction, live::online,
+        live::typing
     ),
     modifiers(&BearerAuth)
 )]
@@ -132,6 +135,7 @@ pub fn routes(chat: Chat) -> Router {
         )
         .merge(reads::routes())
         .merge(messages::routes())
+        .merge(live::routes())
         .route("/api", any(no_route))
         .route("/api/", any(no_route))
         .route("/api/{*rest}", any(no_route))
