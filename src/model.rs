@@ -639,7 +639,10 @@ pub struct StreamRoom {
     /// (0 before the first). The stream answers with the room's `live` as soon as it differs.
     /// Absent: the stream carries no presence or typing for the room.
     #[serde(default)]
-    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)
+    )]
     pub live_version: Option<u64>,
 }
 
@@ -677,6 +680,11 @@ impl StreamBody {
                     )))
                 }
             };
+            if live_version.is_some_and(|version| version > MAX_LIVE_VERSION) {
+                return Err(ChatError::invalid(format!(
+                    "room {room}: live_version must be at most {MAX_LIVE_VERSION}"
+                )));
+            }
             rooms.push(Follow {
                 room,
                 from,
@@ -735,6 +743,10 @@ pub struct Person {
     /// Their display name.
     pub name: String,
 }
+
+/// The largest `live_version` a stream takes: versions are counted from 1 and stay far below,
+/// and JSON Schema's `int64` ends here.
+pub const MAX_LIVE_VERSION: u64 = i64::MAX as u64;
 
 /// How often the page says its person is typing while they type.
 pub const TYPING_SIGNAL_EVERY_SECS: u64 = 3;

@@ -208,6 +208,13 @@ async fn every_refusal_is_a_clear_4xx_and_changes_nothing() {
         StatusCode::UNAUTHORIZED,
         "sign in",
     );
+    // A guest learns first that they may not, whatever else is wrong with the request.
+    for answer in [
+        react(&app, None, &id, "x", true).await,
+        edit(&app, None, &id, " ").await,
+    ] {
+        assert_refused(&answer, StatusCode::UNAUTHORIZED, "sign in");
+    }
     assert_refused(
         &edit(&app, Some(&bob), &id, "x").await,
         StatusCode::FORBIDDEN,

@@ -177,9 +177,11 @@ impl Chat {
         &self,
         caller: &Caller,
         id: Uuid,
-        text: MessageText,
+        text: &str,
     ) -> Result<Arc<Message>, ChatError> {
-        let (user, message) = self.changeable(caller, id)?;
+        let user = self.changer(caller)?;
+        let text = MessageText::parse(text)?;
+        let message = self.changeable(user, id)?;
         if message.author.as_deref() != Some(user.author().as_str()) {
             return Err(ChatError::forbidden("only its author may edit a message"));
         }
@@ -194,7 +196,8 @@ impl Chat {
         caller: &Caller,
         id: Uuid,
     ) -> Result<Arc<Message>, ChatError> {
-        let (user, message) = self.changeable(caller, id)?;
+        let user = self.changer(caller)?;
+        let message = self.changeable(user, id)?;
         let own = message.author.as_deref() == Some(user.author().as_str());
         let owner = (self.shared.identity.rooms().get(&message.room))
             .is_some_and(|room| user.is_account(&room.owner));
@@ -215,11 +218,12 @@ impl Chat {
         &self,
         caller: &Caller,
         id: Uuid,
-        emoji: Emoji,
+        emoji: &str,
         add: bool,
     ) -> Result<Arc<Message>, ChatError> {
-        let (user, message) = self.changeable(caller, id)?;
-        let emoji = emoji.as_str().to_owned();
+        let user = self.changer(caller)?;
+        let emoji = Emoji::parse(emoji)?.as_str().to_owned();
+        let message = self.changeable(user, id)?;
         let kind = if add {
             ChangeKind::React { emoji }
         } else {
@@ -228,20 +232,20 @@ impl Chat {
         self.change(user, &message, kind).await
     }
 
-    /// The caller, who must be signed in, and the message, which they must be able to see
-    /// (404 otherwise, as for an unknown one) and which, deleted, only a delete may name.
-    fn changeable<'a>(
-        &self,
-        caller: &'a Caller,
-        id: Uuid,
-    ) -> Result<(&'a User, Arc<Message>), ChatError> {
+    /// The caller, who must be signed in to change or react to messages. Checked before the
+    /// request's text or emoji, so that a guest learns first that they may not.
+    fn changer<'a>(&self, caller: &'a Caller) -> Result<&'a User, ChatError> {
         self.participant(caller)?;
-        let user = caller
+        caller
             .user
             .as_ref()
-            .ok_or_else(|| ChatError::unauthenticated("sign in to change or react to messages"))?;
-        let message = self
-            .shared
+            .ok_or_else(|| ChatError::unauthenticated("sign in to change or react to messages"))
+    }
+
+    /// The message, which the user must be able to see (404 otherwise, as for an unknown
+    /// one).
+    fn changeable(&self, user: &User, id: Uuid) -> Result<Arc<Message>, ChatError> {
+        self.shared
             .broker
             .message(id)
             .filter(|message| {
@@ -250,8 +254,7 @@ impl Chat {
                     .rooms()
                     .may_see(Some(user), &message.room)
             })
-            .ok_or(ChatError::NoSuchMessage)?;
-        Ok((user, message))
+            .ok_or(ChatError::NoSuchMessage)
     }
 
     async fn change(

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     error::ChatError,
-    model::{parse_message_id, EditBody, Emoji, Message, MessageText},
+    model::{parse_message_id, EditBody, Message},
     server::chat::Chat,
 };
 
@@ -55,8 +55,8 @@ pub(super) async fn edit_message(
     ApiJson(body): ApiJson<JsonObject>,
 ) -> Result<Json<Arc<Message>>, ChatError> {
     let id = parse_message_id(&id, "the message id")?;
-    let text = MessageText::parse(&body.into_typed::<EditBody>()?.text)?;
-    Ok(Json(chat.edit_message(&caller, id, text).await?))
+    let body = body.into_typed::<EditBody>()?;
+    Ok(Json(chat.edit_message(&caller, id, &body.text).await?))
 }
 
 /// Deletes a message: the caller's own, or any in a private room the caller owns. What is left
@@ -140,6 +140,5 @@ async fn react(
     add: bool,
 ) -> Result<Json<Arc<Message>>, ChatError> {
     let id = parse_message_id(&id, "the message id")?;
-    let emoji = Emoji::parse(&emoji)?;
-    Ok(Json(chat.react(&caller, id, emoji, add).await?))
+    Ok(Json(chat.react(&caller, id, &emoji, add).await?))
 }
