@@ -7,6 +7,7 @@
 //! who is signed in is the one thing every component may read ([`session::Session`]).
 
 mod account;
+mod changes;
 mod composer;
 mod identity;
 mod live;
