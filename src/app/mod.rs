@@ -12,6 +12,7 @@ mod composer;
 mod identity;
 mod live;
 mod members;
+mod message_actions;
 mod messages;
 mod session;
 mod sidebar;
