@@ -92,6 +92,14 @@ test("an edit, a deletion and reactions show in the other browser at once", asyn
       await expect(messageTexts(page)).toHaveText(["final words", "react to me"]);
     }
 
+    // A second tab of Bob's opens now: its history shows the changes, and its position (the
+    // last message, before them) rewinds the browser's one stream; neither tab applies
+    // anything twice, and both follow what comes next through the leader.
+    const bobsTab = await b.context.newPage();
+    await openRoom(bobsTab, room);
+    await expect(messageTexts(bobsTab)).toHaveText(["final words", "react to me"]);
+    await expect(rows(bobsTab).nth(1)).toHaveClass(/deleted/);
+
     await react(b.page, "react to me", "party");
     const bobsChip = chip(row(b.page, "react to me"), "🎉");
     await expect(bobsChip).toHaveAttribute("aria-pressed", "true");
@@ -104,6 +112,8 @@ test("an edit, a deletion and reactions show in the other browser at once", asyn
     await expect(alicesChip).toHaveAttribute("aria-pressed", "true");
     await expect(bobsChip.locator(".count")).toHaveText("2", { timeout: 1_000 });
     await expect(bobsChip).toHaveAttribute("title", `${bob} and ${alice} reacted with 🎉`);
+    await expect(chip(row(bobsTab, "react to me"), "🎉").locator(".count")).toHaveText("2", { timeout: 1_000 });
+    await expect(chip(row(bobsTab, "react to me"), "🎉")).toHaveAttribute("aria-pressed", "true");
     const guestsChip = chip(row(onGuest, "react to me"), "🎉");
     await expect(guestsChip.locator(".count")).toHaveText("2", { timeout: 1_000 });
     await expect(guestsChip).toBeDisabled();
@@ -114,7 +124,7 @@ test("an edit, a deletion and reactions show in the other browser at once", asyn
 
     // The stream goes on from the changes' position: new messages still come, once each.
     await typeAndSend(b.page, "still live");
-    for (const page of [a.page, b.page, onGuest]) {
+    for (const page of [a.page, b.page, bobsTab, onGuest]) {
       await expect(messageTexts(page)).toHaveText(["final words", "react to me", "still live"], { timeout: 1_000 });
       await expect(page.locator(".reaction")).toHaveCount(1);
     }
