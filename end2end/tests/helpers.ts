@@ -1,4 +1,4 @@
-import { expect, type APIRequestContext, type BrowserContext, type Page } from "@playwright/test";
+import { expect, type APIRequestContext, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
@@ -47,6 +47,59 @@ export async function typeAndSend(page: Page, text: string): Promise<void> {
   const composer = page.getByRole("textbox", { name: /^Message #/ });
   await composer.fill(text);
   await composer.press("Enter");
+}
+
+export const PASSWORD = "correct horse battery";
+
+/** An account name no other test uses (at most 32 characters). */
+export function uniqueAccount(prefix: string): string {
+  return `${prefix}${Date.now().toString(36).slice(-5)}${Math.random().toString(36).slice(2, 7)}`;
+}
+
+/** The sign-in form of the room list. */
+export function signInForm(page: Page) {
+  const form = page.locator("form.sign-in");
+  return {
+    form,
+    name: form.getByLabel("Name", { exact: true }),
+    password: form.getByLabel("Password", { exact: true }),
+    signIn: form.getByRole("button", { name: "Sign in" }),
+    signUp: form.getByRole("button", { name: "Create account" }),
+    error: form.locator(".field-error"),
+  };
+}
+
+export async function fillCredentials(page: Page, name: string, password: string): Promise<void> {
+  const form = signInForm(page);
+  await form.name.fill(name);
+  await form.password.fill(password);
+}
+
+/** Creates an account in the page (which signs it in) and waits until the page says so. */
+export async function signUp(page: Page, name: string, password = PASSWORD): Promise<void> {
+  await fillCredentials(page, name, password);
+  await signInForm(page).signUp.click();
+  await expect(page.locator(".account-name")).toHaveText(name);
+}
+
+export async function signIn(page: Page, name: string, password = PASSWORD): Promise<void> {
+  await fillCredentials(page, name, password);
+  await signInForm(page).signIn.click();
+  await expect(page.locator(".account-name")).toHaveText(name);
+}
+
+/** A new browser (its own cookies) with an account signed in, on a live room. */
+export async function browserSignedUp(
+  browser: Browser,
+  name: string,
+  room: string,
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await openRoom(page, room);
+  await signUp(page, name);
+  await expect(page.locator(".badge")).toHaveAttribute("data-state", "live");
+  return { context, page };
 }
 
 const repo = path.resolve(__dirname, "..", "..");

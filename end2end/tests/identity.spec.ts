@@ -2,60 +2,21 @@ import { expect, test, type Browser, type BrowserContext, type Page } from "@pla
 import http from "node:http";
 import net from "node:net";
 import { baseURL } from "../playwright.config";
-import { freePort, messageTexts, openRoom, OwnServer, typeAndSend, uniqueRoom } from "./helpers";
-
-const PASSWORD = "correct horse battery";
-
-/** An account name no other test uses (at most 32 characters). */
-function uniqueAccount(prefix: string): string {
-  return `${prefix}${Date.now().toString(36).slice(-5)}${Math.random().toString(36).slice(2, 7)}`;
-}
-
-/** The sign-in form of the room list. */
-function signInForm(page: Page) {
-  const form = page.locator("form.sign-in");
-  return {
-    form,
-    name: form.getByLabel("Name", { exact: true }),
-    password: form.getByLabel("Password", { exact: true }),
-    signIn: form.getByRole("button", { name: "Sign in" }),
-    signUp: form.getByRole("button", { name: "Create account" }),
-    error: form.locator(".field-error"),
-  };
-}
-
-async function fillCredentials(page: Page, name: string, password: string): Promise<void> {
-  const form = signInForm(page);
-  await form.name.fill(name);
-  await form.password.fill(password);
-}
-
-/** Creates an account in the page (which signs it in) and waits until the page says so. */
-async function signUp(page: Page, name: string, password = PASSWORD): Promise<void> {
-  await fillCredentials(page, name, password);
-  await signInForm(page).signUp.click();
-  await expect(page.locator(".account-name")).toHaveText(name);
-}
-
-async function signIn(page: Page, name: string, password = PASSWORD): Promise<void> {
-  await fillCredentials(page, name, password);
-  await signInForm(page).signIn.click();
-  await expect(page.locator(".account-name")).toHaveText(name);
-}
-
-/** A new browser (its own cookies) with an account signed in, on a live room. */
-async function browserSignedUp(
-  browser: Browser,
-  name: string,
-  room: string,
-): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await openRoom(page, room);
-  await signUp(page, name);
-  await expect(page.locator(".badge")).toHaveAttribute("data-state", "live");
-  return { context, page };
-}
+import {
+  browserSignedUp,
+  fillCredentials,
+  freePort,
+  messageTexts,
+  openRoom,
+  OwnServer,
+  PASSWORD,
+  signIn,
+  signInForm,
+  signUp,
+  typeAndSend,
+  uniqueAccount,
+  uniqueRoom,
+} from "./helpers";
 
 function roomLink(page: Page, room: string) {
   return page.locator(".rooms a").filter({ hasText: room });

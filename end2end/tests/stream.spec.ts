@@ -1,5 +1,17 @@
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
-import { freePort, messageTexts, openRoom, OwnServer, sendViaApi, typeAndSend, uniqueRoom, useName } from "./helpers";
+import {
+  freePort,
+  messageTexts,
+  openRoom,
+  OwnServer,
+  sendViaApi,
+  signIn,
+  signUp,
+  typeAndSend,
+  uniqueAccount,
+  uniqueRoom,
+  useName,
+} from "./helpers";
 
 // Each test runs its own server, so `held_polls` counts this browser's polls only.
 
@@ -140,7 +152,7 @@ test("unread counts rise in the room list and title, and clear with a divider wh
 });
 
 test("a signed-in person's read positions follow them to another device", async ({ browser, request }) => {
-  const name = `una${Date.now().toString(36).slice(-5)}${Math.random().toString(36).slice(2, 7)}`;
+  const name = uniqueAccount("una");
   const lobby = uniqueRoom("reads-lobby");
   const room = uniqueRoom("reads-room");
   await sendViaApi(request, room, "read on the laptop");
@@ -149,7 +161,7 @@ test("a signed-in person's read positions follow them to another device", async 
   const laptop = await browser.newContext();
   const onLaptop = await laptop.newPage();
   await openRoom(onLaptop, lobby);
-  await signUpOrIn(onLaptop, name, "Create account");
+  await signUp(onLaptop, name);
   await onLaptop.goto(`/room/${room}`);
   await expect(messageTexts(onLaptop)).toHaveText(["read on the laptop"]);
   await expect
@@ -164,7 +176,7 @@ test("a signed-in person's read positions follow them to another device", async 
   const phone = await browser.newContext();
   const onPhone = await phone.newPage();
   await openRoom(onPhone, lobby);
-  await signUpOrIn(onPhone, name, "Sign in");
+  await signIn(onPhone, name);
   await sendViaApi(request, room, "new since the laptop");
   await expect(unreadOf(onPhone, room)).toHaveText("1");
   await onPhone.locator(".rooms a").filter({ hasText: room }).click();
@@ -173,11 +185,3 @@ test("a signed-in person's read positions follow them to another device", async 
   await expect(unreadOf(onPhone, room)).toHaveCount(0);
   await phone.close();
 });
-
-async function signUpOrIn(page: Page, name: string, button: "Create account" | "Sign in"): Promise<void> {
-  const form = page.locator("form.sign-in");
-  await form.getByLabel("Name", { exact: true }).fill(name);
-  await form.getByLabel("Password", { exact: true }).fill("correct horse battery");
-  await form.getByRole("button", { name: button }).click();
-  await expect(page.locator(".account-name")).toHaveText(name);
-}

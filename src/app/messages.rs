@@ -3,6 +3,8 @@
 //! guest's self-chosen name carries a "guest" tag, so it is never mistaken for an account's.
 //! Opening a room shows a "new" divider where the reader left off, and marks what is shown as
 //! read: the account's position on the server (every device), a guest's in `localStorage`.
+//! A message shows as it is now: edited ones are marked, deleted ones leave a muted line, and
+//! reactions and actions are under and over it ([`super::message_actions`]).
 
 use std::sync::Arc;
 
@@ -10,8 +12,10 @@ use leptos::{html, prelude::*, task::spawn_local};
 use uuid::Uuid;
 
 use super::{
+    changes::{author_key, position_of},
     identity::DisplayName,
     live::{follow_room, ConnectionState},
+    message_actions::{ConfirmDelete, MessageChanges, MessageEditor, MessageToolbar, Reactions},
     session::Session,
     stream::{guest_reads, hub, keep_guest_read},
 };
@@ -203,7 +207,7 @@ fn MessageList(
                     key=|row| (row.message.id, row.starts_group, row.first_new)
                     let:row
                 >
-                    <MessageRow row name hydrated/>
+                    <MessageRow row messages name hydrated/>
                 </For>
             </div>
             <Show when=move || { unseen.get() > 0 }>
@@ -219,12 +223,25 @@ fn MessageList(
 }
 
 #[component]
-fn MessageRow(row: Row, name: DisplayName, hydrated: RwSignal<bool>) -> impl IntoView {
-    let message = row.message;
-    let timestamp = message.timestamp;
-    let sender = message.sender.clone();
-    let verified = message.verified;
+fn MessageRow(
+    row: Row,
+    messages: RwSignal<Vec<Arc<Message>>>,
+    name: DisplayName,
+    hydrated: RwSignal<bool>,
+) -> impl IntoView {
+    let first = row.message;
+    let id = first.id;
+    let timestamp = first.timestamp;
+    let sender = first.sender.clone();
+    let verified = first.verified;
     let session = Session::expect();
+    // The message as it is now: a change replaces it in the list, under the same id (the
+    // list's `For` keeps the row, so the focus stays where it was).
+    let message = Memo::new(move |_| {
+        messages
+            .with(|list| position_of(list, id).map(|at| list[at].clone()))
+            .unwrap_or_else(|| first.clone())
+    });
     // Signed in: messages the server stamped with the account's name; a guest: messages
     // under the name they picked that nobody vouched for.
     let own = {
@@ -234,15 +251,38 @@ fn MessageRow(row: Row, name: DisplayName, hydrated: RwSignal<bool>) -> impl Int
             None => !verified && name.with(|name| *name == sender),
         }
     };
+    // Who may react (a signed-in person, once the page can act), by display name: reactions
+    // list people by it.
+    let me = Signal::derive(move || session.user().filter(|_| hydrated.get()).map(|me| me.name));
+    // Editing and deleting are the author's.
+    let authored = Signal::derive(move || {
+        session.user().is_some_and(|me| {
+            let key = author_key(&me);
+            message.with(|message| message.author.as_deref() == Some(key.as_str()))
+        })
+    });
+    let deleted = move || message.with(|message| message.deleted);
+    let editing = RwSignal::new(false);
+    let confirming = RwSignal::new(false);
+    let changes = MessageChanges::new(id);
+    let edit_button = NodeRef::<html::Button>::new();
+    let delete_button = NodeRef::<html::Button>::new();
     // The server renders UTC; once hydrated the browser shows its local time.
     let time = move || clock_time(timestamp, hydrated.get());
+    let edited = move || message.with(|message| message.edited_at);
     view! {
         <Show when=move || row.first_new>
             <div class="new-divider" role="separator" aria-label="New messages">
                 <span>"New"</span>
             </div>
         </Show>
-        <article class="message" class:starts-group=row.starts_group class:own=own>
+        <article
+            class="message"
+            class:starts-group=row.starts_group
+            class:own=own
+            class:deleted=deleted
+            class:editing=move || editing.get()
+        >
             <Show when=move || row.starts_group>
                 <header>
                     <span class="sender">{sender.clone()}</span>
@@ -254,7 +294,54 @@ fn MessageRow(row: Row, name: DisplayName, hydrated: RwSignal<bool>) -> impl Int
                     <time datetime=iso_utc(timestamp)>{time}</time>
                 </header>
             </Show>
-            <p class="text">{message.text.clone()}</p>
+            <Show
+                when=move || !deleted()
+                fallback=|| view! { <p class="tombstone">"message deleted"</p> }
+            >
+                <Show
+                    when=move || editing.get()
+                    fallback=move || {
+                        view! {
+                            <p class="line">
+                                <span class="text">{move || message.with(|m| m.text.clone())}</span>
+                                {move || {
+                                    edited()
+                                        .map(|at| {
+                                            let title = move || {
+                                                format!("Edited {}", date_time(at, hydrated.get()))
+                                            };
+                                            view! { <span class="edited" title=title>"(edited)"</span> }
+                                        })
+                                }}
+                            </p>
+                        }
+                    }
+                >
+                    <MessageEditor message editing changes edit_button/>
+                </Show>
+                <Reactions message me changes/>
+                <Show when=move || confirming.get()>
+                    <ConfirmDelete id confirming changes delete_button/>
+                </Show>
+                {move || {
+                    changes
+                        .problem
+                        .get()
+                        .map(|problem| view! { <p class="change-error" role="alert">{problem}</p> })
+                }}
+                <Show when=move || me.get().is_some() && !editing.get()>
+                    <MessageToolbar
+                        message
+                        me
+                        own=authored
+                        editing
+                        confirming
+                        changes
+                        edit_button
+                        delete_button
+                    />
+                </Show>
+            </Show>
         </article>
     }
 }
@@ -271,6 +358,24 @@ fn clock_time(timestamp: f64, local: bool) -> String {
             seconds_of_day / 3_600,
             seconds_of_day % 3_600 / 60
         )
+    }
+}
+
+/// `YYYY-MM-DD HH:MM`, in the browser's local time when `local`, else UTC (and says so).
+fn date_time(timestamp: f64, local: bool) -> String {
+    if local {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(timestamp * 1000.0));
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            date.get_full_year(),
+            date.get_month() + 1,
+            date.get_date(),
+            date.get_hours(),
+            date.get_minutes()
+        )
+    } else {
+        let iso = iso_utc(timestamp);
+        format!("{} {} UTC", &iso[..10], &iso[11..16])
     }
 }
 

@@ -7,10 +7,12 @@
 //! who is signed in is the one thing every component may read ([`session::Session`]).
 
 mod account;
+mod changes;
 mod composer;
 mod identity;
 mod live;
 mod members;
+mod message_actions;
 mod messages;
 mod session;
 mod sidebar;
@@ -122,7 +124,8 @@ fn ChatPage() -> impl IntoView {
             .unwrap_or(TEXT_MAX_CHARS)
     });
     // Unread messages per joined room, from the tab's hub (empty on the server).
-    let unread = RwSignal::new(std::collections::BTreeMap::<String, usize>::new());
+    let unread_counts = ArcRwSignal::new(std::collections::BTreeMap::<String, usize>::new());
+    let unread = RwSignal::from(unread_counts.clone());
     provide_context(unread);
     Effect::new(move || stream::hub().unread_into(unread));
     // Signed in or out: the joined rooms are someone else's.
@@ -133,16 +136,18 @@ fn ChatPage() -> impl IntoView {
         }
         changes
     });
-    // The server may render the title after the page's reactive values are gone (leptos_meta
-    // reads it once the body is done; under load the page's owner can be cleaned up first):
-    // every value it reads is read with `try_`, the room falling back to the one the request
-    // named.
-    let requested_room = room.get_untracked();
+    // The server may render the title after the page's reactive values are gone, or on a
+    // worker thread where the request's arena is not entered (leptos_meta reads it once the
+    // body is done): it reads only reference-counted signals, which live outside the arena,
+    // the room kept in one by an effect in the browser (on the server it never changes).
+    let title_room = ArcRwSignal::new(room.get_untracked());
+    {
+        let title_room = title_room.clone();
+        Effect::new(move || title_room.set(room.get()));
+    }
     let title = move || {
-        let unread = unread
-            .try_with(|rooms| rooms.values().sum::<usize>())
-            .unwrap_or(0);
-        let room = room.try_get().unwrap_or_else(|| requested_room.clone());
+        let unread = unread_counts.with(|rooms| rooms.values().sum::<usize>());
+        let room = title_room.get();
         match unread {
             0 => format!("#{room} · longpoll-chat"),
             unread => format!("({unread}) #{room} · longpoll-chat"),

@@ -12,9 +12,12 @@
 //! - Every tab keeps the same book as the leader (what each tab shows, each room's cursor,
 //!   the unread counts), from the notes it hears, so a new leader resumes from the cursors
 //!   and loses nothing; it also asks every tab to announce again.
-//! - A tab applies a room's news only when it continues the tab's own list: the note carries
-//!   the cursor the stream held, and a tab that finds a gap announces its own cursor, which
-//!   rewinds the stream (the others drop what they already have).
+//! - A room's cursor is the stream's `last_id`: the last message OR change (edit, deletion,
+//!   reaction) read, so no change comes twice. Each view keeps its own position the same way.
+//! - A tab applies a room's news only when it continues the view's position: the note carries
+//!   the cursor the stream held, and a tab that finds a gap announces its own position, which
+//!   rewinds the stream (the others drop what they already have). News adds the messages,
+//!   then applies the changes in order (see [`super::changes`]).
 //! - Without Web Locks or `BroadcastChannel` the tab leads alone, with a client id of its own.
 //! - A tab counts the messages of a joined room after its read position only while no tab
 //!   shows it (a shown room is read as it arrives).
@@ -33,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
-use super::live::ConnectionState;
+use super::{changes, live::ConnectionState};
 use crate::{
     api::joined_rooms,
     model::{
@@ -61,7 +64,8 @@ const MAX_ON_SCREEN: usize = 500;
 enum Cursor {
     /// Nothing of the room yet: every message it has is new. Orders before any message.
     Start,
-    /// Up to this message.
+    /// Up to this position of the room's log: a message, or a change to one (ids of both are
+    /// UUIDv7s of one space, in log order).
     After(Uuid),
 }
 
@@ -77,7 +81,7 @@ impl Cursor {
 // Externally tagged (serde's default): smaller in the WASM than an internal tag.
 #[derive(Serialize, Deserialize)]
 enum Note {
-    /// A tab shows these rooms and has each up to this message.
+    /// A tab shows these rooms and has each up to this position.
     Shows {
         tab: String,
         rooms: Vec<(String, Cursor)>,
@@ -107,6 +111,8 @@ enum Note {
 struct View {
     room: String,
     messages: RwSignal<Vec<Arc<Message>>>,
+    /// How far the view has its room: the last message or change applied to `messages`.
+    position: Cursor,
     connection: RwSignal<ConnectionState>,
     unavailable: bool,
 }
@@ -195,8 +201,9 @@ impl Hub {
         on_pagehide.forget();
     }
 
-    /// Follows `room` for a view: its messages go to `messages`, the connection to
-    /// `connection`. Returns the id [`Hub::unfollow`] takes.
+    /// Follows `room` for a view: its messages go to `messages` (which holds the room up to
+    /// its last message), the connection to `connection`. Returns the id [`Hub::unfollow`]
+    /// takes.
     pub fn follow(
         self: &Rc<Self>,
         room: String,
@@ -210,11 +217,15 @@ impl Hub {
             if let Some(state) = book.connection {
                 connection.set(state);
             }
+            // The history shows its messages as they are now: changes after the last one that
+            // it already shows may come again, and applying them again changes nothing.
+            let position = messages.with_untracked(|list| Cursor::of(list));
             book.views.insert(
                 id,
                 View {
                     room,
                     messages,
+                    position,
                     connection,
                     unavailable: false,
                 },
@@ -272,11 +283,8 @@ impl Hub {
             let book = self.book.borrow();
             book.views
                 .values()
-                .filter(|view| !view.unavailable)
-                .filter_map(|view| {
-                    let cursor = view.messages.try_with_untracked(|list| Cursor::of(list))?;
-                    Some((view.room.clone(), cursor))
-                })
+                .filter(|view| !view.unavailable && !view.messages.is_disposed())
+                .map(|view| (view.room.clone(), view.position))
                 .collect()
         };
         self.post(&Note::Shows {
@@ -395,9 +403,10 @@ impl Hub {
                     continue;
                 }
                 let last = news.messages.last().map(|message| message.id);
-                if last.is_some() || news.reset {
-                    book.cursors
-                        .insert(news.room.clone(), Cursor::of(&news.messages));
+                if let Some(upto) = news.last_id {
+                    book.cursors.insert(news.room.clone(), Cursor::After(upto));
+                } else if news.reset {
+                    book.cursors.insert(news.room.clone(), Cursor::Start);
                 }
                 if let Some((count, upto)) = book.joined.get_mut(&news.room) {
                     if shown.contains(&news.room) {
@@ -433,7 +442,7 @@ impl Hub {
                     .iter()
                     .find(|(room, _)| *room == view.room)
                     .map(|(_, cursor)| *cursor);
-                gap |= !receive(view.messages, news, held);
+                gap |= !receive(view, news, held);
             }
         }
         if gap {
@@ -449,6 +458,17 @@ impl Hub {
             let _ = root.set_attribute("data-stream-leader", "true");
         }
         self.post(&Note::Ask);
+        // A held request outlives the network the browser lost, until its timeout: end it, so
+        // the page says it is offline and resumes from its cursors once back online.
+        let hub = self.clone();
+        let on_offline = Closure::<dyn FnMut()>::new(move || {
+            if let Some(abort) = &hub.book.borrow().abort {
+                abort.abort();
+            }
+        });
+        let _ = window()
+            .add_event_listener_with_callback("offline", on_offline.as_ref().unchecked_ref());
+        on_offline.forget();
         let hub = self.clone();
         spawn_local(async move {
             hub.load_joined(false).await;
@@ -568,7 +588,7 @@ impl Hub {
                             retry_in_secs: delay.as_secs_f64().ceil() as u32,
                         }
                     });
-                    gloo_timers::future::sleep(delay).await;
+                    sleep_unless_online(delay).await;
                     self.set_state(ConnectionState::Reconnecting { retry_in_secs: 0 });
                     if healthy().await {
                         self.set_state(ConnectionState::Live);
@@ -635,41 +655,43 @@ fn publish_unread(book: &mut Book) {
     }
 }
 
-/// Adds a room's news to a view's list when it continues it (or replaces the list after a
-/// reset). `held` is the cursor the stream held. Returns false when there is a gap: the view
-/// lacks messages between its last one and the news.
-fn receive(messages: RwSignal<Vec<Arc<Message>>>, news: &RoomNews, held: Option<Cursor>) -> bool {
+/// Adds a room's news to a view's list and applies its changes when it continues the view's
+/// position (or replaces the list after a reset), and moves the position on. `held` is the
+/// cursor the stream held. Returns false when there is a gap: the stream read the room from
+/// further on than the view has it.
+fn receive(view: &mut View, news: &RoomNews, held: Option<Cursor>) -> bool {
+    let upto = news.last_id.map(Cursor::After);
     if news.reset {
-        messages.try_set(news.messages.clone());
+        let mut list = news.messages.clone();
+        changes::apply_all(&mut list, &news.changes);
+        view.messages.try_set(list);
+        view.position = upto.unwrap_or(Cursor::of(&news.messages));
         return true;
     }
-    let Some(mine) = messages
-        .try_with_untracked(|list| list.last().map(|message| message.id))
-        .flatten()
-    else {
-        // Nothing yet: all of it is new, if the stream read the room from its start.
-        if matches!(held, Some(Cursor::After(_))) {
-            return false;
-        }
-        messages.try_update(|list| list.extend(news.messages.iter().cloned()));
-        return true;
-    };
-    let fresh: &[Arc<Message>] = if held == Some(Cursor::After(mine)) {
-        &news.messages
-    } else if let Some(at) = news.messages.iter().position(|message| message.id == mine) {
-        &news.messages[at + 1..]
-    } else if news.messages.last().is_none_or(|last| last.id <= mine) {
-        // Older than what the view has (another tab's rewind).
-        &[]
-    } else {
-        return false;
-    };
-    if !fresh.is_empty() {
-        messages.try_update(|list| {
-            list.extend(fresh.iter().cloned());
+    let at = view.position;
+    match held {
+        // From where the view is, or from before it (another tab's rewind): what the view has
+        // already is dropped below.
+        Some(held) if held <= at => {}
+        None if at == Cursor::Start => {}
+        _ => return false,
+    }
+    let is_new = |id: Uuid| Cursor::After(id) > at;
+    let fresh: Vec<Arc<Message>> = (news.messages.iter())
+        .filter(|message| is_new(message.id))
+        .cloned()
+        .collect();
+    let changes = news.changes.iter().filter(|change| is_new(change.id));
+    if !fresh.is_empty() || news.changes.iter().any(|change| is_new(change.id)) {
+        view.messages.try_update(|list| {
+            list.extend(fresh);
+            changes::apply_all(list, changes);
             let excess = list.len().saturating_sub(MAX_ON_SCREEN);
             list.drain(..excess);
         });
+    }
+    if let Some(upto) = upto {
+        view.position = view.position.max(upto);
     }
     true
 }
@@ -792,6 +814,19 @@ async fn stream(
         401 | 403 | 404 => Err(StreamError::Refused),
         _ => Err(StreamError::Failed),
     }
+}
+
+/// Waits `delay`, or less when the browser comes back online meanwhile: whoever's network
+/// returns sees the room catch up at once, not at the end of the backoff.
+async fn sleep_unless_online(delay: Duration) {
+    let window = window();
+    let millis = i32::try_from(delay.as_millis()).unwrap_or(i32::MAX);
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, millis);
+        window.set_ononline(Some(&resolve));
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    window.set_ononline(None);
 }
 
 async fn healthy() -> bool {
