@@ -47,13 +47,12 @@ pub async fn send_message(
 /// Replaces the text of one of the signed-in user's messages; answers it as it is now.
 #[server(prefix = "/sfn", endpoint = "edit-message")]
 pub async fn edit_message(id: String, text: String) -> Result<Arc<Message>, ChatError> {
-    use crate::model::{parse_message_id, MessageText};
+    use crate::model::parse_message_id;
 
     respond(async move {
         let id = parse_message_id(&id, "the message id")?;
-        let text = MessageText::parse(&text)?;
         let (chat, caller) = chat_and_caller().await?;
-        chat.edit_message(&caller, id, text).await
+        chat.edit_message(&caller, id, &text).await
     })
     .await
 }
@@ -80,13 +79,12 @@ pub async fn react_to_message(
     emoji: String,
     add: bool,
 ) -> Result<Arc<Message>, ChatError> {
-    use crate::model::{parse_message_id, Emoji};
+    use crate::model::parse_message_id;
 
     respond(async move {
         let id = parse_message_id(&id, "the message id")?;
-        let emoji = Emoji::parse(&emoji)?;
         let (chat, caller) = chat_and_caller().await?;
-        chat.react(&caller, id, emoji, add).await
+        chat.react(&caller, id, &emoji, add).await
     })
     .await
 }
