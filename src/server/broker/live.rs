@@ -41,6 +41,10 @@ const TYPING_REFRESH_AFTER: Duration = Duration::from_secs(2);
 #[derive(Default)]
 pub(super) struct RoomLive {
     version: u64,
+    /// The version the room's streams were last woken for: what they are compared with, so a
+    /// stream polling again between two wake-ups waits for the next one instead of being
+    /// answered at once for every change.
+    published: u64,
     /// By [`Person::key`], or `guest:CLIENT` for a guest's stream.
     people: HashMap<String, Present>,
     typing: HashMap<String, Typist>,
@@ -62,8 +66,9 @@ struct Typist {
 }
 
 impl RoomLive {
+    /// The version streams see: the one they were last woken for.
     pub fn version(&self) -> u64 {
-        self.version
+        self.published
     }
 
     /// What the room shows now.
@@ -83,7 +88,7 @@ impl RoomLive {
             .map(|typist| typist.name.clone())
             .collect();
         LiveState {
-            version: self.version,
+            version: self.published,
             online: online.into_iter().collect(),
             guests,
             typing: typing.into_iter().collect(),
@@ -257,6 +262,10 @@ impl Live {
         changed.sort_unstable_by_key(Arc::as_ptr);
         changed.dedup_by(|a, b| Arc::ptr_eq(a, b));
         for room in changed {
+            {
+                let mut live = lock(&room.live);
+                live.published = live.version;
+            }
             room.news.notify_waiters();
         }
     }

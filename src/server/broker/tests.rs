@@ -1046,9 +1046,17 @@ async fn typing_shows_at_once_ends_by_itself_or_with_the_message_and_wakes_liste
     tokio::time::sleep(live::WAKE_EVERY * 3).await;
     assert!(!watcher.is_finished());
 
-    // Sending ends the sender's typing at once; the others' ends by itself.
+    // Sending ends the sender's typing: the message comes at once, the typing line with the
+    // room's next wake-up; the others' typing ends by itself.
     send_as(&broker, "typing", "done", "p1").await;
     let answer = watcher.await.unwrap();
+    assert_eq!(news(&answer), [("typing", vec!["done"])]);
+    let started = Instant::now();
+    let answer = broker
+        .stream(live_request("w", None, "typing", version))
+        .await;
+    let answer = answer.unwrap();
+    assert!(started.elapsed() <= live::WAKE_EVERY);
     assert_eq!(live_of(&answer).typing.len(), 99);
     assert!(!live_of(&answer).typing.contains(&"p1".to_owned()));
     tokio::time::sleep(Duration::from_secs(TYPING_LASTS_SECS)).await;
