@@ -67,7 +67,7 @@ struct Typist {
 
 impl RoomLive {
     /// The version streams see: the one they were last woken for.
-    pub fn version(&self) -> u64 {
+    pub fn published_version(&self) -> u64 {
         self.published
     }
 

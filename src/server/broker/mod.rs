@@ -687,7 +687,7 @@ impl Followed {
     fn news(&self) -> Option<RoomNews> {
         let live = self.live_version.and_then(|known| {
             let live = lock(&self.room.live);
-            (live.version() != known).then(|| live.state(Instant::now()))
+            (live.published_version() != known).then(|| live.state(Instant::now()))
         });
         let log = self.room.lock();
         let room = self.name.to_string();
