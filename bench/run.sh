@@ -13,7 +13,9 @@ ulimit -n "$(ulimit -Hn)"
 # Its own target dir, whatever CARGO_TARGET_DIR says: $LOADGEN is looked up there.
 (cd bench/loadgen && CARGO_TARGET_DIR=target cargo build --release --quiet)
 
-if ! [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
+# Only the full run has the nchan peer; the *_ONLY runs do without it.
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}" ] \
+  && ! [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq nginx libnginx-mod-nchan >/dev/null
     # Debian starts nginx on port 80 after installing it; the bench runs its own.
@@ -113,8 +115,10 @@ echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 # The machine may be shared: what else ran shows here.
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 # IDENTITY_ONLY=1 runs only the identity part below (bearer fan-outs and the sign-in burst),
-# MULTI_ROOM_ONLY=1 only the multi-room part at the end.
-if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}" ]; then
+# MULTI_ROOM_ONLY=1 only the multi-room part, TYPING_ONLY=1 only the typing part at the end.
+# Servers whose scenarios sign accounts in get limits the bench's sign-ins stay under.
+sign_in_limits="--sign-in-per-name 100000 --sign-in-per-address 100000"
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}" ]; then
   # Memory is measured on a freshly started server, before anything else has grown its heap.
   run_ours ours-memory memory --scenarios memory
   run_ours ours-memory memory --scenarios latency,fanout,stream
@@ -148,14 +152,13 @@ if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}" ]; then
   fi
 
 fi
-if [ -z "${MULTI_ROOM_ONLY:-}" ]; then
+if [ -z "${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}" ]; then
   # Identities. Polls carrying a session token (`Authorization: Bearer`, checked on every poll)
   # against anonymous ones: the 10,000-poll fan-out alternating between the two, each on a fresh
   # server, BEARER_PAIRS (default 6) times; the bearer run signs 100 accounts up and in first and
   # its polls take their tokens in turn. Both runs of a pair get the same server options (sign-in
   # limits raised for the bench's sign-ins), so only the header differs. Then the wake-ups of
   # 1,000 held polls with no sign-in and while 100 sign-ins (Argon2id) run at once.
-  sign_in_limits="--sign-in-per-name 100000 --sign-in-per-address 100000"
   for _ in $(seq 1 "${BEARER_PAIRS:-6}"); do
     SERVER_OPTIONS=$sign_in_limits run_ours ours-auth memory --scenarios fanout --fanout-clients 10000
     SERVER_OPTIONS=$sign_in_limits run_ours ours-auth memory --scenarios fanout --fanout-clients 10000 \
@@ -168,12 +171,23 @@ fi
 # clients each holding one GET /api/poll on one of those rooms at the same send rate
 # (multi-room-poll). Each run on a fresh server, since its memory per held poll is the growth
 # of the server's RSS; MULTI_PAIRS (default 3) alternating pairs, then medians.
-if [ -z "${IDENTITY_ONLY:-}" ]; then
+if [ -z "${IDENTITY_ONLY:-}${TYPING_ONLY:-}" ]; then
   for _ in $(seq 1 "${MULTI_PAIRS:-3}"); do
     for via in poll stream; do
       # shellcheck disable=SC2086
       run_ours ours-memory memory --scenarios "multi-room-$via" ${MULTI_OPTIONS:-}
     done
+  done
+fi
+# Presence and typing: 1,000 streams on one room asking for who is online and typing, 100 of
+# them signed in as typists: quiet, a message every 200 ms with the typists idle (the baseline),
+# the same while they signal typing every 3 s, then typing alone. Each run on a fresh server
+# (its 100 sign-ups and sign-ins first), TYPING_RUNS (default 3) times, then medians;
+# TYPING_OPTIONS passes loadgen options (e.g. `--typing-listeners 200 --typing-secs 5`).
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}" ]; then
+  for _ in $(seq 1 "${TYPING_RUNS:-3}"); do
+    # shellcheck disable=SC2086
+    SERVER_OPTIONS=$sign_in_limits run_ours ours-memory memory --scenarios typing ${TYPING_OPTIONS:-}
   done
 fi
 
@@ -267,6 +281,55 @@ if multi:
                   f"{med(st, 'kib_per_held_poll'):.2f} / {med(po, 'kib_per_held_poll'):.2f} KiB; "
                   f"lost + duplicated + out of order {total(st)} / {total(po)}; "
                   f"runs {len(st)} / {len(po)}")
+
+# The typing rows: medians per phase over the runs (losses summed), then one line per room
+# size: the fan-out with typing beside its idle baseline, and the wake-ups each phase cost.
+typing = {}
+for row in rows:
+    if row["scenario"].startswith("typing-"):
+        typing.setdefault(row["scenario"], []).append(row)
+if typing:
+    keys = ["fanout_p50_ms", "fanout_p99_ms", "fanout_max_ms", "answers_per_listener_s",
+            "message_answers_per_listener_s", "live_only_per_listener_s",
+            "live_answers_per_listener_s", "live_early_per_listener_s", "signal_p99_ms",
+            "server_cpu_ms", "loadgen_cpu_ms"]
+    med = lambda group, key: median(r[key] for r in group if r.get(key) is not None) \
+        if any(r.get(key) is not None for r in group) else float("nan")
+    print()
+    print("| scenario | runs | expected | lost | duplicated | "
+          + " | ".join(f"median {k}" for k in keys) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(keys))
+    phases = ["quiet", "idle", "typing", "typing-alone"]
+
+    def order(name):
+        """(the run's name without its phase, the phase's place in `phases`)."""
+        # "typing-alone" before "typing", which it ends with too.
+        for phase in sorted(phases, key=len, reverse=True):
+            if name.endswith("-" + phase):
+                return name[: -len(phase) - 1], phases.index(phase)
+        return name, len(phases)
+
+    for scenario, group in sorted(typing.items(), key=lambda item: order(item[0])):
+        print(f"| {scenario} | {len(group)} | {group[0]['expected']} | "
+              f"{sum(r['lost'] for r in group)} | {sum(r['duplicated'] for r in group)} | "
+              + " | ".join(f"{med(group, k):.2f}" for k in keys) + " |")
+    for base in sorted({order(name)[0] for name in typing}):
+        quiet, idle, typed, alone = (typing.get(f"{base}-{p}") for p in phases)
+        if not (quiet and idle and typed and alone):
+            continue
+        lost = sum(r["lost"] + r["duplicated"] for r in idle + typed)
+        ratio = lambda key: med(typed, key) / med(idle, key)
+        print(f"{base}: fan-out p99 typing / idle = {ratio('fanout_p99_ms'):.2f} "
+              f"({med(typed, 'fanout_p99_ms'):.1f} / {med(idle, 'fanout_p99_ms'):.1f} ms), "
+              f"p50 {ratio('fanout_p50_ms'):.2f}; answers per listener per s: quiet "
+              f"{med(quiet, 'answers_per_listener_s'):.2f}, idle "
+              f"{med(idle, 'answers_per_listener_s'):.2f} (without a message "
+              f"{med(idle, 'live_only_per_listener_s') + med(idle, 'other_answers_per_listener_s'):.2f}), "
+              f"typing {med(typed, 'answers_per_listener_s'):.2f} (live only "
+              f"{med(typed, 'live_only_per_listener_s'):.2f}), typing alone "
+              f"{med(alone, 'live_only_per_listener_s'):.2f} live only (coalescing allows 5), "
+              f"{med(alone, 'live_early_per_listener_s'):.2f} of them early; server CPU typing / "
+              f"idle {ratio('server_cpu_ms'):.2f}; lost + duplicated {lost}; runs {len(typed)}")
 
 # The sign-in burst: wake-ups while the sign-ins run against wake-ups without.
 bursts = {row["scenario"]: row for row in rows if row["scenario"].startswith("sign-in-burst-")}

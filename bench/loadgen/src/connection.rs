@@ -1,7 +1,8 @@
 //! What the scenarios poll and send through, over either client: `Connection`, the `Response`
 //! both clients lend out, the `Cursor` a poll starts from, the rooms a stream follows
-//! (`FollowedRoom`), and the parts of a send and a stream both build their requests from
-//! (`send_parts`, `write_stream_body`), so the two clients put the same requests on the wire.
+//! (`FollowedRoom`, with the version of who is online and typing it last got, if it asks), and
+//! the parts of a send and a stream both build their requests from (`send_parts`,
+//! `write_stream_body`), so the two clients put the same requests on the wire.
 
 use std::{io::Write, net::SocketAddr};
 
@@ -39,6 +40,9 @@ pub(crate) struct FollowedRoom {
     pub(crate) index: u32,
     /// The id of the last message received from the room (empty: none yet, wait for the next).
     pub(crate) last_id: String,
+    /// The `live.version` (who is online and typing) last received from the room, if the stream
+    /// asks for it (`Some(0)` before the first); `None`: the stream does not ask.
+    pub(crate) live_version: Option<u64>,
 }
 
 /// The path of the multi-room stream.
@@ -56,6 +60,9 @@ pub(crate) fn write_stream_body(out: &mut impl Write, client: usize, rooms: &[Fo
         let _ = write!(out, r#"{comma}{{"room":"{}""#, room.name);
         if !room.last_id.is_empty() {
             let _ = write!(out, r#","last_message_id":"{}""#, room.last_id);
+        }
+        if let Some(version) = room.live_version {
+            let _ = write!(out, r#","live_version":{version}"#);
         }
         let _ = write!(out, "}}");
     }

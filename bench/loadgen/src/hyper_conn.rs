@@ -240,11 +240,13 @@ mod tests {
                 name: "room1".into(),
                 index: 1,
                 last_id: "01abc".into(),
+                live_version: Some(7),
             },
             FollowedRoom {
                 name: "room2".into(),
                 index: 2,
                 last_id: String::new(),
+                live_version: None,
             },
         ];
         for authorization in [None, bearer] {

@@ -26,6 +26,10 @@
 //!   while 1,000 messages/s go to random rooms for 10 s: lost, duplicated, out of order,
 //!   end-to-end latency, server memory per held stream. `multi-room-poll`: the same with one
 //!   `GET /api/poll` per client on one of its rooms, the single-room baseline.
+//! - `typing`: 1,000 streams on one room asking for who is online and typing (`live_version`),
+//!   100 of them signed in: 5 s quiet, a message every 200 ms for 20 s with the 100 idle, the
+//!   same while they signal typing every 3 s, then 5 s of typing alone: answers per listener
+//!   per second by what they carried, fan-out latency of the messages, server CPU.
 //!
 //! `--bearer-sessions N` signs N accounts up and in before the fan-out, and its polls carry
 //! their tokens (`Authorization: Bearer`) in turn: rows `fanout-bearer-N`.
@@ -33,8 +37,9 @@
 //! # Layout
 //! - `main.rs`: the options (`Args`) and the loop over the chosen scenarios.
 //! - `scenarios/`: one file per scenario (`latency`, `fanout` with `cross`, `stream`, `memory`
-//!   with `churn`, `sign_in_burst`, `multi_room`), the numbered send they share, and `ledger`,
-//!   the count of lost, duplicated and out-of-order messages of `stream` and `multi_room`.
+//!   with `churn`, `sign_in_burst`, `multi_room`, `typing`), the numbered send they share, and
+//!   `ledger`, the count of lost, duplicated and out-of-order messages of `stream`,
+//!   `multi_room` and `typing`.
 //! - `accounts.rs`: signing accounts up and in (`POST /api/accounts`, `POST /api/sessions`).
 //! - `pollers.rs`: the load: one task and connection per simulated client, polling in a loop and
 //!   reporting each message received, and the wait for the server to hold all their polls.
@@ -145,6 +150,23 @@ struct Args {
     /// Seed of the multi-room scenarios' rooms per client and room per message.
     #[arg(long, default_value_t = 1)]
     multi_seed: u64,
+    /// Streams on the typing scenario's room (one each, asking for who is online and typing).
+    #[arg(long, default_value_t = 1_000)]
+    typing_listeners: usize,
+    /// Of those, how many are signed in and signal typing every 3 s in the typing phase (the
+    /// server's sign-in limits must allow that many sign-ins).
+    #[arg(long, default_value_t = 100)]
+    typing_typists: usize,
+    /// Seconds of each measured phase of the typing scenario with messages (typists idle, then
+    /// typing).
+    #[arg(long, default_value_t = 20)]
+    typing_secs: u64,
+    /// Milliseconds between the typing scenario's messages.
+    #[arg(long, default_value_t = 200)]
+    typing_message_ms: u64,
+    /// Seconds of each of the typing scenario's phases without messages (quiet, typing alone).
+    #[arg(long, default_value_t = 5)]
+    typing_quiet_secs: u64,
     /// Held polls in the memory scenario.
     #[arg(long, default_value_t = 10_000)]
     idle_clients: usize,
@@ -209,6 +231,7 @@ async fn run(args: Args) -> Result<()> {
             "multi-room-poll" => {
                 scenarios::multi_room(&args, &mut report, scenarios::Via::Poll).await
             }
+            "typing" => scenarios::typing(&args, &mut report).await,
             other => bail!("unknown scenario {other}"),
         };
         if let Err(error) = outcome {

@@ -1,7 +1,7 @@
 //! The load itself: `Pollers`, one task and one connection per simulated client, each polling a
 //! room in a loop (`GET /api/poll`) or holding one stream on several rooms (`POST /api/stream`),
 //! anonymously or with one of a few bearer tokens, and reporting every message it receives as a
-//! `Delivery`. Starting and finishing wait (bounded) until the server's count of held polls (a
+//! `Delivery` (a stream's answers are also counted, by what they carried: `StreamEvents`). Starting and finishing wait (bounded) until the server's count of held polls (a
 //! stream counts as one) says all of them are held, then all gone, so each scenario measures
 //! its own polls.
 
@@ -24,7 +24,7 @@ use crate::{
     answer::{delivered, now_us, parse_message},
     connection::{Connection, Cursor, FollowedRoom},
     raw_conn::Conn,
-    stream_answer::{stream_delivered, StreamScratch, StreamStatus},
+    stream_answer::{stream_delivered, StreamAnswer, StreamScratch, StreamStatus},
     HttpClient, Kind,
 };
 
@@ -48,11 +48,57 @@ pub(crate) enum Follow {
 }
 
 /// Rooms of multi-room streams that were reset or became unavailable, over all pollers (the
-/// single-room poll path treats a reset as an error instead).
+/// single-room poll path treats a reset as an error instead), and what the streams' answers
+/// carried. Scenarios read the counters before and after what they measure.
 #[derive(Default)]
 pub(crate) struct StreamEvents {
     pub(crate) resets: AtomicU64,
     pub(crate) unavailable: AtomicU64,
+    /// Stream answers of any status, each a request the client makes again.
+    pub(crate) answers: AtomicU64,
+    /// Answers with a message in some room entry.
+    pub(crate) with_messages: AtomicU64,
+    /// Answers with who is online and typing (`live`), with or without a message.
+    pub(crate) with_live: AtomicU64,
+    /// Answers with no message but with `live`: woken by presence or typing alone.
+    pub(crate) live_only: AtomicU64,
+    /// Answers with `live` that came less than `LIVE_EARLY_US` after the same stream's
+    /// previous one with `live`: not from one of the server's coalesced wake-ups, which are
+    /// at least 200 ms apart per room.
+    pub(crate) live_early: AtomicU64,
+    /// The most people typing (`live.typing`) and online (`live.online`) any answer showed, and
+    /// the most guests; scenarios reset them (`swap(0)`) per phase.
+    pub(crate) typing_max: AtomicU64,
+    pub(crate) online_max: AtomicU64,
+    pub(crate) guests_max: AtomicU64,
+}
+
+/// Half the server's period of presence and typing wake-ups (200 ms): two coalesced wake-ups
+/// of a room are never this close, however the answers of one are spread.
+const LIVE_EARLY_US: u64 = 100_000;
+
+impl StreamEvents {
+    /// Counts one stream answer by what it carried; `last_live_us` is when this stream's
+    /// previous answer with `live` arrived (moved to `received_us` if this one has it).
+    fn answered(&self, answer: &StreamAnswer, received_us: u64, last_live_us: &mut Option<u64>) {
+        self.answers.fetch_add(1, Ordering::Relaxed);
+        if answer.messages > 0 {
+            self.with_messages.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(live) = answer.live {
+            self.with_live.fetch_add(1, Ordering::Relaxed);
+            if last_live_us.is_some_and(|last| received_us - last < LIVE_EARLY_US) {
+                self.live_early.fetch_add(1, Ordering::Relaxed);
+            }
+            *last_live_us = Some(received_us);
+            if answer.messages == 0 {
+                self.live_only.fetch_add(1, Ordering::Relaxed);
+            }
+            self.typing_max.fetch_max(live.typing.0, Ordering::Relaxed);
+            self.online_max.fetch_max(live.online.0, Ordering::Relaxed);
+            self.guests_max.fetch_max(live.guests, Ordering::Relaxed);
+        }
+    }
 }
 
 /// One simulated client: what it polls and as whom.
@@ -85,6 +131,7 @@ impl Poller {
         let mut conn = Connection::connect(http, addr).await?;
         let mut cursor = Cursor::default();
         let mut scratch = StreamScratch::default();
+        let mut last_live_us = None;
         while !*stop.borrow() {
             let poll = async {
                 match &follow {
@@ -133,6 +180,7 @@ impl Poller {
                     events
                         .unavailable
                         .fetch_add(answer.unavailable.into(), Ordering::Relaxed);
+                    events.answered(&answer, received_us, &mut last_live_us);
                     // No other request of this client_id is held and nothing disconnects it:
                     // either answer means the server lost track of the stream.
                     if matches!(
@@ -192,12 +240,31 @@ impl Pollers {
         follows: Vec<Follow>,
         authorizations: &[Arc<str>],
     ) -> Result<Self> {
+        let each = (0..follows.len())
+            .map(|client| {
+                (!authorizations.is_empty())
+                    .then(|| authorizations[client % authorizations.len()].clone())
+            })
+            .collect();
+        Self::start_as(http, kind, addr, follows, each).await
+    }
+
+    /// As `start_following`, with each poller's own `Authorization` value (`None`: anonymous),
+    /// by client number.
+    pub(crate) async fn start_as(
+        http: HttpClient,
+        kind: Kind,
+        addr: SocketAddr,
+        follows: Vec<Follow>,
+        authorizations: Vec<Option<Arc<str>>>,
+    ) -> Result<Self> {
         let count = follows.len();
         let baseline = held_polls(kind, addr).await?;
         let (stop, stopped) = watch::channel(false);
         let (sender, deliveries) = mpsc::unbounded_channel();
         let events = Arc::new(StreamEvents::default());
         let mut tasks = JoinSet::new();
+        let mut authorizations = authorizations.into_iter();
         for (client, follow) in follows.into_iter().enumerate() {
             let poller = Poller {
                 http,
@@ -205,8 +272,7 @@ impl Pollers {
                 addr,
                 follow,
                 client,
-                authorization: (!authorizations.is_empty())
-                    .then(|| authorizations[client % authorizations.len()].clone()),
+                authorization: authorizations.next().flatten(),
             };
             tasks.spawn(poller.run(sender.clone(), events.clone(), stopped.clone()));
         }

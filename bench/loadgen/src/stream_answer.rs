@@ -1,6 +1,7 @@
 //! What a multi-room stream answer (`POST /api/stream`) delivers, read in one pass like a poll
-//! answer (`answer.rs`): each room entry's messages, its cursor moved to its last message, and
-//! the rooms that were reset or are unavailable.
+//! answer (`answer.rs`): each room entry's messages, its cursor moved to its last message, the
+//! rooms that were reset or are unavailable, and who is online and typing (`live`, counted, not
+//! collected) for a stream that asks for it, whose `live_version` moves to the one answered.
 //!
 //! An entry's messages are only reported once the whole entry is read, because `reset` may come
 //! after them: a reset entry holds the room's recent messages, not the ones after the cursor,
@@ -37,6 +38,52 @@ pub(crate) struct StreamAnswer {
     pub(crate) resets: u32,
     /// Rooms answered `"unavailable": true`: removed from the followed rooms.
     pub(crate) unavailable: u32,
+    /// Messages in the answer's room entries, of any text (a reset entry's included).
+    pub(crate) messages: u32,
+    /// The last `live` of the answer's room entries, if any carried one.
+    pub(crate) live: Option<LiveSeen>,
+}
+
+/// A room entry's `live` (who is online and typing there), as counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+pub(crate) struct LiveSeen {
+    /// The version the next stream asks with (`live_version`).
+    pub(crate) version: u64,
+    /// Signed-in people online in the room.
+    #[serde(default)]
+    pub(crate) online: Count,
+    /// Guests' streams following the room.
+    #[serde(default)]
+    pub(crate) guests: u64,
+    /// People typing there.
+    #[serde(default)]
+    pub(crate) typing: Count,
+}
+
+/// The length of a JSON array, read without collecting it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Count(pub(crate) u64);
+
+impl<'de> serde::Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CountVisitor;
+        impl<'de> Visitor<'de> for CountVisitor {
+            type Value = Count;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a list")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
+                let mut count = 0;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                Ok(Count(count))
+            }
+        }
+        deserializer.deserialize_seq(CountVisitor)
+    }
 }
 
 /// What a room entry's messages left while the rest of the entry is read. Reused from answer to
@@ -49,12 +96,15 @@ pub(crate) struct StreamScratch {
     last_id: String,
     /// Whether the entry had any message at all.
     any: bool,
+    /// The entry's messages, of any text.
+    count: u32,
 }
 
 /// Reads a stream answer: for every bench message (`answer::message_text`) of a room that was
 /// neither reset nor unavailable, calls `each(room's index, seq, sent_us)`; moves each answered
-/// room's cursor to its last message; drops unavailable rooms from `rooms`. An answer that is
-/// not a 200, or names a room not in `rooms`, is an error.
+/// room's cursor to its last message and its `live_version` to the `live` answered; drops
+/// unavailable rooms from `rooms`. An answer that is not a 200, or names a room not in `rooms`,
+/// is an error.
 pub(crate) fn stream_delivered(
     response: &Response,
     rooms: &mut Vec<FollowedRoom>,
@@ -70,6 +120,8 @@ pub(crate) fn stream_delivered(
         each,
         resets: 0,
         unavailable: 0,
+        messages: 0,
+        live: None,
     };
     let mut json = serde_json::Deserializer::from_slice(response.body);
     let answer = seed.deserialize(&mut json)?;
@@ -83,6 +135,8 @@ struct StreamAnswerSeed<'r, F> {
     each: F,
     resets: u32,
     unavailable: u32,
+    messages: u32,
+    live: Option<LiveSeen>,
 }
 
 /// The keys of a stream answer and of its room entries that matter here.
@@ -95,6 +149,7 @@ enum StreamKey {
     Messages,
     Reset,
     Unavailable,
+    Live,
     #[serde(other)]
     Other,
 }
@@ -127,6 +182,8 @@ impl<'de, F: FnMut(u32, u64, u64)> Visitor<'de> for StreamAnswerSeed<'_, F> {
             status: status.ok_or_else(|| serde::de::Error::missing_field("status"))?,
             resets: self.resets,
             unavailable: self.unavailable,
+            messages: self.messages,
+            live: self.live,
         })
     }
 }
@@ -159,7 +216,7 @@ impl<'de, F: FnMut(u32, u64, u64)> Visitor<'de> for RoomsSeed<'_, '_, F> {
 #[derive(serde::Deserialize)]
 struct Name<'a>(#[serde(borrow)] Cow<'a, str>);
 
-/// One room entry: `{"room", "messages", "reset"?, "unavailable"?}`, in any order.
+/// One room entry: `{"room", "messages", "reset"?, "unavailable"?, "live"?}`, in any order.
 struct RoomNewsSeed<'s, 'r, F>(&'s mut StreamAnswerSeed<'r, F>);
 
 impl<'de, F: FnMut(u32, u64, u64)> DeserializeSeed<'de> for RoomNewsSeed<'_, '_, F> {
@@ -182,13 +239,16 @@ impl<'de, F: FnMut(u32, u64, u64)> Visitor<'de> for RoomNewsSeed<'_, '_, F> {
         let scratch = &mut *answer.scratch;
         scratch.messages.clear();
         scratch.any = false;
+        scratch.count = 0;
         let (mut room, mut reset, mut unavailable) = (None::<Name>, false, false);
+        let mut live = None;
         while let Some(key) = map.next_key::<StreamKey>()? {
             match key {
                 StreamKey::Room => room = Some(map.next_value()?),
                 StreamKey::Messages => map.next_value_seed(NewsMessagesSeed(scratch))?,
                 StreamKey::Reset => reset = map.next_value()?,
                 StreamKey::Unavailable => unavailable = map.next_value()?,
+                StreamKey::Live => live = Some(map.next_value::<LiveSeen>()?),
                 _ => map.next_value::<IgnoredAny>().map(drop)?,
             }
         }
@@ -198,12 +258,17 @@ impl<'de, F: FnMut(u32, u64, u64)> Visitor<'de> for RoomNewsSeed<'_, '_, F> {
                 "answered room {name}, which it does not follow"
             )));
         };
+        answer.messages += scratch.count;
         if unavailable {
             answer.unavailable += 1;
             answer.rooms.remove(position);
             return Ok(());
         }
         let followed = &mut answer.rooms[position];
+        if let Some(live) = live {
+            followed.live_version = Some(live.version);
+            answer.live = Some(live);
+        }
         if reset {
             // Start over from what the reset sent (nothing: wait for the next new message).
             answer.resets += 1;
@@ -251,6 +316,7 @@ impl<'de> Visitor<'de> for NewsMessagesSeed<'_> {
             scratch.last_id.clear();
             scratch.last_id.push_str(&message.id);
             scratch.any = true;
+            scratch.count += 1;
         }
         Ok(())
     }
@@ -265,6 +331,7 @@ mod tests {
             name: name.into(),
             index,
             last_id: last_id.into(),
+            live_version: None,
         }
     }
 
@@ -316,7 +383,9 @@ mod tests {
             StreamAnswer {
                 status: StreamStatus::Success,
                 resets: 0,
-                unavailable: 0
+                unavailable: 0,
+                messages: 4,
+                live: None,
             }
         );
         assert_eq!(got, vec![(7, 1, 100), (7, 4, 400), (9, 2, 200)]);
@@ -355,6 +424,46 @@ mod tests {
         assert!(got.is_empty());
         // From the reset's last message; with none, from the next new message.
         assert_eq!(rooms, vec![followed("a", 1, "a9"), followed("b", 2, "")]);
+    }
+
+    #[test]
+    fn live_is_counted_and_moves_the_version_the_next_stream_asks_with() {
+        let mut rooms = vec![
+            FollowedRoom {
+                live_version: Some(0),
+                ..followed("a", 1, "a1")
+            },
+            followed("b", 2, "b1"),
+        ];
+        // Only who is online and typing changed in a: no messages, the cursor stays.
+        let body = r#"{"status":"success","rooms":[{"room":"a","messages":[],"live":{"version":12,"online":["ann","bo"],"guests":900,"typing":["bo"]}}]}"#;
+        let (answer, got) = read(body, &mut rooms).unwrap();
+        assert!(got.is_empty());
+        assert_eq!(answer.messages, 0);
+        assert_eq!(
+            answer.live,
+            Some(LiveSeen {
+                version: 12,
+                online: Count(2),
+                guests: 900,
+                typing: Count(1),
+            })
+        );
+        assert_eq!(rooms[0].live_version, Some(12));
+        assert_eq!(rooms[0].last_id, "a1");
+        // With a message, `live` before the messages, and a room that did not ask.
+        let body = format!(
+            r#"{{"status":"success","rooms":[{{"room":"a","live":{{"version":13,"online":[],"guests":0,"typing":[]}},"messages":[{}],"last_id":"a2"}},{{"room":"b","messages":[{}]}}]}}"#,
+            message("a2", "6 600"),
+            message("b2", "7 700"),
+        );
+        let (answer, got) = read(&body, &mut rooms).unwrap();
+        assert_eq!(got, vec![(1, 6, 600), (2, 7, 700)]);
+        assert_eq!(answer.messages, 2);
+        assert_eq!(answer.live.map(|live| live.version), Some(13));
+        assert_eq!(rooms[0].live_version, Some(13));
+        assert_eq!(rooms[1].live_version, None);
+        assert_eq!(rooms[0].last_id, "a2");
     }
 
     #[test]

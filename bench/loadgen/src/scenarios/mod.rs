@@ -8,6 +8,7 @@ mod memory;
 mod multi_room;
 mod sign_in_burst;
 mod stream;
+mod typing;
 
 pub(crate) use fanout::{cross, fanout};
 pub(crate) use latency::latency;
@@ -15,6 +16,7 @@ pub(crate) use memory::{churn, memory_and_idle};
 pub(crate) use multi_room::{multi_room, Via};
 pub(crate) use sign_in_burst::sign_in_burst;
 pub(crate) use stream::stream;
+pub(crate) use typing::typing;
 
 use anyhow::{bail, Result};
 

@@ -153,6 +153,7 @@ pub(crate) async fn multi_room(args: &Args, report: &mut Report, via: Via) -> Re
                         name: names[room as usize].clone(),
                         index: room,
                         last_id: String::new(),
+                        live_version: None,
                     })
                     .collect(),
             ),
