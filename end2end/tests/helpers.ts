@@ -42,11 +42,13 @@ export function messageTexts(page: Page) {
   return page.locator(".messages .message .text");
 }
 
-/** Types a message in the composer and presses Enter. */
+/** Types a message in the composer, presses Enter, and waits until the server took it (the
+ * composer empties): it takes one send at a time, so an Enter pressed sooner is ignored. */
 export async function typeAndSend(page: Page, text: string): Promise<void> {
   const composer = page.getByRole("textbox", { name: /^Message #/ });
   await composer.fill(text);
   await composer.press("Enter");
+  await expect(composer).toHaveValue("");
 }
 
 export const PASSWORD = "correct horse battery";
