@@ -470,3 +470,31 @@ async fn changes_survive_a_restart_on_sqlite() {
     let stats = call(reqwest::Method::GET, server.url("/api/stats"), None, None).await;
     assert_eq!(stats["total_messages"], 2, "changes are not messages");
 }
+
+#[tokio::test]
+async fn changes_share_the_send_rate_limit_and_past_it_change_nothing() {
+    use longpoll_chat::server::{chat::ChatOptions, send_limit::SendLimiter};
+    use std::num::NonZeroU32;
+
+    let one = NonZeroU32::new(1).unwrap();
+    let app = TestApp::build(common::app::Setup {
+        chat: ChatOptions {
+            send_limiter: Some(SendLimiter::new(one, one)),
+            ..ChatOptions::default()
+        },
+        ..common::app::Setup::default()
+    })
+    .await;
+    let alice = signed_in(&app, "alice").await;
+    // The send takes the only token of the burst: a reaction right after is one too many.
+    let id = send_as(&app, &alice, "msg-limited", "hi").await;
+    let before = history(&app, None, "msg-limited").await;
+    let refused = react(&app, Some(&alice), &id, "👍", true).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.json
+    );
+    assert_eq!(history(&app, None, "msg-limited").await, before);
+}

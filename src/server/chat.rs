@@ -136,16 +136,22 @@ impl Chat {
             ),
             None => (self.guest_name(draft.sender.as_ref()).await?, None),
         };
-        if let Some(limiter) = &self.shared.options.send_limiter {
-            let key = match user {
-                Some(user) => SendKey::User(user.key.clone()),
-                None => SendKey::Address(caller.address),
-            };
-            if let Some(retry_after_secs) = limiter.check(&key) {
-                return Err(ChatError::RateLimited { retry_after_secs });
-            }
-        }
+        let key = match user {
+            Some(user) => SendKey::User(user.key.clone()),
+            None => SendKey::Address(caller.address),
+        };
+        self.check_rate(&key)?;
         self.shared.broker.send(draft.sent_by(sender, author)).await
+    }
+
+    /// 429 past the send rate: sends and changes to messages (each takes a place in the
+    /// room's log) share one bucket per user.
+    fn check_rate(&self, key: &SendKey) -> Result<(), ChatError> {
+        let limiter = self.shared.options.send_limiter.as_ref();
+        match limiter.and_then(|limiter| limiter.check(key)) {
+            Some(retry_after_secs) => Err(ChatError::RateLimited { retry_after_secs }),
+            None => Ok(()),
+        }
     }
 
     /// A signed-in sender's name: theirs, whatever the body says but for naming someone else.
@@ -266,6 +272,7 @@ impl Chat {
         if message.deleted && kind != ChangeKind::Delete {
             return Err(ChatError::NoSuchMessage);
         }
+        self.check_rate(&SendKey::User(user.key.clone()))?;
         let by = user.name.as_str();
         (self.shared.broker)
             .change(message, by, &user.author(), kind)

@@ -44,6 +44,8 @@ pub(super) fn routes() -> Router<Chat> {
         (status = 403, description = "Someone else's message", body = ErrorBody),
         (status = 404, description = "No such message: unknown, deleted, older than its room keeps, or in a private room the caller may not see", body = ErrorBody),
         (status = 415, description = "Content type not `application/json`", body = ErrorBody),
+        (status = 429, description = "Sending and changing too fast: one rate for both (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "The store cannot answer", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -70,6 +72,8 @@ pub(super) async fn edit_message(
         (status = 401, description = "Not signed in (guests cannot delete), or a bad token", body = ErrorBody),
         (status = 403, description = "Someone else's message in a room the caller does not own", body = ErrorBody),
         (status = 404, description = "No such message: unknown, older than its room keeps, or in a private room the caller may not see", body = ErrorBody),
+        (status = 429, description = "Sending and changing too fast: one rate for both (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "The store cannot answer", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -96,6 +100,8 @@ pub(super) async fn delete_message(
         (status = 400, description = "Malformed id, or not exactly one emoji", body = ErrorBody),
         (status = 401, description = "Not signed in (guests cannot react), or a bad token", body = ErrorBody),
         (status = 404, description = "No such message: unknown, deleted, older than its room keeps, or in a private room the caller may not see", body = ErrorBody),
+        (status = 429, description = "Sending and changing too fast: one rate for both (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "The store cannot answer", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -120,6 +126,8 @@ pub(super) async fn add_reaction(
         (status = 400, description = "Malformed id, or not exactly one emoji", body = ErrorBody),
         (status = 401, description = "Not signed in, or a bad token", body = ErrorBody),
         (status = 404, description = "No such message: unknown, deleted, older than its room keeps, or in a private room the caller may not see", body = ErrorBody),
+        (status = 429, description = "Sending and changing too fast: one rate for both (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "The store cannot answer", body = ErrorBody),
     ),
     security(("bearer" = []))
