@@ -94,9 +94,10 @@ impl Rooms {
 
     /// Puts back a room's most recent entries as a store loaded them.
     pub fn restore(&self, name: &str, recent: Vec<Entry>, total: u64) {
+        let room = self.get_or_create(name);
         let first_offset = total - recent.len() as u64;
         for (offset, entry) in (first_offset..).zip(recent) {
-            self.insert(name, offset, entry);
+            self.insert(&room, offset, entry);
         }
     }
 
@@ -156,24 +157,23 @@ impl Rooms {
 
     /// Adds a committed entry to its room's log and wakes the room's polls.
     pub fn committed(&self, entry: Entry, offset: u64) {
-        let name = entry.room().to_owned();
-        if let Some((room, message)) = self.insert(&name, offset, entry) {
+        let room = self.get_or_create(entry.room());
+        if let Some(message) = self.insert(&room, offset, entry) {
             // The log guard is gone: woken polls can read at once.
             room.notify(message);
         }
     }
 
-    /// Inserts the entry and indexes what it adds and evicts; the room, and whether the entry
-    /// is a message, if the log took it.
-    fn insert(&self, name: &str, offset: u64, entry: Entry) -> Option<(Arc<Room>, bool)> {
-        let room = self.get_or_create(name);
+    /// Inserts the entry into `room`'s log and indexes what it adds and evicts; whether the
+    /// entry is a message, if the log took it.
+    fn insert(&self, room: &Arc<Room>, offset: u64, entry: Entry) -> Option<bool> {
         let added = entry.message().map(|message| message.id);
         let dropped = room.lock().insert(offset, entry)?;
         self.unindex(&dropped);
         if let Some(id) = added {
             lock(&self.rooms_of).insert(id, room.clone());
         }
-        Some((room, added.is_some()))
+        Some(added.is_some())
     }
 
     fn unindex(&self, messages: &[Uuid]) {
