@@ -736,7 +736,7 @@ pub struct StreamRequest {
 }
 
 /// A signed-in person as presence and typing know them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
     /// As [`Message::author`] names them.
     pub key: String,

@@ -13,14 +13,12 @@ use std::{
 };
 
 use common::{
-    process::{client, until_held, Server},
+    process::{call, client, sign_in, sign_up_and_in, until_held, Server, PASSWORD},
     redis::RedisServer,
 };
 use reqwest::{Client, Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use tempfile::TempDir;
-
-const PASSWORD: &str = "correct horse battery";
 
 /// `longpoll-chat --store STORE accounts ARGS...` with `stdin` as its input.
 fn operator(store: &str, args: &[&str], stdin: &str) -> (bool, String) {
@@ -42,53 +40,6 @@ fn operator(store: &str, args: &[&str], stdin: &str) -> (bool, String) {
     let text = String::from_utf8_lossy(&output.stdout).to_string()
         + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), text)
-}
-
-async fn call(
-    client: &Client,
-    method: Method,
-    url: String,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = client.request(method, url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
-}
-
-async fn sign_in(client: &Client, server: &Server, name: &str) -> (StatusCode, Value) {
-    let body = json!({"name": name, "password": PASSWORD});
-    call(
-        client,
-        Method::POST,
-        server.url("/api/sessions"),
-        None,
-        Some(body),
-    )
-    .await
-}
-
-async fn sign_up_and_in(client: &Client, server: &Server, name: &str) -> String {
-    let body = json!({"name": name, "password": PASSWORD});
-    let (status, _) = call(
-        client,
-        Method::POST,
-        server.url("/api/accounts"),
-        None,
-        Some(body),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (status, session) = sign_in(client, server, name).await;
-    assert_eq!(status, StatusCode::CREATED);
-    session["token"].as_str().unwrap().to_owned()
 }
 
 async fn me(client: &Client, server: &Server, token: &str) -> StatusCode {

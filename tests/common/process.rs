@@ -8,11 +8,15 @@ use std::{
     time::Duration,
 };
 
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::eventually;
 
 const SERVER_BIN: &str = env!("CARGO_BIN_EXE_longpoll-chat");
+
+/// The password of every account the tests make.
+pub const PASSWORD: &str = "correct horse battery";
 
 /// How long a server may take to hold the polls a test sent it.
 const HELD_WITHIN: Duration = Duration::from_secs(10);
@@ -166,4 +170,54 @@ pub fn ids(messages: &Value) -> Vec<String> {
         .iter()
         .map(|m| m["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Calls the server with an optional bearer token and JSON body; the status and JSON answer.
+pub async fn call(
+    client: &reqwest::Client,
+    method: Method,
+    url: String,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = client.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+/// Signs `name` in with [`PASSWORD`].
+pub async fn sign_in(client: &reqwest::Client, server: &Server, name: &str) -> (StatusCode, Value) {
+    let body = json!({"name": name, "password": PASSWORD});
+    call(
+        client,
+        Method::POST,
+        server.url("/api/sessions"),
+        None,
+        Some(body),
+    )
+    .await
+}
+
+/// Makes the account `name` with [`PASSWORD`] and signs it in; the session's token.
+pub async fn sign_up_and_in(client: &reqwest::Client, server: &Server, name: &str) -> String {
+    let body = json!({"name": name, "password": PASSWORD});
+    let (status, _) = call(
+        client,
+        Method::POST,
+        server.url("/api/accounts"),
+        None,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, session) = sign_in(client, server, name).await;
+    assert_eq!(status, StatusCode::CREATED);
+    session["token"].as_str().unwrap().to_owned()
 }

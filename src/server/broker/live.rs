@@ -8,18 +8,26 @@
 //! a room changed many times within [`WAKE_EVERY`] wakes its streams once, so however many
 //! people join or type, a listener is woken for it at most a few times a second.
 //!
+//! On a store shared by several instances, each instance tells the others ([`LiveNews`]) who
+//! is online through it in each room, whenever that changes and again every refresh period, and
+//! passes typing signals on. What another instance said of a room lasts a few refresh periods
+//! without being said again, so the people of an instance that died are gone by then, as they
+//! would be had their streams ended there.
+//!
 //! Invariants:
 //! - a person's stream count is the number of registered streams of theirs following the room;
 //!   at zero they are leaving, and a leave is final only once the grace period has passed
 //!   without a new stream of theirs;
 //! - versions come from one counter for the whole broker, so a room forgotten and made again
-//!   never repeats a version a client already has.
+//!   never repeats a version a client already has;
+//! - locks are taken room first (`Room::live`), then `Live`'s own (`pending`, `outbox`), never
+//!   the other way round.
 
 use std::{
-    collections::{BTreeSet, HashMap, VecDeque},
+    collections::{hash_map, BTreeSet, HashMap, VecDeque},
     pin::pin,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
     },
     time::Duration,
@@ -29,7 +37,10 @@ use tokio::{sync::Notify, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::{lock, room::Room};
-use crate::model::{LiveState, Person, TYPING_LASTS_SECS};
+use crate::{
+    model::{LiveState, Person, TYPING_LASTS_SECS},
+    server::store::{LiveNews, Store},
+};
 
 /// Wake-ups for presence and typing reach a room's streams at most this often.
 pub(super) const WAKE_EVERY: Duration = Duration::from_millis(200);
@@ -45,9 +56,18 @@ pub(super) struct RoomLive {
     /// stream polling again between two wake-ups waits for the next one instead of being
     /// answered at once for every change.
     published: u64,
-    /// By [`Person::key`], or `guest:CLIENT` for a guest's stream.
+    /// This instance's streams' people, by [`Person::key`], or `guest:CLIENT` for a guest.
     people: HashMap<String, Present>,
     typing: HashMap<String, Typist>,
+    /// Who other instances sharing the store have online here, by instance.
+    elsewhere: HashMap<String, Elsewhere>,
+}
+
+struct Elsewhere {
+    people: Vec<Person>,
+    guests: usize,
+    /// Past this without hearing from the instance again, what it said is forgotten.
+    until: Instant,
 }
 
 struct Present {
@@ -83,6 +103,10 @@ impl RoomLive {
                 None => guests += 1,
             }
         }
+        for elsewhere in self.elsewhere.values().filter(|said| said.until > now) {
+            guests += elsewhere.guests;
+            online.extend(elsewhere.people.iter().map(|person| person.name.clone()));
+        }
         let typing: BTreeSet<String> = (self.typing.values())
             .filter(|typist| typist.until > now)
             .map(|typist| typist.name.clone())
@@ -94,6 +118,28 @@ impl RoomLive {
             typing: typing.into_iter().collect(),
         }
     }
+
+    /// Who is online in `room` through this instance, for the others; people in key order, so
+    /// the same people say the same.
+    fn presence_here(&self, room: &str) -> LiveNews {
+        let mut guests = 0;
+        let mut people = Vec::new();
+        for (key, present) in &self.people {
+            match &present.name {
+                Some(name) => people.push(Person {
+                    key: key.clone(),
+                    name: name.clone(),
+                }),
+                None => guests += 1,
+            }
+        }
+        people.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        LiveNews::Presence {
+            room: room.to_owned(),
+            people,
+            guests,
+        }
+    }
 }
 
 /// The broker's presence and typing, over every room.
@@ -103,6 +149,31 @@ pub(super) struct Live {
     pending: Mutex<Pending>,
     /// Tells [`Live::run`] that `pending` has something new.
     pending_changed: Notify,
+    sharing: Sharing,
+}
+
+/// This instance's side of presence on a store shared with other instances.
+struct Sharing {
+    /// How often this instance says again who is online through it.
+    refresh_every: Duration,
+    /// How long what another instance said of a room lasts without being said again.
+    heard_lasts: Duration,
+    /// Set once [`Live::share`] runs: until then (and for a store nobody else shares) there is
+    /// nobody to tell, so nothing goes into the outbox.
+    telling: AtomicBool,
+    outbox: Mutex<Outbox>,
+    /// Tells [`Live::share`] the outbox has something; keeps a permit while it is busy.
+    outbox_filled: Notify,
+}
+
+#[derive(Default)]
+struct Outbox {
+    typing: Vec<LiveNews>,
+    /// Rooms whose presence here changed since the other instances were last told.
+    presence_changed: Vec<Arc<Room>>,
+    /// Rooms with anyone online, here or elsewhere, by name: their presence here is said again
+    /// every refresh, and what other instances stopped saying of them is forgotten.
+    tracked: HashMap<Arc<str>, Arc<Room>>,
 }
 
 #[derive(Default)]
@@ -130,12 +201,23 @@ impl Drop for Attendance {
 }
 
 impl Live {
+    /// Presence with a grace period of `grace`. On a shared store, each instance says who is
+    /// online through it a few times per grace period, so that what an instance that died said
+    /// runs out about when its people's grace periods would have.
     pub fn new(grace: Duration) -> Self {
+        let refresh_every = (grace / 3).clamp(Duration::from_millis(250), Duration::from_secs(5));
         Self {
             grace,
             versions: AtomicU64::new(0),
             pending: Mutex::new(Pending::default()),
             pending_changed: Notify::new(),
+            sharing: Sharing {
+                refresh_every,
+                heard_lasts: grace.max(refresh_every * 3),
+                telling: AtomicBool::new(false),
+                outbox: Mutex::default(),
+                outbox_filled: Notify::new(),
+            },
         }
     }
 
@@ -163,6 +245,7 @@ impl Live {
             let arrived = present.streams == 1 && present.left_at.take().is_none();
             if arrived {
                 self.changed(room, &mut live);
+                self.presence_changed(room);
             }
         }
         Attendance {
@@ -190,8 +273,19 @@ impl Live {
         self.pending_changed.notify_waiters();
     }
 
-    /// Says `person` is typing in `room`.
+    /// Says `person` is typing in `room`, here and to the other instances.
     pub fn typing(&self, room: &Arc<Room>, person: &Person) {
+        self.heard_typing(room, person);
+        self.tell(|outbox| {
+            outbox.typing.push(LiveNews::Typing {
+                room: room.name.to_string(),
+                person: person.clone(),
+            });
+        });
+    }
+
+    /// `person` is typing in `room`, as this or another instance heard.
+    fn heard_typing(&self, room: &Arc<Room>, person: &Person) {
         let now = Instant::now();
         let until = now + Duration::from_secs(TYPING_LASTS_SECS);
         let mut live = lock(&room.live);
@@ -211,7 +305,8 @@ impl Live {
         self.changed(room, &mut live);
     }
 
-    /// `key` is no longer typing in `room` (their message was sent).
+    /// `key` is no longer typing in `room`: their message was sent. Every instance hears of the
+    /// message, so this is never passed on.
     pub fn stopped_typing(&self, room: &Arc<Room>, key: &str) {
         let mut live = lock(&room.live);
         if live.typing.remove(key).is_some() {
@@ -291,7 +386,324 @@ impl Live {
             if gone {
                 live.people.remove(&key);
                 self.changed(&room, &mut live);
+                self.presence_changed(&room);
             }
         }
+    }
+
+    /// Who is online in `room` through this instance changed: the other instances are told.
+    /// Called with the room's `live` held, so the room is tracked before anyone can look.
+    fn presence_changed(&self, room: &Arc<Room>) {
+        self.tell(|outbox| {
+            outbox.presence_changed.push(room.clone());
+            outbox.track(room);
+        });
+    }
+
+    /// Puts something in the outbox, if there is anyone to tell.
+    fn tell(&self, put: impl FnOnce(&mut Outbox)) {
+        if self.sharing.telling.load(Ordering::Relaxed) {
+            put(&mut lock(&self.sharing.outbox));
+            self.sharing.outbox_filled.notify_one();
+        }
+    }
+
+    /// What another instance sharing the store said; `room` finds (or makes) a room by name.
+    pub fn heard(&self, instance: &str, news: Vec<LiveNews>, room: impl Fn(&str) -> Arc<Room>) {
+        for news in news {
+            match news {
+                LiveNews::Presence {
+                    room: name,
+                    people,
+                    guests,
+                } => self.heard_presence(instance, &room(&name), people, guests),
+                LiveNews::Typing { room: name, person } => self.heard_typing(&room(&name), &person),
+                LiveNews::Hello => self.say_again(),
+            }
+        }
+    }
+
+    /// What `instance` has online in `room`, as it just said: it replaces what it said before.
+    fn heard_presence(&self, instance: &str, room: &Arc<Room>, people: Vec<Person>, guests: usize) {
+        let now = Instant::now();
+        let mut live = lock(&room.live);
+        let changed = if people.is_empty() && guests == 0 {
+            live.elsewhere.remove(instance).is_some()
+        } else {
+            let until = now + self.sharing.heard_lasts;
+            match live.elsewhere.entry(instance.to_owned()) {
+                hash_map::Entry::Occupied(mut said) => {
+                    let said = said.get_mut();
+                    let same = said.until > now && said.people == people && said.guests == guests;
+                    *said = Elsewhere {
+                        people,
+                        guests,
+                        until,
+                    };
+                    !same
+                }
+                hash_map::Entry::Vacant(vacant) => {
+                    vacant.insert(Elsewhere {
+                        people,
+                        guests,
+                        until,
+                    });
+                    lock(&self.sharing.outbox).track(room);
+                    true
+                }
+            }
+        };
+        if changed {
+            self.changed(room, &mut live);
+        }
+    }
+
+    /// Another instance joined: it is told who is online here in every room.
+    fn say_again(&self) {
+        self.tell(|outbox| {
+            let tracked = outbox.tracked.values().cloned().collect::<Vec<_>>();
+            outbox.presence_changed.extend(tracked);
+        });
+    }
+
+    /// Everything in the outbox, presence as it is now.
+    fn take_outbox(&self) -> Vec<LiveNews> {
+        let (mut rooms, typing) = {
+            let mut outbox = lock(&self.sharing.outbox);
+            let rooms = std::mem::take(&mut outbox.presence_changed);
+            (rooms, std::mem::take(&mut outbox.typing))
+        };
+        rooms.sort_unstable_by_key(Arc::as_ptr);
+        rooms.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        let mut news: Vec<LiveNews> = (rooms.iter())
+            .map(|room| lock(&room.live).presence_here(&room.name))
+            .collect();
+        news.extend(typing);
+        news
+    }
+
+    /// Who is online here in every room where anyone is, to be said again; and forgets what
+    /// other instances said of a room and did not say again in time (such an instance has
+    /// died, or lost the store).
+    fn refresh(&self, now: Instant) -> Vec<LiveNews> {
+        let tracked: Vec<Arc<Room>> = (lock(&self.sharing.outbox).tracked.values())
+            .cloned()
+            .collect();
+        let mut news = Vec::new();
+        for room in tracked {
+            let mut live = lock(&room.live);
+            let said_elsewhere = live.elsewhere.len();
+            live.elsewhere.retain(|_, said| said.until > now);
+            if live.elsewhere.len() != said_elsewhere {
+                self.changed(&room, &mut live);
+            }
+            if !live.people.is_empty() {
+                news.push(live.presence_here(&room.name));
+            } else if live.elsewhere.is_empty() {
+                // Under the room's lock, so nobody is tracking it again meanwhile.
+                let mut outbox = lock(&self.sharing.outbox);
+                if outbox
+                    .tracked
+                    .get(&room.name)
+                    .is_some_and(|r| Arc::ptr_eq(r, &room))
+                {
+                    outbox.tracked.remove(&room.name);
+                }
+            }
+        }
+        news
+    }
+
+    /// Tells the other instances sharing `store` of presence and typing here, as it changes
+    /// and every refresh period, until `shutdown`.
+    pub async fn share(self: Arc<Self>, store: Arc<dyn Store>, shutdown: CancellationToken) {
+        let sharing = &self.sharing;
+        sharing.telling.store(true, Ordering::Relaxed);
+        let mut ticks = tokio::time::interval(sharing.refresh_every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            let news = tokio::select! {
+                () = sharing.outbox_filled.notified() => self.take_outbox(),
+                _ = ticks.tick() => self.refresh(Instant::now()),
+                () = shutdown.cancelled() => return,
+            };
+            if news.is_empty() {
+                continue;
+            }
+            match store.publish_live(&news).await {
+                Ok(()) if failing => {
+                    failing = false;
+                    tracing::info!("telling other instances who is online works again");
+                }
+                Ok(()) => {}
+                // Once per outage: a signal for every keystroke would flood the log.
+                Err(error) if !failing => {
+                    failing = true;
+                    tracing::warn!(%error, "cannot tell other instances who is online");
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+impl Outbox {
+    fn track(&mut self, room: &Arc<Room>) {
+        (self.tracked)
+            .entry(room.name.clone())
+            .or_insert_with(|| room.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Two instances sharing a store, with what one tells the other passed on by hand.
+
+    use super::*;
+    use crate::server::broker::room::Rooms;
+
+    const GRACE: Duration = Duration::from_secs(15);
+
+    struct Instance {
+        name: &'static str,
+        live: Arc<Live>,
+        rooms: Rooms,
+    }
+
+    impl Instance {
+        fn new(name: &'static str) -> Self {
+            let live = Arc::new(Live::new(GRACE));
+            live.sharing.telling.store(true, Ordering::Relaxed);
+            let rooms = Rooms::new(100);
+            Self { name, live, rooms }
+        }
+
+        fn room(&self) -> Arc<Room> {
+            self.rooms.get_or_create("hall")
+        }
+
+        /// What the room shows here now, and its version (changed whether or not streams
+        /// were woken for it yet).
+        fn shows(&self) -> (LiveState, u64) {
+            let room = self.room();
+            let live = lock(&room.live);
+            (live.state(Instant::now()), live.version)
+        }
+
+        /// Hands what this instance would publish now to `other`.
+        fn tell(&self, other: &Instance, news: Vec<LiveNews>) {
+            (other.live).heard(self.name, news, |room| other.rooms.get_or_create(room));
+        }
+
+        fn tell_outbox(&self, other: &Instance) {
+            self.tell(other, self.live.take_outbox());
+        }
+    }
+
+    fn person(name: &str) -> Person {
+        Person {
+            key: name.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn who_is_online_on_one_instance_shows_on_the_other_until_they_leave() {
+        let (a, b) = (Instance::new("a"), Instance::new("b"));
+        let alice = a.live.attend(vec![a.room()], Some(&person("alice")), "c1");
+        let _guest = a.live.attend(vec![a.room()], None, "c2");
+        let _bob = b.live.attend(vec![b.room()], Some(&person("bob")), "c3");
+        a.tell_outbox(&b);
+        let (shown, before) = b.shows();
+        assert_eq!(shown.online, ["alice", "bob"]);
+        assert_eq!(shown.guests, 1);
+
+        // Said again unchanged (a refresh): nothing to show, so no new version.
+        a.tell(&b, a.live.refresh(Instant::now()));
+        assert_eq!(b.shows().1, before);
+
+        // Alice's stream ends: she leaves once the grace period is over, everywhere.
+        drop(alice);
+        tokio::time::advance(GRACE).await;
+        a.live.end_leaves(Instant::now());
+        a.tell_outbox(&b);
+        let (shown, after) = b.shows();
+        assert_eq!(shown.online, ["bob"]);
+        assert_eq!(shown.guests, 1);
+        assert!(after > before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_that_stops_saying_who_is_online_is_forgotten_after_a_while() {
+        let (a, b) = (Instance::new("a"), Instance::new("b"));
+        let _alice = a.live.attend(vec![a.room()], Some(&person("alice")), "c1");
+        a.tell_outbox(&b);
+        let heard_lasts = b.live.sharing.heard_lasts;
+        assert!(heard_lasts >= GRACE);
+
+        // A keeps saying it: alice stays.
+        for _ in 0..5 {
+            tokio::time::advance(a.live.sharing.refresh_every).await;
+            a.tell(&b, a.live.refresh(Instant::now()));
+            assert!(b.live.refresh(Instant::now()).is_empty(), "b has nobody");
+            assert_eq!(b.shows().0.online, ["alice"]);
+        }
+
+        // A dies: once what it said runs out, alice is gone, with a new version.
+        let before = b.shows().1;
+        tokio::time::advance(heard_lasts - Duration::from_millis(1)).await;
+        b.live.refresh(Instant::now());
+        assert_eq!(b.shows().1, before, "not yet");
+        assert_eq!(b.shows().0.online, ["alice"]);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        b.live.refresh(Instant::now());
+        let (shown, after) = b.shows();
+        assert!(shown.online.is_empty());
+        assert!(after > before);
+        // And the room is no longer tracked: nothing holds it for presence.
+        b.live.refresh(Instant::now());
+        assert!(lock(&b.live.sharing.outbox).tracked.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_joining_instance_is_told_who_is_online_at_once() {
+        let (a, b) = (Instance::new("a"), Instance::new("b"));
+        let _alice = a.live.attend(vec![a.room()], Some(&person("alice")), "c1");
+        a.live.take_outbox();
+        // B (re)joins and says hello.
+        b.tell(&a, vec![LiveNews::Hello]);
+        a.tell_outbox(&b);
+        assert_eq!(b.shows().0.online, ["alice"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn typing_on_one_instance_shows_on_the_other_and_ends_with_the_message() {
+        let (a, b) = (Instance::new("a"), Instance::new("b"));
+        a.live.typing(&a.room(), &person("alice"));
+        a.tell_outbox(&b);
+        assert_eq!(b.shows().0.typing, ["alice"]);
+        // What B heard is not passed on again.
+        assert!(b.live.take_outbox().is_empty());
+        // Every instance hears of alice's message and ends her typing itself.
+        b.live.stopped_typing(&b.room(), "alice");
+        assert!(b.shows().0.typing.is_empty());
+        // Without a message, it ends by itself.
+        a.live.typing(&a.room(), &person("carol"));
+        a.tell_outbox(&b);
+        tokio::time::advance(Duration::from_secs(TYPING_LASTS_SECS)).await;
+        assert!(b.shows().0.typing.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_nobody_to_tell_nothing_is_kept_for_them() {
+        let live = Arc::new(Live::new(GRACE));
+        let rooms = Rooms::new(100);
+        let room = rooms.get_or_create("hall");
+        let _alice = live.attend(vec![room.clone()], Some(&person("alice")), "c1");
+        live.typing(&room, &person("alice"));
+        let outbox = lock(&live.sharing.outbox);
+        assert!(outbox.typing.is_empty() && outbox.presence_changed.is_empty());
+        assert!(outbox.tracked.is_empty());
     }
 }

@@ -37,7 +37,7 @@ use uuid::Uuid;
 use super::{
     clock::unix_seconds,
     metrics::BrokerMetrics,
-    store::{CommitSink, Retention, Store, StoreConfig, StoreError},
+    store::{CommitSink, LiveNews, Retention, Store, StoreConfig, StoreError},
 };
 use crate::{
     error::ChatError,
@@ -119,9 +119,11 @@ impl Broker {
             per_client: config.max_polls_per_client,
         };
         let clients = Arc::new(Clients::new(caps, metrics.registry.clone()));
+        let live = Arc::new(Live::new(config.presence_grace));
         let sink = Arc::new(Sink {
             rooms: rooms.clone(),
             clients: clients.clone(),
+            live: live.clone(),
         });
         let store = store.open(sink, config.retention).await?;
         for room in store.load(config.room_capacity).await? {
@@ -131,7 +133,7 @@ impl Broker {
             shared: Arc::new(Shared {
                 rooms,
                 clients,
-                live: Arc::new(Live::new(config.presence_grace)),
+                live,
                 store,
                 config,
                 metrics,
@@ -141,8 +143,10 @@ impl Broker {
         tokio::spawn(broker.clone().run_janitor());
         let shared = &broker.shared;
         tokio::spawn(shared.live.clone().run(shared.shutdown.clone()));
-        if broker.shared.store.is_shared() {
+        if shared.store.is_shared() {
             tokio::spawn(broker.clone().share_activity());
+            let (store, shutdown) = (shared.store.clone(), shared.shutdown.clone());
+            tokio::spawn(shared.live.clone().share(store, shutdown));
         }
         Ok(broker)
     }
@@ -162,15 +166,11 @@ impl Broker {
             ..Message::default()
         };
         let receipt = SendReceipt::for_message(&message);
-        let typist = message.author.clone();
         let metrics = &self.shared.metrics;
         let started = Instant::now();
         if let Err(error) = self.shared.store.append(message.into()).await {
             metrics.send_failed.increment(1);
             return Err(self.store_failed("store append", error));
-        }
-        if let (Some(author), Some(room)) = (typist, self.shared.rooms.get(&receipt.room)) {
-            self.shared.live.stopped_typing(&room, &author);
         }
         metrics.sent.increment(1);
         metrics
@@ -735,15 +735,25 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// What the store tells the broker: committed messages go to the rooms, and a client
-/// disconnected on another instance sharing the store is disconnected here too.
+/// disconnected on another instance sharing the store is disconnected here too; so do other
+/// instances' presence and typing.
 struct Sink {
     rooms: Arc<Rooms>,
     clients: Arc<Clients>,
+    live: Arc<Live>,
 }
 
 impl CommitSink for Sink {
+    /// A message also ends its author's typing, on every instance (each hears of it here).
     fn committed(&self, entry: Entry, offset: u64) {
-        self.rooms.committed(entry, offset);
+        let room = self.rooms.get_or_create(entry.room());
+        if let Some(author) = entry
+            .message()
+            .and_then(|message| message.author.as_deref())
+        {
+            self.live.stopped_typing(&room, author);
+        }
+        self.rooms.committed(&room, entry, offset);
     }
 
     /// Held polls answer (timeout-shaped: the client polls again and catches up once the store
@@ -760,5 +770,9 @@ impl CommitSink for Sink {
         if let Ok(client_id) = ClientId::parse(client_id) {
             self.clients.disconnect(&client_id);
         }
+    }
+
+    fn live_heard(&self, instance: &str, news: Vec<LiveNews>) {
+        (self.live).heard(instance, news, |room| self.rooms.get_or_create(room));
     }
 }

@@ -41,6 +41,7 @@ pub(super) struct Rooms {
 }
 
 pub(super) struct Room {
+    pub name: Arc<str>,
     log: Mutex<RoomLog>,
     /// Notified (all waiters at once) after each message is appended to the log.
     pub arrived: Notify,
@@ -83,6 +84,7 @@ impl Rooms {
             return room.clone();
         }
         let room = Arc::new(Room {
+            name: name.into(),
             log: Mutex::new(RoomLog::new(self.capacity)),
             arrived: Notify::new(),
             news: Notify::new(),
@@ -156,9 +158,8 @@ impl Rooms {
     }
 
     /// Adds a committed entry to its room's log and wakes the room's polls.
-    pub fn committed(&self, entry: Entry, offset: u64) {
-        let room = self.get_or_create(entry.room());
-        if let Some(message) = self.insert(&room, offset, entry) {
+    pub fn committed(&self, room: &Arc<Room>, entry: Entry, offset: u64) {
+        if let Some(message) = self.insert(room, offset, entry) {
             // The log guard is gone: woken polls can read at once.
             room.notify(message);
         }

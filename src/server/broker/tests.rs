@@ -161,6 +161,7 @@ fn sink(broker: &Broker) -> Sink {
     Sink {
         rooms: broker.shared.rooms.clone(),
         clients: broker.shared.clients.clone(),
+        live: broker.shared.live.clone(),
     }
 }
 
@@ -177,7 +178,7 @@ fn history_texts(broker: &Broker, room: &str) -> Vec<String> {
 #[tokio::test(start_paused = true)]
 async fn an_offset_the_room_already_has_is_ignored() {
     let broker = broker(100).await;
-    let rooms = &broker.shared.rooms;
+    let rooms = sink(&broker);
     let first = stored("twice", "first");
     rooms.committed(first.clone().into(), 0);
     let task = spawn_poll(
@@ -194,7 +195,7 @@ async fn an_offset_the_room_already_has_is_ignored() {
 #[tokio::test(start_paused = true)]
 async fn a_jump_in_offsets_answers_polls_waiting_before_it_with_a_reset() {
     let broker = broker(100).await;
-    let rooms = &broker.shared.rooms;
+    let rooms = sink(&broker);
     let first = stored("gap", "m0");
     rooms.committed(first.clone().into(), 0);
     let task = spawn_poll(

@@ -22,8 +22,9 @@ mod sqlite_identity;
 use std::{fmt, path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
-use crate::model::Entry;
+use crate::model::{Entry, Person};
 
 pub use identity::{IdentitySink, IdentityStore};
 pub use memory::MemoryStore;
@@ -52,6 +53,28 @@ pub trait CommitSink: Send + Sync + 'static {
     /// The store lost the room's most recent messages (a shared store restarted without
     /// them): what the sink has of the room is gone, and its offsets go on from a lower one.
     fn rewound(&self, _room: &str) {}
+
+    /// Another instance sharing the store, `instance`, said this of presence and typing.
+    fn live_heard(&self, _instance: &str, _news: Vec<LiveNews>) {}
+}
+
+/// What instances sharing a store tell each other of who is online and typing: passed on, never
+/// stored, so an instance that stops saying it is forgotten once what it said runs out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveNews {
+    /// Who has a stream following the room on the sending instance (or had, within its grace
+    /// period), guests counted. It replaces what the instance said of the room before, and
+    /// lasts until the instance says it again or a few refresh periods pass.
+    Presence {
+        room: String,
+        people: Vec<Person>,
+        guests: usize,
+    },
+    /// `person` said on the sending instance that they are typing in `room`.
+    Typing { room: String, person: Person },
+    /// The sending instance joined (or came back): every instance says its presence again.
+    Hello,
 }
 
 /// A room as a store hands it back at startup.
@@ -132,6 +155,12 @@ pub trait Store: Send + Sync + 'static {
     /// Returns whether any instance had reported it active.
     async fn disconnect_client(&self, _client_id: &str) -> Result<bool, StoreError> {
         Ok(false)
+    }
+
+    /// For a shared store: tells every other instance sharing it `news` (see
+    /// [`CommitSink::live_heard`]).
+    async fn publish_live(&self, _news: &[LiveNews]) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// For a shared store, how many clients were active within `idle` on any instance;

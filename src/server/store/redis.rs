@@ -25,6 +25,11 @@
 //!
 //! `DELETE /api/client/ID` on one instance publishes `"INSTANCE ID"` on `chat:disconnects`; the
 //! other instances answer the client's polls there.
+//!
+//! Presence and typing are never stored: instances tell each other on `chat:live`
+//! (`{"from": INSTANCE, "news": [LiveNews...]}`, see [`LiveNews`]). Having subscribed, an
+//! instance says `hello` there, so the others say their presence again at once rather than at
+//! their next refresh.
 
 use std::{
     collections::HashMap,
@@ -44,7 +49,7 @@ use redis::{
 use tokio::{sync::Notify, time::timeout};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
+use super::{CommitSink, LiveNews, Retention, Store, StoreError, StoredRoom};
 use crate::{model::Entry, server::clock::unix_time};
 
 const ROOMS_KEY: &str = "chat:rooms";
@@ -53,6 +58,18 @@ const CLIENTS_KEY: &str = "chat:clients";
 const CHANNEL: &str = "chat:messages";
 /// Channel of `"INSTANCE CLIENT-ID"`: the instance disconnected the client; the others follow.
 const DISCONNECTS: &str = "chat:disconnects";
+/// Channel of [`LivePublication`]s: who is online and typing, instance to instance.
+const LIVE: &str = "chat:live";
+/// At most this many [`LiveNews`] per publication, so one room's news is never held up behind
+/// a very long message.
+const LIVE_NEWS_PER_PUBLICATION: usize = 64;
+
+/// What an instance publishes on [`LIVE`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LivePublication<F, N> {
+    from: F,
+    news: N,
+}
 
 fn stream_key(room: &str) -> String {
     format!("chat:room:{room}")
@@ -322,11 +339,12 @@ impl Inner {
             .map_err(|_| StoreError::Unavailable("connecting timed out".into()))?
             .map_err(unavailable)?;
         pubsub
-            .subscribe(&[CHANNEL, DISCONNECTS])
+            .subscribe(&[CHANNEL, DISCONNECTS, LIVE])
             .await
             .map_err(unavailable)?;
         self.catch_up_all().await?;
         self.subscribed.store(true, Ordering::Relaxed);
+        self.publish_live(&[LiveNews::Hello]).await?;
         Ok(pubsub)
     }
 
@@ -373,9 +391,16 @@ impl Inner {
                 published = messages.next() => {
                     let published = published.ok_or(StoreError::Closed)?;
                     let payload = published.get_payload_bytes();
-                    if published.get_channel_name() == DISCONNECTS {
-                        self.disconnected_elsewhere(payload);
-                        continue;
+                    match published.get_channel_name() {
+                        DISCONNECTS => {
+                            self.disconnected_elsewhere(payload);
+                            continue;
+                        }
+                        LIVE => {
+                            self.heard_live(payload);
+                            continue;
+                        }
+                        _ => {}
                     }
                     let (seq, entry, message) = parse_publication(payload)?;
                     let room = message.room().to_owned();
@@ -402,6 +427,32 @@ impl Inner {
             Some((_, client_id)) => self.sink.client_disconnected(client_id),
             None => tracing::warn!(%text, "unreadable disconnection in redis"),
         }
+    }
+
+    /// Hands another instance's presence and typing to the sink.
+    fn heard_live(&self, payload: &[u8]) {
+        match serde_json::from_slice::<LivePublication<String, Vec<LiveNews>>>(payload) {
+            Ok(publication) if publication.from == self.instance => {}
+            Ok(publication) => self.sink.live_heard(&publication.from, publication.news),
+            Err(error) => tracing::warn!(%error, "unreadable presence news in redis"),
+        }
+    }
+
+    async fn publish_live(&self, news: &[LiveNews]) -> Result<(), StoreError> {
+        let mut commands = self.commands.clone();
+        for chunk in news.chunks(LIVE_NEWS_PER_PUBLICATION) {
+            let publication = LivePublication {
+                from: &self.instance,
+                news: chunk,
+            };
+            let payload = serde_json::to_string(&publication)
+                .map_err(|error| StoreError::Unavailable(error.to_string()))?;
+            let _: () = timeout(COMMAND_TIMEOUT, commands.publish(LIVE, payload))
+                .await
+                .map_err(|_| StoreError::Unavailable("publishing timed out".into()))?
+                .map_err(unavailable)?;
+        }
+        Ok(())
     }
 
     /// Deletes stream entries older than the retention age, every [`PRUNE_EVERY`].
@@ -620,6 +671,10 @@ impl Store for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(removed > 0)
+    }
+
+    async fn publish_live(&self, news: &[LiveNews]) -> Result<(), StoreError> {
+        self.inner.publish_live(news).await
     }
 
     async fn active_clients(&self, idle: Duration) -> Result<Option<usize>, StoreError> {
