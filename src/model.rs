@@ -808,8 +808,10 @@ pub struct RoomNews {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_id: Option<Uuid>,
     /// Who is online and typing, when the stream asked for it (`live_version`) and it changed.
+    /// Shared by every stream answered for the same version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub live: Option<LiveState>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<LiveState>))]
+    pub live: Option<Arc<LiveState>>,
 }
 
 impl RoomNews {

@@ -56,6 +56,8 @@ pub(super) struct RoomLive {
     /// stream polling again between two wake-ups waits for the next one instead of being
     /// answered at once for every change.
     published: u64,
+    /// What streams are answered for `published`, made once for them all when the first asks.
+    shown: Option<Arc<LiveState>>,
     /// This instance's streams' people, by [`Person::key`], or `guest:CLIENT` for a guest.
     people: HashMap<String, Present>,
     typing: HashMap<String, Typist>,
@@ -89,6 +91,18 @@ impl RoomLive {
     /// The version streams see: the one they were last woken for.
     pub fn published_version(&self) -> u64 {
         self.published
+    }
+
+    /// What streams are answered: the room as it was when first asked after the last wake-up.
+    /// A typist whose signal runs out before the next one stays listed: pages hide a typist
+    /// [`TYPING_LASTS_SECS`] after the last state that listed them.
+    pub fn published_state(&mut self, now: Instant) -> Arc<LiveState> {
+        if let Some(shown) = &self.shown {
+            return shown.clone();
+        }
+        let shown = Arc::new(self.state(now));
+        self.shown = Some(shown.clone());
+        shown
     }
 
     /// What the room shows now.
@@ -360,6 +374,7 @@ impl Live {
             {
                 let mut live = lock(&room.live);
                 live.published = live.version;
+                live.shown = None;
             }
             room.news.notify_waiters();
         }

@@ -686,8 +686,8 @@ struct Followed {
 impl Followed {
     fn news(&self) -> Option<RoomNews> {
         let live = self.live_version.and_then(|known| {
-            let live = lock(&self.room.live);
-            (live.published_version() != known).then(|| live.state(Instant::now()))
+            let mut live = lock(&self.room.live);
+            (live.published_version() != known).then(|| live.published_state(Instant::now()))
         });
         let log = self.room.lock();
         let room = self.name.to_string();
