@@ -564,10 +564,15 @@ impl Live {
 }
 
 impl Outbox {
+    /// A room deleted and made again under its name replaces the old one, which nobody can
+    /// follow any more.
     fn track(&mut self, room: &Arc<Room>) {
-        (self.tracked)
-            .entry(room.name.clone())
-            .or_insert_with(|| room.clone());
+        match self.tracked.get(&room.name) {
+            Some(tracked) if Arc::ptr_eq(tracked, room) => {}
+            _ => {
+                self.tracked.insert(room.name.clone(), room.clone());
+            }
+        }
     }
 }
 
