@@ -106,6 +106,8 @@ pub fn OnlineNow(live: RoomLive) -> impl IntoView {
     });
     let names = move || online.with(|online| online.as_ref().map(|o| o.names.clone()));
     let guests = move || online.with(|online| online.as_ref().map_or(0, |o| o.guests));
+    let everyone =
+        move || online.with(|online| online.as_ref().map_or(0, |o| o.names.len() + o.guests));
     let me = Signal::derive(move || session.user().map(|me| me.name));
     view! {
         <Show when=move || summary.with(Option::is_some)>
@@ -122,6 +124,8 @@ pub fn OnlineNow(live: RoomLive) -> impl IntoView {
                         }}
                     </span>
                     <span class="online-summary">{move || summary.get()}</span>
+                    // In place of the sentence where the header is narrow.
+                    <span class="online-count" aria-hidden="true">{everyone}</span>
                 </summary>
                 <div class="members-popover">
                     <h2>"Online here"</h2>
