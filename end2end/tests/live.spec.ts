@@ -86,9 +86,9 @@ test("the header shows who has the room open, and a guest as a count", async ({ 
   // The list opens from the keyboard, and marks who you are.
   await a.page.locator(".online-menu summary").focus();
   await a.page.keyboard.press("Enter");
-  const list = a.page.locator(".online-menu[open] .members");
-  await expect(list.locator(".member-name")).toHaveText(names);
-  await expect(list.locator(".member").filter({ hasText: alice }).locator(".tag")).toHaveText("you");
+  const list = a.page.locator(".online-menu[open] .online-people");
+  await expect(list.locator(".online-name")).toHaveText(names);
+  await expect(list.locator(".online-person").filter({ hasText: alice }).locator(".tag")).toHaveText("you");
   await expect(a.page.locator(".online-menu[open] .online-guests")).toHaveText("1 guest");
 
   // Gone once their browsers close (after the 2 s grace).

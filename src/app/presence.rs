@@ -129,7 +129,7 @@ pub fn OnlineNow(live: RoomLive) -> impl IntoView {
                 </summary>
                 <div class="members-popover">
                     <h2>"Online here"</h2>
-                    <ul class="members">
+                    <ul class="online-people">
                         <For each=move || names().unwrap_or_default() key=|name| name.clone() let:name>
                             <OnlinePerson name me/>
                         </For>
@@ -150,9 +150,9 @@ fn OnlinePerson(name: String, me: Signal<Option<String>>) -> impl IntoView {
         move || me.with(|me| me.as_ref().is_some_and(|me| me.eq_ignore_ascii_case(&name)))
     };
     view! {
-        <li class="member">
+        <li class="online-person">
             <span class="avatar small" aria-hidden="true">{initial(&name)}</span>
-            <span class="member-name">{name.clone()}</span>
+            <span class="online-name">{name.clone()}</span>
             <Show when=is_me.clone()>
                 <span class="tag">"you"</span>
             </Show>
