@@ -97,3 +97,28 @@ test("the header shows who has the room open, and a guest as a count", async ({ 
   await expect(online(a.page)).toHaveText(`${alice} online`, { timeout: 8_000 });
   await a.context.close();
 });
+
+test("a second tab of the browser shows who is there at once, and typing in both tabs", async ({ browser }) => {
+  const room = uniqueRoom("presence-tabs");
+  const alice = uniqueAccount("alice");
+  const bob = uniqueAccount("bob");
+  const a = await browserSignedUp(browser, alice, room);
+  const b = await browserSignedUp(browser, bob, room);
+  try {
+    const names = [alice, bob].sort();
+    await expect(online(a.page)).toHaveText(`${names[0]} and ${names[1]} online`, { timeout: 5_000 });
+    // Nothing changes on the server when Alice's second tab opens the room (her stream follows
+    // it already): the tab learns who is there from the tab that holds the stream.
+    const second = await a.context.newPage();
+    await openRoom(second, room);
+    await expect(online(second)).toHaveText(`${names[0]} and ${names[1]} online`, { timeout: 2_000 });
+
+    await composer(b.page).pressSequentially("both tabs", { delay: 40 });
+    for (const page of [a.page, second]) {
+      await expect(typingLine(page)).toHaveText(`${bob} is typing…`, { timeout: 2_000 });
+    }
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
