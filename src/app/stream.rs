@@ -474,7 +474,7 @@ impl Hub {
             publish_unread(book);
             for news in &rooms {
                 if let Some(state) = &news.live {
-                    take_live(book, news.room.clone(), state.clone(), now);
+                    take_live(book, news.room.clone(), LiveState::clone(state), now);
                 }
             }
             for view in book.views.values_mut() {
