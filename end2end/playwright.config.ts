@@ -41,7 +41,8 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: `"${serverBin}" --addr 127.0.0.1:${port} --store memory --sign-in-per-address 1000`,
+    // A leaver stays online for 2 s, not 15, so the presence test need not wait long.
+    command: `"${serverBin}" --addr 127.0.0.1:${port} --store memory --sign-in-per-address 1000 --presence-grace-secs 2`,
     cwd: repo,
     env: { LEPTOS_SITE_ROOT: path.join(repo, "target/site"), RUST_LOG: "warn" },
     url: `${baseURL}/health`,

@@ -7,8 +7,10 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use common::{
-    accounts::{assert_refused, bearer, empty_request, json_request, private_room, signed_in},
-    app::{get, TestApp},
+    accounts::{
+        assert_refused, bearer, empty_request, json_request, private_room, signed_in, with_cookie,
+    },
+    app::{get, post, TestApp},
 };
 use serde_json::{json, Value};
 
@@ -98,5 +100,27 @@ async fn typing_and_presence_are_refused_to_whom_they_are_not_for() {
         online.json["typing"],
         json!([]),
         "the refused signal showed nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_pages_typing_signal_is_the_same_as_the_rest_one() {
+    let app = TestApp::new().await;
+    let pia = signed_in(&app, "pia").await;
+    let room = "live-page";
+    // The page's server function, as the composer calls it (with the session cookie).
+    let form = Some("application/x-www-form-urlencoded");
+    let signal = || post("/sfn/typing", form, "room=live-page");
+    let noted = app.call_raw(with_cookie(signal(), &pia)).await;
+    assert_eq!(noted.status, StatusCode::OK, "{}", noted.text());
+    let online: Value = app.get(&format!("/api/rooms/{room}/online")).await.json;
+    assert_eq!(online["typing"], json!(["pia"]));
+    // A guest does not show as typing.
+    let refused = app.call_raw(signal()).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        refused.text()
     );
 }

@@ -3,11 +3,19 @@
 //! plain form posting to the `send_message` server function, so it works without JavaScript;
 //! with it, the submit handler calls the server function itself (lighter in the WASM than
 //! `ActionForm`'s form decoding), and a failed send keeps the text and offers a retry.
+//! While a signed-in person types, the composer says so ([`TypingSignal`]).
 
-use leptos::{html, prelude::*, server_fn::ServerFn};
+use std::time::Duration;
+
+use leptos::{html, prelude::*, server_fn::ServerFn, task::spawn_local};
+use send_wrapper::SendWrapper;
+use wasm_bindgen::JsValue;
 
 use super::{identity::DisplayName, session::Session};
-use crate::{api::SendMessage, model::SENDER_MAX_CHARS};
+use crate::{
+    api::{signal_typing, SendMessage},
+    model::{SENDER_MAX_CHARS, TYPING_SIGNAL_EVERY_SECS},
+};
 
 #[component]
 pub fn Composer(
@@ -18,6 +26,9 @@ pub fn Composer(
 ) -> impl IntoView {
     let session = Session::expect();
     let send = ServerAction::<SendMessage>::new();
+    let typing = TypingSignal::new();
+    // A send waiting for the typing signal before it.
+    let queued = RwSignal::new(false);
     let text = RwSignal::new(String::new());
     let editing_name = RwSignal::new(false);
     let form = NodeRef::<html::Form>::new();
@@ -29,8 +40,12 @@ pub fn Composer(
     let too_long = move || length() > max_chars();
     // The counter shows over the last eighth of the limit.
     let near_limit = move || length() > max_chars() - max_chars() / 8;
-    let can_send =
-        move || !send.pending().get() && !too_long() && text.with(|text| !text.trim().is_empty());
+    let can_send = move || {
+        !send.pending().get()
+            && !queued.get()
+            && !too_long()
+            && text.with(|text| !text.trim().is_empty())
+    };
     let error = move || send.value().get().and_then(Result::err);
 
     // A sent message leaves the composer; a failed one stays for the retry.
@@ -76,11 +91,29 @@ pub fn Composer(
             }
             None => name.get_untracked(),
         };
-        send.dispatch(SendMessage {
+        let message = SendMessage {
             room: room.get_untracked(),
             sender,
             text: text.get_untracked(),
-        });
+        };
+        // The server ends the person's typing when the message comes: a signal still on its
+        // way would start it again, so the message goes after it.
+        match typing.stop() {
+            Some(signal) => {
+                queued.set(true);
+                spawn_local(async move {
+                    let _ = wasm_bindgen_futures::JsFuture::from(signal.take()).await;
+                    // Unless the page went on meanwhile.
+                    if !queued.is_disposed() {
+                        queued.set(false);
+                        send.dispatch(message);
+                    }
+                });
+            }
+            None => {
+                send.dispatch(message);
+            }
+        }
     };
 
     let send_url = <SendMessage as ServerFn>::url();
@@ -140,7 +173,13 @@ pub fn Composer(
                         aria-label=move || format!("Message #{}", room.get())
                         placeholder=move || format!("Message #{}", room.get())
                         prop:value=text
-                        on:input=move |event| text.set(event_target_value(&event))
+                        on:input=move |event| {
+                            let typed = event_target_value(&event);
+                            if session.signed_in() {
+                                typing.typed(&room.get_untracked(), &typed);
+                            }
+                            text.set(typed);
+                        }
                         on:keydown=on_keydown
                     ></textarea>
                     <button type="submit" class="send" prop:disabled=move || !can_send()>
@@ -181,5 +220,53 @@ fn SendingAsAccount() -> impl IntoView {
             "Sending as "
             <strong>{move || session.user().map(|me| me.name)}</strong>
         </p>
+    }
+}
+
+/// Says the person is typing: at most once every `TYPING_SIGNAL_EVERY_SECS` while the text is
+/// not empty, again at once after it was emptied or sent. Failures are silent: the signal is a
+/// courtesy, and the next one tries again.
+#[derive(Clone, Copy)]
+struct TypingSignal {
+    /// When the last signal went (milliseconds since the Unix epoch), while the text is not
+    /// empty.
+    last: StoredValue<Option<f64>>,
+    /// The last signal, settled once the server answered (browser only).
+    sent: StoredValue<Option<SendWrapper<js_sys::Promise>>>,
+}
+
+impl TypingSignal {
+    fn new() -> Self {
+        Self {
+            last: StoredValue::new(None),
+            sent: StoredValue::new(None),
+        }
+    }
+
+    /// The text is now `text`.
+    fn typed(&self, room: &str, text: &str) {
+        if text.trim().is_empty() {
+            self.last.set_value(None);
+            return;
+        }
+        let now = js_sys::Date::now();
+        let every = Duration::from_secs(TYPING_SIGNAL_EVERY_SECS).as_millis() as f64;
+        if self.last.get_value().is_some_and(|last| now - last < every) {
+            return;
+        }
+        self.last.set_value(Some(now));
+        let room = room.to_owned();
+        let signal = wasm_bindgen_futures::future_to_promise(async move {
+            let _ = signal_typing(room).await;
+            Ok(JsValue::UNDEFINED)
+        });
+        self.sent.set_value(Some(SendWrapper::new(signal)));
+    }
+
+    /// The text was sent: the next keystroke signals again at once. Returns the last signal,
+    /// for the message to wait for.
+    fn stop(&self) -> Option<SendWrapper<js_sys::Promise>> {
+        self.last.set_value(None);
+        self.sent.try_update_value(Option::take).flatten()
     }
 }

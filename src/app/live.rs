@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use serde::{Deserialize, Serialize};
 
-use super::stream::hub;
+use super::{presence::RoomLive, stream::hub};
 use crate::model::Message;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -58,16 +58,18 @@ pub fn ConnectionBadge(#[prop(into)] state: Signal<ConnectionState>) -> impl Int
 }
 
 /// Follows `room` on the browser's one stream (see [`super::stream`]), appending what arrives
-/// to `messages`. The room is dropped from the stream when the calling component is cleaned up.
+/// to `messages` and handing who is there and typing to `live`. The room is dropped from the
+/// stream when the calling component is cleaned up.
 pub fn follow_room(
     room: String,
     messages: RwSignal<Vec<Arc<Message>>>,
     connection: RwSignal<ConnectionState>,
+    live: RoomLive,
 ) {
     // Effects run only in the browser; the server just renders the history.
     Effect::new(move || {
         let hub = hub();
-        let view = hub.follow(room.clone(), messages, connection);
+        let view = hub.follow(room.clone(), messages, connection, live);
         let hub = SendWrapper::new(hub);
         on_cleanup(move || hub.take().unfollow(view));
     });

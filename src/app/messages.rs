@@ -16,6 +16,7 @@ use super::{
     identity::DisplayName,
     live::{follow_room, ConnectionState},
     message_actions::{ConfirmDelete, MessageChanges, MessageEditor, MessageToolbar, Reactions},
+    presence::RoomLive,
     session::Session,
     stream::{guest_reads, hub, keep_guest_read},
 };
@@ -30,16 +31,17 @@ const GROUP_WINDOW_SECS: f64 = 5.0 * 60.0;
 /// How close to the bottom (in pixels) still counts as "at the bottom".
 const BOTTOM_SLACK_PX: i32 = 48;
 
-/// The room's messages from its history on, followed live.
+/// The room's messages from its history on, followed live (with who is there, into `live`).
 #[component]
 pub fn Conversation(
     history: History,
     name: DisplayName,
     connection: RwSignal<ConnectionState>,
+    live: RoomLive,
 ) -> impl IntoView {
     let messages = RwSignal::new(history.messages);
     let room = history.room;
-    follow_room(room.clone(), messages, connection);
+    follow_room(room.clone(), messages, connection, live);
     // Where the reader left off; `None` until known (and for a room never opened).
     let left_off = RwSignal::new(None::<Uuid>);
     // Whether the reader is a signed-in account, once the read position is known.

@@ -2,9 +2,10 @@
 //!
 //! The page is rendered on the server with the room's recent history already in the HTML
 //! (`SsrMode::Async`), so it reads and sends without JavaScript; once hydrated, [`live`] follows
-//! the room on the browser's one stream ([`stream`]), and the room list and the tab title show
-//! what is unread. State lives in signals next to the components that use it;
-//! who is signed in is the one thing every component may read ([`session::Session`]).
+//! the room on the browser's one stream ([`stream`]), the room list and the tab title show what
+//! is unread, and [`presence`] who is online and who is typing. State lives in signals next to
+//! the components that use it; who is signed in is the one thing every component may read
+//! ([`session::Session`]).
 
 mod account;
 mod changes;
@@ -14,6 +15,7 @@ mod live;
 mod members;
 mod message_actions;
 mod messages;
+mod presence;
 mod session;
 mod sidebar;
 mod stream;
@@ -37,6 +39,7 @@ use identity::DisplayName;
 use live::{ConnectionBadge, ConnectionState};
 use members::MembersMenu;
 use messages::{Conversation, RoomUnavailable};
+use presence::{OnlineNow, RoomLive, TypingLine};
 use session::Session;
 use sidebar::Sidebar;
 
@@ -155,6 +158,8 @@ fn ChatPage() -> impl IntoView {
     };
     let name = DisplayName::new();
     let connection = RwSignal::new(ConnectionState::Connecting);
+    // Who is in the shown room and who types there, from the stream.
+    let live = RoomLive::new();
     let drawer_open = RwSignal::new(false);
     // Read under a `Suspense` or `Transition` (they read the history).
     let refused = move || matches!(history.get(), Some(Err(ChatError::NoSuchRoom)));
@@ -184,6 +189,9 @@ fn ChatPage() -> impl IntoView {
                         "☰"
                     </button>
                     <h1>"#" {room}</h1>
+                    <Transition fallback=|| ()>
+                        <OnlineNow live/>
+                    </Transition>
                     <MembersMenu room/>
                     <Transition fallback=|| ()>
                         <ConnectionBadge state=badge/>
@@ -203,7 +211,8 @@ fn ChatPage() -> impl IntoView {
                         {move || Suspend::new(async move {
                             match history.await {
                                 Ok(history) => {
-                                    view! { <Conversation history name connection/> }.into_any()
+                                    view! { <Conversation history name connection live/> }
+                                        .into_any()
                                 }
                                 Err(ChatError::NoSuchRoom) => view! { <RoomUnavailable/> }.into_any(),
                                 // Guests are not allowed here (`--guests off`).
@@ -224,6 +233,7 @@ fn ChatPage() -> impl IntoView {
                     </Suspense>
                     <Transition fallback=|| ()>
                         <Show when=move || room_open.get()>
+                            <TypingLine live/>
                             <Composer room name max_chars/>
                         </Show>
                     </Transition>

@@ -21,10 +21,14 @@
 //! - Without Web Locks or `BroadcastChannel` the tab leads alone, with a client id of its own.
 //! - A tab counts the messages of a joined room after its read position only while no tab
 //!   shows it (a shown room is read as it arrives).
+//! - The stream asks for presence and typing (`live_version`) of the rooms tabs show, and of
+//!   those only, so typing elsewhere wakes nobody. Every tab keeps each shown room's last
+//!   state with when it came, hands it to its views of the room, and gives it to a view that
+//!   opens the room later; the leader tells a tab that starts showing a room what it has.
 
 use std::{
     cell::RefCell,
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     rc::Rc,
     sync::Arc,
     time::Duration,
@@ -36,12 +40,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
-use super::{changes, live::ConnectionState};
+use super::{changes, live::ConnectionState, presence::RoomLive};
 use crate::{
     api::joined_rooms,
     model::{
-        Message, PollStatus, RoomNews, StreamBody, StreamResponse, StreamRoom, MAX_STREAM_ROOMS,
-        POLL_TIMEOUT_SECS,
+        LiveState, Message, PollStatus, RoomNews, StreamBody, StreamResponse, StreamRoom,
+        MAX_STREAM_ROOMS, POLL_TIMEOUT_SECS,
     },
 };
 
@@ -105,6 +109,11 @@ enum Note {
     Read { room: String, id: Uuid },
     /// A tab signed in or out (for every tab: they share the cookie): joined rooms change.
     Identity,
+    /// The leader's last presence and typing of rooms a tab just started showing, each with
+    /// when it came (milliseconds since the Unix epoch).
+    Live {
+        rooms: Vec<(String, LiveState, f64)>,
+    },
 }
 
 /// A room view following the stream.
@@ -114,6 +123,8 @@ struct View {
     /// How far the view has its room: the last message or change applied to `messages`.
     position: Cursor,
     connection: RwSignal<ConnectionState>,
+    /// Who is in the room and who types there.
+    live: RoomLive,
     unavailable: bool,
 }
 
@@ -126,6 +137,11 @@ struct Book {
     shows: HashMap<String, Vec<String>>,
     /// The stream's cursor per followed room.
     cursors: HashMap<String, Cursor>,
+    /// The last presence and typing of each shown room, with when it came (milliseconds since
+    /// the Unix epoch): the stream asks from its version.
+    live: HashMap<String, (LiveState, f64)>,
+    /// The rooms whose presence the held stream asks for.
+    live_asked: BTreeSet<String>,
     /// Joined rooms: unread count and the last message counted (or read).
     joined: BTreeMap<String, (usize, Option<Uuid>)>,
     connection: Option<ConnectionState>,
@@ -202,13 +218,14 @@ impl Hub {
     }
 
     /// Follows `room` for a view: its messages go to `messages` (which holds the room up to
-    /// its last message), the connection to `connection`. Returns the id [`Hub::unfollow`]
-    /// takes.
+    /// its last message), the connection to `connection`, who is there and typing to `live`.
+    /// Returns the id [`Hub::unfollow`] takes.
     pub fn follow(
         self: &Rc<Self>,
         room: String,
         messages: RwSignal<Vec<Arc<Message>>>,
         connection: RwSignal<ConnectionState>,
+        live: RoomLive,
     ) -> u64 {
         let id = {
             let mut book = self.book.borrow_mut();
@@ -216,6 +233,10 @@ impl Hub {
             book.next_view += 1;
             if let Some(state) = book.connection {
                 connection.set(state);
+            }
+            match book.live.get(&room) {
+                Some((state, at)) => live.receive(state, *at),
+                None => live.clear(),
             }
             // The history shows its messages as they are now: changes after the last one that
             // it already shows may come again, and applying them again changes nothing.
@@ -227,6 +248,7 @@ impl Hub {
                     messages,
                     position,
                     connection,
+                    live,
                     unavailable: false,
                 },
             );
@@ -237,7 +259,10 @@ impl Hub {
     }
 
     pub fn unfollow(self: &Rc<Self>, id: u64) {
-        self.book.borrow_mut().views.remove(&id);
+        let view = self.book.borrow_mut().views.remove(&id);
+        if let Some(view) = view {
+            view.live.clear();
+        }
         self.announce();
     }
 
@@ -297,17 +322,28 @@ impl Hub {
     fn hear(self: &Rc<Self>, note: Note) {
         match note {
             Note::Shows { tab, rooms } => {
+                let names: Vec<String> = rooms.iter().map(|(room, _)| room.clone()).collect();
                 self.hear_shows(tab, rooms);
-                // A tab that just came needs the leader's state.
+                // A tab that just came, or opened a room, needs the leader's state: the stream
+                // brings a room's presence only once it changes.
                 let book = self.book.borrow();
                 if book.leading {
                     let state = book.connection;
                     let unread = unread_note(&book.joined);
+                    let live: Vec<_> = (names.into_iter())
+                        .filter_map(|room| {
+                            let (state, at) = book.live.get(&room)?.clone();
+                            Some((room, state, at))
+                        })
+                        .collect();
                     drop(book);
                     if let Some(state) = state {
                         self.post(&Note::State { state });
                     }
                     self.post(&unread);
+                    if !live.is_empty() {
+                        self.post(&Note::Live { rooms: live });
+                    }
                 }
             }
             Note::Gone { tab } => {
@@ -328,6 +364,12 @@ impl Hub {
             }
             Note::Read { room, id } => self.hear_read(room, id),
             Note::Identity => self.reload_joined(),
+            Note::Live { rooms } => {
+                let mut book = self.book.borrow_mut();
+                for (room, state, at) in rooms {
+                    take_live(&mut book, room, state, at);
+                }
+            }
         }
     }
 
@@ -392,6 +434,7 @@ impl Hub {
     /// and hands each view its room's news.
     fn apply_news(self: &Rc<Self>, after: &[(String, Cursor)], rooms: Vec<RoomNews>) {
         let mut gap = false;
+        let now = js_sys::Date::now();
         {
             let mut book = self.book.borrow_mut();
             let book = &mut *book;
@@ -429,6 +472,11 @@ impl Hub {
                 }
             }
             publish_unread(book);
+            for news in &rooms {
+                if let Some(state) = &news.live {
+                    take_live(book, news.room.clone(), LiveState::clone(state), now);
+                }
+            }
             for view in book.views.values_mut() {
                 let Some(news) = rooms.iter().find(|news| news.room == view.room) else {
                     continue;
@@ -436,6 +484,7 @@ impl Hub {
                 if news.unavailable {
                     view.unavailable = true;
                     view.connection.try_set(ConnectionState::Unavailable);
+                    view.live.clear();
                     continue;
                 }
                 let held = after
@@ -496,6 +545,8 @@ impl Hub {
         if again {
             book.joined
                 .retain(|room, _| joined.iter().any(|(listed, _, _)| listed == room));
+            // The held stream is someone else's: presence counts it as who it was.
+            book.changed = true;
         }
         for (room, count, upto) in joined {
             if !book.cursors.contains_key(&room) {
@@ -516,19 +567,12 @@ impl Hub {
         let mut retry = FIRST_RETRY;
         self.set_state(ConnectionState::Live);
         loop {
-            let rooms: Vec<(String, Cursor)> = {
+            let (rooms, live) = {
                 let mut book = self.book.borrow_mut();
                 book.changed = false;
-                let shown: HashSet<String> = book.shows.values().flatten().cloned().collect();
-                let mut rooms: Vec<_> = book
-                    .cursors
-                    .iter()
-                    .map(|(room, cursor)| (room.clone(), *cursor))
-                    .collect();
-                // Shown rooms first, should there be more than a stream takes.
-                rooms.sort_by_key(|(room, _)| (!shown.contains(room), room.clone()));
-                rooms.truncate(MAX_STREAM_ROOMS);
-                rooms
+                let (rooms, live) = stream_rooms(&book);
+                book.live_asked = live.keys().cloned().collect();
+                (rooms, live)
             };
             if rooms.is_empty() {
                 self.park().await;
@@ -538,7 +582,7 @@ impl Hub {
                 return;
             };
             self.book.borrow_mut().abort = Some(abort.clone());
-            let answer = stream(&client_id, &rooms, &abort.signal()).await;
+            let answer = stream(&client_id, &rooms, &live, &abort.signal()).await;
             let changed = {
                 let mut book = self.book.borrow_mut();
                 book.abort = None;
@@ -607,8 +651,43 @@ impl Hub {
     }
 }
 
-/// Drops rooms no tab shows and nobody joined; wakes the leader when the followed rooms
-/// changed.
+/// The rooms the next stream follows, shown ones first should there be more than a stream
+/// takes, and for each shown one the presence version it asks from (0: none yet).
+fn stream_rooms(book: &Book) -> (Vec<(String, Cursor)>, BTreeMap<String, u64>) {
+    let shown: HashSet<&String> = book.shows.values().flatten().collect();
+    let mut rooms: Vec<(String, Cursor)> = (book.cursors.iter())
+        .map(|(room, cursor)| (room.clone(), *cursor))
+        .collect();
+    rooms.sort_unstable_by(|(a, _), (b, _)| (!shown.contains(a), a).cmp(&(!shown.contains(b), b)));
+    rooms.truncate(MAX_STREAM_ROOMS);
+    let live = (rooms.iter())
+        .filter(|(room, _)| shown.contains(room))
+        .map(|(room, _)| {
+            let version = book.live.get(room).map_or(0, |(state, _)| state.version);
+            (room.clone(), version)
+        })
+        .collect();
+    (rooms, live)
+}
+
+/// Keeps a shown room's new presence and typing, and hands it to the tab's views of the room.
+/// A state kept already (a repeat) changes nothing.
+fn take_live(book: &mut Book, room: String, state: LiveState, at: f64) {
+    let shown = book.shows.values().flatten().any(|shown| *shown == room);
+    let known = (book.live.get(&room)).is_some_and(|(held, _)| held.version == state.version);
+    if !shown || known {
+        return;
+    }
+    for view in book.views.values() {
+        if view.room == room && !view.unavailable {
+            view.live.receive(&state, at);
+        }
+    }
+    book.live.insert(room, (state, at));
+}
+
+/// Drops rooms no tab shows and nobody joined, and the presence of rooms no tab shows; wakes
+/// the leader when the followed rooms changed, or the rooms it asks presence of.
 fn prune(book: &mut Book) {
     let shown: HashSet<String> = book.shows.values().flatten().cloned().collect();
     let before = book.cursors.len();
@@ -616,6 +695,10 @@ fn prune(book: &mut Book) {
     book.cursors
         .retain(|room, _| shown.contains(room) || joined.contains_key(room));
     if book.cursors.len() != before {
+        book.changed = true;
+    }
+    book.live.retain(|room, _| shown.contains(room));
+    if !stream_rooms(book).1.keys().eq(book.live_asked.iter()) {
         book.changed = true;
     }
     if book.changed && book.leading {
@@ -781,10 +864,11 @@ impl From<gloo_net::Error> for StreamError {
     }
 }
 
-/// Holds one stream.
+/// Holds one stream; `live` is the presence version to ask from for each shown room.
 async fn stream(
     client_id: &str,
     rooms: &[(String, Cursor)],
+    live: &BTreeMap<String, u64>,
     abort: &web_sys::AbortSignal,
 ) -> Result<StreamResponse, StreamError> {
     let body = StreamBody {
@@ -800,7 +884,7 @@ async fn stream(
                     Cursor::After(id) => Some(id.to_string()),
                 },
                 from_start: *cursor == Cursor::Start,
-                live_version: None,
+                live_version: live.get(room).copied(),
             })
             .collect(),
     };
