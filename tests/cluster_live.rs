@@ -110,19 +110,28 @@ fn attend(
     })
 }
 
+/// Alice holds a stream on A; Bob, on B, waits until his streams show her online. Their
+/// tokens, the live state B showed, and Alice's stream.
+async fn alice_streams_on_a_seen_by_bob_on_b(
+    cluster: &Cluster,
+    client: &Client,
+) -> (String, String, Value, tokio::task::JoinHandle<()>) {
+    let alice = sign_up_and_in(client, &cluster.a, "alice").await;
+    let bob = sign_up_and_in(client, &cluster.a, "bob").await;
+    let present = attend(client, &cluster.a, &alice, 60);
+    until_held(client, &cluster.a, 1).await;
+    let live = until_live(client, &cluster.b, &bob, "alice online", |live| {
+        names(live, "online").contains(&"alice".to_owned())
+    })
+    .await;
+    (alice, bob, live, present)
+}
+
 #[tokio::test]
 async fn someone_streaming_through_one_instance_is_online_and_typing_on_the_other() {
     let cluster = Cluster::start();
     let client = client();
-    let alice = sign_up_and_in(&client, &cluster.a, "alice").await;
-    let bob = sign_up_and_in(&client, &cluster.a, "bob").await;
-
-    let _present = attend(&client, &cluster.a, &alice, 60);
-    until_held(&client, &cluster.a, 1).await;
-    let live = until_live(&client, &cluster.b, &bob, "alice online", |live| {
-        names(live, "online").contains(&"alice".to_owned())
-    })
-    .await;
+    let (alice, bob, live, _present) = alice_streams_on_a_seen_by_bob_on_b(&cluster, &client).await;
     assert_eq!(names(&live, "online"), ["alice", "bob"]);
 
     // The same through `GET /online` on B.
@@ -159,15 +168,7 @@ async fn someone_streaming_through_one_instance_is_online_and_typing_on_the_othe
 async fn the_people_of_an_instance_that_dies_are_gone_from_the_other_after_a_while() {
     let cluster = Cluster::start();
     let client = client();
-    let alice = sign_up_and_in(&client, &cluster.a, "alice").await;
-    let bob = sign_up_and_in(&client, &cluster.a, "bob").await;
-
-    let _present = attend(&client, &cluster.a, &alice, 60);
-    until_held(&client, &cluster.a, 1).await;
-    until_live(&client, &cluster.b, &bob, "alice online", |live| {
-        names(live, "online").contains(&"alice".to_owned())
-    })
-    .await;
+    let (_, bob, _, _present) = alice_streams_on_a_seen_by_bob_on_b(&cluster, &client).await;
 
     // A dies without a word: B forgets alice once what A said runs out.
     cluster.a.kill();
