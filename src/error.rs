@@ -42,6 +42,9 @@ pub enum ChatError {
     /// 409: a room of that name exists already.
     #[error("a room of that name exists")]
     RoomTaken,
+    /// 409: the message carries as many different emoji as it may; react with one of them.
+    #[error("this message has as many different reactions as it may have")]
+    TooManyReactions,
     /// 429 with `Retry-After`: too many sign-in attempts for this name or from this address.
     #[error("too many sign-in attempts, retry later")]
     TooManyAttempts { retry_after_secs: u64 },
@@ -106,7 +109,7 @@ impl ChatError {
             | Self::NoSuchAccount
             | Self::NoSuchMember
             | Self::NotJoined => 404,
-            Self::NameTaken | Self::RoomTaken => 409,
+            Self::NameTaken | Self::RoomTaken | Self::TooManyReactions => 409,
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,

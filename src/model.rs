@@ -4,7 +4,9 @@
 //! Every rule about what a valid room name, sender, text or client id looks like lives here, so
 //! the REST handlers, the server functions and the UI all apply the same ones.
 
-use std::{borrow::Cow, fmt, ops::RangeInclusive, sync::Arc, time::Duration};
+use std::{
+    borrow::Cow, fmt, net::IpAddr, ops::RangeInclusive, str::FromStr, sync::Arc, time::Duration,
+};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,6 +28,8 @@ pub const CLIENT_ID_MAX_CHARS: usize = 128;
 pub const MAX_MESSAGES_PER_POLL: usize = 100;
 /// The most rooms one `POST /api/stream` follows.
 pub const MAX_STREAM_ROOMS: usize = 100;
+/// Different emoji one message may carry as reactions.
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
 /// Account names: 1 to this many characters of `A-Z a-z 0-9 - _ .`, starting with a letter or
 /// digit; unique regardless of letter case.
 pub const ACCOUNT_NAME_MAX_CHARS: usize = 32;
@@ -538,6 +542,46 @@ pub struct PollQuery<'a> {
 /// decoded.
 pub type QueryPair<'a> = (Cow<'a, str>, Cow<'a, str>);
 
+/// Who holds a client id: it is theirs while they use it, and until it has been idle for the
+/// client idle window; nobody else may poll, stream or disconnect under it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClientOwner {
+    /// A signed-in person, as [`Message::author`] names them.
+    Person(Arc<str>),
+    /// A guest, by client address.
+    Guest(IpAddr),
+}
+
+impl Default for ClientOwner {
+    fn default() -> Self {
+        Self::Guest(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+    }
+}
+
+impl fmt::Display for ClientOwner {
+    /// `person:KEY` or `guest:ADDRESS`: never a space, so it can share a line with a client id.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Person(key) => write!(f, "person:{key}"),
+            Self::Guest(address) => write!(f, "guest:{address}"),
+        }
+    }
+}
+
+impl FromStr for ClientOwner {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text.split_once(':') {
+            Some(("person", key)) if !key.is_empty() && !key.contains(' ') => {
+                Ok(Self::Person(key.into()))
+            }
+            Some(("guest", address)) => address.parse().map(Self::Guest).map_err(drop),
+            _ => Err(()),
+        }
+    }
+}
+
 /// A validated poll.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollRequest {
@@ -550,6 +594,8 @@ pub struct PollRequest {
     /// The signed-in user holding the poll (their account key), set by the server once it
     /// knows who asks: losing access to the room ends their polls on it.
     pub holder: Option<Arc<str>>,
+    /// Who asks, set by the server once it knows: the client id is theirs.
+    pub owner: ClientOwner,
 }
 
 impl<'a> PollQuery<'a> {
@@ -589,6 +635,7 @@ impl<'a> PollQuery<'a> {
                 .map(str::to_owned),
             timeout: Duration::from_secs(POLL_TIMEOUT_SECS.parse(self.timeout.as_deref())?.into()),
             holder: None,
+            owner: ClientOwner::default(),
         })
     }
 }
@@ -689,6 +736,7 @@ impl StreamBody {
                 room,
                 from,
                 live_version,
+                open: false,
             });
         }
         Ok(StreamRequest {
@@ -696,6 +744,7 @@ impl StreamBody {
             rooms,
             timeout: Duration::from_secs(timeout.into()),
             holder: None,
+            owner: ClientOwner::default(),
             person: None,
         })
     }
@@ -720,6 +769,10 @@ pub struct Follow {
     pub from: StreamFrom,
     /// The [`LiveState::version`] the client has, if it asks for presence and typing.
     pub live_version: Option<u64>,
+    /// Make the room if nobody has written to it yet, so that who is there shows before its
+    /// first message: set by the server for rooms known to be wanted. Otherwise such a room is
+    /// waited for, not made.
+    pub open: bool,
 }
 
 /// A validated stream: one held request for many rooms.
@@ -731,6 +784,8 @@ pub struct StreamRequest {
     pub timeout: Duration,
     /// As [`PollRequest::holder`].
     pub holder: Option<Arc<str>>,
+    /// As [`PollRequest::owner`].
+    pub owner: ClientOwner,
     /// Who holds the stream, for presence; `None`: a guest (counted, not named).
     pub person: Option<Person>,
 }

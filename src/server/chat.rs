@@ -4,11 +4,17 @@
 //!
 //! Rules kept here, for every adapter at once:
 //! - with `--guests off`, everything but signing up and in needs a user (401);
+//! - the default room, and a room in use (messages, held polls, someone joined it), cannot be
+//!   made private;
 //! - a private room is seen only by its owner and members (and holders of a token naming it):
 //!   for anyone else it does not exist (404), in polls, history, sends, stats and room lists;
+//! - a client id is its first holder's (the person, or a guest's address) until it goes idle:
+//!   anyone else's poll, stream or disconnection under it is answered as for an unknown one;
 //! - a signed-in sender is stamped with their name (naming someone else: 403); a guest names
 //!   themselves but not with an account's name (403);
-//! - sends are rate-limited per user, or per client address for guests;
+//! - sends are rate-limited per user, or per client address for guests, before anything else
+//!   is looked at; changes to a message also per person and message, and a message carries
+//!   at most [`MAX_REACTIONS_PER_MESSAGE`] different emoji;
 //! - a member losing a room (removed, room deleted, here or on another instance) has their
 //!   polls on it answered `disconnected` at once;
 //! - joined rooms and read positions are an account's (guests 401, another site's token
@@ -27,17 +33,18 @@ use super::{
     client_addr::TrustedProxies,
     clock::unix_seconds,
     identity::{store_failed, Caller, Identity, RoomChange, User},
-    send_limit::{SendKey, SendLimiter},
+    send_limit::{ChangeLimiter, SendKey, SendLimiter},
     store::identity::{JoinedRoomRecord, PrivateRoomRecord},
     Broker,
 };
 use crate::{
     error::ChatError,
     model::{
-        Account, AccountName, ChangeKind, ClientId, Emoji, History, HistoryRequest, JoinedRoom,
-        JoinedRoomList, LiveState, Me, Message, MessageText, Password, Person, PollRequest,
-        PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews, SendDraft, SendReceipt,
-        SenderName, SessionCreated, Stats, StreamRequest, StreamResponse,
+        Account, AccountName, ChangeKind, ClientId, ClientOwner, Emoji, History, HistoryRequest,
+        JoinedRoom, JoinedRoomList, LiveState, Me, Message, MessageText, Password, Person,
+        PollRequest, PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews, SendDraft,
+        SendReceipt, SenderName, SessionCreated, Stats, StreamRequest, StreamResponse,
+        DEFAULT_ROOM, MAX_REACTIONS_PER_MESSAGE,
     },
     server::identity::Via,
 };
@@ -59,6 +66,8 @@ struct Shared {
 pub struct ChatOptions {
     /// The send rate limit; `None` sends freely.
     pub send_limiter: Option<SendLimiter>,
+    /// The rate of changes one person makes to one message; `None`: only the send rate.
+    pub change_limiter: Option<ChangeLimiter>,
     /// Proxies whose forwarding headers name the client's address (`--trusted-proxies`).
     pub trusted_proxies: TrustedProxies,
 }
@@ -129,6 +138,13 @@ impl Chat {
     pub async fn send(&self, caller: &Caller, draft: SendDraft) -> Result<SendReceipt, ChatError> {
         let user = self.participant(caller)?;
         self.visible(user, draft.room.as_str())?;
+        let key = match user {
+            Some(user) => SendKey::User(user.key.clone()),
+            None => SendKey::Address(caller.address),
+        };
+        // Before the guest's name is looked up: past the limit, nobody learns which names
+        // are accounts'.
+        self.check_rate(&key)?;
         let (sender, author) = match user {
             Some(user) => (
                 self.stamp(user, draft.sender.as_ref())?,
@@ -136,11 +152,6 @@ impl Chat {
             ),
             None => (self.guest_name(draft.sender.as_ref()).await?, None),
         };
-        let key = match user {
-            Some(user) => SendKey::User(user.key.clone()),
-            None => SendKey::Address(caller.address),
-        };
-        self.check_rate(&key)?;
         self.shared.broker.send(draft.sent_by(sender, author)).await
     }
 
@@ -230,6 +241,13 @@ impl Chat {
         let user = self.changer(caller)?;
         let emoji = Emoji::parse(emoji)?.as_str().to_owned();
         let message = self.changeable(user, id)?;
+        let new_emoji = !message
+            .reactions
+            .iter()
+            .any(|reaction| reaction.emoji == emoji);
+        if add && new_emoji && message.reactions.len() >= MAX_REACTIONS_PER_MESSAGE {
+            return Err(ChatError::TooManyReactions);
+        }
         let kind = if add {
             ChangeKind::React { emoji }
         } else {
@@ -272,6 +290,11 @@ impl Chat {
         if message.deleted && kind != ChangeKind::Delete {
             return Err(ChatError::NoSuchMessage);
         }
+        if let Some(limiter) = &self.shared.options.change_limiter {
+            if let Some(retry_after_secs) = limiter.check(&(user.author(), message.id)) {
+                return Err(ChatError::RateLimited { retry_after_secs });
+            }
+        }
         self.check_rate(&SendKey::User(user.key.clone()))?;
         let by = user.name.as_str();
         (self.shared.broker)
@@ -288,6 +311,7 @@ impl Chat {
         let user = self.participant(caller)?;
         self.visible(user, request.room.as_str())?;
         request.holder = user.map(|user| user.key.clone());
+        request.owner = Self::owner(caller);
         let room = request.room.clone();
         let answer = self.shared.broker.poll(request).await?;
         // Checked again before handing messages out: a room made private (or a member
@@ -320,7 +344,15 @@ impl Chat {
                 timestamp: unix_seconds(),
             });
         }
+        // Rooms known to be wanted are made for the stream, so who is there shows before the
+        // first message: the default room and the caller's private rooms. Any other room is
+        // made by its first message (a stream naming a hundred unused names makes none).
+        for follow in &mut request.rooms {
+            let name = follow.room.as_str();
+            follow.open = name == DEFAULT_ROOM || private.get(name).is_some();
+        }
         request.holder = user.map(|user| user.key.clone());
+        request.owner = Self::owner(caller);
         request.person = user.map(Self::person);
         let rooms: Vec<RoomName> = request.rooms.iter().map(|f| f.room.clone()).collect();
         let mut answer = self.shared.broker.stream(request).await?;
@@ -343,6 +375,14 @@ impl Chat {
             }
         }
         Ok(answer)
+    }
+
+    /// Whose the client ids the caller uses are: the person's, or the guest address's.
+    fn owner(caller: &Caller) -> ClientOwner {
+        match &caller.user {
+            Some(user) => ClientOwner::Person(user.author().into()),
+            None => ClientOwner::Guest(caller.address),
+        }
     }
 
     /// How presence and typing know the user.
@@ -394,7 +434,9 @@ impl Chat {
         client_id: &ClientId,
     ) -> Result<usize, ChatError> {
         self.participant(caller)?;
-        self.shared.broker.disconnect(client_id).await
+        (self.shared.broker)
+            .disconnect(client_id, &Self::owner(caller))
+            .await
     }
 
     /// The public rooms in use and the private rooms the caller may see, by name.
@@ -453,7 +495,16 @@ impl Chat {
                 "a private room's owner must be an account of this server",
             ));
         }
-        if self.shared.broker.room_exists(room.as_str()) {
+        // A room people use stays public: the default room, or one with messages, held polls
+        // or someone who joined it. One answer for every reason, which says no more than the
+        // room list does.
+        if room.as_str() == DEFAULT_ROOM
+            || self.shared.broker.room_in_use(room.as_str())
+            || (identity.store())
+                .room_joined(room.as_str())
+                .await
+                .map_err(store_failed)?
+        {
             return Err(ChatError::RoomTaken);
         }
         let record = PrivateRoomRecord {

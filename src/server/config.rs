@@ -6,7 +6,10 @@ use clap::{builder::BoolishValueParser, ArgAction, Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::{
-    broker::DEFAULT_MAX_HELD_POLLS,
+    broker::{
+        DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_HELD_POLLS, DEFAULT_MAX_POLLS_PER_ADDRESS,
+        DEFAULT_MAX_POLLS_PER_PERSON,
+    },
     chat::ChatOptions,
     client_addr::TrustedProxies,
     identity::{
@@ -15,7 +18,7 @@ use super::{
     },
     operator::AccountCommand,
     rest::Limits,
-    send_limit::SendLimiter,
+    send_limit::{ChangeLimiter, SendLimiter},
     store::{Retention, StoreConfig},
     BrokerConfig,
 };
@@ -71,6 +74,17 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_POLLS_PER_CLIENT", default_value_t = 8)]
     pub max_polls_per_client: usize,
 
+    /// Polls one signed-in person may hold at once over all their clients; past it, 503 with
+    /// Retry-After. Default: 64, or half of --max-held-polls when that is less.
+    #[arg(long, env = "CHAT_MAX_POLLS_PER_PERSON")]
+    pub max_polls_per_person: Option<usize>,
+
+    /// Polls the guests of one client address may hold at once; past it, 503 with
+    /// Retry-After. Behind a proxy, set --trusted-proxies, or every guest shares the proxy's
+    /// address. Default: 512, or half of --max-held-polls when that is less.
+    #[arg(long, env = "CHAT_MAX_POLLS_PER_ADDRESS")]
+    pub max_polls_per_address: Option<usize>,
+
     /// Seconds a client may take to send a request's headers; also how long a kept-alive
     /// connection may stay idle between requests. Never cuts a held poll.
     #[arg(long, env = "CHAT_HEADER_READ_TIMEOUT_SECS", default_value_t = 30,
@@ -88,6 +102,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub presence_grace_secs: u64,
 
+    /// The most JSON one answer carries (a poll's, a stream's over all its rooms, history's),
+    /// at least 64 KiB: what does not fit comes with the next read.
+    #[arg(long, env = "CHAT_MAX_ANSWER_BYTES", default_value_t = DEFAULT_MAX_ANSWER_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(65_536..=1_073_741_824))]
+    pub max_answer_bytes: u64,
+
     /// Largest accepted request body in bytes; larger ones are answered 413.
     #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -101,6 +121,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_SEND_BURST", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub send_burst: u32,
+
+    /// Changes (edits, reactions, taking a reaction back) one person may make to one message
+    /// per minute, besides the send rate (0 = no limit of its own); past it, 429.
+    #[arg(long, env = "CHAT_CHANGE_RATE_PER_MINUTE", default_value_t = 20)]
+    pub change_rate_per_minute: u32,
 
     /// Origin allowed to call the API from another site (repeatable, `*` for any). CORS is
     /// off when none is given.
@@ -185,6 +210,9 @@ pub enum Command {
 
 impl Config {
     pub fn broker(&self) -> BrokerConfig {
+        let max_held_polls = self.max_held_polls.unwrap_or(DEFAULT_MAX_HELD_POLLS);
+        // By default nobody takes more than half the server.
+        let half_the_server = (max_held_polls / 2).max(1);
         BrokerConfig {
             room_capacity: self.room_capacity as usize,
             client_idle: Duration::from_secs(self.client_idle_secs),
@@ -193,10 +221,17 @@ impl Config {
                 max_age: (self.retention_days > 0)
                     .then(|| Duration::from_secs(u64::from(self.retention_days) * 86_400)),
             },
-            max_held_polls: self.max_held_polls.unwrap_or(DEFAULT_MAX_HELD_POLLS),
+            max_held_polls,
             max_polls_per_client: self.max_polls_per_client,
+            max_polls_per_person: self
+                .max_polls_per_person
+                .unwrap_or(DEFAULT_MAX_POLLS_PER_PERSON.min(half_the_server)),
+            max_polls_per_address: self
+                .max_polls_per_address
+                .unwrap_or(DEFAULT_MAX_POLLS_PER_ADDRESS.min(half_the_server)),
             max_text_chars: self.max_text_chars as usize,
             presence_grace: Duration::from_secs(self.presence_grace_secs),
+            max_answer_bytes: usize::try_from(self.max_answer_bytes).unwrap_or(usize::MAX),
         }
     }
 
@@ -250,6 +285,8 @@ impl Config {
         ChatOptions {
             send_limiter: NonZeroU32::new(self.send_rate)
                 .map(|per_second| SendLimiter::new(per_second, burst)),
+            change_limiter: NonZeroU32::new(self.change_rate_per_minute)
+                .map(ChangeLimiter::per_minute),
             trusted_proxies: self.trusted_proxies.clone(),
         }
     }

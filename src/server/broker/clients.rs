@@ -4,7 +4,10 @@
 //! - A client holds at most one poll per room and one stream: a newer poll on the same room
 //!   (a newer stream) supersedes the older one at once, and is accepted even at the caps (it
 //!   replaces a held poll). A stream counts as one poll, however many rooms it follows.
-//! - The caps (polls per client, polls over the whole server) are checked under the
+//! - A client id belongs to its [`ClientOwner`] (the person, or the guest's address) from its
+//!   first poll until it is forgotten: anyone else polling, streaming or disconnecting under it
+//!   is told it is unknown, and supersedes or ends nothing.
+//! - The caps (polls per client, per owner, over the whole server) are checked under the
 //!   registry's lock, which serializes registrations, so they are exact.
 //! - Whatever ends a poll early (superseded, disconnected, store interrupted, shutdown) reaches
 //!   it through the poll's own channel, taken under the lock and sent after it.
@@ -27,7 +30,7 @@ use tokio::{sync::oneshot, time::Instant};
 use super::{lock, room::Room};
 use crate::{
     error::ChatError,
-    model::{ClientId, PollStatus},
+    model::{ClientId, ClientOwner, PollStatus},
     server::metrics::RegistryMetrics,
 };
 
@@ -38,6 +41,19 @@ pub(super) struct PollCaps {
     pub held_polls: usize,
     /// By one client (on different rooms).
     pub per_client: usize,
+    /// By one signed-in person, over all their clients.
+    pub per_person: usize,
+    /// By the guests of one address, over all their clients.
+    pub per_guest_address: usize,
+}
+
+impl PollCaps {
+    fn per_owner(&self, owner: &ClientOwner) -> usize {
+        match owner {
+            ClientOwner::Person(_) => self.per_person,
+            ClientOwner::Guest(_) => self.per_guest_address,
+        }
+    }
 }
 
 /// Why a held poll must end early.
@@ -56,6 +72,8 @@ pub(super) struct Clients {
 #[derive(Default)]
 struct Registry {
     clients: HashMap<ClientId, Client>,
+    /// Polls held by each owner (registered and not yet released), none listed at zero.
+    held_by: HashMap<ClientOwner, usize>,
     /// Set by [`Clients::close`]: every later poll is ended at once.
     closed: bool,
 }
@@ -77,6 +95,7 @@ fn send_ends(ends: Vec<oneshot::Sender<PollStatus>>, status: PollStatus) {
 }
 
 struct Client {
+    owner: ClientOwner,
     polls: Vec<ClientPoll>,
     /// When the client's last poll started or ended.
     last_seen: Instant,
@@ -148,12 +167,13 @@ impl Client {
 pub(super) struct HeldPoll<'a> {
     clients: &'a Clients,
     client_id: &'a ClientId,
+    owner: ClientOwner,
     id: u64,
 }
 
 impl Drop for HeldPoll<'_> {
     fn drop(&mut self) {
-        self.clients.release(self.client_id, self.id);
+        self.clients.release(self.client_id, &self.owner, self.id);
     }
 }
 
@@ -172,12 +192,14 @@ impl Clients {
         lock(&self.registry)
     }
 
-    /// Registers a poll of `client_id` following `follows`, superseding the client's earlier
-    /// poll on the same room (or its earlier stream). Refused with [`ChatError::TooManyPolls`]
-    /// past the caps.
+    /// Registers a poll of `client_id` by `owner` following `follows`, superseding the
+    /// client's earlier poll on the same room (or its earlier stream). Refused with
+    /// [`ChatError::TooManyPolls`] past the caps, and [`ChatError::UnknownClient`] when the
+    /// client id is someone else's.
     pub fn register<'a>(
         &'a self,
         client_id: &'a ClientId,
+        owner: &ClientOwner,
         follows: Follows,
         holder: Option<Arc<str>>,
     ) -> Result<(HeldPoll<'a>, PollEnd), ChatError> {
@@ -194,13 +216,16 @@ impl Clients {
             if registry.closed {
                 poll.end(PollStatus::Timeout);
             }
+            let held_by_owner = registry.held_by.get(owner).copied().unwrap_or(0);
             let full = |held_by_client: usize| {
                 held_by_client >= self.caps.per_client
+                    || held_by_owner >= self.caps.per_owner(owner)
                     || self.held.load(Ordering::Relaxed) >= self.caps.held_polls
             };
             let now = Instant::now();
             // Not `entry`, whose owned key would copy the id for every poll of a known client.
             let superseded = match registry.clients.get_mut(client_id) {
+                Some(client) if client.owner != *owner => return Err(ChatError::UnknownClient),
                 Some(client) => {
                     let previous = client
                         .polls
@@ -219,6 +244,7 @@ impl Clients {
                         return Err(ChatError::TooManyPolls);
                     }
                     let client = Client {
+                        owner: owner.clone(),
                         polls: vec![poll],
                         last_seen: now,
                     };
@@ -226,6 +252,7 @@ impl Clients {
                     None
                 }
             };
+            *registry.held_by.entry(owner.clone()).or_default() += 1;
             let held = self.held.fetch_add(1, Ordering::Relaxed) + 1;
             self.metrics.held_polls.set(held as f64);
             self.metrics.clients.set(registry.clients.len() as f64);
@@ -237,15 +264,22 @@ impl Clients {
         let held = HeldPoll {
             clients: self,
             client_id,
+            owner: owner.clone(),
             id,
         };
         Ok((held, ended))
     }
 
-    fn release(&self, client_id: &ClientId, poll_id: u64) {
+    fn release(&self, client_id: &ClientId, owner: &ClientOwner, poll_id: u64) {
         let held = self.held.fetch_sub(1, Ordering::Relaxed) - 1;
         self.metrics.held_polls.set(held as f64);
         let mut registry = self.lock();
+        if let Some(count) = registry.held_by.get_mut(owner) {
+            *count -= 1;
+            if *count == 0 {
+                registry.held_by.remove(owner);
+            }
+        }
         if let Some(client) = registry.clients.get_mut(client_id) {
             client.polls.retain(|poll| poll.id != poll_id);
             client.last_seen = Instant::now();
@@ -257,10 +291,14 @@ impl Clients {
         self.held.load(Ordering::Relaxed)
     }
 
-    /// Forgets the client and answers its polls with `disconnected`; how many, if it was known.
-    pub fn disconnect(&self, client_id: &ClientId) -> Option<usize> {
+    /// Forgets the client and answers its polls with `disconnected`; how many, if it was known
+    /// as `owner`'s (someone else's is left alone).
+    pub fn disconnect(&self, client_id: &ClientId, owner: &ClientOwner) -> Option<usize> {
         let client = {
             let mut registry = self.lock();
+            if registry.clients.get(client_id)?.owner != *owner {
+                return None;
+            }
             let client = registry.clients.remove(client_id);
             self.metrics.clients.set(registry.clients.len() as f64);
             client?
@@ -318,13 +356,13 @@ impl Clients {
             .count()
     }
 
-    /// Ids of the clients holding a poll or seen since `since`.
-    pub fn active_since(&self, since: Instant) -> Vec<String> {
+    /// The clients holding a poll or seen since `since`, with their owners.
+    pub fn active_since(&self, since: Instant) -> Vec<(ClientOwner, String)> {
         self.lock()
             .clients
             .iter()
             .filter(|(_, client)| !client.polls.is_empty() || client.last_seen >= since)
-            .map(|(id, _)| id.as_str().to_owned())
+            .map(|(id, client)| (client.owner.clone(), id.as_str().to_owned()))
             .collect()
     }
 

@@ -595,7 +595,7 @@ mod tests {
         fn new(name: &'static str) -> Self {
             let live = Arc::new(Live::new(GRACE));
             live.sharing.telling.store(true, Ordering::Relaxed);
-            let rooms = Rooms::new(100);
+            let rooms = Rooms::new(100, usize::MAX);
             Self { name, live, rooms }
         }
 
@@ -718,7 +718,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn with_nobody_to_tell_nothing_is_kept_for_them() {
         let live = Arc::new(Live::new(GRACE));
-        let rooms = Rooms::new(100);
+        let rooms = Rooms::new(100, usize::MAX);
         let room = rooms.get_or_create("hall");
         let _alice = live.attend(vec![room.clone()], Some(&person("alice")), "c1");
         live.typing(&room, &person("alice"));

@@ -42,16 +42,17 @@ use super::{
 use crate::{
     error::ChatError,
     model::{
-        Change, ChangeKind, ClientId, Entry, History, HistoryRequest, LiveState, Message,
-        MessageText, Person, PollRequest, PollStatus, RoomName, RoomNews, SendReceipt, SendRequest,
-        Stats, StreamFrom, StreamRequest, StreamResponse, MAX_MESSAGES_PER_POLL, TEXT_MAX_CHARS,
+        Change, ChangeKind, ClientId, ClientOwner, Entry, History, HistoryRequest, LiveState,
+        Message, MessageText, Person, PollRequest, PollStatus, RoomName, RoomNews, SendReceipt,
+        SendRequest, Stats, StreamFrom, StreamRequest, StreamResponse, MAX_MESSAGES_PER_POLL,
+        TEXT_MAX_CHARS,
     },
 };
 pub use answer::PollAnswer;
 use clients::{Clients, Follows, PollCaps, PollEnd};
 use live::Live;
 pub use room::Unread;
-use room::{Read, Room, Rooms};
+use room::{json_str_len, Budget, Read, Room, Rooms};
 
 /// Tunables of the broker.
 #[derive(Debug, Clone)]
@@ -67,16 +68,30 @@ pub struct BrokerConfig {
     pub max_held_polls: usize,
     /// Polls one client may hold at once (on different rooms; one room holds one poll).
     pub max_polls_per_client: usize,
+    /// Polls one signed-in person may hold at once, over all their clients.
+    pub max_polls_per_person: usize,
+    /// Polls the guests of one address may hold at once, over all their clients.
+    pub max_polls_per_address: usize,
     /// Longest message text in characters; at most [`TEXT_MAX_CHARS`], which every message
     /// must respect anyway.
     pub max_text_chars: usize,
     /// Someone whose last stream of a room ended is still online there this long, so that
     /// reconnecting within it is neither a leave nor a join.
     pub presence_grace: Duration,
+    /// The most JSON one answer (a poll's, a stream's over all its rooms, history) carries;
+    /// what does not fit comes with the next read, from where the client got to.
+    pub max_answer_bytes: usize,
 }
+
+/// `--max-answer-bytes` by default: a hundred messages of the longest text fit.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// `--max-held-polls` when the open-file limit allows it.
 pub const DEFAULT_MAX_HELD_POLLS: usize = 50_000;
+/// `--max-polls-per-person`: many devices and curl loops, a stream each.
+pub const DEFAULT_MAX_POLLS_PER_PERSON: usize = 64;
+/// `--max-polls-per-address`: an office of guests behind one address.
+pub const DEFAULT_MAX_POLLS_PER_ADDRESS: usize = 512;
 
 impl Default for BrokerConfig {
     fn default() -> Self {
@@ -86,8 +101,11 @@ impl Default for BrokerConfig {
             retention: Retention::default(),
             max_held_polls: DEFAULT_MAX_HELD_POLLS,
             max_polls_per_client: 8,
+            max_polls_per_person: DEFAULT_MAX_POLLS_PER_PERSON,
+            max_polls_per_address: DEFAULT_MAX_POLLS_PER_ADDRESS,
             max_text_chars: TEXT_MAX_CHARS,
             presence_grace: Duration::from_secs(15),
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
         }
     }
 }
@@ -113,10 +131,12 @@ impl Broker {
     /// forgets idle clients and empty rooms.
     pub async fn open(config: BrokerConfig, store: &StoreConfig) -> Result<Self, StoreError> {
         let metrics = BrokerMetrics::default();
-        let rooms = Arc::new(Rooms::new(config.room_capacity));
+        let rooms = Arc::new(Rooms::new(config.room_capacity, config.max_answer_bytes));
         let caps = PollCaps {
             held_polls: config.max_held_polls,
             per_client: config.max_polls_per_client,
+            per_person: config.max_polls_per_person,
+            per_guest_address: config.max_polls_per_address,
         };
         let clients = Arc::new(Clients::new(caps, metrics.registry.clone()));
         let live = Arc::new(Live::new(config.presence_grace));
@@ -266,7 +286,9 @@ impl Broker {
             .await;
         let follows = Follows::Room(room.clone());
         let holder = request.holder.clone();
-        let (_held, ended) = match shared.clients.register(&request.client_id, follows, holder) {
+        let registered =
+            (shared.clients).register(&request.client_id, &request.owner, follows, holder);
+        let (_held, ended) = match registered {
             Ok(registered) => registered,
             Err(refused) => {
                 // A refused poll leaves nothing behind, not even the empty room it created.
@@ -369,9 +391,22 @@ impl Broker {
         let shared = &*self.shared;
         let deadline = Instant::now() + request.timeout;
         let mut followed = Vec::with_capacity(request.rooms.len());
+        let mut awaited = Vec::new();
         for follow in request.rooms {
             let (name, live_version) = (follow.room, follow.live_version);
-            let room = shared.rooms.get_or_create(name.as_str());
+            // A room nobody has written to is not made for a stream (a stream naming a hundred
+            // of them would make a hundred rooms) unless asked: the stream waits for it.
+            let room = match &follow.from {
+                _ if follow.open => shared.rooms.get_or_create(name.as_str()),
+                StreamFrom::After(_) => shared.rooms.get_or_create(name.as_str()),
+                StreamFrom::Now | StreamFrom::Start => match shared.rooms.get(name.as_str()) {
+                    Some(room) => room,
+                    None => {
+                        awaited.push(Awaited { name, live_version });
+                        continue;
+                    }
+                },
+            };
             // As for a poll: positions are taken before the stream counts as held.
             let start = match &follow.from {
                 StreamFrom::Now => Some(room.lock().end()),
@@ -387,9 +422,10 @@ impl Broker {
         }
         let rooms: Vec<_> = followed.iter().map(|room| room.room.clone()).collect();
         let follows = Follows::Stream(rooms.clone().into());
-        let registered = shared
-            .clients
-            .register(&request.client_id, follows, request.holder);
+        let registered =
+            shared
+                .clients
+                .register(&request.client_id, &request.owner, follows, request.holder);
         let (_held, ended) = match registered {
             Ok(registered) => registered,
             Err(refused) => {
@@ -401,7 +437,9 @@ impl Broker {
         };
         let client_id = request.client_id.as_str();
         let _attendance = (shared.live).attend(rooms, request.person.as_ref(), client_id);
-        let (status, rooms) = self.wait_on_rooms(&followed, deadline, ended).await;
+        let (status, rooms) = self
+            .wait_on_rooms(&mut followed, &mut awaited, deadline, ended)
+            .await;
         Ok(StreamResponse {
             status,
             rooms,
@@ -410,21 +448,40 @@ impl Broker {
     }
 
     /// [`Broker::wait_from`] for many rooms: what is new in each, as soon as any has news.
+    /// An awaited room (one not made yet) joins the followed ones once made, from its
+    /// beginning: all of it is new to the client.
     async fn wait_on_rooms(
         &self,
-        followed: &[Followed],
+        followed: &mut Vec<Followed>,
+        awaited: &mut Vec<Awaited>,
         deadline: Instant,
         mut ended: PollEnd,
     ) -> (PollStatus, Vec<RoomNews>) {
         let mut timeout = pin!(tokio::time::sleep_until(deadline));
         loop {
+            // Made before the rooms are looked up, as the arrivals below before the logs are
+            // read: a room made after its lookup still completes it.
+            let mut created = pin!(self.shared.rooms.created.notified());
+            awaited.retain(|room| match self.shared.rooms.get(room.name.as_str()) {
+                Some(made) => {
+                    let start = made.lock().beginning();
+                    followed.push(Followed {
+                        name: room.name.clone(),
+                        room: made,
+                        start,
+                        live_version: room.live_version,
+                    });
+                    false
+                }
+                None => true,
+            });
             // Made before the logs are read, as in `wait_from`: a message committed after its
             // room's read still completes its future.
             let mut arrivals: Vec<_> = followed
                 .iter()
                 .map(|room| Box::pin(room.room.news.notified()))
                 .collect();
-            let news: Vec<RoomNews> = followed.iter().filter_map(Followed::news).collect();
+            let news = self.news(followed);
             if !news.is_empty() {
                 return (PollStatus::Success, news);
             }
@@ -440,6 +497,7 @@ impl Broker {
             });
             tokio::select! {
                 () = any_arrived => {}
+                () = &mut created, if !awaited.is_empty() => {}
                 () = &mut timeout => return (PollStatus::Timeout, Vec::new()),
                 end = &mut ended => {
                     return match end.unwrap_or(PollStatus::Disconnected) {
@@ -450,6 +508,20 @@ impl Broker {
                 }
             }
         }
+    }
+
+    /// What is new in the followed rooms, in their order, within one answer's bytes: a room
+    /// that does not fit is left for the next read (its position has not moved).
+    fn news(&self, followed: &[Followed]) -> Vec<RoomNews> {
+        let mut budget = Budget::new(self.shared.config.max_answer_bytes);
+        let mut news = Vec::new();
+        for room in followed {
+            if budget.is_spent() {
+                break;
+            }
+            news.extend(room.news(&mut budget));
+        }
+        news
     }
 
     /// The followed rooms deleted since they were followed, as `unavailable`: a deleted room
@@ -480,14 +552,19 @@ impl Broker {
     }
 
     /// Answers every poll the client holds with `disconnected` and forgets the client, here
-    /// and (through a shared store) on every other instance. Returns how many polls this
-    /// instance answered; unknown means unknown to every instance.
-    pub async fn disconnect(&self, client_id: &ClientId) -> Result<usize, ChatError> {
+    /// and (through a shared store) on every other instance, if it is `owner`'s. Returns how
+    /// many polls this instance answered; unknown means unknown to every instance (or someone
+    /// else's), and then no instance ends anything.
+    pub async fn disconnect(
+        &self,
+        client_id: &ClientId,
+        owner: &ClientOwner,
+    ) -> Result<usize, ChatError> {
         let shared = &*self.shared;
-        let answered_here = shared.clients.disconnect(client_id);
+        let answered_here = shared.clients.disconnect(client_id, owner);
         let known_elsewhere = shared
             .store
-            .disconnect_client(client_id.as_str())
+            .disconnect_client(&owner.to_string(), client_id.as_str())
             .await
             .map_err(|error| self.store_failed("disconnecting the client elsewhere", error));
         match (answered_here, known_elsewhere) {
@@ -527,12 +604,14 @@ impl Broker {
         }
     }
 
-    /// Whether the room has, or ever had, messages.
-    pub fn room_exists(&self, room: &str) -> bool {
+    /// Whether the room has, or ever had, messages, or someone holds a poll or stream of it
+    /// here.
+    pub fn room_in_use(&self, room: &str) -> bool {
+        // Besides the map's and this one, a handle is a poll's, a stream's or presence's.
         self.shared
             .rooms
             .get(room)
-            .is_some_and(|room| room.lock().total() > 0)
+            .is_some_and(|room| room.lock().total() > 0 || Arc::strong_count(&room) > 2)
     }
 
     /// Counters of the whole service, over the rooms `shown` picks. With a shared store, rooms
@@ -635,7 +714,9 @@ impl Broker {
                 () = shared.shutdown.cancelled() => return,
             }
             let now = Instant::now();
-            let active = shared.clients.active_since(since);
+            let active: Vec<String> = (shared.clients.active_since(since).into_iter())
+                .map(|(owner, id)| format!("{owner} {id}"))
+                .collect();
             since = now;
             if active.is_empty() {
                 continue;
@@ -673,6 +754,12 @@ impl Broker {
     }
 }
 
+/// A room a stream waits for: nobody had written to it when the stream came.
+struct Awaited {
+    name: RoomName,
+    live_version: Option<u64>,
+}
+
 /// A room a stream follows, where in its log the stream reads from (`None`: the cursor
 /// was unknown, answered with a reset), and the version of who is online and typing the client
 /// has, if it asked for it.
@@ -684,14 +771,23 @@ struct Followed {
 }
 
 impl Followed {
-    fn news(&self) -> Option<RoomNews> {
+    /// What is new in the room, taken from `budget`. A room's first entry is taken even past
+    /// the budget, so the client always moves on; then the budget is spent and the answer
+    /// ends.
+    fn news(&self, budget: &mut Budget) -> Option<RoomNews> {
         let live = self.live_version.and_then(|known| {
             let mut live = lock(&self.room.live);
             (live.published_version() != known).then(|| live.published_state(Instant::now()))
         });
+        if let Some(live) = &live {
+            budget.spend(live_json_len(live));
+        }
         let log = self.room.lock();
         let room = self.name.to_string();
-        let news = match self.start.and_then(|start| log.entries_after(start)) {
+        let news = match self
+            .start
+            .and_then(|start| log.entries_after(start, budget))
+        {
             // Only who is online or typing changed.
             Some(None) => RoomNews {
                 unavailable: false,
@@ -710,7 +806,7 @@ impl Followed {
             // The messages as they are now: the changes before them are applied already.
             None => RoomNews {
                 room,
-                messages: log.recent(MAX_MESSAGES_PER_POLL),
+                messages: log.recent_within(MAX_MESSAGES_PER_POLL, budget),
                 reset: true,
                 unavailable: false,
                 changes: Vec::new(),
@@ -720,6 +816,17 @@ impl Followed {
         };
         Some(news)
     }
+}
+
+/// Bytes of JSON a room's live state takes in an answer, about.
+fn live_json_len(live: &LiveState) -> usize {
+    let names = |people: &[String]| {
+        people
+            .iter()
+            .map(|name| 3 + json_str_len(name))
+            .sum::<usize>()
+    };
+    64 + names(&live.online) + names(&live.typing)
 }
 
 /// How often a broker on a shared store reports its active clients (and so how stale the
@@ -766,9 +873,9 @@ impl CommitSink for Sink {
         self.rooms.rewound(room);
     }
 
-    fn client_disconnected(&self, client_id: &str) {
-        if let Ok(client_id) = ClientId::parse(client_id) {
-            self.clients.disconnect(&client_id);
+    fn client_disconnected(&self, owner: &str, client_id: &str) {
+        if let (Ok(owner), Ok(client_id)) = (owner.parse(), ClientId::parse(client_id)) {
+            self.clients.disconnect(&client_id, &owner);
         }
     }
 

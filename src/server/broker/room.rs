@@ -3,8 +3,10 @@
 //!
 //! Invariants of a [`RoomLog`]:
 //! - Offsets number every entry the room ever had, from 0; the log holds the most recent
-//!   `capacity` of them, consecutive, so a poll's position stays meaningful while old entries
-//!   are evicted.
+//!   `capacity` messages, consecutive, and at most as many changes, so a poll's position stays
+//!   meaningful while old entries are evicted, and no number of changes pushes a message out.
+//!   A dropped change was applied to its message already: only a stream whose position is
+//!   before it needs a reset.
 //! - Entries are inserted in increasing offset order: an offset the log already has is
 //!   ignored, and a jump past the end means the entries in between are unknown, so the log
 //!   restarts at the new offset (positions before the jump read as evicted).
@@ -30,7 +32,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::{answer::PollAnswer, live::RoomLive, lock};
-use crate::model::{Change, Entry, Message, PollResponse, MAX_MESSAGES_PER_POLL};
+use crate::model::{Change, ChangeKind, Entry, Message, PollResponse, MAX_MESSAGES_PER_POLL};
 
 /// All rooms by name.
 pub(super) struct Rooms {
@@ -38,6 +40,10 @@ pub(super) struct Rooms {
     /// The room of every message some log keeps.
     rooms_of: Mutex<HashMap<Uuid, Arc<Room>>>,
     capacity: usize,
+    answer_bytes: usize,
+    /// Notified (all waiters at once) after a room is made: streams waiting for a room nobody
+    /// had written to yet look again.
+    pub created: Notify,
 }
 
 pub(super) struct Room {
@@ -66,11 +72,15 @@ impl Room {
 }
 
 impl Rooms {
-    pub fn new(capacity: usize) -> Self {
+    /// Rooms keeping `capacity` messages each, whose reads answer at most `answer_bytes` of
+    /// JSON.
+    pub fn new(capacity: usize, answer_bytes: usize) -> Self {
         Self {
             map: Mutex::new(HashMap::new()),
             rooms_of: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+            answer_bytes,
+            created: Notify::new(),
         }
     }
 
@@ -83,9 +93,21 @@ impl Rooms {
         if let Some(room) = map.get(name) {
             return room.clone();
         }
+        let room = Self::create(&mut map, name, self.capacity, self.answer_bytes);
+        drop(map);
+        self.created.notify_waiters();
+        room
+    }
+
+    fn create(
+        map: &mut HashMap<String, Arc<Room>>,
+        name: &str,
+        capacity: usize,
+        answer_bytes: usize,
+    ) -> Arc<Room> {
         let room = Arc::new(Room {
             name: name.into(),
-            log: Mutex::new(RoomLog::new(self.capacity)),
+            log: Mutex::new(RoomLog::new(capacity, answer_bytes)),
             arrived: Notify::new(),
             news: Notify::new(),
             live: Mutex::default(),
@@ -204,13 +226,27 @@ impl Rooms {
 
 /// A room's most recent entries. Offsets number every entry the room ever had.
 pub(super) struct RoomLog {
-    entries: VecDeque<Entry>,
+    /// The entries kept, each with its offset, in offset order. Messages are consecutive from
+    /// `messages_from` on; changes from `changes_from` on (older changes were applied to their
+    /// messages and dropped, which leaves holes only streams care about).
+    entries: VecDeque<(u64, Entry)>,
     /// Offset the next entry will get (= entries the room ever had).
     next_offset: u64,
+    /// Every message at this offset or later is kept: polls may read from here.
+    messages_from: u64,
+    /// Every change at this offset or later is kept: streams may read from the later of the
+    /// two.
+    changes_from: u64,
+    kept_messages: usize,
+    kept_changes: usize,
     /// Changes ever inserted (since the log started here): what `total` less this counts as
     /// messages.
     changes: u64,
+    /// Messages kept, and as many changes besides: changes never push a message out.
     capacity: usize,
+    /// The most an answer read from the log may take as JSON (at least one entry is always
+    /// read, so a reader moves on).
+    answer_bytes: usize,
     /// The last answer read from the log and the offset it was read from, until the log
     /// changes: the polls a send wakes all read from the same offset.
     last_read: Option<(u64, PollAnswer)>,
@@ -234,29 +270,60 @@ pub(super) struct Entries {
     pub last_id: Uuid,
 }
 
+/// What is left of an answer's byte budget as it is filled.
+pub(super) struct Budget(usize);
+
+impl Budget {
+    pub fn new(bytes: usize) -> Self {
+        Self(bytes)
+    }
+
+    /// Takes `bytes` if they fit; the first entry of an answer (`first`) always fits, so that
+    /// a reader moves on even past an entry larger than the whole budget.
+    fn take(&mut self, bytes: usize, first: bool) -> bool {
+        if bytes > self.0 && !first {
+            return false;
+        }
+        self.0 = self.0.saturating_sub(bytes);
+        true
+    }
+
+    pub fn is_spent(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// Takes `bytes` whether or not they fit (what must be answered anyway).
+    pub fn spend(&mut self, bytes: usize) {
+        self.0 = self.0.saturating_sub(bytes);
+    }
+}
+
 impl RoomLog {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, answer_bytes: usize) -> Self {
         Self {
             entries: VecDeque::new(),
             next_offset: 0,
+            messages_from: 0,
+            changes_from: 0,
+            kept_messages: 0,
+            kept_changes: 0,
             changes: 0,
             capacity,
+            answer_bytes,
             last_read: None,
         }
     }
 
-    fn first_offset(&self) -> u64 {
-        self.next_offset - self.entries.len() as u64
-    }
-
     fn messages(&self) -> impl DoubleEndedIterator<Item = &Arc<Message>> {
-        self.entries.iter().filter_map(Entry::message)
+        self.entries.iter().filter_map(|(_, entry)| entry.message())
     }
 
     /// Appends the entry at `offset`, unless the log already has that offset (`None`); a
     /// change is applied to its message first. After a jump past the end, the entries in
     /// between are unknown: the log restarts at `offset`, and polls that were waiting before it
-    /// are answered with a reset. Returns the ids of the messages dropped from the log.
+    /// are answered with a reset. Past the capacity the oldest message goes (with the changes
+    /// before it), and past as many changes the oldest change. Returns the ids of the messages
+    /// dropped from the log.
     fn insert(&mut self, offset: u64, entry: Entry) -> Option<Vec<Uuid>> {
         if offset < self.next_offset {
             return None;
@@ -265,31 +332,60 @@ impl RoomLog {
         if offset > self.next_offset {
             dropped = self.forget();
             self.next_offset = offset;
+            self.messages_from = offset;
+            self.changes_from = offset;
         }
-        if self.entries.len() == self.capacity {
-            if let Some(Entry::Message(message)) = self.entries.pop_front() {
-                dropped.push(message.id);
+        match &entry {
+            Entry::Change(change) => {
+                self.apply(change);
+                self.changes += 1;
+                self.kept_changes += 1;
             }
+            Entry::Message(_) => self.kept_messages += 1,
         }
-        if let Entry::Change(change) = &entry {
-            self.apply(change);
-            self.changes += 1;
-        }
-        self.entries.push_back(entry);
+        self.entries.push_back((offset, entry));
         self.next_offset += 1;
         self.last_read = None;
+        while self.kept_messages > self.capacity {
+            let Some((evicted, entry)) = self.entries.pop_front() else {
+                break;
+            };
+            match entry {
+                Entry::Message(message) => {
+                    self.kept_messages -= 1;
+                    self.messages_from = evicted + 1;
+                    dropped.push(message.id);
+                }
+                Entry::Change(_) => self.kept_changes -= 1,
+            }
+            self.changes_from = self.changes_from.max(evicted + 1);
+        }
+        if self.kept_changes > self.capacity {
+            // Already applied to its message, which stays: only a stream from before it has to
+            // start over.
+            if let Some(index) = self
+                .entries
+                .iter()
+                .position(|(_, entry)| matches!(entry, Entry::Change(_)))
+            {
+                if let Some((evicted, _)) = self.entries.remove(index) {
+                    self.kept_changes -= 1;
+                    self.changes_from = evicted + 1;
+                }
+            }
+        }
         Some(dropped)
     }
 
     /// Puts the message `change` is about in the state it leaves it, if the log has it.
     fn apply(&mut self, change: &Change) {
         // Changes are usually to recent messages: search from the newest.
-        let slot = self.entries.iter_mut().rev().find(|entry| {
+        let slot = self.entries.iter_mut().rev().find(|(_, entry)| {
             entry
                 .message()
                 .is_some_and(|message| message.id == change.message_id)
         });
-        if let Some(slot) = slot {
+        if let Some((_, slot)) = slot {
             if let Some(changed) = slot.message().and_then(|m| m.changed_by(change)) {
                 *slot = Entry::Message(Arc::new(changed));
             }
@@ -310,8 +406,12 @@ impl RoomLog {
         };
         let id = Uuid::parse_str(id).ok()?;
         // Clients are usually at or near the end: search from the newest entry.
-        let index = self.entries.iter().rposition(|entry| entry.id() == id)?;
-        Some(self.first_offset() + index as u64 + 1)
+        let (offset, _) = self
+            .entries
+            .iter()
+            .rev()
+            .find(|(_, entry)| entry.id() == id)?;
+        Some(offset + 1)
     }
 
     /// Where the next entry will be.
@@ -319,22 +419,25 @@ impl RoomLog {
         self.next_offset
     }
 
-    /// Where the room's first entry is, if the log still has it (`None`: it dropped some).
+    /// Where the room's first entry is, if the log still has every entry (`None`: it dropped
+    /// some).
     pub fn beginning(&self) -> Option<u64> {
-        (self.first_offset() == 0).then_some(0)
+        (self.messages_from == 0 && self.changes_from == 0).then_some(0)
     }
 
-    /// The entries from `offset` on; `None` if some of them are gone: before the first entry
-    /// kept (evicted), or past the end (the log was forgotten since this position was taken).
-    fn entries_from(&self, offset: u64) -> Option<impl Iterator<Item = &Entry>> {
-        let skip = offset
-            .checked_sub(self.first_offset())
-            .filter(|_| offset <= self.next_offset)?;
-        Some(self.entries.iter().skip(skip as usize))
+    /// The entries from `offset` on, if every entry of the kinds a reader wants is kept from
+    /// there (`kept_from`); `None` before that, or past the end (the log was forgotten since
+    /// this position was taken).
+    fn entries_from(&self, offset: u64, kept_from: u64) -> Option<impl Iterator<Item = &Entry>> {
+        if offset < kept_from || offset > self.next_offset {
+            return None;
+        }
+        let skip = self.entries.partition_point(|(kept, _)| *kept < offset);
+        Some(self.entries.range(skip..).map(|(_, entry)| entry))
     }
 
-    /// Up to [`MAX_MESSAGES_PER_POLL`] messages from `offset` on (changes are skipped: a poll
-    /// answers new messages only).
+    /// Up to [`MAX_MESSAGES_PER_POLL`] messages from `offset` on, within the answer's bytes
+    /// (changes are skipped: a poll answers new messages only).
     pub fn read_from(&mut self, offset: u64) -> Read {
         if offset == self.next_offset {
             return Read::Nothing;
@@ -344,14 +447,11 @@ impl RoomLog {
                 return Read::Messages(answer.clone());
             }
         }
-        let Some(entries) = self.entries_from(offset) else {
+        let Some(entries) = self.entries_from(offset, self.messages_from) else {
             return Read::Evicted;
         };
-        let messages: Vec<_> = entries
-            .filter_map(Entry::message)
-            .take(MAX_MESSAGES_PER_POLL)
-            .cloned()
-            .collect();
+        let mut budget = Budget::new(self.answer_bytes);
+        let messages = within_budget(entries.filter_map(Entry::message), &mut budget);
         if messages.is_empty() {
             return Read::Nothing;
         }
@@ -360,13 +460,21 @@ impl RoomLog {
         Read::Messages(answer)
     }
 
-    /// Up to [`MAX_MESSAGES_PER_POLL`] entries from `offset` on, for a stream: `Some(None)`
-    /// when there are none yet, `None` when some are gone (the client needs a reset).
-    pub fn entries_after(&self, offset: u64) -> Option<Option<Entries>> {
+    /// Up to [`MAX_MESSAGES_PER_POLL`] entries from `offset` on within `budget`, for a stream:
+    /// `Some(None)` when there are none yet (or the budget is spent), `None` when some are gone
+    /// (the client needs a reset).
+    pub fn entries_after(&self, offset: u64, budget: &mut Budget) -> Option<Option<Entries>> {
+        let kept_from = self.messages_from.max(self.changes_from);
         let mut messages = Vec::new();
         let mut changes = Vec::new();
         let mut last_id = None;
-        for entry in self.entries_from(offset)?.take(MAX_MESSAGES_PER_POLL) {
+        for entry in self
+            .entries_from(offset, kept_from)?
+            .take(MAX_MESSAGES_PER_POLL)
+        {
+            if !budget.take(json_len(entry), last_id.is_none()) {
+                break;
+            }
             last_id = Some(entry.id());
             match entry {
                 Entry::Message(message) => messages.push(message.clone()),
@@ -382,12 +490,15 @@ impl RoomLog {
 
     /// The answer for a poll whose position the log does not have: its latest messages.
     pub fn reset(&self) -> PollAnswer {
-        PollAnswer::new(PollResponse::reset(self.recent(MAX_MESSAGES_PER_POLL)))
+        let mut budget = Budget::new(self.answer_bytes);
+        PollAnswer::new(PollResponse::reset(
+            self.recent_within(MAX_MESSAGES_PER_POLL, &mut budget),
+        ))
     }
 
     /// The id of the last entry, where a client that has [`RoomLog::reset`]'s messages is.
     pub fn last_id(&self) -> Option<Uuid> {
-        self.entries.back().map(Entry::id)
+        self.entries.back().map(|(_, entry)| entry.id())
     }
 
     /// Forgets every entry and offset, for a store that lost them: the next entry inserted
@@ -396,14 +507,23 @@ impl RoomLog {
         let forgotten = self.messages().map(|message| message.id).collect();
         self.entries.clear();
         self.next_offset = 0;
+        self.messages_from = 0;
+        self.changes_from = 0;
+        self.kept_messages = 0;
+        self.kept_changes = 0;
         self.changes = 0;
         self.last_read = None;
         forgotten
     }
 
-    /// The last `count` messages as they are now, oldest first.
+    /// The last `count` messages as they are now, oldest first, within the answer's bytes.
     pub fn recent(&self, count: usize) -> Vec<Arc<Message>> {
-        let mut recent: Vec<_> = self.messages().rev().take(count).cloned().collect();
+        self.recent_within(count, &mut Budget::new(self.answer_bytes))
+    }
+
+    /// The last `count` messages that fit `budget`, oldest first.
+    pub fn recent_within(&self, count: usize, budget: &mut Budget) -> Vec<Arc<Message>> {
+        let mut recent = within_budget(self.messages().rev().take(count), budget);
         recent.reverse();
         recent
     }
@@ -413,13 +533,23 @@ impl RoomLog {
         self.next_offset
     }
 
+    #[cfg(test)]
+    pub fn kept_messages(&self) -> usize {
+        self.kept_messages
+    }
+
+    #[cfg(test)]
+    pub fn kept_changes(&self) -> usize {
+        self.kept_changes
+    }
+
     /// How many messages came after `last_read` (all kept ones for `None`). Exact while the
     /// log keeps `last_read`; otherwise (evicted, not arrived here yet, another room's) it
     /// counts the kept messages newer than it, ids being time-ordered, and is only a lower
     /// bound when every kept one is newer and older ones were evicted.
     pub fn unread_after(&self, last_read: Option<Uuid>) -> Unread {
-        let evicted = self.first_offset() > 0;
-        let kept = self.messages().count();
+        let evicted = self.messages_from > 0;
+        let kept = self.kept_messages;
         let Some(last_read) = last_read else {
             return Unread {
                 count: kept,
@@ -443,6 +573,74 @@ impl RoomLog {
             at_least: evicted && count == kept,
         }
     }
+}
+
+/// Up to [`MAX_MESSAGES_PER_POLL`] of `messages`, in their order, while they fit `budget`.
+fn within_budget<'a>(
+    messages: impl Iterator<Item = &'a Arc<Message>>,
+    budget: &mut Budget,
+) -> Vec<Arc<Message>> {
+    let mut taken = Vec::new();
+    for message in messages.take(MAX_MESSAGES_PER_POLL) {
+        if !budget.take(message_json_len(message), taken.is_empty()) {
+            break;
+        }
+        taken.push(message.clone());
+    }
+    taken
+}
+
+/// Bytes of JSON an entry takes in an answer: exact for its strings (a control character
+/// escapes to six bytes), a generous constant for the rest.
+pub(super) fn json_len(entry: &Entry) -> usize {
+    match entry {
+        Entry::Message(message) => message_json_len(message),
+        Entry::Change(change) => {
+            let kind = match &change.kind {
+                ChangeKind::Edit { text } => json_str_len(text),
+                ChangeKind::React { emoji } | ChangeKind::Unreact { emoji } => json_str_len(emoji),
+                ChangeKind::Delete => 0,
+            };
+            ENTRY_JSON_OVERHEAD
+                + json_str_len(&change.room)
+                + json_str_len(&change.by)
+                + json_str_len(&change.author)
+                + kind
+        }
+    }
+}
+
+fn message_json_len(message: &Message) -> usize {
+    let reactions: usize = (message.reactions.iter())
+        .map(|reaction| {
+            40 + json_str_len(&reaction.emoji)
+                + reaction
+                    .by
+                    .iter()
+                    .map(|by| 3 + json_str_len(by))
+                    .sum::<usize>()
+        })
+        .sum();
+    ENTRY_JSON_OVERHEAD
+        + json_str_len(&message.sender)
+        + json_str_len(&message.text)
+        + json_str_len(&message.room)
+        + message.author.as_deref().map_or(0, json_str_len)
+        + reactions
+}
+
+/// Field names, ids, numbers and punctuation of one entry's JSON, at most.
+const ENTRY_JSON_OVERHEAD: usize = 256;
+
+/// Bytes `text` takes as a JSON string's contents, as serde_json escapes it.
+pub(super) fn json_str_len(text: &str) -> usize {
+    text.bytes()
+        .map(|byte| match byte {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0C => 2,
+            0..0x20 => 6,
+            _ => 1,
+        })
+        .sum()
 }
 
 /// Messages a reader has not read in a room.
@@ -470,7 +668,7 @@ mod tests {
 
     /// A log holding `count` messages `m0`, `m1`... at offsets 0, 1...
     fn log_of(capacity: usize, count: u64) -> (RoomLog, Vec<Arc<Message>>) {
-        let mut log = RoomLog::new(capacity);
+        let mut log = RoomLog::new(capacity, usize::MAX);
         let messages: Vec<_> = (0..count).map(|i| message(&format!("m{i}"))).collect();
         for (offset, message) in (0..).zip(&messages) {
             assert!(log
@@ -562,7 +760,10 @@ mod tests {
         assert_eq!(log.unread_after(id(0)), unread(3, true), "m0 was evicted");
         assert_eq!(log.unread_after(Some(older)), unread(3, true));
         assert_eq!(log.unread_after(None), unread(3, true));
-        assert_eq!(RoomLog::new(3).unread_after(Some(older)), unread(0, false));
+        assert_eq!(
+            RoomLog::new(3, usize::MAX).unread_after(Some(older)),
+            unread(0, false)
+        );
     }
 
     #[test]

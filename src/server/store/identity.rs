@@ -145,6 +145,9 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// The rooms the account has joined, ordered by name.
     async fn joined_rooms(&self, account: &str) -> Result<Vec<JoinedRoomRecord>, StoreError>;
 
+    /// Whether any account has joined the room.
+    async fn room_joined(&self, room: &str) -> Result<bool, StoreError>;
+
     /// Joins the room if the account has not, and moves its read position to `last_read` if
     /// that is newer than the kept one (`None` keeps it). Answers the room as kept now, or
     /// `None` (and nothing changed) for a private room the account is neither owner nor

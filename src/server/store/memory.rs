@@ -20,7 +20,25 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct KeptRoom {
     recent: VecDeque<Entry>,
+    /// How many of `recent` are messages: retention counts those.
+    messages: usize,
     total: u64,
+}
+
+impl KeptRoom {
+    /// Where the most recent `count` messages start in `recent` (with every change after).
+    fn start_of_last(&self, count: usize) -> usize {
+        let mut seen = 0;
+        for (index, entry) in self.recent.iter().enumerate().rev() {
+            if entry.message().is_some() {
+                seen += 1;
+                if seen == count {
+                    return index;
+                }
+            }
+        }
+        0
+    }
 }
 
 impl MemoryStore {
@@ -41,10 +59,19 @@ impl Store for MemoryStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let room = rooms.entry(entry.room().to_owned()).or_default();
-        if room.recent.len() >= self.retention.max_messages_per_room {
-            room.recent.pop_front();
-        }
         room.recent.push_back(entry.clone());
+        if entry.message().is_some() {
+            room.messages += 1;
+        }
+        // Past the retention, the oldest message goes with the changes before it: changes
+        // never push a message out.
+        while room.messages > self.retention.max_messages_per_room {
+            match room.recent.pop_front() {
+                Some(Entry::Message(_)) => room.messages -= 1,
+                Some(Entry::Change(_)) => {}
+                None => break,
+            }
+        }
         let offset = room.total;
         room.total += 1;
         // Still under the lock, so the sink sees entries in the order they are kept.
@@ -60,7 +87,7 @@ impl Store for MemoryStore {
         Ok(rooms
             .iter()
             .map(|(name, room)| {
-                let skip = room.recent.len().saturating_sub(per_room);
+                let skip = room.start_of_last(per_room);
                 StoredRoom {
                     name: name.clone(),
                     recent: room.recent.iter().skip(skip).cloned().collect(),

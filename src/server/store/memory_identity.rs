@@ -186,6 +186,14 @@ impl IdentityStore for MemoryIdentityStore {
             .collect())
     }
 
+    async fn room_joined(&self, room: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .kept()
+            .joined
+            .values()
+            .any(|rooms| rooms.contains_key(room)))
+    }
+
     async fn set_read(
         &self,
         account: &str,

@@ -9,7 +9,9 @@
 //!   their offsets in the room, so a cursor means the same before and after a restart and on
 //!   every instance sharing the store;
 //! - a failed append reaches no sink and leaves the store as it was;
-//! - `load` returns each room's most recent entries, oldest first, and its total ever.
+//! - `load` returns each room's most recent messages and the changes after the oldest of
+//!   them, oldest first, and its total ever;
+//! - retention counts messages: no number of changes deletes a message.
 
 pub mod identity;
 mod memory;
@@ -47,8 +49,9 @@ pub trait CommitSink: Send + Sync + 'static {
     /// whatever it missed arrives once it is back.
     fn interrupted(&self) {}
 
-    /// Another instance sharing the store disconnected this client (`DELETE /api/client`).
-    fn client_disconnected(&self, _client_id: &str) {}
+    /// Another instance sharing the store disconnected `owner`'s client (`DELETE
+    /// /api/client`).
+    fn client_disconnected(&self, _owner: &str, _client_id: &str) {}
 
     /// The store lost the room's most recent messages (a shared store restarted without
     /// them): what the sink has of the room is gone, and its offsets go on from a lower one.
@@ -81,7 +84,7 @@ pub enum LiveNews {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRoom {
     pub name: String,
-    /// The most recent entries, oldest first.
+    /// The most recent messages and every change after the oldest of them, oldest first.
     pub recent: Vec<Entry>,
     /// How many entries the room has ever had.
     pub total: u64,
@@ -90,7 +93,8 @@ pub struct StoredRoom {
 /// How much a store keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
-    /// Older entries of a room (messages and changes alike) are deleted as new ones arrive.
+    /// Past this many messages in a room, the oldest goes (with the changes before it) as a new
+    /// one arrives. Changes do not count.
     pub max_messages_per_room: usize,
     /// Messages older than this are deleted in the background (persistent stores only).
     pub max_age: Option<Duration>,
@@ -123,7 +127,8 @@ pub trait Store: Send + Sync + 'static {
     /// Keeps `entry` and hands it to the sink; resolves only after both.
     async fn append(&self, entry: Entry) -> Result<(), StoreError>;
 
-    /// Every room's most recent `per_room` entries, for the broker to start from.
+    /// Every room's most recent `per_room` messages and the changes after the oldest of them,
+    /// for the broker to start from.
     async fn load(&self, per_room: usize) -> Result<Vec<StoredRoom>, StoreError>;
 
     /// A cheap check that the store can serve, for health endpoints.
@@ -146,14 +151,17 @@ pub trait Store: Send + Sync + 'static {
         false
     }
 
-    /// Records, for a shared store, that these clients were active on this instance just now.
+    /// Records, for a shared store, that these clients (each `OWNER CLIENT-ID`, see
+    /// [`ClientOwner`](crate::model::ClientOwner)'s text) were active on this instance just
+    /// now.
     async fn record_active_clients(&self, _clients: Vec<String>) -> Result<(), StoreError> {
         Ok(())
     }
 
-    /// For a shared store: forgets the client and tells every other instance to disconnect it.
-    /// Returns whether any instance had reported it active.
-    async fn disconnect_client(&self, _client_id: &str) -> Result<bool, StoreError> {
+    /// For a shared store: if any instance reported `owner`'s client active, forgets it and
+    /// tells every other instance to disconnect it; returns whether one had. Otherwise nothing
+    /// is told, so an unknown answer never ends a poll anywhere.
+    async fn disconnect_client(&self, _owner: &str, _client_id: &str) -> Result<bool, StoreError> {
         Ok(false)
     }
 
@@ -232,11 +240,16 @@ impl fmt::Display for StoreConfig {
         match self {
             Self::Memory => f.write_str("memory"),
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-            // Never print a password given in the URL.
-            Self::Redis(url) => match url.rsplit_once('@') {
-                Some((_, host)) => write!(f, "redis://***@{host}"),
-                None => f.write_str(url),
-            },
+            Self::Redis(url) => f.write_str(&redacted(url)),
         }
+    }
+}
+
+/// The URL without the credentials it may carry (`redis://user:password@host`), for logs and
+/// errors: a password is never printed.
+pub(crate) fn redacted(url: &str) -> String {
+    match url.rsplit_once('@') {
+        Some((_, host)) => format!("redis://***@{host}"),
+        None => url.to_owned(),
     }
 }

@@ -23,8 +23,9 @@
 //! Accounts, sessions and private rooms live in the same Redis, under the same prefix: see
 //! [`super::redis_identity`].
 //!
-//! `DELETE /api/client/ID` on one instance publishes `"INSTANCE ID"` on `chat:disconnects`; the
-//! other instances answer the client's polls there.
+//! `DELETE /api/client/ID` on one instance removes `"OWNER ID"` from `chat:clients` and, if
+//! some instance had reported it there, publishes `"INSTANCE OWNER ID"` on `chat:disconnects`;
+//! the other instances answer that owner's client's polls there.
 //!
 //! Presence and typing are never stored: instances tell each other on `chat:live`
 //! (`{"from": INSTANCE, "news": [LiveNews...]}`, see [`LiveNews`]). Having subscribed, an
@@ -75,12 +76,38 @@ fn stream_key(room: &str) -> String {
     format!("chat:room:{room}")
 }
 
-/// KEYS: rooms hash, room stream, channel. ARGV: room, max entries kept, message JSON.
+/// The list of the stream entries of a room's messages (not its changes), oldest first: what
+/// retention counts.
+fn messages_key(room: &str) -> String {
+    format!("chat:room-messages:{room}")
+}
+
+/// KEYS: rooms hash, room stream, channel, room's message list. ARGV: room, messages kept,
+/// entry JSON, `1` for a message (`0` for a change). Past the retention, the oldest message
+/// goes with every entry before it: changes never push a message out.
 const APPEND_SCRIPT: &str = r"
 local seq = redis.call('HINCRBY', KEYS[1], ARGV[1], 1) - 1
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], '*', 'seq', seq, 'message', ARGV[3])
+local id = redis.call('XADD', KEYS[2], '*', 'seq', seq, 'message', ARGV[3])
+if ARGV[4] == '1' then
+    redis.call('RPUSH', KEYS[4], id)
+    local excess = redis.call('LLEN', KEYS[4]) - tonumber(ARGV[2])
+    if excess > 0 then
+        redis.call('LTRIM', KEYS[4], excess, -1)
+        redis.call('XTRIM', KEYS[2], 'MINID', redis.call('LINDEX', KEYS[4], 0))
+    end
+end
 redis.call('PUBLISH', KEYS[3], seq .. ' ' .. id .. ' ' .. ARGV[3])
 return {seq, id}
+";
+
+/// KEYS: active clients, disconnections channel. ARGV: `OWNER CLIENT-ID`, this instance. Tells
+/// the other instances only when some instance reported the client active as that owner's.
+const DISCONNECT_SCRIPT: &str = r"
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+if removed > 0 then
+    redis.call('PUBLISH', KEYS[2], ARGV[2] .. ' ' .. ARGV[1])
+end
+return removed
 ";
 
 /// Stream entries read per round trip when filling a gap.
@@ -114,6 +141,7 @@ struct Inner {
     client: Client,
     commands: ConnectionManager,
     append: Script,
+    disconnect: Script,
     sink: Arc<dyn CommitSink>,
     retention: Retention,
     /// Per room, what the sink has so far.
@@ -166,7 +194,7 @@ impl RedisStore {
         ping_every: Duration,
     ) -> Result<Self, StoreError> {
         let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
-            path: url.to_owned(),
+            path: super::redacted(url),
             cause: cause.to_string(),
         };
         let (client, commands) = connect(url).await?;
@@ -176,6 +204,7 @@ impl RedisStore {
             client,
             commands,
             append: Script::new(APPEND_SCRIPT),
+            disconnect: Script::new(DISCONNECT_SCRIPT),
             sink,
             retention,
             delivered: Mutex::new(HashMap::new()),
@@ -202,7 +231,7 @@ impl RedisStore {
 /// that reconnects by itself, checked with a PING.
 pub(super) async fn connect(url: &str) -> Result<(Client, ConnectionManager), StoreError> {
     let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
-        path: url.to_owned(),
+        path: super::redacted(url),
         cause: cause.to_string(),
     };
     let client = Client::open(url).map_err(|error| open_error(&error))?;
@@ -419,13 +448,16 @@ impl Inner {
         }
     }
 
-    /// Follows a disconnection published by another instance (`"INSTANCE CLIENT-ID"`).
+    /// Follows a disconnection published by another instance (`"INSTANCE OWNER CLIENT-ID"`).
     fn disconnected_elsewhere(&self, payload: &[u8]) {
         let text = String::from_utf8_lossy(payload);
-        match text.split_once(' ') {
-            Some((instance, _)) if instance == self.instance => {}
-            Some((_, client_id)) => self.sink.client_disconnected(client_id),
-            None => tracing::warn!(%text, "unreadable disconnection in redis"),
+        let mut words = text.splitn(3, ' ');
+        match (words.next(), words.next(), words.next()) {
+            (Some(instance), _, _) if instance == self.instance => {}
+            (Some(_), Some(owner), Some(client_id)) => {
+                self.sink.client_disconnected(owner, client_id);
+            }
+            _ => tracing::warn!("unreadable disconnection in redis"),
         }
     }
 
@@ -551,9 +583,15 @@ impl Store for RedisStore {
             .key(ROOMS_KEY)
             .key(stream_key(message.room()))
             .key(CHANNEL)
+            .key(messages_key(message.room()))
             .arg(message.room())
             .arg(inner.retention.max_messages_per_room.max(1))
             .arg(json)
+            .arg(if message.message().is_some() {
+                "1"
+            } else {
+                "0"
+            })
             .invoke_async(&mut commands)
             .await
             .map_err(unavailable)?;
@@ -589,8 +627,13 @@ impl Store for RedisStore {
             commands.hgetall(ROOMS_KEY).await.map_err(unavailable)?;
         let mut rooms = Vec::with_capacity(totals.len());
         for (name, total) in totals {
+            // From the `per_room`-th newest message on, changes included.
+            let first: Option<String> = commands
+                .lindex(messages_key(&name), -(per_room.max(1) as isize))
+                .await
+                .map_err(unavailable)?;
             let reply: StreamRangeReply = commands
-                .xrevrange_count(stream_key(&name), "+", "-", per_room)
+                .xrevrange(stream_key(&name), "+", first.as_deref().unwrap_or("-"))
                 .await
                 .map_err(unavailable)?;
             let mut recent = Vec::with_capacity(reply.ids.len());
@@ -618,6 +661,8 @@ impl Store for RedisStore {
             .hdel(ROOMS_KEY, room)
             .ignore()
             .del(stream_key(room))
+            .ignore()
+            .del(messages_key(room))
             .ignore()
             .query_async(&mut commands)
             .await
@@ -660,14 +705,16 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn disconnect_client(&self, client_id: &str) -> Result<bool, StoreError> {
+    async fn disconnect_client(&self, owner: &str, client_id: &str) -> Result<bool, StoreError> {
         let mut commands = self.inner.commands.clone();
-        let announcement = format!("{} {client_id}", self.inner.instance);
-        let (removed,): (u64,) = redis::pipe()
-            .zrem(CLIENTS_KEY, client_id)
-            .publish(DISCONNECTS, announcement)
-            .ignore()
-            .query_async(&mut commands)
+        let removed: u64 = self
+            .inner
+            .disconnect
+            .key(CLIENTS_KEY)
+            .key(DISCONNECTS)
+            .arg(format!("{owner} {client_id}"))
+            .arg(&self.inner.instance)
+            .invoke_async(&mut commands)
             .await
             .map_err(unavailable)?;
         Ok(removed > 0)

@@ -312,7 +312,7 @@ impl RedisIdentityStore {
             scripts: Scripts::new(),
         });
         let subscription = inner.subscribe().await.map_err(|error| StoreError::Open {
-            path: url.to_owned(),
+            path: super::redacted(url),
             cause: error.to_string(),
         })?;
         let stop = CancellationToken::new();
@@ -775,6 +775,14 @@ impl IdentityStore for RedisIdentityStore {
             .invoke_async(&mut inner.commands.clone())
             .await
             .map_err(unavailable)
+    }
+
+    async fn room_joined(&self, room: &str) -> Result<bool, StoreError> {
+        let joiners: u64 = (self.inner.commands.clone())
+            .scard(joined_by_key(room))
+            .await
+            .map_err(unavailable)?;
+        Ok(joiners > 0)
     }
 
     async fn joined_rooms(&self, account: &str) -> Result<Vec<JoinedRoomRecord>, StoreError> {

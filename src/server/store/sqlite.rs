@@ -157,6 +157,7 @@ impl SqliteStore {
                 .map_err(|error| open_error(&error))?;
         }
         let next_seq = room_totals(&writer).map_err(|error| open_error(&error))?;
+        let kept_messages = kept_messages(&writer).map_err(|error| open_error(&error))?;
         let reader = open_connection(path).map_err(|error| open_error(&error))?;
 
         let (commands, queue) = mpsc::channel();
@@ -165,6 +166,7 @@ impl SqliteStore {
             sink,
             retention,
             next_seq,
+            kept_messages,
             last_prune: Instant::now(),
         };
         thread::Builder::new()
@@ -249,12 +251,22 @@ fn room_totals(connection: &Connection) -> rusqlite::Result<HashMap<String, u64>
     rows.collect()
 }
 
+/// How many messages (not changes) each room keeps: what retention counts.
+fn kept_messages(connection: &Connection) -> rusqlite::Result<HashMap<String, u64>> {
+    let mut statement = connection
+        .prepare("SELECT room, count(*) FROM messages WHERE change_json IS NULL GROUP BY room")?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
 struct Writer {
     connection: Connection,
     sink: Arc<dyn CommitSink>,
     retention: Retention,
     /// Each room's next `seq` (= its total so far).
     next_seq: HashMap<String, u64>,
+    /// Each room's messages in the table, for retention.
+    kept_messages: HashMap<String, u64>,
     last_prune: Instant,
 }
 
@@ -325,12 +337,14 @@ impl Writer {
         transaction.commit()?;
         // Only once the deletion is durable, as with offsets taken in `commit`.
         self.next_seq.remove(room);
+        self.kept_messages.remove(room);
         Ok(())
     }
 
     fn commit(&mut self, batch: &[Append]) -> rusqlite::Result<Offsets> {
         // Sequence numbers are only taken over once the transaction is durable.
         let mut next_seq: HashMap<&str, u64> = HashMap::new();
+        let mut kept_messages: HashMap<&str, u64> = HashMap::new();
         let mut offsets = Vec::with_capacity(batch.len());
         let transaction = self.connection.transaction()?;
         {
@@ -372,24 +386,47 @@ impl Writer {
                 };
                 offsets.push(*seq);
                 *seq += 1;
+                let kept = kept_messages
+                    .entry(room)
+                    .or_insert_with(|| self.kept_messages.get(room).copied().unwrap_or(0));
+                if append.entry.message().is_some() {
+                    *kept += 1;
+                }
             }
             let mut upsert = transaction.prepare_cached(
                 "INSERT INTO rooms (name, total) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET total = excluded.total",
             )?;
+            // Retention counts messages: the oldest ones past it go with the changes before
+            // them (applied to messages that go too, or older than any kept one).
+            let mut oldest_kept = transaction.prepare_cached(
+                "SELECT seq FROM messages WHERE room = ?1 AND change_json IS NULL
+                 ORDER BY seq LIMIT 1 OFFSET ?2",
+            )?;
             let mut trim =
                 transaction.prepare_cached("DELETE FROM messages WHERE room = ?1 AND seq < ?2")?;
             for (room, total) in &next_seq {
                 upsert.execute(params![room, *total as i64])?;
-                let keep_from = total.saturating_sub(self.retention.max_messages_per_room as u64);
-                if keep_from > 0 {
-                    trim.execute(params![room, keep_from as i64])?;
+            }
+            for (room, kept) in &mut kept_messages {
+                let excess = kept.saturating_sub(self.retention.max_messages_per_room as u64);
+                if excess > 0 {
+                    let keep_from: Option<i64> = oldest_kept
+                        .query_row(params![room, excess as i64], |row| row.get(0))
+                        .optional()?;
+                    if let Some(keep_from) = keep_from {
+                        trim.execute(params![room, keep_from])?;
+                    }
+                    *kept -= excess;
                 }
             }
         }
         transaction.commit()?;
         for (room, total) in next_seq {
             self.next_seq.insert(room.to_owned(), total);
+        }
+        for (room, kept) in kept_messages {
+            self.kept_messages.insert(room.to_owned(), kept);
         }
         Ok(offsets)
     }
@@ -406,6 +443,7 @@ impl Writer {
         )?;
         if deleted > 0 {
             tracing::debug!(deleted, "pruned messages older than the retention age");
+            self.kept_messages = kept_messages(&self.connection)?;
         }
         Ok(())
     }
@@ -425,9 +463,13 @@ impl Store for SqliteStore {
     async fn load(&self, per_room: usize) -> Result<Vec<StoredRoom>, StoreError> {
         self.read(move |connection| {
             let mut rooms = Vec::new();
+            // The last `per_room` messages and every change after the oldest of them.
             let mut recent = connection.prepare(
                 "SELECT id, sender, text, timestamp, verified, author, change_json FROM messages
-                 WHERE room = ?1 ORDER BY seq DESC LIMIT ?2",
+                 WHERE room = ?1 AND seq >= coalesce(
+                     (SELECT seq FROM messages WHERE room = ?1 AND change_json IS NULL
+                      ORDER BY seq DESC LIMIT 1 OFFSET ?2 - 1), 0)
+                 ORDER BY seq DESC",
             )?;
             for (name, total) in room_totals(connection)? {
                 let mut entries = recent

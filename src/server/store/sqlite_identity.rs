@@ -400,6 +400,16 @@ impl IdentityStore for SqliteIdentityStore {
         .await
     }
 
+    async fn room_joined(&self, room: &str) -> Result<bool, StoreError> {
+        let room = room.to_owned();
+        self.read(move |connection| {
+            connection
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM joined_rooms WHERE room = ?1)")?
+                .query_row(params![room], |row| row.get(0))
+        })
+        .await
+    }
+
     async fn set_read(
         &self,
         account: &str,
