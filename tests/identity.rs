@@ -741,6 +741,7 @@ async fn only_trusted_proxies_name_the_client_for_guest_send_limits() {
             send_limiter: Some(SendLimiter::new(one, one)),
             // In-process requests come from 0.0.0.0, standing for the proxy here.
             trusted_proxies: "0.0.0.0".parse().unwrap(),
+            ..ChatOptions::default()
         },
         ..Setup::default()
     })

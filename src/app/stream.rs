@@ -43,6 +43,7 @@ use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use super::{changes, live::ConnectionState, presence::RoomLive};
 use crate::{
     api::joined_rooms,
+    error::ChatError,
     model::{
         LiveState, Message, PollStatus, RoomNews, StreamBody, StreamResponse, StreamRoom,
         MAX_STREAM_ROOMS, POLL_TIMEOUT_SECS,
@@ -563,7 +564,7 @@ impl Hub {
         self.post(&note);
     }
 
-    async fn hold_stream(self: &Rc<Self>, client_id: String) {
+    async fn hold_stream(self: &Rc<Self>, mut client_id: String) {
         let mut retry = FIRST_RETRY;
         self.set_state(ConnectionState::Live);
         loop {
@@ -618,6 +619,7 @@ impl Hub {
                 }
                 // Aborted because the rooms changed: start the new stream at once.
                 Err(_) if changed => {}
+                Err(StreamError::ClientTaken) => client_id = new_client_id(&client_id),
                 Err(StreamError::Refused) => {
                     self.set_state(ConnectionState::Unavailable);
                     self.park().await;
@@ -818,14 +820,21 @@ fn storage() -> Option<web_sys::Storage> {
 
 /// This browser's client id, kept in `localStorage` so every tab and every leader uses it.
 fn browser_client_id() -> String {
-    let Some(storage) = storage() else {
-        return format!("tab-{}", Uuid::now_v7());
-    };
-    if let Ok(Some(id)) = storage.get_item(CLIENT_ID_KEY) {
-        return id;
+    match storage().and_then(|storage| storage.get_item(CLIENT_ID_KEY).ok().flatten()) {
+        Some(id) => id,
+        None => new_client_id("browser"),
     }
-    let id = format!("browser-{}", Uuid::now_v7());
-    let _ = storage.set_item(CLIENT_ID_KEY, &id);
+}
+
+/// A new client id of the same kind as `old` (a browser's, kept for every tab; or a tab's).
+fn new_client_id(old: &str) -> String {
+    let kind = if old.starts_with("tab-") { "tab" } else { "browser" };
+    let id = format!("{kind}-{}", Uuid::now_v7());
+    if kind == "browser" {
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(CLIENT_ID_KEY, &id);
+        }
+    }
     id
 }
 
@@ -854,6 +863,9 @@ pub fn keep_guest_read(room: &str, id: Uuid) {
 enum StreamError {
     /// 401, 403 or 404: this browser may not follow these rooms.
     Refused,
+    /// The client id is someone else's now (another identity held it in this browser, say a
+    /// guest before signing in): take a new one.
+    ClientTaken,
     /// Network, abort, or another non-200 answer: retry.
     Failed,
 }
@@ -895,9 +907,16 @@ async fn stream(
         .await?;
     match response.status() {
         200 => Ok(response.json().await?),
+        404 if is_unknown_client(response.json().await?) => Err(StreamError::ClientTaken),
         401 | 403 | 404 => Err(StreamError::Refused),
         _ => Err(StreamError::Failed),
     }
+}
+
+/// Whether an error answer says the client id is not the caller's.
+fn is_unknown_client(answer: serde_json::Value) -> bool {
+    answer.get("detail").and_then(serde_json::Value::as_str)
+        == Some(ChatError::UnknownClient.to_string().as_str())
 }
 
 /// Waits `delay`, or less when the browser comes back online meanwhile: whoever's network
