@@ -40,11 +40,11 @@ impl Drop for Nginx {
 }
 
 impl Nginx {
-    /// nginx configured with README.md's block, passing to `upstreams`.
-    async fn start(upstreams: &[SocketAddr]) -> Nginx {
+    /// nginx configured with `block` (README.md's), passing to `upstreams`.
+    async fn start(block: &str, upstreams: &[SocketAddr]) -> Nginx {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let block = with_upstreams(&readme_nginx_block(), upstreams, port);
+        let block = with_upstreams(block, upstreams, port);
         let prefix = dir.path().display();
         let config = format!(
             "daemon off;\nmaster_process off;\npid {prefix}/nginx.pid;\n\
@@ -154,7 +154,7 @@ async fn deployment(extra: &[&str]) -> (Nginx, [Server; 2]) {
         Server::start_with("memory", "127.0.0.1:0", &options),
         Server::start_with("memory", "127.0.0.1:0", &options),
     ];
-    let nginx = Nginx::start(&[servers[0].addr, servers[1].addr]).await;
+    let nginx = Nginx::start(&readme_nginx_block(), &[servers[0].addr, servers[1].addr]).await;
     (nginx, servers)
 }
 
@@ -173,6 +173,22 @@ async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
 #[tokio::test]
 async fn the_pages_own_posts_pass_through_the_readmes_nginx_and_other_sites_are_refused() {
     let (nginx, _servers) = deployment(&[]).await;
+    the_pages_own_posts_pass_and_other_sites_are_refused(&nginx, true).await;
+}
+
+#[tokio::test]
+async fn the_pages_own_posts_pass_through_the_earlier_recipe_that_drops_the_port_too() {
+    let (_, servers) = deployment(&[]).await;
+    let block = readme_nginx_block();
+    assert!(block.contains("Host $http_host;"), "{block}");
+    let earlier = block.replace("Host $http_host;", "Host $host;");
+    let nginx = Nginx::start(&earlier, &[servers[0].addr, servers[1].addr]).await;
+    the_pages_own_posts_pass_and_other_sites_are_refused(&nginx, false).await;
+}
+
+/// A browser's POSTs through `nginx` pass, and another site's are refused; also those of an
+/// older browser, without `Sec-Fetch-Site`, when nginx passes on the port (`with_port`).
+async fn the_pages_own_posts_pass_and_other_sites_are_refused(nginx: &Nginx, with_port: bool) {
     let client = client();
     let origin = nginx.origin();
     // A browser's POSTs: `Origin` with nginx's port, and its word that the page is ours. Four
@@ -202,7 +218,12 @@ async fn the_pages_own_posts_pass_through_the_readmes_nginx_and_other_sites_are_
         .header(header::ORIGIN, &origin)
         .json(&json!({"sender": "page", "text": "from an old browser", "room": "proxied"}));
     let (status, body) = answer(old_browser).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let expected = if with_port {
+        StatusCode::OK
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    assert_eq!(status, expected, "{body}");
     // Another site's page, new browser or old.
     for fetch_site in [Some("cross-site"), Some("same-site"), None] {
         let mut forged = client
