@@ -61,6 +61,9 @@ impl fmt::Display for BodyTimedOut {
 
 impl Error for BodyTimedOut {}
 
+/// What [`DeadlineBody`] yields each time.
+type FrameResult = Result<Frame<Bytes>, Box<dyn Error + Send + Sync>>;
+
 /// A request body that fails at `deadline` unless it has ended (see the module docs).
 pub struct DeadlineBody<B>
 where
@@ -103,7 +106,7 @@ where
         }
     }
 
-    fn time_out(&mut self) -> Poll<Option<Result<Frame<Bytes>, Box<dyn Error + Send + Sync>>>> {
+    fn time_out(&mut self) -> Poll<Option<FrameResult>> {
         self.over = true;
         self.connection.missed.store(true, Ordering::Relaxed);
         Poll::Ready(Some(Err(BodyTimedOut.into())))
@@ -118,10 +121,7 @@ where
     type Data = Bytes;
     type Error = Box<dyn Error + Send + Sync>;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<FrameResult>> {
         let this = self.get_mut();
         let inner = match &mut this.inner {
             Some(inner) if !this.over => inner,
