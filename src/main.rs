@@ -1,7 +1,7 @@
 //! The server binary: configuration -> broker (with its store) and identity -> chat service ->
 //! HTTP application -> serve until SIGINT/SIGTERM, then answer every held poll and exit.
 
-use std::{io::IsTerminal, time::Duration};
+use std::io::IsTerminal;
 
 use anyhow::Context;
 use clap::Parser;
@@ -92,13 +92,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("shutting down: answering held polls");
         broker.shutdown();
     };
-    server::serve::serve(
-        listener,
-        app,
-        Duration::from_secs(config.header_read_timeout_secs),
-        shutdown,
-    )
-    .await;
+    server::serve::serve(listener, app, config.serve(), shutdown).await;
     Ok(())
 }
 

@@ -75,6 +75,8 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
             .layer(CatchPanicLayer::custom(|_| {
                 ChatError::Internal.into_response()
             }))
+            // The listed origins may change state from their pages; `*` lets any site read,
+            // never change (`SameOriginLayer::new` leaves it out).
             .layer(SameOriginLayer::new(
                 http.cors_origins.iter().chain(&http.public_origin),
             )),

@@ -1,16 +1,28 @@
-//! Connection handling of the real binary: a client that never finishes its headers is cut
-//! off after the header read timeout, while a held poll outlives that timeout untouched; a
-//! client that hangs up while its poll is held releases it at once; the listen backlog is the
-//! one configured, and a warning says when the kernel caps it; the server lifts a low soft
-//! limit on open files.
+//! Connection handling: a client that never finishes its headers is cut off after the header
+//! read timeout, and one that never finishes its body after the body deadline (408), while a
+//! held poll outlives both untouched; a body over the limit is answered 413 and the rest of it
+//! read, so the connection goes on; an address past its cap on connections is answered 503 at
+//! once, but trusted proxies and loopback peers are not capped; a client that hangs up while
+//! its poll is held releases it at once; the listen backlog is the one configured, and a
+//! warning says when the kernel caps it; the server lifts a low soft limit on open files.
+//!
+//! The real binary where the process matters; `serve` in-process, on tokio's paused clock,
+//! where the test is about waiting.
 #![cfg(feature = "ssr")]
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
-use common::process::{client, until_held, Server};
-use serde_json::json;
+use common::{
+    app::TestApp,
+    process::{client, until_held, Server},
+};
+use longpoll_chat::server::serve::{self, ServeOptions};
+use serde_json::{json, Value};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -36,6 +48,29 @@ async fn unfinished_headers_are_cut_off_after_the_header_read_timeout() {
         .expect("the server closes the connection");
     let waited = started.elapsed();
     assert!(read.is_err() || buffer.is_empty() || buffer.starts_with(b"HTTP/1.1 408"));
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed too early: {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_body_is_cut_off_after_the_configured_body_deadline() {
+    let server = Server::start_with("memory", "127.0.0.1:0", &["--body-read-timeout-secs", "1"]);
+    let mut socket = TcpStream::connect(server.addr).await.unwrap();
+    socket
+        .write_all(
+            b"POST /api/send HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"text\":",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(10), read_until_closed(&mut socket))
+        .await
+        .expect("the server answers and closes the connection");
+    let waited = started.elapsed();
+    assert_eq!(answer.status, 408, "{answer:?}");
     assert!(
         waited >= Duration::from_millis(900),
         "closed too early: {waited:?}"
@@ -233,4 +268,250 @@ async fn the_default_poll_cap_follows_a_low_open_file_limit_and_an_explicit_one_
         "open-file limit is too low for --max-held-polls",
     );
     assert_eq!(warned.len(), 1, "{:#?}", explicit.startup_log);
+}
+
+/// The app served in-process by `serve` with `options` on a port of its own, so that tokio's
+/// clock (paused in the tests that wait) is the server's too.
+async fn serve_app(options: ServeOptions) -> SocketAddr {
+    let app = TestApp::new().await;
+    let listener = serve::listen("127.0.0.1:0".parse().unwrap(), 128).unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve::serve(
+        listener,
+        app.router,
+        options,
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// An HTTP/1.1 answer as read off the socket.
+#[derive(Debug)]
+struct RawAnswer {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl RawAnswer {
+    fn parse(bytes: &[u8]) -> Option<(RawAnswer, usize)> {
+        let end = bytes.windows(4).position(|window| window == b"\r\n\r\n")? + 4;
+        let head = String::from_utf8_lossy(&bytes[..end]).to_lowercase();
+        let status = head.split(' ').nth(1)?.parse().ok()?;
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length: "))
+            .map_or(0, |length| length.trim().parse().unwrap());
+        let body = bytes.get(end..end + length)?.to_vec();
+        Some((RawAnswer { status, head, body }, end + length))
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+    }
+}
+
+/// Reads one whole answer (its `Content-Length`) from `socket`, which stays open.
+async fn read_answer(socket: &mut TcpStream) -> RawAnswer {
+    let mut bytes = Vec::new();
+    loop {
+        if let Some((answer, _)) = RawAnswer::parse(&bytes) {
+            return answer;
+        }
+        let mut buffer = [0; 8192];
+        let read = socket.read(&mut buffer).await.unwrap();
+        assert!(read > 0, "closed before a whole answer: {bytes:?}");
+        bytes.extend_from_slice(&buffer[..read]);
+    }
+}
+
+/// Reads until the server closes the connection; the one answer it sent.
+async fn read_until_closed(socket: &mut TcpStream) -> RawAnswer {
+    let mut bytes = Vec::new();
+    socket.read_to_end(&mut bytes).await.unwrap();
+    let (answer, length) = RawAnswer::parse(&bytes)
+        .unwrap_or_else(|| panic!("no whole answer: {:?}", String::from_utf8_lossy(&bytes)));
+    assert_eq!(
+        length,
+        bytes.len(),
+        "one answer, then the connection closed"
+    );
+    answer
+}
+
+const BODY_DEADLINE: Duration = Duration::from_secs(15);
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_never_comes_is_answered_408_at_the_body_deadline() {
+    let addr = serve_app(ServeOptions {
+        body_read_timeout: BODY_DEADLINE,
+        ..ServeOptions::default()
+    })
+    .await;
+    let started = tokio::time::Instant::now();
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    socket
+        .write_all(
+            b"POST /api/send HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"text\":",
+        )
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(120), read_until_closed(&mut socket))
+        .await
+        .expect("answered within the body deadline");
+    assert_eq!(started.elapsed(), BODY_DEADLINE);
+    assert_eq!(answer.status, 408, "{answer:?}");
+    assert_eq!(answer.json()["status"], "error");
+    assert!(answer.json()["detail"].as_str().unwrap().contains("body"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_stream_outlives_the_body_deadline() {
+    let addr = serve_app(ServeOptions {
+        body_read_timeout: BODY_DEADLINE,
+        ..ServeOptions::default()
+    })
+    .await;
+    let started = tokio::time::Instant::now();
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    let body = json!({"client_id": "patient", "timeout": 40, "rooms": [{"room": "quiet"}]});
+    let body = body.to_string();
+    let request = format!(
+        "POST /api/stream HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(120), read_answer(&mut socket))
+        .await
+        .expect("the stream's own timeout answers it");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["status"], "timeout");
+    assert_eq!(started.elapsed(), Duration::from_secs(40));
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_answered_413_and_the_connection_goes_on() {
+    let addr = serve_app(ServeOptions::default()).await;
+    let socket = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = socket.into_split();
+    let body = vec![b' '; 1024 * 1024];
+    // Like a proxy: the whole body is sent whatever the server answers meanwhile.
+    let sending = tokio::spawn(async move {
+        let head = format!(
+            "POST /api/send HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        writer.write_all(head.as_bytes()).await?;
+        writer.write_all(&body).await?;
+        writer
+            .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await?;
+        Ok::<_, std::io::Error>(writer)
+    });
+    let mut bytes = Vec::new();
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        let mut buffer = [0; 8192];
+        let read = reader.read(&mut buffer).await.unwrap();
+        assert!(read > 0, "closed after {answers:?}");
+        bytes.extend_from_slice(&buffer[..read]);
+        while let Some((answer, length)) = RawAnswer::parse(&bytes) {
+            answers.push(answer);
+            bytes.drain(..length);
+        }
+    }
+    sending.await.unwrap().expect("the whole body was taken");
+    assert_eq!(answers[0].status, 413, "{:?}", answers[0]);
+    assert_eq!(
+        answers[0].json(),
+        json!({"status": "error", "detail": "request body is too large"})
+    );
+    assert_eq!(answers[1].status, 200, "{:?}", answers[1]);
+}
+
+/// Opens a connection to `addr` and checks it is served (a `GET /health` on it).
+async fn served_connection(addr: SocketAddr) -> TcpStream {
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    socket
+        .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_answer(&mut socket).await.status, 200);
+    socket
+}
+
+#[tokio::test(start_paused = true)]
+async fn connections_past_the_per_address_cap_are_answered_503_at_once() {
+    let addr = serve_app(ServeOptions {
+        max_connections_per_address: 3,
+        cap_loopback: true,
+        ..ServeOptions::default()
+    })
+    .await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(served_connection(addr).await);
+    }
+    // Refused without sending anything: the answer does not wait for headers that may never
+    // come.
+    let started = tokio::time::Instant::now();
+    let mut refused = TcpStream::connect(addr).await.unwrap();
+    let answer = read_until_closed(&mut refused).await;
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert_eq!(answer.header("retry-after"), Some("5"));
+    assert_eq!(answer.json()["status"], "error");
+    // With a request sent, the same.
+    let mut refused = TcpStream::connect(addr).await.unwrap();
+    refused
+        .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_until_closed(&mut refused).await.status, 503);
+    // Once one closes, its place is free again (as soon as the server has seen it close).
+    drop(open.pop());
+    let mut tries = 0;
+    loop {
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        socket
+            .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        if read_answer(&mut socket).await.status == 200 {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 100, "the closed connection's place never came free");
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn trusted_proxies_and_loopback_peers_are_not_capped() {
+    let behind_nginx = serve_app(ServeOptions {
+        max_connections_per_address: 1,
+        cap_loopback: true,
+        trusted_proxies: "127.0.0.1".parse().unwrap(),
+        ..ServeOptions::default()
+    })
+    .await;
+    let local = serve_app(ServeOptions {
+        max_connections_per_address: 1,
+        ..ServeOptions::default()
+    })
+    .await;
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        open.push(served_connection(behind_nginx).await);
+        open.push(served_connection(local).await);
+    }
 }

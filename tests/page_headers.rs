@@ -5,9 +5,16 @@
 
 mod common;
 
-use axum::http::{header, StatusCode};
-use common::app::{get, Reply, TestApp};
-use longpoll_chat::server::page_headers::{CROSS_ORIGIN_OPENER_POLICY, DOCS_POLICY};
+use axum::{
+    body::Body,
+    http::{header, Request, StatusCode},
+};
+use common::app::{get, send_request, Reply, TestApp};
+use longpoll_chat::server::{
+    page_headers::{CROSS_ORIGIN_OPENER_POLICY, DOCS_POLICY},
+    HttpConfig,
+};
+use serde_json::json;
 
 /// The nonce in the page's policy header.
 fn header_nonce(page: &Reply) -> String {
@@ -113,4 +120,43 @@ async fn the_api_docs_get_the_docs_policy() {
             "{uri}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_wildcard_cors_origin_lets_other_sites_read_but_not_change_anything() {
+    let app = TestApp::with_http(HttpConfig {
+        cors_origins: vec!["*".to_owned()],
+        ..HttpConfig::default()
+    })
+    .await;
+    let from_elsewhere = |request: Request<Body>| {
+        let mut request = request;
+        let headers = request.headers_mut();
+        headers.insert(header::HOST, "chat.example".parse().unwrap());
+        headers.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        headers.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        request
+    };
+    let read = app.call(from_elsewhere(get("/api/rooms"))).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some("*"));
+    let change = app
+        .call(from_elsewhere(send_request(
+            json!({"sender": "evil", "text": "forged", "room": "wild"}),
+        )))
+        .await;
+    assert_eq!(change.status, StatusCode::FORBIDDEN, "{}", change.json);
+    assert!(change.json["detail"]
+        .as_str()
+        .unwrap()
+        .contains("cross-site"));
+    // Readable by the other site, so it learns why.
+    assert_eq!(
+        change.header(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        Some("*")
+    );
+    assert_eq!(
+        app.get("/api/history?room=wild").await.json["messages"],
+        json!([])
+    );
 }

@@ -1,14 +1,22 @@
 //! The client's address when the server sits behind reverse proxies it trusts.
 //!
-//! Anyone can write a `Forwarded` or `X-Forwarded-For` header, so those headers are read only
-//! when the connection itself comes from a trusted proxy, and then only as far as the chain of
-//! trusted proxies goes: the addresses are walked from the right (the one the nearest proxy
-//! added) and the first address that is not a trusted proxy is the client. What lies left of it
-//! was written by the client or its own proxies and is never believed.
+//! Anyone can write a `Forwarded` or `X-Forwarded-For` header, so only the one header the
+//! operator's proxy writes is read ([`ForwardedHeader`], `X-Forwarded-For` unless told
+//! otherwise), only when the connection itself comes from a trusted proxy, and then only as far
+//! as the chain of trusted proxies goes: the addresses are walked from the right (the one the
+//! nearest proxy added) and the first address that is not a trusted proxy is the client. What
+//! lies left of it was written by the client or its own proxies and is never believed. The
+//! other header is never read: a proxy passes on whatever a client wrote in the header it does
+//! not write itself (nginx passes a client's `Forwarded` through untouched).
 //!
 //! When the chain cannot be followed (an `unknown` or obfuscated node, an entry that is not an
 //! address), the walk stops at the last address it could trust, or the peer itself: a broken
 //! chain never lets a header choose the address.
+//!
+//! Why not the `axum-client-ip` crate: its `RightmostXForwardedFor` / `RightmostForwarded`
+//! take the rightmost address whoever the peer is, so they are right only behind exactly one
+//! proxy that every connection passes through; they neither check that the peer is a trusted
+//! proxy nor walk past a chain of them (a CDN in front of nginx).
 
 use std::{
     net::{IpAddr, Ipv6Addr},
@@ -18,10 +26,24 @@ use std::{
 use axum::http::{header, HeaderMap};
 use ipnet::IpNet;
 
-/// The networks whose connections may tell who the client is. Empty (the default): nobody,
-/// and the peer is always the client.
+/// The networks whose connections may tell who the client is, and the header they write it
+/// in. Empty (the default): nobody, and the peer is always the client.
 #[derive(Clone, Debug, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardedHeader,
+}
+
+/// The header the trusted proxies write the client's address into (`--forwarded-header`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1`: nginx's `$proxy_add_x_forwarded_for`, HAProxy's
+    /// `option forwardfor`, most load balancers.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
 
 /// A trusted-proxy list that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,14 +74,22 @@ impl FromStr for TrustedProxies {
                     })
             })
             .collect::<Result<_, _>>()
-            .map(Self)
+            .map(|networks| Self {
+                networks,
+                header: ForwardedHeader::default(),
+            })
     }
 }
 
 impl TrustedProxies {
     /// Whether any proxy is trusted.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.networks.is_empty()
+    }
+
+    /// These proxies, writing the client's address into `header` (the other one is ignored).
+    pub fn reading(self, header: ForwardedHeader) -> Self {
+        Self { header, ..self }
     }
 
     /// The client's address for a connection from `peer` carrying `headers`.
@@ -68,12 +98,11 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return peer;
         }
-        // `Forwarded` when present, as the standard; `X-Forwarded-For` only when it is not,
-        // so a client cannot add a second, more convenient, chain beside the proxy's.
-        let chain = if headers.contains_key(header::FORWARDED) {
-            header_chain(headers, header::FORWARDED.as_str(), forwarded_for)
-        } else {
-            header_chain(headers, "x-forwarded-for", parse_node)
+        let chain = match self.header {
+            ForwardedHeader::XForwardedFor => header_chain(headers, "x-forwarded-for", parse_node),
+            ForwardedHeader::Forwarded => {
+                header_chain(headers, header::FORWARDED.as_str(), forwarded_for)
+            }
         };
         let mut client = peer;
         for node in chain.into_iter().rev() {
@@ -89,11 +118,12 @@ impl TrustedProxies {
         client
     }
 
-    fn trusts(&self, address: IpAddr) -> bool {
+    /// Whether `address` is a trusted proxy's.
+    pub fn trusts(&self, address: IpAddr) -> bool {
         // IPv4 peers of a dual-stack socket arrive as `::ffff:a.b.c.d`: match them against
         // IPv4 ranges (canonical form) and against ranges written in that form too.
         let canonical = address.to_canonical();
-        self.0
+        self.networks
             .iter()
             .any(|net| net.contains(&canonical) || net.contains(&address))
     }
@@ -222,8 +252,16 @@ mod tests {
         headers
     }
 
+    /// The client behind [`proxies`] writing `X-Forwarded-For` (the default).
     fn client(peer: &str, lines: &[(&str, &str)]) -> IpAddr {
         proxies().client_address(ip(peer), &headers(lines))
+    }
+
+    /// The client behind [`proxies`] writing `Forwarded`.
+    fn client_forwarded(peer: &str, lines: &[(&str, &str)]) -> IpAddr {
+        proxies()
+            .reading(ForwardedHeader::Forwarded)
+            .client_address(ip(peer), &headers(lines))
     }
 
     #[test]
@@ -238,7 +276,7 @@ mod tests {
         assert_eq!(
             TrustedProxies::from_str("10.0.0.0/8,,192.168.0.1,")
                 .unwrap()
-                .0
+                .networks
                 .len(),
             2
         );
@@ -302,7 +340,7 @@ mod tests {
             ("forwarded", "for=203.0.113.7"),
             ("forwarded", "for=10.2.2.2"),
         ];
-        assert_eq!(client("10.0.0.1", &lines), ip("203.0.113.7"));
+        assert_eq!(client_forwarded("10.0.0.1", &lines), ip("203.0.113.7"));
     }
 
     #[test]
@@ -321,26 +359,29 @@ mod tests {
             "forwarded",
             r#"for=192.0.2.60;proto=http;by=203.0.113.43, For="[2001:db8:cafe::17]:4711""#,
         )];
-        assert_eq!(client("10.0.0.1", &lines), ip("2001:db8:cafe::17"));
+        assert_eq!(
+            client_forwarded("10.0.0.1", &lines),
+            ip("2001:db8:cafe::17")
+        );
         let lines = [("forwarded", r#"for="192.0.2.43:47011";proto=https"#)];
-        assert_eq!(client("::1", &lines), ip("192.0.2.43"));
+        assert_eq!(client_forwarded("::1", &lines), ip("192.0.2.43"));
         let lines = [("forwarded", r#"for="[2001:db8::1]""#)];
-        assert_eq!(client("::1", &lines), ip("2001:db8::1"));
+        assert_eq!(client_forwarded("::1", &lines), ip("2001:db8::1"));
         let lines = [("forwarded", r#"for="[2001:db8::1]:_obf""#)];
-        assert_eq!(client("::1", &lines), ip("2001:db8::1"));
+        assert_eq!(client_forwarded("::1", &lines), ip("2001:db8::1"));
     }
 
     #[test]
     fn forwarded_unknown_or_obfuscated_nodes_stop_the_walk() {
         let lines = [("forwarded", "for=203.0.113.7, for=unknown, for=10.4.4.4")];
-        assert_eq!(client("10.0.0.1", &lines), ip("10.4.4.4"));
+        assert_eq!(client_forwarded("10.0.0.1", &lines), ip("10.4.4.4"));
         let lines = [("forwarded", "for=203.0.113.7, for=_hidden")];
-        assert_eq!(client("10.0.0.1", &lines), ip("10.0.0.1"));
+        assert_eq!(client_forwarded("10.0.0.1", &lines), ip("10.0.0.1"));
         // An element without `for`, or with two, is not followed either.
         let lines = [("forwarded", "for=203.0.113.7, proto=https")];
-        assert_eq!(client("10.0.0.1", &lines), ip("10.0.0.1"));
+        assert_eq!(client_forwarded("10.0.0.1", &lines), ip("10.0.0.1"));
         let lines = [("forwarded", "for=203.0.113.7;for=198.51.100.1")];
-        assert_eq!(client("10.0.0.1", &lines), ip("10.0.0.1"));
+        assert_eq!(client_forwarded("10.0.0.1", &lines), ip("10.0.0.1"));
         // Unbracketed IPv6 with a port, a bad port, a quote left open.
         for bad in [
             "for=2001:db8::1:80:x",
@@ -348,7 +389,7 @@ mod tests {
             r#"for="192.0.2.1"#,
         ] {
             assert_eq!(
-                client("10.0.0.1", &[("forwarded", bad)]),
+                client_forwarded("10.0.0.1", &[("forwarded", bad)]),
                 ip("10.0.0.1"),
                 "{bad}"
             );
@@ -356,12 +397,38 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_wins_over_x_forwarded_for() {
+    fn a_clients_own_forwarded_header_is_ignored_behind_a_proxy_writing_x_forwarded_for() {
+        // The README's nginx appends the peer to `X-Forwarded-For` and passes the client's
+        // `Forwarded` through untouched: each request naming another address must not get
+        // a fresh per-address limit.
+        for spoofed in ["for=198.51.100.99", "for=10.0.0.7", "for=unknown"] {
+            let lines = [("forwarded", spoofed), ("x-forwarded-for", "203.0.113.7")];
+            assert_eq!(client("10.0.0.1", &lines), ip("203.0.113.7"), "{spoofed}");
+        }
+        // Without `X-Forwarded-For` the trusted peer is the client, whatever `Forwarded` says.
+        let lines = [("forwarded", "for=198.51.100.99")];
+        assert_eq!(client("10.0.0.1", &lines), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn a_proxy_writing_forwarded_has_only_forwarded_read() {
         let lines = [
-            ("x-forwarded-for", "198.51.100.1"),
+            ("x-forwarded-for", "198.51.100.99"),
             ("forwarded", "for=203.0.113.7"),
         ];
-        assert_eq!(client("10.0.0.1", &lines), ip("203.0.113.7"));
+        assert_eq!(client_forwarded("10.0.0.1", &lines), ip("203.0.113.7"));
+        let lines = [("x-forwarded-for", "198.51.100.99")];
+        assert_eq!(client_forwarded("10.0.0.1", &lines), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn the_header_is_named_as_on_the_command_line() {
+        use clap::ValueEnum;
+        let parse = |name| ForwardedHeader::from_str(name, false);
+        assert_eq!(parse("x-forwarded-for"), Ok(ForwardedHeader::XForwardedFor));
+        assert_eq!(parse("forwarded"), Ok(ForwardedHeader::Forwarded));
+        assert!(parse("x-real-ip").is_err());
+        assert_eq!(ForwardedHeader::default(), ForwardedHeader::XForwardedFor);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::{
         DEFAULT_MAX_POLLS_PER_PERSON,
     },
     chat::ChatOptions,
-    client_addr::TrustedProxies,
+    client_addr::{ForwardedHeader, TrustedProxies},
     identity::{
         jwt::{JwtConfigError, JwtVerifier},
         IdentityConfig,
@@ -19,6 +19,7 @@ use super::{
     operator::AccountCommand,
     rest::Limits,
     send_limit::{ChangeLimiter, SendLimiter},
+    serve::ServeOptions,
     store::{Retention, StoreConfig},
     BrokerConfig,
 };
@@ -90,6 +91,24 @@ pub struct Config {
     #[arg(long, env = "CHAT_HEADER_READ_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub header_read_timeout_secs: u64,
+
+    /// Seconds from a request's start to the end of its body; a body still missing then is
+    /// answered 408 and its connection closed. Never cuts a held poll.
+    #[arg(long, env = "CHAT_BODY_READ_TIMEOUT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub body_read_timeout_secs: u64,
+
+    /// Connections one client address (an IPv6 /64) may hold at once; past it, new ones are
+    /// answered 503 with Retry-After and closed (0 = no cap). Trusted proxies and loopback
+    /// peers are not capped.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub max_connections_per_address: usize,
+
+    /// The header the trusted proxies write the client's address into; the other one is
+    /// never read (a proxy passes on what a client wrote there).
+    #[arg(long, env = "CHAT_FORWARDED_HEADER", value_enum,
+          default_value_t = ForwardedHeader::XForwardedFor)]
+    pub forwarded_header: ForwardedHeader,
 
     /// Longest message text in characters (at most 4000, the protocol's limit); longer: 400.
     #[arg(long, env = "CHAT_MAX_TEXT_CHARS", default_value_t = 4_000,
@@ -287,7 +306,18 @@ impl Config {
                 .map(|per_second| SendLimiter::new(per_second, burst)),
             change_limiter: NonZeroU32::new(self.change_rate_per_minute)
                 .map(ChangeLimiter::per_minute),
+            trusted_proxies: self.trusted_proxies.clone().reading(self.forwarded_header),
+        }
+    }
+
+    /// How connections are served (see `serve`).
+    pub fn serve(&self) -> ServeOptions {
+        ServeOptions {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout_secs),
+            max_connections_per_address: self.max_connections_per_address,
             trusted_proxies: self.trusted_proxies.clone(),
+            cap_loopback: false,
         }
     }
 
