@@ -35,9 +35,9 @@ use crate::{
     error::ChatError,
     model::{
         Account, AccountName, ChangeKind, ClientId, Emoji, History, HistoryRequest, JoinedRoom,
-        JoinedRoomList, LiveState, Me, Message, MessageText, Password, Person, PollRequest,
-        PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews, SendDraft, SendReceipt,
-        SenderName, SessionCreated, Stats, StreamRequest, StreamResponse,
+        JoinedRoomList, LiveState, Me, Message, MessageText, Person, PollRequest, PollStatus,
+        RoomInfo, RoomList, RoomMembers, RoomName, RoomNews, SendDraft, SendReceipt, SenderName,
+        SessionCreated, Stats, StreamRequest, StreamResponse,
     },
     server::identity::Via,
 };
@@ -601,11 +601,18 @@ impl Chat {
         Ok(members_of(&record))
     }
 
-    /// Creates an account.
-    pub async fn sign_up(&self, name: &str, password: &str) -> Result<Account, ChatError> {
-        let name = AccountName::parse(name)?;
-        let password = Password::parse(password)?;
-        let account = self.shared.identity.sign_up(name, password).await?;
+    /// Creates an account, within the sign-up limits of the caller's address and the server.
+    pub async fn sign_up(
+        &self,
+        caller: &Caller,
+        name: &str,
+        password: &str,
+    ) -> Result<Account, ChatError> {
+        let account = self
+            .shared
+            .identity
+            .sign_up(name, password, caller.address)
+            .await?;
         Ok(Account { name: account.name })
     }
 
