@@ -272,7 +272,7 @@ fn hash_now(password: &str) -> Result<String, ChatError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[cfg(target_os = "linux")]
@@ -307,7 +307,9 @@ mod tests {
     }
 
     /// Occupies the pool's only thread until the returned sender sends (or is dropped).
-    async fn occupied(hasher: &Hasher) -> (std::sync::mpsc::Sender<()>, oneshot::Receiver<()>) {
+    pub(in crate::server::identity) async fn occupied(
+        hasher: &Hasher,
+    ) -> (std::sync::mpsc::Sender<()>, oneshot::Receiver<()>) {
         let (release, released) = std::sync::mpsc::channel::<()>();
         let (started, has_started) = oneshot::channel();
         let done = hasher
@@ -318,6 +320,14 @@ mod tests {
             .unwrap();
         has_started.await.unwrap();
         (release, done)
+    }
+
+    /// A job that does nothing, queued at once.
+    pub(in crate::server::identity) fn queued(
+        hasher: &Hasher,
+        priority: Priority,
+    ) -> oneshot::Receiver<()> {
+        hasher.submit(priority, || ()).unwrap()
     }
 
     #[tokio::test]
