@@ -42,7 +42,7 @@ export default defineConfig({
   ],
   webServer: {
     // A leaver stays online for 2 s, not 15, so the presence test need not wait long.
-    command: `"${serverBin}" --addr 127.0.0.1:${port} --store memory --sign-in-per-address 1000 --presence-grace-secs 2`,
+    command: `"${serverBin}" --addr 127.0.0.1:${port} --store memory --sign-in-per-address 1000 --sign-up-per-address 1000 --presence-grace-secs 2`,
     cwd: repo,
     env: { LEPTOS_SITE_ROOT: path.join(repo, "target/site"), RUST_LOG: "warn" },
     url: `${baseURL}/health`,

@@ -154,8 +154,8 @@ pub async fn current_user() -> Result<Option<Me>, ChatError> {
 #[server(prefix = "/sfn", endpoint = "sign-up")]
 pub async fn sign_up(name: String, password: String) -> Result<Me, ChatError> {
     respond(async move {
-        let (chat, _) = chat_and_caller().await?;
-        chat.sign_up(&name, &password).await?;
+        let (chat, caller) = chat_and_caller().await?;
+        chat.sign_up(&caller, &name, &password).await?;
         sign_in(name, password).await
     })
     .await

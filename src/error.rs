@@ -75,6 +75,16 @@ pub enum ChatError {
     /// 503: the server is shutting down; try another instance or again after the restart.
     #[error("server is shutting down")]
     ShuttingDown,
+    /// 429 with `Retry-After`: too many sign-ups from this address.
+    #[error("too many sign-ups from this address, retry later")]
+    TooManySignUps { retry_after_secs: u64 },
+    /// 503 with `Retry-After`: the server takes no more of this work for now (sign-ups past
+    /// the server's hourly limit, passwords past the hashing queue).
+    #[error("{detail}")]
+    Busy {
+        detail: String,
+        retry_after_secs: u64,
+    },
     /// 500: a bug; the cause is in the server log.
     #[error("internal server error")]
     Internal,
@@ -96,6 +106,13 @@ impl ChatError {
         Self::Forbidden(detail.into())
     }
 
+    pub fn busy(detail: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self::Busy {
+            detail: detail.into(),
+            retry_after_secs,
+        }
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status_code(&self) -> u16 {
         match self {
@@ -113,8 +130,11 @@ impl ChatError {
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::RateLimited { .. } | Self::TooManyAttempts { .. } => 429,
-            Self::StoreUnavailable
+            Self::RateLimited { .. }
+            | Self::TooManyAttempts { .. }
+            | Self::TooManySignUps { .. } => 429,
+            Self::Busy { .. }
+            | Self::StoreUnavailable
             | Self::TooManyPolls
             | Self::ShuttingDown
             | Self::Transport(_) => 503,
@@ -128,9 +148,12 @@ impl ChatError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::TooManyPolls => Some(POLL_RETRY_AFTER_SECS),
-            Self::RateLimited { retry_after_secs } | Self::TooManyAttempts { retry_after_secs } => {
-                Some(*retry_after_secs)
-            }
+            Self::RateLimited { retry_after_secs }
+            | Self::TooManyAttempts { retry_after_secs }
+            | Self::TooManySignUps { retry_after_secs }
+            | Self::Busy {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             _ => None,
         }
     }

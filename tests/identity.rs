@@ -15,7 +15,10 @@ use common::{
     },
     app::{get, message, post, send_request, Setup, TestApp},
 };
-use longpoll_chat::server::{chat::ChatOptions, identity::IdentityConfig, send_limit::SendLimiter};
+use longpoll_chat::{
+    model::{AccountName, Password},
+    server::{chat::ChatOptions, identity::IdentityConfig, send_limit::SendLimiter},
+};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -802,4 +805,215 @@ async fn behind_https_the_session_cookie_is_secure() {
         .await;
     let cookie = session.header(header::SET_COOKIE).unwrap();
     assert!(cookie.ends_with("; Secure"), "{cookie}");
+}
+
+/// An app whose requests name their client in `X-Forwarded-For` (in-process requests come
+/// from 0.0.0.0, standing for a trusted proxy), with `identity`.
+async fn behind_a_proxy(identity: IdentityConfig) -> TestApp {
+    TestApp::build(Setup {
+        identity,
+        chat: ChatOptions {
+            trusted_proxies: "0.0.0.0".parse().unwrap(),
+            ..ChatOptions::default()
+        },
+        ..Setup::default()
+    })
+    .await
+}
+
+/// `POST uri` with `name` and `password`, from the client `address`.
+fn attempt_from(
+    uri: &str,
+    address: &str,
+    name: &str,
+    password: &str,
+) -> axum::http::Request<axum::body::Body> {
+    let mut request = json_request(Method::POST, uri, credentials(name, password));
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", address.parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn sign_ins_refused_for_their_address_do_not_lock_the_account() {
+    let app = behind_a_proxy(IdentityConfig {
+        sign_in_per_name: NonZeroU32::new(3).unwrap(),
+        sign_in_per_address: NonZeroU32::new(2).unwrap(),
+        ..IdentityConfig::default()
+    })
+    .await;
+    assert_eq!(sign_up(&app, "victim").await.status, StatusCode::CREATED);
+    let attacker = |password| attempt_from("/api/sessions", "203.0.113.66", "victim", password);
+    for i in 0..12 {
+        let answer = app.call(attacker("guessing wrong")).await;
+        if i < 2 {
+            assert_refused(&answer, StatusCode::UNAUTHORIZED, "wrong name or password");
+        } else {
+            assert_refused(
+                &answer,
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many sign-in attempts",
+            );
+            assert!(answer.header(header::RETRY_AFTER).is_some());
+        }
+    }
+    // The attacker's address spent two of the account's three attempts, no more: its owner
+    // signs in from anywhere else.
+    let owner = attempt_from(
+        "/api/sessions",
+        "198.51.100.7",
+        "victim",
+        "correct horse battery",
+    );
+    let answer = app.call(owner).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json);
+}
+
+#[tokio::test]
+async fn a_sign_up_flood_from_one_address_is_refused_past_its_limit() {
+    let app = behind_a_proxy(IdentityConfig {
+        sign_up_per_address: NonZeroU32::new(3).unwrap(),
+        ..IdentityConfig::default()
+    })
+    .await;
+    let sign_up_from = |address: &str, name: &str| {
+        attempt_from("/api/accounts", address, name, "correct horse battery")
+    };
+    for i in 0..3 {
+        let answer = app
+            .call(sign_up_from("203.0.113.5", &format!("flood{i}")))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json);
+    }
+    for i in 3..6 {
+        let answer = app
+            .call(sign_up_from("203.0.113.5", &format!("flood{i}")))
+            .await;
+        assert_refused(&answer, StatusCode::TOO_MANY_REQUESTS, "too many sign-ups");
+        let retry_after: u64 = answer.header(header::RETRY_AFTER).unwrap().parse().unwrap();
+        assert!(retry_after >= 1, "{retry_after}");
+    }
+    // Nothing was created past the limit, and other addresses are not affected.
+    let flood3 = AccountName::parse("flood3").unwrap();
+    assert!(!app.chat.identity().account_exists(&flood3).await.unwrap());
+    let other = app.call(sign_up_from("198.51.100.8", "neighbour")).await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.json);
+}
+
+#[tokio::test]
+async fn sign_ups_past_the_servers_hourly_limit_are_told_to_come_back() {
+    let app = behind_a_proxy(IdentityConfig {
+        sign_up_per_hour: NonZeroU32::new(2).unwrap(),
+        ..IdentityConfig::default()
+    })
+    .await;
+    for (i, address) in ["203.0.113.1", "203.0.113.2"].into_iter().enumerate() {
+        let body = attempt_from(
+            "/api/accounts",
+            address,
+            &format!("early{i}"),
+            "correct horse battery",
+        );
+        assert_eq!(app.call(body).await.status, StatusCode::CREATED);
+    }
+    let late = attempt_from(
+        "/api/accounts",
+        "203.0.113.3",
+        "late",
+        "correct horse battery",
+    );
+    let answer = app.call(late).await;
+    assert_refused(
+        &answer,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many sign-ups",
+    );
+    assert!(answer.header(header::RETRY_AFTER).is_some());
+}
+
+#[tokio::test]
+async fn with_sign_up_off_only_the_operator_creates_accounts() {
+    let app = behind_a_proxy(IdentityConfig {
+        sign_up: false,
+        ..IdentityConfig::default()
+    })
+    .await;
+    let answer = app
+        .call(attempt_from(
+            "/api/accounts",
+            "203.0.113.1",
+            "walter",
+            "correct horse battery",
+        ))
+        .await;
+    assert_refused(&answer, StatusCode::FORBIDDEN, "sign-up is off");
+    // Even a malformed attempt hears why, rather than what it got wrong.
+    let answer = app
+        .call(attempt_from(
+            "/api/accounts",
+            "203.0.113.1",
+            "walter",
+            "short",
+        ))
+        .await;
+    assert_refused(&answer, StatusCode::FORBIDDEN, "sign-up is off");
+    // The page's server function says the same.
+    let form = post(
+        "/sfn/sign-up",
+        Some("application/x-www-form-urlencoded"),
+        "name=walter&password=correct+horse+battery",
+    );
+    let answer = app.call_raw(form).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
+    assert!(
+        answer.text().contains("sign-up is off"),
+        "{}",
+        answer.text()
+    );
+    assert!(!answer.text().contains("correct horse"));
+
+    // What the operator's `accounts create` does still works, and the account signs in.
+    let identity = app.chat.identity();
+    identity
+        .create_account(
+            AccountName::parse("walter").unwrap(),
+            Password::parse("correct horse battery").unwrap(),
+        )
+        .await
+        .unwrap();
+    let session = app
+        .call(attempt_from(
+            "/api/sessions",
+            "203.0.113.1",
+            "walter",
+            "correct horse battery",
+        ))
+        .await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.json);
+}
+
+#[test]
+fn sign_up_is_switched_off_and_limited_by_flags() {
+    use clap::Parser;
+    use longpoll_chat::server::config::Config;
+
+    let parse = |args: &[&str]| {
+        let config = Config::try_parse_from([&["longpoll-chat"], args].concat()).unwrap();
+        config.identity().unwrap()
+    };
+    assert!(parse(&[]).sign_up);
+    assert!(!parse(&["--sign-up", "off"]).sign_up);
+    assert!(parse(&["--sign-up", "on"]).sign_up);
+    let limits = parse(&[
+        "--sign-up-per-address",
+        "4",
+        "--sign-up-per-hour",
+        "50",
+        "--hash-queue",
+        "7",
+    ]);
+    assert_eq!(limits.sign_up_per_address.get(), 4);
+    assert_eq!(limits.sign_up_per_hour.get(), 50);
+    assert_eq!(limits.hash_queue, 7);
 }

@@ -828,7 +828,11 @@ fn browser_client_id() -> String {
 
 /// A new client id of the same kind as `old` (a browser's, kept for every tab; or a tab's).
 fn new_client_id(old: &str) -> String {
-    let kind = if old.starts_with("tab-") { "tab" } else { "browser" };
+    let kind = if old.starts_with("tab-") {
+        "tab"
+    } else {
+        "browser"
+    };
     let id = format!("{kind}-{}", Uuid::now_v7());
     if kind == "browser" {
         if let Some(storage) = storage() {

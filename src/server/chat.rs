@@ -41,10 +41,10 @@ use crate::{
     error::ChatError,
     model::{
         Account, AccountName, ChangeKind, ClientId, ClientOwner, Emoji, History, HistoryRequest,
-        JoinedRoom, JoinedRoomList, LiveState, Me, Message, MessageText, Password, Person,
-        PollRequest, PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews, SendDraft,
-        SendReceipt, SenderName, SessionCreated, Stats, StreamRequest, StreamResponse,
-        DEFAULT_ROOM, MAX_REACTIONS_PER_MESSAGE,
+        JoinedRoom, JoinedRoomList, LiveState, Me, Message, MessageText, Person, PollRequest,
+        PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews, SendDraft, SendReceipt,
+        SenderName, SessionCreated, Stats, StreamRequest, StreamResponse, DEFAULT_ROOM,
+        MAX_REACTIONS_PER_MESSAGE,
     },
     server::identity::Via,
 };
@@ -652,11 +652,18 @@ impl Chat {
         Ok(members_of(&record))
     }
 
-    /// Creates an account.
-    pub async fn sign_up(&self, name: &str, password: &str) -> Result<Account, ChatError> {
-        let name = AccountName::parse(name)?;
-        let password = Password::parse(password)?;
-        let account = self.shared.identity.sign_up(name, password).await?;
+    /// Creates an account, within the sign-up limits of the caller's address and the server.
+    pub async fn sign_up(
+        &self,
+        caller: &Caller,
+        name: &str,
+        password: &str,
+    ) -> Result<Account, ChatError> {
+        let account = self
+            .shared
+            .identity
+            .sign_up(name, password, caller.address)
+            .await?;
         Ok(Account { name: account.name })
     }
 

@@ -172,6 +172,33 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_in_per_address: u32,
 
+    /// Whether anyone may create an account (`on`/`off`). Off: sign-up answers 403, and the
+    /// operator creates accounts (`longpoll-chat accounts create NAME`).
+    #[arg(long, env = "CHAT_SIGN_UP", default_value_t = true, action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), value_name = "on|off")]
+    pub sign_up: bool,
+
+    /// Sign-ups per hour allowed from one client address (past it, 429), and over the whole
+    /// server (past it, 503); both with Retry-After.
+    #[arg(long, env = "CHAT_SIGN_UP_PER_ADDRESS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_up_per_address: u32,
+    #[arg(long, env = "CHAT_SIGN_UP_PER_HOUR", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_up_per_hour: u32,
+
+    /// Passwords that may wait to be hashed, for sign-ins and for sign-ups each (sign-ins go
+    /// first); past it, 503 with Retry-After.
+    #[arg(long, env = "CHAT_HASH_QUEUE", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub hash_queue: u32,
+
+    /// Longest a token from another site may still be valid for, in seconds: a token whose
+    /// `exp` is further from now is refused.
+    #[arg(long = "jwt-max-lifetime", env = "CHAT_JWT_MAX_LIFETIME_SECS", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..), value_name = "SECS")]
+    pub jwt_max_lifetime_secs: u64,
+
     /// The URL people reach the server at (e.g. `https://chat.example.com`): with https,
     /// session cookies are `Secure`, and its origin may post to the server besides the one
     /// of the `Host` a request names.
@@ -261,6 +288,10 @@ impl Config {
             session_ttl: Duration::from_secs(u64::from(self.session_days) * 86_400),
             sign_in_per_name: at_least_one(self.sign_in_per_name),
             sign_in_per_address: at_least_one(self.sign_in_per_address),
+            sign_up: self.sign_up,
+            sign_up_per_address: at_least_one(self.sign_up_per_address),
+            sign_up_per_hour: at_least_one(self.sign_up_per_hour),
+            hash_queue: self.hash_queue as usize,
             https: self
                 .public_url
                 .as_deref()
@@ -282,6 +313,7 @@ impl Config {
             }
             (None, None) => return Ok(None),
         };
+        let verifier = verifier.with_max_lifetime(self.jwt_max_lifetime_secs as f64);
         let verifier = match &self.jwt_audience {
             Some(audience) => verifier.with_audience(audience),
             None => verifier,

@@ -59,7 +59,7 @@ pub async fn run(command: AccountCommand, store: &StoreConfig) -> Result<String,
             if identity.account_exists(&name).await? {
                 return Err(ChatError::NameTaken.into());
             }
-            let account = identity.sign_up(name, read_password()?).await?;
+            let account = identity.create_account(name, read_password()?).await?;
             Ok(format!("created {}", account.name))
         }
         AccountCommand::ResetPassword { name } => {

@@ -4,8 +4,11 @@
 //! (`--jwt-secret`), or RS256 / EdDSA with the site's public key (`--jwt-public-key`, the
 //! algorithm read from the PEM). A token is valid when its signature is, its `exp` has not
 //! passed and its `nbf`, if any, has come (both with [`LEEWAY_SECONDS`] of clock skew), its
-//! `aud`/`iss` match when configured, its `sub` is an [`AccountName`] and each entry of its
-//! optional `rooms` a [`RoomName`].
+//! `exp` is at most the configured lifetime from now ([`DEFAULT_MAX_LIFETIME_SECONDS`] unless
+//! configured; skew allowed), its `sub` is an [`AccountName`] and each entry of its optional
+//! `rooms` a [`RoomName`]. When an audience is configured the token must carry `aud`, either
+//! that string or an array holding it (RFC 7519 §4.1.3); when an issuer is configured, `iss`
+//! must be exactly that string (an array is refused, even one holding it).
 //!
 //! Invariants:
 //! - The token never reaches an error message, a log or `Debug` output: [`TokenRejected`] says
@@ -23,6 +26,7 @@ use std::{
 
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -32,6 +36,9 @@ use crate::{
 
 /// Clock skew tolerated between the signing site and this server, in seconds.
 pub const LEEWAY_SECONDS: f64 = 30.0;
+
+/// Longest a token may still be valid for, from now, unless configured otherwise: a day.
+pub const DEFAULT_MAX_LIFETIME_SECONDS: f64 = 86_400.0;
 
 /// Shortest HS256 secret accepted: 256 bits, the size of the HMAC's output (RFC 7518 §3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -79,6 +86,8 @@ pub enum TokenRejected {
     Subject,
     #[error("token rooms are not valid room names")]
     Rooms,
+    #[error("token lifetime is longer than this server accepts")]
+    Lifetime,
 }
 
 /// What a valid token says about its holder.
@@ -102,7 +111,17 @@ pub struct JwtVerifier {
 struct Shared {
     key: DecodingKey,
     validation: Validation,
+    rules: Rules,
     cache: Mutex<HashMap<[u8; 32], TokenClaims>>,
+}
+
+/// What this server asks of a token beyond its signature, checked here rather than by
+/// jsonwebtoken so that a missing claim or an `iss` array is refused whatever its version does.
+#[derive(Debug, Clone)]
+struct Rules {
+    audience: Option<String>,
+    issuer: Option<String>,
+    max_lifetime: f64,
 }
 
 /// The claims read from a token; the registered ones jsonwebtoken checks are left to it.
@@ -111,6 +130,8 @@ struct RawClaims {
     sub: Option<String>,
     exp: Option<f64>,
     nbf: Option<f64>,
+    aud: Option<Value>,
+    iss: Option<Value>,
     rooms: Option<Vec<String>>,
 }
 
@@ -154,12 +175,17 @@ impl JwtVerifier {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.required_spec_claims = HashSet::new();
-        // Without a configured audience a token's `aud` is not ours to judge.
+        // `aud` and `iss` are checked in `check_audience` / `check_issuer`.
         validation.validate_aud = false;
         Self {
             shared: Arc::new(Shared {
                 key,
                 validation,
+                rules: Rules {
+                    audience: None,
+                    issuer: None,
+                    max_lifetime: DEFAULT_MAX_LIFETIME_SECONDS,
+                },
                 cache: Mutex::new(HashMap::new()),
             }),
         }
@@ -167,26 +193,29 @@ impl JwtVerifier {
 
     /// Accepts only tokens whose `aud` is, or includes, `audience`.
     pub fn with_audience(self, audience: &str) -> Self {
-        self.with_validation(|validation| {
-            validation.set_audience(&[audience]);
-            validation.validate_aud = true;
-        })
+        self.with_rules(|rules| rules.audience = Some(audience.to_owned()))
     }
 
     /// Accepts only tokens whose `iss` is `issuer`.
     pub fn with_issuer(self, issuer: &str) -> Self {
-        self.with_validation(|validation| validation.set_issuer(&[issuer]))
+        self.with_rules(|rules| rules.issuer = Some(issuer.to_owned()))
     }
 
-    /// A verifier with the validation changed and an empty cache (entries cached under the
-    /// old rules must not pass the new ones).
-    fn with_validation(self, change: impl FnOnce(&mut Validation)) -> Self {
-        let mut validation = self.shared.validation.clone();
-        change(&mut validation);
+    /// Refuses tokens whose `exp` is more than `seconds` (plus the leeway) from now.
+    pub fn with_max_lifetime(self, seconds: f64) -> Self {
+        self.with_rules(|rules| rules.max_lifetime = seconds)
+    }
+
+    /// A verifier with the rules changed and an empty cache (entries cached under the old
+    /// rules must not pass the new ones).
+    fn with_rules(self, change: impl FnOnce(&mut Rules)) -> Self {
+        let mut rules = self.shared.rules.clone();
+        change(&mut rules);
         Self {
             shared: Arc::new(Shared {
                 key: self.shared.key.clone(),
-                validation,
+                validation: self.shared.validation.clone(),
+                rules,
                 cache: Mutex::new(HashMap::new()),
             }),
         }
@@ -241,9 +270,29 @@ impl JwtVerifier {
             jsonwebtoken::decode::<RawClaims>(token, &self.shared.key, &self.shared.validation)
                 .map_err(|error| rejection(error.kind()))?;
         let raw = data.claims;
+        let rules = &self.shared.rules;
+        if !rules
+            .audience
+            .as_deref()
+            .is_none_or(|ours| audience_includes(raw.aud.as_ref(), ours))
+        {
+            return Err(TokenRejected::Audience);
+        }
+        if !rules
+            .issuer
+            .as_deref()
+            .is_none_or(|ours| matches!(&raw.iss, Some(Value::String(iss)) if iss == ours))
+        {
+            return Err(TokenRejected::Issuer);
+        }
         let expires_at = raw.exp.ok_or(TokenRejected::Malformed)?;
         if is_expired(expires_at, now) {
             return Err(TokenRejected::Expired);
+        }
+        // Measured from now rather than from `iat`, which the signer may leave out or
+        // backdate: however the token was made, it is never good for longer than this here.
+        if expires_at > now + rules.max_lifetime + LEEWAY_SECONDS {
+            return Err(TokenRejected::Lifetime);
         }
         if raw.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECONDS) {
             return Err(TokenRejected::NotYetValid);
@@ -273,9 +322,19 @@ impl fmt::Debug for JwtVerifier {
         // The key (an HS256 secret) and the cached claims stay out of logs.
         f.debug_struct("JwtVerifier")
             .field("algorithms", &self.shared.validation.algorithms)
-            .field("audience", &self.shared.validation.aud)
-            .field("issuer", &self.shared.validation.iss)
+            .field("rules", &self.shared.rules)
             .finish_non_exhaustive()
+    }
+}
+
+/// Whether a token's `aud` names `ours`: the string itself, or an array holding it.
+fn audience_includes(aud: Option<&Value>, ours: &str) -> bool {
+    match aud {
+        Some(Value::String(aud)) => aud == ours,
+        Some(Value::Array(auds)) => auds
+            .iter()
+            .any(|aud| matches!(aud, Value::String(aud) if aud == ours)),
+        _ => false,
     }
 }
 
@@ -582,6 +641,103 @@ mod tests {
         // Without configuration, `aud` is not judged.
         assert!(hs256()
             .verify_at(&sign_hs256(&other_aud, SECRET), NOW)
+            .is_ok());
+    }
+
+    fn ours() -> JwtVerifier {
+        hs256()
+            .with_audience("chat")
+            .with_issuer("https://site.example")
+    }
+
+    fn ours_claims() -> Value {
+        json!({"sub": "a", "exp": NOW + 60.0, "aud": "chat", "iss": "https://site.example"})
+    }
+
+    #[test]
+    fn a_token_without_aud_is_refused_when_an_audience_is_configured() {
+        let mut claims = ours_claims();
+        claims.as_object_mut().unwrap().remove("aud");
+        assert_eq!(
+            ours().verify_at(&sign_hs256(&claims, SECRET), NOW),
+            Err(TokenRejected::Audience)
+        );
+        // The same token passes a verifier that judges no audience.
+        assert!(hs256()
+            .with_issuer("https://site.example")
+            .verify_at(&sign_hs256(&claims, SECRET), NOW)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_token_without_iss_is_refused_when_an_issuer_is_configured() {
+        let mut claims = ours_claims();
+        claims.as_object_mut().unwrap().remove("iss");
+        assert_eq!(
+            ours().verify_at(&sign_hs256(&claims, SECRET), NOW),
+            Err(TokenRejected::Issuer)
+        );
+    }
+
+    #[test]
+    fn an_iss_array_is_refused_even_when_it_contains_ours() {
+        for iss in [
+            json!(["https://site.example"]),
+            json!(["https://evil.example", "https://site.example"]),
+            json!(null),
+            json!(42),
+        ] {
+            let mut claims = ours_claims();
+            claims["iss"] = iss.clone();
+            assert_eq!(
+                ours().verify_at(&sign_hs256(&claims, SECRET), NOW),
+                Err(TokenRejected::Issuer),
+                "{iss}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_aud_array_must_contain_ours() {
+        let mut claims = ours_claims();
+        claims["aud"] = json!(["billing", "chat"]);
+        assert!(ours().verify_at(&sign_hs256(&claims, SECRET), NOW).is_ok());
+        for aud in [json!(["billing"]), json!([]), json!(null), json!("Chat")] {
+            claims["aud"] = aud.clone();
+            assert_eq!(
+                ours().verify_at(&sign_hs256(&claims, SECRET), NOW),
+                Err(TokenRejected::Audience),
+                "{aud}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_living_longer_than_the_max_lifetime_is_refused() {
+        // The review's token: `exp` in the year 33658.
+        let far = sign_hs256(&alice(1_000_000_000_000.0), SECRET);
+        assert_eq!(hs256().verify_at(&far, NOW), Err(TokenRejected::Lifetime));
+        // The default is a day from now (skew allowed), whatever `iat` says.
+        let day = DEFAULT_MAX_LIFETIME_SECONDS;
+        let just_within = sign_hs256(&alice(NOW + day + LEEWAY_SECONDS), SECRET);
+        assert!(hs256().verify_at(&just_within, NOW).is_ok());
+        let beyond = sign_hs256(
+            &json!({"sub": "alice", "exp": NOW + day + LEEWAY_SECONDS + 1.0, "iat": NOW}),
+            SECRET,
+        );
+        assert_eq!(
+            hs256().verify_at(&beyond, NOW),
+            Err(TokenRejected::Lifetime)
+        );
+        // Configurable.
+        let hour = hs256().with_max_lifetime(3_600.0);
+        let two_hours = sign_hs256(&alice(NOW + 7_200.0), SECRET);
+        assert_eq!(
+            hour.verify_at(&two_hours, NOW),
+            Err(TokenRejected::Lifetime)
+        );
+        assert!(hour
+            .verify_at(&sign_hs256(&alice(NOW + 3_600.0), SECRET), NOW)
             .is_ok());
     }
 

@@ -3,12 +3,16 @@
 //! hand it [`Credentials`]) nor of the broker (`server::chat` applies its answers to polls).
 //!
 //! - this module: the [`Identity`] service and the [`Caller`] it answers with;
-//! - `secrets`: password hashing and session tokens;
+//! - `secrets`: password hashing (sign-ins first, in bounded queues) and session tokens;
+//! - `limits`: the attempt limits of sign-in and sign-up, bounded in memory;
 //! - `jwt`: tokens another site signs, verified locally (and cached) on every request;
 //! - `rooms`: the private rooms, kept in memory and checked on every request.
 //!
 //! Invariants:
 //! - Nothing here logs or returns a password or token; the store keeps only their hashes.
+//! - A sign-in or sign-up refused for its address spends nothing else: an address's flood
+//!   never uses up an account's sign-in attempts nor the server's sign-ups; only names that are
+//!   account names are counted, by their key.
 //! - A session found in memory is trusted for [`SESSION_RECHECK`] at most, then read from the
 //!   store again: a session revoked by another instance ends at once when the store tells us
 //!   (Redis), or within that time when it cannot (an operator's command on the SQLite file).
@@ -16,6 +20,7 @@
 //!   changes and the store's reports of other instances' ones; every room check is in memory.
 
 pub mod jwt;
+mod limits;
 mod rooms;
 mod secrets;
 
@@ -27,7 +32,6 @@ use std::{
     time::Duration,
 };
 
-use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::{sync::mpsc, time::Instant};
 
 use super::{
@@ -42,6 +46,7 @@ use crate::{
     model::{AccountName, Password, RoomName},
 };
 use jwt::JwtVerifier;
+use limits::{address_key, per_hour, per_minute, retry_after_secs, KeyedLimit, Limit};
 use rooms::PrivateRooms;
 pub use rooms::RoomChange;
 pub use secrets::TOKEN_PREFIX;
@@ -62,8 +67,16 @@ pub struct IdentityConfig {
     /// Sign-in attempts per minute for one account name, and for one client address.
     pub sign_in_per_name: NonZeroU32,
     pub sign_in_per_address: NonZeroU32,
-    /// Password hashes computed at once; more wait their turn.
+    /// Password hashes computed at once; more wait their turn, sign-ins first.
     pub parallel_hashes: usize,
+    /// Hashes that may wait for a thread, sign-ins and sign-ups each; past it, 503.
+    pub hash_queue: usize,
+    /// Whether anyone may create an account (`--sign-up`); off, only the operator does.
+    pub sign_up: bool,
+    /// Sign-ups per hour from one client address (429 past it), and over the whole server
+    /// (503 past it).
+    pub sign_up_per_address: NonZeroU32,
+    pub sign_up_per_hour: NonZeroU32,
     /// The server is reached over https (`--public-url`): session cookies are `Secure`.
     pub https: bool,
     /// Accepts bearer tokens another site signs (`--jwt-secret`, `--jwt-public-key`).
@@ -79,6 +92,10 @@ impl Default for IdentityConfig {
             sign_in_per_address: NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN),
             parallel_hashes: std::thread::available_parallelism()
                 .map_or(1, |cores| cores.get().saturating_sub(1).max(1)),
+            hash_queue: 32,
+            sign_up: true,
+            sign_up_per_address: NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN),
+            sign_up_per_hour: NonZeroU32::new(600).unwrap_or(NonZeroU32::MIN),
             https: false,
             tokens: None,
         }
@@ -169,8 +186,16 @@ struct Shared {
     config: IdentityConfig,
     sessions: Mutex<HashMap<TokenHash, CachedSession>>,
     rooms: PrivateRooms,
-    sign_in_by_name: DefaultKeyedRateLimiter<String>,
-    sign_in_by_address: DefaultKeyedRateLimiter<IpAddr>,
+    limits: Limits,
+}
+
+/// The attempt limits (see `limits`).
+struct Limits {
+    sign_in_by_address: KeyedLimit<IpAddr>,
+    /// By account key: a name that is no account name is never counted.
+    sign_in_by_name: KeyedLimit<String>,
+    sign_up_by_address: KeyedLimit<IpAddr>,
+    sign_ups: Limit,
 }
 
 struct CachedSession {
@@ -202,12 +227,15 @@ impl Identity {
     ) -> Result<Self, StoreError> {
         let rooms = PrivateRooms::new(changes);
         rooms.replace_all(store.private_rooms().await?);
-        let hasher = Hasher::new(config.parallel_hashes);
-        let per_minute = |count: NonZeroU32| Quota::per_minute(count).allow_burst(count);
+        let hasher = Hasher::new(config.parallel_hashes, config.hash_queue);
         Ok(Self {
             shared: Arc::new(Shared {
-                sign_in_by_name: RateLimiter::keyed(per_minute(config.sign_in_per_name)),
-                sign_in_by_address: RateLimiter::keyed(per_minute(config.sign_in_per_address)),
+                limits: Limits {
+                    sign_in_by_address: KeyedLimit::new(per_minute(config.sign_in_per_address)),
+                    sign_in_by_name: KeyedLimit::new(per_minute(config.sign_in_per_name)),
+                    sign_up_by_address: KeyedLimit::new(per_hour(config.sign_up_per_address)),
+                    sign_ups: Limit::new(per_hour(config.sign_up_per_hour)),
+                },
                 store,
                 hasher,
                 config,
@@ -330,8 +358,43 @@ impl Identity {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Creates an account. 409 if the name is taken in any letter case.
+    /// Creates an account for someone at `address`: 403 when sign-up is off, 400 for a
+    /// malformed name or password, 429 past the sign-ups allowed from the address, 503 past
+    /// those of the whole server or when the hashing queue is full, 409 if the name is taken
+    /// in any letter case. The limits come before the name is looked up, so that past them
+    /// the answer says nothing of which names exist.
     pub async fn sign_up(
+        &self,
+        name: &str,
+        password: &str,
+        address: IpAddr,
+    ) -> Result<AccountRecord, ChatError> {
+        if !self.shared.config.sign_up {
+            return Err(ChatError::forbidden(
+                "sign-up is off on this server: its operator creates the accounts",
+            ));
+        }
+        let name = AccountName::parse(name)?;
+        let password = Password::parse(password)?;
+        let limits = &self.shared.limits;
+        limits
+            .sign_up_by_address
+            .check(&address_key(address))
+            .map_err(|wait| ChatError::TooManySignUps {
+                retry_after_secs: retry_after_secs(wait),
+            })?;
+        limits.sign_ups.check().map_err(|wait| {
+            ChatError::busy(
+                "too many sign-ups on this server right now, retry later",
+                retry_after_secs(wait),
+            )
+        })?;
+        self.create_account(name, password).await
+    }
+
+    /// Creates an account, with no limit (the operator's `accounts create`). 409 if the name
+    /// is taken in any letter case.
+    pub async fn create_account(
         &self,
         name: AccountName,
         password: Password,
@@ -354,7 +417,9 @@ impl Identity {
     }
 
     /// Signs in with a name and password: the same 401 for a wrong name and a wrong password,
-    /// after the same work; 429 past the attempts allowed per name or per address.
+    /// after the same work; 429 past the attempts allowed per address, then per name (an
+    /// attempt refused for its address spends none of the name's). A name that is no account
+    /// name is refused without being counted or kept.
     pub async fn sign_in(
         &self,
         name: &str,
@@ -362,9 +427,22 @@ impl Identity {
         address: IpAddr,
     ) -> Result<NewSession, ChatError> {
         let wrong = || ChatError::unauthenticated("wrong name or password");
-        let key = name.to_ascii_lowercase();
-        self.limit_sign_in(&key, address)?;
-        let (Ok(name), Ok(password)) = (AccountName::parse(name), Password::parse(password)) else {
+        let limits = &self.shared.limits;
+        let too_many = |wait| ChatError::TooManyAttempts {
+            retry_after_secs: retry_after_secs(wait),
+        };
+        limits
+            .sign_in_by_address
+            .check(&address_key(address))
+            .map_err(too_many)?;
+        let Ok(name) = AccountName::parse(name) else {
+            return Err(wrong());
+        };
+        limits
+            .sign_in_by_name
+            .check(&name.key())
+            .map_err(too_many)?;
+        let Ok(password) = Password::parse(password) else {
             return Err(wrong());
         };
         let account = self
@@ -398,27 +476,6 @@ impl Identity {
             name: AccountName::parse(&account.name).unwrap_or(name),
             expires_at,
         })
-    }
-
-    fn limit_sign_in(&self, key: &str, address: IpAddr) -> Result<(), ChatError> {
-        let shared = &*self.shared;
-        let clock = governor::clock::DefaultClock::default();
-        for limiter_says in [
-            shared.sign_in_by_address.check_key(&address),
-            shared.sign_in_by_name.check_key(&key.to_owned()),
-        ] {
-            if let Err(not_until) = limiter_says {
-                let wait = not_until.wait_time_from(clock.now());
-                return Err(ChatError::TooManyAttempts {
-                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-                });
-            }
-        }
-        if shared.sign_in_by_name.len() > MAX_CACHED_SESSIONS {
-            shared.sign_in_by_name.retain_recent();
-            shared.sign_in_by_address.retain_recent();
-        }
-        Ok(())
     }
 
     /// Ends the session the user signed in with, on every instance.
@@ -542,5 +599,83 @@ impl IdentitySink for Sink {
             let identity = identity.clone();
             tokio::spawn(async move { identity.rooms().reload_all(identity.store()).await });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn identity(config: IdentityConfig) -> Identity {
+        Identity::open(config, &StoreConfig::Memory)
+            .await
+            .unwrap()
+            .0
+    }
+
+    fn name_keys(identity: &Identity) -> usize {
+        identity.shared.limits.sign_in_by_name.len()
+    }
+
+    #[tokio::test]
+    async fn refused_sign_ins_with_long_names_leave_nothing_in_the_limiter() {
+        let identity = identity(IdentityConfig {
+            sign_in_per_address: NonZeroU32::new(5).unwrap(),
+            ..IdentityConfig::default()
+        })
+        .await;
+        let address = "203.0.113.9".parse().unwrap();
+        for i in 0..300 {
+            let name = format!("{i}{}", "x".repeat(10_000));
+            let refused = identity
+                .sign_in(&name, "not the password", address)
+                .await
+                .unwrap_err();
+            let expected = if i < 5 { 401 } else { 429 };
+            assert_eq!(refused.status_code(), expected, "attempt {i}: {refused:?}");
+        }
+        assert_eq!(name_keys(&identity), 0);
+    }
+
+    #[tokio::test]
+    async fn a_full_sign_up_queue_refuses_sign_ups_but_not_sign_ins() {
+        let identity = identity(IdentityConfig {
+            parallel_hashes: 1,
+            hash_queue: 1,
+            ..IdentityConfig::default()
+        })
+        .await;
+        let address = "203.0.113.9".parse().unwrap();
+        let password = Password::parse("correct horse battery").unwrap();
+        identity
+            .create_account(AccountName::parse("early").unwrap(), password.clone())
+            .await
+            .unwrap();
+        let hasher = &identity.shared.hasher;
+        let (release, blocker) = secrets::tests::occupied(hasher).await;
+        let waiting = secrets::tests::queued(hasher, secrets::Priority::SignUp);
+        let refused = identity
+            .sign_up("late", "correct horse battery", address)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status_code(), 503, "{refused:?}");
+        assert!(refused.retry_after_secs().is_some());
+        // A sign-in waits in its own queue and is served first.
+        let sign_in = tokio::spawn({
+            let identity = identity.clone();
+            async move {
+                identity
+                    .sign_in("early", "correct horse battery", address)
+                    .await
+            }
+        });
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        assert!(sign_in.await.unwrap().is_ok());
+        waiting.await.unwrap();
+        assert!(!identity
+            .account_exists(&AccountName::parse("late").unwrap())
+            .await
+            .unwrap());
     }
 }

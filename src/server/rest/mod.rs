@@ -324,16 +324,22 @@ async fn ready(State(chat): State<Chat>) -> Result<Json<Health>, ChatError> {
     responses(
         (status = 201, description = "Created; sign in to get a session", body = Account),
         (status = 400, description = "Malformed name or password (at least 8 characters)", body = ErrorBody),
+        (status = 403, description = "Sign-up is off on this server (`--sign-up off`): its operator creates the accounts", body = ErrorBody),
         (status = 409, description = "An account of that name exists, in some letter case", body = ErrorBody),
         (status = 415, description = "Content type not `application/json`", body = ErrorBody),
+        (status = 429, description = "Too many sign-ups from this address (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Too many sign-ups on the server, or too many passwords waiting to be hashed (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 async fn sign_up(
     State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
     ApiJson(body): ApiJson<JsonObject>,
 ) -> Result<(StatusCode, Json<Account>), ChatError> {
     let body = body.into_typed::<Credentials>()?;
-    let account = chat.sign_up(&body.name, &body.password).await?;
+    let account = chat.sign_up(&caller, &body.name, &body.password).await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
@@ -346,6 +352,8 @@ async fn sign_up(
         (status = 401, description = "Wrong name or password (the same answer for both), or a malformed Authorization header", body = ErrorBody),
         (status = 415, description = "Content type not `application/json`", body = ErrorBody),
         (status = 429, description = "Too many attempts for this name or from this address (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Too many passwords waiting to be checked (see Retry-After)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
