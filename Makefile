@@ -19,7 +19,7 @@ SERVER_BIN := $(TARGET_DIR)/release/longpoll-chat
 export PATH := $(TOOLS_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
 
-.PHONY: help run test build setup setup-rust setup-node setup-python setup-chromium setup-redis \
+.PHONY: help run test build setup setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx \
 	test-rust test-e2e test-api-fuzz lint bench clean
 
 ## help: list the targets
@@ -61,7 +61,7 @@ lint:
 	cargo clippy --features hydrate --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 ## setup: install what building and testing need, skipping what is present
-setup: setup-rust setup-node setup-python setup-chromium setup-redis
+setup: setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx
 
 ## setup-rust: the wasm32 target, cargo-leptos and wasm-bindgen-cli
 setup-rust:
@@ -102,6 +102,13 @@ setup-redis:
 	@command -v redis-server >/dev/null \
 	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq redis-server; } \
 	  || { echo "redis-server is missing: run 'apt-get install redis-server' as root"; exit 1; }
+
+## setup-nginx: Debian's nginx, which tests/nginx.rs starts in front of the server
+# With the README's recipe, as the test's user; it never runs as a service.
+setup-nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx \
+	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq nginx; } \
+	  || { echo "nginx is missing: run 'apt-get install nginx' as root"; exit 1; }
 
 ## bench: release build, then bench/run.sh (long and timing-dependent; not part of `make test`)
 bench: setup-rust setup-node build

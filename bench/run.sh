@@ -57,8 +57,10 @@ run_ours() {
   shift 2
   local port
   port=$(free_port)
+  # Every load client is a guest on loopback: one address, past its default cap on held polls.
   # shellcheck disable=SC2086
-  RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$port" --store "$store" --send-rate 0 ${SERVER_OPTIONS:-} &
+  RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$port" --store "$store" --send-rate 0 \
+    --max-polls-per-address 1000000 ${SERVER_OPTIONS:-} &
   local pid=$!
   children+=("$pid")
   wait_for "http://127.0.0.1:$port/health"
@@ -83,7 +85,8 @@ run_cluster() {
     local port
     port=$(free_port)
     printf -v "$port_var" '%s' "$port"
-    RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$port" --store "redis://127.0.0.1:$redis_port/0" --send-rate 0 &
+    RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$port" --store "redis://127.0.0.1:$redis_port/0" --send-rate 0 \
+      --max-polls-per-address 1000000 &
     pids+=("$!")
     children+=("$!")
     wait_for "http://127.0.0.1:$port/health"

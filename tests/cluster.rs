@@ -296,3 +296,31 @@ async fn clients_of_a_killed_instance_carry_on_on_the_other_without_loss() {
     let received = reader.await.unwrap();
     assert_eq!(received, sent);
 }
+
+#[tokio::test]
+async fn a_disconnect_answered_unknown_ends_nothing_on_any_instance() {
+    let cluster = Cluster::start();
+    let client = client();
+    let held = tokio::spawn({
+        let (client, base) = (client.clone(), cluster.a.url(""));
+        async move { poll(&client, &base, "client_id=early&room=early&timeout=30").await }
+    });
+    until_held(&client, &cluster.a, 1).await;
+    // At once, before A has told Redis of the client: B does not know it, says so, and tells
+    // nobody to end it.
+    let response = client
+        .delete(cluster.b.url("/api/client/early"))
+        .send()
+        .await
+        .unwrap();
+    if response.status() == 200 {
+        // A shared its clients in between (once a second): nothing to show here this time.
+        return;
+    }
+    assert_eq!(response.status(), 404);
+    // A disconnection told through Redis would reach A before this message does.
+    send(&client, &cluster.b.url(""), "early", "still held").await;
+    let answer = held.await.unwrap().unwrap();
+    assert_eq!(answer["status"], "success", "{answer}");
+    assert_eq!(answer["messages"][0]["text"], "still held");
+}

@@ -493,36 +493,6 @@ async fn deleting_a_private_room_deletes_its_messages_and_ends_its_polls() {
 }
 
 #[tokio::test]
-async fn a_room_made_private_ends_the_polls_of_guests_waiting_on_its_name() {
-    let app = TestApp::new().await;
-    let owner = signed_in(&app, "max").await;
-    let held = app.broker.held_polls();
-    let guest = app.spawn(get("/api/poll?client_id=lurker&room=quiet&timeout=30"));
-    app.until_held(held + 1).await;
-    let create = json_request(
-        Method::POST,
-        "/api/rooms",
-        json!({"name": "quiet", "private": true}),
-    );
-    assert_eq!(
-        app.call(bearer(create, &owner)).await.status,
-        StatusCode::CREATED
-    );
-    assert_eq!(guest.await.unwrap().json["status"], "disconnected");
-    let sent = app
-        .call(bearer(
-            send_request(json!({"room": "quiet", "text": "mine"})),
-            &owner,
-        ))
-        .await;
-    assert_eq!(sent.status, StatusCode::OK);
-    let peek = app
-        .get("/api/poll?client_id=lurker&room=quiet&timeout=5")
-        .await;
-    assert_eq!(peek.status, StatusCode::NOT_FOUND);
-}
-
-#[tokio::test]
 async fn send_limits_count_per_user_not_per_shared_address() {
     let one = NonZeroU32::new(1).unwrap();
     let app = TestApp::build(Setup {
@@ -1016,4 +986,123 @@ fn sign_up_is_switched_off_and_limited_by_flags() {
     assert_eq!(limits.sign_up_per_address.get(), 4);
     assert_eq!(limits.sign_up_per_hour.get(), 50);
     assert_eq!(limits.hash_queue, 7);
+}
+
+#[tokio::test]
+async fn past_the_send_limit_a_guest_learns_nothing_of_which_names_are_accounts() {
+    let one = NonZeroU32::new(1).unwrap();
+    let app = TestApp::build(Setup {
+        chat: ChatOptions {
+            send_limiter: Some(SendLimiter::new(one, one)),
+            ..ChatOptions::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    sign_up(&app, "alice").await;
+    assert_eq!(
+        app.send(message("oracle", "g", "the one allowed"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // An account's name and a free one are answered alike past the limit.
+    for sender in ["alice", "nobody-has-this"] {
+        let refused = app.send(message("oracle", sender, "probe")).await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{sender}");
+    }
+}
+
+#[tokio::test]
+async fn the_default_room_and_rooms_in_use_cannot_be_taken_private() {
+    let app = TestApp::new().await;
+    let mallory = signed_in(&app, "mallory").await;
+    let bob = signed_in(&app, "bob").await;
+    let make_private = |room: &str| {
+        bearer(
+            json_request(
+                Method::POST,
+                "/api/rooms",
+                json!({"name": room, "private": true}),
+            ),
+            &mallory,
+        )
+    };
+    // A fresh server: nobody has written to `general` yet.
+    let refused = app.call(make_private("general")).await;
+    assert_refused(&refused, StatusCode::CONFLICT, "a room of that name exists");
+    assert_eq!(
+        app.call(get("/api/history?room=general")).await.status,
+        StatusCode::OK
+    );
+    // A room someone joined but nobody wrote to, and one with a held poll.
+    let join = json_request(Method::PUT, "/api/me/rooms/joined-only", json!({}));
+    assert_eq!(app.call(bearer(join, &bob)).await.status, StatusCode::OK);
+    let refused = app.call(make_private("joined-only")).await;
+    assert_refused(&refused, StatusCode::CONFLICT, "a room of that name exists");
+    let held = app.spawn(get("/api/poll?client_id=waiter&room=waited-on"));
+    common::eventually(
+        std::time::Duration::from_secs(5),
+        "the poll is held",
+        || async { app.broker.held_polls() == 1 },
+    )
+    .await;
+    let refused = app.call(make_private("waited-on")).await;
+    assert_refused(&refused, StatusCode::CONFLICT, "a room of that name exists");
+    app.send(message("waited-on", "g", "still public")).await;
+    assert_eq!(
+        held.await.unwrap().json["messages"][0]["text"],
+        "still public"
+    );
+    // An unused name is still anyone's to make private.
+    assert_eq!(
+        app.call(make_private("fresh")).await.status,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn nobody_ends_or_takes_over_another_ones_client_id() {
+    let app = TestApp::new().await;
+    let alice = signed_in(&app, "alice").await;
+    let mallory = signed_in(&app, "mallory").await;
+    let held = app.spawn(bearer(
+        get("/api/poll?client_id=alices-laptop&room=owned"),
+        &alice,
+    ));
+    common::eventually(
+        std::time::Duration::from_secs(5),
+        "the poll is held",
+        || async { app.broker.held_polls() == 1 },
+    )
+    .await;
+    let steal = bearer(
+        get("/api/poll?client_id=alices-laptop&room=owned"),
+        &mallory,
+    );
+    assert_refused(
+        &app.call(steal).await,
+        StatusCode::NOT_FOUND,
+        "unknown client_id",
+    );
+    for caller in [Some(&mallory), None] {
+        let end = empty_request(Method::DELETE, "/api/client/alices-laptop");
+        let end = match caller {
+            Some(token) => bearer(end, token),
+            None => end,
+        };
+        assert_refused(
+            &app.call(end).await,
+            StatusCode::NOT_FOUND,
+            "unknown client_id",
+        );
+    }
+    assert_eq!(app.broker.held_polls(), 1, "alice's poll is still held");
+    app.send(message("owned", "g", "for alice")).await;
+    assert_eq!(held.await.unwrap().json["messages"][0]["text"], "for alice");
+    let end = bearer(
+        empty_request(Method::DELETE, "/api/client/alices-laptop"),
+        &alice,
+    );
+    assert_eq!(app.call(end).await.status, StatusCode::OK);
 }

@@ -498,3 +498,65 @@ async fn changes_share_the_send_rate_limit_and_past_it_change_nothing() {
     );
     assert_eq!(history(&app, None, "msg-limited").await, before);
 }
+
+#[tokio::test]
+async fn toggling_a_reaction_past_the_rate_per_person_and_message_is_refused() {
+    use longpoll_chat::server::{chat::ChatOptions, send_limit::ChangeLimiter};
+    use std::num::NonZeroU32;
+
+    let app = TestApp::build(common::app::Setup {
+        chat: ChatOptions {
+            change_limiter: Some(ChangeLimiter::per_minute(NonZeroU32::new(4).unwrap())),
+            ..ChatOptions::default()
+        },
+        ..common::app::Setup::default()
+    })
+    .await;
+    let alice = signed_in(&app, "alice").await;
+    let bob = signed_in(&app, "bob").await;
+    let id = send_as(&app, &alice, "msg-toggled", "toggle me").await;
+    let other = send_as(&app, &alice, "msg-toggled", "another").await;
+    for round in 0..4 {
+        let answer = react(&app, Some(&bob), &id, "👍", round % 2 == 0).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    }
+    let before = history(&app, None, "msg-toggled").await;
+    let refused = react(&app, Some(&bob), &id, "👍", true).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.json
+    );
+    assert!(refused.header(axum::http::header::RETRY_AFTER).is_some());
+    assert_eq!(history(&app, None, "msg-toggled").await, before);
+    // Per person and message: bob's other message, and alice on this one, go on.
+    let answer = react(&app, Some(&bob), &other, "👍", true).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let answer = react(&app, Some(&alice), &id, "👍", true).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_message_carries_at_most_twenty_different_emoji() {
+    let app = TestApp::new().await;
+    let alice = signed_in(&app, "alice").await;
+    let id = send_as(&app, &alice, "msg-emoji", "react").await;
+    let emoji: Vec<String> = (0..21)
+        .map(|i| char::from_u32(0x1F600 + i).unwrap().to_string())
+        .collect();
+    for one in &emoji[..20] {
+        let answer = react(&app, Some(&alice), &id, &urlencode(one), true).await;
+        assert_eq!(answer.status, StatusCode::OK, "{one}: {}", answer.json);
+    }
+    let refused = react(&app, Some(&alice), &id, &urlencode(&emoji[20]), true).await;
+    assert_refused(&refused, StatusCode::CONFLICT, "different reactions");
+    // One of the twenty is still welcome from someone else.
+    let bob = signed_in(&app, "bob").await;
+    let answer = react(&app, Some(&bob), &id, &urlencode(&emoji[0]), true).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes().map(|byte| format!("%{byte:02X}")).collect()
+}

@@ -295,11 +295,23 @@ async fn losing_a_private_room_leaves_it_and_only_visible_rooms_are_listed() {
         assert_eq!(joined(&app, token).await, json!({"rooms": []}));
     }
 
-    // A public room taken private by another: listed no more to those who joined it before.
+    // A public room someone joined cannot be taken private by another: it stays listed.
     let public = "reads-taken";
     mark(&app, &bo, public, json!({})).await;
-    private_room(&app, &ann, public, &[]).await;
-    assert_eq!(joined(&app, &bo).await, json!({"rooms": []}));
+    let take = json_request(
+        Method::POST,
+        "/api/rooms",
+        json!({"name": public, "private": true}),
+    );
+    assert_refused(
+        &app.call(bearer(take, &ann)).await,
+        StatusCode::CONFLICT,
+        "a room of that name exists",
+    );
+    assert_eq!(
+        joined(&app, &bo).await,
+        json!({"rooms": [entry(public, None, 0, false)]})
+    );
 }
 
 /// `method url` with `token` and a JSON `body`, through a real server.

@@ -19,7 +19,12 @@ const HELD: u64 = 1_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_1000_held_polls_and_exits_0_within_2_seconds() {
-    let mut server = Server::start("memory", "127.0.0.1:0");
+    // A thousand guests on one address: past the default cap of one address.
+    let mut server = Server::start_with(
+        "memory",
+        "127.0.0.1:0",
+        &["--max-polls-per-address", "2000"],
+    );
     // One connection per poll, as browsers and curl would hold them.
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)

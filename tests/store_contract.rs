@@ -1378,3 +1378,68 @@ async fn a_redis_identity_store_says_it_was_interrupted_once_redis_is_back() {
     })
     .await;
 }
+
+each_store!(
+    #[tokio::test]
+    changes_never_push_a_message_out_of_retention
+);
+async fn changes_never_push_a_message_out_of_retention(kind: &'static str) {
+    let retention = Retention {
+        max_messages_per_room: 3,
+        max_age: None,
+    };
+    let fixture = Fixture::open(kind, retention).await;
+    let messages: Vec<Message> = (0..3)
+        .map(|i| message("toggled", &format!("t{i}")))
+        .collect();
+    for message in &messages {
+        fixture.store.append(message.clone().into()).await.unwrap();
+    }
+    // Many times the retention in reactions taken and taken back.
+    for round in 0..40 {
+        let kind = if round % 2 == 0 {
+            ChangeKind::React {
+                emoji: "👍".into()
+            }
+        } else {
+            ChangeKind::Unreact {
+                emoji: "👍".into()
+            }
+        };
+        let change = Change {
+            id: Uuid::now_v7(),
+            room: "toggled".into(),
+            message_id: messages[2].id,
+            by: "Bob".into(),
+            author: "bob".into(),
+            timestamp: 1_795_000_001.5,
+            kind,
+        };
+        fixture.store.append(change.into()).await.unwrap();
+    }
+    let loaded = fixture.store.load(3).await.unwrap();
+    let toggled = room(&loaded, "toggled");
+    let texts: Vec<&str> = (toggled.recent.iter())
+        .filter_map(|entry| entry.message())
+        .map(|message| message.text.as_str())
+        .collect();
+    assert_eq!(texts, ["t0", "t1", "t2"], "{kind}: every message kept");
+    assert_eq!(
+        toggled.recent.len(),
+        43,
+        "{kind}: and the changes after them"
+    );
+    assert_eq!(toggled.total, 43, "{kind}");
+    // A fourth message pushes out the first, and the changes before it only.
+    fixture
+        .store
+        .append(message("toggled", "t3").into())
+        .await
+        .unwrap();
+    let loaded = fixture.store.load(100).await.unwrap();
+    let texts: Vec<&str> = (room(&loaded, "toggled").recent.iter())
+        .filter_map(|entry| entry.message())
+        .map(|message| message.text.as_str())
+        .collect();
+    assert_eq!(texts, ["t1", "t2", "t3"], "{kind}");
+}

@@ -304,3 +304,27 @@ async fn without_guests_a_stream_needs_an_identity() {
     assert_eq!(bad_token.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.broker.held_polls(), 0);
 }
+
+#[tokio::test]
+async fn a_guests_stream_of_unused_names_makes_no_rooms_yet_hears_their_first_message() {
+    let app = TestApp::new().await;
+    let rooms: Vec<Value> = (0..30)
+        .map(|i| json!({"room": format!("nobody-wrote-{i}")}))
+        .collect();
+    let held = spawn_stream(&app, json!({"client_id": "curious", "rooms": rooms}), None).await;
+    let stats = app.call(get("/api/stats")).await;
+    let listed = stats.json["rooms"].as_array().unwrap();
+    assert!(
+        !listed
+            .iter()
+            .any(|room| room.as_str().unwrap().starts_with("nobody-wrote-")),
+        "{listed:?}"
+    );
+    app.send(common::app::message("nobody-wrote-7", "g", "first"))
+        .await;
+    let answer = held.await.unwrap();
+    assert_eq!(
+        news(&answer),
+        [("nobody-wrote-7".to_owned(), vec!["first".to_owned()])]
+    );
+}

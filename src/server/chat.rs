@@ -344,12 +344,11 @@ impl Chat {
                 timestamp: unix_seconds(),
             });
         }
-        // Rooms known to be wanted are made for the stream, so who is there shows before the
-        // first message: the default room and the caller's private rooms. Any other room is
-        // made by its first message (a stream naming a hundred unused names makes none).
+        // A signed-in person's stream makes its rooms, so who is there shows before the first
+        // message (people are few, and their polls capped); a guest's makes only the default
+        // room: a stream naming a hundred unused names makes no room, it waits for them.
         for follow in &mut request.rooms {
-            let name = follow.room.as_str();
-            follow.open = name == DEFAULT_ROOM || private.get(name).is_some();
+            follow.open = user.is_some() || follow.room.as_str() == DEFAULT_ROOM;
         }
         request.holder = user.map(|user| user.key.clone());
         request.owner = Self::owner(caller);
@@ -521,7 +520,9 @@ impl Chat {
             return Err(ChatError::RoomTaken);
         }
         identity.rooms().put(record.clone());
-        // Guests may have been waiting on the unused name.
+        // Guests' streams waiting for the unused name hear it is taken; polls on it through
+        // another instance are ended.
+        self.shared.broker.open_room(room.as_str());
         let owner = record.owner.clone();
         self.shared
             .broker

@@ -462,6 +462,7 @@ impl Broker {
             // Made before the rooms are looked up, as the arrivals below before the logs are
             // read: a room made after its lookup still completes it.
             let mut created = pin!(self.shared.rooms.created.notified());
+            let waited_for = awaited.len();
             awaited.retain(|room| match self.shared.rooms.get(room.name.as_str()) {
                 Some(made) => {
                     let start = made.lock().beginning();
@@ -482,7 +483,10 @@ impl Broker {
                 .map(|room| Box::pin(room.room.news.notified()))
                 .collect();
             let news = self.news(followed);
-            if !news.is_empty() {
+            // A room that appeared is answered even with nothing in it yet: it may have been
+            // made private (the caller checks access), and a client following it from now on
+            // holds it like any other.
+            if !news.is_empty() || awaited.len() < waited_for {
                 return (PollStatus::Success, news);
             }
             let any_arrived = std::future::poll_fn(|context| {
@@ -733,6 +737,11 @@ impl Broker {
     pub fn typing(&self, room: &RoomName, person: &Person) {
         let room = self.shared.rooms.get_or_create(room.as_str());
         self.shared.live.typing(&room, person);
+    }
+
+    /// Makes the room if nobody has written to it yet: streams waiting for it hear of it.
+    pub fn open_room(&self, room: &str) {
+        self.shared.rooms.get_or_create(room);
     }
 
     /// Who is online and typing in the room now.

@@ -156,8 +156,8 @@ pub fn routes(chat: Chat) -> Router {
         (status = 200, description = "Messages (`success`, possibly with `reset`), or `timeout`, `superseded`, `disconnected`", body = PollResponse),
         (status = 400, description = "A parameter is missing, malformed, repeated or out of range", body = ErrorBody),
         (status = 401, description = "A bad token, or no identity on a server without guests", body = ErrorBody),
-        (status = 404, description = "A private room the caller may not see", body = ErrorBody),
-        (status = 503, description = "Too many held polls on the server or for this client (see Retry-After)", body = ErrorBody,
+        (status = 404, description = "A private room the caller may not see, or a `client_id` someone else holds (`unknown client_id`)", body = ErrorBody),
+        (status = 503, description = "Too many held polls on the server, for this client, person or guest address (see Retry-After)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
@@ -183,9 +183,10 @@ async fn poll(
         (status = 200, description = "The rooms with news (`success`), or `timeout`, `superseded`, `disconnected`", body = StreamResponse),
         (status = 400, description = "Malformed JSON, not an object, or a missing or invalid field (no rooms, too many, one twice)", body = ErrorBody),
         (status = 401, description = "A bad token, or no identity on a server without guests", body = ErrorBody),
+        (status = 404, description = "A `client_id` someone else holds (`unknown client_id`)", body = ErrorBody),
         (status = 413, description = "Body larger than the server's limit (`--max-body-bytes`)", body = ErrorBody),
         (status = 415, description = "Content type not `application/json` (or another `application/*+json`)", body = ErrorBody),
-        (status = 503, description = "Too many held polls on the server or for this client (see Retry-After)", body = ErrorBody,
+        (status = 503, description = "Too many held polls on the server, for this client, person or guest address (see Retry-After)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
@@ -270,7 +271,7 @@ struct Disconnected {
         (status = 200, description = "Disconnected", body = Disconnected),
         (status = 400, description = "Not a valid client id", body = ErrorBody),
         (status = 401, description = "A bad token, or no identity on a server without guests", body = ErrorBody),
-        (status = 404, description = "Unknown client", body = ErrorBody),
+        (status = 404, description = "Unknown client, or someone else's: a client id belongs to whoever first held it until it goes idle", body = ErrorBody),
     )
 )]
 async fn disconnect(
