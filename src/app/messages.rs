@@ -94,14 +94,14 @@ pub fn Conversation(
 /// the server, else the guest's from `localStorage`.
 async fn read_position(room: &str) -> (Option<Uuid>, bool) {
     match joined_rooms().await {
-        Ok(list) => (
+        Ok(Some(list)) => (
             list.rooms
                 .into_iter()
                 .find(|joined| joined.room == room)
                 .and_then(|joined| joined.last_read_id),
             true,
         ),
-        Err(ChatError::Unauthenticated(_)) => (guest_reads().get(room).copied(), false),
+        Ok(None) | Err(ChatError::Unauthenticated(_)) => (guest_reads().get(room).copied(), false),
         Err(_) => (None, false),
     }
 }

@@ -530,14 +530,14 @@ impl Hub {
     /// `localStorage`. `again`: the identity changed, so rooms no longer listed are dropped.
     async fn load_joined(&self, again: bool) {
         let joined: Vec<(String, usize, Option<Uuid>)> = match joined_rooms().await {
-            Ok(list) => list
+            Ok(Some(list)) => list
                 .rooms
                 .into_iter()
                 // The stream brings what came after the read position (everything the room
                 // keeps when there is none) and counts it.
                 .map(|room| (room.room, 0, room.last_read_id))
                 .collect(),
-            Err(_) => guest_reads()
+            Ok(None) | Err(_) => guest_reads()
                 .into_iter()
                 .map(|(room, id)| (room, 0, Some(id)))
                 .collect(),
