@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     match config.command.clone() {
         Some(Command::Accounts { action }) => {
-            match runtime.block_on(server::operator::run(action, &config.store)) {
+            match runtime.block_on(server::operator::run(action, &config.store())) {
                 Ok(done) => println!("{done}"),
                 Err(error) => {
                     eprintln!("error: {error}");
@@ -70,10 +70,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let identity_config = config.identity()?;
     // Before the broker exists: it looks up its metric handles once, from this recorder.
     server::metrics::install();
-    let broker = Broker::open(broker_config, &config.store)
+    let store = config.store();
+    let broker = Broker::open(broker_config, &store)
         .await
         .context("starting the message store")?;
-    let (identity, room_changes) = Identity::open(identity_config, &config.store)
+    let (identity, room_changes) = Identity::open(identity_config, &store)
         .await
         .context("starting the identity store")?;
     let chat = Chat::new(broker.clone(), identity, config.chat(), room_changes);
@@ -86,7 +87,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let listener = server::serve::listen(config.addr, config.listen_backlog)
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(%addr, store = %config.store, "listening");
+    tracing::info!(%addr, %store, "listening");
     let shutdown = async move {
         shutdown_signal().await;
         tracing::info!("shutting down: answering held polls");

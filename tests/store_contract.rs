@@ -23,8 +23,8 @@ use longpoll_chat::{
             identity::{
                 AccountRecord, JoinedRoomRecord, PrivateRoomRecord, SessionRecord, TokenHash,
             },
-            CommitSink, IdentitySink, IdentityStore, RedisStore, Retention, SqliteStore, Store,
-            StoreConfig, StoreError, StoredRoom,
+            CommitSink, IdentitySink, IdentityStore, LiveNews, RedisStore, Retention, SqliteStore,
+            Store, StoreConfig, StoreError, StoredRoom,
         },
     },
 };
@@ -108,7 +108,7 @@ impl Backing {
             "sqlite" => (StoreConfig::Sqlite(dir.path().join("chat.db")), None),
             _ => {
                 let redis = RedisServer::start();
-                (StoreConfig::Redis(redis.url()), Some(redis))
+                (redis.url().parse().unwrap(), Some(redis))
             }
         };
         Self {
@@ -432,10 +432,15 @@ async fn a_redis_subscription_stays_up_through_its_periodic_checks() {
     let url = backing.redis.as_ref().unwrap().url();
     let sink = Arc::new(Recorder::default());
     let ping_every = Duration::from_millis(20);
-    let watcher =
-        RedisStore::open_with_ping_period(&url, sink.clone(), Retention::default(), ping_every)
-            .await
-            .unwrap();
+    let watcher = RedisStore::open_with_ping_period(
+        &url,
+        None,
+        sink.clone(),
+        Retention::default(),
+        ping_every,
+    )
+    .await
+    .unwrap();
     let sender = backing.open(Arc::default(), Retention::default()).await;
     // Time is what is under test here: let a dozen checks go by.
     tokio::time::sleep(ping_every * 12).await;
@@ -462,7 +467,9 @@ async fn an_unreachable_redis_is_a_clear_open_error() {
     let redis = RedisServer::start();
     let url = redis.url();
     drop(redis);
-    let error = StoreConfig::Redis(url.clone())
+    let error = url
+        .parse::<StoreConfig>()
+        .unwrap()
         .open(Arc::new(Recorder::default()), Retention::default())
         .await
         .err()
@@ -645,6 +652,193 @@ async fn a_redis_store_reads_back_every_room_it_missed_while_unsubscribed() {
         assert_eq!(sink.offsets(room), [0], "{room}");
     }
     watcher.check().await.unwrap();
+}
+
+/// A sink that records everything a store tells it but interruptions: what reaches it from
+/// other instances.
+#[derive(Default)]
+struct Overheard(Mutex<Vec<String>>);
+
+impl CommitSink for Overheard {
+    fn committed(&self, entry: Entry, offset: u64) {
+        self.push(format!("committed {} at {offset}", entry.room()));
+    }
+
+    fn client_disconnected(&self, owner: &str, client_id: &str) {
+        self.push(format!("disconnected {owner} {client_id}"));
+    }
+
+    fn rewound(&self, room: &str) {
+        self.push(format!("rewound {room}"));
+    }
+
+    fn live_heard(&self, _instance: &str, news: Vec<LiveNews>) {
+        self.push(format!("live {news:?}"));
+    }
+}
+
+impl Overheard {
+    fn push(&self, what: String) {
+        self.0.lock().unwrap().push(what);
+    }
+
+    fn heard(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// One deployment's store and identity store, with what their sinks heard.
+struct Deployment {
+    store: Arc<dyn Store>,
+    overheard: Arc<Overheard>,
+    identity: Arc<dyn IdentityStore>,
+    heard: Arc<Heard>,
+}
+
+impl Deployment {
+    async fn open(config: &StoreConfig) -> Self {
+        let overheard = Arc::new(Overheard::default());
+        let heard = Arc::new(Heard::default());
+        Self {
+            store: config
+                .open(overheard.clone(), Retention::default())
+                .await
+                .unwrap(),
+            overheard,
+            identity: config.open_identity(heard.clone()).await.unwrap(),
+            heard,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_deployments_sharing_a_server_hear_nothing_of_each_other() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let on_database_0: StoreConfig = url.parse().unwrap();
+    // Another database of the same server (pub/sub channels ignore database numbers).
+    let on_database_1: StoreConfig = format!("{}/1", url.strip_suffix("/0").unwrap())
+        .parse()
+        .unwrap();
+    let a = [
+        Deployment::open(&on_database_0).await,
+        Deployment::open(&on_database_0).await,
+    ];
+    // The same database under another prefix.
+    let staging = on_database_0
+        .clone()
+        .with_redis_prefix(Some("staging:".parse().unwrap()));
+    let others = [
+        Deployment::open(&on_database_1).await,
+        Deployment::open(&staging).await,
+    ];
+
+    a[0].store
+        .record_active_clients(vec!["alice phone".into()])
+        .await
+        .unwrap();
+    for other in &others {
+        assert!(!other
+            .store
+            .disconnect_client("alice", "phone")
+            .await
+            .unwrap());
+    }
+    a[0].store
+        .append(message("secret", "for A only").into())
+        .await
+        .unwrap();
+    let presence = LiveNews::Presence {
+        room: "secret".into(),
+        people: Vec::new(),
+        guests: 1,
+    };
+    a[0].store.publish_live(&[presence]).await.unwrap();
+    assert!(a[1]
+        .store
+        .disconnect_client("alice", "phone")
+        .await
+        .unwrap());
+    a[0].identity.create_account(&account("Wes")).await.unwrap();
+
+    // A's other instance hears all of it...
+    eventually(Duration::from_secs(5), "A hears A", || async {
+        let heard = [a[1].overheard.heard(), a[0].overheard.heard()].concat();
+        [
+            "committed secret at 0",
+            "live [Presence",
+            "disconnected alice phone",
+        ]
+        .iter()
+        .all(|what| heard.iter().any(|heard| heard.starts_with(what)))
+            && a[1].heard.told() == [Told::AccountChanged("wes".into())]
+    })
+    .await;
+    // ...and what would reach the others through the same server has had as long.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for (i, other) in others.iter().enumerate() {
+        assert_eq!(
+            other.overheard.heard(),
+            Vec::<String>::new(),
+            "deployment {i}"
+        );
+        assert_eq!(other.heard.told(), [], "deployment {i}");
+        assert_eq!(other.store.load(100).await.unwrap(), [], "deployment {i}");
+        assert_eq!(
+            other.identity.account("wes").await.unwrap(),
+            None,
+            "deployment {i}"
+        );
+        assert_eq!(
+            other
+                .store
+                .active_clients(Duration::from_secs(60))
+                .await
+                .unwrap(),
+            Some(0),
+            "deployment {i}"
+        );
+    }
+    // A's data is where it was before prefixes existed, so an upgrade keeps it.
+    let mut raw = redis::Client::open(url).unwrap();
+    let total: Option<u64> = redis::cmd("HGET")
+        .arg("chat:rooms")
+        .arg("secret")
+        .query(&mut raw)
+        .unwrap();
+    assert_eq!(total, Some(1));
+}
+
+#[test]
+fn the_redis_prefix_flag_names_the_deployment_and_refuses_unusable_prefixes() {
+    use clap::Parser;
+    use longpoll_chat::server::config::Config;
+
+    let parse = |args: &[&str]| Config::try_parse_from([&["longpoll-chat"], args].concat());
+    let store = |args: &[&str]| parse(args).unwrap().store();
+    assert_eq!(
+        store(&["--store", "redis://127.0.0.1/2"]),
+        "redis://127.0.0.1/2".parse().unwrap(),
+        "by default the database's prefix, found when the store opens"
+    );
+    assert_eq!(
+        store(&["--store", "redis://127.0.0.1/2", "--redis-prefix", "chat:"]),
+        "redis://127.0.0.1/2"
+            .parse::<StoreConfig>()
+            .unwrap()
+            .with_redis_prefix(Some("chat:".parse().unwrap()))
+    );
+    assert_eq!(
+        store(&["--store", "memory", "--redis-prefix", "chat:"]),
+        StoreConfig::Memory
+    );
+    for bad in ["", "my chat:", "chat:\u{7}", &"x".repeat(65)] {
+        let error = parse(&["--store", "redis://127.0.0.1/2", "--redis-prefix", bad])
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("--redis-prefix"), "{error}");
+        assert!(error.contains("a Redis prefix"), "{error}");
+    }
 }
 
 each_store!(

@@ -20,7 +20,7 @@ use super::{
     rest::Limits,
     send_limit::{ChangeLimiter, SendLimiter},
     serve::ServeOptions,
-    store::{Retention, StoreConfig},
+    store::{RedisPrefix, Retention, StoreConfig},
     BrokerConfig,
 };
 
@@ -44,8 +44,16 @@ pub struct Config {
 
     /// Message store: `sqlite:PATH` (a file, created if missing), `redis://HOST:PORT/DB`
     /// (shared by every instance pointed at it) or `memory` (nothing survives a restart).
+    /// Read it through [`Config::store`], which adds `--redis-prefix`.
     #[arg(long, env = "CHAT_STORE", default_value = "sqlite:./data/chat.db")]
-    pub store: StoreConfig,
+    store: StoreConfig,
+
+    /// With a Redis store: what every key and channel of this deployment starts with. Instances
+    /// with the same prefix share rooms, accounts and news; other deployments on the same Redis
+    /// server need another (channels ignore database numbers). Default: `chat:` on database 0,
+    /// `chat:N:` on database N.
+    #[arg(long, env = "CHAT_REDIS_PREFIX", value_name = "PREFIX")]
+    pub redis_prefix: Option<RedisPrefix>,
 
     /// Messages the store keeps per room; older ones are deleted as new ones arrive.
     #[arg(long, env = "CHAT_RETENTION_MESSAGES", default_value_t = 10_000,
@@ -255,6 +263,13 @@ pub enum Command {
 }
 
 impl Config {
+    /// The store to open (`--store`, with `--redis-prefix` for a Redis one).
+    pub fn store(&self) -> StoreConfig {
+        self.store
+            .clone()
+            .with_redis_prefix(self.redis_prefix.clone())
+    }
+
     pub fn broker(&self) -> BrokerConfig {
         let max_held_polls = self.max_held_polls.unwrap_or(DEFAULT_MAX_HELD_POLLS);
         // By default nobody takes more than half the server.

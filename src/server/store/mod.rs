@@ -18,6 +18,7 @@ mod memory;
 mod memory_identity;
 mod redis;
 mod redis_identity;
+mod redis_keys;
 mod sqlite;
 mod sqlite_identity;
 
@@ -33,6 +34,7 @@ pub use memory::MemoryStore;
 pub use memory_identity::MemoryIdentityStore;
 pub use redis::RedisStore;
 pub use redis_identity::RedisIdentityStore;
+pub use redis_keys::RedisPrefix;
 pub use sqlite::SqliteStore;
 pub use sqlite_identity::SqliteIdentityStore;
 
@@ -179,18 +181,34 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Which store to use, as given on the command line: `memory`, `sqlite:PATH` or
-/// `redis://HOST:PORT/DB`.
+/// `redis://HOST:PORT/DB` (with `--redis-prefix`, see [`StoreConfig::with_redis_prefix`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     /// Nothing survives the process.
     Memory,
     /// A SQLite file, created (with its directory) if missing.
     Sqlite(PathBuf),
-    /// A Redis shared with other instances: `redis://HOST:PORT/DB`.
-    Redis(String),
+    /// A Redis shared with other instances: `redis://HOST:PORT/DB`, every key and channel
+    /// under `prefix`; by default the prefix of the database (see [`RedisPrefix`]).
+    Redis {
+        url: String,
+        prefix: Option<RedisPrefix>,
+    },
 }
 
 impl StoreConfig {
+    /// The same store, with a Redis one's keys and channels under `prefix` when given. Other
+    /// stores have no prefix and are left as they are.
+    pub fn with_redis_prefix(self, prefix: Option<RedisPrefix>) -> Self {
+        match (self, prefix) {
+            (Self::Redis { url, .. }, Some(prefix)) => Self::Redis {
+                url,
+                prefix: Some(prefix),
+            },
+            (config, _) => config,
+        }
+    }
+
     pub async fn open(
         &self,
         sink: Arc<dyn CommitSink>,
@@ -199,7 +217,9 @@ impl StoreConfig {
         Ok(match self {
             Self::Memory => Arc::new(MemoryStore::new(sink, retention)),
             Self::Sqlite(path) => Arc::new(SqliteStore::open(path, sink, retention)?),
-            Self::Redis(url) => Arc::new(RedisStore::open(url, sink, retention).await?),
+            Self::Redis { url, prefix } => {
+                Arc::new(RedisStore::open(url, prefix.as_ref(), sink, retention).await?)
+            }
         })
     }
 
@@ -213,7 +233,9 @@ impl StoreConfig {
             Self::Memory => Arc::new(MemoryIdentityStore::default()),
             // One instance: nobody to tell, so the sink is not needed.
             Self::Sqlite(path) => Arc::new(SqliteIdentityStore::open(path)?),
-            Self::Redis(url) => Arc::new(RedisIdentityStore::open(url, sink).await?),
+            Self::Redis { url, prefix } => {
+                Arc::new(RedisIdentityStore::open(url, prefix.as_ref(), sink).await?)
+            }
         })
     }
 }
@@ -225,9 +247,10 @@ impl FromStr for StoreConfig {
         match value.split_once(':') {
             None if value == "memory" => Ok(Self::Memory),
             Some(("sqlite", path)) if !path.is_empty() => Ok(Self::Sqlite(path.into())),
-            Some(("redis", rest)) if rest.starts_with("//") => {
-                Ok(Self::Redis(value.to_owned()))
-            }
+            Some(("redis", rest)) if rest.starts_with("//") => Ok(Self::Redis {
+                url: value.to_owned(),
+                prefix: None,
+            }),
             _ => Err(format!(
                 "unknown store {value:?}; expected `memory`, `sqlite:PATH` or `redis://HOST:PORT/DB`"
             )),
@@ -240,7 +263,7 @@ impl fmt::Display for StoreConfig {
         match self {
             Self::Memory => f.write_str("memory"),
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-            Self::Redis(url) => f.write_str(&redacted(url)),
+            Self::Redis { url, .. } => f.write_str(&redacted(url)),
         }
     }
 }

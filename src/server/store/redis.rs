@@ -1,14 +1,20 @@
 //! The shared store: several instances keep their rooms in one Redis and learn of each other's
 //! messages through it, so any instance can answer any poll.
 //!
-//! Keys: the hash `chat:rooms` maps each room to how many messages it ever had; the stream
-//! `chat:room:NAME` keeps its most recent messages (capped at the retention count), each entry
+//! Every key and channel is under the deployment's prefix (`chat:` by default on database 0,
+//! `chat:N:` on database N, or `--redis-prefix`; see [`RedisKeys`]), written `PREFIX` below
+//! (`PREFIX rooms` is `chat:rooms` by default): pub/sub channels are shared by the whole Redis server, so only the prefix keeps two
+//! deployments on one server from hearing each other.
+//!
+//! Keys: the hash `PREFIX rooms` maps each room to how many messages it ever had; the stream
+//! `PREFIX room:NAME` keeps its most recent messages (capped at the retention count), each entry
 //! carrying `seq` (the message's offset in the room) and the message as JSON; the sorted set
-//! `chat:clients` scores each client id by when an instance last saw it, for cluster-wide stats.
+//! `PREFIX clients` scores each client id by when an instance last saw it, for cluster-wide
+//! stats.
 //!
 //! An append is one Lua script, so it is atomic: it takes the room's next offset, adds the stream
-//! entry and publishes `"SEQ ENTRY-ID JSON"` on the channel `chat:messages`. Offsets, stream order
-//! and publication order therefore agree for every instance.
+//! entry and publishes `"SEQ ENTRY-ID JSON"` on the channel `PREFIX messages`. Offsets, stream
+//! order and publication order therefore agree for every instance.
 //!
 //! Each instance subscribes to the channel and hands each room's messages to its sink in offset
 //! order ([`Delivery`]). A message whose offset jumps past the next expected one means publications
@@ -23,11 +29,11 @@
 //! Accounts, sessions and private rooms live in the same Redis, under the same prefix: see
 //! [`super::redis_identity`].
 //!
-//! `DELETE /api/client/ID` on one instance removes `"OWNER ID"` from `chat:clients` and, if
-//! some instance had reported it there, publishes `"INSTANCE OWNER ID"` on `chat:disconnects`;
-//! the other instances answer that owner's client's polls there.
+//! `DELETE /api/client/ID` on one instance removes `"OWNER ID"` from `PREFIX clients` and, if
+//! some instance had reported it there, publishes `"INSTANCE OWNER ID"` on
+//! `PREFIX disconnects`; the other instances answer that owner's client's polls there.
 //!
-//! Presence and typing are never stored: instances tell each other on `chat:live`
+//! Presence and typing are never stored: instances tell each other on `PREFIX live`
 //! (`{"from": INSTANCE, "news": [LiveNews...]}`, see [`LiveNews`]). Having subscribed, an
 //! instance says `hello` there, so the others say their presence again at once rather than at
 //! their next refresh.
@@ -50,39 +56,25 @@ use redis::{
 use tokio::{sync::Notify, time::timeout};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::{CommitSink, LiveNews, Retention, Store, StoreError, StoredRoom};
+use super::{
+    redis_keys::RedisKeys, CommitSink, LiveNews, RedisPrefix, Retention, Store, StoreError,
+    StoredRoom,
+};
 use crate::{model::Entry, server::clock::unix_time};
 
-const ROOMS_KEY: &str = "chat:rooms";
-/// Sorted set of client ids, scored by when an instance last saw them (Unix milliseconds).
-const CLIENTS_KEY: &str = "chat:clients";
-const CHANNEL: &str = "chat:messages";
-/// Channel of `"INSTANCE CLIENT-ID"`: the instance disconnected the client; the others follow.
-const DISCONNECTS: &str = "chat:disconnects";
-/// Channel of [`LivePublication`]s: who is online and typing, instance to instance.
-const LIVE: &str = "chat:live";
 /// At most this many [`LiveNews`] per publication, so one room's news is never held up behind
 /// a very long message.
 const LIVE_NEWS_PER_PUBLICATION: usize = 64;
 
-/// What an instance publishes on [`LIVE`].
+/// What an instance publishes on the live channel: who is online and typing.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct LivePublication<F, N> {
     from: F,
     news: N,
 }
 
-fn stream_key(room: &str) -> String {
-    format!("chat:room:{room}")
-}
-
-/// The list of the stream entries of a room's messages (not its changes), oldest first: what
-/// retention counts.
-fn messages_key(room: &str) -> String {
-    format!("chat:room-messages:{room}")
-}
-
-/// KEYS: rooms hash, room stream, channel, room's message list. ARGV: room, messages kept,
+/// KEYS: rooms hash, room stream, channel, room's message list (the stream entries of the
+/// room's messages, not its changes, oldest first: what retention counts). ARGV: room, messages kept,
 /// entry JSON, `1` for a message (`0` for a change). Past the retention, the oldest message
 /// goes with every entry before it: changes never push a message out.
 const APPEND_SCRIPT: &str = r"
@@ -136,6 +128,8 @@ pub struct RedisStore {
 struct Inner {
     /// Tells this instance's own publications apart.
     instance: String,
+    /// The deployment's keys and channels.
+    keys: RedisKeys,
     /// How often the subscription is checked.
     ping_every: Duration,
     client: Client,
@@ -175,13 +169,15 @@ pub(super) fn unavailable(error: RedisError) -> StoreError {
 }
 
 impl RedisStore {
-    /// Connects to the Redis at `url` (`redis://HOST:PORT/DB`) and subscribes to new messages.
+    /// Connects to the Redis at `url` (`redis://HOST:PORT/DB`) and subscribes to new messages,
+    /// every key and channel under `prefix` (by default the database's, see [`RedisPrefix`]).
     pub async fn open(
         url: &str,
+        prefix: Option<&RedisPrefix>,
         sink: Arc<dyn CommitSink>,
         retention: Retention,
     ) -> Result<Self, StoreError> {
-        Self::open_with_ping_period(url, sink, retention, PING_EVERY).await
+        Self::open_with_ping_period(url, prefix, sink, retention, PING_EVERY).await
     }
 
     /// [`open`](Self::open), checking the subscription every `ping_every`: lets tests see
@@ -189,6 +185,7 @@ impl RedisStore {
     #[doc(hidden)]
     pub async fn open_with_ping_period(
         url: &str,
+        prefix: Option<&RedisPrefix>,
         sink: Arc<dyn CommitSink>,
         retention: Retention,
         ping_every: Duration,
@@ -197,9 +194,12 @@ impl RedisStore {
             path: super::redacted(url),
             cause: cause.to_string(),
         };
+        let keys = RedisKeys::for_deployment(url, prefix)?;
         let (client, commands) = connect(url).await?;
+        tracing::info!(prefix = %keys.prefix(), "redis keys and channels");
         let inner = Arc::new(Inner {
             instance: uuid::Uuid::now_v7().to_string(),
+            keys,
             ping_every,
             client,
             commands,
@@ -307,7 +307,7 @@ impl Inner {
         let mut commands = self.commands.clone();
         loop {
             let after = self.resume_after(room);
-            let reply: StreamRangeReply = read_back(room, after.as_deref())
+            let reply: StreamRangeReply = read_back(&self.keys, room, after.as_deref())
                 .query_async(&mut commands)
                 .await
                 .map_err(unavailable)?;
@@ -320,13 +320,16 @@ impl Inner {
     /// Reads every room back after a (re)subscription, [`CATCH_UP_BATCH`] rooms per round trip.
     async fn catch_up_all(&self) -> Result<(), StoreError> {
         let mut commands = self.commands.clone();
-        let rooms: Vec<String> = commands.hkeys(ROOMS_KEY).await.map_err(unavailable)?;
+        let rooms: Vec<String> = commands
+            .hkeys(self.keys.rooms())
+            .await
+            .map_err(unavailable)?;
         for batch in rooms.chunks(CATCH_UP_BATCH) {
             let starts: Vec<Option<String>> =
                 batch.iter().map(|room| self.resume_after(room)).collect();
             let mut pipeline = redis::pipe();
             for (room, after) in batch.iter().zip(&starts) {
-                pipeline.add_command(read_back(room, after.as_deref()));
+                pipeline.add_command(read_back(&self.keys, room, after.as_deref()));
             }
             let replies: Vec<StreamRangeReply> = pipeline
                 .query_async(&mut commands)
@@ -367,8 +370,13 @@ impl Inner {
             .await
             .map_err(|_| StoreError::Unavailable("connecting timed out".into()))?
             .map_err(unavailable)?;
+        let keys = &self.keys;
         pubsub
-            .subscribe(&[CHANNEL, DISCONNECTS, LIVE])
+            .subscribe(&[
+                keys.messages_channel(),
+                keys.disconnects_channel(),
+                keys.live_channel(),
+            ])
             .await
             .map_err(unavailable)?;
         self.catch_up_all().await?;
@@ -420,16 +428,14 @@ impl Inner {
                 published = messages.next() => {
                     let published = published.ok_or(StoreError::Closed)?;
                     let payload = published.get_payload_bytes();
-                    match published.get_channel_name() {
-                        DISCONNECTS => {
-                            self.disconnected_elsewhere(payload);
-                            continue;
-                        }
-                        LIVE => {
-                            self.heard_live(payload);
-                            continue;
-                        }
-                        _ => {}
+                    let channel = published.get_channel_name();
+                    if channel == self.keys.disconnects_channel() {
+                        self.disconnected_elsewhere(payload);
+                        continue;
+                    }
+                    if channel == self.keys.live_channel() {
+                        self.heard_live(payload);
+                        continue;
                     }
                     let (seq, entry, message) = parse_publication(payload)?;
                     let room = message.room().to_owned();
@@ -479,10 +485,13 @@ impl Inner {
             };
             let payload = serde_json::to_string(&publication)
                 .map_err(|error| StoreError::Unavailable(error.to_string()))?;
-            let _: () = timeout(COMMAND_TIMEOUT, commands.publish(LIVE, payload))
-                .await
-                .map_err(|_| StoreError::Unavailable("publishing timed out".into()))?
-                .map_err(unavailable)?;
+            let _: () = timeout(
+                COMMAND_TIMEOUT,
+                commands.publish(self.keys.live_channel(), payload),
+            )
+            .await
+            .map_err(|_| StoreError::Unavailable("publishing timed out".into()))?
+            .map_err(unavailable)?;
         }
         Ok(())
     }
@@ -506,11 +515,11 @@ impl Inner {
 
     async fn trim_before(&self, cutoff_millis: u64) -> Result<(), RedisError> {
         let mut commands = self.commands.clone();
-        let rooms: Vec<String> = commands.hkeys(ROOMS_KEY).await?;
+        let rooms: Vec<String> = commands.hkeys(self.keys.rooms()).await?;
         for room in rooms {
             // Entry ids start with Redis's clock in milliseconds: older ids are older messages.
             let _: u64 = redis::cmd("XTRIM")
-                .arg(stream_key(&room))
+                .arg(self.keys.room_stream(&room))
                 .arg("MINID")
                 .arg(cutoff_millis.to_string())
                 .query_async(&mut commands)
@@ -528,8 +537,8 @@ fn entry_order(id: &str) -> Option<(u64, u64)> {
 
 /// Up to [`READ_CHUNK`] entries of `room`: those after the entry `after`, or the most recent
 /// ones (newest first) when `None`.
-fn read_back(room: &str, after: Option<&str>) -> redis::Cmd {
-    let key = stream_key(room);
+fn read_back(keys: &RedisKeys, room: &str, after: Option<&str>) -> redis::Cmd {
+    let key = keys.room_stream(room);
     let mut command = match after {
         Some(entry) => {
             let mut command = redis::cmd("XRANGE");
@@ -578,12 +587,13 @@ impl Store for RedisStore {
         let json = serde_json::to_string(&message)
             .map_err(|error| StoreError::Unavailable(error.to_string()))?;
         let mut commands = inner.commands.clone();
+        let keys = &inner.keys;
         let (seq, entry): (u64, String) = inner
             .append
-            .key(ROOMS_KEY)
-            .key(stream_key(message.room()))
-            .key(CHANNEL)
-            .key(messages_key(message.room()))
+            .key(keys.rooms())
+            .key(keys.room_stream(message.room()))
+            .key(keys.messages_channel())
+            .key(keys.room_messages(message.room()))
             .arg(message.room())
             .arg(inner.retention.max_messages_per_room.max(1))
             .arg(json)
@@ -623,17 +633,23 @@ impl Store for RedisStore {
     async fn load(&self, per_room: usize) -> Result<Vec<StoredRoom>, StoreError> {
         let inner = &*self.inner;
         let mut commands = inner.commands.clone();
-        let totals: HashMap<String, u64> =
-            commands.hgetall(ROOMS_KEY).await.map_err(unavailable)?;
+        let totals: HashMap<String, u64> = commands
+            .hgetall(inner.keys.rooms())
+            .await
+            .map_err(unavailable)?;
         let mut rooms = Vec::with_capacity(totals.len());
         for (name, total) in totals {
             // From the `per_room`-th newest message on, changes included.
             let first: Option<String> = commands
-                .lindex(messages_key(&name), -(per_room.max(1) as isize))
+                .lindex(inner.keys.room_messages(&name), -(per_room.max(1) as isize))
                 .await
                 .map_err(unavailable)?;
             let reply: StreamRangeReply = commands
-                .xrevrange(stream_key(&name), "+", first.as_deref().unwrap_or("-"))
+                .xrevrange(
+                    inner.keys.room_stream(&name),
+                    "+",
+                    first.as_deref().unwrap_or("-"),
+                )
                 .await
                 .map_err(unavailable)?;
             let mut recent = Vec::with_capacity(reply.ids.len());
@@ -656,13 +672,14 @@ impl Store for RedisStore {
 
     async fn delete_room(&self, room: &str) -> Result<(), StoreError> {
         let mut commands = self.inner.commands.clone();
+        let keys = &self.inner.keys;
         let () = redis::pipe()
             .atomic()
-            .hdel(ROOMS_KEY, room)
+            .hdel(keys.rooms(), room)
             .ignore()
-            .del(stream_key(room))
+            .del(keys.room_stream(room))
             .ignore()
-            .del(messages_key(room))
+            .del(keys.room_messages(room))
             .ignore()
             .query_async(&mut commands)
             .await
@@ -698,7 +715,7 @@ impl Store for RedisStore {
         for chunk in clients.chunks(1_000) {
             let scored: Vec<(u64, &String)> = chunk.iter().map(|id| (now, id)).collect();
             let _: () = commands
-                .zadd_multiple(CLIENTS_KEY, &scored)
+                .zadd_multiple(self.inner.keys.clients(), &scored)
                 .await
                 .map_err(unavailable)?;
         }
@@ -710,8 +727,8 @@ impl Store for RedisStore {
         let removed: u64 = self
             .inner
             .disconnect
-            .key(CLIENTS_KEY)
-            .key(DISCONNECTS)
+            .key(self.inner.keys.clients())
+            .key(self.inner.keys.disconnects_channel())
             .arg(format!("{owner} {client_id}"))
             .arg(&self.inner.instance)
             .invoke_async(&mut commands)
@@ -727,10 +744,11 @@ impl Store for RedisStore {
     async fn active_clients(&self, idle: Duration) -> Result<Option<usize>, StoreError> {
         let mut commands = self.inner.commands.clone();
         let cutoff = unix_millis(idle);
+        let clients = self.inner.keys.clients();
         let (active,): (usize,) = redis::pipe()
-            .zrembyscore(CLIENTS_KEY, "-inf", format!("({cutoff}"))
+            .zrembyscore(clients, "-inf", format!("({cutoff}"))
             .ignore()
-            .zcard(CLIENTS_KEY)
+            .zcard(clients)
             .query_async(&mut commands)
             .await
             .map_err(unavailable)?;

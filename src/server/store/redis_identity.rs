@@ -1,23 +1,24 @@
-//! Accounts, sessions, private rooms and joined rooms in the Redis the instances share, beside the messages
-//! (same `chat:` prefix), and the announcements that keep every instance's cache right.
+//! Accounts, sessions, private rooms and joined rooms in the Redis the instances share, beside
+//! the messages (under the same deployment prefix, written `PREFIX` below; see [`RedisKeys`]),
+//! and the announcements that keep every instance's cache right.
 //!
 //! Keys:
-//! - `chat:account:KEY`: hash `name`, `password_hash`, `disabled` (`0`/`1`), `created_at`,
-//!   KEY being the lowercase name; `chat:accounts`: sorted set of every KEY, all scored 0 so it
-//!   lists them in key order;
-//! - `chat:session:HASH` (HASH: the token hash in lowercase hex): hash `account`,
-//!   `expires_at`, which Redis expires at `expires_at`; `chat:sessions-of:KEY`: set of the
+//! - `PREFIX account:KEY`: hash `name`, `password_hash`, `disabled` (`0`/`1`), `created_at`,
+//!   KEY being the lowercase name; `PREFIX accounts`: sorted set of every KEY, all scored 0 so
+//!   it lists them in key order;
+//! - `PREFIX session:HASH` (HASH: the token hash in lowercase hex): hash `account`,
+//!   `expires_at`, which Redis expires at `expires_at`; `PREFIX sessions-of:KEY`: set of the
 //!   account's session HASHes, expiring with its last session, and rid of expired ones whenever
 //!   the account gets a new session;
-//! - `chat:private-room:NAME`: hash `owner`; `chat:private-room-members:NAME`: set of the
-//!   members besides the owner; `chat:private-rooms`: sorted set of every NAME, scored 0;
-//! - `chat:joined:KEY`: hash of the rooms the account joined, each to the id of the last
+//! - `PREFIX private-room:NAME`: hash `owner`; `PREFIX private-room-members:NAME`: set of the
+//!   members besides the owner; `PREFIX private-rooms`: sorted set of every NAME, scored 0;
+//! - `PREFIX joined:KEY`: hash of the rooms the account joined, each to the id of the last
 //!   message it read there (canonical text, which orders as the id does; empty: none yet);
-//!   `chat:joined-by:NAME`: set of the KEYs that joined room NAME, for dropping a deleted
+//!   `PREFIX joined-by:NAME`: set of the KEYs that joined room NAME, for dropping a deleted
 //!   room from every list.
 //!
 //! Every change is one Lua script (atomic) that also publishes, only if something changed, a
-//! JSON event on `chat:identity`: `{"from":INSTANCE,"kind":"account_changed","account":KEY}`,
+//! JSON event on `PREFIX identity`: `{"from":INSTANCE,"kind":"account_changed","account":KEY}`,
 //! `{"from":…,"kind":"session_revoked","token_hash":HASH}` or
 //! `{"from":…,"kind":"room_changed","room":NAME}`. Each store subscribes and tells its sink of
 //! the events of every other instance (joined rooms and read positions are cached nowhere, so
@@ -48,44 +49,10 @@ use super::{
         SessionRecord, TokenHash,
     },
     redis::{connect, unavailable, COMMAND_TIMEOUT, PING_EVERY, RECONNECT_MAX, RECONNECT_MIN},
-    StoreError,
+    redis_keys::RedisKeys,
+    RedisPrefix, StoreError,
 };
 use crate::server::clock::unix_seconds;
-
-const ACCOUNTS_KEY: &str = "chat:accounts";
-const SESSION_PREFIX: &str = "chat:session:";
-const SESSIONS_OF_PREFIX: &str = "chat:sessions-of:";
-const PRIVATE_ROOMS_KEY: &str = "chat:private-rooms";
-const JOINED_PREFIX: &str = "chat:joined:";
-const CHANNEL: &str = "chat:identity";
-
-fn account_key(key: &str) -> String {
-    format!("chat:account:{key}")
-}
-
-fn session_key(hash: &str) -> String {
-    format!("{SESSION_PREFIX}{hash}")
-}
-
-fn sessions_of_key(account: &str) -> String {
-    format!("{SESSIONS_OF_PREFIX}{account}")
-}
-
-fn room_key(name: &str) -> String {
-    format!("chat:private-room:{name}")
-}
-
-fn members_key(name: &str) -> String {
-    format!("chat:private-room-members:{name}")
-}
-
-fn joined_key(account: &str) -> String {
-    format!("{JOINED_PREFIX}{account}")
-}
-
-fn joined_by_key(room: &str) -> String {
-    format!("chat:joined-by:{room}")
-}
 
 /// Deletes every session listed in the set `set` (hashes after the key prefix `prefix`), and
 /// the set; returns how many sessions there were.
@@ -232,7 +199,7 @@ redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 ";
 
-/// One announcement on [`CHANNEL`].
+/// One announcement on the identity channel.
 #[derive(Debug, Serialize, Deserialize)]
 struct Event {
     /// The instance that made the change.
@@ -258,6 +225,8 @@ pub struct RedisIdentityStore {
 struct Inner {
     /// Tells this instance's own announcements apart.
     instance: String,
+    /// The deployment's keys and channels.
+    keys: RedisKeys,
     client: Client,
     commands: ConnectionManager,
     sink: Arc<dyn IdentitySink>,
@@ -301,11 +270,18 @@ impl Scripts {
 
 impl RedisIdentityStore {
     /// Connects to the Redis at `url` and subscribes to other instances' changes, which
-    /// `sink` hears of from then on.
-    pub async fn open(url: &str, sink: Arc<dyn IdentitySink>) -> Result<Self, StoreError> {
+    /// `sink` hears of from then on; every key and channel is under `prefix` (by default the
+    /// database's, see [`RedisPrefix`]).
+    pub async fn open(
+        url: &str,
+        prefix: Option<&RedisPrefix>,
+        sink: Arc<dyn IdentitySink>,
+    ) -> Result<Self, StoreError> {
+        let keys = RedisKeys::for_deployment(url, prefix)?;
         let (client, commands) = connect(url).await?;
         let inner = Arc::new(Inner {
             instance: uuid::Uuid::now_v7().to_string(),
+            keys,
             client,
             commands,
             sink,
@@ -351,7 +327,10 @@ impl Inner {
             .await
             .map_err(|_| StoreError::Unavailable("connecting timed out".into()))?
             .map_err(unavailable)?;
-        pubsub.subscribe(CHANNEL).await.map_err(unavailable)?;
+        pubsub
+            .subscribe(self.keys.identity_channel())
+            .await
+            .map_err(unavailable)?;
         Ok(pubsub)
     }
 
@@ -491,10 +470,10 @@ fn parse_last_read(kept: &str) -> Result<Option<Uuid>, StoreError> {
 }
 
 /// Adds to `pipeline` the reads of a room's owner and members.
-fn read_room(pipeline: &mut redis::Pipeline, name: &str) {
+fn read_room(keys: &RedisKeys, pipeline: &mut redis::Pipeline, name: &str) {
     pipeline
-        .hget(room_key(name), "owner")
-        .smembers(members_key(name));
+        .hget(keys.private_room(name), "owner")
+        .smembers(keys.private_room_members(name));
 }
 
 /// Unix milliseconds at `seconds`, rounded up so Redis keeps a session until then at least.
@@ -505,14 +484,15 @@ fn millis(seconds: f64) -> u64 {
 #[async_trait]
 impl IdentityStore for RedisIdentityStore {
     async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
         let inner = &*self.inner;
         let key = account.key();
         let created: bool = inner
             .scripts
             .create_account
-            .key(account_key(&key))
-            .key(ACCOUNTS_KEY)
-            .key(CHANNEL)
+            .key(keys.account(&key))
+            .key(keys.accounts())
+            .key(keys.identity_channel())
             .arg(&key)
             .arg(&account.name)
             .arg(&account.password_hash)
@@ -526,28 +506,30 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn account(&self, key: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let keys = &self.inner.keys;
         let fields: HashMap<String, String> = self
             .inner
             .commands
             .clone()
-            .hgetall(account_key(key))
+            .hgetall(keys.account(key))
             .await
             .map_err(unavailable)?;
         parse_account(fields)
     }
 
     async fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        let keys = &self.inner.keys;
         let mut commands = self.inner.commands.clone();
-        let keys: Vec<String> = commands
-            .zrange(ACCOUNTS_KEY, 0, -1)
+        let accounts: Vec<String> = commands
+            .zrange(keys.accounts(), 0, -1)
             .await
             .map_err(unavailable)?;
-        if keys.is_empty() {
+        if accounts.is_empty() {
             return Ok(Vec::new());
         }
         let mut pipeline = redis::pipe();
-        for key in &keys {
-            pipeline.hgetall(account_key(key));
+        for account in &accounts {
+            pipeline.hgetall(keys.account(account));
         }
         let all: Vec<HashMap<String, String>> = pipeline
             .query_async(&mut commands)
@@ -561,12 +543,13 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn set_password(&self, key: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
         let inner = &*self.inner;
         inner
             .scripts
             .set_password
-            .key(account_key(key))
-            .key(CHANNEL)
+            .key(keys.account(key))
+            .key(keys.identity_channel())
             .arg(password_hash)
             .arg(inner.account_changed(key))
             .invoke_async(&mut inner.commands.clone())
@@ -575,15 +558,16 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn set_disabled(&self, key: &str, disabled: bool) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
         let inner = &*self.inner;
         inner
             .scripts
             .set_disabled
-            .key(account_key(key))
-            .key(sessions_of_key(key))
-            .key(CHANNEL)
+            .key(keys.account(key))
+            .key(keys.sessions_of(key))
+            .key(keys.identity_channel())
             .arg(if disabled { "1" } else { "0" })
-            .arg(SESSION_PREFIX)
+            .arg(keys.session_prefix())
             .arg(inner.account_changed(key))
             .invoke_async(&mut inner.commands.clone())
             .await
@@ -591,6 +575,7 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        let keys = &self.inner.keys;
         // Already gone: keeping it would only make Redis delete it.
         if session.expires_at <= unix_seconds() {
             return Ok(());
@@ -600,13 +585,13 @@ impl IdentityStore for RedisIdentityStore {
         let _: u8 = inner
             .scripts
             .create_session
-            .key(session_key(&hash))
-            .key(sessions_of_key(&session.account))
+            .key(keys.session(&hash))
+            .key(keys.sessions_of(&session.account))
             .arg(&session.account)
             .arg(session.expires_at.to_string())
             .arg(millis(session.expires_at))
             .arg(&hash)
-            .arg(SESSION_PREFIX)
+            .arg(keys.session_prefix())
             .invoke_async(&mut inner.commands.clone())
             .await
             .map_err(unavailable)?;
@@ -614,11 +599,12 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+        let keys = &self.inner.keys;
         let fields: HashMap<String, String> = self
             .inner
             .commands
             .clone()
-            .hgetall(session_key(&to_hex(token_hash)))
+            .hgetall(keys.session(&to_hex(token_hash)))
             .await
             .map_err(unavailable)?;
         if fields.is_empty() {
@@ -641,6 +627,7 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
         let inner = &*self.inner;
         let hash = to_hex(token_hash);
         let event = inner.event(Change::SessionRevoked {
@@ -649,10 +636,10 @@ impl IdentityStore for RedisIdentityStore {
         inner
             .scripts
             .delete_session
-            .key(session_key(&hash))
-            .key(CHANNEL)
+            .key(keys.session(&hash))
+            .key(keys.identity_channel())
             .arg(&hash)
-            .arg(SESSIONS_OF_PREFIX)
+            .arg(keys.sessions_of_prefix())
             .arg(event)
             .invoke_async(&mut inner.commands.clone())
             .await
@@ -660,13 +647,14 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn delete_sessions_of(&self, account: &str) -> Result<usize, StoreError> {
+        let keys = &self.inner.keys;
         let inner = &*self.inner;
         inner
             .scripts
             .delete_sessions_of
-            .key(sessions_of_key(account))
-            .key(CHANNEL)
-            .arg(SESSION_PREFIX)
+            .key(keys.sessions_of(account))
+            .key(keys.identity_channel())
+            .arg(keys.session_prefix())
             .arg(inner.account_changed(account))
             .invoke_async(&mut inner.commands.clone())
             .await
@@ -674,12 +662,16 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn create_private_room(&self, room: &PrivateRoomRecord) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
         let inner = &*self.inner;
-        let mut script = inner.scripts.create_private_room.key(room_key(&room.name));
+        let mut script = inner
+            .scripts
+            .create_private_room
+            .key(keys.private_room(&room.name));
         script
-            .key(members_key(&room.name))
-            .key(PRIVATE_ROOMS_KEY)
-            .key(CHANNEL)
+            .key(keys.private_room_members(&room.name))
+            .key(keys.private_rooms())
+            .key(keys.identity_channel())
             .arg(&room.name)
             .arg(&room.owner)
             .arg(inner.room_changed(&room.name));
@@ -693,8 +685,9 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn private_room(&self, name: &str) -> Result<Option<PrivateRoomRecord>, StoreError> {
+        let keys = &self.inner.keys;
         let mut pipeline = redis::pipe();
-        read_room(pipeline.atomic(), name);
+        read_room(keys, pipeline.atomic(), name);
         let read = pipeline
             .query_async(&mut self.inner.commands.clone())
             .await
@@ -703,9 +696,10 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn private_rooms(&self) -> Result<Vec<PrivateRoomRecord>, StoreError> {
+        let keys = &self.inner.keys;
         let mut commands = self.inner.commands.clone();
         let names: Vec<String> = commands
-            .zrange(PRIVATE_ROOMS_KEY, 0, -1)
+            .zrange(keys.private_rooms(), 0, -1)
             .await
             .map_err(unavailable)?;
         if names.is_empty() {
@@ -713,7 +707,7 @@ impl IdentityStore for RedisIdentityStore {
         }
         let mut pipeline = redis::pipe();
         for name in &names {
-            read_room(&mut pipeline, name);
+            read_room(keys, &mut pipeline, name);
         }
         let reads: Vec<(Option<String>, BTreeSet<String>)> = pipeline
             .query_async(&mut commands)
@@ -728,31 +722,33 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn delete_private_room(&self, name: &str) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
         let inner = &*self.inner;
         inner
             .scripts
             .delete_private_room
-            .key(room_key(name))
-            .key(members_key(name))
-            .key(PRIVATE_ROOMS_KEY)
-            .key(CHANNEL)
-            .key(joined_by_key(name))
+            .key(keys.private_room(name))
+            .key(keys.private_room_members(name))
+            .key(keys.private_rooms())
+            .key(keys.identity_channel())
+            .key(keys.joined_by(name))
             .arg(name)
             .arg(inner.room_changed(name))
-            .arg(JOINED_PREFIX)
+            .arg(keys.joined_prefix())
             .invoke_async(&mut inner.commands.clone())
             .await
             .map_err(unavailable)
     }
 
     async fn add_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
         let inner = &*self.inner;
         inner
             .scripts
             .add_member
-            .key(room_key(room))
-            .key(members_key(room))
-            .key(CHANNEL)
+            .key(keys.private_room(room))
+            .key(keys.private_room_members(room))
+            .key(keys.identity_channel())
             .arg(account)
             .arg(inner.room_changed(room))
             .invoke_async(&mut inner.commands.clone())
@@ -761,14 +757,15 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn remove_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
         let inner = &*self.inner;
         inner
             .scripts
             .remove_member
-            .key(members_key(room))
-            .key(CHANNEL)
-            .key(joined_key(account))
-            .key(joined_by_key(room))
+            .key(keys.private_room_members(room))
+            .key(keys.identity_channel())
+            .key(keys.joined(account))
+            .key(keys.joined_by(room))
             .arg(account)
             .arg(inner.room_changed(room))
             .arg(room)
@@ -778,19 +775,21 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn room_joined(&self, room: &str) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
         let joiners: u64 = (self.inner.commands.clone())
-            .scard(joined_by_key(room))
+            .scard(keys.joined_by(room))
             .await
             .map_err(unavailable)?;
         Ok(joiners > 0)
     }
 
     async fn joined_rooms(&self, account: &str) -> Result<Vec<JoinedRoomRecord>, StoreError> {
+        let keys = &self.inner.keys;
         let kept: HashMap<String, String> = self
             .inner
             .commands
             .clone()
-            .hgetall(joined_key(account))
+            .hgetall(keys.joined(account))
             .await
             .map_err(unavailable)?;
         let mut rooms = kept
@@ -812,14 +811,15 @@ impl IdentityStore for RedisIdentityStore {
         room: &str,
         last_read: Option<Uuid>,
     ) -> Result<Option<JoinedRoomRecord>, StoreError> {
+        let keys = &self.inner.keys;
         let inner = &*self.inner;
         let kept: Option<String> = inner
             .scripts
             .set_read
-            .key(joined_key(account))
-            .key(joined_by_key(room))
-            .key(room_key(room))
-            .key(members_key(room))
+            .key(keys.joined(account))
+            .key(keys.joined_by(room))
+            .key(keys.private_room(room))
+            .key(keys.private_room_members(room))
             .arg(account)
             .arg(room)
             .arg(last_read.map(|id| id.to_string()).unwrap_or_default())
@@ -836,12 +836,13 @@ impl IdentityStore for RedisIdentityStore {
     }
 
     async fn leave_room(&self, account: &str, room: &str) -> Result<bool, StoreError> {
+        let keys = &self.inner.keys;
         let inner = &*self.inner;
         inner
             .scripts
             .leave_room
-            .key(joined_key(account))
-            .key(joined_by_key(room))
+            .key(keys.joined(account))
+            .key(keys.joined_by(room))
             .arg(account)
             .arg(room)
             .invoke_async(&mut inner.commands.clone())
