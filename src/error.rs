@@ -42,7 +42,8 @@ pub enum ChatError {
     /// 409: a room of that name exists already.
     #[error("a room of that name exists")]
     RoomTaken,
-    /// 409: the message carries as many different emoji as it may; react with one of them.
+    /// 409: the message carries as many different emoji as it may
+    /// (`--max-reactions-per-message`); react with one of them.
     #[error("this message has as many different reactions as it may have")]
     TooManyReactions,
     /// 429 with `Retry-After`: too many sign-in attempts for this name or from this address.

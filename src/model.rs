@@ -28,8 +28,8 @@ pub const CLIENT_ID_MAX_CHARS: usize = 128;
 pub const MAX_MESSAGES_PER_POLL: usize = 100;
 /// The most rooms one `POST /api/stream` follows.
 pub const MAX_STREAM_ROOMS: usize = 100;
-/// Different emoji one message may carry as reactions.
-pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
+/// Different emoji one message may carry as reactions, unless the server says otherwise.
+pub const DEFAULT_MAX_REACTIONS_PER_MESSAGE: usize = 20;
 /// Account names: 1 to this many characters of `A-Z a-z 0-9 - _ .`, starting with a letter or
 /// digit; unique regardless of letter case.
 pub const ACCOUNT_NAME_MAX_CHARS: usize = 32;

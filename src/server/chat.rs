@@ -14,7 +14,7 @@
 //!   themselves but not with an account's name (403);
 //! - sends are rate-limited per user, or per client address for guests, before anything else
 //!   is looked at; changes to a message also per person and message, and a message carries
-//!   at most [`MAX_REACTIONS_PER_MESSAGE`] different emoji;
+//!   at most so many different emoji (`--max-reactions-per-message`);
 //! - a member losing a room (removed, room deleted, here or on another instance) has their
 //!   polls on it answered `disconnected` at once;
 //! - joined rooms and read positions are an account's (guests 401, another site's token
@@ -43,8 +43,8 @@ use crate::{
         Account, AccountName, ChangeKind, ClientId, ClientOwner, Emoji, History, HistoryRequest,
         JoinedRoom, JoinedRoomList, LiveState, Me, Message, MessageText, Person, PollRequest,
         PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews, SendDraft, SendReceipt,
-        SenderName, SessionCreated, Stats, StreamRequest, StreamResponse, DEFAULT_ROOM,
-        MAX_REACTIONS_PER_MESSAGE,
+        SenderName, SessionCreated, Stats, StreamRequest, StreamResponse,
+        DEFAULT_MAX_REACTIONS_PER_MESSAGE, DEFAULT_ROOM,
     },
     server::identity::Via,
 };
@@ -62,14 +62,27 @@ struct Shared {
 }
 
 /// What the service needs beyond the broker and identity.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ChatOptions {
     /// The send rate limit; `None` sends freely.
     pub send_limiter: Option<SendLimiter>,
     /// The rate of changes one person makes to one message; `None`: only the send rate.
     pub change_limiter: Option<ChangeLimiter>,
+    /// Different emoji one message may carry as reactions.
+    pub max_reactions_per_message: usize,
     /// Proxies whose forwarding headers name the client's address (`--trusted-proxies`).
     pub trusted_proxies: TrustedProxies,
+}
+
+impl Default for ChatOptions {
+    fn default() -> Self {
+        Self {
+            send_limiter: None,
+            change_limiter: None,
+            max_reactions_per_message: DEFAULT_MAX_REACTIONS_PER_MESSAGE,
+            trusted_proxies: TrustedProxies::default(),
+        }
+    }
 }
 
 impl Chat {
@@ -245,7 +258,8 @@ impl Chat {
             .reactions
             .iter()
             .any(|reaction| reaction.emoji == emoji);
-        if add && new_emoji && message.reactions.len() >= MAX_REACTIONS_PER_MESSAGE {
+        let most = self.shared.options.max_reactions_per_message;
+        if add && new_emoji && message.reactions.len() >= most {
             return Err(ChatError::TooManyReactions);
         }
         let kind = if add {

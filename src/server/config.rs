@@ -5,6 +5,8 @@ use std::{net::SocketAddr, num::NonZeroU32, path::PathBuf, time::Duration};
 use clap::{builder::BoolishValueParser, ArgAction, Parser, Subcommand};
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::model::DEFAULT_MAX_REACTIONS_PER_MESSAGE;
+
 use super::{
     broker::{
         DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_HELD_POLLS, DEFAULT_MAX_POLLS_PER_ADDRESS,
@@ -153,6 +155,12 @@ pub struct Config {
     /// per minute, besides the send rate (0 = no limit of its own); past it, 429.
     #[arg(long, env = "CHAT_CHANGE_RATE_PER_MINUTE", default_value_t = 20)]
     pub change_rate_per_minute: u32,
+
+    /// Different emoji one message may carry as reactions; past it, 409.
+    #[arg(long, env = "CHAT_MAX_REACTIONS_PER_MESSAGE",
+          default_value_t = DEFAULT_MAX_REACTIONS_PER_MESSAGE as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_reactions_per_message: u16,
 
     /// Origin allowed to call the API from another site (repeatable, `*` for any). CORS is
     /// off when none is given.
@@ -353,6 +361,7 @@ impl Config {
                 .map(|per_second| SendLimiter::new(per_second, burst)),
             change_limiter: NonZeroU32::new(self.change_rate_per_minute)
                 .map(ChangeLimiter::per_minute),
+            max_reactions_per_message: usize::from(self.max_reactions_per_message),
             trusted_proxies: self.trusted_proxies.clone().reading(self.forwarded_header),
         }
     }

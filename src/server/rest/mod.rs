@@ -325,6 +325,7 @@ async fn ready(State(chat): State<Chat>) -> Result<Json<Health>, ChatError> {
     responses(
         (status = 201, description = "Created; sign in to get a session", body = Account),
         (status = 400, description = "Malformed name or password (at least 8 characters)", body = ErrorBody),
+        (status = 401, description = "A bad token: signing up needs none", body = ErrorBody),
         (status = 403, description = "Sign-up is off on this server (`--sign-up off`): its operator creates the accounts", body = ErrorBody),
         (status = 409, description = "An account of that name exists, in some letter case", body = ErrorBody),
         (status = 415, description = "Content type not `application/json`", body = ErrorBody),
