@@ -120,8 +120,8 @@ echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 # IDENTITY_ONLY=1 runs only the identity part below (bearer fan-outs and the sign-in burst),
 # MULTI_ROOM_ONLY=1 only the multi-room part, TYPING_ONLY=1 only the typing part at the end.
 # Servers whose scenarios sign accounts up and in get limits the bench's sign-ups and sign-ins
-# (100 at once) stay under.
-sign_in_limits="--sign-in-per-name 100000 --sign-in-per-address 100000 --sign-up-per-address 100000 --hash-queue 1000"
+# (100 at once) stay under, and its signed-in clients' polls (many per account).
+sign_in_limits="--sign-in-per-name 100000 --sign-in-per-address 100000 --sign-up-per-address 100000 --hash-queue 1000 --max-polls-per-person 1000000"
 if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}" ]; then
   # Memory is measured on a freshly started server, before anything else has grown its heap.
   run_ours ours-memory memory --scenarios memory
