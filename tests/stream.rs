@@ -286,6 +286,17 @@ async fn a_room_made_private_while_a_guest_streams_it_is_taken_away() {
         app.call(bearer(create, &owner)).await.status,
         StatusCode::CREATED
     );
+    // Nobody had written to it, so the guest's stream waits for it rather than follow it, and
+    // learns it is taken away when its first message comes, without seeing it.
+    let sent = bearer(
+        json_request(
+            Method::POST,
+            "/api/send",
+            json!({"room": "soon-private", "text": "ours"}),
+        ),
+        &owner,
+    );
+    assert_eq!(app.call(sent).await.status, StatusCode::OK);
     let answer = guest.await.unwrap();
     assert_eq!(
         answer.json["rooms"],

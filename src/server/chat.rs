@@ -534,9 +534,8 @@ impl Chat {
             return Err(ChatError::RoomTaken);
         }
         identity.rooms().put(record.clone());
-        // Guests' streams waiting for the unused name hear it is taken; polls on it through
-        // another instance are ended.
-        self.shared.broker.open_room(room.as_str());
+        // Polls on the unused name through another instance are ended; a guest's stream
+        // waiting for it is answered `unavailable` when its first message comes.
         let owner = record.owner.clone();
         self.shared
             .broker

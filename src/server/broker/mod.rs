@@ -448,8 +448,8 @@ impl Broker {
     }
 
     /// [`Broker::wait_from`] for many rooms: what is new in each, as soon as any has news.
-    /// An awaited room (one not made yet) joins the followed ones once made, from its
-    /// beginning: all of it is new to the client.
+    /// An awaited room (one nobody had written to) joins the followed ones once it has an
+    /// entry, read from its beginning: all of it is new to the client.
     async fn wait_on_rooms(
         &self,
         followed: &mut Vec<Followed>,
@@ -462,7 +462,6 @@ impl Broker {
             // Made before the rooms are looked up, as the arrivals below before the logs are
             // read: a room made after its lookup still completes it.
             let mut created = pin!(self.shared.rooms.created.notified());
-            let waited_for = awaited.len();
             awaited.retain(|room| match self.shared.rooms.get(room.name.as_str()) {
                 Some(made) => {
                     let start = made.lock().beginning();
@@ -483,10 +482,7 @@ impl Broker {
                 .map(|room| Box::pin(room.room.news.notified()))
                 .collect();
             let news = self.news(followed);
-            // A room that appeared is answered even with nothing in it yet: it may have been
-            // made private (the caller checks access), and a client following it from now on
-            // holds it like any other.
-            if !news.is_empty() || awaited.len() < waited_for {
+            if !news.is_empty() {
                 return (PollStatus::Success, news);
             }
             let any_arrived = std::future::poll_fn(|context| {
@@ -737,11 +733,6 @@ impl Broker {
     pub fn typing(&self, room: &RoomName, person: &Person) {
         let room = self.shared.rooms.get_or_create(room.as_str());
         self.shared.live.typing(&room, person);
-    }
-
-    /// Makes the room if nobody has written to it yet: streams waiting for it hear of it.
-    pub fn open_room(&self, room: &str) {
-        self.shared.rooms.get_or_create(room);
     }
 
     /// Who is online and typing in the room now.

@@ -41,8 +41,8 @@ pub(super) struct Rooms {
     rooms_of: Mutex<HashMap<Uuid, Arc<Room>>>,
     capacity: usize,
     answer_bytes: usize,
-    /// Notified (all waiters at once) after a room is made: streams waiting for a room nobody
-    /// had written to yet look again.
+    /// Notified (all waiters at once) after a room gets its first entry: streams waiting for
+    /// a room nobody had written to look again.
     pub created: Notify,
 }
 
@@ -93,10 +93,7 @@ impl Rooms {
         if let Some(room) = map.get(name) {
             return room.clone();
         }
-        let room = Self::create(&mut map, name, self.capacity, self.answer_bytes);
-        drop(map);
-        self.created.notify_waiters();
-        room
+        Self::create(&mut map, name, self.capacity, self.answer_bytes)
     }
 
     fn create(
@@ -181,9 +178,13 @@ impl Rooms {
 
     /// Adds a committed entry to its room's log and wakes the room's polls.
     pub fn committed(&self, room: &Arc<Room>, entry: Entry, offset: u64) {
+        let first = room.lock().entries.is_empty();
         if let Some(message) = self.insert(room, offset, entry) {
             // The log guard is gone: woken polls can read at once.
             room.notify(message);
+            if first {
+                self.created.notify_waiters();
+            }
         }
     }
 
