@@ -393,6 +393,14 @@ impl Chat {
     /// Whose the client ids the caller uses are: the person's, or the guest address's.
     fn owner(caller: &Caller) -> ClientOwner {
         match &caller.user {
+            // The account's key as it is (no copy per poll); a token holder as `author` names
+            // them, so a token naming an account never owns that account's client ids.
+            Some(
+                user @ User {
+                    via: Via::Session { .. },
+                    ..
+                },
+            ) => ClientOwner::Person(user.key.clone()),
             Some(user) => ClientOwner::Person(user.author().into()),
             None => ClientOwner::Guest(caller.address),
         }

@@ -178,26 +178,32 @@ impl Rooms {
 
     /// Adds a committed entry to its room's log and wakes the room's polls.
     pub fn committed(&self, room: &Arc<Room>, entry: Entry, offset: u64) {
-        let first = room.lock().entries.is_empty();
-        if let Some(message) = self.insert(room, offset, entry) {
+        if let Some(inserted) = self.insert(room, offset, entry) {
             // The log guard is gone: woken polls can read at once.
-            room.notify(message);
-            if first {
+            room.notify(inserted.message);
+            if inserted.first {
                 self.created.notify_waiters();
             }
         }
     }
 
-    /// Inserts the entry into `room`'s log and indexes what it adds and evicts; whether the
-    /// entry is a message, if the log took it.
-    fn insert(&self, room: &Arc<Room>, offset: u64, entry: Entry) -> Option<bool> {
+    /// Inserts the entry into `room`'s log and indexes what it adds and evicts; what it was,
+    /// if the log took it.
+    fn insert(&self, room: &Arc<Room>, offset: u64, entry: Entry) -> Option<Inserted> {
         let added = entry.message().map(|message| message.id);
-        let dropped = room.lock().insert(offset, entry)?;
+        let (first, dropped) = {
+            let mut log = room.lock();
+            let first = log.entries.is_empty();
+            (first, log.insert(offset, entry)?)
+        };
         self.unindex(&dropped);
         if let Some(id) = added {
             lock(&self.rooms_of).insert(id, room.clone());
         }
-        Some(added.is_some())
+        Some(Inserted {
+            message: added.is_some(),
+            first,
+        })
     }
 
     fn unindex(&self, messages: &[Uuid]) {
@@ -223,6 +229,14 @@ impl Rooms {
     pub fn count(&self) -> usize {
         lock(&self.map).len()
     }
+}
+
+/// What [`Rooms::insert`] put in a log.
+struct Inserted {
+    /// A message (not a change).
+    message: bool,
+    /// The log's only entry: the room was empty before.
+    first: bool,
 }
 
 /// A room's most recent entries. Offsets number every entry the room ever had.
