@@ -2,17 +2,24 @@
 //! HTTP long polling, as one Leptos full-stack crate.
 //!
 //! # Layout
-//! - [`model`]: messages, request/response shapes and validated newtypes (both targets).
+//! One name per feature in every layer: sending a message is `model::delivery`'s `SendBody`,
+//! `server::chat`'s `messages`, `server::http::rest`'s `messages` and `api`'s `messages`.
+//! - [`model`]: the wire shapes and validated newtypes, one file per concept (both targets).
 //! - [`error`]: [`error::ChatError`], the one error type of REST, server functions and UI.
-//! - [`api`]: Leptos server functions, each a few lines over the broker.
-//! - [`app`]: the Leptos UI (server-rendered, hydrated in the browser).
-//! - `server` (ssr only): the broker, its stores, the REST adapter, the send rate limit,
-//!   metrics, the hyper server loop, configuration.
+//! - [`api`]: Leptos server functions, one file per feature, each a few lines over `Chat`.
+//! - [`app`]: the Leptos UI (server-rendered, hydrated in the browser); `app::stream` is the
+//!   browser's one live stream.
+//! - `server` (ssr only): `chat`, the one service both adapters call, over `broker`
+//!   (delivery) and `identity` (who may do what), their `store`s; `http`, what the adapters
+//!   share (the caller, security layers, the server loop) and the REST adapter; metrics,
+//!   configuration, the operator's commands.
 //! - `site` (ssr only): the composition root, REST routes + server functions + pages + layers
 //!   -> one `axum::Router`.
 //!
-//! Dependencies point one way: `site` -> `server::rest`, `api`, `app` -> `server::broker` ->
-//! `server::store` -> `model`, `error`. Nothing under `server` imports Leptos.
+//! Dependencies point one way: `site` -> `server::http::rest`, `api`, `app` -> `server::chat`
+//! -> `server::broker`, `server::identity` -> `server::store` -> `model`, `error`. Adapters
+//! call `Chat`, never what is below it; nothing under `server` imports Leptos, and only
+//! `server::http` imports axum.
 
 #![recursion_limit = "256"]
 

@@ -84,7 +84,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let app = site::app(chat, leptos_options, &config.http());
 
     warn_if_somaxconn_caps(config.listen_backlog);
-    let listener = server::serve::listen(config.addr, config.listen_backlog)
+    let listener = server::http::serve::listen(config.addr, config.listen_backlog)
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%addr, %store, "listening");
@@ -93,7 +93,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("shutting down: answering held polls");
         broker.shutdown();
     };
-    server::serve::serve(listener, app, config.serve(), shutdown).await;
+    server::http::serve::serve(listener, app, config.serve(), shutdown).await;
     Ok(())
 }
 

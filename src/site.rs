@@ -24,7 +24,11 @@ use tower_http::{
 use crate::{
     app::{shell, App},
     error::ChatError,
-    server::{chat::Chat, page_headers, rest, same_origin::SameOriginLayer, HttpConfig},
+    server::{
+        chat::Chat,
+        http::{caller::ClientAddressLayer, page_headers, rest, same_origin::SameOriginLayer},
+        HttpConfig,
+    },
 };
 
 /// The whole application: REST API, server functions, and the server-rendered pages with
@@ -69,6 +73,7 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
     api.merge(pages).layer(
         ServiceBuilder::new()
             .layer(TraceLayer::new_for_http())
+            .layer(ClientAddressLayer::new(http.trusted_proxies.clone()))
             .layer(page_headers::SecurityHeadersLayer)
             .layer(rest::layers(http.limits))
             .option_layer(cors_layer(&http.cors_origins))

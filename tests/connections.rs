@@ -21,7 +21,7 @@ use common::{
     app::TestApp,
     process::{client, until_held, Server},
 };
-use longpoll_chat::server::serve::{self, ServeOptions};
+use longpoll_chat::server::http::serve::{self, ServeOptions};
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},

@@ -17,7 +17,7 @@ use common::{
 };
 use longpoll_chat::{
     model::{AccountName, Password},
-    server::{chat::ChatOptions, identity::IdentityConfig, send_limit::SendLimiter},
+    server::{chat::ChatOptions, identity::IdentityConfig, send_limit::SendLimiter, HttpConfig},
 };
 use serde_json::{json, Value};
 
@@ -712,9 +712,12 @@ async fn only_trusted_proxies_name_the_client_for_guest_send_limits() {
     let app = TestApp::build(Setup {
         chat: ChatOptions {
             send_limiter: Some(SendLimiter::new(one, one)),
-            // In-process requests come from 0.0.0.0, standing for the proxy here.
-            trusted_proxies: "0.0.0.0".parse().unwrap(),
             ..ChatOptions::default()
+        },
+        // In-process requests come from 0.0.0.0, standing for the proxy here.
+        http: HttpConfig {
+            trusted_proxies: "0.0.0.0".parse().unwrap(),
+            ..HttpConfig::default()
         },
         ..Setup::default()
     })
@@ -782,9 +785,9 @@ async fn behind_https_the_session_cookie_is_secure() {
 async fn behind_a_proxy(identity: IdentityConfig) -> TestApp {
     TestApp::build(Setup {
         identity,
-        chat: ChatOptions {
+        http: HttpConfig {
             trusted_proxies: "0.0.0.0".parse().unwrap(),
-            ..ChatOptions::default()
+            ..HttpConfig::default()
         },
         ..Setup::default()
     })
@@ -866,7 +869,7 @@ async fn a_sign_up_flood_from_one_address_is_refused_past_its_limit() {
     }
     // Nothing was created past the limit, and other addresses are not affected.
     let flood3 = AccountName::parse("flood3").unwrap();
-    assert!(!app.chat.identity().account_exists(&flood3).await.unwrap());
+    assert!(!app.identity.account_exists(&flood3).await.unwrap());
     let other = app.call(sign_up_from("198.51.100.8", "neighbour")).await;
     assert_eq!(other.status, StatusCode::CREATED, "{}", other.json);
 }
@@ -944,7 +947,7 @@ async fn with_sign_up_off_only_the_operator_creates_accounts() {
     assert!(!answer.text().contains("correct horse"));
 
     // What the operator's `accounts create` does still works, and the account signs in.
-    let identity = app.chat.identity();
+    let identity = &app.identity;
     identity
         .create_account(
             AccountName::parse("walter").unwrap(),

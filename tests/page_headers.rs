@@ -11,7 +11,7 @@ use axum::{
 };
 use common::app::{get, send_request, Reply, TestApp};
 use longpoll_chat::server::{
-    page_headers::{CROSS_ORIGIN_OPENER_POLICY, DOCS_POLICY},
+    http::page_headers::{CROSS_ORIGIN_OPENER_POLICY, DOCS_POLICY},
     HttpConfig,
 };
 use serde_json::json;

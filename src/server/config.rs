@@ -13,15 +13,17 @@ use super::{
         DEFAULT_MAX_POLLS_PER_PERSON,
     },
     chat::ChatOptions,
-    client_addr::{ForwardedHeader, TrustedProxies},
+    http::{
+        client_addr::{ForwardedHeader, TrustedProxies},
+        rest::Limits,
+        serve::ServeOptions,
+    },
     identity::{
         jwt::{JwtConfigError, JwtVerifier},
         IdentityConfig,
     },
     operator::AccountCommand,
-    rest::Limits,
     send_limit::{ChangeLimiter, SendLimiter},
-    serve::ServeOptions,
     store::{RedisPrefix, Retention, StoreConfig},
     BrokerConfig,
 };
@@ -362,7 +364,6 @@ impl Config {
             change_limiter: NonZeroU32::new(self.change_rate_per_minute)
                 .map(ChangeLimiter::per_minute),
             max_reactions_per_message: usize::from(self.max_reactions_per_message),
-            trusted_proxies: self.trusted_proxies.clone().reading(self.forwarded_header),
         }
     }
 
@@ -384,6 +385,7 @@ impl Config {
             },
             cors_origins: self.cors_origins.clone(),
             public_origin: self.public_origin(),
+            trusted_proxies: self.trusted_proxies.clone().reading(self.forwarded_header),
             metrics: Some(super::metrics::install()),
         }
     }
@@ -399,6 +401,9 @@ pub struct HttpConfig {
     /// The origin people reach the server at (`--public-url`): it may change state whatever
     /// `Host` a proxy passes on (see `same_origin`).
     pub public_origin: Option<String>,
+    /// Proxies whose forwarding header names the client's address (`--trusted-proxies`,
+    /// `--forwarded-header`).
+    pub trusted_proxies: TrustedProxies,
     /// Serves `GET /metrics` in Prometheus text format when set.
     pub metrics: Option<PrometheusHandle>,
 }

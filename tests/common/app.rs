@@ -43,6 +43,7 @@ static ROUTE_GENERATION: RwLock<()> = RwLock::const_new(());
 pub struct TestApp {
     pub router: Router,
     pub broker: Broker,
+    pub identity: Identity,
     pub chat: Chat,
 }
 
@@ -98,7 +99,7 @@ impl TestApp {
         let store = StoreConfig::Memory;
         let broker = Broker::open(setup.broker, &store).await.unwrap();
         let (identity, room_changes) = Identity::open(setup.identity, &store).await.unwrap();
-        let chat = Chat::new(broker.clone(), identity, setup.chat, room_changes);
+        let chat = Chat::new(broker.clone(), identity.clone(), setup.chat, room_changes);
         let options = LeptosOptions::builder()
             .output_name("longpoll-chat")
             .build();
@@ -109,6 +110,7 @@ impl TestApp {
         Self {
             router,
             broker,
+            identity,
             chat,
         }
     }

@@ -2,11 +2,13 @@
 //! another app, and private rooms with their members. It knows nothing of HTTP (the adapters
 //! hand it [`Credentials`]) nor of the broker (`server::chat` applies its answers to polls).
 //!
-//! - this module: the [`Identity`] service and the [`Caller`] it answers with;
+//! - this module: the [`Identity`] service, authentication, and the [`Caller`] it answers with;
+//! - `accounts`: signing up, in and out, and the operator's account commands;
 //! - `secrets`: password hashing (sign-ins first, in bounded queues) and session tokens;
 //! - `limits`: the attempt limits of sign-in and sign-up, bounded in memory;
 //! - `jwt`: tokens another site signs, verified locally (and cached) on every request;
-//! - `rooms`: the private rooms, kept in memory and checked on every request.
+//! - `rooms`: the private rooms, kept in memory and checked on every request;
+//! - `room_writes`: changes to private rooms and joined rooms, to the store and that copy at once.
 //!
 //! Invariants:
 //! - Nothing here logs or returns a password or token; the store keeps only their hashes.
@@ -19,8 +21,10 @@
 //! - Private rooms are read from the store at startup and kept current by this instance's own
 //!   changes and the store's reports of other instances' ones; every room check is in memory.
 
+mod accounts;
 pub mod jwt;
 mod limits;
+mod room_writes;
 mod rooms;
 mod secrets;
 
@@ -258,7 +262,7 @@ impl Identity {
         &self.shared.rooms
     }
 
-    pub(crate) fn store(&self) -> &Arc<dyn IdentityStore> {
+    pub(super) fn store(&self) -> &Arc<dyn IdentityStore> {
         &self.shared.store
     }
 
@@ -358,197 +362,6 @@ impl Identity {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Creates an account for someone at `address`: 403 when sign-up is off, 400 for a
-    /// malformed name or password, 429 past the sign-ups allowed from the address, 503 past
-    /// those of the whole server or when the hashing queue is full, 409 if the name is taken
-    /// in any letter case. The limits come before the name is looked up, so that past them
-    /// the answer says nothing of which names exist.
-    pub async fn sign_up(
-        &self,
-        name: &str,
-        password: &str,
-        address: IpAddr,
-    ) -> Result<AccountRecord, ChatError> {
-        if !self.shared.config.sign_up {
-            return Err(ChatError::forbidden(
-                "sign-up is off on this server: its operator creates the accounts",
-            ));
-        }
-        let name = AccountName::parse(name)?;
-        let password = Password::parse(password)?;
-        let limits = &self.shared.limits;
-        limits
-            .sign_up_by_address
-            .check(&address_key(address))
-            .map_err(|wait| ChatError::TooManySignUps {
-                retry_after_secs: retry_after_secs(wait),
-            })?;
-        limits.sign_ups.check().map_err(|wait| {
-            ChatError::busy(
-                "too many sign-ups on this server right now, retry later",
-                retry_after_secs(wait),
-            )
-        })?;
-        self.create_account(name, password).await
-    }
-
-    /// Creates an account, with no limit (the operator's `accounts create`). 409 if the name
-    /// is taken in any letter case.
-    pub async fn create_account(
-        &self,
-        name: AccountName,
-        password: Password,
-    ) -> Result<AccountRecord, ChatError> {
-        // A cheap refusal before the expensive hash; the store decides for real below.
-        if self.account_exists(&name).await? {
-            return Err(ChatError::NameTaken);
-        }
-        let account = AccountRecord {
-            name: name.to_string(),
-            password_hash: self.shared.hasher.hash(password).await?,
-            disabled: false,
-            created_at: unix_seconds(),
-        };
-        match self.shared.store.create_account(&account).await {
-            Ok(true) => Ok(account),
-            Ok(false) => Err(ChatError::NameTaken),
-            Err(error) => Err(store_failed(error)),
-        }
-    }
-
-    /// Signs in with a name and password: the same 401 for a wrong name and a wrong password,
-    /// after the same work; 429 past the attempts allowed per address, then per name (an
-    /// attempt refused for its address spends none of the name's). A name that is no account
-    /// name is refused without being counted or kept.
-    pub async fn sign_in(
-        &self,
-        name: &str,
-        password: &str,
-        address: IpAddr,
-    ) -> Result<NewSession, ChatError> {
-        let wrong = || ChatError::unauthenticated("wrong name or password");
-        let limits = &self.shared.limits;
-        let too_many = |wait| ChatError::TooManyAttempts {
-            retry_after_secs: retry_after_secs(wait),
-        };
-        limits
-            .sign_in_by_address
-            .check(&address_key(address))
-            .map_err(too_many)?;
-        let Ok(name) = AccountName::parse(name) else {
-            return Err(wrong());
-        };
-        limits
-            .sign_in_by_name
-            .check(&name.key())
-            .map_err(too_many)?;
-        let Ok(password) = Password::parse(password) else {
-            return Err(wrong());
-        };
-        let account = self
-            .shared
-            .store
-            .account(&name.key())
-            .await
-            .map_err(store_failed)?
-            .filter(|account| !account.disabled);
-        let phc = account
-            .as_ref()
-            .map(|account| account.password_hash.clone());
-        if !self.shared.hasher.verify(password, phc).await? {
-            return Err(wrong());
-        }
-        let account = account.ok_or_else(wrong)?;
-        let (token, token_hash) = new_session_token()?;
-        let expires_at = unix_seconds() + self.shared.config.session_ttl.as_secs_f64();
-        let session = SessionRecord {
-            token_hash,
-            account: account.key(),
-            expires_at,
-        };
-        self.shared
-            .store
-            .create_session(&session)
-            .await
-            .map_err(store_failed)?;
-        Ok(NewSession {
-            token,
-            name: AccountName::parse(&account.name).unwrap_or(name),
-            expires_at,
-        })
-    }
-
-    /// Ends the session the user signed in with, on every instance.
-    pub async fn sign_out(&self, user: &User) -> Result<(), ChatError> {
-        let Via::Session { token_hash, .. } = &user.via else {
-            return Err(ChatError::invalid(
-                "a token from another app cannot be signed out here; it ends when it expires",
-            ));
-        };
-        self.shared
-            .store
-            .delete_session(token_hash)
-            .await
-            .map_err(store_failed)?;
-        self.sessions().remove(token_hash);
-        Ok(())
-    }
-
-    /// Replaces an account's password and ends its sessions (an operator's reset). `false`
-    /// if there is no such account.
-    pub async fn reset_password(
-        &self,
-        name: &AccountName,
-        password: Password,
-    ) -> Result<bool, ChatError> {
-        let hash = self.shared.hasher.hash(password).await?;
-        let store = &self.shared.store;
-        let key = name.key();
-        if !store
-            .set_password(&key, &hash)
-            .await
-            .map_err(store_failed)?
-        {
-            return Ok(false);
-        }
-        store.delete_sessions_of(&key).await.map_err(store_failed)?;
-        self.forget_sessions(Some(&key));
-        Ok(true)
-    }
-
-    /// Disables (ending its sessions) or enables an account. `false` if there is none.
-    pub async fn set_disabled(
-        &self,
-        name: &AccountName,
-        disabled: bool,
-    ) -> Result<bool, ChatError> {
-        let key = name.key();
-        let changed = self
-            .shared
-            .store
-            .set_disabled(&key, disabled)
-            .await
-            .map_err(store_failed)?;
-        self.forget_sessions(Some(&key));
-        Ok(changed)
-    }
-
-    /// Every account, by key.
-    pub async fn accounts(&self) -> Result<Vec<AccountRecord>, ChatError> {
-        self.shared.store.accounts().await.map_err(store_failed)
-    }
-
-    /// Whether an account has this name, in any letter case.
-    pub async fn account_exists(&self, name: &AccountName) -> Result<bool, ChatError> {
-        Ok(self
-            .shared
-            .store
-            .account(&name.key())
-            .await
-            .map_err(store_failed)?
-            .is_some())
-    }
-
     /// Forgets what is cached of sessions: of one account, or of every one.
     fn forget_sessions(&self, account: Option<&str>) {
         match account {
@@ -603,79 +416,4 @@ impl IdentitySink for Sink {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn identity(config: IdentityConfig) -> Identity {
-        Identity::open(config, &StoreConfig::Memory)
-            .await
-            .unwrap()
-            .0
-    }
-
-    fn name_keys(identity: &Identity) -> usize {
-        identity.shared.limits.sign_in_by_name.len()
-    }
-
-    #[tokio::test]
-    async fn refused_sign_ins_with_long_names_leave_nothing_in_the_limiter() {
-        let identity = identity(IdentityConfig {
-            sign_in_per_address: NonZeroU32::new(5).unwrap(),
-            ..IdentityConfig::default()
-        })
-        .await;
-        let address = "203.0.113.9".parse().unwrap();
-        for i in 0..300 {
-            let name = format!("{i}{}", "x".repeat(10_000));
-            let refused = identity
-                .sign_in(&name, "not the password", address)
-                .await
-                .unwrap_err();
-            let expected = if i < 5 { 401 } else { 429 };
-            assert_eq!(refused.status_code(), expected, "attempt {i}: {refused:?}");
-        }
-        assert_eq!(name_keys(&identity), 0);
-    }
-
-    #[tokio::test]
-    async fn a_full_sign_up_queue_refuses_sign_ups_but_not_sign_ins() {
-        let identity = identity(IdentityConfig {
-            parallel_hashes: 1,
-            hash_queue: 1,
-            ..IdentityConfig::default()
-        })
-        .await;
-        let address = "203.0.113.9".parse().unwrap();
-        let password = Password::parse("correct horse battery").unwrap();
-        identity
-            .create_account(AccountName::parse("early").unwrap(), password.clone())
-            .await
-            .unwrap();
-        let hasher = &identity.shared.hasher;
-        let (release, blocker) = secrets::tests::occupied(hasher).await;
-        let waiting = secrets::tests::queued(hasher, secrets::Priority::SignUp);
-        let refused = identity
-            .sign_up("late", "correct horse battery", address)
-            .await
-            .unwrap_err();
-        assert_eq!(refused.status_code(), 503, "{refused:?}");
-        assert!(refused.retry_after_secs().is_some());
-        // A sign-in waits in its own queue and is served first.
-        let sign_in = tokio::spawn({
-            let identity = identity.clone();
-            async move {
-                identity
-                    .sign_in("early", "correct horse battery", address)
-                    .await
-            }
-        });
-        release.send(()).unwrap();
-        blocker.await.unwrap();
-        assert!(sign_in.await.unwrap().is_ok());
-        waiting.await.unwrap();
-        assert!(!identity
-            .account_exists(&AccountName::parse("late").unwrap())
-            .await
-            .unwrap());
-    }
-}
+mod tests;

@@ -1,108 +1,23 @@
 //! The REST adapter's extractors: axum's, with every rejection answered as a [`ChatError`]
-//! (the API's one error shape), and the poll's own query reader.
-
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+//! (the API's one error shape), and the poll's own query reader. Who the caller is, is
+//! [`crate::server::http::caller`]'s.
 
 use axum::{
     extract::{
         rejection::{JsonRejection, PathRejection, QueryRejection},
-        ConnectInfo, FromRequest, FromRequestParts,
+        FromRequest, FromRequestParts,
     },
-    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
+    http::{request::Parts, StatusCode},
     Json,
 };
 use serde::{de::DeserializeOwned, Deserialize};
 
 use super::query::query_pairs;
+pub(super) use crate::server::http::caller::ApiCaller;
 use crate::{
     error::ChatError,
     model::{PollQuery, PollRequest},
-    server::{
-        chat::Chat,
-        identity::{Caller, Credentials},
-    },
 };
-
-/// The browser's session cookie: `HttpOnly` (no script reads it), `SameSite=Lax` (no other
-/// site's form or fetch sends it; following a link here does).
-pub const SESSION_COOKIE: &str = "lpc_session";
-
-/// Who sent the request: its credentials checked by the identity service, and the client's
-/// address. For the REST handlers as an extractor, and for server functions through
-/// [`caller_of`].
-pub struct ApiCaller(pub Caller);
-
-impl FromRequestParts<Chat> for ApiCaller {
-    type Rejection = ChatError;
-
-    async fn from_request_parts(parts: &mut Parts, chat: &Chat) -> Result<Self, ChatError> {
-        caller_of(chat, parts).await.map(Self)
-    }
-}
-
-/// The caller of a request, from its headers and connection.
-pub async fn caller_of(chat: &Chat, parts: &Parts) -> Result<Caller, ChatError> {
-    let credentials = credentials(&parts.headers)?;
-    let user = chat.identity().authenticate(credentials).await?;
-    // Without connection info (in-process tests) every request shares one address.
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-    Ok(Caller {
-        user,
-        address: chat.client_address(peer, &parts.headers),
-    })
-}
-
-fn credentials(headers: &HeaderMap) -> Result<Credentials<'_>, ChatError> {
-    let bearer = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(value) => {
-            let value = value.to_str().unwrap_or_default();
-            match value.split_once(' ') {
-                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                    Some(token.trim())
-                }
-                _ => {
-                    return Err(ChatError::unauthenticated(
-                        "Authorization must be `Bearer TOKEN`",
-                    ))
-                }
-            }
-        }
-    };
-    let session_cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|cookies| cookies.split(';'))
-        .filter_map(|cookie| cookie.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value);
-    Ok(Credentials {
-        bearer,
-        session_cookie,
-    })
-}
-
-/// `Set-Cookie` for a new session (`Secure` when the server is reached over https).
-pub fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> HeaderValue {
-    cookie_header(token, max_age_secs, secure)
-}
-
-/// `Set-Cookie` that makes the browser forget its session.
-pub fn cleared_session_cookie(secure: bool) -> HeaderValue {
-    cookie_header("", 0, secure)
-}
-
-fn cookie_header(value: &str, max_age_secs: u64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("lpc_session=; Path=/; Max-Age=0"))
-}
 
 /// `axum::Json` whose rejections are [`ChatError`]s.
 #[derive(FromRequest)]

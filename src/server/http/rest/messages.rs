@@ -1,4 +1,5 @@
-//! `/api/messages/{id}`: editing and deleting a message, adding and taking back reactions. Who
+//! `/api/send` and `/api/messages/{id}`: sending, editing and deleting a message, adding and
+//! taking back reactions. Who
 //! may do which is [`Chat`]'s to decide; each change travels in the room's log to every stream
 //! (`POST /api/stream`), and `GET /api/history` shows the messages as the changes left them.
 
@@ -6,7 +7,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::State,
-    routing::{patch, put},
+    routing::{patch, post, put},
     Json, Router,
 };
 
@@ -16,13 +17,14 @@ use super::{
 };
 use crate::{
     error::ChatError,
-    model::{parse_message_id, EditBody, Message},
+    model::{parse_message_id, EditBody, Message, SendBody, SendReceipt},
     server::chat::Chat,
 };
 
 /// The routes of this module, for [`super::routes`].
 pub(super) fn routes() -> Router<Chat> {
     Router::new()
+        .route("/api/send", post(send))
         .route(
             "/api/messages/{id}",
             patch(edit_message).delete(delete_message),
@@ -31,6 +33,31 @@ pub(super) fn routes() -> Router<Chat> {
             "/api/messages/{id}/reactions/{emoji}",
             put(add_reaction).delete(remove_reaction),
         )
+}
+
+/// Stores a message and wakes every poll held on its room.
+#[utoipa::path(
+    post, path = "/api/send", request_body = SendBody,
+    responses(
+        (status = 200, description = "Stored and delivered", body = SendReceipt),
+        (status = 400, description = "Malformed JSON, not an object, or a missing or invalid field (a guest must give `sender`)", body = ErrorBody),
+        (status = 401, description = "A bad token, or no identity on a server without guests", body = ErrorBody),
+        (status = 403, description = "A signed-in sender naming someone else, or a guest using an account's name", body = ErrorBody),
+        (status = 404, description = "A private room the caller may not see", body = ErrorBody),
+        (status = 413, description = "Body larger than the server's limit (`--max-body-bytes`)", body = ErrorBody),
+        (status = 415, description = "Content type not `application/json` (or another `application/*+json`)", body = ErrorBody),
+        (status = 429, description = "Sending too fast (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "The store cannot take messages", body = ErrorBody),
+    )
+)]
+pub(super) async fn send(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<Json<SendReceipt>, ChatError> {
+    let draft = body.into_typed::<SendBody>()?.validate()?;
+    Ok(Json(chat.send(&caller, draft).await?))
 }
 
 /// Replaces the text of one of the caller's messages; it is marked edited (`edited_at`).

@@ -1,0 +1,81 @@
+//! Joined rooms and read positions: an account's own.
+
+use super::*;
+
+impl Chat {
+    /// The rooms the account joined and may still see, each with its read position and how
+    /// many of the room's messages came after it.
+    pub async fn joined_rooms(&self, caller: &Caller) -> Result<JoinedRoomList, ChatError> {
+        let user = self.account(caller)?;
+        let identity = &self.shared.identity;
+        let joined = identity.joined_rooms(&user.key).await?;
+        // A room can be joined yet unseen: joined while public, then made private by another.
+        let rooms = joined
+            .into_iter()
+            .filter(|joined| identity.rooms().may_see(Some(user), &joined.room))
+            .map(|joined| self.joined_room(joined))
+            .collect();
+        Ok(JoinedRoomList { rooms })
+    }
+
+    /// As [`Chat::joined_rooms`], but `None` for a guest (where guests are let in), whose
+    /// page keeps its own read positions: an answer, not a 401 the browser logs as an error.
+    pub async fn joined_rooms_unless_guest(
+        &self,
+        caller: &Caller,
+    ) -> Result<Option<JoinedRoomList>, ChatError> {
+        if caller.user.is_none() && self.shared.identity.guests_allowed() {
+            return Ok(None);
+        }
+        self.joined_rooms(caller).await.map(Some)
+    }
+
+    /// Joins the room (if the account has not) and moves its read position forward to
+    /// `last_read` (if newer than the kept one); answers the room as kept now.
+    pub async fn mark_read(
+        &self,
+        caller: &Caller,
+        room: &RoomName,
+        last_read: Option<Uuid>,
+    ) -> Result<JoinedRoom, ChatError> {
+        let user = self.account(caller)?;
+        self.visible(Some(user), room.as_str())?;
+        let kept = (self.shared.identity)
+            .set_read(&user.key, room.as_str(), last_read)
+            .await?
+            // The store checks membership too: the member was removed in between.
+            .ok_or(ChatError::NoSuchRoom)?;
+        Ok(self.joined_room(kept))
+    }
+
+    /// Leaves a joined room (its messages and membership stay as they are).
+    pub async fn leave_joined_room(
+        &self,
+        caller: &Caller,
+        room: &RoomName,
+    ) -> Result<(), ChatError> {
+        let user = self.account(caller)?;
+        self.visible(Some(user), room.as_str())?;
+        if !(self.shared.identity)
+            .leave_room(&user.key, room.as_str())
+            .await?
+        {
+            return Err(ChatError::NotJoined);
+        }
+        Ok(())
+    }
+
+    fn joined_room(&self, joined: JoinedRoomRecord) -> JoinedRoom {
+        let unread = self
+            .shared
+            .broker
+            .unread_after(&joined.room, joined.last_read);
+        JoinedRoom {
+            private: self.shared.identity.rooms().get(&joined.room).is_some(),
+            unread: unread.count,
+            unread_at_least: unread.at_least,
+            last_read_id: joined.last_read,
+            room: joined.room,
+        }
+    }
+}

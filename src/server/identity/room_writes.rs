@@ -1,0 +1,121 @@
+//! Identity's writes to private rooms and to accounts' joined rooms: each goes to the store
+//! and, for private rooms, to the in-memory copy ([`super::rooms`]) in the same call, so the
+//! two never disagree on this instance. The chat service decides who may make a change; this
+//! only makes it.
+
+use uuid::Uuid;
+
+use super::{store_failed, Identity};
+use crate::{
+    error::ChatError,
+    server::store::identity::{JoinedRoomRecord, PrivateRoomRecord},
+};
+
+impl Identity {
+    /// Whether any account joined `room` (a room people use stays public).
+    pub async fn room_joined(&self, room: &str) -> Result<bool, ChatError> {
+        self.store().room_joined(room).await.map_err(store_failed)
+    }
+
+    /// Creates the private room; `false` if the name is taken (on any instance).
+    pub async fn create_private_room(&self, record: &PrivateRoomRecord) -> Result<bool, ChatError> {
+        let created = (self.store())
+            .create_private_room(record)
+            .await
+            .map_err(store_failed)?;
+        if created {
+            self.rooms().put(record.clone());
+        }
+        Ok(created)
+    }
+
+    /// Deletes the private room (its messages are the broker's).
+    pub async fn delete_private_room(&self, room: &str) -> Result<(), ChatError> {
+        (self.store())
+            .delete_private_room(room)
+            .await
+            .map_err(store_failed)?;
+        self.rooms().remove(room);
+        Ok(())
+    }
+
+    /// Adds the account `key` to the private room; the room as it is now, or `None` if it is
+    /// gone.
+    pub async fn add_member(
+        &self,
+        room: &str,
+        key: &str,
+    ) -> Result<Option<PrivateRoomRecord>, ChatError> {
+        let Some(current) = self.rooms().get(room) else {
+            return Ok(None);
+        };
+        if !(self.store())
+            .add_member(room, key)
+            .await
+            .map_err(store_failed)?
+        {
+            return Ok(None);
+        }
+        let mut record = (*current).clone();
+        if key != record.owner {
+            record.members.insert(key.to_owned());
+        }
+        self.rooms().put(record.clone());
+        Ok(Some(record))
+    }
+
+    /// Removes the account `key` from the private room; the room as it is now, or `None` if
+    /// they were not a member.
+    pub async fn remove_member(
+        &self,
+        room: &str,
+        key: &str,
+    ) -> Result<Option<PrivateRoomRecord>, ChatError> {
+        let Some(current) = self.rooms().get(room) else {
+            return Ok(None);
+        };
+        if !(self.store())
+            .remove_member(room, key)
+            .await
+            .map_err(store_failed)?
+        {
+            return Ok(None);
+        }
+        let mut record = (*current).clone();
+        record.members.remove(key);
+        self.rooms().put(record.clone());
+        Ok(Some(record))
+    }
+
+    /// Forgets a private room another instance deleted.
+    pub fn forget_private_room(&self, room: &str) {
+        self.rooms().remove(room);
+    }
+
+    /// The rooms the account joined, with their read positions.
+    pub async fn joined_rooms(&self, key: &str) -> Result<Vec<JoinedRoomRecord>, ChatError> {
+        self.store().joined_rooms(key).await.map_err(store_failed)
+    }
+
+    /// Joins the room and moves the read position forward to `last_read` (the store keeps the
+    /// newer); `None` if the account may no longer keep it (removed in between).
+    pub async fn set_read(
+        &self,
+        key: &str,
+        room: &str,
+        last_read: Option<Uuid>,
+    ) -> Result<Option<JoinedRoomRecord>, ChatError> {
+        (self.store())
+            .set_read(key, room, last_read)
+            .await
+            .map_err(store_failed)
+    }
+
+    /// Leaves a joined room; `false` if the account had not joined it.
+    pub async fn leave_room(&self, key: &str, room: &str) -> Result<bool, ChatError> {
+        (self.store())
+            .leave_room(key, room)
+            .await
+            .map_err(store_failed)
+    }
+}
