@@ -1,5 +1,5 @@
-//! The deployment README.md documents, followed literally: its nginx block, taken from the
-//! README as written (only the upstream servers and the listen port are this test's), in front
+//! The deployment docs/deployment.md documents, followed literally: its nginx block, taken from
+//! the doc as written (only the upstream servers and the listen port are this test's), in front
 //! of two real instances of the server started with `--trusted-proxies` for nginx, nginx on a
 //! port other than 80.
 //!
@@ -40,7 +40,7 @@ impl Drop for Nginx {
 }
 
 impl Nginx {
-    /// nginx configured with `block` (README.md's), passing to `upstreams`.
+    /// nginx configured with `block` (docs/deployment.md's), passing to `upstreams`.
     async fn start(block: &str, upstreams: &[SocketAddr]) -> Nginx {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -107,13 +107,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The ```nginx block of README.md's "Running several instances".
+/// The ```nginx block of docs/deployment.md's "Running several instances".
 fn readme_nginx_block() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deployment.md"))
+            .expect("docs/deployment.md");
     let section = &readme[readme
         .find("## Running several instances")
-        .expect("the README's section on several instances")..];
+        .expect("docs/deployment.md's section on several instances")..];
     let start = section.find("```nginx\n").expect("an nginx block") + "```nginx\n".len();
     let end = start + section[start..].find("```").unwrap();
     section[start..end].to_owned()
@@ -145,7 +146,7 @@ fn with_upstreams(block: &str, upstreams: &[SocketAddr], port: u16) -> String {
     lines.join("\n")
 }
 
-/// Two instances behind the README's nginx, with the flags the README gives them (nginx, on
+/// Two instances behind docs/deployment.md's nginx, with the flags it gives them (nginx, on
 /// loopback, as their trusted proxy) and `extra` ones.
 async fn deployment(extra: &[&str]) -> (Nginx, [Server; 2]) {
     let mut options = vec!["--trusted-proxies", "127.0.0.1"];

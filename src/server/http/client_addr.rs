@@ -398,7 +398,7 @@ mod tests {
 
     #[test]
     fn a_clients_own_forwarded_header_is_ignored_behind_a_proxy_writing_x_forwarded_for() {
-        // The README's nginx appends the peer to `X-Forwarded-For` and passes the client's
+        // docs/deployment.md's nginx appends the peer to `X-Forwarded-For` and passes the client's
         // `Forwarded` through untouched: each request naming another address must not get
         // a fresh per-address limit.
         for spoofed in ["for=198.51.100.99", "for=10.0.0.7", "for=unknown"] {
