@@ -16,10 +16,13 @@ TOOLS_DIR ?= $(HOME)/.cache/longpoll-chat/tools
 VENV := $(TOOLS_DIR)/venv
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 SERVER_BIN := $(TARGET_DIR)/release/longpoll-chat
+# The server the end-to-end and fuzz runs start: the one `cargo test` builds anyway (debug
+# profile, incremental), not the shipped fat-LTO build, which costs minutes after any change.
+TEST_SERVER_BIN := $(TARGET_DIR)/debug/longpoll-chat
 export PATH := $(TOOLS_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
 
-.PHONY: help run test build setup setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx \
+.PHONY: help run test build build-test setup setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx \
 	test-rust test-e2e test-api-fuzz lint bench clean
 
 ## help: list the targets
@@ -44,21 +47,29 @@ build:
 test-rust:
 	cargo test --features ssr
 
-## test-e2e: Playwright in Chromium against the release server, which it starts itself
-test-e2e: build
-	cd end2end && SERVER_BIN="$(abspath $(SERVER_BIN))" npx playwright test
+## build-test: the server as the tests build it, and the site (release WASM) it serves
+# The site is what ships (the release WASM, optimized by wasm-opt); only the server differs.
+build-test:
+	cargo build --features ssr --bin longpoll-chat
+	cargo leptos build --release --frontend-only
+	cp $(TOOLS_DIR)/node_modules/redoc/bundles/redoc.standalone.js $(LEPTOS_SITE_ROOT)/
 
-## test-api-fuzz: schemathesis against the release server's /openapi.json (about a minute)
+## test-e2e: Playwright in Chromium against the test server, which it starts itself
+test-e2e: build-test
+	cd end2end && SERVER_BIN="$(abspath $(TEST_SERVER_BIN))" npx playwright test
+
+## test-api-fuzz: schemathesis against the test server's /openapi.json (about a minute)
 # Positive and negative cases for every operation, bounded in count; fails on any finding.
-test-api-fuzz: setup-python build
-	bash tests/schemathesis/run.sh "$(abspath $(SERVER_BIN))" "$(abspath $(VENV))/bin/schemathesis"
+test-api-fuzz: setup-python build-test
+	bash tests/schemathesis/run.sh "$(abspath $(TEST_SERVER_BIN))" "$(abspath $(VENV))/bin/schemathesis"
 
-## lint: rustfmt and clippy (-D warnings) for the server and the browser builds
+## lint: rustfmt, clippy (-D warnings) for the server and the browser builds, and the docs
+# (warnings as errors: the code leans on intra-doc links). No build enables both features.
 lint:
 	cargo fmt --check
 	cargo clippy --features ssr --all-targets -- -D warnings
-	cargo clippy --all-features --all-targets -- -D warnings
 	cargo clippy --features hydrate --all-targets --target wasm32-unknown-unknown -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features ssr
 
 ## setup: install what building and testing need, skipping what is present
 setup: setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx

@@ -6,7 +6,7 @@ import path from "node:path";
 const repo = path.resolve(__dirname, "..");
 const port = Number(process.env.E2E_PORT ?? 3917);
 export const baseURL = `http://127.0.0.1:${port}`;
-const serverBin = process.env.SERVER_BIN ?? path.join(repo, "target/release/longpoll-chat");
+const serverBin = process.env.SERVER_BIN ?? path.join(repo, "target/debug/longpoll-chat");
 
 export default defineConfig({
   testDir: "./tests",
@@ -44,7 +44,12 @@ export default defineConfig({
     // A leaver stays online for 2 s, not 15, so the presence test need not wait long.
     command: `"${serverBin}" --addr 127.0.0.1:${port} --store memory --sign-in-per-address 1000 --sign-up-per-address 1000 --presence-grace-secs 2`,
     cwd: repo,
-    env: { LEPTOS_SITE_ROOT: path.join(repo, "target/site"), RUST_LOG: "warn" },
+    // The test server is a plain cargo build: cargo-leptos did not bake the site's name in.
+    env: {
+      LEPTOS_OUTPUT_NAME: "longpoll-chat",
+      LEPTOS_SITE_ROOT: path.join(repo, "target/site"),
+      RUST_LOG: "warn",
+    },
     url: `${baseURL}/health`,
     reuseExistingServer: false,
     timeout: 30_000,

@@ -6,12 +6,12 @@
 //! provided here.
 
 use axum::{
-    http::{header, HeaderValue, Method},
+    http::{header, request::Parts, HeaderValue, Method},
     response::IntoResponse,
     routing::get,
     Router,
 };
-use leptos::prelude::*;
+use leptos::{nonce::Nonce, prelude::*};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower::ServiceBuilder;
 use tower_http::{
@@ -26,7 +26,12 @@ use crate::{
     error::ChatError,
     server::{
         chat::Chat,
-        http::{caller::ClientAddressLayer, page_headers, rest, same_origin::SameOriginLayer},
+        http::{
+            caller::ClientAddressLayer,
+            page_headers::{PageNonce, SecurityHeadersLayer},
+            rest,
+            same_origin::SameOriginLayer,
+        },
         HttpConfig,
     },
 };
@@ -46,13 +51,13 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
             {
                 let leptos_options = leptos_options.clone();
                 move || {
-                    page_headers::provide_page_policy();
+                    provide_page_nonce();
                     shell(leptos_options.clone())
                 }
             },
         )
         .fallback(leptos_axum::file_and_error_handler(|options| {
-            page_headers::provide_page_policy();
+            provide_page_nonce();
             shell(options)
         }))
         .with_state(leptos_options)
@@ -74,7 +79,7 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
         ServiceBuilder::new()
             .layer(TraceLayer::new_for_http())
             .layer(ClientAddressLayer::new(http.trusted_proxies.clone()))
-            .layer(page_headers::SecurityHeadersLayer)
+            .layer(SecurityHeadersLayer)
             .layer(rest::layers(http.limits))
             .option_layer(cors_layer(&http.cors_origins))
             .layer(CatchPanicLayer::custom(|_| {
@@ -86,6 +91,21 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
                 http.cors_origins.iter().chain(&http.public_origin),
             )),
     )
+}
+
+/// Gives the page being rendered the nonce its answer's policy names.
+///
+/// Call it where the page is rendered (the app function of `leptos_routes_with_context` and of
+/// the 404 handler), inside the render's reactive owner: Leptos reads the nonce from context
+/// for every script it writes. Without [`SecurityHeadersLayer`] in front (a router under test
+/// on its own) the page gets no nonce, and no policy either.
+fn provide_page_nonce() {
+    let nonce =
+        use_context::<Parts>().and_then(|parts| parts.extensions.get::<PageNonce>().cloned());
+    if let Some(PageNonce(nonce)) = nonce {
+        // Replaces the nonce leptos_axum provides itself, so the header's value is the one used.
+        provide_context(Nonce::from_value(nonce));
+    }
 }
 
 /// CORS when origins are configured (`*` for any).

@@ -3,21 +3,29 @@
 //! A page rendered here runs only the scripts of this app: its policy allows scripts from this
 //! origin plus the inline scripts carrying the page's nonce, a fresh random value per answer
 //! that Leptos writes on every `<script>` it renders (the hydration loader and the resources'
-//! data). [`provide_page_policy`] makes that nonce and puts the same value in the answer's
-//! header, so the two cannot disagree.
+//! data). [`SecurityHeadersLayer`] makes that nonce before the app sees a request that may
+//! render a page ([`PageNonce`], in the request's extensions), and writes the policy with the
+//! same value on the answer; `crate::site` hands it to the render. One value, made in
+//! one place, reaches both: they cannot disagree, whatever the renderer does with its own
+//! response options.
 //!
-//! [`SecurityHeadersLayer`] adds to every answer (pages, API, static files) the headers that
-//! need no per-answer value, and to HTML answers that set no policy of their own (the vendored
-//! Swagger UI at `/docs` and ReDoc at `/redoc`, which are not rendered by Leptos)
-//! [`DOCS_POLICY`], which still allows no inline or foreign script.
+//! The layer also adds to every answer (pages, API, static files) the headers that need no
+//! per-answer value, and to HTML answers that set no policy of their own and render no page
+//! (the vendored Swagger UI at `/docs` and ReDoc at `/redoc`) [`DOCS_POLICY`], which still
+//! allows no inline or foreign script.
 
-use std::task::{Context, Poll};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
 
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response};
+use axum::http::{
+    header, request::Parts, HeaderMap, HeaderName, HeaderValue, Method, Request, Response,
+};
 use base64::{engine::general_purpose::STANDARD, Engine as _};
-use futures_util::future::{FutureExt as _, Map};
-use leptos::{nonce::Nonce, prelude::*};
-use leptos_axum::ResponseOptions;
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 /// Not among `http`'s named headers.
@@ -60,20 +68,16 @@ pub fn fresh_nonce() -> String {
     STANDARD.encode(bytes)
 }
 
-/// Gives the page being rendered a fresh nonce and its answer the matching policy.
-///
-/// Call it where the page is rendered (the app function of `leptos_routes_with_context` and of
-/// the 404 handler), inside the render's reactive owner: Leptos reads the nonce from context
-/// for every script it writes, and applies [`ResponseOptions`] to the answer.
-pub fn provide_page_policy() {
-    let nonce = fresh_nonce();
-    let policy = HeaderValue::try_from(page_policy(&nonce))
-        .expect("base64 and the fixed policy text are valid header characters");
-    // Replaces the nonce leptos_axum provides itself, so the header's value is the one used.
-    provide_context(Nonce::from_value(nonce));
-    if let Some(response) = use_context::<ResponseOptions>() {
-        response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
-    }
+/// The nonce of the page a request may render, made by [`SecurityHeadersLayer`].
+#[derive(Clone, Debug)]
+pub struct PageNonce(pub Arc<str>);
+
+/// Whether the request may be answered with a rendered page: every `GET` but the API, the
+/// server functions, the static files and the API's documentation.
+fn may_render_a_page(method: &Method, path: &str) -> bool {
+    const NO_PAGES: [&str; 6] = ["/api/", "/sfn/", "/pkg/", "/docs", "/redoc", "/health"];
+    (method == Method::GET || method == Method::HEAD)
+        && !NO_PAGES.iter().any(|prefix| path.starts_with(prefix))
 }
 
 /// Adds the headers every answer carries, and those of HTML answers.
@@ -94,37 +98,61 @@ pub struct SecurityHeaders<S> {
     inner: S,
 }
 
-type AddHeaders<B, E> = fn(Result<Response<B>, E>) -> Result<Response<B>, E>;
-
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SecurityHeaders<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    // A plain function over the inner future: no box per request (held polls keep theirs).
-    type Future = Map<S::Future, AddHeaders<ResBody, S::Error>>;
+    // The inner future and the nonce, no box per request (held polls keep theirs).
+    type Future = WithHeaders<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        self.inner
-            .call(request)
-            .map(with_headers as AddHeaders<ResBody, S::Error>)
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let nonce = may_render_a_page(request.method(), request.uri().path())
+            .then(|| Arc::<str>::from(fresh_nonce()));
+        if let Some(nonce) = &nonce {
+            request.extensions_mut().insert(PageNonce(nonce.clone()));
+        }
+        WithHeaders {
+            inner: self.inner.call(request),
+            nonce,
+        }
     }
 }
 
-fn with_headers<B, E>(result: Result<Response<B>, E>) -> Result<Response<B>, E> {
-    result.map(|mut response| {
-        add_headers(response.headers_mut());
-        response
-    })
+pin_project! {
+    /// The future of [`SecurityHeaders`]: the app's answer, with the headers added.
+    pub struct WithHeaders<F> {
+        #[pin]
+        inner: F,
+        nonce: Option<Arc<str>>,
+    }
 }
 
-/// The headers themselves; those an answer already has are kept.
-fn add_headers(headers: &mut HeaderMap) {
+impl<F, B, E> Future for WithHeaders<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        let nonce = this.nonce.take();
+        Poll::Ready(result.map(|mut response| {
+            add_headers(response.headers_mut(), nonce.as_deref());
+            response
+        }))
+    }
+}
+
+/// The headers themselves; those an answer already has are kept. An HTML answer to a request
+/// that was given a page nonce gets the page policy with it, other HTML the docs policy.
+fn add_headers(headers: &mut HeaderMap, nonce: Option<&str>) {
     let defaults = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "same-origin"),
@@ -135,7 +163,6 @@ fn add_headers(headers: &mut HeaderMap) {
     let html_defaults = [
         (header::X_FRAME_OPTIONS, "DENY"),
         (CROSS_ORIGIN_OPENER_POLICY, "same-origin"),
-        (header::CONTENT_SECURITY_POLICY, DOCS_POLICY),
     ];
     let chosen = defaults
         .iter()
@@ -144,6 +171,14 @@ fn add_headers(headers: &mut HeaderMap) {
         if !headers.contains_key(name) {
             headers.insert(name, HeaderValue::from_static(value));
         }
+    }
+    if html && !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        let policy = match nonce {
+            Some(nonce) => HeaderValue::try_from(page_policy(nonce))
+                .expect("base64 and the fixed policy text are valid header characters"),
+            None => HeaderValue::from_static(DOCS_POLICY),
+        };
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
 }
 
@@ -195,18 +230,48 @@ mod tests {
         assert_eq!(scripts.trim(), "script-src 'self'");
     }
 
+    #[tokio::test]
+    async fn a_page_gets_the_policy_of_the_nonce_its_render_was_given() {
+        // The handler stands for the render: it reads the nonce as `provide_page_nonce` does.
+        let router = Router::new().route(
+            "/",
+            get(|request: Request<Body>| async move {
+                let PageNonce(nonce) = request.extensions().get::<PageNonce>().unwrap().clone();
+                axum::response::Html(format!("<script nonce=\"{nonce}\"></script>"))
+            }),
+        );
+        let request = Request::get("/").body(Body::empty()).unwrap();
+        let response = router
+            .layer(SecurityHeadersLayer)
+            .oneshot(request)
+            .await
+            .unwrap();
+        let policy = response.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        let nonce = body.split('"').nth(1).unwrap();
+        assert_eq!(policy, page_policy(nonce));
+    }
+
     #[test]
-    fn provide_page_policy_puts_one_nonce_in_the_context_and_the_header() {
-        let owner = Owner::new();
-        owner.with(|| {
-            let response = ResponseOptions::default();
-            provide_context(response.clone());
-            provide_page_policy();
-            let nonce = use_context::<Nonce>().unwrap();
-            let headers = response.0.read().unwrap().headers.clone();
-            let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-            assert!(policy.contains(&format!("'nonce-{nonce}'")), "{policy}");
-        });
+    fn only_requests_that_may_render_a_page_get_a_nonce() {
+        assert!(may_render_a_page(&Method::GET, "/"));
+        assert!(may_render_a_page(&Method::GET, "/rooms/dev"));
+        for path in [
+            "/api/poll",
+            "/sfn/send",
+            "/pkg/app.wasm",
+            "/docs/",
+            "/redoc",
+        ] {
+            assert!(!may_render_a_page(&Method::GET, path), "{path}");
+        }
+        assert!(!may_render_a_page(&Method::POST, "/"));
     }
 
     #[tokio::test]
