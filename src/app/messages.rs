@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::{
     changes::{author_key, position_of},
+    following::{follow_room, ConnectionState},
     identity::DisplayName,
-    live::{follow_room, ConnectionState},
     message_actions::{ConfirmDelete, MessageChanges, MessageEditor, MessageToolbar, Reactions},
     presence::RoomLive,
     session::Session,

@@ -1,7 +1,7 @@
 //! The browser chat: the HTML shell, the routes, and the page of one room.
 //!
 //! The page is rendered on the server with the room's recent history already in the HTML
-//! (`SsrMode::Async`), so it reads and sends without JavaScript; once hydrated, [`live`] follows
+//! (`SsrMode::Async`), so it reads and sends without JavaScript; once hydrated, [`following`] follows
 //! the room on the browser's one stream ([`stream`]), the room list and the tab title show what
 //! is unread, and [`presence`] who is online and who is typing. State lives in signals next to
 //! the components that use it; who is signed in is the one thing every component may read
@@ -10,8 +10,8 @@
 mod account;
 mod changes;
 mod composer;
+mod following;
 mod identity;
-mod live;
 mod members;
 mod message_actions;
 mod messages;
@@ -35,8 +35,8 @@ use crate::{
 };
 use account::{sign_in_url, SignInPage};
 use composer::Composer;
+use following::{ConnectionBadge, ConnectionState};
 use identity::DisplayName;
-use live::{ConnectionBadge, ConnectionState};
 use members::MembersMenu;
 use messages::{Conversation, RoomUnavailable};
 use presence::{OnlineNow, RoomLive, TypingLine};

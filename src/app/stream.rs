@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
-use super::{changes, live::ConnectionState, presence::RoomLive};
+use super::{changes, following::ConnectionState, presence::RoomLive};
 use crate::{
     api::joined_rooms,
     error::ChatError,
