@@ -1,0 +1,184 @@
+//! One stream per browser: the tabs of one browser share ONE held `POST /api/stream`.
+//!
+//! Every tab runs a [`Hub`] (one per page load, in the browser only). The tabs elect a leader
+//! with the Web Locks API: the first tab to get the lock `longpoll-chat.leader` holds it for
+//! its whole life (the lock's callback answers a promise that never settles), and when that
+//! tab closes or crashes the browser grants it at once to the next tab waiting for it. The
+//! leader holds the stream, with a `client_id` kept per browser in `localStorage`, following
+//! the rooms every tab shows plus the rooms the person joined; tabs announce what they show
+//! (with their cursors) over a `BroadcastChannel`, and the leader posts every answer there.
+//!
+//! Invariants:
+//! - Every tab keeps the same book as the leader (what each tab shows, each room's cursor,
+//!   the unread counts), from the notes it hears, so a new leader resumes from the cursors
+//!   and loses nothing; it also asks every tab to announce again.
+//! - A room's cursor is the stream's `last_id`: the last message OR change (edit, deletion,
+//!   reaction) read, so no change comes twice. Each view keeps its own position the same way.
+//! - A tab applies a room's news only when it continues the view's position: the note carries
+//!   the cursor the stream held, and a tab that finds a gap announces its own position, which
+//!   rewinds the stream (the others drop what they already have). News adds the messages,
+//!   then applies the changes in order (see [`super::changes`]).
+//! - Without Web Locks or `BroadcastChannel` the tab leads alone, with a client id of its own.
+//! - A tab counts the messages of a joined room after its read position only while no tab
+//!   shows it (a shown room is read as it arrives).
+//! - The stream asks for presence and typing (`live_version`) of the rooms tabs show, and of
+//!   those only, so typing elsewhere wakes nobody. Every tab keeps each shown room's last
+//!   state with when it came, hands it to its views of the room, and gives it to a view that
+//!   opens the room later; the leader tells a tab that starts showing a room what it has.
+
+mod cursor_book;
+mod fetch_loop;
+mod guest_reads;
+mod tabs;
+mod unread;
+mod views;
+
+use std::{
+    cell::RefCell,
+    collections::{BTreeMap, BTreeSet, HashMap},
+    rc::Rc,
+    sync::Arc,
+};
+
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use super::{following::ConnectionState, presence::RoomLive};
+use crate::model::{LiveState, Message};
+use cursor_book::Cursor;
+pub use guest_reads::{guest_reads, keep_guest_read};
+use tabs::{Note, CHANNEL};
+use unread::unread_counts;
+use views::View;
+
+#[derive(Default)]
+struct Book {
+    views: HashMap<u64, View>,
+    next_view: u64,
+    leading: bool,
+    /// The rooms each tab shows (this one's included).
+    shows: HashMap<String, Vec<String>>,
+    /// The stream's cursor per followed room.
+    cursors: HashMap<String, Cursor>,
+    /// The last presence and typing of each shown room, with when it came (milliseconds since
+    /// the Unix epoch): the stream asks from its version.
+    live: HashMap<String, (LiveState, f64)>,
+    /// The rooms whose presence the held stream asks for.
+    live_asked: BTreeSet<String>,
+    /// Joined rooms: unread count and the last message counted (or read).
+    joined: BTreeMap<String, (usize, Option<Uuid>)>,
+    connection: Option<ConnectionState>,
+    /// Set when the followed rooms or cursors changed while a stream is held.
+    changed: bool,
+    /// The held request, aborted when the rooms change.
+    abort: Option<web_sys::AbortController>,
+    /// Resolves the leader's wait while it has no room to follow.
+    park: Option<js_sys::Function>,
+    unread_sinks: Vec<RwSignal<BTreeMap<String, usize>>>,
+}
+
+/// This tab's end of the browser's one stream.
+pub struct Hub {
+    tab: String,
+    channel: Option<web_sys::BroadcastChannel>,
+    book: RefCell<Book>,
+}
+
+thread_local! {
+    static HUB: RefCell<Option<Rc<Hub>>> = const { RefCell::new(None) };
+}
+
+/// The tab's hub, started on first use (in the browser only: call it from effects).
+pub fn hub() -> Rc<Hub> {
+    HUB.with(|cell| {
+        if let Some(hub) = cell.borrow().as_ref() {
+            return hub.clone();
+        }
+        let hub = Rc::new(Hub {
+            tab: Uuid::now_v7().to_string(),
+            channel: web_sys::BroadcastChannel::new(CHANNEL).ok(),
+            book: RefCell::new(Book::default()),
+        });
+        *cell.borrow_mut() = Some(hub.clone());
+        hub.start();
+        hub
+    })
+}
+
+impl Hub {
+    /// Follows `room` for a view: its messages go to `messages` (which holds the room up to
+    /// its last message), the connection to `connection`, who is there and typing to `live`.
+    /// Returns the id [`Hub::unfollow`] takes.
+    pub fn follow(
+        self: &Rc<Self>,
+        room: String,
+        messages: RwSignal<Vec<Arc<Message>>>,
+        connection: RwSignal<ConnectionState>,
+        live: RoomLive,
+    ) -> u64 {
+        let id = {
+            let mut book = self.book.borrow_mut();
+            let id = book.next_view;
+            book.next_view += 1;
+            if let Some(state) = book.connection {
+                connection.set(state);
+            }
+            match book.live.get(&room) {
+                Some((state, at)) => live.receive(state, *at),
+                None => live.clear(),
+            }
+            // The history shows its messages as they are now: changes after the last one that
+            // it already shows may come again, and applying them again changes nothing.
+            let position = messages.with_untracked(|list| Cursor::of(list));
+            book.views.insert(
+                id,
+                View {
+                    room,
+                    messages,
+                    position,
+                    connection,
+                    live,
+                    unavailable: false,
+                },
+            );
+            id
+        };
+        self.announce();
+        id
+    }
+
+    pub fn unfollow(self: &Rc<Self>, id: u64) {
+        let view = self.book.borrow_mut().views.remove(&id);
+        if let Some(view) = view {
+            view.live.clear();
+        }
+        self.announce();
+    }
+
+    /// Where the page's unread counts go (per room, only rooms with some).
+    pub fn unread_into(&self, sink: RwSignal<BTreeMap<String, usize>>) {
+        let mut book = self.book.borrow_mut();
+        sink.set(unread_counts(&book.joined));
+        book.unread_sinks.retain(|sink| !sink.is_disposed());
+        book.unread_sinks.push(sink);
+    }
+
+    /// This tab showed `room` up to `id`: it is read, and joined.
+    pub fn read(self: &Rc<Self>, room: String, id: Uuid) {
+        self.post(&Note::Read {
+            room: room.clone(),
+            id,
+        });
+        self.hear_read(room, id);
+    }
+
+    /// The page signed in or out: the leader loads the joined rooms of who it is now.
+    pub fn identity_changed(self: &Rc<Self>) {
+        self.post(&Note::Identity);
+        self.reload_joined();
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}

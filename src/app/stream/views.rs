@@ -1,0 +1,133 @@
+//! The tab's views of rooms: what each gets of a stream's answer, of the connection state and
+//! of a room's presence.
+
+use std::{collections::HashSet, rc::Rc, sync::Arc};
+
+use leptos::prelude::*;
+
+use super::{
+    cursor_book::{receive, Cursor},
+    tabs::Note,
+    unread::publish_unread,
+    Book, Hub,
+};
+use crate::{
+    app::{following::ConnectionState, presence::RoomLive},
+    model::{LiveState, Message, RoomNews},
+};
+
+/// A room view following the stream.
+pub(super) struct View {
+    pub(super) room: String,
+    pub(super) messages: RwSignal<Vec<Arc<Message>>>,
+    /// How far the view has its room: the last message or change applied to `messages`.
+    pub(super) position: Cursor,
+    pub(super) connection: RwSignal<ConnectionState>,
+    /// Who is in the room and who types there.
+    pub(super) live: RoomLive,
+    pub(super) unavailable: bool,
+}
+
+impl Hub {
+    pub(super) fn apply_state(&self, state: ConnectionState) {
+        let mut book = self.book.borrow_mut();
+        book.connection = Some(state);
+        for view in book.views.values() {
+            if !view.unavailable {
+                view.connection.try_set(state);
+            }
+        }
+    }
+
+    pub(super) fn set_state(&self, state: ConnectionState) {
+        if self.book.borrow().connection != Some(state) {
+            self.post(&Note::State { state });
+            self.apply_state(state);
+        }
+    }
+
+    /// An answer of the stream, in every tab: advances the cursors, counts unread messages,
+    /// and hands each view its room's news.
+    pub(super) fn apply_news(self: &Rc<Self>, after: &[(String, Cursor)], rooms: Vec<RoomNews>) {
+        let mut gap = false;
+        let now = js_sys::Date::now();
+        {
+            let mut book = self.book.borrow_mut();
+            let book = &mut *book;
+            let shown: HashSet<&String> = book.shows.values().flatten().collect();
+            let mut gone = Vec::new();
+            for news in &rooms {
+                if news.unavailable {
+                    gone.push(news.room.clone());
+                    continue;
+                }
+                let last = news.messages.last().map(|message| message.id);
+                if let Some(upto) = news.last_id {
+                    book.cursors.insert(news.room.clone(), Cursor::After(upto));
+                } else if news.reset {
+                    book.cursors.insert(news.room.clone(), Cursor::Start);
+                }
+                if let Some((count, upto)) = book.joined.get_mut(&news.room) {
+                    if shown.contains(&news.room) {
+                        *count = 0;
+                    } else {
+                        *count += news
+                            .messages
+                            .iter()
+                            .filter(|message| upto.is_none_or(|upto| message.id > upto))
+                            .count();
+                    }
+                    *upto = (*upto).max(last);
+                }
+            }
+            for room in gone {
+                book.cursors.remove(&room);
+                book.joined.remove(&room);
+                for rooms in book.shows.values_mut() {
+                    rooms.retain(|shown| *shown != room);
+                }
+            }
+            publish_unread(book);
+            for news in &rooms {
+                if let Some(state) = &news.live {
+                    take_live(book, news.room.clone(), LiveState::clone(state), now);
+                }
+            }
+            for view in book.views.values_mut() {
+                let Some(news) = rooms.iter().find(|news| news.room == view.room) else {
+                    continue;
+                };
+                if news.unavailable {
+                    view.unavailable = true;
+                    view.connection.try_set(ConnectionState::Unavailable);
+                    view.live.clear();
+                    continue;
+                }
+                let held = after
+                    .iter()
+                    .find(|(room, _)| *room == view.room)
+                    .map(|(_, cursor)| *cursor);
+                gap |= !receive(view, news, held);
+            }
+        }
+        if gap {
+            self.announce();
+        }
+    }
+}
+
+/// Keeps a shown room's new presence and typing, and hands it to the tab's views of the room.
+/// A state kept already (a repeat) changes nothing.
+pub(super) fn take_live(book: &mut Book, room: String, state: LiveState, at: f64) {
+    let shown = book.shows.values().flatten().any(|shown| *shown == room);
+    let known = (book.live.get(&room)).is_some_and(|(held, _)| held.version == state.version);
+    if !shown || known {
+        return;
+    }
+    for view in book.views.values() {
+        if view.room == room && !view.unavailable {
+            view.live.receive(&state, at);
+        }
+    }
+    book.live.insert(room, (state, at));
+}
