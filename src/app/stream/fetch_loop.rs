@@ -7,13 +7,7 @@ use gloo_net::http::Request;
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use super::{
-    cursor_book::{stream_rooms, Cursor},
-    storage,
-    tabs::Note,
-    unread::unread_note,
-    Hub,
-};
+use super::{cursor_book::Cursor, storage, tabs::Note, unread::unread_note, Hub};
 use crate::{
     app::following::ConnectionState,
     error::ChatError,
@@ -32,7 +26,7 @@ impl Hub {
             let (rooms, live) = {
                 let mut book = self.book.borrow_mut();
                 book.changed = false;
-                let (rooms, live) = stream_rooms(&book);
+                let (rooms, live) = book.next_stream();
                 book.live_asked = live.keys().cloned().collect();
                 (rooms, live)
             };

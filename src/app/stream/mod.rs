@@ -45,7 +45,7 @@ use uuid::Uuid;
 
 use super::{following::ConnectionState, presence::RoomLive};
 use crate::model::{LiveState, Message};
-use cursor_book::Cursor;
+use cursor_book::{Cursor, CursorBook};
 pub use guest_reads::{guest_reads, keep_guest_read};
 use tabs::{Note, CHANNEL};
 use unread::unread_counts;
@@ -56,10 +56,8 @@ struct Book {
     views: HashMap<u64, View>,
     next_view: u64,
     leading: bool,
-    /// The rooms each tab shows (this one's included).
-    shows: HashMap<String, Vec<String>>,
-    /// The stream's cursor per followed room.
-    cursors: HashMap<String, Cursor>,
+    /// What each tab shows, and how far the stream has each followed room.
+    cursors: CursorBook,
     /// The last presence and typing of each shown room, with when it came (milliseconds since
     /// the Unix epoch): the stream asks from its version.
     live: HashMap<String, (LiveState, f64)>,
@@ -75,6 +73,45 @@ struct Book {
     /// Resolves the leader's wait while it has no room to follow.
     park: Option<js_sys::Function>,
     unread_sinks: Vec<RwSignal<BTreeMap<String, usize>>>,
+}
+
+impl Book {
+    /// The rooms the next stream follows, shown ones first should there be more than a stream
+    /// takes, and for each shown one the presence version it asks from (0: none yet).
+    fn next_stream(&self) -> (Vec<(String, Cursor)>, BTreeMap<String, u64>) {
+        let rooms = self.cursors.next_stream();
+        let live = (rooms.iter())
+            .filter(|(_, _, shown)| *shown)
+            .map(|(room, _, _)| {
+                let version = self.live.get(room).map_or(0, |(state, _)| state.version);
+                (room.clone(), version)
+            })
+            .collect();
+        let rooms = (rooms.into_iter())
+            .map(|(room, cursor, _)| (room, cursor))
+            .collect();
+        (rooms, live)
+    }
+
+    /// Drops rooms no tab shows and nobody joined, and the presence of rooms no tab shows; wakes
+    /// the leader when the followed rooms changed, or the rooms it asks presence of.
+    fn prune(&mut self) {
+        if self.cursors.retain(|room| self.joined.contains_key(room)) {
+            self.changed = true;
+        }
+        self.live.retain(|room, _| self.cursors.is_shown(room));
+        if !self.next_stream().1.keys().eq(self.live_asked.iter()) {
+            self.changed = true;
+        }
+        if self.changed && self.leading {
+            if let Some(abort) = &self.abort {
+                abort.abort();
+            }
+            if let Some(resolve) = self.park.take() {
+                let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+            }
+        }
+    }
 }
 
 /// This tab's end of the browser's one stream.

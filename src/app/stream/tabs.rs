@@ -9,7 +9,7 @@ use uuid::Uuid;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
 use super::{
-    cursor_book::{prune, Cursor},
+    cursor_book::Cursor,
     fetch_loop::browser_client_id,
     unread::{publish_unread, unread_note},
     views::take_live,
@@ -145,8 +145,8 @@ impl Hub {
             }
             Note::Gone { tab } => {
                 let mut book = self.book.borrow_mut();
-                book.shows.remove(&tab);
-                prune(&mut book);
+                book.cursors.gone(&tab);
+                book.prune();
             }
             Note::Ask => self.announce(),
             Note::News { after, rooms } => self.apply_news(&after, rooms),
@@ -172,29 +172,10 @@ impl Hub {
 
     fn hear_shows(&self, tab: String, rooms: Vec<(String, Cursor)>) {
         let mut book = self.book.borrow_mut();
-        let mut changed = false;
-        for (room, cursor) in &rooms {
-            let entry = book.cursors.entry(room.clone());
-            match entry {
-                std::collections::hash_map::Entry::Vacant(vacant) => {
-                    vacant.insert(*cursor);
-                    changed = true;
-                }
-                // An older cursor rewinds the room: that tab is missing what came after it.
-                std::collections::hash_map::Entry::Occupied(mut held) => {
-                    if cursor < held.get() {
-                        held.insert(*cursor);
-                        changed = true;
-                    }
-                }
-            }
-        }
-        book.shows
-            .insert(tab, rooms.into_iter().map(|(room, _)| room).collect());
-        if changed {
+        if book.cursors.shows(tab, rooms) {
             book.changed = true;
         }
-        prune(&mut book);
+        book.prune();
     }
 
     /// Becomes the leader: holds the stream until the tab goes away.

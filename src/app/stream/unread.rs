@@ -5,12 +5,7 @@ use std::{collections::BTreeMap, rc::Rc};
 use leptos::{prelude::*, task::spawn_local};
 use uuid::Uuid;
 
-use super::{
-    cursor_book::{prune, Cursor},
-    guest_reads::guest_reads,
-    tabs::Note,
-    Book, Hub,
-};
+use super::{cursor_book::Cursor, guest_reads::guest_reads, tabs::Note, Book, Hub};
 use crate::api::joined_rooms;
 
 impl Hub {
@@ -25,7 +20,7 @@ impl Hub {
         let mut book = self.book.borrow_mut();
         let entry = book.joined.entry(room.clone()).or_insert((0, None));
         *entry = (0, entry.1.max(Some(id)));
-        book.cursors.entry(room).or_insert(Cursor::After(id));
+        book.cursors.follow(&room, Cursor::After(id));
         publish_unread(&mut book);
         if book.leading {
             let note = unread_note(&book.joined);
@@ -58,14 +53,15 @@ impl Hub {
             book.changed = true;
         }
         for (room, count, upto) in joined {
-            if !book.cursors.contains_key(&room) {
-                book.cursors
-                    .insert(room.clone(), upto.map_or(Cursor::Start, Cursor::After));
+            if book
+                .cursors
+                .follow(&room, upto.map_or(Cursor::Start, Cursor::After))
+            {
                 book.changed = true;
             }
             book.joined.entry(room).or_insert((count, upto));
         }
-        prune(&mut book);
+        book.prune();
         publish_unread(&mut book);
         let note = unread_note(&book.joined);
         drop(book);

@@ -1,12 +1,12 @@
 //! The tab's views of rooms: what each gets of a stream's answer, of the connection state and
 //! of a room's presence.
 
-use std::{collections::HashSet, rc::Rc, sync::Arc};
+use std::{rc::Rc, sync::Arc};
 
 use leptos::prelude::*;
 
 use super::{
-    cursor_book::{receive, Cursor},
+    cursor_book::{take, Cursor},
     tabs::Note,
     unread::publish_unread,
     Book, Hub,
@@ -26,6 +26,20 @@ pub(super) struct View {
     /// Who is in the room and who types there.
     pub(super) live: RoomLive,
     pub(super) unavailable: bool,
+}
+
+impl View {
+    /// Takes the room's news when it continues the view's position (see [`take`]); `held` is
+    /// the cursor the stream held. Returns false when there is a gap.
+    fn receive(&mut self, news: &RoomNews, held: Option<Cursor>) -> bool {
+        let Some(taken) = take(&mut self.position, news, held) else {
+            return false;
+        };
+        if !taken.is_empty() {
+            self.messages.try_update(|list| taken.apply(list));
+        }
+        true
+    }
 }
 
 impl Hub {
@@ -54,7 +68,6 @@ impl Hub {
         {
             let mut book = self.book.borrow_mut();
             let book = &mut *book;
-            let shown: HashSet<&String> = book.shows.values().flatten().collect();
             let mut gone = Vec::new();
             for news in &rooms {
                 if news.unavailable {
@@ -62,13 +75,10 @@ impl Hub {
                     continue;
                 }
                 let last = news.messages.last().map(|message| message.id);
-                if let Some(upto) = news.last_id {
-                    book.cursors.insert(news.room.clone(), Cursor::After(upto));
-                } else if news.reset {
-                    book.cursors.insert(news.room.clone(), Cursor::Start);
-                }
+                book.cursors.advance(news);
+                let shown = book.cursors.is_shown(&news.room);
                 if let Some((count, upto)) = book.joined.get_mut(&news.room) {
-                    if shown.contains(&news.room) {
+                    if shown {
                         *count = 0;
                     } else {
                         *count += news
@@ -81,11 +91,8 @@ impl Hub {
                 }
             }
             for room in gone {
-                book.cursors.remove(&room);
+                book.cursors.drop_room(&room);
                 book.joined.remove(&room);
-                for rooms in book.shows.values_mut() {
-                    rooms.retain(|shown| *shown != room);
-                }
             }
             publish_unread(book);
             for news in &rooms {
@@ -107,7 +114,7 @@ impl Hub {
                     .iter()
                     .find(|(room, _)| *room == view.room)
                     .map(|(_, cursor)| *cursor);
-                gap |= !receive(view, news, held);
+                gap |= !view.receive(news, held);
             }
         }
         if gap {
@@ -119,7 +126,7 @@ impl Hub {
 /// Keeps a shown room's new presence and typing, and hands it to the tab's views of the room.
 /// A state kept already (a repeat) changes nothing.
 pub(super) fn take_live(book: &mut Book, room: String, state: LiveState, at: f64) {
-    let shown = book.shows.values().flatten().any(|shown| *shown == room);
+    let shown = book.cursors.is_shown(&room);
     let known = (book.live.get(&room)).is_some_and(|(held, _)| held.version == state.version);
     if !shown || known {
         return;
