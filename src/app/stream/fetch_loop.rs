@@ -7,7 +7,7 @@ use gloo_net::http::Request;
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use super::{cursor_book::Cursor, storage, tabs::Note, unread::unread_note, Hub};
+use super::{cursor_book::Cursor, storage, tabs::Note, Hub};
 use crate::{
     app::following::ConnectionState,
     error::ChatError,
@@ -56,7 +56,7 @@ impl Hub {
                             });
                             self.apply_news(&rooms, answer.rooms);
                             let book = self.book.borrow();
-                            let note = unread_note(&book.joined);
+                            let note = book.unread.note();
                             drop(book);
                             self.post(&note);
                         }

@@ -48,7 +48,7 @@ use crate::model::{LiveState, Message};
 use cursor_book::{Cursor, CursorBook};
 pub use guest_reads::{guest_reads, keep_guest_read};
 use tabs::{Note, CHANNEL};
-use unread::unread_counts;
+use unread::Unread;
 use views::View;
 
 #[derive(Default)]
@@ -63,8 +63,8 @@ struct Book {
     live: HashMap<String, (LiveState, f64)>,
     /// The rooms whose presence the held stream asks for.
     live_asked: BTreeSet<String>,
-    /// Joined rooms: unread count and the last message counted (or read).
-    joined: BTreeMap<String, (usize, Option<Uuid>)>,
+    /// The joined rooms and how much of each is unread.
+    unread: Unread,
     connection: Option<ConnectionState>,
     /// Set when the followed rooms or cursors changed while a stream is held.
     changed: bool,
@@ -96,7 +96,7 @@ impl Book {
     /// Drops rooms no tab shows and nobody joined, and the presence of rooms no tab shows; wakes
     /// the leader when the followed rooms changed, or the rooms it asks presence of.
     fn prune(&mut self) {
-        if self.cursors.retain(|room| self.joined.contains_key(room)) {
+        if self.cursors.retain(|room| self.unread.is_joined(room)) {
             self.changed = true;
         }
         self.live.retain(|room, _| self.cursors.is_shown(room));
@@ -195,7 +195,7 @@ impl Hub {
     /// Where the page's unread counts go (per room, only rooms with some).
     pub fn unread_into(&self, sink: RwSignal<BTreeMap<String, usize>>) {
         let mut book = self.book.borrow_mut();
-        sink.set(unread_counts(&book.joined));
+        sink.set(book.unread.counts());
         book.unread_sinks.retain(|sink| !sink.is_disposed());
         book.unread_sinks.push(sink);
     }

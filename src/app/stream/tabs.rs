@@ -11,7 +11,7 @@ use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use super::{
     cursor_book::Cursor,
     fetch_loop::browser_client_id,
-    unread::{publish_unread, unread_note},
+    unread::{publish_unread, Unread},
     views::take_live,
     Hub,
 };
@@ -126,7 +126,7 @@ impl Hub {
                 let book = self.book.borrow();
                 if book.leading {
                     let state = book.connection;
-                    let unread = unread_note(&book.joined);
+                    let unread = book.unread.note();
                     let live: Vec<_> = (names.into_iter())
                         .filter_map(|room| {
                             let (state, at) = book.live.get(&room)?.clone();
@@ -153,10 +153,7 @@ impl Hub {
             Note::State { state } => self.apply_state(state),
             Note::Unread { rooms } => {
                 let mut book = self.book.borrow_mut();
-                book.joined = rooms
-                    .into_iter()
-                    .map(|(room, count, upto)| (room, (count, upto)))
-                    .collect();
+                book.unread = Unread::from_note(rooms);
                 publish_unread(&mut book);
             }
             Note::Read { room, id } => self.hear_read(room, id),

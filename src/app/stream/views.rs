@@ -74,25 +74,13 @@ impl Hub {
                     gone.push(news.room.clone());
                     continue;
                 }
-                let last = news.messages.last().map(|message| message.id);
                 book.cursors.advance(news);
                 let shown = book.cursors.is_shown(&news.room);
-                if let Some((count, upto)) = book.joined.get_mut(&news.room) {
-                    if shown {
-                        *count = 0;
-                    } else {
-                        *count += news
-                            .messages
-                            .iter()
-                            .filter(|message| upto.is_none_or(|upto| message.id > upto))
-                            .count();
-                    }
-                    *upto = (*upto).max(last);
-                }
+                book.unread.count(news, shown);
             }
             for room in gone {
                 book.cursors.drop_room(&room);
-                book.joined.remove(&room);
+                book.unread.forget(&room);
             }
             publish_unread(book);
             for news in &rooms {
