@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use serde::{Deserialize, Serialize};
 
-use super::{presence::RoomLive, stream::hub};
+use super::{presence::RoomPresence, stream::hub};
 use crate::model::Message;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -58,18 +58,18 @@ pub fn ConnectionBadge(#[prop(into)] state: Signal<ConnectionState>) -> impl Int
 }
 
 /// Follows `room` on the browser's one stream (see [`super::stream`]), appending what arrives
-/// to `messages` and handing who is there and typing to `live`. The room is dropped from the
+/// to `messages` and handing who is there and typing to `presence`. The room is dropped from the
 /// stream when the calling component is cleaned up.
 pub fn follow_room(
     room: String,
     messages: RwSignal<Vec<Arc<Message>>>,
     connection: RwSignal<ConnectionState>,
-    live: RoomLive,
+    presence: RoomPresence,
 ) {
     // Effects run only in the browser; the server just renders the history.
     Effect::new(move || {
         let hub = hub();
-        let view = hub.follow(room.clone(), messages, connection, live);
+        let view = hub.follow(room.clone(), messages, connection, presence);
         let hub = SendWrapper::new(hub);
         on_cleanup(move || hub.take().unfollow(view));
     });

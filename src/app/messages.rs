@@ -16,7 +16,7 @@ use super::{
     following::{follow_room, ConnectionState},
     identity::DisplayName,
     message_actions::{ConfirmDelete, MessageChanges, MessageEditor, MessageToolbar, Reactions},
-    presence::RoomLive,
+    presence::RoomPresence,
     session::Session,
     stream::{guest_reads, hub, keep_guest_read},
 };
@@ -31,17 +31,17 @@ const GROUP_WINDOW_SECS: f64 = 5.0 * 60.0;
 /// How close to the bottom (in pixels) still counts as "at the bottom".
 const BOTTOM_SLACK_PX: i32 = 48;
 
-/// The room's messages from its history on, followed live (with who is there, into `live`).
+/// The room's messages from its history on, followed live (with who is there, into `presence`).
 #[component]
 pub fn Conversation(
     history: History,
     name: DisplayName,
     connection: RwSignal<ConnectionState>,
-    live: RoomLive,
+    presence: RoomPresence,
 ) -> impl IntoView {
     let messages = RwSignal::new(history.messages);
     let room = history.room;
-    follow_room(room.clone(), messages, connection, live);
+    follow_room(room.clone(), messages, connection, presence);
     // Where the reader left off; `None` until known (and for a room never opened).
     let left_off = RwSignal::new(None::<Uuid>);
     // Whether the reader is a signed-in account, once the read position is known.

@@ -39,7 +39,7 @@ use following::{ConnectionBadge, ConnectionState};
 use identity::DisplayName;
 use members::MembersMenu;
 use messages::{Conversation, RoomUnavailable};
-use presence::{OnlineNow, RoomLive, TypingLine};
+use presence::{OnlineNow, RoomPresence, TypingLine};
 use session::Session;
 use sidebar::Sidebar;
 
@@ -159,7 +159,7 @@ fn ChatPage() -> impl IntoView {
     let name = DisplayName::new();
     let connection = RwSignal::new(ConnectionState::Connecting);
     // Who is in the shown room and who types there, from the stream.
-    let live = RoomLive::new();
+    let presence = RoomPresence::new();
     let drawer_open = RwSignal::new(false);
     // Read under a `Suspense` or `Transition` (they read the history).
     let refused = move || matches!(history.get(), Some(Err(ChatError::NoSuchRoom)));
@@ -190,7 +190,7 @@ fn ChatPage() -> impl IntoView {
                     </button>
                     <h1>"#" {room}</h1>
                     <Transition fallback=|| ()>
-                        <OnlineNow live/>
+                        <OnlineNow presence/>
                     </Transition>
                     <MembersMenu room/>
                     <Transition fallback=|| ()>
@@ -211,7 +211,7 @@ fn ChatPage() -> impl IntoView {
                         {move || Suspend::new(async move {
                             match history.await {
                                 Ok(history) => {
-                                    view! { <Conversation history name connection live/> }
+                                    view! { <Conversation history name connection presence/> }
                                         .into_any()
                                 }
                                 Err(ChatError::NoSuchRoom) => view! { <RoomUnavailable/> }.into_any(),
@@ -233,7 +233,7 @@ fn ChatPage() -> impl IntoView {
                     </Suspense>
                     <Transition fallback=|| ()>
                         <Show when=move || room_open.get()>
-                            <TypingLine live/>
+                            <TypingLine presence/>
                             <Composer room name max_chars/>
                         </Show>
                     </Transition>

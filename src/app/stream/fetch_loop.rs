@@ -23,12 +23,12 @@ impl Hub {
         let mut retry = FIRST_RETRY;
         self.set_state(ConnectionState::Live);
         loop {
-            let (rooms, live) = {
+            let (rooms, presence) = {
                 let mut book = self.book.borrow_mut();
                 book.changed = false;
-                let (rooms, live) = book.next_stream();
-                book.live_asked = live.keys().cloned().collect();
-                (rooms, live)
+                let (rooms, presence) = book.next_stream();
+                book.presence_asked = presence.keys().cloned().collect();
+                (rooms, presence)
             };
             if rooms.is_empty() {
                 self.park().await;
@@ -38,7 +38,7 @@ impl Hub {
                 return;
             };
             self.book.borrow_mut().abort = Some(abort.clone());
-            let answer = stream(&client_id, &rooms, &live, &abort.signal()).await;
+            let answer = stream(&client_id, &rooms, &presence, &abort.signal()).await;
             let changed = {
                 let mut book = self.book.borrow_mut();
                 book.abort = None;
@@ -149,11 +149,11 @@ impl From<gloo_net::Error> for StreamError {
     }
 }
 
-/// Holds one stream; `live` is the presence version to ask from for each shown room.
+/// Holds one stream; `presence` is the presence version to ask from for each shown room.
 async fn stream(
     client_id: &str,
     rooms: &[(String, Cursor)],
-    live: &BTreeMap<String, u64>,
+    presence: &BTreeMap<String, u64>,
     abort: &web_sys::AbortSignal,
 ) -> Result<StreamResponse, StreamError> {
     let body = StreamBody {
@@ -169,7 +169,7 @@ async fn stream(
                     Cursor::After(id) => Some(id.to_string()),
                 },
                 from_start: *cursor == Cursor::Start,
-                live_version: live.get(room).copied(),
+                live_version: presence.get(room).copied(),
             })
             .collect(),
     };

@@ -43,7 +43,7 @@ use std::{
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use super::{following::ConnectionState, presence::RoomLive};
+use super::{following::ConnectionState, presence::RoomPresence};
 use crate::model::{LiveState, Message};
 use cursor_book::{Cursor, CursorBook};
 pub use guest_reads::{guest_reads, keep_guest_read};
@@ -60,9 +60,9 @@ struct Book {
     cursors: CursorBook,
     /// The last presence and typing of each shown room, with when it came (milliseconds since
     /// the Unix epoch): the stream asks from its version.
-    live: HashMap<String, (LiveState, f64)>,
+    presence: HashMap<String, (LiveState, f64)>,
     /// The rooms whose presence the held stream asks for.
-    live_asked: BTreeSet<String>,
+    presence_asked: BTreeSet<String>,
     /// The joined rooms and how much of each is unread.
     unread: Unread,
     connection: Option<ConnectionState>,
@@ -80,17 +80,20 @@ impl Book {
     /// takes, and for each shown one the presence version it asks from (0: none yet).
     fn next_stream(&self) -> (Vec<(String, Cursor)>, BTreeMap<String, u64>) {
         let rooms = self.cursors.next_stream();
-        let live = (rooms.iter())
+        let presence = (rooms.iter())
             .filter(|(_, _, shown)| *shown)
             .map(|(room, _, _)| {
-                let version = self.live.get(room).map_or(0, |(state, _)| state.version);
+                let version = self
+                    .presence
+                    .get(room)
+                    .map_or(0, |(state, _)| state.version);
                 (room.clone(), version)
             })
             .collect();
         let rooms = (rooms.into_iter())
             .map(|(room, cursor, _)| (room, cursor))
             .collect();
-        (rooms, live)
+        (rooms, presence)
     }
 
     /// Drops rooms no tab shows and nobody joined, and the presence of rooms no tab shows; wakes
@@ -99,8 +102,8 @@ impl Book {
         if self.cursors.retain(|room| self.unread.is_joined(room)) {
             self.changed = true;
         }
-        self.live.retain(|room, _| self.cursors.is_shown(room));
-        if !self.next_stream().1.keys().eq(self.live_asked.iter()) {
+        self.presence.retain(|room, _| self.cursors.is_shown(room));
+        if !self.next_stream().1.keys().eq(self.presence_asked.iter()) {
             self.changed = true;
         }
         if self.changed && self.leading {
@@ -144,14 +147,14 @@ pub fn hub() -> Rc<Hub> {
 
 impl Hub {
     /// Follows `room` for a view: its messages go to `messages` (which holds the room up to
-    /// its last message), the connection to `connection`, who is there and typing to `live`.
+    /// its last message), the connection to `connection`, who is there and typing to `presence`.
     /// Returns the id [`Hub::unfollow`] takes.
     pub fn follow(
         self: &Rc<Self>,
         room: String,
         messages: RwSignal<Vec<Arc<Message>>>,
         connection: RwSignal<ConnectionState>,
-        live: RoomLive,
+        presence: RoomPresence,
     ) -> u64 {
         let id = {
             let mut book = self.book.borrow_mut();
@@ -160,9 +163,9 @@ impl Hub {
             if let Some(state) = book.connection {
                 connection.set(state);
             }
-            match book.live.get(&room) {
-                Some((state, at)) => live.receive(state, *at),
-                None => live.clear(),
+            match book.presence.get(&room) {
+                Some((state, at)) => presence.receive(state, *at),
+                None => presence.clear(),
             }
             // The history shows its messages as they are now: changes after the last one that
             // it already shows may come again, and applying them again changes nothing.
@@ -174,7 +177,7 @@ impl Hub {
                     messages,
                     position,
                     connection,
-                    live,
+                    presence,
                     unavailable: false,
                 },
             );
@@ -187,7 +190,7 @@ impl Hub {
     pub fn unfollow(self: &Rc<Self>, id: u64) {
         let view = self.book.borrow_mut().views.remove(&id);
         if let Some(view) = view {
-            view.live.clear();
+            view.presence.clear();
         }
         self.announce();
     }

@@ -12,7 +12,7 @@ use super::{
     cursor_book::Cursor,
     fetch_loop::browser_client_id,
     unread::{publish_unread, Unread},
-    views::take_live,
+    views::take_presence,
     Hub,
 };
 use crate::{
@@ -127,9 +127,9 @@ impl Hub {
                 if book.leading {
                     let state = book.connection;
                     let unread = book.unread.note();
-                    let live: Vec<_> = (names.into_iter())
+                    let presence: Vec<_> = (names.into_iter())
                         .filter_map(|room| {
-                            let (state, at) = book.live.get(&room)?.clone();
+                            let (state, at) = book.presence.get(&room)?.clone();
                             Some((room, state, at))
                         })
                         .collect();
@@ -138,8 +138,8 @@ impl Hub {
                         self.post(&Note::State { state });
                     }
                     self.post(&unread);
-                    if !live.is_empty() {
-                        self.post(&Note::Live { rooms: live });
+                    if !presence.is_empty() {
+                        self.post(&Note::Live { rooms: presence });
                     }
                 }
             }
@@ -161,7 +161,7 @@ impl Hub {
             Note::Live { rooms } => {
                 let mut book = self.book.borrow_mut();
                 for (room, state, at) in rooms {
-                    take_live(&mut book, room, state, at);
+                    take_presence(&mut book, room, state, at);
                 }
             }
         }

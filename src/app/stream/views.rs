@@ -12,7 +12,7 @@ use super::{
     Book, Hub,
 };
 use crate::{
-    app::{following::ConnectionState, presence::RoomLive},
+    app::{following::ConnectionState, presence::RoomPresence},
     model::{LiveState, Message, RoomNews},
 };
 
@@ -24,7 +24,7 @@ pub(super) struct View {
     pub(super) position: Cursor,
     pub(super) connection: RwSignal<ConnectionState>,
     /// Who is in the room and who types there.
-    pub(super) live: RoomLive,
+    pub(super) presence: RoomPresence,
     pub(super) unavailable: bool,
 }
 
@@ -85,7 +85,7 @@ impl Hub {
             publish_unread(book);
             for news in &rooms {
                 if let Some(state) = &news.live {
-                    take_live(book, news.room.clone(), LiveState::clone(state), now);
+                    take_presence(book, news.room.clone(), LiveState::clone(state), now);
                 }
             }
             for view in book.views.values_mut() {
@@ -95,7 +95,7 @@ impl Hub {
                 if news.unavailable {
                     view.unavailable = true;
                     view.connection.try_set(ConnectionState::Unavailable);
-                    view.live.clear();
+                    view.presence.clear();
                     continue;
                 }
                 let held = after
@@ -113,16 +113,16 @@ impl Hub {
 
 /// Keeps a shown room's new presence and typing, and hands it to the tab's views of the room.
 /// A state kept already (a repeat) changes nothing.
-pub(super) fn take_live(book: &mut Book, room: String, state: LiveState, at: f64) {
+pub(super) fn take_presence(book: &mut Book, room: String, state: LiveState, at: f64) {
     let shown = book.cursors.is_shown(&room);
-    let known = (book.live.get(&room)).is_some_and(|(held, _)| held.version == state.version);
+    let known = (book.presence.get(&room)).is_some_and(|(held, _)| held.version == state.version);
     if !shown || known {
         return;
     }
     for view in book.views.values() {
         if view.room == room && !view.unavailable {
-            view.live.receive(&state, at);
+            view.presence.receive(&state, at);
         }
     }
-    book.live.insert(room, (state, at));
+    book.presence.insert(room, (state, at));
 }
