@@ -1,5 +1,14 @@
-//! The leader's HTTP loop: one held `POST /api/stream` after another, with a backoff and a
-//! `/health` check after a failure, and the browser's client id.
+//! The leader's HTTP loop: one held `POST /api/stream` after another, for as long as the tab
+//! lives, and the browser's client id (kept in `localStorage`, so every tab and every leader
+//! holds the stream as the same client).
+//!
+//! Invariants:
+//! - After a failure the loop waits with a backoff with jitter (0.5 s doubling to 15 s), cut
+//!   short when the browser comes back online, then checks `/health`: a server restart causes
+//!   no reconnect storm, and the badge turns live as soon as the server is back.
+//! - A stream aborted because the followed rooms changed starts again at once, not after a
+//!   backoff; a refused one (401, 403, 404) waits until the rooms change.
+//! - With no room to follow the loop waits (parks) instead of polling.
 
 use std::{collections::BTreeMap, rc::Rc, time::Duration};
 

@@ -1,26 +1,25 @@
 //! One stream per browser: the tabs of one browser share ONE held `POST /api/stream`.
 //!
-//! Every tab runs a [`Hub`] (one per page load, in the browser only). The tabs elect a leader
-//! with the Web Locks API: the first tab to get the lock `longpoll-chat.leader` holds it for
-//! its whole life (the lock's callback answers a promise that never settles), and when that
-//! tab closes or crashes the browser grants it at once to the next tab waiting for it. The
-//! leader holds the stream, with a `client_id` kept per browser in `localStorage`, following
-//! the rooms every tab shows plus the rooms the person joined; tabs announce what they show
-//! (with their cursors) over a `BroadcastChannel`, and the leader posts every answer there.
+//! Every tab runs a [`Hub`] (one per page load, in the browser only). One tab leads and holds
+//! the stream for every tab, following the rooms every tab shows plus the rooms the person
+//! joined; the others hear its answers. The parts, one job each:
+//! - `tabs`: the tabs' protocol (who leads, the notes they exchange over a `BroadcastChannel`);
+//! - `cursor_book`: how far the browser has each room, and what a view takes of the news (the
+//!   gap and rewind rules), plain Rust tested natively;
+//! - `fetch_loop`: the leader's HTTP loop, its backoff and the browser's client id;
+//! - `views`: what the tab's views of rooms get of each answer (signals);
+//! - `unread`: the joined rooms and their unread counts;
+//! - `guest_reads`: a guest's read positions in `localStorage`.
+//!
+//! This file holds the `Book` every tab keeps and the hub's face to the page.
 //!
 //! Invariants:
 //! - Every tab keeps the same book as the leader (what each tab shows, each room's cursor,
 //!   the unread counts), from the notes it hears, so a new leader resumes from the cursors
 //!   and loses nothing; it also asks every tab to announce again.
-//! - A room's cursor is the stream's `last_id`: the last message OR change (edit, deletion,
-//!   reaction) read, so no change comes twice. Each view keeps its own position the same way.
-//! - A tab applies a room's news only when it continues the view's position: the note carries
-//!   the cursor the stream held, and a tab that finds a gap announces its own position, which
-//!   rewinds the stream (the others drop what they already have). News adds the messages,
-//!   then applies the changes in order (see [`super::changes`]).
-//! - Without Web Locks or `BroadcastChannel` the tab leads alone, with a client id of its own.
-//! - A tab counts the messages of a joined room after its read position only while no tab
-//!   shows it (a shown room is read as it arrives).
+//! - The held stream follows what the book says: whatever changes the followed rooms, their
+//!   cursors, or the rooms whose presence it asks sets `changed`, and the leader starts a new
+//!   stream (aborting the held one, or ending its wait for a room to follow).
 //! - The stream asks for presence and typing (`live_version`) of the rooms tabs show, and of
 //!   those only, so typing elsewhere wakes nobody. Every tab keeps each shown room's last
 //!   state with when it came, hands it to its views of the room, and gives it to a view that

@@ -1,5 +1,17 @@
-//! The tabs' protocol: which tab leads (a Web Lock held for the tab's life) and the notes the
-//! tabs exchange over a `BroadcastChannel` so every tab keeps the same book as the leader.
+//! The tabs' protocol: which tab leads, and what the tabs tell each other.
+//!
+//! The tabs elect a leader with the Web Locks API: the first tab to get the lock
+//! `longpoll-chat.leader` holds it for its whole life (the lock's callback answers a promise that
+//! never settles), and when that tab closes or crashes the browser grants it at once to the next
+//! tab waiting for it. Tabs announce what they show (with their cursors) over a
+//! `BroadcastChannel`, and the leader posts every answer there ([`Note`]).
+//!
+//! Invariants:
+//! - A tab hears its own notes by applying them to its book as it posts them (a channel does not
+//!   deliver a tab's messages to itself), so its book is the one the others build.
+//! - A tab that finds a gap announces its position again, which rewinds the stream for all.
+//! - Without Web Locks or `BroadcastChannel` the tab leads alone, with a client id of its own
+//!   (sharing the browser's would make the tabs supersede each other's streams).
 
 use std::rc::Rc;
 

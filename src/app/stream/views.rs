@@ -1,5 +1,13 @@
-//! The tab's views of rooms: what each gets of a stream's answer, of the connection state and
-//! of a room's presence.
+//! The tab's views of rooms (one per room component following the stream): what each gets of
+//! a stream's answer, of the connection state, and of its room's presence. The rules of what a
+//! view takes are the cursor book's ([`super::cursor_book::take`]); this file hands the result
+//! to the view's signals.
+//!
+//! Invariants:
+//! - An answer advances the book (cursors, unread counts) before any view sees it, so a view
+//!   that finds a gap announces against the book as it is now.
+//! - A view told its room is unavailable is no longer announced, and gets no more connection
+//!   state or presence.
 
 use std::{rc::Rc, sync::Arc};
 
