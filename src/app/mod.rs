@@ -13,12 +13,15 @@ mod composer;
 mod following;
 mod identity;
 mod members;
+mod message;
 mod message_actions;
 mod messages;
 mod presence;
+mod reactions;
 mod session;
 mod sidebar;
 mod stream;
+mod timestamps;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
