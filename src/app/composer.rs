@@ -5,17 +5,10 @@
 //! `ActionForm`'s form decoding), and a failed send keeps the text and offers a retry.
 //! While a signed-in person types, the composer says so ([`TypingSignal`]).
 
-use std::time::Duration;
-
 use leptos::{html, prelude::*, server_fn::ServerFn, task::spawn_local};
-use send_wrapper::SendWrapper;
-use wasm_bindgen::JsValue;
 
-use super::{identity::DisplayName, session::Session};
-use crate::{
-    api::{signal_typing, SendMessage},
-    model::{SENDER_MAX_CHARS, TYPING_SIGNAL_EVERY_SECS},
-};
+use super::{identity::DisplayName, session::Session, typing_signal::TypingSignal};
+use crate::{api::SendMessage, model::SENDER_MAX_CHARS};
 
 #[component]
 pub fn Composer(
@@ -220,53 +213,5 @@ fn SendingAsAccount() -> impl IntoView {
             "Sending as "
             <strong>{move || session.user().map(|me| me.name)}</strong>
         </p>
-    }
-}
-
-/// Says the person is typing: at most once every `TYPING_SIGNAL_EVERY_SECS` while the text is
-/// not empty, again at once after it was emptied or sent. Failures are silent: the signal is a
-/// courtesy, and the next one tries again.
-#[derive(Clone, Copy)]
-struct TypingSignal {
-    /// When the last signal went (milliseconds since the Unix epoch), while the text is not
-    /// empty.
-    last: StoredValue<Option<f64>>,
-    /// The last signal, settled once the server answered (browser only).
-    sent: StoredValue<Option<SendWrapper<js_sys::Promise>>>,
-}
-
-impl TypingSignal {
-    fn new() -> Self {
-        Self {
-            last: StoredValue::new(None),
-            sent: StoredValue::new(None),
-        }
-    }
-
-    /// The text is now `text`.
-    fn typed(&self, room: &str, text: &str) {
-        if text.trim().is_empty() {
-            self.last.set_value(None);
-            return;
-        }
-        let now = js_sys::Date::now();
-        let every = Duration::from_secs(TYPING_SIGNAL_EVERY_SECS).as_millis() as f64;
-        if self.last.get_value().is_some_and(|last| now - last < every) {
-            return;
-        }
-        self.last.set_value(Some(now));
-        let room = room.to_owned();
-        let signal = wasm_bindgen_futures::future_to_promise(async move {
-            let _ = signal_typing(room).await;
-            Ok(JsValue::UNDEFINED)
-        });
-        self.sent.set_value(Some(SendWrapper::new(signal)));
-    }
-
-    /// The text was sent: the next keystroke signals again at once. Returns the last signal,
-    /// for the message to wait for.
-    fn stop(&self) -> Option<SendWrapper<js_sys::Promise>> {
-        self.last.set_value(None);
-        self.sent.try_update_value(Option::take).flatten()
     }
 }
