@@ -3,6 +3,8 @@
 //! The page is rendered on the server with the room's recent history already in the HTML
 //! (`SsrMode::Async`), so it reads and sends without JavaScript.
 
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::Redirect, hooks::use_params_map};
@@ -11,11 +13,11 @@ use super::{
     account::sign_in_url,
     composer::Composer,
     explain,
-    following::{ConnectionBadge, ConnectionState},
+    following::ConnectionState,
     identity::DisplayName,
-    members::MembersMenu,
     messages::{Conversation, RoomUnavailable},
-    presence::{OnlineNow, RoomPresence, TypingLine},
+    presence::{RoomPresence, TypingLine},
+    room_header::RoomHeader,
     session::Session,
     sidebar::Sidebar,
     stream,
@@ -23,7 +25,7 @@ use super::{
 use crate::{
     api::{room_history, text_limit},
     error::ChatError,
-    model::{RoomName, DEFAULT_ROOM, TEXT_MAX_CHARS},
+    model::{History, RoomName, DEFAULT_ROOM, TEXT_MAX_CHARS},
 };
 
 /// Messages shown when a room opens.
@@ -56,36 +58,7 @@ pub fn ChatPage() -> impl IntoView {
             .and_then(Result::ok)
             .unwrap_or(TEXT_MAX_CHARS)
     });
-    // Unread messages per joined room, from the tab's hub (empty on the server).
-    let unread_counts = ArcRwSignal::new(std::collections::BTreeMap::<String, usize>::new());
-    let unread = RwSignal::from(unread_counts.clone());
-    provide_context(unread);
-    Effect::new(move || stream::hub().unread_into(unread));
-    // Signed in or out: the joined rooms are someone else's.
-    Effect::new(move |previous: Option<u32>| {
-        let changes = session.changes();
-        if previous.is_some_and(|previous| previous != changes) {
-            stream::hub().identity_changed();
-        }
-        changes
-    });
-    // The server may render the title after the page's reactive values are gone, or on a
-    // worker thread where the request's arena is not entered (leptos_meta reads it once the
-    // body is done): it reads only reference-counted signals, which live outside the arena,
-    // the room kept in one by an effect in the browser (on the server it never changes).
-    let title_room = ArcRwSignal::new(room.get_untracked());
-    {
-        let title_room = title_room.clone();
-        Effect::new(move || title_room.set(room.get()));
-    }
-    let title = move || {
-        let unread = unread_counts.with(|rooms| rooms.values().sum::<usize>());
-        let room = title_room.get();
-        match unread {
-            0 => format!("#{room} · longpoll-chat"),
-            unread => format!("({unread}) #{room} · longpoll-chat"),
-        }
-    };
+    let unread = unread_counts(session);
     let name = DisplayName::new();
     let connection = RwSignal::new(ConnectionState::Connecting);
     // Who is in the shown room and who types there, from the stream.
@@ -105,28 +78,11 @@ pub fn ChatPage() -> impl IntoView {
     });
 
     view! {
-        <Title text=title/>
+        <RoomTitle room unread/>
         <div class="layout" class:drawer-open=drawer_open>
             <Sidebar current_room=room room_open drawer_open/>
             <main class="conversation">
-                <header class="room-header">
-                    <button
-                        class="drawer-toggle"
-                        aria-label="Rooms"
-                        aria-expanded=move || drawer_open.get().to_string()
-                        on:click=move |_| drawer_open.update(|open| *open = !*open)
-                    >
-                        "☰"
-                    </button>
-                    <h1>"#" {room}</h1>
-                    <Transition fallback=|| ()>
-                        <OnlineNow presence/>
-                    </Transition>
-                    <MembersMenu room/>
-                    <Transition fallback=|| ()>
-                        <ConnectionBadge state=badge/>
-                    </Transition>
-                </header>
+                <RoomHeader room presence badge drawer_open/>
                 <Show
                     when=move || room_error().is_none()
                     fallback=move || {
@@ -137,30 +93,7 @@ pub fn ChatPage() -> impl IntoView {
                         }
                     }
                 >
-                    <Suspense fallback=|| view! { <p class="notice">"Loading messages…"</p> }>
-                        {move || Suspend::new(async move {
-                            match history.await {
-                                Ok(history) => {
-                                    view! { <Conversation history name connection presence/> }
-                                        .into_any()
-                                }
-                                Err(ChatError::NoSuchRoom) => view! { <RoomUnavailable/> }.into_any(),
-                                // Guests are not allowed here (`--guests off`).
-                                Err(ChatError::Unauthenticated(_)) => {
-                                    view! { <Redirect path=sign_in_url(&room.get_untracked())/> }
-                                        .into_any()
-                                }
-                                Err(error) => {
-                                    view! {
-                                        <p class="notice" role="alert">
-                                            "Could not load this room: " {explain(&error)}
-                                        </p>
-                                    }
-                                        .into_any()
-                                }
-                            }
-                        })}
-                    </Suspense>
+                    <RoomConversation room history name connection presence/>
                     <Transition fallback=|| ()>
                         <Show when=move || room_open.get()>
                             <TypingLine presence/>
@@ -170,5 +103,82 @@ pub fn ChatPage() -> impl IntoView {
                 </Show>
             </main>
         </div>
+    }
+}
+
+/// Unread messages per joined room, from the tab's hub (empty on the server), provided to the
+/// room list. The hub loads the joined rooms again whenever the page signs in or out.
+fn unread_counts(session: Session) -> ArcRwSignal<BTreeMap<String, usize>> {
+    let counts = ArcRwSignal::new(BTreeMap::<String, usize>::new());
+    let unread = RwSignal::from(counts.clone());
+    provide_context(unread);
+    Effect::new(move || stream::hub().unread_into(unread));
+    // Signed in or out: the joined rooms are someone else's.
+    Effect::new(move |previous: Option<u32>| {
+        let changes = session.changes();
+        if previous.is_some_and(|previous| previous != changes) {
+            stream::hub().identity_changed();
+        }
+        changes
+    });
+    counts
+}
+
+/// The tab's title: the room, after the number of unread messages when there are some.
+#[component]
+fn RoomTitle(room: Memo<String>, unread: ArcRwSignal<BTreeMap<String, usize>>) -> impl IntoView {
+    // The server may render the title after the page's reactive values are gone, or on a
+    // worker thread where the request's arena is not entered (leptos_meta reads it once the
+    // body is done): it reads only reference-counted signals, which live outside the arena,
+    // the room kept in one by an effect in the browser (on the server it never changes).
+    let title_room = ArcRwSignal::new(room.get_untracked());
+    {
+        let title_room = title_room.clone();
+        Effect::new(move || title_room.set(room.get()));
+    }
+    let title = move || {
+        let unread = unread.with(|rooms| rooms.values().sum::<usize>());
+        let room = title_room.get();
+        match unread {
+            0 => format!("#{room} · longpoll-chat"),
+            unread => format!("({unread}) #{room} · longpoll-chat"),
+        }
+    };
+    view! { <Title text=title/> }
+}
+
+/// The conversation once the room's history came; in its place, why not (the room is not the
+/// reader's, guests must sign in, or another error).
+#[component]
+fn RoomConversation(
+    room: Memo<String>,
+    history: Resource<Result<History, ChatError>>,
+    name: DisplayName,
+    connection: RwSignal<ConnectionState>,
+    presence: RoomPresence,
+) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| view! { <p class="notice">"Loading messages…"</p> }>
+            {move || Suspend::new(async move {
+                match history.await {
+                    Ok(history) => {
+                        view! { <Conversation history name connection presence/> }.into_any()
+                    }
+                    Err(ChatError::NoSuchRoom) => view! { <RoomUnavailable/> }.into_any(),
+                    // Guests are not allowed here (`--guests off`).
+                    Err(ChatError::Unauthenticated(_)) => {
+                        view! { <Redirect path=sign_in_url(&room.get_untracked())/> }.into_any()
+                    }
+                    Err(error) => {
+                        view! {
+                            <p class="notice" role="alert">
+                                "Could not load this room: " {explain(&error)}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
     }
 }
