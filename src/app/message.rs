@@ -18,6 +18,9 @@ use super::{
 };
 use crate::model::Message;
 
+/// A message in the list: the "new" divider before it when the reader left off there, its
+/// sender line when it starts a group, and its text (or editor, or tombstone) with what can be
+/// done to it.
 #[component]
 pub fn MessageRow(
     row: Row,
@@ -63,14 +66,9 @@ pub fn MessageRow(
     let changes = MessageChanges::new(id);
     let edit_button = NodeRef::<html::Button>::new();
     let delete_button = NodeRef::<html::Button>::new();
-    // The server renders UTC; once hydrated the browser shows its local time.
-    let time = move || clock_time(timestamp, hydrated.get());
-    let edited = move || message.with(|message| message.edited_at);
     view! {
         <Show when=move || row.first_new>
-            <div class="new-divider" role="separator" aria-label="New messages">
-                <span>"New"</span>
-            </div>
+            <NewDivider/>
         </Show>
         <article
             class="message"
@@ -80,15 +78,7 @@ pub fn MessageRow(
             class:editing=move || editing.get()
         >
             <Show when=move || row.starts_group>
-                <header>
-                    <span class="sender">{sender.clone()}</span>
-                    <Show when=move || !verified>
-                        <span class="guest-tag" title="A guest: anyone can pick this name">
-                            "guest"
-                        </span>
-                    </Show>
-                    <time datetime=iso_utc(timestamp)>{time}</time>
-                </header>
+                <SenderLine sender=sender.clone() verified timestamp hydrated/>
             </Show>
             <Show
                 when=move || !deleted()
@@ -96,22 +86,7 @@ pub fn MessageRow(
             >
                 <Show
                     when=move || editing.get()
-                    fallback=move || {
-                        view! {
-                            <p class="line">
-                                <span class="text">{move || message.with(|m| m.text.clone())}</span>
-                                {move || {
-                                    edited()
-                                        .map(|at| {
-                                            let title = move || {
-                                                format!("Edited {}", date_time(at, hydrated.get()))
-                                            };
-                                            view! { <span class="edited" title=title>"(edited)"</span> }
-                                        })
-                                }}
-                            </p>
-                        }
-                    }
+                    fallback=move || view! { <MessageText message hydrated/> }
                 >
                     <MessageEditor message editing changes edit_button/>
                 </Show>
@@ -119,12 +94,7 @@ pub fn MessageRow(
                 <Show when=move || confirming.get()>
                     <ConfirmDelete id confirming changes delete_button/>
                 </Show>
-                {move || {
-                    changes
-                        .problem
-                        .get()
-                        .map(|problem| view! { <p class="change-error" role="alert">{problem}</p> })
-                }}
+                <ChangeProblem changes/>
                 <Show when=move || me.get().is_some() && !editing.get()>
                     <MessageToolbar
                         message
@@ -139,5 +109,67 @@ pub fn MessageRow(
                 </Show>
             </Show>
         </article>
+    }
+}
+
+/// Where the reader left off: the messages after it are new.
+#[component]
+fn NewDivider() -> impl IntoView {
+    view! {
+        <div class="new-divider" role="separator" aria-label="New messages">
+            <span>"New"</span>
+        </div>
+    }
+}
+
+/// Who sent a group of messages and when: a name nobody vouched for carries a "guest" tag.
+#[component]
+fn SenderLine(
+    sender: String,
+    verified: bool,
+    timestamp: f64,
+    hydrated: RwSignal<bool>,
+) -> impl IntoView {
+    // The server renders UTC; once hydrated the browser shows its local time.
+    let time = move || clock_time(timestamp, hydrated.get());
+    view! {
+        <header>
+            <span class="sender">{sender}</span>
+            <Show when=move || !verified>
+                <span class="guest-tag" title="A guest: anyone can pick this name">
+                    "guest"
+                </span>
+            </Show>
+            <time datetime=iso_utc(timestamp)>{time}</time>
+        </header>
+    }
+}
+
+/// The message's text as it is now, marked "(edited)" (with when) once edited.
+#[component]
+fn MessageText(message: Memo<Arc<Message>>, hydrated: RwSignal<bool>) -> impl IntoView {
+    let edited = move || message.with(|message| message.edited_at);
+    view! {
+        <p class="line">
+            <span class="text">{move || message.with(|m| m.text.clone())}</span>
+            {move || {
+                edited()
+                    .map(|at| {
+                        let title = move || format!("Edited {}", date_time(at, hydrated.get()));
+                        view! { <span class="edited" title=title>"(edited)"</span> }
+                    })
+            }}
+        </p>
+    }
+}
+
+/// Why the last edit, deletion or reaction of the message failed, under it.
+#[component]
+fn ChangeProblem(changes: MessageChanges) -> impl IntoView {
+    move || {
+        changes
+            .problem
+            .get()
+            .map(|problem| view! { <p class="change-error" role="alert">{problem}</p> })
     }
 }
