@@ -19,6 +19,7 @@ mod message_actions;
 mod messages;
 mod presence;
 mod reactions;
+mod room_forms;
 mod room_header;
 mod session;
 mod sidebar;

@@ -3,13 +3,16 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use leptos::{prelude::*, server_fn::ServerFn};
-use leptos_router::hooks::use_navigate;
+use leptos::prelude::*;
 
-use super::{account::AccountPanel, explain, session::Session};
+use super::{
+    account::AccountPanel,
+    room_forms::{JoinRoom, NewPrivateRoom},
+    session::Session,
+};
 use crate::{
     api::{chat_stats, visible_rooms, CreatePrivateRoom},
-    model::{RoomInfo, RoomName},
+    model::RoomInfo,
 };
 
 /// Stats and the room list refresh this often: a few cheap requests a minute per tab.
@@ -167,96 +170,5 @@ pub fn LockMark() -> impl IntoView {
                 d="M4 7V5a4 4 0 1 1 8 0v2h.5A1.5 1.5 0 0 1 14 8.5v5a1.5 1.5 0 0 1-1.5 1.5h-9A1.5 1.5 0 0 1 2 13.5v-5A1.5 1.5 0 0 1 3.5 7H4Zm2 0h4V5a2 2 0 1 0-4 0v2Z"
             />
         </svg>
-    }
-}
-
-/// Creates a private room owned by the signed-in user, then opens it. A plain form: without
-/// JavaScript the post creates it and returns to the page, where the list shows it.
-#[component]
-fn NewPrivateRoom(
-    create: ServerAction<CreatePrivateRoom>,
-    drawer_open: RwSignal<bool>,
-) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let navigate = use_navigate();
-    let error = move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| explain(&error))
-    };
-    // Opens the room once it exists (the action's value changes only when a call completes).
-    Effect::new(move |_| {
-        if let Some(Ok(room)) = create.value().get() {
-            name.set(String::new());
-            drawer_open.set(false);
-            navigate(&format!("/room/{}", room.name), Default::default());
-        }
-    });
-    let on_submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        create.dispatch(CreatePrivateRoom {
-            name: name.get_untracked().trim().to_owned(),
-        });
-    };
-    view! {
-        <form class="join new-room" method="post" action=CreatePrivateRoom::url() on:submit=on_submit>
-            <label for="new-private-room">"New private room"</label>
-            <div class="join-row">
-                <input
-                    id="new-private-room"
-                    type="text"
-                    name="name"
-                    required
-                    placeholder="room-name"
-                    autocomplete="off"
-                    bind:value=name
-                    aria-invalid=move || error().is_some().then_some("true")
-                />
-                <button type="submit" prop:disabled=move || create.pending().get()>
-                    "Create"
-                </button>
-            </div>
-            {move || error().map(|error| view! { <p class="field-error" role="alert">{error}</p> })}
-        </form>
-    }
-}
-
-/// Joins (or creates, by sending to it) any room by name.
-#[component]
-fn JoinRoom(drawer_open: RwSignal<bool>) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let navigate = use_navigate();
-    let on_submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        match RoomName::parse(name.get_untracked().trim()) {
-            Ok(room) => {
-                error.set(None);
-                name.set(String::new());
-                drawer_open.set(false);
-                navigate(&format!("/room/{room}"), Default::default());
-            }
-            Err(invalid) => error.set(Some(invalid.to_string())),
-        }
-    };
-    view! {
-        <form class="join" on:submit=on_submit>
-            <label for="join-room">"Join or create a room"</label>
-            <div class="join-row">
-                <input
-                    id="join-room"
-                    type="text"
-                    placeholder="room-name"
-                    autocomplete="off"
-                    prop:value=name
-                    on:input=move |event| name.set(event_target_value(&event))
-                    aria-invalid=move || error.get().is_some().then_some("true")
-                />
-                <button type="submit">"Join"</button>
-            </div>
-            {move || error.get().map(|error| view! { <p class="field-error" role="alert">{error}</p> })}
-        </form>
     }
 }
