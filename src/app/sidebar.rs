@@ -12,12 +12,14 @@ use super::{
 };
 use crate::{
     api::{chat_stats, visible_rooms, CreatePrivateRoom},
-    model::RoomInfo,
+    error::ChatError,
+    model::{self, RoomInfo, Stats},
 };
 
 /// Stats and the room list refresh this often: a few cheap requests a minute per tab.
 const REFRESH_EVERY: Duration = Duration::from_secs(15);
 
+/// The room list beside the conversation (a drawer on phones).
 #[component]
 pub fn Sidebar(
     current_room: Memo<String>,
@@ -53,6 +55,32 @@ pub fn Sidebar(
         move || (refreshes.get(), current_room.get(), session.changes()),
         |_| chat_stats(),
     );
+    view! {
+        <nav class="sidebar" aria-label="Rooms">
+            <p class="brand">"longpoll-chat"</p>
+            <AccountPanel/>
+            <h2>"Rooms"</h2>
+            <RoomList listed current_room room_open drawer_open/>
+            <JoinRoom drawer_open/>
+            <Transition fallback=|| ()>
+                <Show when=move || session.signed_in()>
+                    <NewPrivateRoom create drawer_open/>
+                </Show>
+            </Transition>
+            <ServerStats stats/>
+        </nav>
+    }
+}
+
+/// The rooms the reader may open, the current one marked (and listed even before its first
+/// message), each with its unread count.
+#[component]
+fn RoomList(
+    listed: Resource<Result<model::RoomList, ChatError>>,
+    current_room: Memo<String>,
+    room_open: Signal<bool>,
+    drawer_open: RwSignal<bool>,
+) -> impl IntoView {
     let rooms = move || {
         let mut rooms = listed
             .get()
@@ -70,50 +98,19 @@ pub fn Sidebar(
         }
         rooms
     };
-
     view! {
-        <nav class="sidebar" aria-label="Rooms">
-            <p class="brand">"longpoll-chat"</p>
-            <AccountPanel/>
-            <h2>"Rooms"</h2>
-            <Transition fallback=|| ()>
-                <ul class="rooms">
-                    <For each=rooms key=|room| (room.name.clone(), room.private) let:room>
-                        <RoomLink room current_room drawer_open/>
-                    </For>
-                </ul>
-            </Transition>
-            <JoinRoom drawer_open/>
-            <Transition fallback=|| ()>
-                <Show when=move || session.signed_in()>
-                    <NewPrivateRoom create drawer_open/>
-                </Show>
-            </Transition>
-            <Transition fallback=|| ()>
-                {move || {
-                    stats
-                        .get()
-                        .and_then(Result::ok)
-                        .map(|stats| {
-                            view! {
-                                <dl class="stats" aria-label="Server stats">
-                                    <div>
-                                        <dt>"Online"</dt>
-                                        <dd>{stats.active_clients}</dd>
-                                    </div>
-                                    <div>
-                                        <dt>"Messages"</dt>
-                                        <dd>{stats.total_messages}</dd>
-                                    </div>
-                                </dl>
-                            }
-                        })
-                }}
-            </Transition>
-        </nav>
+        <Transition fallback=|| ()>
+            <ul class="rooms">
+                <For each=rooms key=|room| (room.name.clone(), room.private) let:room>
+                    <RoomLink room current_room drawer_open/>
+                </For>
+            </ul>
+        </Transition>
     }
 }
 
+/// One room in the list: its mark (`#`, or a lock for a private room), its name and how many
+/// messages there are unread; opening it closes the drawer.
 #[component]
 fn RoomLink(
     room: RoomInfo,
@@ -170,5 +167,33 @@ pub fn LockMark() -> impl IntoView {
                 d="M4 7V5a4 4 0 1 1 8 0v2h.5A1.5 1.5 0 0 1 14 8.5v5a1.5 1.5 0 0 1-1.5 1.5h-9A1.5 1.5 0 0 1 2 13.5v-5A1.5 1.5 0 0 1 3.5 7H4Zm2 0h4V5a2 2 0 1 0-4 0v2Z"
             />
         </svg>
+    }
+}
+
+/// How many people are online and how many messages the server keeps.
+#[component]
+fn ServerStats(stats: Resource<Result<Stats, ChatError>>) -> impl IntoView {
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                stats
+                    .get()
+                    .and_then(Result::ok)
+                    .map(|stats| {
+                        view! {
+                            <dl class="stats" aria-label="Server stats">
+                                <div>
+                                    <dt>"Online"</dt>
+                                    <dd>{stats.active_clients}</dd>
+                                </div>
+                                <div>
+                                    <dt>"Messages"</dt>
+                                    <dd>{stats.total_messages}</dd>
+                                </div>
+                            </dl>
+                        }
+                    })
+            }}
+        </Transition>
     }
 }
