@@ -2,6 +2,10 @@
 //!
 //! The page is rendered on the server with the room's recent history already in the HTML
 //! (`SsrMode::Async`), so it reads and sends without JavaScript.
+//!
+//! Invariant: the page's resources (the history, the text limit) are made here, once per page,
+//! never in a component rendered under a `Suspense` or `Transition`: on the server those render
+//! their children again each time a resource resolves, and would make a new resource each time.
 
 use std::collections::BTreeMap;
 

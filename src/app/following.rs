@@ -1,11 +1,11 @@
-//! Following a room live, and the connection badge.
+//! Following a room: a room view's place on the browser's one stream, and the badge that says
+//! how the connection goes ([`ConnectionState`], [`ConnectionBadge`]).
 //!
-//! A room view asks the tab's [`hub`] for its room; the hub shares one held stream per browser
-//! (see [`super::stream`]), with the poll loop's habits: the cursor of each room, so nothing is
-//! lost or repeated; after an error a backoff with jitter (0.5 s doubling to 15 s) and a
-//! `/health` check, so a server restart does not cause a reconnect storm and the badge turns
-//! live as soon as it is back. A room answered `unavailable` (a private room not, or no longer,
-//! the user's, or one deleted) is [`ConnectionState::Unavailable`] for good.
+//! A room view asks the tab's [`hub`] for its room (see [`super::stream`]: the cursor of each
+//! room, so nothing is lost or repeated, and a backoff with a `/health` check after an error, so
+//! the badge turns live as soon as the server is back). Invariant: a room answered `unavailable`
+//! (a private room not, or no longer, the user's, or one deleted) is
+//! [`ConnectionState::Unavailable`] for good.
 
 use std::sync::Arc;
 

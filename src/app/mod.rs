@@ -1,11 +1,23 @@
-//! The browser chat: the HTML shell, the routes, and the page of one room.
+//! The browser chat: the HTML shell and the routes; the pages and their parts are in the files
+//! below, one small component per thing shown.
 //!
-//! The page is rendered on the server with the room's recent history already in the HTML
-//! (`SsrMode::Async`), so it reads and sends without JavaScript; once hydrated, [`following`] follows
-//! the room on the browser's one stream ([`stream`]), the room list and the tab title show what
-//! is unread, and [`presence`] who is online and who is typing. State lives in signals next to
-//! the components that use it; who is signed in is the one thing every component may read
-//! ([`session::Session`]).
+//! The room page ([`chat_page`]) is rendered on the server with the room's recent history already
+//! in the HTML (`SsrMode::Async`), so it reads and sends without JavaScript. Once hydrated, each
+//! room view follows its room ([`following`]) on the browser's one stream ([`stream`]), the
+//! room list and the tab title show what is unread, and [`presence`] shows who is online and who
+//! is typing. State lives in signals next to the components that use it; who is signed in is the
+//! one thing every component may read ([`session::Session`]).
+//!
+//! Layout:
+//! - pages: [`chat_page`] (one room), [`account`] (the account panel and the sign-in page);
+//! - around the conversation: [`sidebar`] (the room list) with [`room_forms`], [`room_header`]
+//!   with [`members`] and [`presence`];
+//! - the conversation: [`messages`] (the list, read positions), [`message`] (one message),
+//!   [`timestamps`], [`reactions`], [`message_actions`], and [`changes`] (edits, deletions and
+//!   reactions applied to what is shown);
+//! - sending: [`composer`], [`typing_signal`], [`identity`] (a guest's display name);
+//! - the live parts: [`following`] (a room view on the stream, the connection badge) and
+//!   [`stream`] (the browser's one stream: tabs, cursor book, fetch loop, unread counts).
 
 mod account;
 mod changes;

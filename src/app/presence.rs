@@ -1,6 +1,6 @@
-//! Who is in the shown room and who is typing there, as the stream tells it (its `live`, see
-//! [`super::stream`]): the room header says who is online ([`OnlineNow`]), a line over the
-//! composer who is typing ([`TypingLine`]).
+//! Who is in the shown room and who is typing there ([`RoomPresence`]), as the stream tells it
+//! (the `live` of a room's news, see [`super::stream`]): the room header says who is online
+//! ([`OnlineNow`]), a line over the composer who is typing ([`TypingLine`]).
 //!
 //! Invariants:
 //! - a typist shows until `TYPING_LASTS_SECS` after the last state that listed them, or until

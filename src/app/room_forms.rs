@@ -1,5 +1,6 @@
-//! The room list's two forms: join (or create, by sending to it) any room by name, and create
-//! a private room (signed in only). Both go to the room once it is known to be valid.
+//! The room list's two forms: join (or create, by sending to it) any room by name, and create a
+//! private room (signed in only). Each opens the room and closes the drawer: a joined one once
+//! its name is valid, a new one once the server made it.
 
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::hooks::use_navigate;

@@ -1,5 +1,7 @@
 //! The room list (a drawer on phones): who you are, the public rooms and your private ones
-//! (a lock marks those), "join or create", a new private room, and the small stats panel.
+//! (a lock marks those) with their unread counts, the forms to join or create a room
+//! ([`super::room_forms`]), and the small stats panel. The list and the stats refresh every
+//! `REFRESH_EVERY`, and whenever the room or who is signed in changes.
 
 use std::{collections::BTreeMap, time::Duration};
 
