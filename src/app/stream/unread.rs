@@ -175,10 +175,10 @@ mod tests {
         })
     }
 
-    fn news(messages: &[Arc<Message>]) -> RoomNews {
+    fn news(messages: &[&Arc<Message>]) -> RoomNews {
         RoomNews {
             room: "r".into(),
-            messages: messages.to_vec(),
+            messages: messages.iter().copied().cloned().collect(),
             reset: false,
             unavailable: false,
             changes: Vec::new(),
@@ -197,10 +197,10 @@ mod tests {
         let mut unread = Unread::default();
         unread.join("r".into(), Some(read.id));
         // A stream from the start brings what was read too.
-        unread.count(&news(&[read.clone(), one.clone()]), false);
+        unread.count(&news(&[&read, &one]), false);
         assert_eq!(count(&unread), 1);
         // A rewound stream brings `one` again.
-        unread.count(&news(&[one.clone(), two.clone()]), false);
+        unread.count(&news(&[&one, &two]), false);
         assert_eq!(count(&unread), 2);
         unread.count(&news(&[]), false);
         assert_eq!(count(&unread), 2);
@@ -211,13 +211,13 @@ mod tests {
         let (one, two, three) = (message(), message(), message());
         let mut unread = Unread::default();
         unread.join("r".into(), None);
-        unread.count(&news(&[one.clone()]), false);
+        unread.count(&news(&[&one]), false);
         assert_eq!(count(&unread), 1);
-        unread.count(&news(&[two.clone()]), true);
+        unread.count(&news(&[&two]), true);
         assert_eq!(count(&unread), 0);
         assert!(unread.counts().is_empty(), "only rooms with some");
         // What the shown room brought is not counted once nobody shows it.
-        unread.count(&news(&[two, three]), false);
+        unread.count(&news(&[&two, &three]), false);
         assert_eq!(count(&unread), 1);
     }
 
@@ -226,12 +226,12 @@ mod tests {
         let (one, two, three) = (message(), message(), message());
         let mut unread = Unread::default();
         // Rooms not joined are not counted.
-        unread.count(&news(&[one.clone()]), false);
+        unread.count(&news(&[&one]), false);
         assert!(!unread.is_joined("r"));
         unread.read("r", two.id);
         assert!(unread.is_joined("r"));
         unread.read("r", one.id);
-        unread.count(&news(&[one, two, three]), false);
+        unread.count(&news(&[&one, &two, &three]), false);
         assert_eq!(count(&unread), 1);
         // Joining again keeps what is counted.
         unread.join("r".into(), None);
@@ -246,7 +246,7 @@ mod tests {
         unread.count(
             &RoomNews {
                 room: "a".into(),
-                ..news(&[message()])
+                ..news(&[&message()])
             },
             false,
         );

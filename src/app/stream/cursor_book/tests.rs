@@ -28,13 +28,13 @@ fn edit(message: &Message, text: &str) -> Arc<Change> {
     })
 }
 
-fn news(messages: &[Arc<Message>], changes: &[Arc<Change>], last_id: Option<Uuid>) -> RoomNews {
+fn news(messages: &[&Arc<Message>], changes: &[&Arc<Change>], last_id: Option<Uuid>) -> RoomNews {
     RoomNews {
         room: "r".into(),
-        messages: messages.to_vec(),
+        messages: messages.iter().copied().cloned().collect(),
         reset: false,
         unavailable: false,
-        changes: changes.to_vec(),
+        changes: changes.iter().copied().cloned().collect(),
         last_id,
         live: None,
     }
@@ -44,8 +44,8 @@ fn after(message: &Message) -> Cursor {
     Cursor::After(message.id)
 }
 
-fn ids(list: &[Arc<Message>]) -> Vec<Uuid> {
-    list.iter().map(|message| message.id).collect()
+fn ids<'a>(list: impl IntoIterator<Item = &'a Arc<Message>>) -> Vec<Uuid> {
+    list.into_iter().map(|message| message.id).collect()
 }
 
 fn shows(rooms: &[(&str, Cursor)]) -> Vec<(String, Cursor)> {
@@ -83,7 +83,7 @@ fn the_stream_moves_a_cursor_on_and_a_reset_sends_it_back_to_the_start() {
     let one = message("r");
     let mut book = CursorBook::default();
     book.shows("tab".into(), shows(&[("r", Cursor::Start)]));
-    book.advance(&news(&[one.clone()], &[], Some(one.id)));
+    book.advance(&news(&[&one], &[], Some(one.id)));
     assert_eq!(book.next_stream()[0].1, after(&one));
     // Nothing read: the cursor stays.
     book.advance(&news(&[], &[], None));
@@ -149,11 +149,11 @@ fn a_view_takes_what_continues_its_position() {
     let mut position = after(&one);
     let take = take(
         &mut position,
-        &news(&[two.clone()], &[], Some(two.id)),
+        &news(&[&two], &[], Some(two.id)),
         Some(after(&one)),
     );
     take.unwrap().apply(&mut list);
-    assert_eq!(ids(&list), ids(&[one, two.clone()]));
+    assert_eq!(ids(&list), ids([&one, &two]));
     assert_eq!(position, after(&two));
 }
 
@@ -161,7 +161,7 @@ fn a_view_takes_what_continues_its_position() {
 fn a_view_finds_a_gap_when_the_stream_read_from_further_on() {
     let (one, two, three) = (message("r"), message("r"), message("r"));
     let mut position = after(&one);
-    let further = news(&[three.clone()], &[], Some(three.id));
+    let further = news(&[&three], &[], Some(three.id));
     assert!(take(&mut position, &further, Some(after(&two))).is_none());
     assert_eq!(position, after(&one), "a gap leaves the position");
     // A stream without a cursor for the room is a gap unless the view has nothing.
@@ -180,21 +180,17 @@ fn after_a_rewind_a_view_drops_what_it_has() {
     let mut list = vec![one.clone(), two.clone()];
     let mut position = Cursor::After(changed.id);
     // Another tab rewound the stream to the start: all of it comes again.
-    let again = news(
-        &[one.clone(), two.clone(), three.clone()],
-        &[changed.clone()],
-        Some(three.id),
-    );
+    let again = news(&[&one, &two, &three], &[&changed], Some(three.id));
     let taken = take(&mut position, &again, Some(Cursor::Start)).unwrap();
     match &taken {
         Take::Add { messages, changes } => {
-            assert_eq!(ids(messages), ids(&[three.clone()]));
+            assert_eq!(ids(messages), ids([&three]));
             assert!(changes.is_empty(), "the edit was applied already");
         }
         Take::Replace(_) => panic!("not a reset"),
     }
     taken.apply(&mut list);
-    assert_eq!(ids(&list), ids(&[one, two, three.clone()]));
+    assert_eq!(ids(&list), ids([&one, &two, &three]));
     assert_eq!(position, after(&three));
     // The same news again brings nothing new, and leaves the position.
     let repeat = take(&mut position, &again, Some(Cursor::Start)).unwrap();
@@ -211,7 +207,7 @@ fn changes_after_the_position_apply_after_the_messages() {
     let mut position = after(&one);
     let taken = take(
         &mut position,
-        &news(&[two.clone()], &[edited.clone()], Some(edited.id)),
+        &news(&[&two], &[&edited], Some(edited.id)),
         Some(after(&one)),
     );
     taken.unwrap().apply(&mut list);
@@ -227,13 +223,13 @@ fn a_reset_replaces_the_view() {
     let mut position = Cursor::After(Uuid::now_v7());
     let reset = RoomNews {
         reset: true,
-        ..news(&[one.clone(), two.clone()], &[edited], None)
+        ..news(&[&one, &two], &[&edited], None)
     };
     // Whatever the stream held.
     take(&mut position, &reset, Some(Cursor::After(Uuid::now_v7())))
         .unwrap()
         .apply(&mut list);
-    assert_eq!(ids(&list), ids(&[one, two.clone()]));
+    assert_eq!(ids(&list), ids([&one, &two]));
     assert_eq!(list[0].text, "edited");
     assert_eq!(position, after(&two), "without last_id: the last message");
 }
@@ -246,7 +242,7 @@ fn a_view_keeps_the_newest_messages_on_screen() {
     let newer: Vec<_> = (0..3).map(|_| message("r")).collect();
     take(
         &mut position,
-        &news(&newer, &[], Some(newer[2].id)),
+        &news(&newer.iter().collect::<Vec<_>>(), &[], Some(newer[2].id)),
         Some(held),
     )
     .unwrap()
