@@ -5,18 +5,12 @@
 //! `ActionForm`'s form decoding), and a failed send keeps the text and offers a retry.
 //! While a signed-in person types, the composer says so ([`TypingSignal`]).
 
-use std::time::Duration;
-
 use leptos::{html, prelude::*, server_fn::ServerFn, task::spawn_local};
-use send_wrapper::SendWrapper;
-use wasm_bindgen::JsValue;
 
-use super::{identity::DisplayName, session::Session};
-use crate::{
-    api::{signal_typing, SendMessage},
-    model::{SENDER_MAX_CHARS, TYPING_SIGNAL_EVERY_SECS},
-};
+use super::{identity::DisplayName, session::Session, typing_signal::TypingSignal};
+use crate::{api::SendMessage, model::SENDER_MAX_CHARS};
 
+/// The form under the conversation: who sends, the message, and how the last send went.
 #[component]
 pub fn Composer(
     room: Memo<String>,
@@ -35,18 +29,14 @@ pub fn Composer(
     let textarea = NodeRef::<html::Textarea>::new();
     let sender_input = NodeRef::<html::Input>::new();
 
-    let max_chars = move || max_chars.get();
-    let length = move || text.with(|text| text.chars().count());
-    let too_long = move || length() > max_chars();
-    // The counter shows over the last eighth of the limit.
-    let near_limit = move || length() > max_chars() - max_chars() / 8;
-    let can_send = move || {
+    let length = Signal::derive(move || text.with(|text| text.chars().count()));
+    let too_long = Signal::derive(move || length.get() > max_chars.get());
+    let can_send = Signal::derive(move || {
         !send.pending().get()
             && !queued.get()
-            && !too_long()
+            && !too_long.get()
             && text.with(|text| !text.trim().is_empty())
-    };
-    let error = move || send.value().get().and_then(Result::err);
+    });
 
     // A sent message leaves the composer; a failed one stays for the retry.
     Effect::new(move || {
@@ -58,24 +48,11 @@ pub fn Composer(
         }
     });
 
-    let on_keydown = move |event: web_sys::KeyboardEvent| {
-        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
-            event.prevent_default();
-            if can_send() {
-                if let Some(form) = form.get_untracked() {
-                    let _ = form.request_submit();
-                }
-            }
-        }
-    };
-    let asking_name = move || editing_name.get() || name.with(String::is_empty);
-    let signed_in = move || session.signed_in();
-
     // With JavaScript the form calls the server function itself (the page stays); without, the
     // browser posts it and the server function redirects back to the room.
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        if !can_send() {
+        if !can_send.get() {
             return;
         }
         let sender = match sender_input.get_untracked() {
@@ -121,93 +98,165 @@ pub fn Composer(
         <form method="post" action=send_url node_ref=form on:submit=on_submit>
             <div class="composer">
                 <input type="hidden" name="room" value=room/>
-                <Show when=move || !signed_in() fallback=move || view! { <SendingAsAccount/> }>
-                    <Show
-                        when=asking_name
-                        fallback=move || {
-                            view! {
-                                <input type="hidden" name="sender" value=move || name.get()/>
-                                <p class="identity">
-                                    "Sending as "
-                                    <strong>{move || name.get()}</strong>
-                                    <span class="guest-tag">"guest"</span>
-                                    <button
-                                        type="button"
-                                        class="link"
-                                        on:click=move |_| editing_name.set(true)
-                                    >
-                                        "change"
-                                    </button>
-                                </p>
-                            }
-                        }
-                    >
-                        <label class="identity">
-                            "Your name "
-                            <input
-                                type="text"
-                                name="sender"
-                                node_ref=sender_input
-                                required
-                                maxlength=SENDER_MAX_CHARS
-                                autocomplete="nickname"
-                                placeholder="Pick a display name"
-                                prop:value=move || name.get()
-                                on:change=move |event| {
-                                    let chosen = event_target_value(&event).trim().to_owned();
-                                    if !chosen.is_empty() {
-                                        name.set(chosen);
-                                        editing_name.set(false);
-                                    }
-                                }
-                            />
-                        </label>
-                    </Show>
-                </Show>
-                <div class="compose-row">
-                    <textarea
-                        name="text"
-                        node_ref=textarea
-                        rows="1"
-                        required
-                        aria-label=move || format!("Message #{}", room.get())
-                        placeholder=move || format!("Message #{}", room.get())
-                        prop:value=text
-                        on:input=move |event| {
-                            let typed = event_target_value(&event);
-                            if session.signed_in() {
-                                typing.typed(&room.get_untracked(), &typed);
-                            }
-                            text.set(typed);
-                        }
-                        on:keydown=on_keydown
-                    ></textarea>
-                    <button type="submit" class="send" prop:disabled=move || !can_send()>
-                        "Send"
-                    </button>
-                </div>
-                <div class="compose-status">
-                    <Show when=near_limit>
-                        <span class="counter" class:over=too_long>
-                            {move || format!("{} / {}", length(), max_chars())}
-                        </span>
-                    </Show>
-                    {move || {
-                        error()
-                            .map(|error| {
-                                view! {
-                                    <p class="send-error" role="alert">
-                                        "Not sent: " {error.to_string()} " "
-                                        <button type="submit" class="link">
-                                            "Retry"
-                                        </button>
-                                    </p>
-                                }
-                            })
-                    }}
-                </div>
+                <SenderField name editing_name sender_input/>
+                <MessageField room text textarea typing can_send form/>
+                <SendStatus send length too_long max_chars/>
             </div>
         </form>
+    }
+}
+
+/// Who the message is from: the signed-in account, or a guest's display name (asked for until
+/// there is one, and changeable).
+#[component]
+fn SenderField(
+    name: DisplayName,
+    editing_name: RwSignal<bool>,
+    sender_input: NodeRef<html::Input>,
+) -> impl IntoView {
+    let session = Session::expect();
+    let asking_name = move || editing_name.get() || name.with(String::is_empty);
+    let signed_in = move || session.signed_in();
+    view! {
+        <Show when=move || !signed_in() fallback=move || view! { <SendingAsAccount/> }>
+            <Show
+                when=asking_name
+                fallback=move || view! { <SendingAsGuest name editing_name/> }
+            >
+                <NamePicker name editing_name sender_input/>
+            </Show>
+        </Show>
+    }
+}
+
+/// "Sending as" a guest's display name, with the "guest" tag and a button to change it.
+#[component]
+fn SendingAsGuest(name: DisplayName, editing_name: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <input type="hidden" name="sender" value=move || name.get()/>
+        <p class="identity">
+            "Sending as "
+            <strong>{move || name.get()}</strong>
+            <span class="guest-tag">"guest"</span>
+            <button type="button" class="link" on:click=move |_| editing_name.set(true)>
+                "change"
+            </button>
+        </p>
+    }
+}
+
+/// A guest's display name, picked once (and kept) or changed.
+#[component]
+fn NamePicker(
+    name: DisplayName,
+    editing_name: RwSignal<bool>,
+    sender_input: NodeRef<html::Input>,
+) -> impl IntoView {
+    view! {
+        <label class="identity">
+            "Your name "
+            <input
+                type="text"
+                name="sender"
+                node_ref=sender_input
+                required
+                maxlength=SENDER_MAX_CHARS
+                autocomplete="nickname"
+                placeholder="Pick a display name"
+                prop:value=move || name.get()
+                on:change=move |event| {
+                    let chosen = event_target_value(&event).trim().to_owned();
+                    if !chosen.is_empty() {
+                        name.set(chosen);
+                        editing_name.set(false);
+                    }
+                }
+            />
+        </label>
+    }
+}
+
+/// The message's text and the Send button: Enter sends, Shift+Enter is a new line. A
+/// signed-in person's typing is signalled as they type.
+#[component]
+fn MessageField(
+    room: Memo<String>,
+    text: RwSignal<String>,
+    textarea: NodeRef<html::Textarea>,
+    typing: TypingSignal,
+    can_send: Signal<bool>,
+    form: NodeRef<html::Form>,
+) -> impl IntoView {
+    let session = Session::expect();
+    let on_keydown = move |event: web_sys::KeyboardEvent| {
+        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+            event.prevent_default();
+            if can_send.get() {
+                if let Some(form) = form.get_untracked() {
+                    let _ = form.request_submit();
+                }
+            }
+        }
+    };
+    view! {
+        <div class="compose-row">
+            <textarea
+                name="text"
+                node_ref=textarea
+                rows="1"
+                required
+                aria-label=move || format!("Message #{}", room.get())
+                placeholder=move || format!("Message #{}", room.get())
+                prop:value=text
+                on:input=move |event| {
+                    let typed = event_target_value(&event);
+                    if session.signed_in() {
+                        typing.typed(&room.get_untracked(), &typed);
+                    }
+                    text.set(typed);
+                }
+                on:keydown=on_keydown
+            ></textarea>
+            <button type="submit" class="send" prop:disabled=move || !can_send.get()>
+                "Send"
+            </button>
+        </div>
+    }
+}
+
+/// Under the message: the character counter near the limit, and why the last send failed,
+/// with a retry (the text stays).
+#[component]
+fn SendStatus(
+    send: ServerAction<SendMessage>,
+    length: Signal<usize>,
+    too_long: Signal<bool>,
+    max_chars: Signal<usize>,
+) -> impl IntoView {
+    // The counter shows over the last eighth of the limit.
+    let near_limit = move || length.get() > max_chars.get() - max_chars.get() / 8;
+    let error = move || send.value().get().and_then(Result::err);
+    view! {
+        <div class="compose-status">
+            <Show when=near_limit>
+                <span class="counter" class:over=too_long>
+                    {move || format!("{} / {}", length.get(), max_chars.get())}
+                </span>
+            </Show>
+            {move || {
+                error()
+                    .map(|error| {
+                        view! {
+                            <p class="send-error" role="alert">
+                                "Not sent: " {error.to_string()} " "
+                                <button type="submit" class="link">
+                                    "Retry"
+                                </button>
+                            </p>
+                        }
+                    })
+            }}
+        </div>
     }
 }
 
@@ -220,53 +269,5 @@ fn SendingAsAccount() -> impl IntoView {
             "Sending as "
             <strong>{move || session.user().map(|me| me.name)}</strong>
         </p>
-    }
-}
-
-/// Says the person is typing: at most once every `TYPING_SIGNAL_EVERY_SECS` while the text is
-/// not empty, again at once after it was emptied or sent. Failures are silent: the signal is a
-/// courtesy, and the next one tries again.
-#[derive(Clone, Copy)]
-struct TypingSignal {
-    /// When the last signal went (milliseconds since the Unix epoch), while the text is not
-    /// empty.
-    last: StoredValue<Option<f64>>,
-    /// The last signal, settled once the server answered (browser only).
-    sent: StoredValue<Option<SendWrapper<js_sys::Promise>>>,
-}
-
-impl TypingSignal {
-    fn new() -> Self {
-        Self {
-            last: StoredValue::new(None),
-            sent: StoredValue::new(None),
-        }
-    }
-
-    /// The text is now `text`.
-    fn typed(&self, room: &str, text: &str) {
-        if text.trim().is_empty() {
-            self.last.set_value(None);
-            return;
-        }
-        let now = js_sys::Date::now();
-        let every = Duration::from_secs(TYPING_SIGNAL_EVERY_SECS).as_millis() as f64;
-        if self.last.get_value().is_some_and(|last| now - last < every) {
-            return;
-        }
-        self.last.set_value(Some(now));
-        let room = room.to_owned();
-        let signal = wasm_bindgen_futures::future_to_promise(async move {
-            let _ = signal_typing(room).await;
-            Ok(JsValue::UNDEFINED)
-        });
-        self.sent.set_value(Some(SendWrapper::new(signal)));
-    }
-
-    /// The text was sent: the next keystroke signals again at once. Returns the last signal,
-    /// for the message to wait for.
-    fn stop(&self) -> Option<SendWrapper<js_sys::Promise>> {
-        self.last.set_value(None);
-        self.sent.try_update_value(Option::take).flatten()
     }
 }

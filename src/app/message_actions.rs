@@ -1,7 +1,7 @@
-//! What a signed-in person can do to a message, shown with it: reaction chips (a click toggles
-//! one's own), a toolbar that appears over the message on hover and on keyboard focus (add a
-//! reaction from a picker; edit and delete one's own messages), the inline editor and the
-//! inline delete confirmation. Guests see the reactions but cannot toggle them.
+//! What a signed-in person can do to a message, shown with it: a toolbar that appears over the
+//! message on hover and on keyboard focus (add a reaction from a picker, see
+//! [`super::reactions`]; edit and delete one's own messages), the inline editor and the inline
+//! delete confirmation.
 //!
 //! Nothing here changes the list of messages: each action calls its server function, and the
 //! change comes back on the room's stream to every tab and browser, this one included.
@@ -12,24 +12,12 @@ use leptos::{html, prelude::*, task::spawn_local};
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
 
-use super::explain;
+use super::{explain, reactions::ReactionPicker};
 use crate::{
     api::{delete_message, edit_message, react_to_message},
     error::ChatError,
     model::Message,
 };
-
-/// The picker's reactions, with the names a screen reader says.
-const PICKS: [(&str, &str); 8] = [
-    ("👍", "thumbs up"),
-    ("❤️", "heart"),
-    ("😂", "tears of joy"),
-    ("🎉", "party"),
-    ("😮", "surprised"),
-    ("😢", "sad"),
-    ("👀", "eyes"),
-    ("✅", "check mark"),
-];
 
 /// One message's requests: one at a time, the last failure shown under the message.
 #[derive(Clone, Copy)]
@@ -74,31 +62,14 @@ impl MessageChanges {
         });
     }
 
-    fn react(self, emoji: String, add: bool) {
+    pub fn react(self, emoji: String, add: bool) {
         let call = react_to_message(self.id.to_string(), emoji, add);
         self.run("react", call, || ());
     }
 }
 
-/// Whether `me` (a display name) is among those who reacted with `emoji`.
-fn reacted(message: &Message, emoji: &str, me: Option<&str>) -> bool {
-    me.is_some_and(|me| {
-        (message.reactions.iter())
-            .any(|reaction| reaction.emoji == emoji && reaction.by.iter().any(|by| by == me))
-    })
-}
-
-/// "Ann", "Ann and Bob", "Ann, Bob and Cy".
-fn names(people: &[String]) -> String {
-    match people {
-        [] => String::new(),
-        [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
-}
-
 /// Focuses `target` once the DOM shows it (signal changes reach the DOM on a later tick).
-fn focus_soon<E>(target: NodeRef<E>)
+pub fn focus_soon<E>(target: NodeRef<E>)
 where
     E: leptos::tachys::html::element::ElementType + 'static,
     E::Output: JsCast + Clone + 'static,
@@ -111,89 +82,6 @@ where
             let _ = element.focus();
         }
     });
-}
-
-/// The message's reactions as chips: emoji and count, pressed when `me` reacted, a click
-/// toggles `me`'s (`None`: a guest, who cannot).
-#[component]
-pub fn Reactions(
-    message: Memo<Arc<Message>>,
-    me: Signal<Option<String>>,
-    changes: MessageChanges,
-) -> impl IntoView {
-    let emojis = move || {
-        message.with(|message| {
-            (message.reactions.iter())
-                .map(|reaction| reaction.emoji.clone())
-                .collect::<Vec<_>>()
-        })
-    };
-    view! {
-        <Show when=move || message.with(|message| !message.reactions.is_empty())>
-            <div class="reactions" role="group" aria-label="Reactions">
-                <For each=emojis key=|emoji| emoji.clone() let:emoji>
-                    <ReactionChip emoji message me changes/>
-                </For>
-            </div>
-        </Show>
-    }
-}
-
-#[component]
-fn ReactionChip(
-    emoji: String,
-    message: Memo<Arc<Message>>,
-    me: Signal<Option<String>>,
-    changes: MessageChanges,
-) -> impl IntoView {
-    let people = {
-        let emoji = emoji.clone();
-        Memo::new(move |_| {
-            message.with(|message| {
-                (message.reactions.iter())
-                    .find(|reaction| reaction.emoji == emoji)
-                    .map(|reaction| reaction.by.clone())
-                    .unwrap_or_default()
-            })
-        })
-    };
-    let mine = {
-        let emoji = emoji.clone();
-        move || message.with(|message| reacted(message, &emoji, me.get().as_deref()))
-    };
-    let count = move || people.with(Vec::len);
-    let title = {
-        let emoji = emoji.clone();
-        move || {
-            format!(
-                "{} reacted with {emoji}",
-                people.with(|people| names(people))
-            )
-        }
-    };
-    let label = {
-        let emoji = emoji.clone();
-        move || format!("{emoji} {}", count())
-    };
-    let toggle = {
-        let emoji = emoji.clone();
-        let mine = mine.clone();
-        move |_| changes.react(emoji.clone(), !mine())
-    };
-    view! {
-        <button
-            type="button"
-            class="reaction"
-            aria-pressed=move || mine().to_string()
-            aria-label=label
-            title=title
-            prop:disabled=move || me.get().is_none()
-            on:click=toggle
-        >
-            <span class="emoji">{emoji.clone()}</span>
-            <span class="count">{count}</span>
-        </button>
-    }
 }
 
 /// The toolbar over a message, for signed-in people: add a reaction; edit and delete one's
@@ -253,82 +141,6 @@ pub fn MessageToolbar(
         <Show when=move || picking.get()>
             <ReactionPicker message me changes picking trigger=react_button/>
         </Show>
-    }
-}
-
-/// A row of common reactions; picking one toggles it. Escape closes it, and so does moving
-/// the focus out of it.
-#[component]
-fn ReactionPicker(
-    message: Memo<Arc<Message>>,
-    me: Signal<Option<String>>,
-    changes: MessageChanges,
-    picking: RwSignal<bool>,
-    trigger: NodeRef<html::Button>,
-) -> impl IntoView {
-    let picker = NodeRef::<html::Div>::new();
-    picker.on_load(|picker| {
-        if let Some(first) = picker
-            .query_selector("button")
-            .ok()
-            .flatten()
-            .and_then(|first| first.dyn_into::<web_sys::HtmlElement>().ok())
-        {
-            let _ = first.focus();
-        }
-    });
-    let close = move || {
-        picking.set(false);
-        focus_soon(trigger);
-    };
-    let on_keydown = move |event: web_sys::KeyboardEvent| {
-        if event.key() == "Escape" {
-            event.stop_propagation();
-            close();
-        }
-    };
-    let on_focusout = move |event: web_sys::FocusEvent| {
-        let inside = event
-            .related_target()
-            .and_then(|target| target.dyn_into::<web_sys::Node>().ok())
-            .zip(picker.get_untracked())
-            .is_some_and(|(target, picker)| picker.contains(Some(&target)));
-        if !inside {
-            picking.set(false);
-        }
-    };
-    view! {
-        <div
-            class="reaction-picker"
-            role="group"
-            aria-label="Pick a reaction"
-            node_ref=picker
-            on:keydown=on_keydown
-            on:focusout=on_focusout
-        >
-            {PICKS
-                .iter()
-                .map(|&(emoji, name)| {
-                    let mine = move || {
-                        message.with(|message| reacted(message, emoji, me.get().as_deref()))
-                    };
-                    view! {
-                        <button
-                            type="button"
-                            aria-label=format!("React with {name}")
-                            title=name
-                            aria-pressed=move || mine().to_string()
-                            on:click=move |_| {
-                                changes.react(emoji.to_owned(), !mine());
-                                close();
-                            }
-                        >
-                            {emoji}
-                        </button>
-                    }
-                })
-                .collect_view()}
-        </div>
     }
 }
 
@@ -456,23 +268,5 @@ pub fn ConfirmDelete(
                 "Cancel"
             </button>
         </div>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_read_as_a_sentence() {
-        let people = |names: &[&str]| {
-            names
-                .iter()
-                .map(|name| name.to_string())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(names(&people(&["Ann"])), "Ann");
-        assert_eq!(names(&people(&["Ann", "Bob"])), "Ann and Bob");
-        assert_eq!(names(&people(&["Ann", "Bob", "Cy"])), "Ann, Bob and Cy");
     }
 }

@@ -1,10 +1,8 @@
 //! The conversation: the room's messages, grouped by sender like other chats, kept scrolled
-//! to the newest unless the reader scrolled up (then a "new messages" button appears). A
-//! guest's self-chosen name carries a "guest" tag, so it is never mistaken for an account's.
+//! to the newest unless the reader scrolled up (then a "new messages" button appears).
 //! Opening a room shows a "new" divider where the reader left off, and marks what is shown as
 //! read: the account's position on the server (every device), a guest's in `localStorage`.
-//! A message shows as it is now: edited ones are marked, deleted ones leave a muted line, and
-//! reactions and actions are under and over it ([`super::message_actions`]).
+//! Each message is a [`MessageRow`](super::message::MessageRow).
 
 use std::sync::Arc;
 
@@ -12,12 +10,10 @@ use leptos::{html, prelude::*, task::spawn_local};
 use uuid::Uuid;
 
 use super::{
-    changes::{author_key, position_of},
+    following::{follow_room, ConnectionState},
     identity::DisplayName,
-    live::{follow_room, ConnectionState},
-    message_actions::{ConfirmDelete, MessageChanges, MessageEditor, MessageToolbar, Reactions},
-    presence::RoomLive,
-    session::Session,
+    message::MessageRow,
+    presence::RoomPresence,
     stream::{guest_reads, hub, keep_guest_read},
 };
 use crate::{
@@ -31,17 +27,17 @@ const GROUP_WINDOW_SECS: f64 = 5.0 * 60.0;
 /// How close to the bottom (in pixels) still counts as "at the bottom".
 const BOTTOM_SLACK_PX: i32 = 48;
 
-/// The room's messages from its history on, followed live (with who is there, into `live`).
+/// The room's messages from its history on, followed live (with who is there, into `presence`).
 #[component]
 pub fn Conversation(
     history: History,
     name: DisplayName,
     connection: RwSignal<ConnectionState>,
-    live: RoomLive,
+    presence: RoomPresence,
 ) -> impl IntoView {
     let messages = RwSignal::new(history.messages);
     let room = history.room;
-    follow_room(room.clone(), messages, connection, live);
+    follow_room(room.clone(), messages, connection, presence);
     // Where the reader left off; `None` until known (and for a room never opened).
     let left_off = RwSignal::new(None::<Uuid>);
     // Whether the reader is a signed-in account, once the read position is known.
@@ -120,11 +116,11 @@ pub fn RoomUnavailable() -> impl IntoView {
 
 /// A message with whether it starts a new sender group.
 #[derive(Clone)]
-struct Row {
-    message: Arc<Message>,
-    starts_group: bool,
+pub struct Row {
+    pub message: Arc<Message>,
+    pub starts_group: bool,
     /// The first message after where the reader left off.
-    first_new: bool,
+    pub first_new: bool,
 }
 
 fn rows(messages: &[Arc<Message>], left_off: Option<Uuid>) -> Vec<Row> {
@@ -224,200 +220,9 @@ fn MessageList(
     }
 }
 
-#[component]
-fn MessageRow(
-    row: Row,
-    messages: RwSignal<Vec<Arc<Message>>>,
-    name: DisplayName,
-    hydrated: RwSignal<bool>,
-) -> impl IntoView {
-    let first = row.message;
-    let id = first.id;
-    let timestamp = first.timestamp;
-    let sender = first.sender.clone();
-    let verified = first.verified;
-    let session = Session::expect();
-    // The message as it is now: a change replaces it in the list, under the same id (the
-    // list's `For` keeps the row, so the focus stays where it was).
-    let message = Memo::new(move |_| {
-        messages
-            .with(|list| position_of(list, id).map(|at| list[at].clone()))
-            .unwrap_or_else(|| first.clone())
-    });
-    // Signed in: messages the server stamped with the account's name; a guest: messages
-    // under the name they picked that nobody vouched for.
-    let own = {
-        let sender = sender.clone();
-        move || match session.user() {
-            Some(me) => verified && me.name.eq_ignore_ascii_case(&sender),
-            None => !verified && name.with(|name| *name == sender),
-        }
-    };
-    // Who may react (a signed-in person, once the page can act), by display name: reactions
-    // list people by it.
-    let me = Signal::derive(move || session.user().filter(|_| hydrated.get()).map(|me| me.name));
-    // Editing and deleting are the author's.
-    let authored = Signal::derive(move || {
-        session.user().is_some_and(|me| {
-            let key = author_key(&me);
-            message.with(|message| message.author.as_deref() == Some(key.as_str()))
-        })
-    });
-    let deleted = move || message.with(|message| message.deleted);
-    let editing = RwSignal::new(false);
-    let confirming = RwSignal::new(false);
-    let changes = MessageChanges::new(id);
-    let edit_button = NodeRef::<html::Button>::new();
-    let delete_button = NodeRef::<html::Button>::new();
-    // The server renders UTC; once hydrated the browser shows its local time.
-    let time = move || clock_time(timestamp, hydrated.get());
-    let edited = move || message.with(|message| message.edited_at);
-    view! {
-        <Show when=move || row.first_new>
-            <div class="new-divider" role="separator" aria-label="New messages">
-                <span>"New"</span>
-            </div>
-        </Show>
-        <article
-            class="message"
-            class:starts-group=row.starts_group
-            class:own=own
-            class:deleted=deleted
-            class:editing=move || editing.get()
-        >
-            <Show when=move || row.starts_group>
-                <header>
-                    <span class="sender">{sender.clone()}</span>
-                    <Show when=move || !verified>
-                        <span class="guest-tag" title="A guest: anyone can pick this name">
-                            "guest"
-                        </span>
-                    </Show>
-                    <time datetime=iso_utc(timestamp)>{time}</time>
-                </header>
-            </Show>
-            <Show
-                when=move || !deleted()
-                fallback=|| view! { <p class="tombstone">"message deleted"</p> }
-            >
-                <Show
-                    when=move || editing.get()
-                    fallback=move || {
-                        view! {
-                            <p class="line">
-                                <span class="text">{move || message.with(|m| m.text.clone())}</span>
-                                {move || {
-                                    edited()
-                                        .map(|at| {
-                                            let title = move || {
-                                                format!("Edited {}", date_time(at, hydrated.get()))
-                                            };
-                                            view! { <span class="edited" title=title>"(edited)"</span> }
-                                        })
-                                }}
-                            </p>
-                        }
-                    }
-                >
-                    <MessageEditor message editing changes edit_button/>
-                </Show>
-                <Reactions message me changes/>
-                <Show when=move || confirming.get()>
-                    <ConfirmDelete id confirming changes delete_button/>
-                </Show>
-                {move || {
-                    changes
-                        .problem
-                        .get()
-                        .map(|problem| view! { <p class="change-error" role="alert">{problem}</p> })
-                }}
-                <Show when=move || me.get().is_some() && !editing.get()>
-                    <MessageToolbar
-                        message
-                        me
-                        own=authored
-                        editing
-                        confirming
-                        changes
-                        edit_button
-                        delete_button
-                    />
-                </Show>
-            </Show>
-        </article>
-    }
-}
-
-/// `HH:MM`, in the browser's local time when `local`, else UTC.
-fn clock_time(timestamp: f64, local: bool) -> String {
-    if local {
-        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(timestamp * 1000.0));
-        format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
-    } else {
-        let seconds_of_day = (timestamp.max(0.0) as u64) % 86_400;
-        format!(
-            "{:02}:{:02}",
-            seconds_of_day / 3_600,
-            seconds_of_day % 3_600 / 60
-        )
-    }
-}
-
-/// `YYYY-MM-DD HH:MM`, in the browser's local time when `local`, else UTC (and says so).
-fn date_time(timestamp: f64, local: bool) -> String {
-    if local {
-        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(timestamp * 1000.0));
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}",
-            date.get_full_year(),
-            date.get_month() + 1,
-            date.get_date(),
-            date.get_hours(),
-            date.get_minutes()
-        )
-    } else {
-        let iso = iso_utc(timestamp);
-        format!("{} {} UTC", &iso[..10], &iso[11..16])
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix timestamp.
-fn iso_utc(timestamp: f64) -> String {
-    let seconds = timestamp.max(0.0) as i64;
-    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        second_of_day / 3_600,
-        second_of_day % 3_600 / 60,
-        second_of_day % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_utc_formats_known_instants() {
-        assert_eq!(iso_utc(0.0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso_utc(951_782_400.0), "2000-02-29T00:00:00Z");
-        assert_eq!(iso_utc(1_795_774_123.58), "2026-11-27T10:08:43Z");
-    }
 
     #[test]
     fn consecutive_messages_of_one_sender_form_a_group() {

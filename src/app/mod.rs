@@ -1,50 +1,54 @@
-//! The browser chat: the HTML shell, the routes, and the page of one room.
+//! The browser chat: the HTML shell and the routes; the pages and their parts are in the files
+//! below, one small component per thing shown.
 //!
-//! The page is rendered on the server with the room's recent history already in the HTML
-//! (`SsrMode::Async`), so it reads and sends without JavaScript; once hydrated, [`live`] follows
-//! the room on the browser's one stream ([`stream`]), the room list and the tab title show what
-//! is unread, and [`presence`] who is online and who is typing. State lives in signals next to
-//! the components that use it; who is signed in is the one thing every component may read
-//! ([`session::Session`]).
+//! The room page ([`chat_page`]) is rendered on the server with the room's recent history already
+//! in the HTML (`SsrMode::Async`), so it reads and sends without JavaScript. Once hydrated, each
+//! room view follows its room ([`following`]) on the browser's one stream ([`stream`]), the
+//! room list and the tab title show what is unread, and [`presence`] shows who is online and who
+//! is typing. State lives in signals next to the components that use it; who is signed in is the
+//! one thing every component may read ([`session::Session`]).
+//!
+//! Layout:
+//! - pages: [`chat_page`] (one room), [`account`] (the account panel and the sign-in page);
+//! - around the conversation: [`sidebar`] (the room list) with [`room_forms`], [`room_header`]
+//!   with [`members`] and [`presence`];
+//! - the conversation: [`messages`] (the list, read positions), [`message`] (one message),
+//!   [`timestamps`], [`reactions`], [`message_actions`], and [`changes`] (edits, deletions and
+//!   reactions applied to what is shown);
+//! - sending: [`composer`], [`typing_signal`], [`identity`] (a guest's display name);
+//! - the live parts: [`following`] (a room view on the stream, the connection badge) and
+//!   [`stream`] (the browser's one stream: tabs, cursor book, fetch loop, unread counts).
 
 mod account;
 mod changes;
+mod chat_page;
 mod composer;
+mod following;
 mod identity;
-mod live;
 mod members;
+mod message;
 mod message_actions;
 mod messages;
 mod presence;
+mod reactions;
+mod room_forms;
+mod room_header;
 mod session;
 mod sidebar;
 mod stream;
+mod timestamps;
+mod typing_signal;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Redirect, Route, Router, Routes},
-    hooks::use_params_map,
+    components::{Route, Router, Routes},
     path, SsrMode,
 };
 
-use crate::{
-    api::{room_history, text_limit},
-    error::ChatError,
-    model::{RoomName, DEFAULT_ROOM, TEXT_MAX_CHARS},
-};
-use account::{sign_in_url, SignInPage};
-use composer::Composer;
-use identity::DisplayName;
-use live::{ConnectionBadge, ConnectionState};
-use members::MembersMenu;
-use messages::{Conversation, RoomUnavailable};
-use presence::{OnlineNow, RoomLive, TypingLine};
-use session::Session;
-use sidebar::Sidebar;
-
-/// Messages shown when a room opens.
-const HISTORY_ON_OPEN: u32 = 50;
+use crate::error::ChatError;
+use account::SignInPage;
+use chat_page::ChatPage;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -96,150 +100,6 @@ fn NotFound() -> impl IntoView {
             <h1>"Nothing here"</h1>
             <p><a href="/">"Go to #general"</a></p>
         </main>
-    }
-}
-
-/// One room: the room list beside the conversation, the composer under it.
-#[component]
-fn ChatPage() -> impl IntoView {
-    let session = Session::provide();
-    let params = use_params_map();
-    let room = Memo::new(move |_| {
-        params
-            .read()
-            .get("room")
-            .unwrap_or_else(|| DEFAULT_ROOM.to_owned())
-    });
-    let room_error = move || RoomName::parse(&room.get()).err();
-    let history = Resource::new(
-        move || (room.get(), session.changes()),
-        |(room, _)| room_history(room, Some(HISTORY_ON_OPEN)),
-    );
-    // Made here, once per page, not in the composer: the composer is rendered under a
-    // `Transition`, which on the server renders its children again each time a resource it
-    // waits on resolves, and a resource made there would be a new one every time.
-    let text_limit = OnceResource::new(text_limit());
-    let max_chars = Signal::derive(move || {
-        // The protocol's limit until the server's is known.
-        text_limit
-            .get()
-            .and_then(Result::ok)
-            .unwrap_or(TEXT_MAX_CHARS)
-    });
-    // Unread messages per joined room, from the tab's hub (empty on the server).
-    let unread_counts = ArcRwSignal::new(std::collections::BTreeMap::<String, usize>::new());
-    let unread = RwSignal::from(unread_counts.clone());
-    provide_context(unread);
-    Effect::new(move || stream::hub().unread_into(unread));
-    // Signed in or out: the joined rooms are someone else's.
-    Effect::new(move |previous: Option<u32>| {
-        let changes = session.changes();
-        if previous.is_some_and(|previous| previous != changes) {
-            stream::hub().identity_changed();
-        }
-        changes
-    });
-    // The server may render the title after the page's reactive values are gone, or on a
-    // worker thread where the request's arena is not entered (leptos_meta reads it once the
-    // body is done): it reads only reference-counted signals, which live outside the arena,
-    // the room kept in one by an effect in the browser (on the server it never changes).
-    let title_room = ArcRwSignal::new(room.get_untracked());
-    {
-        let title_room = title_room.clone();
-        Effect::new(move || title_room.set(room.get()));
-    }
-    let title = move || {
-        let unread = unread_counts.with(|rooms| rooms.values().sum::<usize>());
-        let room = title_room.get();
-        match unread {
-            0 => format!("#{room} · longpoll-chat"),
-            unread => format!("({unread}) #{room} · longpoll-chat"),
-        }
-    };
-    let name = DisplayName::new();
-    let connection = RwSignal::new(ConnectionState::Connecting);
-    // Who is in the shown room and who types there, from the stream.
-    let live = RoomLive::new();
-    let drawer_open = RwSignal::new(false);
-    // Read under a `Suspense` or `Transition` (they read the history).
-    let refused = move || matches!(history.get(), Some(Err(ChatError::NoSuchRoom)));
-    let badge = Signal::derive(move || {
-        if refused() {
-            ConnectionState::Unavailable
-        } else {
-            connection.get()
-        }
-    });
-    let room_open = Signal::derive(move || {
-        matches!(history.get(), Some(Ok(_))) && connection.get() != ConnectionState::Unavailable
-    });
-
-    view! {
-        <Title text=title/>
-        <div class="layout" class:drawer-open=drawer_open>
-            <Sidebar current_room=room room_open drawer_open/>
-            <main class="conversation">
-                <header class="room-header">
-                    <button
-                        class="drawer-toggle"
-                        aria-label="Rooms"
-                        aria-expanded=move || drawer_open.get().to_string()
-                        on:click=move |_| drawer_open.update(|open| *open = !*open)
-                    >
-                        "☰"
-                    </button>
-                    <h1>"#" {room}</h1>
-                    <Transition fallback=|| ()>
-                        <OnlineNow live/>
-                    </Transition>
-                    <MembersMenu room/>
-                    <Transition fallback=|| ()>
-                        <ConnectionBadge state=badge/>
-                    </Transition>
-                </header>
-                <Show
-                    when=move || room_error().is_none()
-                    fallback=move || {
-                        view! {
-                            <p class="notice" role="alert">
-                                "Not a room name: " {room_error().map(|error| error.to_string())}
-                            </p>
-                        }
-                    }
-                >
-                    <Suspense fallback=|| view! { <p class="notice">"Loading messages…"</p> }>
-                        {move || Suspend::new(async move {
-                            match history.await {
-                                Ok(history) => {
-                                    view! { <Conversation history name connection live/> }
-                                        .into_any()
-                                }
-                                Err(ChatError::NoSuchRoom) => view! { <RoomUnavailable/> }.into_any(),
-                                // Guests are not allowed here (`--guests off`).
-                                Err(ChatError::Unauthenticated(_)) => {
-                                    view! { <Redirect path=sign_in_url(&room.get_untracked())/> }
-                                        .into_any()
-                                }
-                                Err(error) => {
-                                    view! {
-                                        <p class="notice" role="alert">
-                                            "Could not load this room: " {explain(&error)}
-                                        </p>
-                                    }
-                                        .into_any()
-                                }
-                            }
-                        })}
-                    </Suspense>
-                    <Transition fallback=|| ()>
-                        <Show when=move || room_open.get()>
-                            <TypingLine live/>
-                            <Composer room name max_chars/>
-                        </Show>
-                    </Transition>
-                </Show>
-            </main>
-        </div>
     }
 }
 

@@ -1,6 +1,6 @@
-//! Who is in the shown room and who is typing there, as the stream tells it (its `live`, see
-//! [`super::stream`]): the room header says who is online ([`OnlineNow`]), a line over the
-//! composer who is typing ([`TypingLine`]).
+//! Who is in the shown room and who is typing there ([`RoomPresence`]), as the stream tells it
+//! (the `live` of a room's news, see [`super::stream`]): the room header says who is online
+//! ([`OnlineNow`]), a line over the composer who is typing ([`TypingLine`]).
 //!
 //! Invariants:
 //! - a typist shows until `TYPING_LASTS_SECS` after the last state that listed them, or until
@@ -28,7 +28,7 @@ struct Online {
 
 /// The shown room's presence and typing: the tab's hub hands it each state of the room.
 #[derive(Clone, Copy)]
-pub struct RoomLive {
+pub struct RoomPresence {
     /// `None` until a state of the room came.
     online: RwSignal<Option<Online>>,
     /// Who is typing, by name (the page's own person included: the views leave them out).
@@ -37,7 +37,7 @@ pub struct RoomLive {
     received: StoredValue<u64>,
 }
 
-impl RoomLive {
+impl RoomPresence {
     pub fn new() -> Self {
         Self {
             online: RwSignal::new(None),
@@ -74,10 +74,10 @@ impl RoomLive {
         // state comes first (which sets its own timer).
         let lasts = Duration::from_secs(TYPING_LASTS_SECS).as_millis() as f64;
         let delay = (at + lasts - js_sys::Date::now()).max(0.0) as u32;
-        let live = *self;
+        let presence = *self;
         gloo_timers::callback::Timeout::new(delay, move || {
-            if live.received.try_get_value() == Some(this) {
-                live.typing.try_set(Vec::new());
+            if presence.received.try_get_value() == Some(this) {
+                presence.typing.try_set(Vec::new());
             }
         })
         .forget();
@@ -94,9 +94,9 @@ impl RoomLive {
 /// The room header's "alice, bob and 2 guests online", opening the whole list (with the
 /// page's own person marked). Nothing until the stream said who is there.
 #[component]
-pub fn OnlineNow(live: RoomLive) -> impl IntoView {
+pub fn OnlineNow(presence: RoomPresence) -> impl IntoView {
     let session = Session::expect();
-    let online = live.online;
+    let online = presence.online;
     let summary = Memo::new(move |_| {
         online.with(|online| {
             online
@@ -163,11 +163,11 @@ fn OnlinePerson(name: String, me: Signal<Option<String>>) -> impl IntoView {
 /// "alice is typing…" over the composer, read out politely by screen readers (only when the
 /// sentence changes, not with each state that repeats it).
 #[component]
-pub fn TypingLine(live: RoomLive) -> impl IntoView {
+pub fn TypingLine(presence: RoomPresence) -> impl IntoView {
     let session = Session::expect();
     let sentence = Memo::new(move |_| {
         let me = session.user().map(|me| me.name);
-        live.typing.with(|typing| {
+        presence.typing.with(|typing| {
             let others: Vec<&str> = (typing.iter())
                 .filter(|name| me.as_ref().is_none_or(|me| !me.eq_ignore_ascii_case(name)))
                 .map(String::as_str)

@@ -1,20 +1,27 @@
 //! The room list (a drawer on phones): who you are, the public rooms and your private ones
-//! (a lock marks those), "join or create", a new private room, and the small stats panel.
+//! (a lock marks those) with their unread counts, the forms to join or create a room
+//! ([`super::room_forms`]), and the small stats panel. The list and the stats refresh every
+//! `REFRESH_EVERY`, and whenever the room or who is signed in changes.
 
 use std::{collections::BTreeMap, time::Duration};
 
-use leptos::{prelude::*, server_fn::ServerFn};
-use leptos_router::hooks::use_navigate;
+use leptos::prelude::*;
 
-use super::{account::AccountPanel, explain, session::Session};
+use super::{
+    account::AccountPanel,
+    room_forms::{JoinRoom, NewPrivateRoom},
+    session::Session,
+};
 use crate::{
     api::{chat_stats, visible_rooms, CreatePrivateRoom},
-    model::{RoomInfo, RoomName},
+    error::ChatError,
+    model::{self, RoomInfo, Stats},
 };
 
 /// Stats and the room list refresh this often: a few cheap requests a minute per tab.
 const REFRESH_EVERY: Duration = Duration::from_secs(15);
 
+/// The room list beside the conversation (a drawer on phones).
 #[component]
 pub fn Sidebar(
     current_room: Memo<String>,
@@ -50,6 +57,32 @@ pub fn Sidebar(
         move || (refreshes.get(), current_room.get(), session.changes()),
         |_| chat_stats(),
     );
+    view! {
+        <nav class="sidebar" aria-label="Rooms">
+            <p class="brand">"longpoll-chat"</p>
+            <AccountPanel/>
+            <h2>"Rooms"</h2>
+            <RoomList listed current_room room_open drawer_open/>
+            <JoinRoom drawer_open/>
+            <Transition fallback=|| ()>
+                <Show when=move || session.signed_in()>
+                    <NewPrivateRoom create drawer_open/>
+                </Show>
+            </Transition>
+            <ServerStats stats/>
+        </nav>
+    }
+}
+
+/// The rooms the reader may open, the current one marked (and listed even before its first
+/// message), each with its unread count.
+#[component]
+fn RoomList(
+    listed: Resource<Result<model::RoomList, ChatError>>,
+    current_room: Memo<String>,
+    room_open: Signal<bool>,
+    drawer_open: RwSignal<bool>,
+) -> impl IntoView {
     let rooms = move || {
         let mut rooms = listed
             .get()
@@ -67,50 +100,19 @@ pub fn Sidebar(
         }
         rooms
     };
-
     view! {
-        <nav class="sidebar" aria-label="Rooms">
-            <p class="brand">"longpoll-chat"</p>
-            <AccountPanel/>
-            <h2>"Rooms"</h2>
-            <Transition fallback=|| ()>
-                <ul class="rooms">
-                    <For each=rooms key=|room| (room.name.clone(), room.private) let:room>
-                        <RoomLink room current_room drawer_open/>
-                    </For>
-                </ul>
-            </Transition>
-            <JoinRoom drawer_open/>
-            <Transition fallback=|| ()>
-                <Show when=move || session.signed_in()>
-                    <NewPrivateRoom create drawer_open/>
-                </Show>
-            </Transition>
-            <Transition fallback=|| ()>
-                {move || {
-                    stats
-                        .get()
-                        .and_then(Result::ok)
-                        .map(|stats| {
-                            view! {
-                                <dl class="stats" aria-label="Server stats">
-                                    <div>
-                                        <dt>"Online"</dt>
-                                        <dd>{stats.active_clients}</dd>
-                                    </div>
-                                    <div>
-                                        <dt>"Messages"</dt>
-                                        <dd>{stats.total_messages}</dd>
-                                    </div>
-                                </dl>
-                            }
-                        })
-                }}
-            </Transition>
-        </nav>
+        <Transition fallback=|| ()>
+            <ul class="rooms">
+                <For each=rooms key=|room| (room.name.clone(), room.private) let:room>
+                    <RoomLink room current_room drawer_open/>
+                </For>
+            </ul>
+        </Transition>
     }
 }
 
+/// One room in the list: its mark (`#`, or a lock for a private room), its name and how many
+/// messages there are unread; opening it closes the drawer.
 #[component]
 fn RoomLink(
     room: RoomInfo,
@@ -170,93 +172,30 @@ pub fn LockMark() -> impl IntoView {
     }
 }
 
-/// Creates a private room owned by the signed-in user, then opens it. A plain form: without
-/// JavaScript the post creates it and returns to the page, where the list shows it.
+/// How many people are online and how many messages the server keeps.
 #[component]
-fn NewPrivateRoom(
-    create: ServerAction<CreatePrivateRoom>,
-    drawer_open: RwSignal<bool>,
-) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let navigate = use_navigate();
-    let error = move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| explain(&error))
-    };
-    // Opens the room once it exists (the action's value changes only when a call completes).
-    Effect::new(move |_| {
-        if let Some(Ok(room)) = create.value().get() {
-            name.set(String::new());
-            drawer_open.set(false);
-            navigate(&format!("/room/{}", room.name), Default::default());
-        }
-    });
-    let on_submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        create.dispatch(CreatePrivateRoom {
-            name: name.get_untracked().trim().to_owned(),
-        });
-    };
+fn ServerStats(stats: Resource<Result<Stats, ChatError>>) -> impl IntoView {
     view! {
-        <form class="join new-room" method="post" action=CreatePrivateRoom::url() on:submit=on_submit>
-            <label for="new-private-room">"New private room"</label>
-            <div class="join-row">
-                <input
-                    id="new-private-room"
-                    type="text"
-                    name="name"
-                    required
-                    placeholder="room-name"
-                    autocomplete="off"
-                    bind:value=name
-                    aria-invalid=move || error().is_some().then_some("true")
-                />
-                <button type="submit" prop:disabled=move || create.pending().get()>
-                    "Create"
-                </button>
-            </div>
-            {move || error().map(|error| view! { <p class="field-error" role="alert">{error}</p> })}
-        </form>
-    }
-}
-
-/// Joins (or creates, by sending to it) any room by name.
-#[component]
-fn JoinRoom(drawer_open: RwSignal<bool>) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let navigate = use_navigate();
-    let on_submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        match RoomName::parse(name.get_untracked().trim()) {
-            Ok(room) => {
-                error.set(None);
-                name.set(String::new());
-                drawer_open.set(false);
-                navigate(&format!("/room/{room}"), Default::default());
-            }
-            Err(invalid) => error.set(Some(invalid.to_string())),
-        }
-    };
-    view! {
-        <form class="join" on:submit=on_submit>
-            <label for="join-room">"Join or create a room"</label>
-            <div class="join-row">
-                <input
-                    id="join-room"
-                    type="text"
-                    placeholder="room-name"
-                    autocomplete="off"
-                    prop:value=name
-                    on:input=move |event| name.set(event_target_value(&event))
-                    aria-invalid=move || error.get().is_some().then_some("true")
-                />
-                <button type="submit">"Join"</button>
-            </div>
-            {move || error.get().map(|error| view! { <p class="field-error" role="alert">{error}</p> })}
-        </form>
+        <Transition fallback=|| ()>
+            {move || {
+                stats
+                    .get()
+                    .and_then(Result::ok)
+                    .map(|stats| {
+                        view! {
+                            <dl class="stats" aria-label="Server stats">
+                                <div>
+                                    <dt>"Online"</dt>
+                                    <dd>{stats.active_clients}</dd>
+                                </div>
+                                <div>
+                                    <dt>"Messages"</dt>
+                                    <dd>{stats.total_messages}</dd>
+                                </div>
+                            </dl>
+                        }
+                    })
+            }}
+        </Transition>
     }
 }

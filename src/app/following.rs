@@ -1,11 +1,11 @@
-//! Following a room live, and the connection badge.
+//! Following a room: a room view's place on the browser's one stream, and the badge that says
+//! how the connection goes ([`ConnectionState`], [`ConnectionBadge`]).
 //!
-//! A room view asks the tab's [`hub`] for its room; the hub shares one held stream per browser
-//! (see [`super::stream`]), with the poll loop's habits: the cursor of each room, so nothing is
-//! lost or repeated; after an error a backoff with jitter (0.5 s doubling to 15 s) and a
-//! `/health` check, so a server restart does not cause a reconnect storm and the badge turns
-//! live as soon as it is back. A room answered `unavailable` (a private room not, or no longer,
-//! the user's, or one deleted) is [`ConnectionState::Unavailable`] for good.
+//! A room view asks the tab's [`hub`] for its room (see [`super::stream`]: the cursor of each
+//! room, so nothing is lost or repeated, and a backoff with a `/health` check after an error, so
+//! the badge turns live as soon as the server is back). Invariant: a room answered `unavailable`
+//! (a private room not, or no longer, the user's, or one deleted) is
+//! [`ConnectionState::Unavailable`] for good.
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use serde::{Deserialize, Serialize};
 
-use super::{presence::RoomLive, stream::hub};
+use super::{presence::RoomPresence, stream::hub};
 use crate::model::Message;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -58,18 +58,18 @@ pub fn ConnectionBadge(#[prop(into)] state: Signal<ConnectionState>) -> impl Int
 }
 
 /// Follows `room` on the browser's one stream (see [`super::stream`]), appending what arrives
-/// to `messages` and handing who is there and typing to `live`. The room is dropped from the
+/// to `messages` and handing who is there and typing to `presence`. The room is dropped from the
 /// stream when the calling component is cleaned up.
 pub fn follow_room(
     room: String,
     messages: RwSignal<Vec<Arc<Message>>>,
     connection: RwSignal<ConnectionState>,
-    live: RoomLive,
+    presence: RoomPresence,
 ) {
     // Effects run only in the browser; the server just renders the history.
     Effect::new(move || {
         let hub = hub();
-        let view = hub.follow(room.clone(), messages, connection, live);
+        let view = hub.follow(room.clone(), messages, connection, presence);
         let hub = SendWrapper::new(hub);
         on_cleanup(move || hub.take().unfollow(view));
     });
