@@ -21,9 +21,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use axum::http::{
-    header, request::Parts, HeaderMap, HeaderName, HeaderValue, Method, Request, Response,
-};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response};
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
