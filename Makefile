@@ -64,12 +64,13 @@ test-api-fuzz: setup-python build-test
 	bash tests/schemathesis/run.sh "$(abspath $(TEST_SERVER_BIN))" "$(abspath $(VENV))/bin/schemathesis"
 
 ## lint: rustfmt, clippy (-D warnings) for the server and the browser builds, and the docs
-# (warnings as errors: the code leans on intra-doc links). No build enables both features.
+# (warnings as errors: the code leans on intra-doc links; private items too: the docs are for
+# the people who change the server). No build enables both features.
 lint:
 	cargo fmt --check
 	cargo clippy --features ssr --all-targets -- -D warnings
 	cargo clippy --features hydrate --all-targets --target wasm32-unknown-unknown -- -D warnings
-	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features ssr
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --features ssr
 
 ## setup: install what building and testing need, skipping what is present
 setup: setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx

@@ -22,6 +22,9 @@
 //! `server::http` imports axum.
 
 #![recursion_limit = "256"]
+// The docs are for the people who change the server (`make lint` builds them with private
+// items): a module's header links to the private parts it is made of.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod api;
 pub mod app;

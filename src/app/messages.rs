@@ -2,7 +2,7 @@
 //! to the newest unless the reader scrolled up (then a "new messages" button appears).
 //! Opening a room shows a "new" divider where the reader left off, and marks what is shown as
 //! read: the account's position on the server (every device), a guest's in `localStorage`.
-//! Each message is a [`MessageRow`](super::message::MessageRow).
+//! Each message is a [`MessageRow`].
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// A signed-in person as presence and typing know them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
-    /// As [`Message::author`] names them.
+    /// As [`Message::author`](super::Message::author) names them.
     pub key: String,
     /// Their display name.
     pub name: String,
