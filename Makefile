@@ -49,8 +49,10 @@ test-rust:
 
 ## build-test: the server as the tests build it, and the site (release WASM) it serves
 # The site is what ships (the release WASM, optimized by wasm-opt); only the server differs.
+# `cargo test --no-run` (not `cargo build`) builds the server: the tests' dependencies have
+# other features (tokio's test-util), and a `cargo build` would relink it differently each time.
 build-test:
-	cargo build --features ssr --bin longpoll-chat
+	cargo test --features ssr --no-run
 	cargo leptos build --release --frontend-only
 	cp $(TOOLS_DIR)/node_modules/redoc/bundles/redoc.standalone.js $(LEPTOS_SITE_ROOT)/
 

@@ -65,6 +65,23 @@ fn history(of: &str) -> HistoryRequest {
     }
 }
 
+/// A stream of one room, from `from`.
+fn stream_of(client_id: &str, of: &str, from: StreamFrom) -> StreamRequest {
+    StreamRequest {
+        client_id: ClientId::parse(client_id).unwrap(),
+        rooms: vec![Follow {
+            room: room(of),
+            from,
+            live_version: None,
+            open: false,
+        }],
+        timeout: Duration::from_secs(25),
+        holder: None,
+        owner: ClientOwner::default(),
+        person: None,
+    }
+}
+
 fn status<T: std::fmt::Debug>(result: Result<T, ChatError>) -> u16 {
     result.unwrap_err().status_code()
 }
@@ -236,19 +253,7 @@ async fn a_stream_loses_a_room_its_person_is_removed_from_while_it_waits() {
     let bob = person(&chat, "bob").await;
     chat.create_room(&alice, room("team"), true).await.unwrap();
     chat.add_member(&alice, &room("team"), "bob").await.unwrap();
-    let request = StreamRequest {
-        client_id: ClientId::parse("bobs-tab").unwrap(),
-        rooms: vec![Follow {
-            room: room("team"),
-            from: StreamFrom::Now,
-            live_version: None,
-            open: false,
-        }],
-        timeout: Duration::from_secs(25),
-        holder: None,
-        owner: ClientOwner::default(),
-        person: None,
-    };
+    let request = stream_of("bobs-tab", "team", StreamFrom::Now);
     let stream = tokio::spawn({
         let (chat, bob) = (chat.clone(), bob.clone());
         async move { chat.stream(&bob, request).await }
@@ -275,19 +280,7 @@ async fn a_stream_naming_a_room_it_may_not_read_is_answered_without_waiting() {
     let chat = chat().await;
     let alice = person(&chat, "alice").await;
     chat.create_room(&alice, room("team"), true).await.unwrap();
-    let request = StreamRequest {
-        client_id: ClientId::parse("guest-tab").unwrap(),
-        rooms: vec![Follow {
-            room: room("team"),
-            from: StreamFrom::Start,
-            live_version: None,
-            open: false,
-        }],
-        timeout: Duration::from_secs(25),
-        holder: None,
-        owner: ClientOwner::default(),
-        person: None,
-    };
+    let request = stream_of("guest-tab", "team", StreamFrom::Start);
     let answer = chat.stream(&guest(), request).await.unwrap();
     assert!(answer.rooms[0].unavailable);
 }

@@ -46,22 +46,7 @@ impl Identity {
         room: &str,
         key: &str,
     ) -> Result<Option<PrivateRoomRecord>, ChatError> {
-        let Some(current) = self.rooms().get(room) else {
-            return Ok(None);
-        };
-        if !(self.store())
-            .add_member(room, key)
-            .await
-            .map_err(store_failed)?
-        {
-            return Ok(None);
-        }
-        let mut record = (*current).clone();
-        if key != record.owner {
-            record.members.insert(key.to_owned());
-        }
-        self.rooms().put(record.clone());
-        Ok(Some(record))
+        self.change_membership(room, key, Membership::Add).await
     }
 
     /// Removes the account `key` from the private room; the room as it is now, or `None` if
@@ -71,18 +56,37 @@ impl Identity {
         room: &str,
         key: &str,
     ) -> Result<Option<PrivateRoomRecord>, ChatError> {
+        self.change_membership(room, key, Membership::Remove).await
+    }
+
+    async fn change_membership(
+        &self,
+        room: &str,
+        key: &str,
+        change: Membership,
+    ) -> Result<Option<PrivateRoomRecord>, ChatError> {
         let Some(current) = self.rooms().get(room) else {
             return Ok(None);
         };
-        if !(self.store())
-            .remove_member(room, key)
-            .await
-            .map_err(store_failed)?
-        {
+        let store = self.store();
+        let changed = match change {
+            Membership::Add => store.add_member(room, key).await,
+            Membership::Remove => store.remove_member(room, key).await,
+        };
+        if !changed.map_err(store_failed)? {
             return Ok(None);
         }
         let mut record = (*current).clone();
-        record.members.remove(key);
+        match change {
+            // The owner is no member of their own room.
+            Membership::Add if key == record.owner => {}
+            Membership::Add => {
+                record.members.insert(key.to_owned());
+            }
+            Membership::Remove => {
+                record.members.remove(key);
+            }
+        }
         self.rooms().put(record.clone());
         Ok(Some(record))
     }
@@ -118,4 +122,10 @@ impl Identity {
             .await
             .map_err(store_failed)
     }
+}
+
+#[derive(Clone, Copy)]
+enum Membership {
+    Add,
+    Remove,
 }
