@@ -4,15 +4,12 @@
 //! installs a process-wide one (`server::metrics::install`), which every broker opened after
 //! it would count into, other tests' too; so this test's broker opens with a recorder of its
 //! own, current on the test's thread only, and `/metrics` renders that one.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use common::app::{get, message, send_request, TestApp};
+use crate::common::app::{get, message, send_request, TestApp};
 use longpoll_chat::server::HttpConfig;
 use metrics_exporter_prometheus::PrometheusBuilder;
 

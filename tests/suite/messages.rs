@@ -2,12 +2,9 @@
 //! messages as they are now, a stream carries each change in order with the messages, a poll
 //! still answers new messages only, every refusal is a 4xx that changes nothing, and changes
 //! survive a restart on SQLite (real processes).
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{
+use crate::common::{
     accounts::{
         assert_refused, bearer, empty_request, json_request, jwt_setup, private_room, signed_in,
     },
@@ -83,7 +80,7 @@ async fn history_shows_edits_deletions_and_reactions_and_a_stream_carries_each_i
     let typo = send_as(&app, &alice, room, "helo").await;
     let gone = send_as(&app, &alice, room, "oops").await;
     // A guest's message, the seed's shape: nothing new in it.
-    let guest = app.send(common::app::message(room, "guest", "hi")).await;
+    let guest = app.send(crate::common::app::message(room, "guest", "hi")).await;
     assert_eq!(guest.status, StatusCode::OK);
 
     let edited = ok(edit(&app, Some(&alice), &typo, "hello").await);
@@ -188,7 +185,7 @@ async fn every_refusal_is_a_clear_4xx_and_changes_nothing() {
     let room = "msg-refusals";
     let id = send_as(&app, &alice, room, "mine").await;
     let guest = app
-        .send(common::app::message(room, "guest", "a guest's"))
+        .send(crate::common::app::message(room, "guest", "a guest's"))
         .await;
     let guest_id = guest.json["message_id"].as_str().unwrap().to_owned();
     let before = history(&app, None, room).await;
@@ -477,12 +474,12 @@ async fn changes_share_the_send_rate_limit_and_past_it_change_nothing() {
     use std::num::NonZeroU32;
 
     let one = NonZeroU32::new(1).unwrap();
-    let app = TestApp::build(common::app::Setup {
+    let app = TestApp::build(crate::common::app::Setup {
         chat: ChatOptions {
             send_limiter: Some(SendLimiter::new(one, one)),
             ..ChatOptions::default()
         },
-        ..common::app::Setup::default()
+        ..crate::common::app::Setup::default()
     })
     .await;
     let alice = signed_in(&app, "alice").await;
@@ -504,12 +501,12 @@ async fn toggling_a_reaction_past_the_rate_per_person_and_message_is_refused() {
     use longpoll_chat::server::{chat::ChatOptions, send_limit::ChangeLimiter};
     use std::num::NonZeroU32;
 
-    let app = TestApp::build(common::app::Setup {
+    let app = TestApp::build(crate::common::app::Setup {
         chat: ChatOptions {
             change_limiter: Some(ChangeLimiter::per_minute(NonZeroU32::new(4).unwrap())),
             ..ChatOptions::default()
         },
-        ..common::app::Setup::default()
+        ..crate::common::app::Setup::default()
     })
     .await;
     let alice = signed_in(&app, "alice").await;

@@ -8,16 +8,13 @@
 //!
 //! The real binary where the process matters; `serve` in-process, on tokio's paused clock,
 //! where the test is about waiting.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     net::SocketAddr,
     time::{Duration, Instant},
 };
 
-use common::{
+use crate::common::{
     app::TestApp,
     process::{client, until_held, Server},
 };

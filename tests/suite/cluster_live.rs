@@ -2,13 +2,10 @@
 //! one instance is online on the other, typing there reaches the other's streams and ends with
 //! the message, and the people of a killed instance are gone from the other's `online` soon
 //! after its grace period.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     process::{call, client, sign_up_and_in, until_held, Server},
     redis::RedisServer,
 };

@@ -7,13 +7,10 @@
 //!
 //! The schema-driven fuzz run (`make test-api-fuzz`, `tests/schemathesis/`) checks the same
 //! agreement from outside, over HTTP, with the fuzzer's own reading of the patterns.
-#![cfg(feature = "ssr")]
 
 use std::{iter::Peekable, ops::RangeInclusive, str::Chars};
 
-mod common;
-
-use common::app::TestApp;
+use crate::common::app::TestApp;
 use longpoll_chat::model::{
     parse_message_id, ClientId, MessageText, RoomName, SenderName, ACCOUNT_NAME_MAX_CHARS,
     ACCOUNT_NAME_PATTERN, CLIENT_ID_MAX_CHARS, CLIENT_ID_PATTERN, CONTROL_CLASS, DEFAULT_ROOM,

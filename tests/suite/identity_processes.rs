@@ -2,9 +2,6 @@
 //! sharing a Redis, and end everywhere at sign-out; private-room membership changed on one
 //! instance ends polls on another; the operator's `accounts` commands work on the store a
 //! server uses.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     io::Write,
@@ -12,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use common::{
+use crate::common::{
     process::{call, client, sign_in, sign_up_and_in, until_held, Server, PASSWORD},
     redis::RedisServer,
 };
@@ -129,7 +126,7 @@ async fn a_session_made_on_one_instance_works_on_the_other_until_signed_out_ther
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    common::eventually(
+    crate::common::eventually(
         Duration::from_secs(10),
         "A refuses the revoked session",
         || async { me(&client, &a, &token).await == StatusCode::UNAUTHORIZED },
@@ -168,7 +165,7 @@ async fn a_member_removed_on_one_instance_loses_their_poll_on_the_other() {
     assert_eq!(status, StatusCode::CREATED);
     // B learns of the room: others get 404 there too.
     let outsider = sign_up_and_in(&client, &b, "tess").await;
-    common::eventually(
+    crate::common::eventually(
         Duration::from_secs(10),
         "B hides the private room",
         || async {
@@ -183,7 +180,7 @@ async fn a_member_removed_on_one_instance_loses_their_poll_on_the_other() {
     let invite = a.url("/api/rooms/shared-secret/members/sam");
     let (status, _) = call(&client, Method::PUT, invite, Some(&owner), None).await;
     assert_eq!(status, StatusCode::OK);
-    common::eventually(
+    crate::common::eventually(
         Duration::from_secs(10),
         "B lets the new member in",
         || async {

@@ -3,12 +3,9 @@
 //! are refused to guests, other sites' token holders and rooms the caller may not see (each
 //! refusal checked to change nothing), leave with a lost private room, and survive a restart
 //! on SQLite (real processes).
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::http::{header, Method, StatusCode};
-use common::{
+use crate::common::{
     accounts::{
         assert_refused, bearer, empty_request, json_request, jwt_setup, new_session, private_room,
         signed_in,

@@ -1,12 +1,9 @@
 //! Presence and typing through the whole app: a stream that asks (`live_version`) learns who
 //! is there and who types, `GET /api/rooms/{room}/online` says the same, and every refusal
 //! (guests typing, private rooms, bad names) is a 4xx that shows nothing.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{
+use crate::common::{
     accounts::{
         assert_refused, bearer, empty_request, json_request, private_room, signed_in, with_cookie,
     },
@@ -61,7 +58,7 @@ async fn a_stream_that_asks_learns_who_is_there_and_who_types() {
     assert_eq!(online["typing"], json!(["bob"]));
     // Bob's message ends his typing at once.
     let sent = bearer(
-        common::app::send_request(json!({"room": room, "text": "hi"})),
+        crate::common::app::send_request(json!({"room": room, "text": "hi"})),
         &bob,
     );
     assert_eq!(app.call(sent).await.status, StatusCode::OK);

@@ -1,9 +1,6 @@
 //! `/openapi.json` checked against the server's real answers: every documented operation is
 //! called so as to produce each documented status it can be driven to here, and every answer
 //! must have a documented status and match the documented schema.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::num::NonZeroU32;
 
@@ -11,7 +8,7 @@ use axum::{
     body::Body,
     http::{Method, Request},
 };
-use common::{
+use crate::common::{
     accounts::jwt_setup,
     app::{get, message, post, send_request, Setup, TestApp},
 };
@@ -128,7 +125,7 @@ async fn every_documented_endpoint_answers_as_documented() {
     let spec: Value = app.get("/openapi.json").await.json;
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     // The numbers, patterns and defaults it states are checked against the model in
-    // tests/schema.rs.
+    // tests/suite/schema.rs.
 
     let mut checker = Checker {
         spec,

@@ -1,15 +1,12 @@
 //! Graceful shutdown of the real binary: on SIGTERM with 1,000 polls held it answers every one
 //! of them timeout-shaped, finishes in-flight work and exits 0 within 2 seconds.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     process::Command,
     time::{Duration, Instant},
 };
 
-use common::{
+use crate::common::{
     eventually,
     process::{held_polls, Server},
 };

@@ -1,14 +1,11 @@
 //! Arbitrary query strings, paths, content types and bodies thrown at the REST API of the whole
 //! app: never a 5xx, never a panic, always a JSON body.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::{
     body::Body,
     http::{header, Request},
 };
-use common::app::{call_raw, TestApp};
+use crate::common::app::{call_raw, TestApp};
 use proptest::prelude::*;
 
 /// Runs `request` against a fresh app on a paused clock (held polls end at their timeout

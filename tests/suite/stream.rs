@@ -1,11 +1,8 @@
 //! `POST /api/stream` through the whole app: one held request for many rooms, its refusals,
 //! and private rooms appearing, disappearing and refused while it is held.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::http::{header, Method, StatusCode};
-use common::{
+use crate::common::{
     accounts::{bearer, empty_request, json_request, private_room, signed_in},
     app::{get, post, Answer, TestApp},
 };
@@ -331,7 +328,7 @@ async fn a_guests_stream_of_unused_names_makes_no_rooms_yet_hears_their_first_me
             .any(|room| room.as_str().unwrap().starts_with("nobody-wrote-")),
         "{listed:?}"
     );
-    app.send(common::app::message("nobody-wrote-7", "g", "first"))
+    app.send(crate::common::app::message("nobody-wrote-7", "g", "first"))
         .await;
     let answer = held.await.unwrap();
     assert_eq!(

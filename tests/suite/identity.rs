@@ -1,14 +1,11 @@
 //! Who is talking and who may read, through the whole app: accounts and sessions, stamped
 //! senders, guests, private rooms and their members, per-user send limits, and refusals of
 //! cross-site changes. Every refusal is checked to change nothing.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::num::NonZeroU32;
 
 use axum::http::{header, Method, StatusCode};
-use common::{
+use crate::common::{
     accounts::{
         assert_refused, bearer, credentials, empty_request, json_request, jwt_setup, private_room,
         sign_up, signed_in,
@@ -1044,7 +1041,7 @@ async fn the_default_room_and_rooms_in_use_cannot_be_taken_private() {
     let refused = app.call(make_private("joined-only")).await;
     assert_refused(&refused, StatusCode::CONFLICT, "a room of that name exists");
     let held = app.spawn(get("/api/poll?client_id=waiter&room=waited-on"));
-    common::eventually(
+    crate::common::eventually(
         std::time::Duration::from_secs(5),
         "the poll is held",
         || async { app.broker.held_polls() == 1 },
@@ -1073,7 +1070,7 @@ async fn nobody_ends_or_takes_over_another_ones_client_id() {
         get("/api/poll?client_id=alices-laptop&room=owned"),
         &alice,
     ));
-    common::eventually(
+    crate::common::eventually(
         std::time::Duration::from_secs(5),
         "the poll is held",
         || async { app.broker.held_polls() == 1 },

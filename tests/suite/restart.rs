@@ -1,13 +1,10 @@
 //! Real server processes on a SQLite file: killed with SIGKILL right after acknowledging
 //! messages, then started again. Nothing acknowledged may be lost, duplicated or reordered,
 //! and clients polling with cursors carry on across the restart.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::Duration;
 
-use common::process::{client, get_json, ids, send, Server};
+use crate::common::process::{client, get_json, ids, send, Server};
 use serde_json::Value;
 use tempfile::TempDir;
 

@@ -1,16 +1,13 @@
 //! Several real server processes sharing rooms through one private Redis: polls answered by sends
 //! on another instance, cursors that work on every instance, cluster-wide stats, a Redis outage
 //! and an instance killed while clients poll it.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     collections::HashSet,
     time::{Duration, Instant},
 };
 
-use common::{
+use crate::common::{
     eventually,
     process::{client, get_json, ids, poll, send, until_held, Server},
     redis::RedisServer,

@@ -1,8 +1,5 @@
 //! The assembled application, as `main` serves it: what sits around the REST adapter — the send
 //! rate limit shared by REST and server functions, CORS, compression, readiness.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::num::NonZeroU32;
 
@@ -10,7 +7,7 @@ use axum::{
     body::Body,
     http::{header, Request, StatusCode},
 };
-use common::app::{get, message, post, send_request, Setup, TestApp};
+use crate::common::app::{get, message, post, send_request, Setup, TestApp};
 use longpoll_chat::server::{chat::ChatOptions, send_limit::SendLimiter, HttpConfig};
 use serde_json::json;
 
