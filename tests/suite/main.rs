@@ -11,6 +11,8 @@
 //! - the Prometheus recorder `main` installs: [`metrics`] counts into a recorder of its own;
 //! - leptos_router's route generation, which stalls any page rendered meanwhile: apps are built
 //!   and pages rendered under one lock (`common::app`);
+//! - the limit on open files, which one test's thousand held polls come near: the first server a
+//!   test starts lifts it to the hard limit (`common::process`);
 //!
 //! Nothing else is shared: no test sets environment variables or the current directory, ports
 //! are free ones the kernel picks, and each test names rooms and accounts of its own or opens an
