@@ -4,7 +4,10 @@
 //! This is the only place that builds the app or opens a broker, so a move of either touches
 //! this file alone.
 
-use std::time::{Duration, Instant};
+use std::{
+    num::NonZeroU32,
+    time::{Duration, Instant},
+};
 
 use axum::{
     body::{Body, Bytes},
@@ -17,6 +20,7 @@ use longpoll_chat::{
     server::{
         chat::{Chat, ChatOptions},
         identity::{Identity, IdentityConfig},
+        send_limit::SendLimiter,
         store::StoreConfig,
         Broker, BrokerConfig, HttpConfig,
     },
@@ -77,6 +81,15 @@ impl TestApp {
         Self::build(Setup {
             broker,
             http,
+            ..Setup::default()
+        })
+        .await
+    }
+
+    /// The app with sends limited as [`send_limit`] says.
+    pub async fn with_send_limit(burst: u32) -> Self {
+        Self::build(Setup {
+            chat: send_limit(burst),
             ..Setup::default()
         })
         .await
@@ -166,6 +179,17 @@ impl TestApp {
             self.broker.held_polls() == count
         })
         .await;
+    }
+}
+
+/// Chat options that limit sends to one a second after a burst of `burst`, as
+/// `--send-rate 1 --send-burst {burst}` does.
+pub fn send_limit(burst: u32) -> ChatOptions {
+    let one = NonZeroU32::new(1).unwrap();
+    let burst = NonZeroU32::new(burst).expect("a burst of one or more");
+    ChatOptions {
+        send_limiter: Some(SendLimiter::new(one, burst)),
+        ..ChatOptions::default()
     }
 }
 

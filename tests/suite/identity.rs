@@ -10,11 +10,11 @@ use crate::common::{
         assert_refused, bearer, credentials, empty_request, json_request, jwt_setup, private_room,
         sign_up, signed_in,
     },
-    app::{get, message, post, send_request, Setup, TestApp},
+    app::{get, message, post, send_limit, send_request, Setup, TestApp},
 };
 use longpoll_chat::{
     model::{AccountName, Password},
-    server::{chat::ChatOptions, identity::IdentityConfig, send_limit::SendLimiter, HttpConfig},
+    server::{identity::IdentityConfig, HttpConfig},
 };
 use serde_json::{json, Value};
 
@@ -491,15 +491,7 @@ async fn deleting_a_private_room_deletes_its_messages_and_ends_its_polls() {
 
 #[tokio::test]
 async fn send_limits_count_per_user_not_per_shared_address() {
-    let one = NonZeroU32::new(1).unwrap();
-    let app = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::with_send_limit(1).await;
     // In-process requests all come from one address, like users behind one proxy.
     let first = signed_in(&app, "nell").await;
     let second = signed_in(&app, "otto").await;
@@ -705,12 +697,8 @@ async fn another_sites_tokens_let_their_holders_in_and_into_the_rooms_they_name_
 
 #[tokio::test]
 async fn only_trusted_proxies_name_the_client_for_guest_send_limits() {
-    let one = NonZeroU32::new(1).unwrap();
     let app = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
+        chat: send_limit(1),
         // In-process requests come from 0.0.0.0, standing for the proxy here.
         http: HttpConfig {
             trusted_proxies: "0.0.0.0".parse().unwrap(),
@@ -740,14 +728,7 @@ async fn only_trusted_proxies_name_the_client_for_guest_send_limits() {
     );
 
     // An untrusted peer's header is ignored: every guest shares the peer's bucket.
-    let untrusted = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let untrusted = TestApp::with_send_limit(1).await;
     assert_eq!(
         untrusted.call(from("203.0.113.1", "a")).await.status,
         StatusCode::OK
@@ -990,15 +971,7 @@ fn sign_up_is_switched_off_and_limited_by_flags() {
 
 #[tokio::test]
 async fn past_the_send_limit_a_guest_learns_nothing_of_which_names_are_accounts() {
-    let one = NonZeroU32::new(1).unwrap();
-    let app = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::with_send_limit(1).await;
     sign_up(&app, "alice").await;
     assert_eq!(
         app.send(message("oracle", "g", "the one allowed"))

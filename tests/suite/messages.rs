@@ -470,18 +470,7 @@ async fn changes_survive_a_restart_on_sqlite() {
 
 #[tokio::test]
 async fn changes_share_the_send_rate_limit_and_past_it_change_nothing() {
-    use longpoll_chat::server::{chat::ChatOptions, send_limit::SendLimiter};
-    use std::num::NonZeroU32;
-
-    let one = NonZeroU32::new(1).unwrap();
-    let app = TestApp::build(crate::common::app::Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
-        ..crate::common::app::Setup::default()
-    })
-    .await;
+    let app = TestApp::with_send_limit(1).await;
     let alice = signed_in(&app, "alice").await;
     // The send takes the only token of the burst: a reaction right after is one too many.
     let id = send_as(&app, &alice, "msg-limited", "hi").await;

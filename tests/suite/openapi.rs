@@ -2,17 +2,15 @@
 //! called so as to produce each documented status it can be driven to here, and every answer
 //! must have a documented status and match the documented schema.
 
-use std::num::NonZeroU32;
-
 use axum::{
     body::Body,
     http::{Method, Request},
 };
 use crate::common::{
     accounts::jwt_setup,
-    app::{get, message, post, send_request, Setup, TestApp},
+    app::{get, message, post, send_request, TestApp},
 };
-use longpoll_chat::server::{chat::ChatOptions, send_limit::SendLimiter, BrokerConfig, HttpConfig};
+use longpoll_chat::server::{BrokerConfig, HttpConfig};
 use serde_json::{json, Value};
 
 fn stream(body: Value) -> Request<Body> {
@@ -222,15 +220,7 @@ async fn every_documented_endpoint_answers_as_documented() {
         .await;
     let late = stream(json!({"client_id": "late", "rooms": [{"room": "a"}]}));
     checker.check(&full, "/api/stream", late).await;
-    let one = NonZeroU32::new(1).unwrap();
-    let limited = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let limited = TestApp::with_send_limit(1).await;
     for text in ["first", "second"] {
         let request = send_request(message("spec", "spec", text));
         checker.check(&limited, "/api/send", request).await;
