@@ -11,6 +11,7 @@ use std::{
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use tempfile::TempDir;
 
 use super::eventually;
 
@@ -106,6 +107,11 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `--store` of a SQLite file in `dir`.
+pub fn sqlite(dir: &TempDir) -> String {
+    format!("sqlite:{}", dir.path().join("chat.db").display())
 }
 
 /// Lifts the soft limit on open files of this test process to its hard limit, once, as the

@@ -10,7 +10,7 @@ use std::{
 };
 
 use crate::common::{
-    process::{call, client, sign_in, sign_up_and_in, until_held, Server, PASSWORD},
+    process::{call, client, sign_in, sign_up_and_in, sqlite, until_held, Server, PASSWORD},
     redis::RedisServer,
 };
 use reqwest::{Client, Method, StatusCode};
@@ -54,7 +54,7 @@ async fn me(client: &Client, server: &Server, token: &str) -> StatusCode {
 #[tokio::test]
 async fn accounts_made_by_the_operator_sign_in_and_sessions_survive_a_restart() {
     let dir = TempDir::new().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("chat.db").display());
+    let store = sqlite(&dir);
     let (ok, said) = operator(&store, &["create", "Admin"], &format!("{PASSWORD}\n"));
     assert!(ok, "{said}");
     let (ok, said) = operator(&store, &["create", "admin"], &format!("{PASSWORD}\n"));

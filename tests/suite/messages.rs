@@ -9,7 +9,7 @@ use crate::common::{
         assert_refused, bearer, empty_request, json_request, jwt_setup, private_room, signed_in,
     },
     app::{get, send_request, Answer, TestApp},
-    process::{client, Server},
+    process::{self, client, sign_up_and_in, sqlite, Server},
 };
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -364,43 +364,18 @@ async fn a_token_naming_an_account_never_changes_that_account_s_messages() {
 #[tokio::test]
 async fn changes_survive_a_restart_on_sqlite() {
     let dir = TempDir::new().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("chat.db").display());
+    let store = sqlite(&dir);
     let client = client();
     let server = Server::start(&store, "127.0.0.1:0");
-    let credentials = json!({"name": "rhea", "password": "correct horse battery"});
-    let call =
-        |method: reqwest::Method, path: String, token: Option<String>, body: Option<Value>| {
-            let client = client.clone();
-            async move {
-                let mut request = client.request(method, path);
-                if let Some(token) = token {
-                    request = request.bearer_auth(token);
-                }
-                if let Some(body) = body {
-                    request = request.json(&body);
-                }
-                let response = request.send().await.unwrap();
-                let status = response.status();
-                let json: Value = response.json().await.unwrap();
-                assert!(status.is_success(), "{status}: {json}");
-                json
-            }
-        };
-    call(
-        reqwest::Method::POST,
-        server.url("/api/accounts"),
-        None,
-        Some(credentials.clone()),
-    )
-    .await;
-    let session = call(
-        reqwest::Method::POST,
-        server.url("/api/sessions"),
-        None,
-        Some(credentials),
-    )
-    .await;
-    let token = session["token"].as_str().map(str::to_owned);
+    let call = |method: reqwest::Method, url: String, token: Option<String>, body: Option<Value>| {
+        let client = client.clone();
+        async move {
+            let (status, json) = process::call(&client, method, url, token.as_deref(), body).await;
+            assert!(status.is_success(), "{status}: {json}");
+            json
+        }
+    };
+    let token = Some(sign_up_and_in(&client, &server, "rhea").await);
     let room = "msg-durable";
     let send = |text: &str| {
         call(

@@ -4,13 +4,9 @@
 
 use std::time::Duration;
 
-use crate::common::process::{client, get_json, ids, send, Server};
+use crate::common::process::{client, get_json, ids, send, sqlite, Server};
 use serde_json::Value;
 use tempfile::TempDir;
-
-fn sqlite(dir: &TempDir) -> String {
-    format!("sqlite:{}", dir.path().join("chat.db").display())
-}
 
 #[tokio::test]
 async fn acknowledged_messages_survive_sigkill_with_their_ids_order_and_cursors() {
