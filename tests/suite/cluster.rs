@@ -8,27 +8,11 @@ use std::{
 };
 
 use crate::common::{
+    cluster::Cluster,
     eventually,
-    process::{client, get_json, ids, poll, send, until_held, Server},
-    redis::RedisServer,
+    process::{client, get_json, ids, poll, send, until_held},
 };
 use serde_json::{json, Value};
-
-/// Two instances on one Redis.
-struct Cluster {
-    redis: RedisServer,
-    a: Server,
-    b: Server,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let redis = RedisServer::start();
-        let a = Server::start(&redis.url(), "127.0.0.1:0");
-        let b = Server::start(&redis.url(), "127.0.0.1:0");
-        Self { redis, a, b }
-    }
-}
 
 #[tokio::test]
 async fn a_poll_held_on_one_instance_is_answered_by_a_send_on_the_other() {

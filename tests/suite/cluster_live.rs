@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use crate::common::{
+    cluster::Cluster,
     process::{call, client, sign_up_and_in, until_held, Server},
-    redis::RedisServer,
 };
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
@@ -17,25 +17,8 @@ const GRACE_SECS: u64 = 2;
 const ROOM: &str = "lobby";
 
 /// Two instances on one Redis, with a short presence grace period.
-struct Cluster {
-    _redis: RedisServer,
-    a: Server,
-    b: Server,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let redis = RedisServer::start();
-        let grace = GRACE_SECS.to_string();
-        let options = ["--presence-grace-secs", grace.as_str()];
-        let a = Server::start_with(&redis.url(), "127.0.0.1:0", &options);
-        let b = Server::start_with(&redis.url(), "127.0.0.1:0", &options);
-        Self {
-            _redis: redis,
-            a,
-            b,
-        }
-    }
+fn start_cluster() -> Cluster {
+    Cluster::start_with(&["--presence-grace-secs", &GRACE_SECS.to_string()])
 }
 
 /// Holds a stream of [`ROOM`] on `server` as `token`'s person, knowing live version `known`;
@@ -126,7 +109,7 @@ async fn alice_streams_on_a_seen_by_bob_on_b(
 
 #[tokio::test]
 async fn someone_streaming_through_one_instance_is_online_and_typing_on_the_other() {
-    let cluster = Cluster::start();
+    let cluster = start_cluster();
     let client = client();
     let (alice, bob, live, _present) = alice_streams_on_a_seen_by_bob_on_b(&cluster, &client).await;
     assert_eq!(names(&live, "online"), ["alice", "bob"]);
@@ -163,7 +146,7 @@ async fn someone_streaming_through_one_instance_is_online_and_typing_on_the_othe
 
 #[tokio::test]
 async fn the_people_of_an_instance_that_dies_are_gone_from_the_other_after_a_while() {
-    let cluster = Cluster::start();
+    let cluster = start_cluster();
     let client = client();
     let (_, bob, _, _present) = alice_streams_on_a_seen_by_bob_on_b(&cluster, &client).await;
 

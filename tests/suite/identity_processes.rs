@@ -10,8 +10,8 @@ use std::{
 };
 
 use crate::common::{
+    cluster::Cluster,
     process::{call, client, sign_in, sign_up_and_in, sqlite, until_held, Server, PASSWORD},
-    redis::RedisServer,
 };
 use reqwest::{Client, Method, StatusCode};
 use serde_json::json;
@@ -109,9 +109,7 @@ async fn accounts_made_by_the_operator_sign_in_and_sessions_survive_a_restart() 
 
 #[tokio::test]
 async fn a_session_made_on_one_instance_works_on_the_other_until_signed_out_there() {
-    let redis = RedisServer::start();
-    let a = Server::start(&redis.url(), "127.0.0.1:0");
-    let b = Server::start(&redis.url(), "127.0.0.1:0");
+    let Cluster { redis: _redis, a, b } = Cluster::start();
     let client = client();
     let token = sign_up_and_in(&client, &a, "quinn").await;
     assert_eq!(me(&client, &b, &token).await, StatusCode::OK);
@@ -147,9 +145,7 @@ async fn a_session_made_on_one_instance_works_on_the_other_until_signed_out_ther
 
 #[tokio::test]
 async fn a_member_removed_on_one_instance_loses_their_poll_on_the_other() {
-    let redis = RedisServer::start();
-    let a = Server::start(&redis.url(), "127.0.0.1:0");
-    let b = Server::start(&redis.url(), "127.0.0.1:0");
+    let Cluster { redis: _redis, a, b } = Cluster::start();
     let client = client();
     let owner = sign_up_and_in(&client, &a, "rita").await;
     let member = sign_up_and_in(&client, &a, "sam").await;
