@@ -6,6 +6,7 @@ use axum::http::{Method, StatusCode};
 use crate::common::{
     accounts::{
         assert_refused, bearer, empty_request, json_request, private_room, signed_in, with_cookie,
+        with_token,
     },
     app::{get, post, TestApp},
 };
@@ -13,10 +14,7 @@ use serde_json::{json, Value};
 
 fn typing(room: &str, token: Option<&str>) -> axum::http::Request<axum::body::Body> {
     let request = empty_request(Method::POST, &format!("/api/rooms/{room}/typing"));
-    match token {
-        Some(token) => bearer(request, token),
-        None => request,
-    }
+    with_token(request, token)
 }
 
 fn stream(client: &str, room: &str, live_version: u64) -> axum::http::Request<axum::body::Body> {

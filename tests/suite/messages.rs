@@ -7,6 +7,7 @@ use axum::http::{Method, StatusCode};
 use crate::common::{
     accounts::{
         assert_refused, bearer, empty_request, json_request, jwt_setup, private_room, signed_in,
+        with_token,
     },
     app::{get, send_request, Answer, TestApp},
     process::{self, client, sign_up_and_in, sqlite, Server},
@@ -43,16 +44,6 @@ async fn react(app: &TestApp, token: Option<&str>, id: &str, emoji: &str, add: b
     let uri = format!("/api/messages/{id}/reactions/{emoji}");
     app.call(with_token(empty_request(method, &uri), token))
         .await
-}
-
-fn with_token(
-    request: axum::http::Request<axum::body::Body>,
-    token: Option<&str>,
-) -> axum::http::Request<axum::body::Body> {
-    match token {
-        Some(token) => bearer(request, token),
-        None => request,
-    }
 }
 
 fn ok(answer: Answer) -> Value {

@@ -7,7 +7,7 @@ use axum::{
     http::{Method, Request},
 };
 use crate::common::{
-    accounts::jwt_setup,
+    accounts::{empty_request, json_request, jwt_setup, signed_in, with_token},
     app::{get, message, post, send_request, TestApp},
 };
 use longpoll_chat::server::{BrokerConfig, HttpConfig};
@@ -331,17 +331,11 @@ async fn every_documented_endpoint_answers_as_documented() {
 }
 
 fn request(method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> Request<Body> {
-    let mut builder = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        builder = builder.header("authorization", format!("Bearer {token}"));
-    }
-    match body {
-        Some(body) => builder
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-        None => builder.body(Body::empty()).unwrap(),
-    }
+    let request = match body {
+        Some(body) => json_request(method, uri, body),
+        None => empty_request(method, uri),
+    };
+    with_token(request, token)
 }
 
 /// Accounts, sessions, rooms and members, each driven to its documented answers.
@@ -519,27 +513,11 @@ async fn check_identity(checker: &mut Checker, app: &TestApp) {
     }
 }
 
-/// Signs `name` up and in on `app`; returns the session token.
-async fn session_of(app: &TestApp, name: &str) -> String {
-    let body = json!({"name": name, "password": "correct horse battery"});
-    app.call(request(
-        Method::POST,
-        "/api/accounts",
-        None,
-        Some(body.clone()),
-    ))
-    .await;
-    let session = app
-        .call(request(Method::POST, "/api/sessions", None, Some(body)))
-        .await;
-    session.json["token"].as_str().unwrap().to_owned()
-}
-
 /// Joined rooms and read positions, each driven to its documented answers; another site's
 /// token on an app that accepts them for the 403s.
 async fn check_reads(checker: &mut Checker, app: &TestApp) {
-    let reader = session_of(app, "reader").await;
-    let hider = session_of(app, "hider").await;
+    let reader = signed_in(app, "reader").await;
+    let hider = signed_in(app, "hider").await;
     let hidden = json!({"name": "hidden", "private": true});
     app.call(request(
         Method::POST,
@@ -632,8 +610,8 @@ async fn check_reads(checker: &mut Checker, app: &TestApp) {
 /// Edits, deletions and reactions, each driven to its documented answers; then a stream and
 /// the history, which carry what they made.
 async fn check_messages(checker: &mut Checker, app: &TestApp) {
-    let author = session_of(app, "author").await;
-    let other = session_of(app, "other").await;
+    let author = signed_in(app, "author").await;
+    let other = signed_in(app, "other").await;
     let sent = app
         .call(request(
             Method::POST,
@@ -722,7 +700,7 @@ async fn check_messages(checker: &mut Checker, app: &TestApp) {
         checker.check(app, path, request).await;
     }
     let (online, typing) = ("/api/rooms/{room}/online", "/api/rooms/{room}/typing");
-    let hider = session_of(app, "live-hider").await;
+    let hider = signed_in(app, "live-hider").await;
     app.call(request(
         Method::POST,
         "/api/rooms",

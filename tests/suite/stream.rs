@@ -3,7 +3,7 @@
 
 use axum::http::{header, Method, StatusCode};
 use crate::common::{
-    accounts::{bearer, empty_request, json_request, private_room, signed_in},
+    accounts::{bearer, empty_request, json_request, private_room, signed_in, with_token},
     app::{get, post, Answer, TestApp},
 };
 use longpoll_chat::model::MAX_STREAM_ROOMS;
@@ -17,11 +17,7 @@ fn stream_request(body: Value) -> axum::http::Request<axum::body::Body> {
 /// Starts a stream (with the bearer `token`, if any) and returns once the broker holds it.
 async fn spawn_stream(app: &TestApp, body: Value, token: Option<&str>) -> JoinHandle<Answer> {
     let held = app.broker.held_polls();
-    let request = match token {
-        Some(token) => bearer(stream_request(body), token),
-        None => stream_request(body),
-    };
-    let stream = app.spawn(request);
+    let stream = app.spawn(with_token(stream_request(body), token));
     app.until_held(held + 1).await;
     stream
 }
