@@ -310,6 +310,11 @@ pub fn send_request(body: Value) -> Request<Body> {
     post("/api/send", Some("application/json"), body.to_string())
 }
 
+/// `POST /api/stream` with `body` as JSON.
+pub fn stream_request(body: Value) -> Request<Body> {
+    post("/api/stream", Some("application/json"), body.to_string())
+}
+
 /// The body of a send of `text` from `sender` to `room`.
 pub fn message(room: &str, sender: &str, text: &str) -> Value {
     json!({"sender": sender, "text": text, "room": room})

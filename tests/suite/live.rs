@@ -5,10 +5,10 @@
 use axum::http::{Method, StatusCode};
 use crate::common::{
     accounts::{
-        assert_refused, bearer, empty_request, json_request, private_room, signed_in, with_cookie,
+        assert_refused, bearer, empty_request, private_room, signed_in, with_cookie,
         with_token,
     },
-    app::{get, post, TestApp},
+    app::{get, post, stream_request, TestApp},
 };
 use serde_json::{json, Value};
 
@@ -22,7 +22,7 @@ fn stream(client: &str, room: &str, live_version: u64) -> axum::http::Request<ax
         "client_id": client,
         "rooms": [{"room": room, "live_version": live_version}],
     });
-    json_request(Method::POST, "/api/stream", body)
+    stream_request(body)
 }
 
 #[tokio::test]

@@ -8,14 +8,10 @@ use axum::{
 };
 use crate::common::{
     accounts::{empty_request, json_request, jwt_setup, signed_in, with_token},
-    app::{get, message, post, send_request, TestApp},
+    app::{get, message, post, send_request, stream_request, TestApp},
 };
 use longpoll_chat::server::{BrokerConfig, HttpConfig};
 use serde_json::{json, Value};
-
-fn stream(body: Value) -> Request<Body> {
-    post("/api/stream", Some("application/json"), body.to_string())
-}
 
 /// Follows a local `$ref`.
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
@@ -162,13 +158,13 @@ async fn every_documented_endpoint_answers_as_documented() {
         ("/api/poll", get("/api/poll?room=spec")),
         (
             "/api/stream",
-            stream(
+            stream_request(
                 json!({"client_id": "c2", "rooms": [{"room": "spec", "last_message_id": "nope"}]}),
             ),
         ),
         (
             "/api/stream",
-            stream(json!({"client_id": "c2", "rooms": []})),
+            stream_request(json!({"client_id": "c2", "rooms": []})),
         ),
         (
             "/api/stream",
@@ -179,7 +175,7 @@ async fn every_documented_endpoint_answers_as_documented() {
             post("/api/stream", Some("application/json"), huge),
         ),
         ("/api/stream", {
-            let mut request = stream(json!({"client_id": "c2", "rooms": [{"room": "spec"}]}));
+            let mut request = stream_request(json!({"client_id": "c2", "rooms": [{"room": "spec"}]}));
             request.headers_mut().insert(
                 axum::http::header::AUTHORIZATION,
                 "Bearer lpc_not-a-session".parse().unwrap(),
@@ -218,7 +214,7 @@ async fn every_documented_endpoint_answers_as_documented() {
     checker
         .check(&full, "/api/poll", get("/api/poll?client_id=late"))
         .await;
-    let late = stream(json!({"client_id": "late", "rooms": [{"room": "a"}]}));
+    let late = stream_request(json!({"client_id": "late", "rooms": [{"room": "a"}]}));
     checker.check(&full, "/api/stream", late).await;
     let limited = TestApp::with_send_limit(1).await;
     for text in ["first", "second"] {
@@ -741,9 +737,9 @@ async fn check_messages(checker: &mut Checker, app: &TestApp) {
         checker.check(app, path, request).await;
     }
     let live = json!({"client_id": "live", "rooms": [{"room": "changes", "live_version": 0}]});
-    checker.check(app, "/api/stream", stream(live)).await;
+    checker.check(app, "/api/stream", stream_request(live)).await;
     let from = json!({"client_id": "changes", "rooms": [{"room": "changes", "from_start": true}]});
-    checker.check(app, "/api/stream", stream(from)).await;
+    checker.check(app, "/api/stream", stream_request(from)).await;
     checker
         .check(
             app,

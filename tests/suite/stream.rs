@@ -4,15 +4,11 @@
 use axum::http::{header, Method, StatusCode};
 use crate::common::{
     accounts::{bearer, empty_request, json_request, private_room, signed_in, with_token},
-    app::{get, post, Answer, TestApp},
+    app::{get, post, stream_request, Answer, TestApp},
 };
 use longpoll_chat::model::MAX_STREAM_ROOMS;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
-
-fn stream_request(body: Value) -> axum::http::Request<axum::body::Body> {
-    json_request(Method::POST, "/api/stream", body)
-}
 
 /// Starts a stream (with the bearer `token`, if any) and returns once the broker holds it.
 async fn spawn_stream(app: &TestApp, body: Value, token: Option<&str>) -> JoinHandle<Answer> {
@@ -191,10 +187,7 @@ async fn a_private_room_of_others_is_answered_unavailable_and_never_followed() {
 
     let body = json!({"client_id": "peek", "rooms": [{"room": "lobby"}, {"room": "vault", "last_message_id": "00000000-0000-0000-0000-000000000000"}]});
     for token in [Some(stranger.as_str()), None] {
-        let request = match token {
-            Some(token) => bearer(stream_request(body.clone()), token),
-            None => stream_request(body.clone()),
-        };
+        let request = with_token(stream_request(body.clone()), token);
         let answer = app.call(request).await;
         assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(
