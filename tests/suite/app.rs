@@ -5,9 +5,10 @@ use axum::{
     body::Body,
     http::{header, Request, StatusCode},
 };
-use crate::common::app::{get, message, post, send_limit, send_request, Setup, TestApp};
 use longpoll_chat::server::HttpConfig;
 use serde_json::json;
+
+use crate::common::app::{get, message, post, send_limit, send_request, Setup, TestApp};
 
 /// A send of `text` to the rate-limited room.
 fn limited_send(text: &str) -> Request<Body> {

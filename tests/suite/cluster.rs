@@ -7,12 +7,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use serde_json::{json, Value};
+
 use crate::common::{
     cluster::Cluster,
     eventually,
     process::{client, get_json, ids, poll, send, until_held},
 };
-use serde_json::{json, Value};
 
 #[tokio::test]
 async fn a_poll_held_on_one_instance_is_answered_by_a_send_on_the_other() {

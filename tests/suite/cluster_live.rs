@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+
 use crate::common::{
     cluster::Cluster,
     process::{call, client, sign_up_and_in, until_held, Server},
 };
-use reqwest::{Client, Method, StatusCode};
-use serde_json::{json, Value};
 
 /// A short grace period, so that a leave is final within the test's patience.
 const GRACE_SECS: u64 = 2;

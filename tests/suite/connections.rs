@@ -14,16 +14,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::common::{
-    app::TestApp,
-    process::{client, until_held, Server},
-};
 use longpoll_chat::server::http::serve::{self, ServeOptions};
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
     task::JoinSet,
+};
+
+use crate::common::{
+    app::TestApp,
+    process::{client, until_held, Server},
 };
 
 #[tokio::test]

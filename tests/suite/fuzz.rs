@@ -5,8 +5,9 @@ use axum::{
     body::Body,
     http::{header, Request},
 };
-use crate::common::app::{call_raw, TestApp};
 use proptest::prelude::*;
+
+use crate::common::app::{call_raw, TestApp};
 
 /// Runs `request` against a fresh app on a paused clock (held polls end at their timeout
 /// at once) and checks the answer.

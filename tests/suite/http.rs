@@ -7,9 +7,10 @@ use axum::{
     body::Body,
     http::{header, Request, StatusCode},
 };
-use crate::common::app::{call, get, post, Answer, TestApp};
 use longpoll_chat::server::{BrokerConfig, HttpConfig};
 use serde_json::json;
+
+use crate::common::app::{call, get, post, Answer, TestApp};
 
 fn texts(answer: &Answer) -> Vec<&str> {
     answer.json["messages"]

@@ -5,18 +5,20 @@
 use std::num::NonZeroU32;
 
 use axum::http::{header, Method, StatusCode};
+use longpoll_chat::{
+    model::{AccountName, Password},
+    server::{identity::IdentityConfig, HttpConfig},
+};
+use serde_json::{json, Value};
+
 use crate::common::{
     accounts::{
         assert_refused, bearer, credentials, empty_request, json_request, jwt_setup, private_room,
         sign_up, signed_in,
     },
     app::{get, message, post, send_limit, send_request, Setup, TestApp},
+    eventually,
 };
-use longpoll_chat::{
-    model::{AccountName, Password},
-    server::{identity::IdentityConfig, HttpConfig},
-};
-use serde_json::{json, Value};
 
 #[tokio::test]
 async fn an_account_signs_up_in_and_out_and_its_token_then_stops_working() {
@@ -1014,7 +1016,7 @@ async fn the_default_room_and_rooms_in_use_cannot_be_taken_private() {
     let refused = app.call(make_private("joined-only")).await;
     assert_refused(&refused, StatusCode::CONFLICT, "a room of that name exists");
     let held = app.spawn(get("/api/poll?client_id=waiter&room=waited-on"));
-    crate::common::eventually(
+    eventually(
         std::time::Duration::from_secs(5),
         "the poll is held",
         || async { app.broker.held_polls() == 1 },
@@ -1043,7 +1045,7 @@ async fn nobody_ends_or_takes_over_another_ones_client_id() {
         get("/api/poll?client_id=alices-laptop&room=owned"),
         &alice,
     ));
-    crate::common::eventually(
+    eventually(
         std::time::Duration::from_secs(5),
         "the poll is held",
         || async { app.broker.held_polls() == 1 },

@@ -9,13 +9,15 @@ use std::{
     time::Duration,
 };
 
-use crate::common::{
-    cluster::Cluster,
-    process::{call, client, sign_in, sign_up_and_in, sqlite, until_held, Server, PASSWORD},
-};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::json;
 use tempfile::TempDir;
+
+use crate::common::{
+    cluster::Cluster,
+    eventually,
+    process::{call, client, sign_in, sign_up_and_in, sqlite, until_held, Server, PASSWORD},
+};
 
 /// `longpoll-chat --store STORE accounts ARGS...` with `stdin` as its input.
 fn operator(store: &str, args: &[&str], stdin: &str) -> (bool, String) {
@@ -109,12 +111,13 @@ async fn accounts_made_by_the_operator_sign_in_and_sessions_survive_a_restart() 
 
 #[tokio::test]
 async fn a_session_made_on_one_instance_works_on_the_other_until_signed_out_there() {
-    let Cluster { redis: _redis, a, b } = Cluster::start();
+    let cluster = Cluster::start();
+    let (a, b) = (&cluster.a, &cluster.b);
     let client = client();
-    let token = sign_up_and_in(&client, &a, "quinn").await;
-    assert_eq!(me(&client, &b, &token).await, StatusCode::OK);
+    let token = sign_up_and_in(&client, a, "quinn").await;
+    assert_eq!(me(&client, b, &token).await, StatusCode::OK);
     // Used on A, so A has it in memory: signing out on B must still end it on A at once.
-    assert_eq!(me(&client, &a, &token).await, StatusCode::OK);
+    assert_eq!(me(&client, a, &token).await, StatusCode::OK);
     let (status, _) = call(
         &client,
         Method::DELETE,
@@ -124,10 +127,10 @@ async fn a_session_made_on_one_instance_works_on_the_other_until_signed_out_ther
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    crate::common::eventually(
+    eventually(
         Duration::from_secs(10),
         "A refuses the revoked session",
-        || async { me(&client, &a, &token).await == StatusCode::UNAUTHORIZED },
+        || async { me(&client, a, &token).await == StatusCode::UNAUTHORIZED },
     )
     .await;
     // The account itself is shared: its name is taken on B too.
@@ -145,10 +148,11 @@ async fn a_session_made_on_one_instance_works_on_the_other_until_signed_out_ther
 
 #[tokio::test]
 async fn a_member_removed_on_one_instance_loses_their_poll_on_the_other() {
-    let Cluster { redis: _redis, a, b } = Cluster::start();
+    let cluster = Cluster::start();
+    let (a, b) = (&cluster.a, &cluster.b);
     let client = client();
-    let owner = sign_up_and_in(&client, &a, "rita").await;
-    let member = sign_up_and_in(&client, &a, "sam").await;
+    let owner = sign_up_and_in(&client, a, "rita").await;
+    let member = sign_up_and_in(&client, a, "sam").await;
     let create = json!({"name": "shared-secret", "private": true});
     let (status, _) = call(
         &client,
@@ -160,8 +164,8 @@ async fn a_member_removed_on_one_instance_loses_their_poll_on_the_other() {
     .await;
     assert_eq!(status, StatusCode::CREATED);
     // B learns of the room: others get 404 there too.
-    let outsider = sign_up_and_in(&client, &b, "tess").await;
-    crate::common::eventually(
+    let outsider = sign_up_and_in(&client, b, "tess").await;
+    eventually(
         Duration::from_secs(10),
         "B hides the private room",
         || async {
@@ -176,7 +180,7 @@ async fn a_member_removed_on_one_instance_loses_their_poll_on_the_other() {
     let invite = a.url("/api/rooms/shared-secret/members/sam");
     let (status, _) = call(&client, Method::PUT, invite, Some(&owner), None).await;
     assert_eq!(status, StatusCode::OK);
-    crate::common::eventually(
+    eventually(
         Duration::from_secs(10),
         "B lets the new member in",
         || async {
@@ -192,7 +196,7 @@ async fn a_member_removed_on_one_instance_loses_their_poll_on_the_other() {
         let member = member.clone();
         async move { call(&client, Method::GET, url, Some(&member), None).await }
     });
-    until_held(&client, &b, 1).await;
+    until_held(&client, b, 1).await;
     let remove = a.url("/api/rooms/shared-secret/members/sam");
     let (status, _) = call(&client, Method::DELETE, remove, Some(&owner), None).await;
     assert_eq!(status, StatusCode::OK);

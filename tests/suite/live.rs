@@ -3,14 +3,14 @@
 //! (guests typing, private rooms, bad names) is a 4xx that shows nothing.
 
 use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
 use crate::common::{
     accounts::{
-        assert_refused, bearer, empty_request, private_room, signed_in, with_cookie,
-        with_token,
+        assert_refused, bearer, empty_request, private_room, signed_in, with_cookie, with_token,
     },
-    app::{get, post, stream_request, TestApp},
+    app::{get, post, send_request, stream_request, TestApp},
 };
-use serde_json::{json, Value};
 
 fn typing(room: &str, token: Option<&str>) -> axum::http::Request<axum::body::Body> {
     let request = empty_request(Method::POST, &format!("/api/rooms/{room}/typing"));
@@ -55,10 +55,7 @@ async fn a_stream_that_asks_learns_who_is_there_and_who_types() {
     );
     assert_eq!(online["typing"], json!(["bob"]));
     // Bob's message ends his typing at once.
-    let sent = bearer(
-        crate::common::app::send_request(json!({"room": room, "text": "hi"})),
-        &bob,
-    );
+    let sent = bearer(send_request(json!({"room": room, "text": "hi"})), &bob);
     assert_eq!(app.call(sent).await.status, StatusCode::OK);
     let online: Value = app.get(&format!("/api/rooms/{room}/online")).await.json;
     assert_eq!(online["typing"], json!([]));

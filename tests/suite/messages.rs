@@ -4,17 +4,18 @@
 //! survive a restart on SQLite (real processes).
 
 use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use uuid::Uuid;
+
 use crate::common::{
     accounts::{
         assert_refused, bearer, empty_request, json_request, jwt_setup, private_room, signed_in,
         with_token,
     },
-    app::{get, send_request, Answer, TestApp},
+    app::{get, message, send_request, Answer, Setup, TestApp},
     process::{self, client, sign_up_and_in, sqlite, Server},
 };
-use serde_json::{json, Value};
-use tempfile::TempDir;
-use uuid::Uuid;
 
 /// Sends `text` to `room` as the holder of `token`; returns the message id.
 async fn send_as(app: &TestApp, token: &str, room: &str, text: &str) -> String {
@@ -71,7 +72,7 @@ async fn history_shows_edits_deletions_and_reactions_and_a_stream_carries_each_i
     let typo = send_as(&app, &alice, room, "helo").await;
     let gone = send_as(&app, &alice, room, "oops").await;
     // A guest's message, the seed's shape: nothing new in it.
-    let guest = app.send(crate::common::app::message(room, "guest", "hi")).await;
+    let guest = app.send(message(room, "guest", "hi")).await;
     assert_eq!(guest.status, StatusCode::OK);
 
     let edited = ok(edit(&app, Some(&alice), &typo, "hello").await);
@@ -175,9 +176,7 @@ async fn every_refusal_is_a_clear_4xx_and_changes_nothing() {
     let bob = signed_in(&app, "bob").await;
     let room = "msg-refusals";
     let id = send_as(&app, &alice, room, "mine").await;
-    let guest = app
-        .send(crate::common::app::message(room, "guest", "a guest's"))
-        .await;
+    let guest = app.send(message(room, "guest", "a guest's")).await;
     let guest_id = guest.json["message_id"].as_str().unwrap().to_owned();
     let before = history(&app, None, room).await;
 
@@ -358,14 +357,16 @@ async fn changes_survive_a_restart_on_sqlite() {
     let store = sqlite(&dir);
     let client = client();
     let server = Server::start(&store, "127.0.0.1:0");
-    let call = |method: reqwest::Method, url: String, token: Option<String>, body: Option<Value>| {
-        let client = client.clone();
-        async move {
-            let (status, json) = process::call(&client, method, url, token.as_deref(), body).await;
-            assert!(status.is_success(), "{status}: {json}");
-            json
-        }
-    };
+    let call =
+        |method: reqwest::Method, url: String, token: Option<String>, body: Option<Value>| {
+            let client = client.clone();
+            async move {
+                let (status, json) =
+                    process::call(&client, method, url, token.as_deref(), body).await;
+                assert!(status.is_success(), "{status}: {json}");
+                json
+            }
+        };
     let token = Some(sign_up_and_in(&client, &server, "rhea").await);
     let room = "msg-durable";
     let send = |text: &str| {
@@ -456,12 +457,12 @@ async fn toggling_a_reaction_past_the_rate_per_person_and_message_is_refused() {
     use longpoll_chat::server::{chat::ChatOptions, send_limit::ChangeLimiter};
     use std::num::NonZeroU32;
 
-    let app = TestApp::build(crate::common::app::Setup {
+    let app = TestApp::build(Setup {
         chat: ChatOptions {
             change_limiter: Some(ChangeLimiter::per_minute(NonZeroU32::new(4).unwrap())),
             ..ChatOptions::default()
         },
-        ..crate::common::app::Setup::default()
+        ..Setup::default()
     })
     .await;
     let alice = signed_in(&app, "alice").await;

@@ -9,9 +9,10 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use crate::common::app::{get, message, send_request, TestApp};
 use longpoll_chat::server::HttpConfig;
 use metrics_exporter_prometheus::PrometheusBuilder;
+
+use crate::common::app::{get, message, send_request, TestApp};
 
 // `start_paused` runs the test on one thread: the one its recorder is current on.
 #[tokio::test(start_paused = true)]

@@ -18,9 +18,10 @@ use std::{
     time::Duration,
 };
 
-use crate::common::{eventually, process::Server};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
+
+use crate::common::{eventually, process::Server};
 
 /// A running nginx, stopped when dropped.
 struct Nginx {

@@ -6,12 +6,13 @@ use axum::{
     body::Body,
     http::{Method, Request},
 };
+use longpoll_chat::server::{BrokerConfig, HttpConfig};
+use serde_json::{json, Value};
+
 use crate::common::{
     accounts::{empty_request, json_request, jwt_setup, signed_in, with_token},
     app::{get, message, post, send_request, stream_request, TestApp},
 };
-use longpoll_chat::server::{BrokerConfig, HttpConfig};
-use serde_json::{json, Value};
 
 /// Follows a local `$ref`.
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
@@ -175,7 +176,8 @@ async fn every_documented_endpoint_answers_as_documented() {
             post("/api/stream", Some("application/json"), huge),
         ),
         ("/api/stream", {
-            let mut request = stream_request(json!({"client_id": "c2", "rooms": [{"room": "spec"}]}));
+            let mut request =
+                stream_request(json!({"client_id": "c2", "rooms": [{"room": "spec"}]}));
             request.headers_mut().insert(
                 axum::http::header::AUTHORIZATION,
                 "Bearer lpc_not-a-session".parse().unwrap(),
@@ -737,9 +739,13 @@ async fn check_messages(checker: &mut Checker, app: &TestApp) {
         checker.check(app, path, request).await;
     }
     let live = json!({"client_id": "live", "rooms": [{"room": "changes", "live_version": 0}]});
-    checker.check(app, "/api/stream", stream_request(live)).await;
+    checker
+        .check(app, "/api/stream", stream_request(live))
+        .await;
     let from = json!({"client_id": "changes", "rooms": [{"room": "changes", "from_start": true}]});
-    checker.check(app, "/api/stream", stream_request(from)).await;
+    checker
+        .check(app, "/api/stream", stream_request(from))
+        .await;
     checker
         .check(
             app,

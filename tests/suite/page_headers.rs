@@ -6,12 +6,13 @@ use axum::{
     body::Body,
     http::{header, Request, StatusCode},
 };
-use crate::common::app::{get, send_request, Reply, TestApp};
 use longpoll_chat::server::{
     http::page_headers::{CROSS_ORIGIN_OPENER_POLICY, DOCS_POLICY},
     HttpConfig,
 };
 use serde_json::json;
+
+use crate::common::app::{get, send_request, Reply, TestApp};
 
 /// The nonce in the page's policy header.
 fn header_nonce(page: &Reply) -> String {

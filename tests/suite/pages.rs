@@ -9,11 +9,12 @@ use axum::{
     body::Body,
     http::{header, Method, Request, StatusCode},
 };
+use serde_json::json;
+
 use crate::common::{
     accounts::{bearer, json_request, signed_in, with_cookie},
     app::{get, message, Reply, TestApp},
 };
-use serde_json::json;
 
 /// Renders `request` as a browser asks for a page, failing rather than hanging if the page
 /// never finishes (a resource made anew on every render of a `Suspense` keeps the server

@@ -5,6 +5,11 @@
 //! on SQLite (real processes).
 
 use axum::http::{header, Method, StatusCode};
+use longpoll_chat::server::BrokerConfig;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use uuid::Uuid;
+
 use crate::common::{
     accounts::{
         assert_refused, bearer, empty_request, json_request, jwt_setup, new_session, private_room,
@@ -13,10 +18,6 @@ use crate::common::{
     app::{get, send_request, Answer, TestApp},
     process::{call, client, send, sign_up_and_in, sqlite, Server},
 };
-use longpoll_chat::server::BrokerConfig;
-use serde_json::{json, Value};
-use tempfile::TempDir;
-use uuid::Uuid;
 
 async fn joined(app: &TestApp, token: &str) -> Value {
     let answer = app.call(bearer(get("/api/me/rooms"), token)).await;

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use crate::common::process::{client, get_json, ids, send, sqlite, Server};
 use serde_json::Value;
 use tempfile::TempDir;
+
+use crate::common::process::{client, get_json, ids, send, sqlite, Server};
 
 #[tokio::test]
 async fn acknowledged_messages_survive_sigkill_with_their_ids_order_and_cursors() {

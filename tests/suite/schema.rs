@@ -10,7 +10,6 @@
 
 use std::{iter::Peekable, ops::RangeInclusive, str::Chars};
 
-use crate::common::app::TestApp;
 use longpoll_chat::model::{
     parse_message_id, ClientId, MessageText, RoomName, SenderName, ACCOUNT_NAME_MAX_CHARS,
     ACCOUNT_NAME_PATTERN, CLIENT_ID_MAX_CHARS, CLIENT_ID_PATTERN, CONTROL_CLASS, DEFAULT_ROOM,
@@ -20,6 +19,8 @@ use longpoll_chat::model::{
 };
 use proptest::{prelude::*, string::string_regex};
 use serde_json::{json, Value};
+
+use crate::common::app::TestApp;
 
 async fn openapi() -> Value {
     TestApp::new().await.get("/openapi.json").await.json

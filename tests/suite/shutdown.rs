@@ -6,11 +6,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use serde_json::Value;
+
 use crate::common::{
     eventually,
     process::{held_polls, Server},
 };
-use serde_json::Value;
 
 const HELD: u64 = 1_000;
 

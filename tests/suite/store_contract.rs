@@ -11,7 +11,6 @@ use std::{
     time::Duration,
 };
 
-use crate::common::{eventually, redis::RedisServer};
 use longpoll_chat::{
     model::{Change, ChangeKind, Entry, Message},
     server::{
@@ -27,6 +26,8 @@ use longpoll_chat::{
 };
 use tempfile::TempDir;
 use uuid::Uuid;
+
+use crate::common::{eventually, redis::RedisServer};
 
 /// A sink that records what it receives, with offsets.
 #[derive(Default)]

@@ -2,13 +2,14 @@
 //! and private rooms appearing, disappearing and refused while it is held.
 
 use axum::http::{header, Method, StatusCode};
-use crate::common::{
-    accounts::{bearer, empty_request, json_request, private_room, signed_in, with_token},
-    app::{get, post, stream_request, Answer, TestApp},
-};
 use longpoll_chat::model::MAX_STREAM_ROOMS;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
+
+use crate::common::{
+    accounts::{bearer, empty_request, json_request, private_room, signed_in, with_token},
+    app::{get, message, post, stream_request, Answer, TestApp},
+};
 
 /// Starts a stream (with the bearer `token`, if any) and returns once the broker holds it.
 async fn spawn_stream(app: &TestApp, body: Value, token: Option<&str>) -> JoinHandle<Answer> {
@@ -317,8 +318,7 @@ async fn a_guests_stream_of_unused_names_makes_no_rooms_yet_hears_their_first_me
             .any(|room| room.as_str().unwrap().starts_with("nobody-wrote-")),
         "{listed:?}"
     );
-    app.send(crate::common::app::message("nobody-wrote-7", "g", "first"))
-        .await;
+    app.send(message("nobody-wrote-7", "g", "first")).await;
     let answer = held.await.unwrap();
     assert_eq!(
         news(&answer),
