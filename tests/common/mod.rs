@@ -2,9 +2,9 @@
 //! `tests/abuse.rs`. Each area uses a part of it.
 //!
 //! - [`accounts`]: signing up and in, and requests carrying a bearer token or a cookie.
-//! - [`cluster`]: two instances of the real server on one private Redis.
 //! - [`app`]: the whole application in-process, as `main` assembles it, with requests sent
 //!   through `tower::ServiceExt::oneshot`, and waits on the broker's held polls.
+//! - [`cluster`]: two instances of the real server on one private Redis.
 //! - [`process`]: the real `longpoll-chat` binary and an HTTP client for it.
 //! - [`redis`]: a private `redis-server` for one test.
 //!

@@ -1,7 +1,8 @@
-//! The integration tests: one test binary (`cargo test --test suite`), so the crate is linked
-//! once, not once per area. [`common`] is the harness; each other module is one area, tested
-//! through the whole app in-process (`oneshot`, or `serve` on port 0), against the stores, or
-//! with real processes (the server, `redis-server`, nginx) each on ports of their own.
+//! The integration tests: one test binary, so the crate is linked once, not once per area.
+//! [`common`] is the harness; each other module is one area, tested through the whole app
+//! in-process (`oneshot`, or `serve` on port 0), against the stores, or with real processes (the
+//! server, `redis-server`, nginx) each on ports of their own. One area alone:
+//! `cargo test --features ssr --test suite http::`.
 //!
 //! The one other test binary is `tests/abuse.rs`: attacks whose bystander must be served within
 //! a time, which must not share the cores with the tests here (see there).
