@@ -48,7 +48,6 @@ pub struct TestApp {
     pub router: Router,
     pub broker: Broker,
     pub identity: Identity,
-    pub chat: Chat,
 }
 
 /// How a [`TestApp`] is configured; every part defaults to the server's defaults, except
@@ -118,13 +117,12 @@ impl TestApp {
             .build();
         let router = {
             let _generating = ROUTE_GENERATION.write().await;
-            site::app(chat.clone(), options, &setup.http)
+            site::app(chat, options, &setup.http)
         };
         Self {
             router,
             broker,
             identity,
-            chat,
         }
     }
 
