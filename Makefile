@@ -117,7 +117,7 @@ setup-redis:
 	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq redis-server; } \
 	  || { echo "redis-server is missing: run 'apt-get install redis-server' as root"; exit 1; }
 
-## setup-nginx: Debian's nginx, which tests/nginx.rs starts in front of the server
+## setup-nginx: Debian's nginx, which tests/suite/nginx.rs starts in front of the server
 # With docs/deployment.md's recipe, as the test's user; it never runs as a service.
 setup-nginx:
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx \

@@ -9,13 +9,18 @@
 //! (`--trusted-proxies`) and each request names its client in `X-Forwarded-For`, as nginx would:
 //! attackers and the bystander come from addresses of their own. The attacks run one at a time
 //! ([`ONE_ATTACK_AT_A_TIME`]): the timings measure what an attack does to its own server, not
-//! what another test's attack does to the two cores they share.
+//! what another test's attack does to the two cores they share. For the same reason they are a
+//! test binary of their own rather than a module of `tests/suite`: cargo runs test binaries one
+//! after another, so no other test shares the cores with them (beside the suite's, a bystander's
+//! sign-in took over a second).
 //!
 //! Not here: the per-address connection cap (loopback peers and trusted proxies are never
-//! capped, so only `tests/connections.rs` can reach it, in-process), and the findings that need
-//! nginx or Redis (`tests/nginx.rs`, `tests/cluster.rs`).
+//! capped, so only `tests/suite/connections.rs` can reach it, in-process), and the findings that
+//! need nginx or Redis (`tests/suite/nginx.rs`, `tests/suite/cluster.rs`).
 #![cfg(feature = "ssr")]
 
+// The suite's harness, of which the attacks use the real-process part.
+#[allow(dead_code)]
 mod common;
 
 use std::{

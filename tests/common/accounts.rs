@@ -20,6 +20,14 @@ pub fn bearer(mut request: Request<Body>, token: &str) -> Request<Body> {
     request
 }
 
+/// `request` carrying `Authorization: Bearer token` when there is a `token`.
+pub fn with_token(request: Request<Body>, token: Option<&str>) -> Request<Body> {
+    match token {
+        Some(token) => bearer(request, token),
+        None => request,
+    }
+}
+
 pub fn json_request(method: Method, uri: &str, body: Value) -> Request<Body> {
     Request::builder()
         .method(method)

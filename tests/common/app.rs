@@ -4,7 +4,10 @@
 //! This is the only place that builds the app or opens a broker, so a move of either touches
 //! this file alone.
 
-use std::time::{Duration, Instant};
+use std::{
+    num::NonZeroU32,
+    time::{Duration, Instant},
+};
 
 use axum::{
     body::{Body, Bytes},
@@ -17,6 +20,7 @@ use longpoll_chat::{
     server::{
         chat::{Chat, ChatOptions},
         identity::{Identity, IdentityConfig},
+        send_limit::SendLimiter,
         store::StoreConfig,
         Broker, BrokerConfig, HttpConfig,
     },
@@ -44,7 +48,6 @@ pub struct TestApp {
     pub router: Router,
     pub broker: Broker,
     pub identity: Identity,
-    pub chat: Chat,
 }
 
 /// How a [`TestApp`] is configured; every part defaults to the server's defaults, except
@@ -82,6 +85,15 @@ impl TestApp {
         .await
     }
 
+    /// The app with sends limited as [`send_limit`] says.
+    pub async fn with_send_limit(burst: u32) -> Self {
+        Self::build(Setup {
+            chat: send_limit(burst),
+            ..Setup::default()
+        })
+        .await
+    }
+
     /// The app on a server without guests (`--guests off`).
     pub async fn without_guests() -> Self {
         Self::build(Setup {
@@ -105,13 +117,12 @@ impl TestApp {
             .build();
         let router = {
             let _generating = ROUTE_GENERATION.write().await;
-            site::app(chat.clone(), options, &setup.http)
+            site::app(chat, options, &setup.http)
         };
         Self {
             router,
             broker,
             identity,
-            chat,
         }
     }
 
@@ -166,6 +177,17 @@ impl TestApp {
             self.broker.held_polls() == count
         })
         .await;
+    }
+}
+
+/// Chat options that limit sends to one a second after a burst of `burst`, as
+/// `--send-rate 1 --send-burst {burst}` does.
+pub fn send_limit(burst: u32) -> ChatOptions {
+    let one = NonZeroU32::new(1).unwrap();
+    let burst = NonZeroU32::new(burst).expect("a burst of one or more");
+    ChatOptions {
+        send_limiter: Some(SendLimiter::new(one, burst)),
+        ..ChatOptions::default()
     }
 }
 
@@ -284,6 +306,11 @@ pub fn post(uri: &str, content_type: Option<&str>, body: impl Into<Body>) -> Req
 /// `POST /api/send` with `body` as JSON (any JSON, to test what it rejects too).
 pub fn send_request(body: Value) -> Request<Body> {
     post("/api/send", Some("application/json"), body.to_string())
+}
+
+/// `POST /api/stream` with `body` as JSON.
+pub fn stream_request(body: Value) -> Request<Body> {
+    post("/api/stream", Some("application/json"), body.to_string())
 }
 
 /// The body of a send of `text` from `sender` to `room`.

@@ -1,16 +1,18 @@
-//! The one harness of the integration tests. Each test binary uses a part of it.
+//! The one harness of the integration tests: `tests/suite`'s, and the attacks' of
+//! `tests/abuse.rs`. Each area uses a part of it.
 //!
 //! - [`accounts`]: signing up and in, and requests carrying a bearer token or a cookie.
 //! - [`app`]: the whole application in-process, as `main` assembles it, with requests sent
 //!   through `tower::ServiceExt::oneshot`, and waits on the broker's held polls.
+//! - [`cluster`]: two instances of the real server on one private Redis.
 //! - [`process`]: the real `longpoll-chat` binary and an HTTP client for it.
 //! - [`redis`]: a private `redis-server` for one test.
 //!
 //! Every wait here fails after a bound instead of spinning forever.
-#![allow(dead_code)]
 
 pub mod accounts;
 pub mod app;
+pub mod cluster;
 pub mod process;
 pub mod redis;
 

@@ -5,11 +5,13 @@ use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
     process::{Child, Command, Stdio},
+    sync::Once,
     time::Duration,
 };
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use tempfile::TempDir;
 
 use super::eventually;
 
@@ -54,6 +56,7 @@ impl Server {
     }
 
     fn spawn(mut command: Command, store: &str, addr: &str, options: &[&str]) -> Server {
+        lift_open_file_limit();
         let mut child = command
             .args(["--addr", addr, "--store", store, "--send-rate", "0"])
             .args(options)
@@ -104,6 +107,21 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `--store` of a SQLite file in `dir`.
+pub fn sqlite(dir: &TempDir) -> String {
+    format!("sqlite:{}", dir.path().join("chat.db").display())
+}
+
+/// Lifts the soft limit on open files of this test process to its hard limit, once, as the
+/// server does for itself: the tests share the process, and one of them alone holds a thousand
+/// connections to its server, past the common soft limit of 1,024 with any other test's.
+fn lift_open_file_limit() {
+    static LIFTED: Once = Once::new();
+    LIFTED.call_once(|| {
+        rlimit::increase_nofile_limit(u64::MAX).expect("the limit on open files can be raised");
+    });
 }
 
 /// A client without connection reuse: a pooled connection to a killed server would fail the

@@ -2,9 +2,6 @@
 //! sharing a Redis, and end everywhere at sign-out; private-room membership changed on one
 //! instance ends polls on another; the operator's `accounts` commands work on the store a
 //! server uses.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     io::Write,
@@ -12,13 +9,15 @@ use std::{
     time::Duration,
 };
 
-use common::{
-    process::{call, client, sign_in, sign_up_and_in, until_held, Server, PASSWORD},
-    redis::RedisServer,
-};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::json;
 use tempfile::TempDir;
+
+use crate::common::{
+    cluster::Cluster,
+    eventually,
+    process::{call, client, sign_in, sign_up_and_in, sqlite, until_held, Server, PASSWORD},
+};
 
 /// `longpoll-chat --store STORE accounts ARGS...` with `stdin` as its input.
 fn operator(store: &str, args: &[&str], stdin: &str) -> (bool, String) {
@@ -57,7 +56,7 @@ async fn me(client: &Client, server: &Server, token: &str) -> StatusCode {
 #[tokio::test]
 async fn accounts_made_by_the_operator_sign_in_and_sessions_survive_a_restart() {
     let dir = TempDir::new().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("chat.db").display());
+    let store = sqlite(&dir);
     let (ok, said) = operator(&store, &["create", "Admin"], &format!("{PASSWORD}\n"));
     assert!(ok, "{said}");
     let (ok, said) = operator(&store, &["create", "admin"], &format!("{PASSWORD}\n"));
@@ -112,14 +111,13 @@ async fn accounts_made_by_the_operator_sign_in_and_sessions_survive_a_restart() 
 
 #[tokio::test]
 async fn a_session_made_on_one_instance_works_on_the_other_until_signed_out_there() {
-    let redis = RedisServer::start();
-    let a = Server::start(&redis.url(), "127.0.0.1:0");
-    let b = Server::start(&redis.url(), "127.0.0.1:0");
+    let cluster = Cluster::start();
+    let (a, b) = (&cluster.a, &cluster.b);
     let client = client();
-    let token = sign_up_and_in(&client, &a, "quinn").await;
-    assert_eq!(me(&client, &b, &token).await, StatusCode::OK);
+    let token = sign_up_and_in(&client, a, "quinn").await;
+    assert_eq!(me(&client, b, &token).await, StatusCode::OK);
     // Used on A, so A has it in memory: signing out on B must still end it on A at once.
-    assert_eq!(me(&client, &a, &token).await, StatusCode::OK);
+    assert_eq!(me(&client, a, &token).await, StatusCode::OK);
     let (status, _) = call(
         &client,
         Method::DELETE,
@@ -129,10 +127,10 @@ async fn a_session_made_on_one_instance_works_on_the_other_until_signed_out_ther
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    common::eventually(
+    eventually(
         Duration::from_secs(10),
         "A refuses the revoked session",
-        || async { me(&client, &a, &token).await == StatusCode::UNAUTHORIZED },
+        || async { me(&client, a, &token).await == StatusCode::UNAUTHORIZED },
     )
     .await;
     // The account itself is shared: its name is taken on B too.
@@ -150,12 +148,11 @@ async fn a_session_made_on_one_instance_works_on_the_other_until_signed_out_ther
 
 #[tokio::test]
 async fn a_member_removed_on_one_instance_loses_their_poll_on_the_other() {
-    let redis = RedisServer::start();
-    let a = Server::start(&redis.url(), "127.0.0.1:0");
-    let b = Server::start(&redis.url(), "127.0.0.1:0");
+    let cluster = Cluster::start();
+    let (a, b) = (&cluster.a, &cluster.b);
     let client = client();
-    let owner = sign_up_and_in(&client, &a, "rita").await;
-    let member = sign_up_and_in(&client, &a, "sam").await;
+    let owner = sign_up_and_in(&client, a, "rita").await;
+    let member = sign_up_and_in(&client, a, "sam").await;
     let create = json!({"name": "shared-secret", "private": true});
     let (status, _) = call(
         &client,
@@ -167,8 +164,8 @@ async fn a_member_removed_on_one_instance_loses_their_poll_on_the_other() {
     .await;
     assert_eq!(status, StatusCode::CREATED);
     // B learns of the room: others get 404 there too.
-    let outsider = sign_up_and_in(&client, &b, "tess").await;
-    common::eventually(
+    let outsider = sign_up_and_in(&client, b, "tess").await;
+    eventually(
         Duration::from_secs(10),
         "B hides the private room",
         || async {
@@ -183,7 +180,7 @@ async fn a_member_removed_on_one_instance_loses_their_poll_on_the_other() {
     let invite = a.url("/api/rooms/shared-secret/members/sam");
     let (status, _) = call(&client, Method::PUT, invite, Some(&owner), None).await;
     assert_eq!(status, StatusCode::OK);
-    common::eventually(
+    eventually(
         Duration::from_secs(10),
         "B lets the new member in",
         || async {
@@ -199,7 +196,7 @@ async fn a_member_removed_on_one_instance_loses_their_poll_on_the_other() {
         let member = member.clone();
         async move { call(&client, Method::GET, url, Some(&member), None).await }
     });
-    until_held(&client, &b, 1).await;
+    until_held(&client, b, 1).await;
     let remove = a.url("/api/rooms/shared-secret/members/sam");
     let (status, _) = call(&client, Method::DELETE, remove, Some(&owner), None).await;
     assert_eq!(status, StatusCode::OK);

@@ -1,26 +1,18 @@
 //! `/openapi.json` checked against the server's real answers: every documented operation is
 //! called so as to produce each documented status it can be driven to here, and every answer
 //! must have a documented status and match the documented schema.
-#![cfg(feature = "ssr")]
-
-mod common;
-
-use std::num::NonZeroU32;
 
 use axum::{
     body::Body,
     http::{Method, Request},
 };
-use common::{
-    accounts::jwt_setup,
-    app::{get, message, post, send_request, Setup, TestApp},
-};
-use longpoll_chat::server::{chat::ChatOptions, send_limit::SendLimiter, BrokerConfig, HttpConfig};
+use longpoll_chat::server::{BrokerConfig, HttpConfig};
 use serde_json::{json, Value};
 
-fn stream(body: Value) -> Request<Body> {
-    post("/api/stream", Some("application/json"), body.to_string())
-}
+use crate::common::{
+    accounts::{empty_request, json_request, jwt_setup, signed_in, with_token},
+    app::{get, message, post, send_request, stream_request, TestApp},
+};
 
 /// Follows a local `$ref`.
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
@@ -128,7 +120,7 @@ async fn every_documented_endpoint_answers_as_documented() {
     let spec: Value = app.get("/openapi.json").await.json;
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     // The numbers, patterns and defaults it states are checked against the model in
-    // tests/schema.rs.
+    // tests/suite/schema.rs.
 
     let mut checker = Checker {
         spec,
@@ -167,13 +159,13 @@ async fn every_documented_endpoint_answers_as_documented() {
         ("/api/poll", get("/api/poll?room=spec")),
         (
             "/api/stream",
-            stream(
+            stream_request(
                 json!({"client_id": "c2", "rooms": [{"room": "spec", "last_message_id": "nope"}]}),
             ),
         ),
         (
             "/api/stream",
-            stream(json!({"client_id": "c2", "rooms": []})),
+            stream_request(json!({"client_id": "c2", "rooms": []})),
         ),
         (
             "/api/stream",
@@ -184,7 +176,8 @@ async fn every_documented_endpoint_answers_as_documented() {
             post("/api/stream", Some("application/json"), huge),
         ),
         ("/api/stream", {
-            let mut request = stream(json!({"client_id": "c2", "rooms": [{"room": "spec"}]}));
+            let mut request =
+                stream_request(json!({"client_id": "c2", "rooms": [{"room": "spec"}]}));
             request.headers_mut().insert(
                 axum::http::header::AUTHORIZATION,
                 "Bearer lpc_not-a-session".parse().unwrap(),
@@ -223,17 +216,9 @@ async fn every_documented_endpoint_answers_as_documented() {
     checker
         .check(&full, "/api/poll", get("/api/poll?client_id=late"))
         .await;
-    let late = stream(json!({"client_id": "late", "rooms": [{"room": "a"}]}));
+    let late = stream_request(json!({"client_id": "late", "rooms": [{"room": "a"}]}));
     checker.check(&full, "/api/stream", late).await;
-    let one = NonZeroU32::new(1).unwrap();
-    let limited = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let limited = TestApp::with_send_limit(1).await;
     for text in ["first", "second"] {
         let request = send_request(message("spec", "spec", text));
         checker.check(&limited, "/api/send", request).await;
@@ -344,17 +329,11 @@ async fn every_documented_endpoint_answers_as_documented() {
 }
 
 fn request(method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> Request<Body> {
-    let mut builder = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        builder = builder.header("authorization", format!("Bearer {token}"));
-    }
-    match body {
-        Some(body) => builder
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-        None => builder.body(Body::empty()).unwrap(),
-    }
+    let request = match body {
+        Some(body) => json_request(method, uri, body),
+        None => empty_request(method, uri),
+    };
+    with_token(request, token)
 }
 
 /// Accounts, sessions, rooms and members, each driven to its documented answers.
@@ -532,27 +511,11 @@ async fn check_identity(checker: &mut Checker, app: &TestApp) {
     }
 }
 
-/// Signs `name` up and in on `app`; returns the session token.
-async fn session_of(app: &TestApp, name: &str) -> String {
-    let body = json!({"name": name, "password": "correct horse battery"});
-    app.call(request(
-        Method::POST,
-        "/api/accounts",
-        None,
-        Some(body.clone()),
-    ))
-    .await;
-    let session = app
-        .call(request(Method::POST, "/api/sessions", None, Some(body)))
-        .await;
-    session.json["token"].as_str().unwrap().to_owned()
-}
-
 /// Joined rooms and read positions, each driven to its documented answers; another site's
 /// token on an app that accepts them for the 403s.
 async fn check_reads(checker: &mut Checker, app: &TestApp) {
-    let reader = session_of(app, "reader").await;
-    let hider = session_of(app, "hider").await;
+    let reader = signed_in(app, "reader").await;
+    let hider = signed_in(app, "hider").await;
     let hidden = json!({"name": "hidden", "private": true});
     app.call(request(
         Method::POST,
@@ -645,8 +608,8 @@ async fn check_reads(checker: &mut Checker, app: &TestApp) {
 /// Edits, deletions and reactions, each driven to its documented answers; then a stream and
 /// the history, which carry what they made.
 async fn check_messages(checker: &mut Checker, app: &TestApp) {
-    let author = session_of(app, "author").await;
-    let other = session_of(app, "other").await;
+    let author = signed_in(app, "author").await;
+    let other = signed_in(app, "other").await;
     let sent = app
         .call(request(
             Method::POST,
@@ -735,7 +698,7 @@ async fn check_messages(checker: &mut Checker, app: &TestApp) {
         checker.check(app, path, request).await;
     }
     let (online, typing) = ("/api/rooms/{room}/online", "/api/rooms/{room}/typing");
-    let hider = session_of(app, "live-hider").await;
+    let hider = signed_in(app, "live-hider").await;
     app.call(request(
         Method::POST,
         "/api/rooms",
@@ -776,9 +739,13 @@ async fn check_messages(checker: &mut Checker, app: &TestApp) {
         checker.check(app, path, request).await;
     }
     let live = json!({"client_id": "live", "rooms": [{"room": "changes", "live_version": 0}]});
-    checker.check(app, "/api/stream", stream(live)).await;
+    checker
+        .check(app, "/api/stream", stream_request(live))
+        .await;
     let from = json!({"client_id": "changes", "rooms": [{"room": "changes", "from_start": true}]});
-    checker.check(app, "/api/stream", stream(from)).await;
+    checker
+        .check(app, "/api/stream", stream_request(from))
+        .await;
     checker
         .check(
             app,

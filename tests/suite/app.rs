@@ -1,18 +1,14 @@
 //! The assembled application, as `main` serves it: what sits around the REST adapter — the send
 //! rate limit shared by REST and server functions, CORS, compression, readiness.
-#![cfg(feature = "ssr")]
-
-mod common;
-
-use std::num::NonZeroU32;
 
 use axum::{
     body::Body,
     http::{header, Request, StatusCode},
 };
-use common::app::{get, message, post, send_request, Setup, TestApp};
-use longpoll_chat::server::{chat::ChatOptions, send_limit::SendLimiter, HttpConfig};
+use longpoll_chat::server::HttpConfig;
 use serde_json::json;
+
+use crate::common::app::{get, message, post, send_limit, send_request, Setup, TestApp};
 
 /// A send of `text` to the rate-limited room.
 fn limited_send(text: &str) -> Request<Body> {
@@ -21,15 +17,7 @@ fn limited_send(text: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn sends_past_the_rate_limit_get_429_with_retry_after_and_store_nothing() {
-    let limiter = SendLimiter::new(NonZeroU32::new(1).unwrap(), NonZeroU32::new(3).unwrap());
-    let app = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(limiter),
-            ..ChatOptions::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::with_send_limit(3).await;
     for i in 0..3 {
         let response = app.call(limited_send(&format!("m{i}"))).await;
         assert_eq!(response.status, StatusCode::OK);
@@ -84,16 +72,12 @@ async fn cors_is_off_by_default_and_answers_configured_origins() {
 
 #[tokio::test]
 async fn a_cross_origin_client_can_read_the_rate_limit_answer() {
-    let one = NonZeroU32::new(1).unwrap();
     let app = TestApp::build(Setup {
         http: HttpConfig {
             cors_origins: vec!["https://chat.example".into()],
             ..HttpConfig::default()
         },
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
+        chat: send_limit(1),
         ..Setup::default()
     })
     .await;
@@ -133,15 +117,7 @@ async fn pages_are_compressed_and_api_answers_are_not() {
 
 #[tokio::test]
 async fn json_answers_are_never_cached_and_pages_keep_their_own_rules() {
-    let one = NonZeroU32::new(1).unwrap();
-    let app = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::with_send_limit(1).await;
     for uri in ["/api/stats", "/api/nowhere", "/health", "/health/ready"] {
         let response = app.get(uri).await;
         assert_eq!(

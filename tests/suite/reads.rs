@@ -3,24 +3,21 @@
 //! are refused to guests, other sites' token holders and rooms the caller may not see (each
 //! refusal checked to change nothing), leave with a lost private room, and survive a restart
 //! on SQLite (real processes).
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::http::{header, Method, StatusCode};
-use common::{
+use longpoll_chat::server::BrokerConfig;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+use crate::common::{
     accounts::{
         assert_refused, bearer, empty_request, json_request, jwt_setup, new_session, private_room,
         signed_in,
     },
     app::{get, send_request, Answer, TestApp},
-    process::{client, send, Server},
+    process::{call, client, send, sign_up_and_in, sqlite, Server},
 };
-use longpoll_chat::server::BrokerConfig;
-use reqwest::Client;
-use serde_json::{json, Value};
-use tempfile::TempDir;
-use uuid::Uuid;
 
 async fn joined(app: &TestApp, token: &str) -> Value {
     let answer = app.call(bearer(get("/api/me/rooms"), token)).await;
@@ -314,50 +311,13 @@ async fn losing_a_private_room_leaves_it_and_only_visible_rooms_are_listed() {
     );
 }
 
-/// `method url` with `token` and a JSON `body`, through a real server.
-async fn call(
-    client: &Client,
-    method: reqwest::Method,
-    url: String,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (reqwest::StatusCode, Value) {
-    let mut request = client.request(method, url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    (response.status(), response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn read_positions_survive_a_restart_on_sqlite() {
     let dir = TempDir::new().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("chat.db").display());
+    let store = sqlite(&dir);
     let client = client();
     let server = Server::start(&store, "127.0.0.1:0");
-    let body = json!({"name": "tova", "password": "correct horse battery"});
-    let (status, _) = call(
-        &client,
-        reqwest::Method::POST,
-        server.url("/api/accounts"),
-        None,
-        Some(body.clone()),
-    )
-    .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED);
-    let (_, session) = call(
-        &client,
-        reqwest::Method::POST,
-        server.url("/api/sessions"),
-        None,
-        Some(body),
-    )
-    .await;
-    let token = session["token"].as_str().unwrap().to_owned();
+    let token = sign_up_and_in(&client, &server, "tova").await;
     let room = "reads-durable";
     let mut ids = Vec::new();
     for text in ["m0", "m1", "m2"] {

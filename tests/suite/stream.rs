@@ -1,30 +1,20 @@
 //! `POST /api/stream` through the whole app: one held request for many rooms, its refusals,
 //! and private rooms appearing, disappearing and refused while it is held.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::http::{header, Method, StatusCode};
-use common::{
-    accounts::{bearer, empty_request, json_request, private_room, signed_in},
-    app::{get, post, Answer, TestApp},
-};
 use longpoll_chat::model::MAX_STREAM_ROOMS;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-fn stream_request(body: Value) -> axum::http::Request<axum::body::Body> {
-    json_request(Method::POST, "/api/stream", body)
-}
+use crate::common::{
+    accounts::{bearer, empty_request, json_request, private_room, signed_in, with_token},
+    app::{get, message, post, stream_request, Answer, TestApp},
+};
 
 /// Starts a stream (with the bearer `token`, if any) and returns once the broker holds it.
 async fn spawn_stream(app: &TestApp, body: Value, token: Option<&str>) -> JoinHandle<Answer> {
     let held = app.broker.held_polls();
-    let request = match token {
-        Some(token) => bearer(stream_request(body), token),
-        None => stream_request(body),
-    };
-    let stream = app.spawn(request);
+    let stream = app.spawn(with_token(stream_request(body), token));
     app.until_held(held + 1).await;
     stream
 }
@@ -198,10 +188,7 @@ async fn a_private_room_of_others_is_answered_unavailable_and_never_followed() {
 
     let body = json!({"client_id": "peek", "rooms": [{"room": "lobby"}, {"room": "vault", "last_message_id": "00000000-0000-0000-0000-000000000000"}]});
     for token in [Some(stranger.as_str()), None] {
-        let request = match token {
-            Some(token) => bearer(stream_request(body.clone()), token),
-            None => stream_request(body.clone()),
-        };
+        let request = with_token(stream_request(body.clone()), token);
         let answer = app.call(request).await;
         assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(
@@ -331,8 +318,7 @@ async fn a_guests_stream_of_unused_names_makes_no_rooms_yet_hears_their_first_me
             .any(|room| room.as_str().unwrap().starts_with("nobody-wrote-")),
         "{listed:?}"
     );
-    app.send(common::app::message("nobody-wrote-7", "g", "first"))
-        .await;
+    app.send(message("nobody-wrote-7", "g", "first")).await;
     let answer = held.await.unwrap();
     assert_eq!(
         news(&answer),

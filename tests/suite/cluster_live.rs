@@ -2,43 +2,24 @@
 //! one instance is online on the other, typing there reaches the other's streams and ends with
 //! the message, and the people of a killed instance are gone from the other's `online` soon
 //! after its grace period.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{
-    process::{call, client, sign_up_and_in, until_held, Server},
-    redis::RedisServer,
-};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
+
+use crate::common::{
+    cluster::Cluster,
+    process::{call, client, sign_up_and_in, until_held, Server},
+};
 
 /// A short grace period, so that a leave is final within the test's patience.
 const GRACE_SECS: u64 = 2;
 const ROOM: &str = "lobby";
 
 /// Two instances on one Redis, with a short presence grace period.
-struct Cluster {
-    _redis: RedisServer,
-    a: Server,
-    b: Server,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let redis = RedisServer::start();
-        let grace = GRACE_SECS.to_string();
-        let options = ["--presence-grace-secs", grace.as_str()];
-        let a = Server::start_with(&redis.url(), "127.0.0.1:0", &options);
-        let b = Server::start_with(&redis.url(), "127.0.0.1:0", &options);
-        Self {
-            _redis: redis,
-            a,
-            b,
-        }
-    }
+fn start_cluster() -> Cluster {
+    Cluster::start_with(&["--presence-grace-secs", &GRACE_SECS.to_string()])
 }
 
 /// Holds a stream of [`ROOM`] on `server` as `token`'s person, knowing live version `known`;
@@ -129,7 +110,7 @@ async fn alice_streams_on_a_seen_by_bob_on_b(
 
 #[tokio::test]
 async fn someone_streaming_through_one_instance_is_online_and_typing_on_the_other() {
-    let cluster = Cluster::start();
+    let cluster = start_cluster();
     let client = client();
     let (alice, bob, live, _present) = alice_streams_on_a_seen_by_bob_on_b(&cluster, &client).await;
     assert_eq!(names(&live, "online"), ["alice", "bob"]);
@@ -166,7 +147,7 @@ async fn someone_streaming_through_one_instance_is_online_and_typing_on_the_othe
 
 #[tokio::test]
 async fn the_people_of_an_instance_that_dies_are_gone_from_the_other_after_a_while() {
-    let cluster = Cluster::start();
+    let cluster = start_cluster();
     let client = client();
     let (_, bob, _, _present) = alice_streams_on_a_seen_by_bob_on_b(&cluster, &client).await;
 

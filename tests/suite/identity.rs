@@ -1,25 +1,24 @@
 //! Who is talking and who may read, through the whole app: accounts and sessions, stamped
 //! senders, guests, private rooms and their members, per-user send limits, and refusals of
 //! cross-site changes. Every refusal is checked to change nothing.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::num::NonZeroU32;
 
 use axum::http::{header, Method, StatusCode};
-use common::{
+use longpoll_chat::{
+    model::{AccountName, Password},
+    server::{identity::IdentityConfig, HttpConfig},
+};
+use serde_json::{json, Value};
+
+use crate::common::{
     accounts::{
         assert_refused, bearer, credentials, empty_request, json_request, jwt_setup, private_room,
         sign_up, signed_in,
     },
-    app::{get, message, post, send_request, Setup, TestApp},
+    app::{get, message, post, send_limit, send_request, Setup, TestApp},
+    eventually,
 };
-use longpoll_chat::{
-    model::{AccountName, Password},
-    server::{chat::ChatOptions, identity::IdentityConfig, send_limit::SendLimiter, HttpConfig},
-};
-use serde_json::{json, Value};
 
 #[tokio::test]
 async fn an_account_signs_up_in_and_out_and_its_token_then_stops_working() {
@@ -494,15 +493,7 @@ async fn deleting_a_private_room_deletes_its_messages_and_ends_its_polls() {
 
 #[tokio::test]
 async fn send_limits_count_per_user_not_per_shared_address() {
-    let one = NonZeroU32::new(1).unwrap();
-    let app = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::with_send_limit(1).await;
     // In-process requests all come from one address, like users behind one proxy.
     let first = signed_in(&app, "nell").await;
     let second = signed_in(&app, "otto").await;
@@ -708,12 +699,8 @@ async fn another_sites_tokens_let_their_holders_in_and_into_the_rooms_they_name_
 
 #[tokio::test]
 async fn only_trusted_proxies_name_the_client_for_guest_send_limits() {
-    let one = NonZeroU32::new(1).unwrap();
     let app = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
+        chat: send_limit(1),
         // In-process requests come from 0.0.0.0, standing for the proxy here.
         http: HttpConfig {
             trusted_proxies: "0.0.0.0".parse().unwrap(),
@@ -743,14 +730,7 @@ async fn only_trusted_proxies_name_the_client_for_guest_send_limits() {
     );
 
     // An untrusted peer's header is ignored: every guest shares the peer's bucket.
-    let untrusted = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let untrusted = TestApp::with_send_limit(1).await;
     assert_eq!(
         untrusted.call(from("203.0.113.1", "a")).await.status,
         StatusCode::OK
@@ -993,15 +973,7 @@ fn sign_up_is_switched_off_and_limited_by_flags() {
 
 #[tokio::test]
 async fn past_the_send_limit_a_guest_learns_nothing_of_which_names_are_accounts() {
-    let one = NonZeroU32::new(1).unwrap();
-    let app = TestApp::build(Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
-        ..Setup::default()
-    })
-    .await;
+    let app = TestApp::with_send_limit(1).await;
     sign_up(&app, "alice").await;
     assert_eq!(
         app.send(message("oracle", "g", "the one allowed"))
@@ -1044,7 +1016,7 @@ async fn the_default_room_and_rooms_in_use_cannot_be_taken_private() {
     let refused = app.call(make_private("joined-only")).await;
     assert_refused(&refused, StatusCode::CONFLICT, "a room of that name exists");
     let held = app.spawn(get("/api/poll?client_id=waiter&room=waited-on"));
-    common::eventually(
+    eventually(
         std::time::Duration::from_secs(5),
         "the poll is held",
         || async { app.broker.held_polls() == 1 },
@@ -1073,7 +1045,7 @@ async fn nobody_ends_or_takes_over_another_ones_client_id() {
         get("/api/poll?client_id=alices-laptop&room=owned"),
         &alice,
     ));
-    common::eventually(
+    eventually(
         std::time::Duration::from_secs(5),
         "the poll is held",
         || async { app.broker.held_polls() == 1 },

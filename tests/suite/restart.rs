@@ -1,19 +1,13 @@
 //! Real server processes on a SQLite file: killed with SIGKILL right after acknowledging
 //! messages, then started again. Nothing acknowledged may be lost, duplicated or reordered,
 //! and clients polling with cursors carry on across the restart.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::Duration;
 
-use common::process::{client, get_json, ids, send, Server};
 use serde_json::Value;
 use tempfile::TempDir;
 
-fn sqlite(dir: &TempDir) -> String {
-    format!("sqlite:{}", dir.path().join("chat.db").display())
-}
+use crate::common::process::{client, get_json, ids, send, sqlite, Server};
 
 #[tokio::test]
 async fn acknowledged_messages_survive_sigkill_with_their_ids_order_and_cursors() {

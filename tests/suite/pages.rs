@@ -2,9 +2,6 @@
 //! user, a member and a stranger of a private room, and a visitor of a server without guests.
 //! What the HTML holds is what a browser without JavaScript gets, and what hydration starts
 //! from. The page in the browser is tested by end2end/.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::Duration;
 
@@ -12,11 +9,12 @@ use axum::{
     body::Body,
     http::{header, Method, Request, StatusCode},
 };
-use common::{
+use serde_json::json;
+
+use crate::common::{
     accounts::{bearer, json_request, signed_in, with_cookie},
     app::{get, message, Reply, TestApp},
 };
-use serde_json::json;
 
 /// Renders `request` as a browser asks for a page, failing rather than hanging if the page
 /// never finishes (a resource made anew on every render of a `Suspense` keeps the server

@@ -8,25 +8,23 @@
 //!
 //! The real binary where the process matters; `serve` in-process, on tokio's paused clock,
 //! where the test is about waiting.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     net::SocketAddr,
     time::{Duration, Instant},
 };
 
-use common::{
-    app::TestApp,
-    process::{client, until_held, Server},
-};
 use longpoll_chat::server::http::serve::{self, ServeOptions};
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
     task::JoinSet,
+};
+
+use crate::common::{
+    app::TestApp,
+    process::{client, until_held, Server},
 };
 
 #[tokio::test]

@@ -2,21 +2,20 @@
 //! messages as they are now, a stream carries each change in order with the messages, a poll
 //! still answers new messages only, every refusal is a 4xx that changes nothing, and changes
 //! survive a restart on SQLite (real processes).
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{
-    accounts::{
-        assert_refused, bearer, empty_request, json_request, jwt_setup, private_room, signed_in,
-    },
-    app::{get, send_request, Answer, TestApp},
-    process::{client, Server},
-};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use uuid::Uuid;
+
+use crate::common::{
+    accounts::{
+        assert_refused, bearer, empty_request, json_request, jwt_setup, private_room, signed_in,
+        with_token,
+    },
+    app::{get, message, send_request, Answer, Setup, TestApp},
+    process::{self, client, sign_up_and_in, sqlite, Server},
+};
 
 /// Sends `text` to `room` as the holder of `token`; returns the message id.
 async fn send_as(app: &TestApp, token: &str, room: &str, text: &str) -> String {
@@ -48,16 +47,6 @@ async fn react(app: &TestApp, token: Option<&str>, id: &str, emoji: &str, add: b
         .await
 }
 
-fn with_token(
-    request: axum::http::Request<axum::body::Body>,
-    token: Option<&str>,
-) -> axum::http::Request<axum::body::Body> {
-    match token {
-        Some(token) => bearer(request, token),
-        None => request,
-    }
-}
-
 fn ok(answer: Answer) -> Value {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
     answer.json
@@ -83,7 +72,7 @@ async fn history_shows_edits_deletions_and_reactions_and_a_stream_carries_each_i
     let typo = send_as(&app, &alice, room, "helo").await;
     let gone = send_as(&app, &alice, room, "oops").await;
     // A guest's message, the seed's shape: nothing new in it.
-    let guest = app.send(common::app::message(room, "guest", "hi")).await;
+    let guest = app.send(message(room, "guest", "hi")).await;
     assert_eq!(guest.status, StatusCode::OK);
 
     let edited = ok(edit(&app, Some(&alice), &typo, "hello").await);
@@ -187,9 +176,7 @@ async fn every_refusal_is_a_clear_4xx_and_changes_nothing() {
     let bob = signed_in(&app, "bob").await;
     let room = "msg-refusals";
     let id = send_as(&app, &alice, room, "mine").await;
-    let guest = app
-        .send(common::app::message(room, "guest", "a guest's"))
-        .await;
+    let guest = app.send(message(room, "guest", "a guest's")).await;
     let guest_id = guest.json["message_id"].as_str().unwrap().to_owned();
     let before = history(&app, None, room).await;
 
@@ -367,43 +354,20 @@ async fn a_token_naming_an_account_never_changes_that_account_s_messages() {
 #[tokio::test]
 async fn changes_survive_a_restart_on_sqlite() {
     let dir = TempDir::new().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("chat.db").display());
+    let store = sqlite(&dir);
     let client = client();
     let server = Server::start(&store, "127.0.0.1:0");
-    let credentials = json!({"name": "rhea", "password": "correct horse battery"});
     let call =
-        |method: reqwest::Method, path: String, token: Option<String>, body: Option<Value>| {
+        |method: reqwest::Method, url: String, token: Option<String>, body: Option<Value>| {
             let client = client.clone();
             async move {
-                let mut request = client.request(method, path);
-                if let Some(token) = token {
-                    request = request.bearer_auth(token);
-                }
-                if let Some(body) = body {
-                    request = request.json(&body);
-                }
-                let response = request.send().await.unwrap();
-                let status = response.status();
-                let json: Value = response.json().await.unwrap();
+                let (status, json) =
+                    process::call(&client, method, url, token.as_deref(), body).await;
                 assert!(status.is_success(), "{status}: {json}");
                 json
             }
         };
-    call(
-        reqwest::Method::POST,
-        server.url("/api/accounts"),
-        None,
-        Some(credentials.clone()),
-    )
-    .await;
-    let session = call(
-        reqwest::Method::POST,
-        server.url("/api/sessions"),
-        None,
-        Some(credentials),
-    )
-    .await;
-    let token = session["token"].as_str().map(str::to_owned);
+    let token = Some(sign_up_and_in(&client, &server, "rhea").await);
     let room = "msg-durable";
     let send = |text: &str| {
         call(
@@ -473,18 +437,7 @@ async fn changes_survive_a_restart_on_sqlite() {
 
 #[tokio::test]
 async fn changes_share_the_send_rate_limit_and_past_it_change_nothing() {
-    use longpoll_chat::server::{chat::ChatOptions, send_limit::SendLimiter};
-    use std::num::NonZeroU32;
-
-    let one = NonZeroU32::new(1).unwrap();
-    let app = TestApp::build(common::app::Setup {
-        chat: ChatOptions {
-            send_limiter: Some(SendLimiter::new(one, one)),
-            ..ChatOptions::default()
-        },
-        ..common::app::Setup::default()
-    })
-    .await;
+    let app = TestApp::with_send_limit(1).await;
     let alice = signed_in(&app, "alice").await;
     // The send takes the only token of the burst: a reaction right after is one too many.
     let id = send_as(&app, &alice, "msg-limited", "hi").await;
@@ -504,12 +457,12 @@ async fn toggling_a_reaction_past_the_rate_per_person_and_message_is_refused() {
     use longpoll_chat::server::{chat::ChatOptions, send_limit::ChangeLimiter};
     use std::num::NonZeroU32;
 
-    let app = TestApp::build(common::app::Setup {
+    let app = TestApp::build(Setup {
         chat: ChatOptions {
             change_limiter: Some(ChangeLimiter::per_minute(NonZeroU32::new(4).unwrap())),
             ..ChatOptions::default()
         },
-        ..common::app::Setup::default()
+        ..Setup::default()
     })
     .await;
     let alice = signed_in(&app, "alice").await;

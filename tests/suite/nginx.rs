@@ -10,9 +10,6 @@
 //!
 //! Needs nginx (`/usr/sbin/nginx` or on PATH); it runs as the test's user, without a master
 //! process, with every file in a temporary directory.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     net::{SocketAddr, TcpListener},
@@ -21,9 +18,10 @@ use std::{
     time::Duration,
 };
 
-use common::{eventually, process::Server};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
+
+use crate::common::{eventually, process::Server};
 
 /// A running nginx, stopped when dropped.
 struct Nginx {
@@ -160,7 +158,7 @@ async fn deployment(extra: &[&str]) -> (Nginx, [Server; 2]) {
 }
 
 fn client() -> reqwest::Client {
-    common::process::client()
+    crate::common::process::client()
 }
 
 async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {

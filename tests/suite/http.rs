@@ -1,8 +1,5 @@
 //! The REST API over HTTP, through the whole app (`tower::ServiceExt::oneshot`): every
 //! endpoint, the curl walkthroughs of the original spec, and every class of bad input.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::time::Duration;
 
@@ -10,9 +7,10 @@ use axum::{
     body::Body,
     http::{header, Request, StatusCode},
 };
-use common::app::{call, get, post, Answer, TestApp};
 use longpoll_chat::server::{BrokerConfig, HttpConfig};
 use serde_json::json;
+
+use crate::common::app::{call, get, post, Answer, TestApp};
 
 fn texts(answer: &Answer) -> Vec<&str> {
     answer.json["messages"]

@@ -7,13 +7,9 @@
 //!
 //! The schema-driven fuzz run (`make test-api-fuzz`, `tests/schemathesis/`) checks the same
 //! agreement from outside, over HTTP, with the fuzzer's own reading of the patterns.
-#![cfg(feature = "ssr")]
 
 use std::{iter::Peekable, ops::RangeInclusive, str::Chars};
 
-mod common;
-
-use common::app::TestApp;
 use longpoll_chat::model::{
     parse_message_id, ClientId, MessageText, RoomName, SenderName, ACCOUNT_NAME_MAX_CHARS,
     ACCOUNT_NAME_PATTERN, CLIENT_ID_MAX_CHARS, CLIENT_ID_PATTERN, CONTROL_CLASS, DEFAULT_ROOM,
@@ -23,6 +19,8 @@ use longpoll_chat::model::{
 };
 use proptest::{prelude::*, string::string_regex};
 use serde_json::{json, Value};
+
+use crate::common::app::TestApp;
 
 async fn openapi() -> Value {
     TestApp::new().await.get("/openapi.json").await.json

@@ -1,37 +1,19 @@
 //! Several real server processes sharing rooms through one private Redis: polls answered by sends
 //! on another instance, cursors that work on every instance, cluster-wide stats, a Redis outage
 //! and an instance killed while clients poll it.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     collections::HashSet,
     time::{Duration, Instant},
 };
 
-use common::{
-    eventually,
-    process::{client, get_json, ids, poll, send, until_held, Server},
-    redis::RedisServer,
-};
 use serde_json::{json, Value};
 
-/// Two instances on one Redis.
-struct Cluster {
-    redis: RedisServer,
-    a: Server,
-    b: Server,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let redis = RedisServer::start();
-        let a = Server::start(&redis.url(), "127.0.0.1:0");
-        let b = Server::start(&redis.url(), "127.0.0.1:0");
-        Self { redis, a, b }
-    }
-}
+use crate::common::{
+    cluster::Cluster,
+    eventually,
+    process::{client, get_json, ids, poll, send, until_held},
+};
 
 #[tokio::test]
 async fn a_poll_held_on_one_instance_is_answered_by_a_send_on_the_other() {

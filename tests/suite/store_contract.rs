@@ -4,9 +4,6 @@
 //! surviving a reopen (and a Redis crash), failing cleanly when the disk is full or Redis is
 //! gone, and naming the file when it cannot open it; and what only a shared store promises:
 //! telling every other instance of identity changes.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     path::Path,
@@ -14,7 +11,6 @@ use std::{
     time::Duration,
 };
 
-use common::{eventually, redis::RedisServer};
 use longpoll_chat::{
     model::{Change, ChangeKind, Entry, Message},
     server::{
@@ -30,6 +26,8 @@ use longpoll_chat::{
 };
 use tempfile::TempDir;
 use uuid::Uuid;
+
+use crate::common::{eventually, redis::RedisServer};
 
 /// A sink that records what it receives, with offsets.
 #[derive(Default)]

@@ -1,25 +1,20 @@
 //! Presence and typing through the whole app: a stream that asks (`live_version`) learns who
 //! is there and who types, `GET /api/rooms/{room}/online` says the same, and every refusal
 //! (guests typing, private rooms, bad names) is a 4xx that shows nothing.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{
-    accounts::{
-        assert_refused, bearer, empty_request, json_request, private_room, signed_in, with_cookie,
-    },
-    app::{get, post, TestApp},
-};
 use serde_json::{json, Value};
+
+use crate::common::{
+    accounts::{
+        assert_refused, bearer, empty_request, private_room, signed_in, with_cookie, with_token,
+    },
+    app::{get, post, send_request, stream_request, TestApp},
+};
 
 fn typing(room: &str, token: Option<&str>) -> axum::http::Request<axum::body::Body> {
     let request = empty_request(Method::POST, &format!("/api/rooms/{room}/typing"));
-    match token {
-        Some(token) => bearer(request, token),
-        None => request,
-    }
+    with_token(request, token)
 }
 
 fn stream(client: &str, room: &str, live_version: u64) -> axum::http::Request<axum::body::Body> {
@@ -27,7 +22,7 @@ fn stream(client: &str, room: &str, live_version: u64) -> axum::http::Request<ax
         "client_id": client,
         "rooms": [{"room": room, "live_version": live_version}],
     });
-    json_request(Method::POST, "/api/stream", body)
+    stream_request(body)
 }
 
 #[tokio::test]
@@ -60,10 +55,7 @@ async fn a_stream_that_asks_learns_who_is_there_and_who_types() {
     );
     assert_eq!(online["typing"], json!(["bob"]));
     // Bob's message ends his typing at once.
-    let sent = bearer(
-        common::app::send_request(json!({"room": room, "text": "hi"})),
-        &bob,
-    );
+    let sent = bearer(send_request(json!({"room": room, "text": "hi"})), &bob);
     assert_eq!(app.call(sent).await.status, StatusCode::OK);
     let online: Value = app.get(&format!("/api/rooms/{room}/online")).await.json;
     assert_eq!(online["typing"], json!([]));

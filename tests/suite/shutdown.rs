@@ -1,19 +1,17 @@
 //! Graceful shutdown of the real binary: on SIGTERM with 1,000 polls held it answers every one
 //! of them timeout-shaped, finishes in-flight work and exits 0 within 2 seconds.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use std::{
     process::Command,
     time::{Duration, Instant},
 };
 
-use common::{
+use serde_json::Value;
+
+use crate::common::{
     eventually,
     process::{held_polls, Server},
 };
-use serde_json::Value;
 
 const HELD: u64 = 1_000;
 

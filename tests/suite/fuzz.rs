@@ -1,15 +1,13 @@
 //! Arbitrary query strings, paths, content types and bodies thrown at the REST API of the whole
 //! app: never a 5xx, never a panic, always a JSON body.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::{
     body::Body,
     http::{header, Request},
 };
-use common::app::{call_raw, TestApp};
 use proptest::prelude::*;
+
+use crate::common::app::{call_raw, TestApp};
 
 /// Runs `request` against a fresh app on a paused clock (held polls end at their timeout
 /// at once) and checks the answer.

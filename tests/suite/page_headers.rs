@@ -1,20 +1,18 @@
 //! The security headers as the assembled app sends them: the pages' Content-Security-Policy
 //! and its nonce, which must be the one on every script the page carries, and the headers of
 //! the other answers.
-#![cfg(feature = "ssr")]
-
-mod common;
 
 use axum::{
     body::Body,
     http::{header, Request, StatusCode},
 };
-use common::app::{get, send_request, Reply, TestApp};
 use longpoll_chat::server::{
     http::page_headers::{CROSS_ORIGIN_OPENER_POLICY, DOCS_POLICY},
     HttpConfig,
 };
 use serde_json::json;
+
+use crate::common::app::{get, send_request, Reply, TestApp};
 
 /// The nonce in the page's policy header.
 fn header_nonce(page: &Reply) -> String {

@@ -1,20 +1,26 @@
 //! `/metrics` after a scripted sequence: every poll outcome, sends, deliveries, gauges.
-//! Alone in its test binary, since the Prometheus recorder is process-wide.
-#![cfg(feature = "ssr")]
-
-mod common;
+//!
+//! The broker takes its metric handles from the recorder current when it opens. `main`
+//! installs a process-wide one (`server::metrics::install`), which every broker opened after
+//! it would count into, other tests' too; so this test's broker opens with a recorder of its
+//! own, current on the test's thread only, and `/metrics` renders that one.
 
 use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use common::app::{get, message, send_request, TestApp};
-use longpoll_chat::server::{self, HttpConfig};
+use longpoll_chat::server::HttpConfig;
+use metrics_exporter_prometheus::PrometheusBuilder;
 
+use crate::common::app::{get, message, send_request, TestApp};
+
+// `start_paused` runs the test on one thread: the one its recorder is current on.
 #[tokio::test(start_paused = true)]
 async fn metrics_count_sends_deliveries_and_every_poll_outcome() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let _recorder = metrics::set_default_local_recorder(&recorder);
     let app = TestApp::with_http(HttpConfig {
-        metrics: Some(server::metrics::install()),
+        metrics: Some(recorder.handle()),
         ..HttpConfig::default()
     })
     .await;
