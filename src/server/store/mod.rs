@@ -15,12 +15,8 @@
 
 pub mod identity;
 mod memory;
-mod memory_identity;
 mod redis;
-mod redis_identity;
-mod redis_keys;
 mod sqlite;
-mod sqlite_identity;
 
 use std::{fmt, path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
@@ -30,13 +26,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Entry, Person};
 
 pub use identity::{IdentitySink, IdentityStore};
-pub use memory::MemoryStore;
-pub use memory_identity::MemoryIdentityStore;
-pub use redis::RedisStore;
-pub use redis_identity::RedisIdentityStore;
-pub use redis_keys::RedisPrefix;
-pub use sqlite::SqliteStore;
-pub use sqlite_identity::SqliteIdentityStore;
+pub use memory::{MemoryIdentityStore, MemoryStore};
+pub use redis::{RedisIdentityStore, RedisPrefix, RedisStore};
+pub use sqlite::{SqliteIdentityStore, SqliteStore};
 
 /// What a store tells the broker: committed entries, in commit order; and, for a store shared
 /// by several instances, interruptions and clients disconnected on another instance.

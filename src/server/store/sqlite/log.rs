@@ -13,7 +13,7 @@
 //! Schema (see [`MIGRATIONS`]): `rooms(name, total)` counts every entry a room ever had;
 //! `messages(room, seq, ...)` keeps the most recent ones, `seq` being the room's offset. A
 //! change is a row whose `change_json` holds it (its `sender` is who made it, its text empty).
-//! The identity tables of the same file belong to [`super::sqlite_identity`].
+//! The identity tables of the same file belong to [`super::identity`].
 
 use std::{
     collections::HashMap,
@@ -30,7 +30,7 @@ use rusqlite::{
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
+use crate::server::store::{CommitSink, Retention, Store, StoreError, StoredRoom};
 use crate::{
     model::{Change, Entry, Message},
     server::clock::unix_time,
@@ -55,7 +55,7 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX messages_by_time ON messages (timestamp);",
     // 2: whether the server vouched for the sender (messages from before were guests').
     "ALTER TABLE messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;",
-    // 3: accounts, sessions and private rooms (`sqlite_identity.rs`). `key` is the lowercase
+    // 3: accounts, sessions and private rooms (`identity.rs`). `key` is the lowercase
     // name; the sessions index by expiry is what keeps deleting expired ones cheap.
     "CREATE TABLE accounts (
          key           TEXT PRIMARY KEY NOT NULL,
@@ -80,7 +80,7 @@ const MIGRATIONS: &[&str] = &[
          account TEXT NOT NULL,
          PRIMARY KEY (room, account)
      ) WITHOUT ROWID;",
-    // 4: the rooms each account joined and how far it read them (`sqlite_identity.rs`);
+    // 4: the rooms each account joined and how far it read them (`identity.rs`);
     // `last_read` is a message id in canonical text, which orders as the id does. By room too,
     // for dropping a deleted room from everyone's list.
     "CREATE TABLE joined_rooms (

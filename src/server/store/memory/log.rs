@@ -8,8 +8,8 @@ use std::{
 
 use async_trait::async_trait;
 
-use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
 use crate::model::Entry;
+use crate::server::store::{CommitSink, Retention, Store, StoreError, StoredRoom};
 
 pub struct MemoryStore {
     sink: Arc<dyn CommitSink>,

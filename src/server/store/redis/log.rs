@@ -27,7 +27,7 @@
 //! lower offset in a newer entry tells them the room started over (see [`Inner::deliver`]).
 //!
 //! Accounts, sessions and private rooms live in the same Redis, under the same prefix: see
-//! [`super::redis_identity`].
+//! [`super::identity`].
 //!
 //! `DELETE /api/client/ID` on one instance removes `"OWNER ID"` from `PREFIX clients` and, if
 //! some instance had reported it there, publishes `"INSTANCE OWNER ID"` on
@@ -56,11 +56,14 @@ use redis::{
 use tokio::{sync::Notify, time::timeout};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::{
-    redis_keys::RedisKeys, CommitSink, LiveNews, RedisPrefix, Retention, Store, StoreError,
-    StoredRoom,
+use super::{keys::RedisKeys, RedisPrefix};
+use crate::{
+    model::Entry,
+    server::{
+        clock::unix_time,
+        store::{redacted, CommitSink, LiveNews, Retention, Store, StoreError, StoredRoom},
+    },
 };
-use crate::{model::Entry, server::clock::unix_time};
 
 /// At most this many [`LiveNews`] per publication, so one room's news is never held up behind
 /// a very long message.
@@ -191,7 +194,7 @@ impl RedisStore {
         ping_every: Duration,
     ) -> Result<Self, StoreError> {
         let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
-            path: super::redacted(url),
+            path: redacted(url),
             cause: cause.to_string(),
         };
         let keys = RedisKeys::for_deployment(url, prefix)?;
@@ -231,7 +234,7 @@ impl RedisStore {
 /// that reconnects by itself, checked with a PING.
 pub(super) async fn connect(url: &str) -> Result<(Client, ConnectionManager), StoreError> {
     let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
-        path: super::redacted(url),
+        path: redacted(url),
         cause: cause.to_string(),
     };
     let client = Client::open(url).map_err(|error| open_error(&error))?;

@@ -44,15 +44,20 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
 use super::{
-    identity::{
-        AccountRecord, IdentitySink, IdentityStore, JoinedRoomRecord, PrivateRoomRecord,
-        SessionRecord, TokenHash,
-    },
-    redis::{connect, unavailable, COMMAND_TIMEOUT, PING_EVERY, RECONNECT_MAX, RECONNECT_MIN},
-    redis_keys::RedisKeys,
-    RedisPrefix, StoreError,
+    keys::RedisKeys,
+    log::{connect, unavailable, COMMAND_TIMEOUT, PING_EVERY, RECONNECT_MAX, RECONNECT_MIN},
+    RedisPrefix,
 };
-use crate::server::clock::unix_seconds;
+use crate::server::{
+    clock::unix_seconds,
+    store::{
+        identity::{
+            AccountRecord, IdentitySink, IdentityStore, JoinedRoomRecord, PrivateRoomRecord,
+            SessionRecord, TokenHash,
+        },
+        redacted, StoreError,
+    },
+};
 
 /// Deletes every session listed in the set `set` (hashes after the key prefix `prefix`), and
 /// the set; returns how many sessions there were.
@@ -288,7 +293,7 @@ impl RedisIdentityStore {
             scripts: Scripts::new(),
         });
         let subscription = inner.subscribe().await.map_err(|error| StoreError::Open {
-            path: super::redacted(url),
+            path: redacted(url),
             cause: error.to_string(),
         })?;
         let stop = CancellationToken::new();
