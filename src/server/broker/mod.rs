@@ -7,7 +7,7 @@
 //! - `clients`: the client registry (one poll per client and room, the caps, ending polls
 //!   early, shutdown);
 //! - `answer`: [`PollAnswer`], serialized once for every poll it answers;
-//! - `live`: who is online and typing in each room, from the streams, beside the logs.
+//! - `presence`: who is online and typing in each room, from the streams, beside the logs.
 //!
 //! Invariants:
 //! - A room's log holds its messages in the store's order, so live delivery follows it.
@@ -18,14 +18,15 @@
 
 mod answer;
 mod clients;
-mod live;
+mod config;
+mod poll;
+mod presence;
 mod room;
+mod stream;
 #[cfg(test)]
 mod tests;
 
 use std::{
-    future::Future,
-    pin::pin,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
@@ -37,78 +38,25 @@ use uuid::Uuid;
 use super::{
     clock::unix_seconds,
     metrics::BrokerMetrics,
-    store::{CommitSink, LiveNews, Retention, Store, StoreConfig, StoreError},
+    store::{CommitSink, LiveNews, Store, StoreConfig, StoreError},
 };
 use crate::{
     error::ChatError,
     model::{
         Change, ChangeKind, ClientId, ClientOwner, Entry, History, HistoryRequest, LiveState,
-        Message, MessageText, Person, PollRequest, PollStatus, RoomName, RoomNews, SendReceipt,
-        SendRequest, Stats, StreamFrom, StreamRequest, StreamResponse, MAX_MESSAGES_PER_POLL,
+        Message, MessageText, Person, PollStatus, RoomName, SendReceipt, SendRequest, Stats,
         TEXT_MAX_CHARS,
     },
 };
 pub use answer::PollAnswer;
-use clients::{Clients, Follows, PollCaps, PollEnd};
-use live::Live;
+use clients::{Clients, PollCaps};
+pub use config::{
+    BrokerConfig, DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_HELD_POLLS, DEFAULT_MAX_POLLS_PER_ADDRESS,
+    DEFAULT_MAX_POLLS_PER_PERSON,
+};
+use presence::Live;
+use room::Rooms;
 pub use room::Unread;
-use room::{json_str_len, Budget, Read, Room, Rooms};
-
-/// Tunables of the broker.
-#[derive(Debug, Clone)]
-pub struct BrokerConfig {
-    /// Messages kept per room in memory; older ones are evicted (and answered with a reset).
-    pub room_capacity: usize,
-    /// A client with no held poll counts as active this long after its last poll ended, and is
-    /// forgotten after it.
-    pub client_idle: Duration,
-    /// What the store keeps.
-    pub retention: Retention,
-    /// Polls held at once over the whole server; past it new polls get 503 with Retry-After.
-    pub max_held_polls: usize,
-    /// Polls one client may hold at once (on different rooms; one room holds one poll).
-    pub max_polls_per_client: usize,
-    /// Polls one signed-in person may hold at once, over all their clients.
-    pub max_polls_per_person: usize,
-    /// Polls the guests of one address may hold at once, over all their clients.
-    pub max_polls_per_address: usize,
-    /// Longest message text in characters; at most [`TEXT_MAX_CHARS`], which every message
-    /// must respect anyway.
-    pub max_text_chars: usize,
-    /// Someone whose last stream of a room ended is still online there this long, so that
-    /// reconnecting within it is neither a leave nor a join.
-    pub presence_grace: Duration,
-    /// The most JSON one answer (a poll's, a stream's over all its rooms, history) carries;
-    /// what does not fit comes with the next read, from where the client got to.
-    pub max_answer_bytes: usize,
-}
-
-/// `--max-answer-bytes` by default: a hundred messages of the longest text fit.
-pub const DEFAULT_MAX_ANSWER_BYTES: usize = 1024 * 1024;
-
-/// `--max-held-polls` when the open-file limit allows it.
-pub const DEFAULT_MAX_HELD_POLLS: usize = 50_000;
-/// `--max-polls-per-person`: many devices and curl loops, a stream each.
-pub const DEFAULT_MAX_POLLS_PER_PERSON: usize = 64;
-/// `--max-polls-per-address`: an office of guests behind one address.
-pub const DEFAULT_MAX_POLLS_PER_ADDRESS: usize = 512;
-
-impl Default for BrokerConfig {
-    fn default() -> Self {
-        Self {
-            room_capacity: 1_000,
-            client_idle: Duration::from_secs(60),
-            retention: Retention::default(),
-            max_held_polls: DEFAULT_MAX_HELD_POLLS,
-            max_polls_per_client: 8,
-            max_polls_per_person: DEFAULT_MAX_POLLS_PER_PERSON,
-            max_polls_per_address: DEFAULT_MAX_POLLS_PER_ADDRESS,
-            max_text_chars: TEXT_MAX_CHARS,
-            presence_grace: Duration::from_secs(15),
-            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
-        }
-    }
-}
 
 /// A cheap, cloneable handle to the broker.
 #[derive(Clone)]
@@ -255,286 +203,6 @@ impl Broker {
         Ok(self
             .message(message.id)
             .unwrap_or_else(|| Arc::new(changed)))
-    }
-
-    /// Holds until the room has messages the client has not seen, the timeout passes, a newer
-    /// poll of the same client on the same room supersedes this one, the client is
-    /// disconnected, or the server shuts down.
-    ///
-    /// Fails with [`ChatError::TooManyPolls`] when the server or the client already holds as
-    /// many polls as allowed (a poll that supersedes another is always accepted).
-    pub async fn poll(&self, request: PollRequest) -> Result<PollAnswer, ChatError> {
-        let answer = self.hold_poll(&request).await;
-        let metrics = &self.shared.metrics;
-        match &answer {
-            Ok(answer) => metrics.poll_answered(answer.status, answer.reset, answer.messages.len()),
-            Err(_) => metrics.poll_refused(),
-        }
-        answer
-    }
-
-    async fn hold_poll(&self, request: &PollRequest) -> Result<PollAnswer, ChatError> {
-        let shared = &*self.shared;
-        let deadline = Instant::now() + request.timeout;
-        let room_name = request.room.as_str();
-        let room = shared.rooms.get_or_create(room_name);
-        // Before the poll counts as held: a client that saw it held (`held_polls`) and then
-        // sent expects the poll to get that message, so the poll's position must not be taken
-        // after the send.
-        let start = self
-            .start_position(&room, room_name, request.last_message_id.as_deref())
-            .await;
-        let follows = Follows::Room(room.clone());
-        let holder = request.holder.clone();
-        let registered =
-            (shared.clients).register(&request.client_id, &request.owner, follows, holder);
-        let (_held, ended) = match registered {
-            Ok(registered) => registered,
-            Err(refused) => {
-                // A refused poll leaves nothing behind, not even the empty room it created.
-                shared.rooms.forget_if_unused(room_name, room);
-                return Err(refused);
-            }
-        };
-        let Some(start) = start else {
-            return Ok(room.lock().reset());
-        };
-        Ok(self.wait_from(&room, start, deadline, ended).await)
-    }
-
-    /// Where the poll reads from: just after its cursor's message, or the room's end without a
-    /// cursor. A cursor this instance has not seen may come from another instance sharing the
-    /// store, newer than anything here yet: then the store hands over what it has, once, and
-    /// the room is searched again. `None`: the room does not know the cursor.
-    async fn start_position(
-        &self,
-        room: &Room,
-        room_name: &str,
-        cursor: Option<&str>,
-    ) -> Option<u64> {
-        if let Some(start) = room.lock().start_after(cursor) {
-            return Some(start);
-        }
-        if let Err(error) = self.shared.store.catch_up(room_name).await {
-            tracing::warn!(%error, room = room_name, "store catch-up failed");
-        }
-        room.lock().start_after(cursor)
-    }
-
-    /// Answers with the room's messages from offset `from` on as soon as there are any, or
-    /// ends the poll at `deadline` or when the registry tells it to (`ended`).
-    async fn wait_from(
-        &self,
-        room: &Room,
-        from: u64,
-        deadline: Instant,
-        mut ended: PollEnd,
-    ) -> PollAnswer {
-        let mut timeout = pin!(tokio::time::sleep_until(deadline));
-        let mut woken = false;
-        loop {
-            // Made before the log is read, so it completes for any message committed after
-            // that read (tokio's `Notified` sees `notify_waiters` calls from its creation on).
-            // It joins the room's waiter list only if the poll must wait: a woken poll usually
-            // finds its message below and returns without touching the list.
-            let arrived = pin!(room.arrived.notified());
-            {
-                let mut log = room.lock();
-                match log.read_from(from) {
-                    Read::Nothing => {}
-                    Read::Messages(answer) => {
-                        if let (true, Some(newest)) = (woken, answer.messages.last()) {
-                            let delay = unix_seconds() - newest.timestamp;
-                            self.shared.metrics.wakeup.record(delay.max(0.0));
-                        }
-                        return answer;
-                    }
-                    // More messages arrived than the room keeps since this poll last looked.
-                    Read::Evicted => return log.reset(),
-                }
-            }
-            tokio::select! {
-                () = arrived => woken = true,
-                () = &mut timeout => return PollAnswer::empty(PollStatus::Timeout),
-                // Superseded, disconnected, or timeout-shaped when the store lost sight of new
-                // messages or the server shuts down.
-                end = &mut ended => {
-                    // A dropped sender means the client was forgotten: treat it as disconnected.
-                    return PollAnswer::empty(end.unwrap_or(PollStatus::Disconnected));
-                }
-            }
-        }
-    }
-
-    /// Holds one request for many rooms until any of them has messages the client has not
-    /// seen (answering every room that has), or as [`Broker::poll`] for the rest: the timeout,
-    /// a newer stream of the same client, a disconnect, shutdown. A followed room deleted while
-    /// held is answered `unavailable`; one whose user lost access ends the stream early with
-    /// no news (the caller checks access). The same per-room rules as `poll`: oldest first, at
-    /// most [`MAX_MESSAGES_PER_POLL`](crate::model::MAX_MESSAGES_PER_POLL) per room, a reset
-    /// for an unknown cursor.
-    pub async fn stream(&self, request: StreamRequest) -> Result<StreamResponse, ChatError> {
-        let answer = self.hold_stream(request).await;
-        let metrics = &self.shared.metrics;
-        match &answer {
-            Ok(answer) => {
-                let messages = answer.rooms.iter().map(|news| news.messages.len()).sum();
-                let reset = answer.rooms.iter().any(|news| news.reset);
-                metrics.poll_answered(answer.status, reset, messages);
-            }
-            Err(_) => metrics.poll_refused(),
-        }
-        answer
-    }
-
-    async fn hold_stream(&self, request: StreamRequest) -> Result<StreamResponse, ChatError> {
-        let shared = &*self.shared;
-        let deadline = Instant::now() + request.timeout;
-        let mut followed = Vec::with_capacity(request.rooms.len());
-        let mut awaited = Vec::new();
-        for follow in request.rooms {
-            let (name, live_version) = (follow.room, follow.live_version);
-            // A room nobody has written to is not made for a stream (a stream naming a hundred
-            // of them would make a hundred rooms) unless asked: the stream waits for it.
-            let room = match &follow.from {
-                _ if follow.open => shared.rooms.get_or_create(name.as_str()),
-                StreamFrom::After(_) => shared.rooms.get_or_create(name.as_str()),
-                StreamFrom::Now | StreamFrom::Start => match shared.rooms.get(name.as_str()) {
-                    Some(room) => room,
-                    None => {
-                        awaited.push(Awaited { name, live_version });
-                        continue;
-                    }
-                },
-            };
-            // As for a poll: positions are taken before the stream counts as held.
-            let start = match &follow.from {
-                StreamFrom::Now => Some(room.lock().end()),
-                StreamFrom::After(id) => self.start_position(&room, name.as_str(), Some(id)).await,
-                StreamFrom::Start => room.lock().beginning(),
-            };
-            followed.push(Followed {
-                name,
-                room,
-                start,
-                live_version,
-            });
-        }
-        let rooms: Vec<_> = followed.iter().map(|room| room.room.clone()).collect();
-        let follows = Follows::Stream(rooms.clone().into());
-        let registered =
-            shared
-                .clients
-                .register(&request.client_id, &request.owner, follows, request.holder);
-        let (_held, ended) = match registered {
-            Ok(registered) => registered,
-            Err(refused) => {
-                for room in followed {
-                    shared.rooms.forget_if_unused(room.name.as_str(), room.room);
-                }
-                return Err(refused);
-            }
-        };
-        let client_id = request.client_id.as_str();
-        let _attendance = (shared.live).attend(rooms, request.person.as_ref(), client_id);
-        let (status, rooms) = self
-            .wait_on_rooms(&mut followed, &mut awaited, deadline, ended)
-            .await;
-        Ok(StreamResponse {
-            status,
-            rooms,
-            timestamp: unix_seconds(),
-        })
-    }
-
-    /// [`Broker::wait_from`] for many rooms: what is new in each, as soon as any has news.
-    /// An awaited room (one nobody had written to) joins the followed ones once it has an
-    /// entry, read from its beginning: all of it is new to the client.
-    async fn wait_on_rooms(
-        &self,
-        followed: &mut Vec<Followed>,
-        awaited: &mut Vec<Awaited>,
-        deadline: Instant,
-        mut ended: PollEnd,
-    ) -> (PollStatus, Vec<RoomNews>) {
-        let mut timeout = pin!(tokio::time::sleep_until(deadline));
-        loop {
-            // Made before the rooms are looked up, as the arrivals below before the logs are
-            // read: a room made after its lookup still completes it.
-            let mut created = pin!(self.shared.rooms.created.notified());
-            awaited.retain(|room| match self.shared.rooms.get(room.name.as_str()) {
-                Some(made) => {
-                    let start = made.lock().beginning();
-                    followed.push(Followed {
-                        name: room.name.clone(),
-                        room: made,
-                        start,
-                        live_version: room.live_version,
-                    });
-                    false
-                }
-                None => true,
-            });
-            // Made before the logs are read, as in `wait_from`: a message committed after its
-            // room's read still completes its future.
-            let mut arrivals: Vec<_> = followed
-                .iter()
-                .map(|room| Box::pin(room.room.news.notified()))
-                .collect();
-            let news = self.news(followed);
-            if !news.is_empty() {
-                return (PollStatus::Success, news);
-            }
-            let any_arrived = std::future::poll_fn(|context| {
-                let ready = arrivals
-                    .iter_mut()
-                    .any(|arrived| arrived.as_mut().poll(context).is_ready());
-                if ready {
-                    std::task::Poll::Ready(())
-                } else {
-                    std::task::Poll::Pending
-                }
-            });
-            tokio::select! {
-                () = any_arrived => {}
-                () = &mut created, if !awaited.is_empty() => {}
-                () = &mut timeout => return (PollStatus::Timeout, Vec::new()),
-                end = &mut ended => {
-                    return match end.unwrap_or(PollStatus::Disconnected) {
-                        // A followed room lost a user, or was deleted.
-                        PollStatus::Success => (PollStatus::Success, self.deleted(followed)),
-                        status => (status, Vec::new()),
-                    };
-                }
-            }
-        }
-    }
-
-    /// What is new in the followed rooms, in their order, within one answer's bytes: a room
-    /// that does not fit is left for the next read (its position has not moved).
-    fn news(&self, followed: &[Followed]) -> Vec<RoomNews> {
-        let mut budget = Budget::new(self.shared.config.max_answer_bytes);
-        let mut news = Vec::new();
-        for room in followed {
-            if budget.is_spent() {
-                break;
-            }
-            news.extend(room.news(&mut budget));
-        }
-        news
-    }
-
-    /// The followed rooms deleted since they were followed, as `unavailable`: a deleted room
-    /// is no longer the room of its name in [`Rooms`].
-    fn deleted(&self, followed: &[Followed]) -> Vec<RoomNews> {
-        followed
-            .iter()
-            .filter(|room| {
-                let now = self.shared.rooms.get(room.name.as_str());
-                now.is_none_or(|now| !Arc::ptr_eq(&now, &room.room))
-            })
-            .map(|room| RoomNews::unavailable(room.name.to_string()))
-            .collect()
     }
 
     /// The room's most recent messages, oldest first.
@@ -752,81 +420,6 @@ impl Broker {
             .map(|room| room.lock().unread_after(last_read))
             .unwrap_or_default()
     }
-}
-
-/// A room a stream waits for: nobody had written to it when the stream came.
-struct Awaited {
-    name: RoomName,
-    live_version: Option<u64>,
-}
-
-/// A room a stream follows, where in its log the stream reads from (`None`: the cursor
-/// was unknown, answered with a reset), and the version of who is online and typing the client
-/// has, if it asked for it.
-struct Followed {
-    name: RoomName,
-    room: Arc<Room>,
-    start: Option<u64>,
-    live_version: Option<u64>,
-}
-
-impl Followed {
-    /// What is new in the room, taken from `budget`. A room's first entry is taken even past
-    /// the budget, so the client always moves on; then the budget is spent and the answer
-    /// ends.
-    fn news(&self, budget: &mut Budget) -> Option<RoomNews> {
-        let live = self.live_version.and_then(|known| {
-            let mut live = lock(&self.room.live);
-            (live.published_version() != known).then(|| live.published_state(Instant::now()))
-        });
-        if let Some(live) = &live {
-            budget.spend(live_json_len(live));
-        }
-        let log = self.room.lock();
-        let room = self.name.to_string();
-        let news = match self
-            .start
-            .and_then(|start| log.entries_after(start, budget))
-        {
-            // Only who is online or typing changed.
-            Some(None) => RoomNews {
-                unavailable: false,
-                live: Some(live?),
-                ..RoomNews::unavailable(room)
-            },
-            Some(Some(entries)) => RoomNews {
-                room,
-                messages: entries.messages,
-                reset: false,
-                unavailable: false,
-                changes: entries.changes,
-                last_id: Some(entries.last_id),
-                live,
-            },
-            // The messages as they are now: the changes before them are applied already.
-            None => RoomNews {
-                room,
-                messages: log.recent_within(MAX_MESSAGES_PER_POLL, budget),
-                reset: true,
-                unavailable: false,
-                changes: Vec::new(),
-                last_id: log.last_id(),
-                live,
-            },
-        };
-        Some(news)
-    }
-}
-
-/// Bytes of JSON a room's live state takes in an answer, about.
-fn live_json_len(live: &LiveState) -> usize {
-    let names = |people: &[String]| {
-        people
-            .iter()
-            .map(|name| 3 + json_str_len(name))
-            .sum::<usize>()
-    };
-    64 + names(&live.online) + names(&live.typing)
 }
 
 /// How often a broker on a shared store reports its active clients (and so how stale the

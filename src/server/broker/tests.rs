@@ -4,8 +4,8 @@ use std::{collections::HashSet, net::IpAddr};
 
 use super::*;
 use crate::model::{
-    Follow, MessageText, PollResponse, RoomName, SenderName, MAX_MESSAGES_PER_POLL,
-    TYPING_LASTS_SECS,
+    Follow, MessageText, PollRequest, PollResponse, RoomName, RoomNews, SenderName, StreamFrom,
+    StreamRequest, StreamResponse, MAX_MESSAGES_PER_POLL, TYPING_LASTS_SECS,
 };
 
 async fn broker(room_capacity: usize) -> Broker {
@@ -987,7 +987,7 @@ async fn presence_comes_from_streams_and_outlasts_a_gap_by_the_grace_period() {
     let started = Instant::now();
     let answer = watcher.await.unwrap();
     assert!(
-        started.elapsed() <= live::WAKE_EVERY,
+        started.elapsed() <= presence::WAKE_EVERY,
         "woken within the coalescing window"
     );
     let with_alice = live_of(&answer).clone();
@@ -1022,7 +1022,7 @@ async fn presence_comes_from_streams_and_outlasts_a_gap_by_the_grace_period() {
     back.await.unwrap();
     let left = Instant::now();
     let answer = watcher.await.unwrap();
-    assert!(left.elapsed() >= grace && left.elapsed() <= grace + live::WAKE_EVERY * 2);
+    assert!(left.elapsed() >= grace && left.elapsed() <= grace + presence::WAKE_EVERY * 2);
     assert_eq!(live_of(&answer).online, Vec::<String>::new());
     assert_eq!(live_of(&answer).guests, 1);
 }
@@ -1053,7 +1053,7 @@ async fn typing_shows_at_once_ends_by_itself_or_with_the_message_and_wakes_liste
         name: name.into(),
     };
     broker.typing(&room, &person("p1"));
-    tokio::time::sleep(live::WAKE_EVERY * 3).await;
+    tokio::time::sleep(presence::WAKE_EVERY * 3).await;
     assert!(!watcher.is_finished());
 
     // Sending ends the sender's typing: the message comes at once, the typing line with the
@@ -1066,7 +1066,7 @@ async fn typing_shows_at_once_ends_by_itself_or_with_the_message_and_wakes_liste
         .stream(live_request("w", None, "typing", version))
         .await;
     let answer = answer.unwrap();
-    assert!(started.elapsed() <= live::WAKE_EVERY);
+    assert!(started.elapsed() <= presence::WAKE_EVERY);
     assert_eq!(live_of(&answer).typing.len(), 99);
     assert!(!live_of(&answer).typing.contains(&"p1".to_owned()));
     tokio::time::sleep(Duration::from_secs(TYPING_LASTS_SECS)).await;
@@ -1087,7 +1087,7 @@ async fn a_stream_that_does_not_ask_for_presence_is_not_woken_by_it() {
             name: "Bob".into(),
         },
     );
-    tokio::time::sleep(live::WAKE_EVERY * 3).await;
+    tokio::time::sleep(presence::WAKE_EVERY * 3).await;
     assert!(!plain.is_finished(), "woken, it found nothing and waits on");
     send(&broker, "plain", "news").await;
     let answer = plain.await.unwrap();
