@@ -54,7 +54,7 @@ pub use config::{
     BrokerConfig, DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_HELD_POLLS, DEFAULT_MAX_POLLS_PER_ADDRESS,
     DEFAULT_MAX_POLLS_PER_PERSON,
 };
-use presence::Live;
+use presence::Presence;
 use room::Rooms;
 pub use room::Unread;
 
@@ -67,7 +67,7 @@ pub struct Broker {
 struct Shared {
     rooms: Arc<Rooms>,
     clients: Arc<Clients>,
-    live: Arc<Live>,
+    presence: Arc<Presence>,
     store: Arc<dyn Store>,
     config: BrokerConfig,
     metrics: BrokerMetrics,
@@ -87,11 +87,11 @@ impl Broker {
             per_guest_address: config.max_polls_per_address,
         };
         let clients = Arc::new(Clients::new(caps, metrics.registry.clone()));
-        let live = Arc::new(Live::new(config.presence_grace));
+        let presence = Arc::new(Presence::new(config.presence_grace));
         let sink = Arc::new(Sink {
             rooms: rooms.clone(),
             clients: clients.clone(),
-            live: live.clone(),
+            presence: presence.clone(),
         });
         let store = store.open(sink, config.retention).await?;
         for room in store.load(config.room_capacity).await? {
@@ -101,7 +101,7 @@ impl Broker {
             shared: Arc::new(Shared {
                 rooms,
                 clients,
-                live,
+                presence,
                 store,
                 config,
                 metrics,
@@ -110,11 +110,11 @@ impl Broker {
         };
         tokio::spawn(broker.clone().run_janitor());
         let shared = &broker.shared;
-        tokio::spawn(shared.live.clone().run(shared.shutdown.clone()));
+        tokio::spawn(shared.presence.clone().run(shared.shutdown.clone()));
         if shared.store.is_shared() {
             tokio::spawn(broker.clone().share_activity());
             let (store, shutdown) = (shared.store.clone(), shared.shutdown.clone());
-            tokio::spawn(shared.live.clone().share(store, shutdown));
+            tokio::spawn(shared.presence.clone().share(store, shutdown));
         }
         Ok(broker)
     }
@@ -400,13 +400,13 @@ impl Broker {
     /// signal or their message is sent. Nothing is stored.
     pub fn typing(&self, room: &RoomName, person: &Person) {
         let room = self.shared.rooms.get_or_create(room.as_str());
-        self.shared.live.typing(&room, person);
+        self.shared.presence.typing(&room, person);
     }
 
     /// Who is online and typing in the room now.
     pub fn live_state(&self, room: &RoomName) -> LiveState {
         match self.shared.rooms.get(room.as_str()) {
-            Some(room) => lock(&room.live).state(Instant::now()),
+            Some(room) => lock(&room.presence).state(Instant::now()),
             None => LiveState::default(),
         }
     }
@@ -440,7 +440,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Sink {
     rooms: Arc<Rooms>,
     clients: Arc<Clients>,
-    live: Arc<Live>,
+    presence: Arc<Presence>,
 }
 
 impl CommitSink for Sink {
@@ -451,7 +451,7 @@ impl CommitSink for Sink {
             .message()
             .and_then(|message| message.author.as_deref())
         {
-            self.live.stopped_typing(&room, author);
+            self.presence.stopped_typing(&room, author);
         }
         self.rooms.committed(&room, entry, offset);
     }
@@ -473,6 +473,6 @@ impl CommitSink for Sink {
     }
 
     fn live_heard(&self, instance: &str, news: Vec<LiveNews>) {
-        (self.live).heard(instance, news, |room| self.rooms.get_or_create(room));
+        (self.presence).heard(instance, news, |room| self.rooms.get_or_create(room));
     }
 }

@@ -91,7 +91,7 @@ impl Broker {
             }
         };
         let client_id = request.client_id.as_str();
-        let _attendance = (shared.live).attend(rooms, request.person.as_ref(), client_id);
+        let _attendance = (shared.presence).attend(rooms, request.person.as_ref(), client_id);
         let (status, rooms) = self
             .wait_on_rooms(&mut followed, &mut awaited, deadline, ended)
             .await;
@@ -215,8 +215,9 @@ impl Followed {
     /// ends.
     fn news(&self, budget: &mut Budget) -> Option<RoomNews> {
         let live = self.live_version.and_then(|known| {
-            let mut live = lock(&self.room.live);
-            (live.published_version() != known).then(|| live.published_state(Instant::now()))
+            let mut presence = lock(&self.room.presence);
+            (presence.published_version() != known)
+                .then(|| presence.published_state(Instant::now()))
         });
         if let Some(live) = &live {
             budget.spend(live_json_len(live));

@@ -162,7 +162,7 @@ fn sink(broker: &Broker) -> Sink {
     Sink {
         rooms: broker.shared.rooms.clone(),
         clients: broker.shared.clients.clone(),
-        live: broker.shared.live.clone(),
+        presence: broker.shared.presence.clone(),
     }
 }
 

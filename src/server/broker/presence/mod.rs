@@ -3,8 +3,8 @@
 //! stream follows a room is online there, and stays so for a grace period after their last
 //! stream of it ends, so the gap between two polls is not a leave and a join.
 //!
-//! Each room's [`RoomLive`] changes its version whenever what it shows changes. The streams
-//! that asked for it are woken through the room's `news`, but [`Live`] coalesces those wake-ups:
+//! Each room's [`RoomPresence`] changes its version whenever what it shows changes. The streams
+//! that asked for it are woken through the room's `news`, but [`Presence`] coalesces those wake-ups:
 //! a room changed many times within [`WAKE_EVERY`] wakes its streams once, so however many
 //! people join or type, a listener is woken for it at most a few times a second.
 //!
@@ -20,7 +20,7 @@
 //!   without a new stream of theirs;
 //! - versions come from one counter for the whole broker, so a room forgotten and made again
 //!   never repeats a version a client already has;
-//! - locks are taken room first (`Room::live`), then `Live`'s own (`pending`, `outbox`), never
+//! - locks are taken room first (`Room::presence`), then `Presence`'s own (`pending`, `outbox`), never
 //!   the other way round.
 
 use std::{
@@ -50,7 +50,7 @@ const TYPING_REFRESH_AFTER: Duration = Duration::from_secs(2);
 
 /// A room's presence and typing.
 #[derive(Default)]
-pub(super) struct RoomLive {
+pub(super) struct RoomPresence {
     version: u64,
     /// The version the room's streams were last woken for: what they are compared with, so a
     /// stream polling again between two wake-ups waits for the next one instead of being
@@ -87,7 +87,7 @@ struct Typist {
     until: Instant,
 }
 
-impl RoomLive {
+impl RoomPresence {
     /// The version streams see: the one they were last woken for.
     pub fn published_version(&self) -> u64 {
         self.published
@@ -157,11 +157,11 @@ impl RoomLive {
 }
 
 /// The broker's presence and typing, over every room.
-pub(super) struct Live {
+pub(super) struct Presence {
     grace: Duration,
     versions: AtomicU64,
     pending: Mutex<Pending>,
-    /// Tells [`Live::run`] that `pending` has something new.
+    /// Tells [`Presence::run`] that `pending` has something new.
     pending_changed: Notify,
     sharing: Sharing,
 }
@@ -172,11 +172,11 @@ struct Sharing {
     refresh_every: Duration,
     /// How long what another instance said of a room lasts without being said again.
     heard_lasts: Duration,
-    /// Set once [`Live::share`] runs: until then (and for a store nobody else shares) there is
+    /// Set once [`Presence::share`] runs: until then (and for a store nobody else shares) there is
     /// nobody to tell, so nothing goes into the outbox.
     telling: AtomicBool,
     outbox: Mutex<Outbox>,
-    /// Tells [`Live::share`] the outbox has something; keeps a permit while it is busy.
+    /// Tells [`Presence::share`] the outbox has something; keeps a permit while it is busy.
     outbox_filled: Notify,
 }
 
@@ -201,7 +201,7 @@ struct Pending {
 
 /// A stream's presence in its rooms, for as long as it is held.
 pub(super) struct Attendance {
-    live: Arc<Live>,
+    presence: Arc<Presence>,
     rooms: Vec<Arc<Room>>,
     key: String,
 }
@@ -209,12 +209,12 @@ pub(super) struct Attendance {
 impl Drop for Attendance {
     fn drop(&mut self) {
         for room in &self.rooms {
-            self.live.leave(room, &self.key);
+            self.presence.leave(room, &self.key);
         }
     }
 }
 
-impl Live {
+impl Presence {
     /// Presence with a grace period of `grace`. On a shared store, each instance says who is
     /// online through it a few times per grace period, so that what an instance that died said
     /// runs out about when its people's grace periods would have.
@@ -248,22 +248,25 @@ impl Live {
             None => (format!("guest:{client_id}"), None),
         };
         for room in &rooms {
-            let mut live = lock(&room.live);
-            let present = live.people.entry(key.clone()).or_insert_with(|| Present {
-                name: name.cloned(),
-                streams: 0,
-                left_at: None,
-            });
+            let mut presence = lock(&room.presence);
+            let present = presence
+                .people
+                .entry(key.clone())
+                .or_insert_with(|| Present {
+                    name: name.cloned(),
+                    streams: 0,
+                    left_at: None,
+                });
             present.streams += 1;
             // Back within the grace period: they never left.
             let arrived = present.streams == 1 && present.left_at.take().is_none();
             if arrived {
-                self.changed(room, &mut live);
+                self.changed(room, &mut presence);
                 self.presence_changed(room);
             }
         }
         Attendance {
-            live: self.clone(),
+            presence: self.clone(),
             rooms,
             key,
         }
@@ -271,8 +274,8 @@ impl Live {
 
     fn leave(&self, room: &Arc<Room>, key: &str) {
         let now = Instant::now();
-        let mut live = lock(&room.live);
-        let Some(present) = live.people.get_mut(key) else {
+        let mut presence = lock(&room.presence);
+        let Some(present) = presence.people.get_mut(key) else {
             return;
         };
         present.streams -= 1;
@@ -280,7 +283,7 @@ impl Live {
             return;
         }
         present.left_at = Some(now);
-        drop(live);
+        drop(presence);
         let mut pending = lock(&self.pending);
         (pending.leaving).push_back((now + self.grace, room.clone(), key.to_owned()));
         drop(pending);
@@ -302,35 +305,35 @@ impl Live {
     fn heard_typing(&self, room: &Arc<Room>, person: &Person) {
         let now = Instant::now();
         let until = now + Duration::from_secs(TYPING_LASTS_SECS);
-        let mut live = lock(&room.live);
-        if let Some(typist) = live.typing.get_mut(&person.key) {
+        let mut presence = lock(&room.presence);
+        if let Some(typist) = presence.typing.get_mut(&person.key) {
             if typist.until > now && now < typist.signalled + TYPING_REFRESH_AFTER {
                 typist.until = until;
                 return;
             }
         }
-        live.typing.retain(|_, typist| typist.until > now);
+        presence.typing.retain(|_, typist| typist.until > now);
         let typist = Typist {
             name: person.name.clone(),
             signalled: now,
             until,
         };
-        live.typing.insert(person.key.clone(), typist);
-        self.changed(room, &mut live);
+        presence.typing.insert(person.key.clone(), typist);
+        self.changed(room, &mut presence);
     }
 
     /// `key` is no longer typing in `room`: their message was sent. Every instance hears of the
     /// message, so this is never passed on.
     pub fn stopped_typing(&self, room: &Arc<Room>, key: &str) {
-        let mut live = lock(&room.live);
-        if live.typing.remove(key).is_some() {
-            self.changed(room, &mut live);
+        let mut presence = lock(&room.presence);
+        if presence.typing.remove(key).is_some() {
+            self.changed(room, &mut presence);
         }
     }
 
     /// A new version for the room, and its streams to be woken soon.
-    fn changed(&self, room: &Arc<Room>, live: &mut RoomLive) {
-        live.version = self.versions.fetch_add(1, Ordering::Relaxed) + 1;
+    fn changed(&self, room: &Arc<Room>, presence: &mut RoomPresence) {
+        presence.version = self.versions.fetch_add(1, Ordering::Relaxed) + 1;
         lock(&self.pending).changed.push(room.clone());
         self.pending_changed.notify_waiters();
     }
@@ -372,9 +375,9 @@ impl Live {
         changed.dedup_by(|a, b| Arc::ptr_eq(a, b));
         for room in changed {
             {
-                let mut live = lock(&room.live);
-                live.published = live.version;
-                live.shown = None;
+                let mut presence = lock(&room.presence);
+                presence.published = presence.version;
+                presence.shown = None;
             }
             room.news.notify_waiters();
         }
@@ -391,23 +394,23 @@ impl Live {
             pending.leaving.drain(..count).collect()
         };
         for (_, room, key) in due {
-            let mut live = lock(&room.live);
-            let gone = live.people.get(&key).is_some_and(|present| {
+            let mut presence = lock(&room.presence);
+            let gone = presence.people.get(&key).is_some_and(|present| {
                 present.streams == 0
                     && present
                         .left_at
                         .is_some_and(|left_at| left_at + self.grace <= now)
             });
             if gone {
-                live.people.remove(&key);
-                self.changed(&room, &mut live);
+                presence.people.remove(&key);
+                self.changed(&room, &mut presence);
                 self.presence_changed(&room);
             }
         }
     }
 
     /// Who is online in `room` through this instance changed: the other instances are told.
-    /// Called with the room's `live` held, so the room is tracked before anyone can look.
+    /// Called with the room's `presence` held, so the room is tracked before anyone can look.
     fn presence_changed(&self, room: &Arc<Room>) {
         self.tell(|outbox| {
             outbox.presence_changed.push(room.clone());
@@ -441,12 +444,12 @@ impl Live {
     /// What `instance` has online in `room`, as it just said: it replaces what it said before.
     fn heard_presence(&self, instance: &str, room: &Arc<Room>, people: Vec<Person>, guests: usize) {
         let now = Instant::now();
-        let mut live = lock(&room.live);
+        let mut presence = lock(&room.presence);
         let changed = if people.is_empty() && guests == 0 {
-            live.elsewhere.remove(instance).is_some()
+            presence.elsewhere.remove(instance).is_some()
         } else {
             let until = now + self.sharing.heard_lasts;
-            match live.elsewhere.entry(instance.to_owned()) {
+            match presence.elsewhere.entry(instance.to_owned()) {
                 hash_map::Entry::Occupied(mut said) => {
                     let said = said.get_mut();
                     let same = said.until > now && said.people == people && said.guests == guests;
@@ -469,7 +472,7 @@ impl Live {
             }
         };
         if changed {
-            self.changed(room, &mut live);
+            self.changed(room, &mut presence);
         }
     }
 
@@ -491,7 +494,7 @@ impl Live {
         rooms.sort_unstable_by_key(Arc::as_ptr);
         rooms.dedup_by(|a, b| Arc::ptr_eq(a, b));
         let mut news: Vec<LiveNews> = (rooms.iter())
-            .map(|room| lock(&room.live).presence_here(&room.name))
+            .map(|room| lock(&room.presence).presence_here(&room.name))
             .collect();
         news.extend(typing);
         news
@@ -506,15 +509,15 @@ impl Live {
             .collect();
         let mut news = Vec::new();
         for room in tracked {
-            let mut live = lock(&room.live);
-            let said_elsewhere = live.elsewhere.len();
-            live.elsewhere.retain(|_, said| said.until > now);
-            if live.elsewhere.len() != said_elsewhere {
-                self.changed(&room, &mut live);
+            let mut presence = lock(&room.presence);
+            let said_elsewhere = presence.elsewhere.len();
+            presence.elsewhere.retain(|_, said| said.until > now);
+            if presence.elsewhere.len() != said_elsewhere {
+                self.changed(&room, &mut presence);
             }
-            if !live.people.is_empty() {
-                news.push(live.presence_here(&room.name));
-            } else if live.elsewhere.is_empty() {
+            if !presence.people.is_empty() {
+                news.push(presence.presence_here(&room.name));
+            } else if presence.elsewhere.is_empty() {
                 // Under the room's lock, so nobody is tracking it again meanwhile.
                 let mut outbox = lock(&self.sharing.outbox);
                 if outbox

@@ -7,16 +7,20 @@ const GRACE: Duration = Duration::from_secs(15);
 
 struct Instance {
     name: &'static str,
-    live: Arc<Live>,
+    presence: Arc<Presence>,
     rooms: Rooms,
 }
 
 impl Instance {
     fn new(name: &'static str) -> Self {
-        let live = Arc::new(Live::new(GRACE));
-        live.sharing.telling.store(true, Ordering::Relaxed);
+        let presence = Arc::new(Presence::new(GRACE));
+        presence.sharing.telling.store(true, Ordering::Relaxed);
         let rooms = Rooms::new(100, usize::MAX);
-        Self { name, live, rooms }
+        Self {
+            name,
+            presence,
+            rooms,
+        }
     }
 
     fn room(&self) -> Arc<Room> {
@@ -27,17 +31,17 @@ impl Instance {
     /// were woken for it yet).
     fn shows(&self) -> (LiveState, u64) {
         let room = self.room();
-        let live = lock(&room.live);
-        (live.state(Instant::now()), live.version)
+        let presence = lock(&room.presence);
+        (presence.state(Instant::now()), presence.version)
     }
 
     /// Hands what this instance would publish now to `other`.
     fn tell(&self, other: &Instance, news: Vec<LiveNews>) {
-        (other.live).heard(self.name, news, |room| other.rooms.get_or_create(room));
+        (other.presence).heard(self.name, news, |room| other.rooms.get_or_create(room));
     }
 
     fn tell_outbox(&self, other: &Instance) {
-        self.tell(other, self.live.take_outbox());
+        self.tell(other, self.presence.take_outbox());
     }
 }
 
@@ -51,22 +55,26 @@ fn person(name: &str) -> Person {
 #[tokio::test(start_paused = true)]
 async fn who_is_online_on_one_instance_shows_on_the_other_until_they_leave() {
     let (a, b) = (Instance::new("a"), Instance::new("b"));
-    let alice = a.live.attend(vec![a.room()], Some(&person("alice")), "c1");
-    let _guest = a.live.attend(vec![a.room()], None, "c2");
-    let _bob = b.live.attend(vec![b.room()], Some(&person("bob")), "c3");
+    let alice = a
+        .presence
+        .attend(vec![a.room()], Some(&person("alice")), "c1");
+    let _guest = a.presence.attend(vec![a.room()], None, "c2");
+    let _bob = b
+        .presence
+        .attend(vec![b.room()], Some(&person("bob")), "c3");
     a.tell_outbox(&b);
     let (shown, before) = b.shows();
     assert_eq!(shown.online, ["alice", "bob"]);
     assert_eq!(shown.guests, 1);
 
     // Said again unchanged (a refresh): nothing to show, so no new version.
-    a.tell(&b, a.live.refresh(Instant::now()));
+    a.tell(&b, a.presence.refresh(Instant::now()));
     assert_eq!(b.shows().1, before);
 
     // Alice's stream ends: she leaves once the grace period is over, everywhere.
     drop(alice);
     tokio::time::advance(GRACE).await;
-    a.live.end_leaves(Instant::now());
+    a.presence.end_leaves(Instant::now());
     a.tell_outbox(&b);
     let (shown, after) = b.shows();
     assert_eq!(shown.online, ["bob"]);
@@ -77,40 +85,47 @@ async fn who_is_online_on_one_instance_shows_on_the_other_until_they_leave() {
 #[tokio::test(start_paused = true)]
 async fn an_instance_that_stops_saying_who_is_online_is_forgotten_after_a_while() {
     let (a, b) = (Instance::new("a"), Instance::new("b"));
-    let _alice = a.live.attend(vec![a.room()], Some(&person("alice")), "c1");
+    let _alice = a
+        .presence
+        .attend(vec![a.room()], Some(&person("alice")), "c1");
     a.tell_outbox(&b);
-    let heard_lasts = b.live.sharing.heard_lasts;
+    let heard_lasts = b.presence.sharing.heard_lasts;
     assert!(heard_lasts >= GRACE);
 
     // A keeps saying it: alice stays.
     for _ in 0..5 {
-        tokio::time::advance(a.live.sharing.refresh_every).await;
-        a.tell(&b, a.live.refresh(Instant::now()));
-        assert!(b.live.refresh(Instant::now()).is_empty(), "b has nobody");
+        tokio::time::advance(a.presence.sharing.refresh_every).await;
+        a.tell(&b, a.presence.refresh(Instant::now()));
+        assert!(
+            b.presence.refresh(Instant::now()).is_empty(),
+            "b has nobody"
+        );
         assert_eq!(b.shows().0.online, ["alice"]);
     }
 
     // A dies: once what it said runs out, alice is gone, with a new version.
     let before = b.shows().1;
     tokio::time::advance(heard_lasts - Duration::from_millis(1)).await;
-    b.live.refresh(Instant::now());
+    b.presence.refresh(Instant::now());
     assert_eq!(b.shows().1, before, "not yet");
     assert_eq!(b.shows().0.online, ["alice"]);
     tokio::time::advance(Duration::from_millis(1)).await;
-    b.live.refresh(Instant::now());
+    b.presence.refresh(Instant::now());
     let (shown, after) = b.shows();
     assert!(shown.online.is_empty());
     assert!(after > before);
     // And the room is no longer tracked: nothing holds it for presence.
-    b.live.refresh(Instant::now());
-    assert!(lock(&b.live.sharing.outbox).tracked.is_empty());
+    b.presence.refresh(Instant::now());
+    assert!(lock(&b.presence.sharing.outbox).tracked.is_empty());
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_joining_instance_is_told_who_is_online_at_once() {
     let (a, b) = (Instance::new("a"), Instance::new("b"));
-    let _alice = a.live.attend(vec![a.room()], Some(&person("alice")), "c1");
-    a.live.take_outbox();
+    let _alice = a
+        .presence
+        .attend(vec![a.room()], Some(&person("alice")), "c1");
+    a.presence.take_outbox();
     // B (re)joins and says hello.
     b.tell(&a, vec![LiveNews::Hello]);
     a.tell_outbox(&b);
@@ -120,16 +135,16 @@ async fn a_joining_instance_is_told_who_is_online_at_once() {
 #[tokio::test(start_paused = true)]
 async fn typing_on_one_instance_shows_on_the_other_and_ends_with_the_message() {
     let (a, b) = (Instance::new("a"), Instance::new("b"));
-    a.live.typing(&a.room(), &person("alice"));
+    a.presence.typing(&a.room(), &person("alice"));
     a.tell_outbox(&b);
     assert_eq!(b.shows().0.typing, ["alice"]);
     // What B heard is not passed on again.
-    assert!(b.live.take_outbox().is_empty());
+    assert!(b.presence.take_outbox().is_empty());
     // Every instance hears of alice's message and ends her typing itself.
-    b.live.stopped_typing(&b.room(), "alice");
+    b.presence.stopped_typing(&b.room(), "alice");
     assert!(b.shows().0.typing.is_empty());
     // Without a message, it ends by itself.
-    a.live.typing(&a.room(), &person("carol"));
+    a.presence.typing(&a.room(), &person("carol"));
     a.tell_outbox(&b);
     tokio::time::advance(Duration::from_secs(TYPING_LASTS_SECS)).await;
     assert!(b.shows().0.typing.is_empty());
@@ -137,12 +152,12 @@ async fn typing_on_one_instance_shows_on_the_other_and_ends_with_the_message() {
 
 #[tokio::test(start_paused = true)]
 async fn with_nobody_to_tell_nothing_is_kept_for_them() {
-    let live = Arc::new(Live::new(GRACE));
+    let presence = Arc::new(Presence::new(GRACE));
     let rooms = Rooms::new(100, usize::MAX);
     let room = rooms.get_or_create("hall");
-    let _alice = live.attend(vec![room.clone()], Some(&person("alice")), "c1");
-    live.typing(&room, &person("alice"));
-    let outbox = lock(&live.sharing.outbox);
+    let _alice = presence.attend(vec![room.clone()], Some(&person("alice")), "c1");
+    presence.typing(&room, &person("alice"));
+    let outbox = lock(&presence.sharing.outbox);
     assert!(outbox.typing.is_empty() && outbox.presence_changed.is_empty());
     assert!(outbox.tracked.is_empty());
 }

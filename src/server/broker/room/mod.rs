@@ -20,7 +20,7 @@ use std::{
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::{lock, presence::RoomLive};
+use super::{lock, presence::RoomPresence};
 use crate::model::{Entry, Message};
 pub use log::Unread;
 pub(super) use log::{json_str_len, Budget, Read, RoomLog};
@@ -45,8 +45,8 @@ pub(super) struct Room {
     /// Notified (all waiters at once) after each entry, message or change, and (coalesced)
     /// when who is online or typing changes.
     pub news: Notify,
-    /// Who is online and typing (see `live`).
-    pub live: Mutex<RoomLive>,
+    /// Who is online and typing (see `presence`).
+    pub presence: Mutex<RoomPresence>,
 }
 
 impl Room {
@@ -98,7 +98,7 @@ impl Rooms {
             log: Mutex::new(RoomLog::new(capacity, answer_bytes)),
             arrived: Notify::new(),
             news: Notify::new(),
-            live: Mutex::default(),
+            presence: Mutex::default(),
         });
         map.insert(name.to_owned(), room.clone());
         room

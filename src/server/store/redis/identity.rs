@@ -210,12 +210,13 @@ struct Event {
     /// The instance that made the change.
     from: String,
     #[serde(flatten)]
-    change: Change,
+    change: IdentityChange,
 }
 
+/// What changed, as the other instances' caches need to know it (`kind` on the wire).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum Change {
+enum IdentityChange {
     SessionRevoked { token_hash: String },
     AccountChanged { account: String },
     RoomChanged { room: String },
@@ -307,7 +308,7 @@ impl RedisIdentityStore {
 
 impl Inner {
     /// The JSON announcing `change` as this instance's.
-    fn event(&self, change: Change) -> String {
+    fn event(&self, change: IdentityChange) -> String {
         let event = Event {
             from: self.instance.clone(),
             change,
@@ -316,13 +317,13 @@ impl Inner {
     }
 
     fn account_changed(&self, account: &str) -> String {
-        self.event(Change::AccountChanged {
+        self.event(IdentityChange::AccountChanged {
             account: account.to_owned(),
         })
     }
 
     fn room_changed(&self, room: &str) -> String {
-        self.event(Change::RoomChanged {
+        self.event(IdentityChange::RoomChanged {
             room: room.to_owned(),
         })
     }
@@ -407,12 +408,12 @@ impl Inner {
             return;
         }
         match event.change {
-            Change::SessionRevoked { token_hash } => match from_hex(&token_hash) {
+            IdentityChange::SessionRevoked { token_hash } => match from_hex(&token_hash) {
                 Some(token_hash) => self.sink.session_revoked(&token_hash),
                 None => tracing::warn!(%token_hash, "unreadable token hash in redis"),
             },
-            Change::AccountChanged { account } => self.sink.account_changed(&account),
-            Change::RoomChanged { room } => self.sink.room_changed(&room),
+            IdentityChange::AccountChanged { account } => self.sink.account_changed(&account),
+            IdentityChange::RoomChanged { room } => self.sink.room_changed(&room),
         }
     }
 }
@@ -635,7 +636,7 @@ impl IdentityStore for RedisIdentityStore {
         let keys = &self.inner.keys;
         let inner = &*self.inner;
         let hash = to_hex(token_hash);
-        let event = inner.event(Change::SessionRevoked {
+        let event = inner.event(IdentityChange::SessionRevoked {
             token_hash: hash.clone(),
         });
         inner
@@ -872,7 +873,7 @@ mod tests {
     fn events_are_small_tagged_json() {
         let event = Event {
             from: "i1".into(),
-            change: Change::AccountChanged {
+            change: IdentityChange::AccountChanged {
                 account: "alice".into(),
             },
         };
