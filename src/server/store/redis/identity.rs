@@ -34,19 +34,16 @@ use std::{
 };
 
 use async_trait::async_trait;
-use redis::{
-    aio::{ConnectionManager, PubSub},
-    AsyncCommands, Client, Script,
-};
+use redis::{aio::ConnectionManager, AsyncCommands, Script};
 use serde::{Deserialize, Serialize};
-use tokio::time::timeout;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
 use super::{
+    connect, corrupt,
     keys::RedisKeys,
-    log::{connect, unavailable, COMMAND_TIMEOUT, PING_EVERY, RECONNECT_MAX, RECONNECT_MIN},
-    RedisPrefix,
+    subscription::{Subscriber, Subscription},
+    unavailable, RedisPrefix, PING_EVERY,
 };
 use crate::server::{
     clock::unix_seconds,
@@ -233,7 +230,6 @@ struct Inner {
     instance: String,
     /// The deployment's keys and channels.
     keys: RedisKeys,
-    client: Client,
     commands: ConnectionManager,
     sink: Arc<dyn IdentitySink>,
     scripts: Scripts,
@@ -285,20 +281,28 @@ impl RedisIdentityStore {
     ) -> Result<Self, StoreError> {
         let keys = RedisKeys::for_deployment(url, prefix)?;
         let (client, commands) = connect(url).await?;
+        let channels = vec![keys.identity_channel().to_owned()];
         let inner = Arc::new(Inner {
             instance: uuid::Uuid::now_v7().to_string(),
             keys,
-            client,
             commands,
             sink,
             scripts: Scripts::new(),
         });
-        let subscription = inner.subscribe().await.map_err(|error| StoreError::Open {
+        let stop = CancellationToken::new();
+        Subscription::start(
+            "identity",
+            client,
+            channels,
+            inner.clone(),
+            PING_EVERY,
+            stop.clone(),
+        )
+        .await
+        .map_err(|error| StoreError::Open {
             path: redacted(url),
             cause: error.to_string(),
         })?;
-        let stop = CancellationToken::new();
-        tokio::spawn(inner.clone().stay_subscribed(subscription, stop.clone()));
         Ok(Self {
             inner,
             _stop: stop.drop_guard(),
@@ -328,73 +332,6 @@ impl Inner {
         })
     }
 
-    async fn subscribe(&self) -> Result<PubSub, StoreError> {
-        let mut pubsub = timeout(COMMAND_TIMEOUT, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| StoreError::Unavailable("connecting timed out".into()))?
-            .map_err(unavailable)?;
-        pubsub
-            .subscribe(self.keys.identity_channel())
-            .await
-            .map_err(unavailable)?;
-        Ok(pubsub)
-    }
-
-    /// Tells the sink of other instances' changes while the subscription lasts, and
-    /// re-subscribes (with backoff) whenever it breaks, until `stop`.
-    async fn stay_subscribed(self: Arc<Self>, first: PubSub, stop: CancellationToken) {
-        let mut pubsub = Some(first);
-        let mut backoff = RECONNECT_MIN;
-        loop {
-            if let Some(subscription) = pubsub.take() {
-                backoff = RECONNECT_MIN;
-                let outcome = tokio::select! {
-                    outcome = self.receive(subscription) => outcome,
-                    () = stop.cancelled() => return,
-                };
-                tracing::warn!(error = %outcome.unwrap_err(), "lost the redis identity subscription; reconnecting");
-            }
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = stop.cancelled() => return,
-            }
-            backoff = (backoff * 2).min(RECONNECT_MAX);
-            match self.subscribe().await {
-                Ok(subscription) => {
-                    tracing::info!("redis identity subscription restored");
-                    // Only now: what changed before the subscription took effect is read
-                    // again by the sink, nothing after it is missed.
-                    self.sink.interrupted();
-                    pubsub = Some(subscription);
-                }
-                Err(error) => tracing::debug!(%error, "redis still unavailable"),
-            }
-        }
-    }
-
-    /// Tells the sink of each announcement until the subscription breaks.
-    async fn receive(&self, pubsub: PubSub) -> Result<(), StoreError> {
-        use futures_util::StreamExt;
-
-        let (mut pings, mut messages) = pubsub.split();
-        let mut ticks = tokio::time::interval(PING_EVERY);
-        ticks.tick().await;
-        loop {
-            tokio::select! {
-                published = messages.next() => {
-                    let published = published.ok_or(StoreError::Closed)?;
-                    self.announced(published.get_payload_bytes());
-                }
-                _ = ticks.tick() => {
-                    let _: redis::Value = timeout(COMMAND_TIMEOUT, pings.ping())
-                        .await
-                        .map_err(|_| StoreError::Unavailable("ping timed out".into()))?
-                        .map_err(unavailable)?;
-                }
-            }
-        }
-    }
-
     /// Tells the sink of an announcement, unless this instance made it.
     fn announced(&self, payload: &[u8]) {
         let event: Event = match serde_json::from_slice(payload) {
@@ -418,6 +355,26 @@ impl Inner {
     }
 }
 
+impl Subscriber for Inner {
+    /// Announcements cannot be read back: after a loss, the sink reads again what it caches.
+    /// Only now, once subscribed again: what changed before is read again, and nothing after
+    /// is missed.
+    async fn subscribed(&self, again: bool) -> Result<(), StoreError> {
+        if again {
+            self.sink.interrupted();
+        }
+        Ok(())
+    }
+
+    async fn published(&self, _channel: &str, payload: &[u8]) -> Result<(), StoreError> {
+        self.announced(payload);
+        Ok(())
+    }
+
+    /// What is cached stays as good as it was until the subscription is back.
+    fn lost(&self) {}
+}
+
 fn to_hex(hash: &TokenHash) -> String {
     hash.iter().map(|byte| format!("{byte:02x}")).collect()
 }
@@ -431,10 +388,6 @@ fn from_hex(text: &str) -> Option<TokenHash> {
         *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
     }
     Some(hash)
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("unreadable {what} in redis"))
 }
 
 /// An account from its hash's fields; `None` for no fields (no such key).

@@ -40,23 +40,25 @@
 
 use std::{
     collections::HashMap,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex, MutexGuard,
-    },
+    sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
 use async_trait::async_trait;
 use redis::{
-    aio::{ConnectionManager, ConnectionManagerConfig, PubSub},
+    aio::ConnectionManager,
     streams::{StreamId, StreamRangeReply},
-    AsyncCommands, Client, RedisError, Script,
+    AsyncCommands, RedisError, Script,
 };
 use tokio::{sync::Notify, time::timeout};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::{keys::RedisKeys, RedisPrefix};
+use super::{
+    connect, corrupt,
+    keys::RedisKeys,
+    subscription::{Subscriber, Subscription},
+    unavailable, RedisPrefix, COMMAND_TIMEOUT, PING_EVERY,
+};
 use crate::{
     model::Entry,
     server::{
@@ -109,13 +111,6 @@ return removed
 const READ_CHUNK: usize = 1_000;
 /// Rooms read back per round trip after a (re)subscription.
 const CATCH_UP_BATCH: usize = 100;
-/// How long one command may take before the store counts as unavailable.
-pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-/// How often the subscription is checked with a PING, so a silently dead connection is noticed.
-pub(super) const PING_EVERY: Duration = Duration::from_secs(5);
-/// Reconnection backoff after the subscription breaks.
-pub(super) const RECONNECT_MIN: Duration = Duration::from_millis(100);
-pub(super) const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// How long an append waits for the subscription to hand over the messages before its own,
 /// before reading them from the stream itself.
 const DELIVERY_WAIT: Duration = Duration::from_millis(50);
@@ -124,6 +119,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(30);
 
 pub struct RedisStore {
     inner: Arc<Inner>,
+    /// New messages, as they are published.
+    subscription: Subscription,
     /// Stops the subscription (and the pruning) when the store is dropped.
     _stop: DropGuard,
 }
@@ -133,9 +130,6 @@ struct Inner {
     instance: String,
     /// The deployment's keys and channels.
     keys: RedisKeys,
-    /// How often the subscription is checked.
-    ping_every: Duration,
-    client: Client,
     commands: ConnectionManager,
     append: Script,
     disconnect: Script,
@@ -145,8 +139,6 @@ struct Inner {
     delivered: Mutex<HashMap<String, Delivered>>,
     /// Notified after each message handed to the sink.
     progress: Notify,
-    /// Whether the subscription is up (so this instance hears of every new message).
-    subscribed: AtomicBool,
 }
 
 /// How far the sink has a room.
@@ -165,10 +157,6 @@ enum Delivery {
     Done,
     /// Earlier messages are missing: read the gap back from the stream first.
     Gap,
-}
-
-pub(super) fn unavailable(error: RedisError) -> StoreError {
-    StoreError::Unavailable(error.to_string())
 }
 
 impl RedisStore {
@@ -200,11 +188,14 @@ impl RedisStore {
         let keys = RedisKeys::for_deployment(url, prefix)?;
         let (client, commands) = connect(url).await?;
         tracing::info!(prefix = %keys.prefix(), "redis keys and channels");
+        let channels = vec![
+            keys.messages_channel().to_owned(),
+            keys.disconnects_channel().to_owned(),
+            keys.live_channel().to_owned(),
+        ];
         let inner = Arc::new(Inner {
             instance: uuid::Uuid::now_v7().to_string(),
             keys,
-            ping_every,
-            client,
             commands,
             append: Script::new(APPEND_SCRIPT),
             disconnect: Script::new(DISCONNECT_SCRIPT),
@@ -212,46 +203,27 @@ impl RedisStore {
             retention,
             delivered: Mutex::new(HashMap::new()),
             progress: Notify::new(),
-            subscribed: AtomicBool::new(false),
         });
         let stop = CancellationToken::new();
-        let subscription = inner
-            .subscribe()
-            .await
-            .map_err(|error| open_error(&error))?;
-        tokio::spawn(inner.clone().stay_subscribed(subscription, stop.clone()));
+        let subscription = Subscription::start(
+            "messages",
+            client,
+            channels,
+            inner.clone(),
+            ping_every,
+            stop.clone(),
+        )
+        .await
+        .map_err(|error| open_error(&error))?;
         if retention.max_age.is_some() {
             tokio::spawn(inner.clone().prune_by_age(stop.clone()));
         }
         Ok(Self {
             inner,
+            subscription,
             _stop: stop.drop_guard(),
         })
     }
-}
-
-/// Connects to the Redis at `url`: a client (for subscriptions) and a connection for commands
-/// that reconnects by itself, checked with a PING.
-pub(super) async fn connect(url: &str) -> Result<(Client, ConnectionManager), StoreError> {
-    let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
-        path: redacted(url),
-        cause: cause.to_string(),
-    };
-    let client = Client::open(url).map_err(|error| open_error(&error))?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(COMMAND_TIMEOUT))
-        .set_response_timeout(Some(COMMAND_TIMEOUT))
-        .set_number_of_retries(1)
-        .set_max_delay(RECONNECT_MAX);
-    let mut commands = client
-        .get_connection_manager_with_config(config)
-        .await
-        .map_err(|error| open_error(&error))?;
-    let _: String = redis::cmd("PING")
-        .query_async(&mut commands)
-        .await
-        .map_err(|error| open_error(&error))?;
-    Ok((client, commands))
 }
 
 impl Inner {
@@ -366,97 +338,6 @@ impl Inner {
         Ok(more)
     }
 
-    /// Subscribes to the channel, then reads back whatever was missed before the subscription
-    /// took effect.
-    async fn subscribe(&self) -> Result<PubSub, StoreError> {
-        let mut pubsub = timeout(COMMAND_TIMEOUT, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| StoreError::Unavailable("connecting timed out".into()))?
-            .map_err(unavailable)?;
-        let keys = &self.keys;
-        pubsub
-            .subscribe(&[
-                keys.messages_channel(),
-                keys.disconnects_channel(),
-                keys.live_channel(),
-            ])
-            .await
-            .map_err(unavailable)?;
-        self.catch_up_all().await?;
-        self.subscribed.store(true, Ordering::Relaxed);
-        self.publish_live(&[LiveNews::Hello]).await?;
-        Ok(pubsub)
-    }
-
-    /// Delivers published messages while the subscription lasts, and re-subscribes (with
-    /// backoff) whenever it breaks, until `stop`.
-    async fn stay_subscribed(self: Arc<Self>, first: PubSub, stop: CancellationToken) {
-        let mut pubsub = Some(first);
-        let mut backoff = RECONNECT_MIN;
-        loop {
-            if let Some(subscription) = pubsub.take() {
-                backoff = RECONNECT_MIN;
-                let outcome = tokio::select! {
-                    outcome = self.receive(subscription) => outcome,
-                    () = stop.cancelled() => return,
-                };
-                self.subscribed.store(false, Ordering::Relaxed);
-                tracing::warn!(error = %outcome.unwrap_err(), "lost the redis subscription; reconnecting");
-                self.sink.interrupted();
-            }
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = stop.cancelled() => return,
-            }
-            backoff = (backoff * 2).min(RECONNECT_MAX);
-            match self.subscribe().await {
-                Ok(subscription) => {
-                    tracing::info!("redis subscription restored");
-                    pubsub = Some(subscription);
-                }
-                Err(error) => tracing::debug!(%error, "redis still unavailable"),
-            }
-        }
-    }
-
-    /// Hands published messages to the sink until the subscription breaks.
-    async fn receive(&self, pubsub: PubSub) -> Result<(), StoreError> {
-        use futures_util::StreamExt;
-
-        let (mut pings, mut messages) = pubsub.split();
-        let mut ticks = tokio::time::interval(self.ping_every);
-        ticks.tick().await;
-        loop {
-            tokio::select! {
-                published = messages.next() => {
-                    let published = published.ok_or(StoreError::Closed)?;
-                    let payload = published.get_payload_bytes();
-                    let channel = published.get_channel_name();
-                    if channel == self.keys.disconnects_channel() {
-                        self.disconnected_elsewhere(payload);
-                        continue;
-                    }
-                    if channel == self.keys.live_channel() {
-                        self.heard_live(payload);
-                        continue;
-                    }
-                    let (seq, entry, message) = parse_publication(payload)?;
-                    let room = message.room().to_owned();
-                    if self.deliver(seq, &entry, message, false) == Delivery::Gap {
-                        self.catch_up(&room).await?;
-                    }
-                }
-                _ = ticks.tick() => {
-                    // While subscribed, Redis answers a PING with the array ["pong", ""].
-                    let _: redis::Value = timeout(COMMAND_TIMEOUT, pings.ping())
-                        .await
-                        .map_err(|_| StoreError::Unavailable("ping timed out".into()))?
-                        .map_err(unavailable)?;
-                }
-            }
-        }
-    }
-
     /// Follows a disconnection published by another instance (`"INSTANCE OWNER CLIENT-ID"`).
     fn disconnected_elsewhere(&self, payload: &[u8]) {
         let text = String::from_utf8_lossy(payload);
@@ -532,6 +413,36 @@ impl Inner {
     }
 }
 
+impl Subscriber for Inner {
+    /// Reads every room back, then says `hello` to the other instances.
+    async fn subscribed(&self, _again: bool) -> Result<(), StoreError> {
+        self.catch_up_all().await?;
+        self.publish_live(&[LiveNews::Hello]).await
+    }
+
+    async fn published(&self, channel: &str, payload: &[u8]) -> Result<(), StoreError> {
+        if channel == self.keys.disconnects_channel() {
+            self.disconnected_elsewhere(payload);
+            return Ok(());
+        }
+        if channel == self.keys.live_channel() {
+            self.heard_live(payload);
+            return Ok(());
+        }
+        let (seq, entry, message) = parse_publication(payload)?;
+        let room = message.room().to_owned();
+        if self.deliver(seq, &entry, message, false) == Delivery::Gap {
+            self.catch_up(&room).await?;
+        }
+        Ok(())
+    }
+
+    /// Held polls should not wait on messages this instance no longer hears of.
+    fn lost(&self) {
+        self.sink.interrupted();
+    }
+}
+
 /// A stream entry id `MILLISECONDS-SEQUENCE`, as a pair that orders like Redis orders ids.
 fn entry_order(id: &str) -> Option<(u64, u64)> {
     let (millis, sequence) = id.split_once('-')?;
@@ -556,10 +467,6 @@ fn read_back(keys: &RedisKeys, room: &str, after: Option<&str>) -> redis::Cmd {
     };
     command.arg("COUNT").arg(READ_CHUNK);
     command
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("unreadable {what} in redis"))
 }
 
 fn parse_entry(entry: &StreamId) -> Result<(u64, Entry), StoreError> {
@@ -693,7 +600,7 @@ impl Store for RedisStore {
     }
 
     async fn check(&self) -> Result<(), StoreError> {
-        if !self.inner.subscribed.load(Ordering::Relaxed) {
+        if !self.subscription.is_live() {
             return Err(StoreError::Unavailable("not subscribed to redis".into()));
         }
         let mut commands = self.inner.commands.clone();

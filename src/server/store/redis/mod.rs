@@ -3,7 +3,56 @@
 mod identity;
 mod keys;
 mod log;
+mod subscription;
 
+use std::time::Duration;
+
+use redis::{
+    aio::{ConnectionManager, ConnectionManagerConfig},
+    Client, RedisError,
+};
+
+use super::{redacted, StoreError};
 pub use identity::RedisIdentityStore;
 pub use keys::RedisPrefix;
 pub use log::RedisStore;
+
+/// How long one command may take before the store counts as unavailable.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often a subscription is checked with a PING, so a silently dead connection is noticed.
+const PING_EVERY: Duration = Duration::from_secs(5);
+/// Reconnection backoff after a subscription or the command connection breaks.
+const RECONNECT_MIN: Duration = Duration::from_millis(100);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+fn unavailable(error: RedisError) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+/// Connects to the Redis at `url`: a client (for subscriptions) and a connection for commands
+/// that reconnects by itself, checked with a PING.
+async fn connect(url: &str) -> Result<(Client, ConnectionManager), StoreError> {
+    let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
+        path: redacted(url),
+        cause: cause.to_string(),
+    };
+    let client = Client::open(url).map_err(|error| open_error(&error))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(COMMAND_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(RECONNECT_MAX);
+    let mut commands = client
+        .get_connection_manager_with_config(config)
+        .await
+        .map_err(|error| open_error(&error))?;
+    let _: String = redis::cmd("PING")
+        .query_async(&mut commands)
+        .await
+        .map_err(|error| open_error(&error))?;
+    Ok((client, commands))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("unreadable {what} in redis"))
+}
