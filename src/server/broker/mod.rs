@@ -18,6 +18,7 @@
 
 mod answer;
 mod clients;
+mod cluster;
 mod config;
 mod poll;
 mod presence;
@@ -38,7 +39,7 @@ use uuid::Uuid;
 use super::{
     clock::unix_seconds,
     metrics::BrokerMetrics,
-    store::{CommitSink, LiveNews, Store, StoreConfig, StoreError},
+    store::{Cluster, CommitSink, LogStore, StoreConfig, StoreError},
 };
 use crate::{
     error::ChatError,
@@ -50,6 +51,7 @@ use crate::{
 };
 pub use answer::PollAnswer;
 use clients::{Clients, PollCaps};
+use cluster::ClusterFeed;
 pub use config::{
     BrokerConfig, DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_HELD_POLLS, DEFAULT_MAX_POLLS_PER_ADDRESS,
     DEFAULT_MAX_POLLS_PER_PERSON,
@@ -68,15 +70,17 @@ struct Shared {
     rooms: Arc<Rooms>,
     clients: Arc<Clients>,
     presence: Arc<Presence>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn LogStore>,
+    /// The other instances sharing the store, if any.
+    cluster: Option<Arc<dyn Cluster>>,
     config: BrokerConfig,
     metrics: BrokerMetrics,
     shutdown: CancellationToken,
 }
 
 impl Broker {
-    /// Opens the store, loads each room's recent messages from it, and starts the janitor that
-    /// forgets idle clients and empty rooms.
+    /// Opens the store's log (and, for a shared store, its cluster), loads each room's recent
+    /// messages from it, and starts the janitor that forgets idle clients and empty rooms.
     pub async fn open(config: BrokerConfig, store: &StoreConfig) -> Result<Self, StoreError> {
         let metrics = BrokerMetrics::default();
         let rooms = Arc::new(Rooms::new(config.room_capacity, config.max_answer_bytes));
@@ -88,12 +92,20 @@ impl Broker {
         };
         let clients = Arc::new(Clients::new(caps, metrics.registry.clone()));
         let presence = Arc::new(Presence::new(config.presence_grace));
-        let sink = Arc::new(Sink {
+        let log_feed = Arc::new(LogFeed {
             rooms: rooms.clone(),
             clients: clients.clone(),
             presence: presence.clone(),
         });
-        let store = store.open(sink, config.retention).await?;
+        let cluster_feed = Arc::new(ClusterFeed {
+            rooms: rooms.clone(),
+            clients: clients.clone(),
+            presence: presence.clone(),
+        });
+        let (store, cluster) = (
+            store.open(log_feed, config.retention).await?,
+            store.open_cluster(cluster_feed).await?,
+        );
         for room in store.load(config.room_capacity).await? {
             rooms.restore(&room.name, room.recent, room.total);
         }
@@ -103,6 +115,7 @@ impl Broker {
                 clients,
                 presence,
                 store,
+                cluster,
                 config,
                 metrics,
                 shutdown: CancellationToken::new(),
@@ -111,10 +124,10 @@ impl Broker {
         tokio::spawn(broker.clone().run_janitor());
         let shared = &broker.shared;
         tokio::spawn(shared.presence.clone().run(shared.shutdown.clone()));
-        if shared.store.is_shared() {
-            tokio::spawn(broker.clone().share_activity());
-            let (store, shutdown) = (shared.store.clone(), shared.shutdown.clone());
-            tokio::spawn(shared.presence.clone().share(store, shutdown));
+        if let Some(cluster) = &shared.cluster {
+            tokio::spawn(broker.clone().share_activity(cluster.clone()));
+            let (cluster, shutdown) = (cluster.clone(), shared.shutdown.clone());
+            tokio::spawn(shared.presence.clone().share(cluster, shutdown));
         }
         Ok(broker)
     }
@@ -230,11 +243,13 @@ impl Broker {
     ) -> Result<usize, ChatError> {
         let shared = &*self.shared;
         let answered_here = shared.clients.disconnect(client_id, owner);
-        let known_elsewhere = shared
-            .store
-            .disconnect_client(&owner.to_string(), client_id.as_str())
-            .await
-            .map_err(|error| self.store_failed("disconnecting the client elsewhere", error));
+        let known_elsewhere = match &shared.cluster {
+            Some(cluster) => cluster
+                .disconnect_client(&owner.to_string(), client_id.as_str())
+                .await
+                .map_err(|error| self.store_failed("disconnecting the client elsewhere", error)),
+            None => Ok(false),
+        };
         match (answered_here, known_elsewhere) {
             (Some(answered), _) => Ok(answered),
             (None, Ok(true)) => Ok(0),
@@ -289,13 +304,16 @@ impl Broker {
         let shared = &*self.shared;
         let idle = shared.config.client_idle;
         let active_here = shared.clients.count_active(Instant::now(), idle);
-        let active_clients = match shared.store.active_clients(idle).await {
-            // The shared count lags by up to a second; it never shows fewer than are here.
-            Ok(everywhere) => everywhere.map_or(active_here, |count| count.max(active_here)),
-            Err(error) => {
-                tracing::warn!(%error, "counting active clients in the store failed");
-                active_here
-            }
+        let active_clients = match &shared.cluster {
+            None => active_here,
+            Some(cluster) => match cluster.active_clients(idle).await {
+                // The shared count lags by up to a second; it never shows fewer than are here.
+                Ok(everywhere) => everywhere.max(active_here),
+                Err(error) => {
+                    tracing::warn!(%error, "counting active clients in the store failed");
+                    active_here
+                }
+            },
         };
         let (total_messages, rooms) = shared.rooms.summary(shown);
         Stats {
@@ -369,32 +387,6 @@ impl Broker {
         }
     }
 
-    /// Tells a shared store, every [`SHARE_ACTIVITY_EVERY`], which clients were active here
-    /// since the last time, so that every instance can count them.
-    async fn share_activity(self) {
-        let shared = &*self.shared;
-        let mut ticks = tokio::time::interval(SHARE_ACTIVITY_EVERY);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut since = Instant::now();
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                () = shared.shutdown.cancelled() => return,
-            }
-            let now = Instant::now();
-            let active: Vec<String> = (shared.clients.active_since(since).into_iter())
-                .map(|(owner, id)| format!("{owner} {id}"))
-                .collect();
-            since = now;
-            if active.is_empty() {
-                continue;
-            }
-            if let Err(error) = shared.store.record_active_clients(active).await {
-                tracing::warn!(%error, "sharing active clients failed");
-            }
-        }
-    }
-
     /// Says `person` is typing in `room`: the room's streams show it within a fraction of a
     /// second, until [`TYPING_LASTS_SECS`](crate::model::TYPING_LASTS_SECS) pass without a new
     /// signal or their message is sent. Nothing is stored.
@@ -422,10 +414,6 @@ impl Broker {
     }
 }
 
-/// How often a broker on a shared store reports its active clients (and so how stale the
-/// cluster-wide count may be).
-const SHARE_ACTIVITY_EVERY: Duration = Duration::from_secs(1);
-
 /// Locks a mutex, recovering the data if a panic poisoned it: every critical section here
 /// leaves the data consistent at each step.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -434,16 +422,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// What the store tells the broker: committed messages go to the rooms, and a client
-/// disconnected on another instance sharing the store is disconnected here too; so do other
-/// instances' presence and typing.
-struct Sink {
+/// What the store's log tells the broker: committed entries go to the rooms.
+struct LogFeed {
     rooms: Arc<Rooms>,
     clients: Arc<Clients>,
     presence: Arc<Presence>,
 }
 
-impl CommitSink for Sink {
+impl CommitSink for LogFeed {
     /// A message also ends its author's typing, on every instance (each hears of it here).
     fn committed(&self, entry: Entry, offset: u64) {
         let room = self.rooms.get_or_create(entry.room());
@@ -464,15 +450,5 @@ impl CommitSink for Sink {
 
     fn rewound(&self, room: &str) {
         self.rooms.rewound(room);
-    }
-
-    fn client_disconnected(&self, owner: &str, client_id: &str) {
-        if let (Ok(owner), Ok(client_id)) = (owner.parse(), ClientId::parse(client_id)) {
-            self.clients.disconnect(&client_id, &owner);
-        }
-    }
-
-    fn live_heard(&self, instance: &str, news: Vec<LiveNews>) {
-        (self.presence).heard(instance, news, |room| self.rooms.get_or_create(room));
     }
 }

@@ -158,8 +158,8 @@ fn stored(room: &str, text: &str) -> Arc<Message> {
 }
 
 /// The broker's own sink, as the store would call it.
-fn sink(broker: &Broker) -> Sink {
-    Sink {
+fn sink(broker: &Broker) -> LogFeed {
+    LogFeed {
         rooms: broker.shared.rooms.clone(),
         clients: broker.shared.clients.clone(),
         presence: broker.shared.presence.clone(),

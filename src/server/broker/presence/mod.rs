@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 use super::{lock, room::Room};
 use crate::{
     model::{LiveState, Person, TYPING_LASTS_SECS},
-    server::store::{LiveNews, Store},
+    server::store::{Cluster, LiveNews},
 };
 
 /// Wake-ups for presence and typing reach a room's streams at most this often.
@@ -532,9 +532,9 @@ impl Presence {
         news
     }
 
-    /// Tells the other instances sharing `store` of presence and typing here, as it changes
+    /// Tells the other instances (through `cluster`) of presence and typing here, as it changes
     /// and every refresh period, until `shutdown`.
-    pub async fn share(self: Arc<Self>, store: Arc<dyn Store>, shutdown: CancellationToken) {
+    pub async fn share(self: Arc<Self>, cluster: Arc<dyn Cluster>, shutdown: CancellationToken) {
         let sharing = &self.sharing;
         sharing.telling.store(true, Ordering::Relaxed);
         let mut ticks = tokio::time::interval(sharing.refresh_every);
@@ -549,7 +549,7 @@ impl Presence {
             if news.is_empty() {
                 continue;
             }
-            match store.publish_live(&news).await {
+            match cluster.publish_live(&news).await {
                 Ok(()) if failing => {
                     failing = false;
                     tracing::info!("telling other instances who is online works again");

@@ -1,42 +1,27 @@
-//! The shared store: several instances keep their rooms in one Redis and learn of each other's
-//! messages through it, so any instance can answer any poll.
+//! The message log in the Redis the instances share: any instance can answer any poll, since
+//! each learns of every instance's entries. Keys and channels are under the deployment's prefix,
+//! written `PREFIX` (see [`RedisKeys`]).
 //!
-//! Every key and channel is under the deployment's prefix (`chat:` by default on database 0,
-//! `chat:N:` on database N, or `--redis-prefix`; see [`RedisKeys`]), written `PREFIX` below
-//! (`PREFIX rooms` is `chat:rooms` by default): pub/sub channels are shared by the whole Redis server, so only the prefix keeps two
-//! deployments on one server from hearing each other.
-//!
-//! Keys: the hash `PREFIX rooms` maps each room to how many messages it ever had; the stream
-//! `PREFIX room:NAME` keeps its most recent messages (capped at the retention count), each entry
-//! carrying `seq` (the message's offset in the room) and the message as JSON; the sorted set
-//! `PREFIX clients` scores each client id by when an instance last saw it, for cluster-wide
-//! stats.
+//! Keys: the hash `PREFIX rooms` maps each room to how many entries it ever had; the stream
+//! `PREFIX room:NAME` keeps its most recent entries (capped at the retention count of
+//! messages), each carrying `seq` (the entry's offset in the room) and the entry as JSON; the
+//! list `PREFIX room-messages:NAME` holds the stream ids of the room's messages, oldest first
+//! (what retention counts).
 //!
 //! An append is one Lua script, so it is atomic: it takes the room's next offset, adds the stream
 //! entry and publishes `"SEQ ENTRY-ID JSON"` on the channel `PREFIX messages`. Offsets, stream
 //! order and publication order therefore agree for every instance.
 //!
-//! Each instance subscribes to the channel and hands each room's messages to its sink in offset
-//! order ([`Delivery`]). A message whose offset jumps past the next expected one means publications
-//! were missed (the subscription was down, or the room is new here): the gap is read back from the
-//! stream. After every reconnection all rooms are read back the same way, so nothing published
-//! while this instance was away is missed. An append resolves once the local sink has its message.
+//! Each instance subscribes to the channel (see `subscription` for when it is lost and back)
+//! and hands each room's entries to its sink in offset order ([`Delivery`]). An entry whose
+//! offset jumps past the next expected one means publications were missed (the subscription was
+//! down, or the room is new here): the gap is read back from the stream. Every new subscription
+//! reads all rooms back the same way before it counts as live, so nothing published while this
+//! instance was away is missed. An append resolves once the local sink has its entry.
 //!
 //! Deleting a room deletes its count and its stream in one transaction, so the next append
 //! numbers it from 0 again. Other instances find out through the identity store; until then a
 //! lower offset in a newer entry tells them the room started over (see [`Inner::deliver`]).
-//!
-//! Accounts, sessions and private rooms live in the same Redis, under the same prefix: see
-//! [`super::identity`].
-//!
-//! `DELETE /api/client/ID` on one instance removes `"OWNER ID"` from `PREFIX clients` and, if
-//! some instance had reported it there, publishes `"INSTANCE OWNER ID"` on
-//! `PREFIX disconnects`; the other instances answer that owner's client's polls there.
-//!
-//! Presence and typing are never stored: instances tell each other on `PREFIX live`
-//! (`{"from": INSTANCE, "news": [LiveNews...]}`, see [`LiveNews`]). Having subscribed, an
-//! instance says `hello` there, so the others say their presence again at once rather than at
-//! their next refresh.
 
 use std::{
     collections::HashMap,
@@ -57,26 +42,12 @@ use super::{
     connect, corrupt,
     keys::RedisKeys,
     subscription::{Subscriber, Subscription},
-    unavailable, RedisPrefix, COMMAND_TIMEOUT, PING_EVERY,
+    unavailable, unix_millis, RedisPrefix, PING_EVERY,
 };
 use crate::{
     model::Entry,
-    server::{
-        clock::unix_time,
-        store::{redacted, CommitSink, LiveNews, Retention, Store, StoreError, StoredRoom},
-    },
+    server::store::{redacted, CommitSink, LogStore, Retention, StoreError, StoredRoom},
 };
-
-/// At most this many [`LiveNews`] per publication, so one room's news is never held up behind
-/// a very long message.
-const LIVE_NEWS_PER_PUBLICATION: usize = 64;
-
-/// What an instance publishes on the live channel: who is online and typing.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct LivePublication<F, N> {
-    from: F,
-    news: N,
-}
 
 /// KEYS: rooms hash, room stream, channel, room's message list (the stream entries of the
 /// room's messages, not its changes, oldest first: what retention counts). ARGV: room, messages kept,
@@ -95,16 +66,6 @@ if ARGV[4] == '1' then
 end
 redis.call('PUBLISH', KEYS[3], seq .. ' ' .. id .. ' ' .. ARGV[3])
 return {seq, id}
-";
-
-/// KEYS: active clients, disconnections channel. ARGV: `OWNER CLIENT-ID`, this instance. Tells
-/// the other instances only when some instance reported the client active as that owner's.
-const DISCONNECT_SCRIPT: &str = r"
-local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-if removed > 0 then
-    redis.call('PUBLISH', KEYS[2], ARGV[2] .. ' ' .. ARGV[1])
-end
-return removed
 ";
 
 /// Stream entries read per round trip when filling a gap.
@@ -126,13 +87,10 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    /// Tells this instance's own publications apart.
-    instance: String,
     /// The deployment's keys and channels.
     keys: RedisKeys,
     commands: ConnectionManager,
     append: Script,
-    disconnect: Script,
     sink: Arc<dyn CommitSink>,
     retention: Retention,
     /// Per room, what the sink has so far.
@@ -188,17 +146,11 @@ impl RedisStore {
         let keys = RedisKeys::for_deployment(url, prefix)?;
         let (client, commands) = connect(url).await?;
         tracing::info!(prefix = %keys.prefix(), "redis keys and channels");
-        let channels = vec![
-            keys.messages_channel().to_owned(),
-            keys.disconnects_channel().to_owned(),
-            keys.live_channel().to_owned(),
-        ];
+        let channels = vec![keys.messages_channel().to_owned()];
         let inner = Arc::new(Inner {
-            instance: uuid::Uuid::now_v7().to_string(),
             keys,
             commands,
             append: Script::new(APPEND_SCRIPT),
-            disconnect: Script::new(DISCONNECT_SCRIPT),
             sink,
             retention,
             delivered: Mutex::new(HashMap::new()),
@@ -338,48 +290,6 @@ impl Inner {
         Ok(more)
     }
 
-    /// Follows a disconnection published by another instance (`"INSTANCE OWNER CLIENT-ID"`).
-    fn disconnected_elsewhere(&self, payload: &[u8]) {
-        let text = String::from_utf8_lossy(payload);
-        let mut words = text.splitn(3, ' ');
-        match (words.next(), words.next(), words.next()) {
-            (Some(instance), _, _) if instance == self.instance => {}
-            (Some(_), Some(owner), Some(client_id)) => {
-                self.sink.client_disconnected(owner, client_id);
-            }
-            _ => tracing::warn!("unreadable disconnection in redis"),
-        }
-    }
-
-    /// Hands another instance's presence and typing to the sink.
-    fn heard_live(&self, payload: &[u8]) {
-        match serde_json::from_slice::<LivePublication<String, Vec<LiveNews>>>(payload) {
-            Ok(publication) if publication.from == self.instance => {}
-            Ok(publication) => self.sink.live_heard(&publication.from, publication.news),
-            Err(error) => tracing::warn!(%error, "unreadable presence news in redis"),
-        }
-    }
-
-    async fn publish_live(&self, news: &[LiveNews]) -> Result<(), StoreError> {
-        let mut commands = self.commands.clone();
-        for chunk in news.chunks(LIVE_NEWS_PER_PUBLICATION) {
-            let publication = LivePublication {
-                from: &self.instance,
-                news: chunk,
-            };
-            let payload = serde_json::to_string(&publication)
-                .map_err(|error| StoreError::Unavailable(error.to_string()))?;
-            let _: () = timeout(
-                COMMAND_TIMEOUT,
-                commands.publish(self.keys.live_channel(), payload),
-            )
-            .await
-            .map_err(|_| StoreError::Unavailable("publishing timed out".into()))?
-            .map_err(unavailable)?;
-        }
-        Ok(())
-    }
-
     /// Deletes stream entries older than the retention age, every [`PRUNE_EVERY`].
     async fn prune_by_age(self: Arc<Self>, stop: CancellationToken) {
         let Some(max_age) = self.retention.max_age else {
@@ -414,21 +324,12 @@ impl Inner {
 }
 
 impl Subscriber for Inner {
-    /// Reads every room back, then says `hello` to the other instances.
+    /// Reads every room back.
     async fn subscribed(&self, _again: bool) -> Result<(), StoreError> {
-        self.catch_up_all().await?;
-        self.publish_live(&[LiveNews::Hello]).await
+        self.catch_up_all().await
     }
 
-    async fn published(&self, channel: &str, payload: &[u8]) -> Result<(), StoreError> {
-        if channel == self.keys.disconnects_channel() {
-            self.disconnected_elsewhere(payload);
-            return Ok(());
-        }
-        if channel == self.keys.live_channel() {
-            self.heard_live(payload);
-            return Ok(());
-        }
+    async fn published(&self, _channel: &str, payload: &[u8]) -> Result<(), StoreError> {
         let (seq, entry, message) = parse_publication(payload)?;
         let room = message.room().to_owned();
         if self.deliver(seq, &entry, message, false) == Delivery::Gap {
@@ -491,7 +392,7 @@ fn parse_publication(payload: &[u8]) -> Result<(u64, String, Entry), StoreError>
 }
 
 #[async_trait]
-impl Store for RedisStore {
+impl LogStore for RedisStore {
     async fn append(&self, message: Entry) -> Result<(), StoreError> {
         let inner = &*self.inner;
         let json = serde_json::to_string(&message)
@@ -614,59 +515,4 @@ impl Store for RedisStore {
     async fn catch_up(&self, room: &str) -> Result<(), StoreError> {
         self.inner.catch_up(room).await
     }
-
-    fn is_shared(&self) -> bool {
-        true
-    }
-
-    async fn record_active_clients(&self, clients: Vec<String>) -> Result<(), StoreError> {
-        let now = unix_millis(Duration::ZERO);
-        let mut commands = self.inner.commands.clone();
-        for chunk in clients.chunks(1_000) {
-            let scored: Vec<(u64, &String)> = chunk.iter().map(|id| (now, id)).collect();
-            let _: () = commands
-                .zadd_multiple(self.inner.keys.clients(), &scored)
-                .await
-                .map_err(unavailable)?;
-        }
-        Ok(())
-    }
-
-    async fn disconnect_client(&self, owner: &str, client_id: &str) -> Result<bool, StoreError> {
-        let mut commands = self.inner.commands.clone();
-        let removed: u64 = self
-            .inner
-            .disconnect
-            .key(self.inner.keys.clients())
-            .key(self.inner.keys.disconnects_channel())
-            .arg(format!("{owner} {client_id}"))
-            .arg(&self.inner.instance)
-            .invoke_async(&mut commands)
-            .await
-            .map_err(unavailable)?;
-        Ok(removed > 0)
-    }
-
-    async fn publish_live(&self, news: &[LiveNews]) -> Result<(), StoreError> {
-        self.inner.publish_live(news).await
-    }
-
-    async fn active_clients(&self, idle: Duration) -> Result<Option<usize>, StoreError> {
-        let mut commands = self.inner.commands.clone();
-        let cutoff = unix_millis(idle);
-        let clients = self.inner.keys.clients();
-        let (active,): (usize,) = redis::pipe()
-            .zrembyscore(clients, "-inf", format!("({cutoff}"))
-            .ignore()
-            .zcard(clients)
-            .query_async(&mut commands)
-            .await
-            .map_err(unavailable)?;
-        Ok(Some(active))
-    }
-}
-
-/// Unix milliseconds `ago` before now.
-fn unix_millis(ago: Duration) -> u64 {
-    unix_time().saturating_sub(ago).as_millis() as u64
 }

@@ -1,5 +1,6 @@
 //! The shared store: the log and the identity store in one Redis that several instances share.
 
+mod cluster;
 mod identity;
 mod keys;
 mod log;
@@ -13,6 +14,8 @@ use redis::{
 };
 
 use super::{redacted, StoreError};
+use crate::server::clock::unix_time;
+pub use cluster::RedisCluster;
 pub use identity::RedisIdentityStore;
 pub use keys::RedisPrefix;
 pub use log::RedisStore;
@@ -55,4 +58,9 @@ async fn connect(url: &str) -> Result<(Client, ConnectionManager), StoreError> {
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Unavailable(format!("unreadable {what} in redis"))
+}
+
+/// Unix milliseconds `ago` before now.
+fn unix_millis(ago: Duration) -> u64 {
+    unix_time().saturating_sub(ago).as_millis() as u64
 }

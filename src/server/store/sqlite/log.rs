@@ -30,7 +30,7 @@ use rusqlite::{
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::server::store::{CommitSink, Retention, Store, StoreError, StoredRoom};
+use crate::server::store::{CommitSink, LogStore, Retention, StoreError, StoredRoom};
 use crate::{
     model::{Change, Entry, Message},
     server::clock::unix_time,
@@ -450,7 +450,7 @@ impl Writer {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl LogStore for SqliteStore {
     async fn append(&self, entry: Entry) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
         let append = Append { entry, done };
