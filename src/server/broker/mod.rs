@@ -151,7 +151,7 @@ impl Broker {
         let started = Instant::now();
         if let Err(error) = self.shared.store.append(message.into()).await {
             metrics.send_failed.increment(1);
-            return Err(self.store_failed("store append", error));
+            return Err(error.reported("store append"));
         }
         metrics.sent.increment(1);
         metrics
@@ -209,7 +209,7 @@ impl Broker {
             return Ok(current);
         };
         if let Err(error) = self.shared.store.append(change.into()).await {
-            return Err(self.store_failed("store append", error));
+            return Err(error.reported("store append"));
         }
         // The log has the message as the change left it, or as a later change did; if it was
         // evicted meanwhile, as this change left it.
@@ -247,7 +247,7 @@ impl Broker {
             Some(cluster) => cluster
                 .disconnect_client(&owner.to_string(), client_id.as_str())
                 .await
-                .map_err(|error| self.store_failed("disconnecting the client elsewhere", error)),
+                .map_err(|error| error.reported("disconnecting the client elsewhere")),
             None => Ok(false),
         };
         match (answered_here, known_elsewhere) {
@@ -274,7 +274,7 @@ impl Broker {
             .store
             .delete_room(room.as_str())
             .await
-            .map_err(|error| self.store_failed("deleting a room", error))?;
+            .map_err(|error| error.reported("deleting a room"))?;
         self.forget_room(room.as_str());
         Ok(())
     }
@@ -341,7 +341,7 @@ impl Broker {
             .store
             .check()
             .await
-            .map_err(|error| self.store_failed("store check", error))
+            .map_err(|error| error.reported("store check"))
     }
 
     /// Whether the store can serve and the server is not shutting down.
@@ -356,13 +356,6 @@ impl Broker {
     pub fn shutdown(&self) {
         self.shared.shutdown.cancel();
         self.shared.clients.close();
-    }
-
-    /// A store failure as the client sees it, logged with its cause and counted.
-    fn store_failed(&self, what: &str, error: StoreError) -> ChatError {
-        tracing::error!(%error, "{what} failed");
-        self.shared.metrics.store_errors.increment(1);
-        ChatError::StoreUnavailable
     }
 
     /// Forgets clients idle for longer than the idle window and rooms with neither messages

@@ -8,6 +8,10 @@
 //! identity, in one file), `redis` (log, identity, cluster, their keys, and the subscription
 //! they share the rule of). [`StoreConfig`] (`config`) names the backend and opens each part;
 //! one contract suite (`tests/store_contract.rs`) runs on each backend.
+//!
+//! A failure of any store reaches a client the same way: [`StoreError::reported`] logs it with
+//! its cause, counts it (`chat_store_errors_total`) and answers [`ChatError::StoreUnavailable`],
+//! whose body carries no internals.
 
 mod cluster;
 mod config;
@@ -26,6 +30,9 @@ pub use memory::{MemoryIdentityStore, MemoryStore};
 pub use redis::{RedisCluster, RedisIdentityStore, RedisPrefix, RedisStore};
 pub use sqlite::{SqliteIdentityStore, SqliteStore};
 
+use super::metrics;
+use crate::error::ChatError;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The store could not be opened at startup.
@@ -37,4 +44,14 @@ pub enum StoreError {
     /// The store has shut down.
     #[error("store is closed")]
     Closed,
+}
+
+impl StoreError {
+    /// The failure as a client sees it, whichever store failed (log, cluster or identity):
+    /// logged with its cause as `what` failing, and counted in `chat_store_errors_total`.
+    pub fn reported(self, what: &str) -> ChatError {
+        tracing::error!(error = %self, "{what} failed");
+        metrics::count_store_error();
+        ChatError::StoreUnavailable
+    }
 }
