@@ -1,5 +1,5 @@
 //! Accounts, sessions, private rooms and joined rooms in the SQLite file of the messages
-//! (migrations 3 and 4 of [`super::log`]). One instance only, so it tells no sink of
+//! (migrations 3 and 4 of [`super::MIGRATIONS`]). One instance only, so it tells no sink of
 //! anything.
 //!
 //! Tables: `accounts(key, name, password_hash, disabled, created_at)` keyed by the lowercase
@@ -26,7 +26,7 @@ use rusqlite::{
 };
 use uuid::Uuid;
 
-use super::log::open_migrated;
+use super::open_migrated;
 use crate::server::{
     clock::unix_seconds,
     store::{
