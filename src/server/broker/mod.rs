@@ -1,16 +1,21 @@
-//! The long-poll broker: rooms with bounded, ordered message logs, the polls waiting on them,
-//! and the clients holding those polls. It knows nothing of HTTP or Leptos; the REST handlers and
-//! the server functions are thin adapters over [`Broker`].
+//! The long-poll broker: delivery only. Rooms with bounded, ordered logs, the polls and streams
+//! waiting on them, the clients holding those, and who is online and typing. It knows nothing of
+//! HTTP, Leptos or who is allowed what: the chat service (`server::chat`) decides that, then
+//! calls [`Broker`].
 //!
-//! - this module: the [`Broker`] handle, the poll's wait, and the store's [`CommitSink`];
+//! - this module: the [`Broker`] handle (sending, changing, history, disconnects, stats, health,
+//!   shutdown), and `LogFeed`, what the store's log hands the rooms;
+//! - `config`: [`BrokerConfig`] and its defaults;
+//! - `poll`: `GET /api/poll`, one room's wait; `stream`: `POST /api/stream`, many rooms' wait;
 //! - `room`: rooms and their logs (offsets, eviction, the shared answer of a read);
 //! - `clients`: the client registry (one poll per client and room, the caps, ending polls
 //!   early, shutdown);
 //! - `answer`: [`PollAnswer`], serialized once for every poll it answers;
-//! - `presence`: who is online and typing in each room, from the streams, beside the logs.
+//! - `presence`: who is online and typing in each room, from the streams, beside the logs;
+//! - `cluster`: with a shared store, what this instance tells the others and hears from them.
 //!
 //! Invariants:
-//! - A room's log holds its messages in the store's order, so live delivery follows it.
+//! - A room's log holds its entries in the store's order, so delivery follows it.
 //! - A poll takes the room's wake-up future *before* it reads the log, so a message committed
 //!   between the read and the wait still wakes it (no lost wake-ups).
 //! - Locks are `std::sync::Mutex`es held for a few instructions and never across an `.await`;

@@ -1,6 +1,6 @@
 //! The name of every key and channel a deployment uses in Redis, all under one prefix: a name is
-//! spelled here once, for the message store ([`super::log`]) and the identity store
-//! ([`super::identity`]) alike.
+//! spelled here once, for the log ([`super::log`]), the cluster ([`super::cluster`]) and the
+//! identity store ([`super::identity`]) alike.
 //!
 //! Pub/sub channels belong to the whole Redis server, whatever the database number, so two
 //! deployments on one server are kept apart by their prefixes alone. By default the prefix

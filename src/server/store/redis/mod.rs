@@ -1,4 +1,19 @@
-//! The shared store: the log and the identity store in one Redis that several instances share.
+//! The shared store: several instances keep their rooms, accounts and sessions in one Redis
+//! and hear of each other's changes through it, so any instance can answer any request.
+//!
+//! - `log`: the message log (streams per room, published as appended);
+//! - `identity`: accounts, sessions, private rooms and joined rooms, with the announcements that
+//!   keep every instance's caches right;
+//! - `cluster`: what the instances tell each other besides (active clients, disconnects,
+//!   presence and typing);
+//! - `keys`: the name of every key and channel, all under the deployment's [`RedisPrefix`]:
+//!   pub/sub channels belong to the whole Redis server, so only the prefix keeps two
+//!   deployments on one server from hearing each other;
+//! - `subscription`: the one rule of each part's subscription (lost, reported, tried again,
+//!   caught up).
+//!
+//! Each part has its own connection for commands (which reconnects by itself) and its own
+//! subscription, and tells its own sink.
 
 mod cluster;
 mod identity;

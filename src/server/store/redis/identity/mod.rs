@@ -17,13 +17,15 @@
 //!   `PREFIX joined-by:NAME`: set of the KEYs that joined room NAME, for dropping a deleted
 //!   room from every list.
 //!
-//! Every change is one Lua script (atomic) that also publishes, only if something changed, a
-//! JSON event on `PREFIX identity`: `{"from":INSTANCE,"kind":"account_changed","account":KEY}`,
+//! Every change is one Lua script (atomic, `scripts`) that also publishes, only if something
+//! changed, a JSON event on `PREFIX identity` (`announcements`):
+//! `{"from":INSTANCE,"kind":"account_changed","account":KEY}`,
 //! `{"from":…,"kind":"session_revoked","token_hash":HASH}` or
 //! `{"from":…,"kind":"room_changed","room":NAME}`. Each store subscribes and tells its sink of
 //! the events of every other instance (joined rooms and read positions are cached nowhere, so
-//! their changes announce nothing); after its subscription broke and came back it tells the
-//! sink it was interrupted, since events published meanwhile are lost.
+//! their changes announce nothing). Events published while its subscription was lost are lost
+//! with it: once a new subscription is up (see `super::subscription`), it tells the sink it
+//! was interrupted, so the sink reads again whatever it caches.
 //!
 //! The scripts touch keys they derive (sessions from a set's members), which is fine on one
 //! Redis server but not on Redis Cluster.
