@@ -19,8 +19,8 @@ use longpoll_chat::{
             identity::{
                 AccountRecord, JoinedRoomRecord, PrivateRoomRecord, SessionRecord, TokenHash,
             },
-            CommitSink, IdentitySink, IdentityStore, LiveNews, RedisStore, Retention, SqliteStore,
-            Store, StoreConfig, StoreError, StoredRoom,
+            Cluster, ClusterSink, CommitSink, IdentitySink, IdentityStore, LiveNews, LogStore,
+            RedisStore, Retention, SqliteStore, StoreConfig, StoreError, StoredRoom,
         },
     },
 };
@@ -116,7 +116,7 @@ impl Backing {
         }
     }
 
-    async fn open(&self, sink: Arc<Recorder>, retention: Retention) -> Arc<dyn Store> {
+    async fn open(&self, sink: Arc<Recorder>, retention: Retention) -> Arc<dyn LogStore> {
         self.config.open(sink, retention).await.unwrap()
     }
 
@@ -125,7 +125,7 @@ impl Backing {
     }
 
     /// Two stores on the same backing (two instances sharing it), each with its own sink.
-    async fn open_two(&self) -> ([Arc<Recorder>; 2], [Arc<dyn Store>; 2]) {
+    async fn open_two(&self) -> ([Arc<Recorder>; 2], [Arc<dyn LogStore>; 2]) {
         let sinks = [Arc::new(Recorder::default()), Arc::new(Recorder::default())];
         let stores = [
             self.open(sinks[0].clone(), Retention::default()).await,
@@ -137,7 +137,7 @@ impl Backing {
 
 /// A freshly opened store of one kind, with the sink it feeds.
 struct Fixture {
-    store: Arc<dyn Store>,
+    store: Arc<dyn LogStore>,
     sink: Arc<Recorder>,
     _backing: Backing,
 }
@@ -662,12 +662,14 @@ impl CommitSink for Overheard {
         self.push(format!("committed {} at {offset}", entry.room()));
     }
 
-    fn client_disconnected(&self, owner: &str, client_id: &str) {
-        self.push(format!("disconnected {owner} {client_id}"));
-    }
-
     fn rewound(&self, room: &str) {
         self.push(format!("rewound {room}"));
+    }
+}
+
+impl ClusterSink for Overheard {
+    fn client_disconnected(&self, owner: &str, client_id: &str) {
+        self.push(format!("disconnected {owner} {client_id}"));
     }
 
     fn live_heard(&self, _instance: &str, news: Vec<LiveNews>) {
@@ -685,9 +687,10 @@ impl Overheard {
     }
 }
 
-/// One deployment's store and identity store, with what their sinks heard.
+/// One deployment's store, cluster and identity store, with what their sinks heard.
 struct Deployment {
-    store: Arc<dyn Store>,
+    store: Arc<dyn LogStore>,
+    cluster: Arc<dyn Cluster>,
     overheard: Arc<Overheard>,
     identity: Arc<dyn IdentityStore>,
     heard: Arc<Heard>,
@@ -701,6 +704,11 @@ impl Deployment {
             store: config
                 .open(overheard.clone(), Retention::default())
                 .await
+                .unwrap(),
+            cluster: config
+                .open_cluster(overheard.clone())
+                .await
+                .unwrap()
                 .unwrap(),
             overheard,
             identity: config.open_identity(heard.clone()).await.unwrap(),
@@ -731,13 +739,13 @@ async fn redis_deployments_sharing_a_server_hear_nothing_of_each_other() {
         Deployment::open(&staging).await,
     ];
 
-    a[0].store
+    a[0].cluster
         .record_active_clients(vec!["alice phone".into()])
         .await
         .unwrap();
     for other in &others {
         assert!(!other
-            .store
+            .cluster
             .disconnect_client("alice", "phone")
             .await
             .unwrap());
@@ -751,9 +759,9 @@ async fn redis_deployments_sharing_a_server_hear_nothing_of_each_other() {
         people: Vec::new(),
         guests: 1,
     };
-    a[0].store.publish_live(&[presence]).await.unwrap();
+    a[0].cluster.publish_live(&[presence]).await.unwrap();
     assert!(a[1]
-        .store
+        .cluster
         .disconnect_client("alice", "phone")
         .await
         .unwrap());
@@ -789,11 +797,11 @@ async fn redis_deployments_sharing_a_server_hear_nothing_of_each_other() {
         );
         assert_eq!(
             other
-                .store
+                .cluster
                 .active_clients(Duration::from_secs(60))
                 .await
                 .unwrap(),
-            Some(0),
+            0,
             "deployment {i}"
         );
     }

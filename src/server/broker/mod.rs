@@ -1,16 +1,21 @@
-//! The long-poll broker: rooms with bounded, ordered message logs, the polls waiting on them,
-//! and the clients holding those polls. It knows nothing of HTTP or Leptos; the REST handlers and
-//! the server functions are thin adapters over [`Broker`].
+//! The long-poll broker: delivery only. Rooms with bounded, ordered logs, the polls and streams
+//! waiting on them, the clients holding those, and who is online and typing. It knows nothing of
+//! HTTP, Leptos or who is allowed what: the chat service (`server::chat`) decides that, then
+//! calls [`Broker`].
 //!
-//! - this module: the [`Broker`] handle, the poll's wait, and the store's [`CommitSink`];
+//! - this module: the [`Broker`] handle (sending, changing, history, disconnects, stats, health,
+//!   shutdown), and `LogFeed`, what the store's log hands the rooms;
+//! - `config`: [`BrokerConfig`] and its defaults;
+//! - `poll`: `GET /api/poll`, one room's wait; `stream`: `POST /api/stream`, many rooms' wait;
 //! - `room`: rooms and their logs (offsets, eviction, the shared answer of a read);
 //! - `clients`: the client registry (one poll per client and room, the caps, ending polls
 //!   early, shutdown);
 //! - `answer`: [`PollAnswer`], serialized once for every poll it answers;
-//! - `live`: who is online and typing in each room, from the streams, beside the logs.
+//! - `presence`: who is online and typing in each room, from the streams, beside the logs;
+//! - `cluster`: with a shared store, what this instance tells the others and hears from them.
 //!
 //! Invariants:
-//! - A room's log holds its messages in the store's order, so live delivery follows it.
+//! - A room's log holds its entries in the store's order, so delivery follows it.
 //! - A poll takes the room's wake-up future *before* it reads the log, so a message committed
 //!   between the read and the wait still wakes it (no lost wake-ups).
 //! - Locks are `std::sync::Mutex`es held for a few instructions and never across an `.await`;
@@ -18,14 +23,16 @@
 
 mod answer;
 mod clients;
-mod live;
+mod cluster;
+mod config;
+mod poll;
+mod presence;
 mod room;
+mod stream;
 #[cfg(test)]
 mod tests;
 
 use std::{
-    future::Future,
-    pin::pin,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
@@ -37,78 +44,26 @@ use uuid::Uuid;
 use super::{
     clock::unix_seconds,
     metrics::BrokerMetrics,
-    store::{CommitSink, LiveNews, Retention, Store, StoreConfig, StoreError},
+    store::{Cluster, CommitSink, LogStore, StoreConfig, StoreError},
 };
 use crate::{
     error::ChatError,
     model::{
         Change, ChangeKind, ClientId, ClientOwner, Entry, History, HistoryRequest, LiveState,
-        Message, MessageText, Person, PollRequest, PollStatus, RoomName, RoomNews, SendReceipt,
-        SendRequest, Stats, StreamFrom, StreamRequest, StreamResponse, MAX_MESSAGES_PER_POLL,
+        Message, MessageText, Person, PollStatus, RoomName, SendReceipt, SendRequest, Stats,
         TEXT_MAX_CHARS,
     },
 };
 pub use answer::PollAnswer;
-use clients::{Clients, Follows, PollCaps, PollEnd};
-use live::Live;
+use clients::{Clients, PollCaps};
+use cluster::ClusterFeed;
+pub use config::{
+    BrokerConfig, DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_HELD_POLLS, DEFAULT_MAX_POLLS_PER_ADDRESS,
+    DEFAULT_MAX_POLLS_PER_PERSON,
+};
+use presence::Presence;
+use room::Rooms;
 pub use room::Unread;
-use room::{json_str_len, Budget, Read, Room, Rooms};
-
-/// Tunables of the broker.
-#[derive(Debug, Clone)]
-pub struct BrokerConfig {
-    /// Messages kept per room in memory; older ones are evicted (and answered with a reset).
-    pub room_capacity: usize,
-    /// A client with no held poll counts as active this long after its last poll ended, and is
-    /// forgotten after it.
-    pub client_idle: Duration,
-    /// What the store keeps.
-    pub retention: Retention,
-    /// Polls held at once over the whole server; past it new polls get 503 with Retry-After.
-    pub max_held_polls: usize,
-    /// Polls one client may hold at once (on different rooms; one room holds one poll).
-    pub max_polls_per_client: usize,
-    /// Polls one signed-in person may hold at once, over all their clients.
-    pub max_polls_per_person: usize,
-    /// Polls the guests of one address may hold at once, over all their clients.
-    pub max_polls_per_address: usize,
-    /// Longest message text in characters; at most [`TEXT_MAX_CHARS`], which every message
-    /// must respect anyway.
-    pub max_text_chars: usize,
-    /// Someone whose last stream of a room ended is still online there this long, so that
-    /// reconnecting within it is neither a leave nor a join.
-    pub presence_grace: Duration,
-    /// The most JSON one answer (a poll's, a stream's over all its rooms, history) carries;
-    /// what does not fit comes with the next read, from where the client got to.
-    pub max_answer_bytes: usize,
-}
-
-/// `--max-answer-bytes` by default: a hundred messages of the longest text fit.
-pub const DEFAULT_MAX_ANSWER_BYTES: usize = 1024 * 1024;
-
-/// `--max-held-polls` when the open-file limit allows it.
-pub const DEFAULT_MAX_HELD_POLLS: usize = 50_000;
-/// `--max-polls-per-person`: many devices and curl loops, a stream each.
-pub const DEFAULT_MAX_POLLS_PER_PERSON: usize = 64;
-/// `--max-polls-per-address`: an office of guests behind one address.
-pub const DEFAULT_MAX_POLLS_PER_ADDRESS: usize = 512;
-
-impl Default for BrokerConfig {
-    fn default() -> Self {
-        Self {
-            room_capacity: 1_000,
-            client_idle: Duration::from_secs(60),
-            retention: Retention::default(),
-            max_held_polls: DEFAULT_MAX_HELD_POLLS,
-            max_polls_per_client: 8,
-            max_polls_per_person: DEFAULT_MAX_POLLS_PER_PERSON,
-            max_polls_per_address: DEFAULT_MAX_POLLS_PER_ADDRESS,
-            max_text_chars: TEXT_MAX_CHARS,
-            presence_grace: Duration::from_secs(15),
-            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
-        }
-    }
-}
 
 /// A cheap, cloneable handle to the broker.
 #[derive(Clone)]
@@ -119,16 +74,18 @@ pub struct Broker {
 struct Shared {
     rooms: Arc<Rooms>,
     clients: Arc<Clients>,
-    live: Arc<Live>,
-    store: Arc<dyn Store>,
+    presence: Arc<Presence>,
+    store: Arc<dyn LogStore>,
+    /// The other instances sharing the store, if any.
+    cluster: Option<Arc<dyn Cluster>>,
     config: BrokerConfig,
     metrics: BrokerMetrics,
     shutdown: CancellationToken,
 }
 
 impl Broker {
-    /// Opens the store, loads each room's recent messages from it, and starts the janitor that
-    /// forgets idle clients and empty rooms.
+    /// Opens the store's log (and, for a shared store, its cluster), loads each room's recent
+    /// messages from it, and starts the janitor that forgets idle clients and empty rooms.
     pub async fn open(config: BrokerConfig, store: &StoreConfig) -> Result<Self, StoreError> {
         let metrics = BrokerMetrics::default();
         let rooms = Arc::new(Rooms::new(config.room_capacity, config.max_answer_bytes));
@@ -139,13 +96,21 @@ impl Broker {
             per_guest_address: config.max_polls_per_address,
         };
         let clients = Arc::new(Clients::new(caps, metrics.registry.clone()));
-        let live = Arc::new(Live::new(config.presence_grace));
-        let sink = Arc::new(Sink {
+        let presence = Arc::new(Presence::new(config.presence_grace));
+        let log_feed = Arc::new(LogFeed {
             rooms: rooms.clone(),
             clients: clients.clone(),
-            live: live.clone(),
+            presence: presence.clone(),
         });
-        let store = store.open(sink, config.retention).await?;
+        let cluster_feed = Arc::new(ClusterFeed {
+            rooms: rooms.clone(),
+            clients: clients.clone(),
+            presence: presence.clone(),
+        });
+        let (store, cluster) = (
+            store.open(log_feed, config.retention).await?,
+            store.open_cluster(cluster_feed).await?,
+        );
         for room in store.load(config.room_capacity).await? {
             rooms.restore(&room.name, room.recent, room.total);
         }
@@ -153,8 +118,9 @@ impl Broker {
             shared: Arc::new(Shared {
                 rooms,
                 clients,
-                live,
+                presence,
                 store,
+                cluster,
                 config,
                 metrics,
                 shutdown: CancellationToken::new(),
@@ -162,11 +128,11 @@ impl Broker {
         };
         tokio::spawn(broker.clone().run_janitor());
         let shared = &broker.shared;
-        tokio::spawn(shared.live.clone().run(shared.shutdown.clone()));
-        if shared.store.is_shared() {
-            tokio::spawn(broker.clone().share_activity());
-            let (store, shutdown) = (shared.store.clone(), shared.shutdown.clone());
-            tokio::spawn(shared.live.clone().share(store, shutdown));
+        tokio::spawn(shared.presence.clone().run(shared.shutdown.clone()));
+        if let Some(cluster) = &shared.cluster {
+            tokio::spawn(broker.clone().share_activity(cluster.clone()));
+            let (cluster, shutdown) = (cluster.clone(), shared.shutdown.clone());
+            tokio::spawn(shared.presence.clone().share(cluster, shutdown));
         }
         Ok(broker)
     }
@@ -190,7 +156,7 @@ impl Broker {
         let started = Instant::now();
         if let Err(error) = self.shared.store.append(message.into()).await {
             metrics.send_failed.increment(1);
-            return Err(self.store_failed("store append", error));
+            return Err(error.reported("store append"));
         }
         metrics.sent.increment(1);
         metrics
@@ -248,293 +214,13 @@ impl Broker {
             return Ok(current);
         };
         if let Err(error) = self.shared.store.append(change.into()).await {
-            return Err(self.store_failed("store append", error));
+            return Err(error.reported("store append"));
         }
         // The log has the message as the change left it, or as a later change did; if it was
         // evicted meanwhile, as this change left it.
         Ok(self
             .message(message.id)
             .unwrap_or_else(|| Arc::new(changed)))
-    }
-
-    /// Holds until the room has messages the client has not seen, the timeout passes, a newer
-    /// poll of the same client on the same room supersedes this one, the client is
-    /// disconnected, or the server shuts down.
-    ///
-    /// Fails with [`ChatError::TooManyPolls`] when the server or the client already holds as
-    /// many polls as allowed (a poll that supersedes another is always accepted).
-    pub async fn poll(&self, request: PollRequest) -> Result<PollAnswer, ChatError> {
-        let answer = self.hold_poll(&request).await;
-        let metrics = &self.shared.metrics;
-        match &answer {
-            Ok(answer) => metrics.poll_answered(answer.status, answer.reset, answer.messages.len()),
-            Err(_) => metrics.poll_refused(),
-        }
-        answer
-    }
-
-    async fn hold_poll(&self, request: &PollRequest) -> Result<PollAnswer, ChatError> {
-        let shared = &*self.shared;
-        let deadline = Instant::now() + request.timeout;
-        let room_name = request.room.as_str();
-        let room = shared.rooms.get_or_create(room_name);
-        // Before the poll counts as held: a client that saw it held (`held_polls`) and then
-        // sent expects the poll to get that message, so the poll's position must not be taken
-        // after the send.
-        let start = self
-            .start_position(&room, room_name, request.last_message_id.as_deref())
-            .await;
-        let follows = Follows::Room(room.clone());
-        let holder = request.holder.clone();
-        let registered =
-            (shared.clients).register(&request.client_id, &request.owner, follows, holder);
-        let (_held, ended) = match registered {
-            Ok(registered) => registered,
-            Err(refused) => {
-                // A refused poll leaves nothing behind, not even the empty room it created.
-                shared.rooms.forget_if_unused(room_name, room);
-                return Err(refused);
-            }
-        };
-        let Some(start) = start else {
-            return Ok(room.lock().reset());
-        };
-        Ok(self.wait_from(&room, start, deadline, ended).await)
-    }
-
-    /// Where the poll reads from: just after its cursor's message, or the room's end without a
-    /// cursor. A cursor this instance has not seen may come from another instance sharing the
-    /// store, newer than anything here yet: then the store hands over what it has, once, and
-    /// the room is searched again. `None`: the room does not know the cursor.
-    async fn start_position(
-        &self,
-        room: &Room,
-        room_name: &str,
-        cursor: Option<&str>,
-    ) -> Option<u64> {
-        if let Some(start) = room.lock().start_after(cursor) {
-            return Some(start);
-        }
-        if let Err(error) = self.shared.store.catch_up(room_name).await {
-            tracing::warn!(%error, room = room_name, "store catch-up failed");
-        }
-        room.lock().start_after(cursor)
-    }
-
-    /// Answers with the room's messages from offset `from` on as soon as there are any, or
-    /// ends the poll at `deadline` or when the registry tells it to (`ended`).
-    async fn wait_from(
-        &self,
-        room: &Room,
-        from: u64,
-        deadline: Instant,
-        mut ended: PollEnd,
-    ) -> PollAnswer {
-        let mut timeout = pin!(tokio::time::sleep_until(deadline));
-        let mut woken = false;
-        loop {
-            // Made before the log is read, so it completes for any message committed after
-            // that read (tokio's `Notified` sees `notify_waiters` calls from its creation on).
-            // It joins the room's waiter list only if the poll must wait: a woken poll usually
-            // finds its message below and returns without touching the list.
-            let arrived = pin!(room.arrived.notified());
-            {
-                let mut log = room.lock();
-                match log.read_from(from) {
-                    Read::Nothing => {}
-                    Read::Messages(answer) => {
-                        if let (true, Some(newest)) = (woken, answer.messages.last()) {
-                            let delay = unix_seconds() - newest.timestamp;
-                            self.shared.metrics.wakeup.record(delay.max(0.0));
-                        }
-                        return answer;
-                    }
-                    // More messages arrived than the room keeps since this poll last looked.
-                    Read::Evicted => return log.reset(),
-                }
-            }
-            tokio::select! {
-                () = arrived => woken = true,
-                () = &mut timeout => return PollAnswer::empty(PollStatus::Timeout),
-                // Superseded, disconnected, or timeout-shaped when the store lost sight of new
-                // messages or the server shuts down.
-                end = &mut ended => {
-                    // A dropped sender means the client was forgotten: treat it as disconnected.
-                    return PollAnswer::empty(end.unwrap_or(PollStatus::Disconnected));
-                }
-            }
-        }
-    }
-
-    /// Holds one request for many rooms until any of them has messages the client has not
-    /// seen (answering every room that has), or as [`Broker::poll`] for the rest: the timeout,
-    /// a newer stream of the same client, a disconnect, shutdown. A followed room deleted while
-    /// held is answered `unavailable`; one whose user lost access ends the stream early with
-    /// no news (the caller checks access). The same per-room rules as `poll`: oldest first, at
-    /// most [`MAX_MESSAGES_PER_POLL`] per room, a reset
-    /// for an unknown cursor.
-    pub async fn stream(&self, request: StreamRequest) -> Result<StreamResponse, ChatError> {
-        let answer = self.hold_stream(request).await;
-        let metrics = &self.shared.metrics;
-        match &answer {
-            Ok(answer) => {
-                let messages = answer.rooms.iter().map(|news| news.messages.len()).sum();
-                let reset = answer.rooms.iter().any(|news| news.reset);
-                metrics.poll_answered(answer.status, reset, messages);
-            }
-            Err(_) => metrics.poll_refused(),
-        }
-        answer
-    }
-
-    async fn hold_stream(&self, request: StreamRequest) -> Result<StreamResponse, ChatError> {
-        let shared = &*self.shared;
-        let deadline = Instant::now() + request.timeout;
-        let mut followed = Vec::with_capacity(request.rooms.len());
-        let mut awaited = Vec::new();
-        for follow in request.rooms {
-            let (name, live_version) = (follow.room, follow.live_version);
-            // A room nobody has written to is not made for a stream (a stream naming a hundred
-            // of them would make a hundred rooms) unless asked: the stream waits for it.
-            let room = match &follow.from {
-                _ if follow.open => shared.rooms.get_or_create(name.as_str()),
-                StreamFrom::After(_) => shared.rooms.get_or_create(name.as_str()),
-                StreamFrom::Now | StreamFrom::Start => match shared.rooms.get(name.as_str()) {
-                    Some(room) => room,
-                    None => {
-                        awaited.push(Awaited { name, live_version });
-                        continue;
-                    }
-                },
-            };
-            // As for a poll: positions are taken before the stream counts as held.
-            let start = match &follow.from {
-                StreamFrom::Now => Some(room.lock().end()),
-                StreamFrom::After(id) => self.start_position(&room, name.as_str(), Some(id)).await,
-                StreamFrom::Start => room.lock().beginning(),
-            };
-            followed.push(Followed {
-                name,
-                room,
-                start,
-                live_version,
-            });
-        }
-        let rooms: Vec<_> = followed.iter().map(|room| room.room.clone()).collect();
-        let follows = Follows::Stream(rooms.clone().into());
-        let registered =
-            shared
-                .clients
-                .register(&request.client_id, &request.owner, follows, request.holder);
-        let (_held, ended) = match registered {
-            Ok(registered) => registered,
-            Err(refused) => {
-                for room in followed {
-                    shared.rooms.forget_if_unused(room.name.as_str(), room.room);
-                }
-                return Err(refused);
-            }
-        };
-        let client_id = request.client_id.as_str();
-        let _attendance = (shared.live).attend(rooms, request.person.as_ref(), client_id);
-        let (status, rooms) = self
-            .wait_on_rooms(&mut followed, &mut awaited, deadline, ended)
-            .await;
-        Ok(StreamResponse {
-            status,
-            rooms,
-            timestamp: unix_seconds(),
-        })
-    }
-
-    /// [`Broker::wait_from`] for many rooms: what is new in each, as soon as any has news.
-    /// An awaited room (one nobody had written to) joins the followed ones once it has an
-    /// entry, read from its beginning: all of it is new to the client.
-    async fn wait_on_rooms(
-        &self,
-        followed: &mut Vec<Followed>,
-        awaited: &mut Vec<Awaited>,
-        deadline: Instant,
-        mut ended: PollEnd,
-    ) -> (PollStatus, Vec<RoomNews>) {
-        let mut timeout = pin!(tokio::time::sleep_until(deadline));
-        loop {
-            // Made before the rooms are looked up, as the arrivals below before the logs are
-            // read: a room made after its lookup still completes it.
-            let mut created = pin!(self.shared.rooms.created.notified());
-            awaited.retain(|room| match self.shared.rooms.get(room.name.as_str()) {
-                Some(made) => {
-                    let start = made.lock().beginning();
-                    followed.push(Followed {
-                        name: room.name.clone(),
-                        room: made,
-                        start,
-                        live_version: room.live_version,
-                    });
-                    false
-                }
-                None => true,
-            });
-            // Made before the logs are read, as in `wait_from`: a message committed after its
-            // room's read still completes its future.
-            let mut arrivals: Vec<_> = followed
-                .iter()
-                .map(|room| Box::pin(room.room.news.notified()))
-                .collect();
-            let news = self.news(followed);
-            if !news.is_empty() {
-                return (PollStatus::Success, news);
-            }
-            let any_arrived = std::future::poll_fn(|context| {
-                let ready = arrivals
-                    .iter_mut()
-                    .any(|arrived| arrived.as_mut().poll(context).is_ready());
-                if ready {
-                    std::task::Poll::Ready(())
-                } else {
-                    std::task::Poll::Pending
-                }
-            });
-            tokio::select! {
-                () = any_arrived => {}
-                () = &mut created, if !awaited.is_empty() => {}
-                () = &mut timeout => return (PollStatus::Timeout, Vec::new()),
-                end = &mut ended => {
-                    return match end.unwrap_or(PollStatus::Disconnected) {
-                        // A followed room lost a user, or was deleted.
-                        PollStatus::Success => (PollStatus::Success, self.deleted(followed)),
-                        status => (status, Vec::new()),
-                    };
-                }
-            }
-        }
-    }
-
-    /// What is new in the followed rooms, in their order, within one answer's bytes: a room
-    /// that does not fit is left for the next read (its position has not moved).
-    fn news(&self, followed: &[Followed]) -> Vec<RoomNews> {
-        let mut budget = Budget::new(self.shared.config.max_answer_bytes);
-        let mut news = Vec::new();
-        for room in followed {
-            if budget.is_spent() {
-                break;
-            }
-            news.extend(room.news(&mut budget));
-        }
-        news
-    }
-
-    /// The followed rooms deleted since they were followed, as `unavailable`: a deleted room
-    /// is no longer the room of its name in [`Rooms`].
-    fn deleted(&self, followed: &[Followed]) -> Vec<RoomNews> {
-        followed
-            .iter()
-            .filter(|room| {
-                let now = self.shared.rooms.get(room.name.as_str());
-                now.is_none_or(|now| !Arc::ptr_eq(&now, &room.room))
-            })
-            .map(|room| RoomNews::unavailable(room.name.to_string()))
-            .collect()
     }
 
     /// The room's most recent messages, oldest first.
@@ -562,11 +248,13 @@ impl Broker {
     ) -> Result<usize, ChatError> {
         let shared = &*self.shared;
         let answered_here = shared.clients.disconnect(client_id, owner);
-        let known_elsewhere = shared
-            .store
-            .disconnect_client(&owner.to_string(), client_id.as_str())
-            .await
-            .map_err(|error| self.store_failed("disconnecting the client elsewhere", error));
+        let known_elsewhere = match &shared.cluster {
+            Some(cluster) => cluster
+                .disconnect_client(&owner.to_string(), client_id.as_str())
+                .await
+                .map_err(|error| error.reported("disconnecting the client elsewhere")),
+            None => Ok(false),
+        };
         match (answered_here, known_elsewhere) {
             (Some(answered), _) => Ok(answered),
             (None, Ok(true)) => Ok(0),
@@ -591,7 +279,7 @@ impl Broker {
             .store
             .delete_room(room.as_str())
             .await
-            .map_err(|error| self.store_failed("deleting a room", error))?;
+            .map_err(|error| error.reported("deleting a room"))?;
         self.forget_room(room.as_str());
         Ok(())
     }
@@ -621,13 +309,16 @@ impl Broker {
         let shared = &*self.shared;
         let idle = shared.config.client_idle;
         let active_here = shared.clients.count_active(Instant::now(), idle);
-        let active_clients = match shared.store.active_clients(idle).await {
-            // The shared count lags by up to a second; it never shows fewer than are here.
-            Ok(everywhere) => everywhere.map_or(active_here, |count| count.max(active_here)),
-            Err(error) => {
-                tracing::warn!(%error, "counting active clients in the store failed");
-                active_here
-            }
+        let active_clients = match &shared.cluster {
+            None => active_here,
+            Some(cluster) => match cluster.active_clients(idle).await {
+                // The shared count lags by up to a second; it never shows fewer than are here.
+                Ok(everywhere) => everywhere.max(active_here),
+                Err(error) => {
+                    tracing::warn!(%error, "counting active clients in the store failed");
+                    active_here
+                }
+            },
         };
         let (total_messages, rooms) = shared.rooms.summary(shown);
         Stats {
@@ -655,7 +346,7 @@ impl Broker {
             .store
             .check()
             .await
-            .map_err(|error| self.store_failed("store check", error))
+            .map_err(|error| error.reported("store check"))
     }
 
     /// Whether the store can serve and the server is not shutting down.
@@ -670,13 +361,6 @@ impl Broker {
     pub fn shutdown(&self) {
         self.shared.shutdown.cancel();
         self.shared.clients.close();
-    }
-
-    /// A store failure as the client sees it, logged with its cause and counted.
-    fn store_failed(&self, what: &str, error: StoreError) -> ChatError {
-        tracing::error!(%error, "{what} failed");
-        self.shared.metrics.store_errors.increment(1);
-        ChatError::StoreUnavailable
     }
 
     /// Forgets clients idle for longer than the idle window and rooms with neither messages
@@ -701,44 +385,18 @@ impl Broker {
         }
     }
 
-    /// Tells a shared store, every [`SHARE_ACTIVITY_EVERY`], which clients were active here
-    /// since the last time, so that every instance can count them.
-    async fn share_activity(self) {
-        let shared = &*self.shared;
-        let mut ticks = tokio::time::interval(SHARE_ACTIVITY_EVERY);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut since = Instant::now();
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                () = shared.shutdown.cancelled() => return,
-            }
-            let now = Instant::now();
-            let active: Vec<String> = (shared.clients.active_since(since).into_iter())
-                .map(|(owner, id)| format!("{owner} {id}"))
-                .collect();
-            since = now;
-            if active.is_empty() {
-                continue;
-            }
-            if let Err(error) = shared.store.record_active_clients(active).await {
-                tracing::warn!(%error, "sharing active clients failed");
-            }
-        }
-    }
-
     /// Says `person` is typing in `room`: the room's streams show it within a fraction of a
     /// second, until [`TYPING_LASTS_SECS`](crate::model::TYPING_LASTS_SECS) pass without a new
     /// signal or their message is sent. Nothing is stored.
     pub fn typing(&self, room: &RoomName, person: &Person) {
         let room = self.shared.rooms.get_or_create(room.as_str());
-        self.shared.live.typing(&room, person);
+        self.shared.presence.typing(&room, person);
     }
 
     /// Who is online and typing in the room now.
     pub fn live_state(&self, room: &RoomName) -> LiveState {
         match self.shared.rooms.get(room.as_str()) {
-            Some(room) => lock(&room.live).state(Instant::now()),
+            Some(room) => lock(&room.presence).state(Instant::now()),
             None => LiveState::default(),
         }
     }
@@ -754,85 +412,6 @@ impl Broker {
     }
 }
 
-/// A room a stream waits for: nobody had written to it when the stream came.
-struct Awaited {
-    name: RoomName,
-    live_version: Option<u64>,
-}
-
-/// A room a stream follows, where in its log the stream reads from (`None`: the cursor
-/// was unknown, answered with a reset), and the version of who is online and typing the client
-/// has, if it asked for it.
-struct Followed {
-    name: RoomName,
-    room: Arc<Room>,
-    start: Option<u64>,
-    live_version: Option<u64>,
-}
-
-impl Followed {
-    /// What is new in the room, taken from `budget`. A room's first entry is taken even past
-    /// the budget, so the client always moves on; then the budget is spent and the answer
-    /// ends.
-    fn news(&self, budget: &mut Budget) -> Option<RoomNews> {
-        let live = self.live_version.and_then(|known| {
-            let mut live = lock(&self.room.live);
-            (live.published_version() != known).then(|| live.published_state(Instant::now()))
-        });
-        if let Some(live) = &live {
-            budget.spend(live_json_len(live));
-        }
-        let log = self.room.lock();
-        let room = self.name.to_string();
-        let news = match self
-            .start
-            .and_then(|start| log.entries_after(start, budget))
-        {
-            // Only who is online or typing changed.
-            Some(None) => RoomNews {
-                unavailable: false,
-                live: Some(live?),
-                ..RoomNews::unavailable(room)
-            },
-            Some(Some(entries)) => RoomNews {
-                room,
-                messages: entries.messages,
-                reset: false,
-                unavailable: false,
-                changes: entries.changes,
-                last_id: Some(entries.last_id),
-                live,
-            },
-            // The messages as they are now: the changes before them are applied already.
-            None => RoomNews {
-                room,
-                messages: log.recent_within(MAX_MESSAGES_PER_POLL, budget),
-                reset: true,
-                unavailable: false,
-                changes: Vec::new(),
-                last_id: log.last_id(),
-                live,
-            },
-        };
-        Some(news)
-    }
-}
-
-/// Bytes of JSON a room's live state takes in an answer, about.
-fn live_json_len(live: &LiveState) -> usize {
-    let names = |people: &[String]| {
-        people
-            .iter()
-            .map(|name| 3 + json_str_len(name))
-            .sum::<usize>()
-    };
-    64 + names(&live.online) + names(&live.typing)
-}
-
-/// How often a broker on a shared store reports its active clients (and so how stale the
-/// cluster-wide count may be).
-const SHARE_ACTIVITY_EVERY: Duration = Duration::from_secs(1);
-
 /// Locks a mutex, recovering the data if a panic poisoned it: every critical section here
 /// leaves the data consistent at each step.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -841,16 +420,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// What the store tells the broker: committed messages go to the rooms, and a client
-/// disconnected on another instance sharing the store is disconnected here too; so do other
-/// instances' presence and typing.
-struct Sink {
+/// What the store's log tells the broker: committed entries go to the rooms.
+struct LogFeed {
     rooms: Arc<Rooms>,
     clients: Arc<Clients>,
-    live: Arc<Live>,
+    presence: Arc<Presence>,
 }
 
-impl CommitSink for Sink {
+impl CommitSink for LogFeed {
     /// A message also ends its author's typing, on every instance (each hears of it here).
     fn committed(&self, entry: Entry, offset: u64) {
         let room = self.rooms.get_or_create(entry.room());
@@ -858,7 +435,7 @@ impl CommitSink for Sink {
             .message()
             .and_then(|message| message.author.as_deref())
         {
-            self.live.stopped_typing(&room, author);
+            self.presence.stopped_typing(&room, author);
         }
         self.rooms.committed(&room, entry, offset);
     }
@@ -871,15 +448,5 @@ impl CommitSink for Sink {
 
     fn rewound(&self, room: &str) {
         self.rooms.rewound(room);
-    }
-
-    fn client_disconnected(&self, owner: &str, client_id: &str) {
-        if let (Ok(owner), Ok(client_id)) = (owner.parse(), ClientId::parse(client_id)) {
-            self.clients.disconnect(&client_id, &owner);
-        }
-    }
-
-    fn live_heard(&self, instance: &str, news: Vec<LiveNews>) {
-        (self.live).heard(instance, news, |room| self.rooms.get_or_create(room));
     }
 }

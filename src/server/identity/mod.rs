@@ -373,10 +373,9 @@ impl Identity {
     }
 }
 
-/// A store failure as the client sees it, logged with its cause.
+/// A store failure as the client sees it, logged and counted as every store's is.
 pub(crate) fn store_failed(error: StoreError) -> ChatError {
-    tracing::error!(%error, "identity store failed");
-    ChatError::StoreUnavailable
+    error.reported("identity store")
 }
 
 /// Hears of other instances' changes through the store. Set once the service exists: the

@@ -86,8 +86,9 @@ pub trait IdentitySink: Send + Sync + 'static {
     fn account_changed(&self, account: &str);
     /// The private room was created, deleted, or its members changed: read it again.
     fn room_changed(&self, room: &str);
-    /// The store may have missed telling some changes (its connection broke): read again
-    /// whatever is cached.
+    /// The store may have missed telling some changes (its subscription was lost): read again
+    /// whatever is cached. Told once the store hears changes again, so nothing read from then
+    /// on is missed.
     fn interrupted(&self);
 }
 

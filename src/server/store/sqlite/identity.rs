@@ -1,5 +1,5 @@
 //! Accounts, sessions, private rooms and joined rooms in the SQLite file of the messages
-//! (migrations 3 and 4 of [`super::sqlite`]). One instance only, so it tells no sink of
+//! (migrations 3 and 4 of [`super::MIGRATIONS`]). One instance only, so it tells no sink of
 //! anything.
 //!
 //! Tables: `accounts(key, name, password_hash, disabled, created_at)` keyed by the lowercase
@@ -26,14 +26,17 @@ use rusqlite::{
 };
 use uuid::Uuid;
 
-use super::{
-    identity::{
-        AccountRecord, IdentityStore, JoinedRoomRecord, PrivateRoomRecord, SessionRecord, TokenHash,
+use super::open_migrated;
+use crate::server::{
+    clock::unix_seconds,
+    store::{
+        identity::{
+            AccountRecord, IdentityStore, JoinedRoomRecord, PrivateRoomRecord, SessionRecord,
+            TokenHash,
+        },
+        StoreError,
     },
-    sqlite::open_migrated,
-    StoreError,
 };
-use crate::server::clock::unix_seconds;
 
 pub struct SqliteIdentityStore {
     connection: Arc<Mutex<Connection>>,

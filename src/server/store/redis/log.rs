@@ -1,77 +1,53 @@
-//! The shared store: several instances keep their rooms in one Redis and learn of each other's
-//! messages through it, so any instance can answer any poll.
+//! The message log in the Redis the instances share: any instance can answer any poll, since
+//! each learns of every instance's entries. Keys and channels are under the deployment's prefix,
+//! written `PREFIX` (see [`RedisKeys`]).
 //!
-//! Every key and channel is under the deployment's prefix (`chat:` by default on database 0,
-//! `chat:N:` on database N, or `--redis-prefix`; see [`RedisKeys`]), written `PREFIX` below
-//! (`PREFIX rooms` is `chat:rooms` by default): pub/sub channels are shared by the whole Redis server, so only the prefix keeps two
-//! deployments on one server from hearing each other.
-//!
-//! Keys: the hash `PREFIX rooms` maps each room to how many messages it ever had; the stream
-//! `PREFIX room:NAME` keeps its most recent messages (capped at the retention count), each entry
-//! carrying `seq` (the message's offset in the room) and the message as JSON; the sorted set
-//! `PREFIX clients` scores each client id by when an instance last saw it, for cluster-wide
-//! stats.
+//! Keys: the hash `PREFIX rooms` maps each room to how many entries it ever had; the stream
+//! `PREFIX room:NAME` keeps its most recent entries (capped at the retention count of
+//! messages), each carrying `seq` (the entry's offset in the room) and the entry as JSON; the
+//! list `PREFIX room-messages:NAME` holds the stream ids of the room's messages, oldest first
+//! (what retention counts).
 //!
 //! An append is one Lua script, so it is atomic: it takes the room's next offset, adds the stream
 //! entry and publishes `"SEQ ENTRY-ID JSON"` on the channel `PREFIX messages`. Offsets, stream
 //! order and publication order therefore agree for every instance.
 //!
-//! Each instance subscribes to the channel and hands each room's messages to its sink in offset
-//! order ([`Delivery`]). A message whose offset jumps past the next expected one means publications
-//! were missed (the subscription was down, or the room is new here): the gap is read back from the
-//! stream. After every reconnection all rooms are read back the same way, so nothing published
-//! while this instance was away is missed. An append resolves once the local sink has its message.
+//! Each instance subscribes to the channel (see `subscription` for when it is lost and back)
+//! and hands each room's entries to its sink in offset order ([`Delivery`]). An entry whose
+//! offset jumps past the next expected one means publications were missed (the subscription was
+//! down, or the room is new here): the gap is read back from the stream. Every new subscription
+//! reads all rooms back the same way before it counts as live, so nothing published while this
+//! instance was away is missed. An append resolves once the local sink has its entry.
 //!
 //! Deleting a room deletes its count and its stream in one transaction, so the next append
 //! numbers it from 0 again. Other instances find out through the identity store; until then a
 //! lower offset in a newer entry tells them the room started over (see [`Inner::deliver`]).
-//!
-//! Accounts, sessions and private rooms live in the same Redis, under the same prefix: see
-//! [`super::redis_identity`].
-//!
-//! `DELETE /api/client/ID` on one instance removes `"OWNER ID"` from `PREFIX clients` and, if
-//! some instance had reported it there, publishes `"INSTANCE OWNER ID"` on
-//! `PREFIX disconnects`; the other instances answer that owner's client's polls there.
-//!
-//! Presence and typing are never stored: instances tell each other on `PREFIX live`
-//! (`{"from": INSTANCE, "news": [LiveNews...]}`, see [`LiveNews`]). Having subscribed, an
-//! instance says `hello` there, so the others say their presence again at once rather than at
-//! their next refresh.
 
 use std::{
     collections::HashMap,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc, Mutex, MutexGuard,
-    },
+    sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
 use async_trait::async_trait;
 use redis::{
-    aio::{ConnectionManager, ConnectionManagerConfig, PubSub},
+    aio::ConnectionManager,
     streams::{StreamId, StreamRangeReply},
-    AsyncCommands, Client, RedisError, Script,
+    AsyncCommands, RedisError, Script,
 };
 use tokio::{sync::Notify, time::timeout};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{
-    redis_keys::RedisKeys, CommitSink, LiveNews, RedisPrefix, Retention, Store, StoreError,
-    StoredRoom,
+    connect, corrupt,
+    keys::RedisKeys,
+    subscription::{Subscriber, Subscription},
+    unavailable, unix_millis, RedisPrefix, PING_EVERY,
 };
-use crate::{model::Entry, server::clock::unix_time};
-
-/// At most this many [`LiveNews`] per publication, so one room's news is never held up behind
-/// a very long message.
-const LIVE_NEWS_PER_PUBLICATION: usize = 64;
-
-/// What an instance publishes on the live channel: who is online and typing.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct LivePublication<F, N> {
-    from: F,
-    news: N,
-}
+use crate::{
+    model::Entry,
+    server::store::{redacted, CommitSink, LogStore, Retention, StoreError, StoredRoom},
+};
 
 /// KEYS: rooms hash, room stream, channel, room's message list (the stream entries of the
 /// room's messages, not its changes, oldest first: what retention counts). ARGV: room, messages kept,
@@ -92,27 +68,10 @@ redis.call('PUBLISH', KEYS[3], seq .. ' ' .. id .. ' ' .. ARGV[3])
 return {seq, id}
 ";
 
-/// KEYS: active clients, disconnections channel. ARGV: `OWNER CLIENT-ID`, this instance. Tells
-/// the other instances only when some instance reported the client active as that owner's.
-const DISCONNECT_SCRIPT: &str = r"
-local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-if removed > 0 then
-    redis.call('PUBLISH', KEYS[2], ARGV[2] .. ' ' .. ARGV[1])
-end
-return removed
-";
-
 /// Stream entries read per round trip when filling a gap.
 const READ_CHUNK: usize = 1_000;
 /// Rooms read back per round trip after a (re)subscription.
 const CATCH_UP_BATCH: usize = 100;
-/// How long one command may take before the store counts as unavailable.
-pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-/// How often the subscription is checked with a PING, so a silently dead connection is noticed.
-pub(super) const PING_EVERY: Duration = Duration::from_secs(5);
-/// Reconnection backoff after the subscription breaks.
-pub(super) const RECONNECT_MIN: Duration = Duration::from_millis(100);
-pub(super) const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// How long an append waits for the subscription to hand over the messages before its own,
 /// before reading them from the stream itself.
 const DELIVERY_WAIT: Duration = Duration::from_millis(50);
@@ -121,29 +80,23 @@ const PRUNE_EVERY: Duration = Duration::from_secs(30);
 
 pub struct RedisStore {
     inner: Arc<Inner>,
+    /// New messages, as they are published.
+    subscription: Subscription,
     /// Stops the subscription (and the pruning) when the store is dropped.
     _stop: DropGuard,
 }
 
 struct Inner {
-    /// Tells this instance's own publications apart.
-    instance: String,
     /// The deployment's keys and channels.
     keys: RedisKeys,
-    /// How often the subscription is checked.
-    ping_every: Duration,
-    client: Client,
     commands: ConnectionManager,
     append: Script,
-    disconnect: Script,
     sink: Arc<dyn CommitSink>,
     retention: Retention,
     /// Per room, what the sink has so far.
     delivered: Mutex<HashMap<String, Delivered>>,
     /// Notified after each message handed to the sink.
     progress: Notify,
-    /// Whether the subscription is up (so this instance hears of every new message).
-    subscribed: AtomicBool,
 }
 
 /// How far the sink has a room.
@@ -162,10 +115,6 @@ enum Delivery {
     Done,
     /// Earlier messages are missing: read the gap back from the stream first.
     Gap,
-}
-
-pub(super) fn unavailable(error: RedisError) -> StoreError {
-    StoreError::Unavailable(error.to_string())
 }
 
 impl RedisStore {
@@ -191,64 +140,42 @@ impl RedisStore {
         ping_every: Duration,
     ) -> Result<Self, StoreError> {
         let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
-            path: super::redacted(url),
+            path: redacted(url),
             cause: cause.to_string(),
         };
         let keys = RedisKeys::for_deployment(url, prefix)?;
         let (client, commands) = connect(url).await?;
         tracing::info!(prefix = %keys.prefix(), "redis keys and channels");
+        let channels = vec![keys.messages_channel().to_owned()];
         let inner = Arc::new(Inner {
-            instance: uuid::Uuid::now_v7().to_string(),
             keys,
-            ping_every,
-            client,
             commands,
             append: Script::new(APPEND_SCRIPT),
-            disconnect: Script::new(DISCONNECT_SCRIPT),
             sink,
             retention,
             delivered: Mutex::new(HashMap::new()),
             progress: Notify::new(),
-            subscribed: AtomicBool::new(false),
         });
         let stop = CancellationToken::new();
-        let subscription = inner
-            .subscribe()
-            .await
-            .map_err(|error| open_error(&error))?;
-        tokio::spawn(inner.clone().stay_subscribed(subscription, stop.clone()));
+        let subscription = Subscription::start(
+            "messages",
+            client,
+            channels,
+            inner.clone(),
+            ping_every,
+            stop.clone(),
+        )
+        .await
+        .map_err(|error| open_error(&error))?;
         if retention.max_age.is_some() {
             tokio::spawn(inner.clone().prune_by_age(stop.clone()));
         }
         Ok(Self {
             inner,
+            subscription,
             _stop: stop.drop_guard(),
         })
     }
-}
-
-/// Connects to the Redis at `url`: a client (for subscriptions) and a connection for commands
-/// that reconnects by itself, checked with a PING.
-pub(super) async fn connect(url: &str) -> Result<(Client, ConnectionManager), StoreError> {
-    let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
-        path: super::redacted(url),
-        cause: cause.to_string(),
-    };
-    let client = Client::open(url).map_err(|error| open_error(&error))?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(COMMAND_TIMEOUT))
-        .set_response_timeout(Some(COMMAND_TIMEOUT))
-        .set_number_of_retries(1)
-        .set_max_delay(RECONNECT_MAX);
-    let mut commands = client
-        .get_connection_manager_with_config(config)
-        .await
-        .map_err(|error| open_error(&error))?;
-    let _: String = redis::cmd("PING")
-        .query_async(&mut commands)
-        .await
-        .map_err(|error| open_error(&error))?;
-    Ok((client, commands))
 }
 
 impl Inner {
@@ -363,139 +290,6 @@ impl Inner {
         Ok(more)
     }
 
-    /// Subscribes to the channel, then reads back whatever was missed before the subscription
-    /// took effect.
-    async fn subscribe(&self) -> Result<PubSub, StoreError> {
-        let mut pubsub = timeout(COMMAND_TIMEOUT, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| StoreError::Unavailable("connecting timed out".into()))?
-            .map_err(unavailable)?;
-        let keys = &self.keys;
-        pubsub
-            .subscribe(&[
-                keys.messages_channel(),
-                keys.disconnects_channel(),
-                keys.live_channel(),
-            ])
-            .await
-            .map_err(unavailable)?;
-        self.catch_up_all().await?;
-        self.subscribed.store(true, Ordering::Relaxed);
-        self.publish_live(&[LiveNews::Hello]).await?;
-        Ok(pubsub)
-    }
-
-    /// Delivers published messages while the subscription lasts, and re-subscribes (with
-    /// backoff) whenever it breaks, until `stop`.
-    async fn stay_subscribed(self: Arc<Self>, first: PubSub, stop: CancellationToken) {
-        let mut pubsub = Some(first);
-        let mut backoff = RECONNECT_MIN;
-        loop {
-            if let Some(subscription) = pubsub.take() {
-                backoff = RECONNECT_MIN;
-                let outcome = tokio::select! {
-                    outcome = self.receive(subscription) => outcome,
-                    () = stop.cancelled() => return,
-                };
-                self.subscribed.store(false, Ordering::Relaxed);
-                tracing::warn!(error = %outcome.unwrap_err(), "lost the redis subscription; reconnecting");
-                self.sink.interrupted();
-            }
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = stop.cancelled() => return,
-            }
-            backoff = (backoff * 2).min(RECONNECT_MAX);
-            match self.subscribe().await {
-                Ok(subscription) => {
-                    tracing::info!("redis subscription restored");
-                    pubsub = Some(subscription);
-                }
-                Err(error) => tracing::debug!(%error, "redis still unavailable"),
-            }
-        }
-    }
-
-    /// Hands published messages to the sink until the subscription breaks.
-    async fn receive(&self, pubsub: PubSub) -> Result<(), StoreError> {
-        use futures_util::StreamExt;
-
-        let (mut pings, mut messages) = pubsub.split();
-        let mut ticks = tokio::time::interval(self.ping_every);
-        ticks.tick().await;
-        loop {
-            tokio::select! {
-                published = messages.next() => {
-                    let published = published.ok_or(StoreError::Closed)?;
-                    let payload = published.get_payload_bytes();
-                    let channel = published.get_channel_name();
-                    if channel == self.keys.disconnects_channel() {
-                        self.disconnected_elsewhere(payload);
-                        continue;
-                    }
-                    if channel == self.keys.live_channel() {
-                        self.heard_live(payload);
-                        continue;
-                    }
-                    let (seq, entry, message) = parse_publication(payload)?;
-                    let room = message.room().to_owned();
-                    if self.deliver(seq, &entry, message, false) == Delivery::Gap {
-                        self.catch_up(&room).await?;
-                    }
-                }
-                _ = ticks.tick() => {
-                    // While subscribed, Redis answers a PING with the array ["pong", ""].
-                    let _: redis::Value = timeout(COMMAND_TIMEOUT, pings.ping())
-                        .await
-                        .map_err(|_| StoreError::Unavailable("ping timed out".into()))?
-                        .map_err(unavailable)?;
-                }
-            }
-        }
-    }
-
-    /// Follows a disconnection published by another instance (`"INSTANCE OWNER CLIENT-ID"`).
-    fn disconnected_elsewhere(&self, payload: &[u8]) {
-        let text = String::from_utf8_lossy(payload);
-        let mut words = text.splitn(3, ' ');
-        match (words.next(), words.next(), words.next()) {
-            (Some(instance), _, _) if instance == self.instance => {}
-            (Some(_), Some(owner), Some(client_id)) => {
-                self.sink.client_disconnected(owner, client_id);
-            }
-            _ => tracing::warn!("unreadable disconnection in redis"),
-        }
-    }
-
-    /// Hands another instance's presence and typing to the sink.
-    fn heard_live(&self, payload: &[u8]) {
-        match serde_json::from_slice::<LivePublication<String, Vec<LiveNews>>>(payload) {
-            Ok(publication) if publication.from == self.instance => {}
-            Ok(publication) => self.sink.live_heard(&publication.from, publication.news),
-            Err(error) => tracing::warn!(%error, "unreadable presence news in redis"),
-        }
-    }
-
-    async fn publish_live(&self, news: &[LiveNews]) -> Result<(), StoreError> {
-        let mut commands = self.commands.clone();
-        for chunk in news.chunks(LIVE_NEWS_PER_PUBLICATION) {
-            let publication = LivePublication {
-                from: &self.instance,
-                news: chunk,
-            };
-            let payload = serde_json::to_string(&publication)
-                .map_err(|error| StoreError::Unavailable(error.to_string()))?;
-            let _: () = timeout(
-                COMMAND_TIMEOUT,
-                commands.publish(self.keys.live_channel(), payload),
-            )
-            .await
-            .map_err(|_| StoreError::Unavailable("publishing timed out".into()))?
-            .map_err(unavailable)?;
-        }
-        Ok(())
-    }
-
     /// Deletes stream entries older than the retention age, every [`PRUNE_EVERY`].
     async fn prune_by_age(self: Arc<Self>, stop: CancellationToken) {
         let Some(max_age) = self.retention.max_age else {
@@ -529,6 +323,27 @@ impl Inner {
     }
 }
 
+impl Subscriber for Inner {
+    /// Reads every room back.
+    async fn subscribed(&self, _again: bool) -> Result<(), StoreError> {
+        self.catch_up_all().await
+    }
+
+    async fn published(&self, _channel: &str, payload: &[u8]) -> Result<(), StoreError> {
+        let (seq, entry, message) = parse_publication(payload)?;
+        let room = message.room().to_owned();
+        if self.deliver(seq, &entry, message, false) == Delivery::Gap {
+            self.catch_up(&room).await?;
+        }
+        Ok(())
+    }
+
+    /// Held polls should not wait on messages this instance no longer hears of.
+    fn lost(&self) {
+        self.sink.interrupted();
+    }
+}
+
 /// A stream entry id `MILLISECONDS-SEQUENCE`, as a pair that orders like Redis orders ids.
 fn entry_order(id: &str) -> Option<(u64, u64)> {
     let (millis, sequence) = id.split_once('-')?;
@@ -555,10 +370,6 @@ fn read_back(keys: &RedisKeys, room: &str, after: Option<&str>) -> redis::Cmd {
     command
 }
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("unreadable {what} in redis"))
-}
-
 fn parse_entry(entry: &StreamId) -> Result<(u64, Entry), StoreError> {
     let seq: u64 = entry.get("seq").ok_or_else(|| corrupt("stream entry"))?;
     let json: String = entry
@@ -581,7 +392,7 @@ fn parse_publication(payload: &[u8]) -> Result<(u64, String, Entry), StoreError>
 }
 
 #[async_trait]
-impl Store for RedisStore {
+impl LogStore for RedisStore {
     async fn append(&self, message: Entry) -> Result<(), StoreError> {
         let inner = &*self.inner;
         let json = serde_json::to_string(&message)
@@ -690,7 +501,7 @@ impl Store for RedisStore {
     }
 
     async fn check(&self) -> Result<(), StoreError> {
-        if !self.inner.subscribed.load(Ordering::Relaxed) {
+        if !self.subscription.is_live() {
             return Err(StoreError::Unavailable("not subscribed to redis".into()));
         }
         let mut commands = self.inner.commands.clone();
@@ -704,59 +515,4 @@ impl Store for RedisStore {
     async fn catch_up(&self, room: &str) -> Result<(), StoreError> {
         self.inner.catch_up(room).await
     }
-
-    fn is_shared(&self) -> bool {
-        true
-    }
-
-    async fn record_active_clients(&self, clients: Vec<String>) -> Result<(), StoreError> {
-        let now = unix_millis(Duration::ZERO);
-        let mut commands = self.inner.commands.clone();
-        for chunk in clients.chunks(1_000) {
-            let scored: Vec<(u64, &String)> = chunk.iter().map(|id| (now, id)).collect();
-            let _: () = commands
-                .zadd_multiple(self.inner.keys.clients(), &scored)
-                .await
-                .map_err(unavailable)?;
-        }
-        Ok(())
-    }
-
-    async fn disconnect_client(&self, owner: &str, client_id: &str) -> Result<bool, StoreError> {
-        let mut commands = self.inner.commands.clone();
-        let removed: u64 = self
-            .inner
-            .disconnect
-            .key(self.inner.keys.clients())
-            .key(self.inner.keys.disconnects_channel())
-            .arg(format!("{owner} {client_id}"))
-            .arg(&self.inner.instance)
-            .invoke_async(&mut commands)
-            .await
-            .map_err(unavailable)?;
-        Ok(removed > 0)
-    }
-
-    async fn publish_live(&self, news: &[LiveNews]) -> Result<(), StoreError> {
-        self.inner.publish_live(news).await
-    }
-
-    async fn active_clients(&self, idle: Duration) -> Result<Option<usize>, StoreError> {
-        let mut commands = self.inner.commands.clone();
-        let cutoff = unix_millis(idle);
-        let clients = self.inner.keys.clients();
-        let (active,): (usize,) = redis::pipe()
-            .zrembyscore(clients, "-inf", format!("({cutoff}"))
-            .ignore()
-            .zcard(clients)
-            .query_async(&mut commands)
-            .await
-            .map_err(unavailable)?;
-        Ok(Some(active))
-    }
-}
-
-/// Unix milliseconds `ago` before now.
-fn unix_millis(ago: Duration) -> u64 {
-    unix_time().saturating_sub(ago).as_millis() as u64
 }

@@ -10,10 +10,10 @@
 //! room's messages and its count go in one transaction, and the next append starts it again
 //! at offset 0.
 //!
-//! Schema (see [`MIGRATIONS`]): `rooms(name, total)` counts every entry a room ever had;
-//! `messages(room, seq, ...)` keeps the most recent ones, `seq` being the room's offset. A
-//! change is a row whose `change_json` holds it (its `sender` is who made it, its text empty).
-//! The identity tables of the same file belong to [`super::sqlite_identity`].
+//! Tables (see [`MIGRATIONS`](super::MIGRATIONS)): `rooms(name, total)` counts every entry a room
+//! ever had; `messages(room, seq, ...)` keeps the most recent ones, `seq` being the room's
+//! offset. A change is a row whose `change_json` holds it (its `sender` is who made it, its text
+//! empty).
 
 use std::{
     collections::HashMap,
@@ -24,77 +24,18 @@ use std::{
 };
 
 use async_trait::async_trait;
-use rusqlite::{
-    params, types::Type, Connection, OpenFlags, OptionalExtension, TransactionBehavior,
-};
+use rusqlite::{params, types::Type, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
+use super::{open_connection, open_migrated};
 use crate::{
     model::{Change, Entry, Message},
-    server::clock::unix_time,
+    server::{
+        clock::unix_time,
+        store::{CommitSink, LogStore, Retention, StoreError, StoredRoom},
+    },
 };
-
-/// Schema versions, applied in order at startup; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
-    // 1: rooms and their messages.
-    "CREATE TABLE rooms (
-         name  TEXT PRIMARY KEY NOT NULL,
-         total INTEGER NOT NULL
-     ) WITHOUT ROWID;
-     CREATE TABLE messages (
-         room      TEXT NOT NULL,
-         seq       INTEGER NOT NULL,
-         id        TEXT NOT NULL,
-         sender    TEXT NOT NULL,
-         text      TEXT NOT NULL,
-         timestamp REAL NOT NULL,
-         PRIMARY KEY (room, seq)
-     ) WITHOUT ROWID;
-     CREATE INDEX messages_by_time ON messages (timestamp);",
-    // 2: whether the server vouched for the sender (messages from before were guests').
-    "ALTER TABLE messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;",
-    // 3: accounts, sessions and private rooms (`sqlite_identity.rs`). `key` is the lowercase
-    // name; the sessions index by expiry is what keeps deleting expired ones cheap.
-    "CREATE TABLE accounts (
-         key           TEXT PRIMARY KEY NOT NULL,
-         name          TEXT NOT NULL,
-         password_hash TEXT NOT NULL,
-         disabled      INTEGER NOT NULL DEFAULT 0,
-         created_at    REAL NOT NULL
-     ) WITHOUT ROWID;
-     CREATE TABLE sessions (
-         token_hash BLOB PRIMARY KEY NOT NULL,
-         account    TEXT NOT NULL,
-         expires_at REAL NOT NULL
-     ) WITHOUT ROWID;
-     CREATE INDEX sessions_by_account ON sessions (account);
-     CREATE INDEX sessions_by_expiry ON sessions (expires_at);
-     CREATE TABLE private_rooms (
-         name  TEXT PRIMARY KEY NOT NULL,
-         owner TEXT NOT NULL
-     ) WITHOUT ROWID;
-     CREATE TABLE private_room_members (
-         room    TEXT NOT NULL,
-         account TEXT NOT NULL,
-         PRIMARY KEY (room, account)
-     ) WITHOUT ROWID;",
-    // 4: the rooms each account joined and how far it read them (`sqlite_identity.rs`);
-    // `last_read` is a message id in canonical text, which orders as the id does. By room too,
-    // for dropping a deleted room from everyone's list.
-    "CREATE TABLE joined_rooms (
-         account   TEXT NOT NULL,
-         room      TEXT NOT NULL,
-         last_read TEXT,
-         PRIMARY KEY (account, room)
-     ) WITHOUT ROWID;
-     CREATE INDEX joined_rooms_by_room ON joined_rooms (room);",
-    // 5: who may edit a message (`Message::author`), and changes to messages in the same log:
-    // a row with `change_json` is a change.
-    "ALTER TABLE messages ADD COLUMN author TEXT;
-     ALTER TABLE messages ADD COLUMN change_json TEXT;",
-];
 
 /// The most appends committed in one transaction.
 const MAX_BATCH: usize = 4_096;
@@ -194,54 +135,6 @@ impl SqliteStore {
         .await
         .map_err(|_| StoreError::Closed)?
         .map_err(|error| StoreError::Unavailable(error.to_string()))
-    }
-}
-
-/// Opens the database at `path` (creating it and its directory if needed) with every migration
-/// applied: what each store of the file starts from, whichever opens it first.
-pub(super) fn open_migrated(path: &Path) -> Result<Connection, StoreError> {
-    let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
-        path: path.display().to_string(),
-        cause: cause.to_string(),
-    };
-    if let Some(parent) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|error| open_error(&error))?;
-    }
-    let mut connection = open_connection(path).map_err(|error| open_error(&error))?;
-    migrate(&mut connection).map_err(|error| open_error(&error))?;
-    Ok(connection)
-}
-
-pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let connection = Connection::open_with_flags(path, flags)?;
-    // WAL lets the reader work while the writer commits; FULL syncs the WAL on every commit,
-    // which is what makes an acknowledged message durable.
-    connection.pragma_update(None, "journal_mode", "WAL")?;
-    connection.pragma_update(None, "synchronous", "FULL")?;
-    connection.busy_timeout(Duration::from_secs(5))?;
-    Ok(connection)
-}
-
-fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
-    loop {
-        // The version is read inside a write transaction, so two stores opening the file at
-        // once (messages and identity) never both run the same migration.
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let applied: usize =
-            transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        let Some(migration) = MIGRATIONS.get(applied) else {
-            return Ok(());
-        };
-        transaction.execute_batch(migration)?;
-        transaction.pragma_update(None, "user_version", applied + 1)?;
-        transaction.commit()?;
-        tracing::info!(version = applied + 1, "applied database migration");
     }
 }
 
@@ -450,7 +343,7 @@ impl Writer {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl LogStore for SqliteStore {
     async fn append(&self, entry: Entry) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
         let append = Append { entry, done };

@@ -8,8 +8,8 @@ use std::{
 
 use async_trait::async_trait;
 
-use super::{CommitSink, Retention, Store, StoreError, StoredRoom};
 use crate::model::Entry;
+use crate::server::store::{CommitSink, LogStore, Retention, StoreError, StoredRoom};
 
 pub struct MemoryStore {
     sink: Arc<dyn CommitSink>,
@@ -52,7 +52,7 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl LogStore for MemoryStore {
     async fn append(&self, entry: Entry) -> Result<(), StoreError> {
         let mut rooms = self
             .rooms

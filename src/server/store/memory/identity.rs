@@ -9,13 +9,16 @@ use std::{
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{
-    identity::{
-        AccountRecord, IdentityStore, JoinedRoomRecord, PrivateRoomRecord, SessionRecord, TokenHash,
+use crate::server::{
+    clock::unix_seconds,
+    store::{
+        identity::{
+            AccountRecord, IdentityStore, JoinedRoomRecord, PrivateRoomRecord, SessionRecord,
+            TokenHash,
+        },
+        StoreError,
     },
-    StoreError,
 };
-use crate::server::clock::unix_seconds;
 
 #[derive(Default)]
 pub struct MemoryIdentityStore {

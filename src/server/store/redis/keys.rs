@@ -1,6 +1,6 @@
 //! The name of every key and channel a deployment uses in Redis, all under one prefix: a name is
-//! spelled here once, for the message store ([`super::redis`]) and the identity store
-//! ([`super::redis_identity`]) alike.
+//! spelled here once, for the log ([`super::log`]), the cluster ([`super::cluster`]) and the
+//! identity store ([`super::identity`]) alike.
 //!
 //! Pub/sub channels belong to the whole Redis server, whatever the database number, so two
 //! deployments on one server are kept apart by their prefixes alone. By default the prefix
@@ -13,7 +13,7 @@ use std::{fmt, str::FromStr};
 
 use redis::IntoConnectionInfo;
 
-use super::StoreError;
+use crate::server::store::{redacted, StoreError};
 
 /// What every key and channel of a deployment starts with: non-empty, at most
 /// [`RedisPrefix::MAX_BYTES`], without spaces or control characters.
@@ -117,7 +117,7 @@ impl RedisKeys {
         let prefix = match prefix {
             Some(prefix) => prefix.clone(),
             None => RedisPrefix::for_url(url).map_err(|cause| StoreError::Open {
-                path: super::redacted(url),
+                path: redacted(url),
                 cause,
             })?,
         };

@@ -17,16 +17,21 @@
 //!   `PREFIX joined-by:NAME`: set of the KEYs that joined room NAME, for dropping a deleted
 //!   room from every list.
 //!
-//! Every change is one Lua script (atomic) that also publishes, only if something changed, a
-//! JSON event on `PREFIX identity`: `{"from":INSTANCE,"kind":"account_changed","account":KEY}`,
+//! Every change is one Lua script (atomic, `scripts`) that also publishes, only if something
+//! changed, a JSON event on `PREFIX identity` (`announcements`):
+//! `{"from":INSTANCE,"kind":"account_changed","account":KEY}`,
 //! `{"from":…,"kind":"session_revoked","token_hash":HASH}` or
 //! `{"from":…,"kind":"room_changed","room":NAME}`. Each store subscribes and tells its sink of
 //! the events of every other instance (joined rooms and read positions are cached nowhere, so
-//! their changes announce nothing); after its subscription broke and came back it tells the
-//! sink it was interrupted, since events published meanwhile are lost.
+//! their changes announce nothing). Events published while its subscription was lost are lost
+//! with it: once a new subscription is up (see `super::subscription`), it tells the sink it
+//! was interrupted, so the sink reads again whatever it caches.
 //!
 //! The scripts touch keys they derive (sessions from a set's members), which is fine on one
 //! Redis server but not on Redis Cluster.
+
+mod announcements;
+mod scripts;
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -34,187 +39,26 @@ use std::{
 };
 
 use async_trait::async_trait;
-use redis::{
-    aio::{ConnectionManager, PubSub},
-    AsyncCommands, Client, Script,
-};
-use serde::{Deserialize, Serialize};
-use tokio::time::timeout;
+use redis::{aio::ConnectionManager, AsyncCommands};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
 use super::{
-    identity::{
-        AccountRecord, IdentitySink, IdentityStore, JoinedRoomRecord, PrivateRoomRecord,
-        SessionRecord, TokenHash,
-    },
-    redis::{connect, unavailable, COMMAND_TIMEOUT, PING_EVERY, RECONNECT_MAX, RECONNECT_MIN},
-    redis_keys::RedisKeys,
-    RedisPrefix, StoreError,
+    connect, corrupt, keys::RedisKeys, subscription::Subscription, unavailable, RedisPrefix,
+    PING_EVERY,
 };
-use crate::server::clock::unix_seconds;
-
-/// Deletes every session listed in the set `set` (hashes after the key prefix `prefix`), and
-/// the set; returns how many sessions there were.
-const DELETE_SESSIONS: &str = r"
-local function delete_sessions(set, prefix)
-  local count = 0
-  for _, hash in ipairs(redis.call('SMEMBERS', set)) do
-    count = count + redis.call('DEL', prefix .. hash)
-  end
-  redis.call('DEL', set)
-  return count
-end
-";
-
-/// KEYS: account, accounts, channel. ARGV: key, name, password hash, disabled, created at, event.
-const CREATE_ACCOUNT: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'name', ARGV[2], 'password_hash', ARGV[3], 'disabled', ARGV[4],
-           'created_at', ARGV[5])
-redis.call('ZADD', KEYS[2], 0, ARGV[1])
-redis.call('PUBLISH', KEYS[3], ARGV[6])
-return 1
-";
-
-/// KEYS: account, channel. ARGV: password hash, event.
-const SET_PASSWORD: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'password_hash', ARGV[1])
-redis.call('PUBLISH', KEYS[2], ARGV[2])
-return 1
-";
-
-/// KEYS: account, its sessions set, channel. ARGV: disabled, session key prefix, event.
-const SET_DISABLED: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'disabled', ARGV[1])
-if ARGV[1] == '1' then delete_sessions(KEYS[2], ARGV[2]) end
-redis.call('PUBLISH', KEYS[3], ARGV[3])
-return 1
-";
-
-/// KEYS: session, its account's sessions set. ARGV: account, expires at (seconds, as given),
-/// expires at (Unix milliseconds), token hash, session key prefix.
-const CREATE_SESSION: &str = r"
-for _, hash in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if redis.call('EXISTS', ARGV[5] .. hash) == 0 then redis.call('SREM', KEYS[2], hash) end
-end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'account', ARGV[1], 'expires_at', ARGV[2])
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-redis.call('SADD', KEYS[2], ARGV[4])
-local ttl = redis.call('PTTL', KEYS[2])
-local now = redis.call('TIME')
-if ttl < 0 or tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000 + ttl < tonumber(ARGV[3]) then
-  redis.call('PEXPIREAT', KEYS[2], ARGV[3])
-end
-return 1
-";
-
-/// KEYS: session, channel. ARGV: token hash, sessions set key prefix, event.
-const DELETE_SESSION: &str = r"
-local account = redis.call('HGET', KEYS[1], 'account')
-if not account then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', ARGV[2] .. account, ARGV[1])
-redis.call('PUBLISH', KEYS[2], ARGV[3])
-return 1
-";
-
-/// KEYS: the account's sessions set, channel. ARGV: session key prefix, event.
-const DELETE_SESSIONS_OF: &str = r"
-local count = delete_sessions(KEYS[1], ARGV[1])
-if count > 0 then redis.call('PUBLISH', KEYS[2], ARGV[2]) end
-return count
-";
-
-/// KEYS: room, members, rooms, channel. ARGV: name, owner, event, members...
-const CREATE_PRIVATE_ROOM: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'owner', ARGV[2])
-redis.call('DEL', KEYS[2])
-for i = 4, #ARGV do
-  if ARGV[i] ~= ARGV[2] then redis.call('SADD', KEYS[2], ARGV[i]) end
-end
-redis.call('ZADD', KEYS[3], 0, ARGV[1])
-redis.call('PUBLISH', KEYS[4], ARGV[3])
-return 1
-";
-
-/// KEYS: room, members, rooms, channel, its joiners. ARGV: name, event, joined key prefix.
-const DELETE_PRIVATE_ROOM: &str = r"
-if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-redis.call('DEL', KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
-for _, account in ipairs(redis.call('SMEMBERS', KEYS[5])) do
-  redis.call('HDEL', ARGV[3] .. account, ARGV[1])
-end
-redis.call('DEL', KEYS[5])
-redis.call('PUBLISH', KEYS[4], ARGV[2])
-return 1
-";
-
-/// KEYS: room, members, channel. ARGV: account, event.
-const ADD_MEMBER: &str = r"
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if not owner then return 0 end
-if owner ~= ARGV[1] and redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
-  redis.call('PUBLISH', KEYS[3], ARGV[2])
-end
-return 1
-";
-
-/// KEYS: members, channel, the member's joined rooms, the room's joiners. ARGV: account,
-/// event, room.
-const REMOVE_MEMBER: &str = r"
-if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HDEL', KEYS[3], ARGV[3])
-redis.call('SREM', KEYS[4], ARGV[1])
-redis.call('PUBLISH', KEYS[2], ARGV[2])
-return 1
-";
-
-/// KEYS: the account's joined rooms, the room's joiners, room, members. ARGV: account, room,
-/// last read id (empty: none). Answers the kept id (empty: none), or nil for a private room
-/// the account is not in. Canonical ids compare as strings, and the empty string before all.
-const SET_READ: &str = r"
-local owner = redis.call('HGET', KEYS[3], 'owner')
-if owner and owner ~= ARGV[1] and redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 0 then
-  return false
-end
-local kept = redis.call('HGET', KEYS[1], ARGV[2])
-if not kept or ARGV[3] > kept then
-  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-  kept = ARGV[3]
-end
-redis.call('SADD', KEYS[2], ARGV[1])
-return kept
-";
-
-/// KEYS: the account's joined rooms, the room's joiners. ARGV: account, room.
-const LEAVE_ROOM: &str = r"
-if redis.call('HDEL', KEYS[1], ARGV[2]) == 0 then return 0 end
-redis.call('SREM', KEYS[2], ARGV[1])
-return 1
-";
-
-/// One announcement on the identity channel.
-#[derive(Debug, Serialize, Deserialize)]
-struct Event {
-    /// The instance that made the change.
-    from: String,
-    #[serde(flatten)]
-    change: Change,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum Change {
-    SessionRevoked { token_hash: String },
-    AccountChanged { account: String },
-    RoomChanged { room: String },
-}
+use crate::server::{
+    clock::unix_seconds,
+    store::{
+        identity::{
+            AccountRecord, IdentitySink, IdentityStore, JoinedRoomRecord, PrivateRoomRecord,
+            SessionRecord, TokenHash,
+        },
+        redacted, StoreError,
+    },
+};
+use announcements::{to_hex, IdentityChange};
+use scripts::Scripts;
 
 pub struct RedisIdentityStore {
     inner: Arc<Inner>,
@@ -227,45 +71,9 @@ struct Inner {
     instance: String,
     /// The deployment's keys and channels.
     keys: RedisKeys,
-    client: Client,
     commands: ConnectionManager,
     sink: Arc<dyn IdentitySink>,
     scripts: Scripts,
-}
-
-struct Scripts {
-    create_account: Script,
-    set_password: Script,
-    set_disabled: Script,
-    create_session: Script,
-    delete_session: Script,
-    delete_sessions_of: Script,
-    create_private_room: Script,
-    delete_private_room: Script,
-    add_member: Script,
-    remove_member: Script,
-    set_read: Script,
-    leave_room: Script,
-}
-
-impl Scripts {
-    fn new() -> Self {
-        let with_delete_sessions = |body: &str| Script::new(&format!("{DELETE_SESSIONS}{body}"));
-        Self {
-            create_account: Script::new(CREATE_ACCOUNT),
-            set_password: Script::new(SET_PASSWORD),
-            set_disabled: with_delete_sessions(SET_DISABLED),
-            create_session: Script::new(CREATE_SESSION),
-            delete_session: Script::new(DELETE_SESSION),
-            delete_sessions_of: with_delete_sessions(DELETE_SESSIONS_OF),
-            create_private_room: Script::new(CREATE_PRIVATE_ROOM),
-            delete_private_room: Script::new(DELETE_PRIVATE_ROOM),
-            add_member: Script::new(ADD_MEMBER),
-            remove_member: Script::new(REMOVE_MEMBER),
-            set_read: Script::new(SET_READ),
-            leave_room: Script::new(LEAVE_ROOM),
-        }
-    }
 }
 
 impl RedisIdentityStore {
@@ -279,156 +87,33 @@ impl RedisIdentityStore {
     ) -> Result<Self, StoreError> {
         let keys = RedisKeys::for_deployment(url, prefix)?;
         let (client, commands) = connect(url).await?;
+        let channels = vec![keys.identity_channel().to_owned()];
         let inner = Arc::new(Inner {
             instance: uuid::Uuid::now_v7().to_string(),
             keys,
-            client,
             commands,
             sink,
             scripts: Scripts::new(),
         });
-        let subscription = inner.subscribe().await.map_err(|error| StoreError::Open {
-            path: super::redacted(url),
+        let stop = CancellationToken::new();
+        Subscription::start(
+            "identity",
+            client,
+            channels,
+            inner.clone(),
+            PING_EVERY,
+            stop.clone(),
+        )
+        .await
+        .map_err(|error| StoreError::Open {
+            path: redacted(url),
             cause: error.to_string(),
         })?;
-        let stop = CancellationToken::new();
-        tokio::spawn(inner.clone().stay_subscribed(subscription, stop.clone()));
         Ok(Self {
             inner,
             _stop: stop.drop_guard(),
         })
     }
-}
-
-impl Inner {
-    /// The JSON announcing `change` as this instance's.
-    fn event(&self, change: Change) -> String {
-        let event = Event {
-            from: self.instance.clone(),
-            change,
-        };
-        serde_json::to_string(&event).expect("an event serializes")
-    }
-
-    fn account_changed(&self, account: &str) -> String {
-        self.event(Change::AccountChanged {
-            account: account.to_owned(),
-        })
-    }
-
-    fn room_changed(&self, room: &str) -> String {
-        self.event(Change::RoomChanged {
-            room: room.to_owned(),
-        })
-    }
-
-    async fn subscribe(&self) -> Result<PubSub, StoreError> {
-        let mut pubsub = timeout(COMMAND_TIMEOUT, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| StoreError::Unavailable("connecting timed out".into()))?
-            .map_err(unavailable)?;
-        pubsub
-            .subscribe(self.keys.identity_channel())
-            .await
-            .map_err(unavailable)?;
-        Ok(pubsub)
-    }
-
-    /// Tells the sink of other instances' changes while the subscription lasts, and
-    /// re-subscribes (with backoff) whenever it breaks, until `stop`.
-    async fn stay_subscribed(self: Arc<Self>, first: PubSub, stop: CancellationToken) {
-        let mut pubsub = Some(first);
-        let mut backoff = RECONNECT_MIN;
-        loop {
-            if let Some(subscription) = pubsub.take() {
-                backoff = RECONNECT_MIN;
-                let outcome = tokio::select! {
-                    outcome = self.receive(subscription) => outcome,
-                    () = stop.cancelled() => return,
-                };
-                tracing::warn!(error = %outcome.unwrap_err(), "lost the redis identity subscription; reconnecting");
-            }
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = stop.cancelled() => return,
-            }
-            backoff = (backoff * 2).min(RECONNECT_MAX);
-            match self.subscribe().await {
-                Ok(subscription) => {
-                    tracing::info!("redis identity subscription restored");
-                    // Only now: what changed before the subscription took effect is read
-                    // again by the sink, nothing after it is missed.
-                    self.sink.interrupted();
-                    pubsub = Some(subscription);
-                }
-                Err(error) => tracing::debug!(%error, "redis still unavailable"),
-            }
-        }
-    }
-
-    /// Tells the sink of each announcement until the subscription breaks.
-    async fn receive(&self, pubsub: PubSub) -> Result<(), StoreError> {
-        use futures_util::StreamExt;
-
-        let (mut pings, mut messages) = pubsub.split();
-        let mut ticks = tokio::time::interval(PING_EVERY);
-        ticks.tick().await;
-        loop {
-            tokio::select! {
-                published = messages.next() => {
-                    let published = published.ok_or(StoreError::Closed)?;
-                    self.announced(published.get_payload_bytes());
-                }
-                _ = ticks.tick() => {
-                    let _: redis::Value = timeout(COMMAND_TIMEOUT, pings.ping())
-                        .await
-                        .map_err(|_| StoreError::Unavailable("ping timed out".into()))?
-                        .map_err(unavailable)?;
-                }
-            }
-        }
-    }
-
-    /// Tells the sink of an announcement, unless this instance made it.
-    fn announced(&self, payload: &[u8]) {
-        let event: Event = match serde_json::from_slice(payload) {
-            Ok(event) => event,
-            Err(error) => {
-                tracing::warn!(%error, "unreadable identity event in redis");
-                return;
-            }
-        };
-        if event.from == self.instance {
-            return;
-        }
-        match event.change {
-            Change::SessionRevoked { token_hash } => match from_hex(&token_hash) {
-                Some(token_hash) => self.sink.session_revoked(&token_hash),
-                None => tracing::warn!(%token_hash, "unreadable token hash in redis"),
-            },
-            Change::AccountChanged { account } => self.sink.account_changed(&account),
-            Change::RoomChanged { room } => self.sink.room_changed(&room),
-        }
-    }
-}
-
-fn to_hex(hash: &TokenHash) -> String {
-    hash.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn from_hex(text: &str) -> Option<TokenHash> {
-    let mut hash = [0; 32];
-    if text.len() != 2 * hash.len() || !text.is_ascii() {
-        return None;
-    }
-    for (byte, pair) in hash.iter_mut().zip(text.as_bytes().chunks(2)) {
-        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(hash)
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("unreadable {what} in redis"))
 }
 
 /// An account from its hash's fields; `None` for no fields (no such key).
@@ -630,7 +315,7 @@ impl IdentityStore for RedisIdentityStore {
         let keys = &self.inner.keys;
         let inner = &*self.inner;
         let hash = to_hex(token_hash);
-        let event = inner.event(Change::SessionRevoked {
+        let event = inner.event(IdentityChange::SessionRevoked {
             token_hash: hash.clone(),
         });
         inner
@@ -848,32 +533,5 @@ impl IdentityStore for RedisIdentityStore {
             .invoke_async(&mut inner.commands.clone())
             .await
             .map_err(unavailable)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_hashes_go_through_hex_unchanged() {
-        let hash: TokenHash = std::array::from_fn(|i| (i * 37) as u8);
-        assert_eq!(from_hex(&to_hex(&hash)), Some(hash));
-        assert_eq!(from_hex("00"), None);
-        assert_eq!(from_hex(&"zz".repeat(32)), None);
-    }
-
-    #[test]
-    fn events_are_small_tagged_json() {
-        let event = Event {
-            from: "i1".into(),
-            change: Change::AccountChanged {
-                account: "alice".into(),
-            },
-        };
-        assert_eq!(
-            serde_json::to_string(&event).unwrap(),
-            r#"{"from":"i1","kind":"account_changed","account":"alice"}"#
-        );
     }
 }
