@@ -26,7 +26,7 @@ impl Broker {
     /// a newer stream of the same client, a disconnect, shutdown. A followed room deleted while
     /// held is answered `unavailable`; one whose user lost access ends the stream early with
     /// no news (the caller checks access). The same per-room rules as `poll`: oldest first, at
-    /// most [`MAX_MESSAGES_PER_POLL`](crate::model::MAX_MESSAGES_PER_POLL) per room, a reset
+    /// most [`MAX_MESSAGES_PER_POLL`] per room, a reset
     /// for an unknown cursor.
     pub async fn stream(&self, request: StreamRequest) -> Result<StreamResponse, ChatError> {
         let answer = self.hold_stream(request).await;
@@ -180,7 +180,7 @@ impl Broker {
     }
 
     /// The followed rooms deleted since they were followed, as `unavailable`: a deleted room
-    /// is no longer the room of its name in [`Rooms`].
+    /// is no longer the room of its name in [`Rooms`](super::room::Rooms).
     fn deleted(&self, followed: &[Followed]) -> Vec<RoomNews> {
         followed
             .iter()
