@@ -44,12 +44,7 @@ export default defineConfig({
     // A leaver stays online for 2 s, not 15, so the presence test need not wait long.
     command: `"${serverBin}" --addr 127.0.0.1:${port} --store memory --sign-in-per-address 1000 --sign-up-per-address 1000 --presence-grace-secs 2`,
     cwd: repo,
-    // The test server is a plain cargo build: cargo-leptos did not bake the site's name in.
-    env: {
-      LEPTOS_OUTPUT_NAME: "longpoll-chat",
-      LEPTOS_SITE_ROOT: path.join(repo, "target/site"),
-      RUST_LOG: "warn",
-    },
+    env: { LEPTOS_SITE_ROOT: path.join(repo, "target/site"), RUST_LOG: "warn" },
     url: `${baseURL}/health`,
     reuseExistingServer: false,
     timeout: 30_000,
