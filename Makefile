@@ -21,6 +21,9 @@ SERVER_BIN := $(TARGET_DIR)/release/longpoll-chat
 TEST_SERVER_BIN := $(TARGET_DIR)/debug/longpoll-chat
 export PATH := $(TOOLS_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
+SITE_WASM := $(LEPTOS_SITE_ROOT)/pkg/longpoll-chat.wasm
+SITE_SOURCES := $(shell find src -path src/server -prune -o -type f -print) \
+	$(shell find style public -type f) Cargo.toml Cargo.lock
 
 .PHONY: help run test build build-test setup setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx \
 	test-rust test-e2e test-api-fuzz lint bench clean
@@ -51,10 +54,15 @@ test-rust:
 # The site is what ships (the release WASM, optimized by wasm-opt); only the server differs.
 # `cargo test --no-run` (not `cargo build`) builds the server: the tests' dependencies have
 # other features (tokio's test-util), and a `cargo build` would relink it differently each time.
-build-test:
+build-test: $(SITE_WASM)
 	cargo test --features ssr --no-run
+
+# The site is rebuilt only when what it is built from changed (the server's own files are not):
+# cargo-leptos regenerates and minifies the JS and WASM on every run, changed or not.
+$(SITE_WASM): $(SITE_SOURCES)
 	cargo leptos build --release --frontend-only
 	cp $(TOOLS_DIR)/node_modules/redoc/bundles/redoc.standalone.js $(LEPTOS_SITE_ROOT)/
+	touch $@
 
 ## test-e2e: Playwright in Chromium against the test server, which it starts itself
 test-e2e: build-test
