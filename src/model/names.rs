@@ -35,10 +35,10 @@ pub const PASSWORD_MIN_CHARS: usize = 8;
 /// Passwords: at most this many bytes (hashing cost grows with the length).
 pub const PASSWORD_MAX_BYTES: usize = 1_024;
 
-// The rules above as JSON Schema patterns, for the OpenAPI description (utoipa takes only
-// literals there: `tests/schema.rs` checks that the document uses these, and that each means
-// its rule). Every class is spelled out with `\uXXXX` escapes, never `\s`, `\d` or `\w`, so a
-// pattern means the same to ECMAScript, Python's `re` (a fuzzer's generator) and Rust's regex.
+// The rules above as JSON Schema patterns, for the OpenAPI description (utoipa takes only literals
+// there: `tests/suite/schema.rs` checks that the document uses these, and that each means its
+// rule). Every class is spelled out with `\uXXXX` escapes, never `\s`, `\d` or `\w`, so a pattern
+// means the same to ECMAScript, Python's `re` (a fuzzer's generator) and Rust's regex.
 
 /// The characters `str::trim` strips and `char::is_whitespace` names (Unicode White_Space), as
 /// the body of a regex class. Not `\s`: Python's adds U+001C–U+001F, ECMAScript's U+FEFF.

@@ -2,7 +2,7 @@
 //! where, which were disconnected, and who is online and typing ([`LiveNews`]). Only a store
 //! several instances share has a [`Cluster`]; with any other, each instance knows all there is.
 //!
-//! Contract (checked on Redis by `tests/store_contract.rs`): nothing told is heard by the
+//! Contract (checked on Redis by `tests/suite/store_contract.rs`): nothing told is heard by the
 //! instance that told it, nor by another deployment on the same server; nothing of it is kept
 //! but the active clients, and those only for as long as they stay active.
 

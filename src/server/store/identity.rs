@@ -4,7 +4,7 @@
 //! what it checks on every request in memory and learns of other instances' changes through
 //! the [`IdentitySink`].
 //!
-//! Contract, checked for every store by the shared suite (`tests/store_contract.rs`):
+//! Contract, checked for every store by the shared suite (`tests/suite/store_contract.rs`):
 //! - account names are keyed by their ASCII-lowercase form: a second account whose name
 //!   differs only in letter case is refused (`Ok(false)`), never stored;
 //! - a session is found by its token's hash only, never by its token; it is gone once

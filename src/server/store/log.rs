@@ -2,7 +2,7 @@
 //! them, both [`Entry`]s), keeps it (within its [`Retention`]) and hands every committed entry
 //! to a [`CommitSink`], the broker's rooms.
 //!
-//! Contract, checked for every store by one shared test suite (`tests/store_contract.rs`):
+//! Contract, checked for every store by one shared test suite (`tests/suite/store_contract.rs`):
 //! - when `append` resolves `Ok`, the entry is kept (durably, for a persistent store) and the
 //!   sink has already received it;
 //! - the sink receives each room's entries in exactly the order the store keeps them, with

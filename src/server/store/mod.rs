@@ -7,7 +7,7 @@
 //! One module per backend, each with its parts: `memory` (log, identity), `sqlite` (log,
 //! identity, in one file), `redis` (log, identity, cluster, their keys, and the subscription
 //! they share the rule of). [`StoreConfig`] (`config`) names the backend and opens each part;
-//! one contract suite (`tests/store_contract.rs`) runs on each backend.
+//! one contract suite (`tests/suite/store_contract.rs`) runs on each backend.
 //!
 //! A failure of any store reaches a client the same way: [`StoreError::reported`] logs it with
 //! its cause, counts it (`chat_store_errors_total`) and answers [`ChatError::StoreUnavailable`],
