@@ -21,11 +21,13 @@ SERVER_BIN := $(TARGET_DIR)/release/longpoll-chat
 TEST_SERVER_BIN := $(TARGET_DIR)/debug/longpoll-chat
 export PATH := $(TOOLS_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
-SITE_WASM := $(LEPTOS_SITE_ROOT)/pkg/longpoll-chat.wasm
-SITE_SOURCES := $(shell find src -path src/server -prune -o -type f -print) \
-	$(shell find style public -type f) Cargo.toml Cargo.lock
+# What the site is built from (the server's own files are not), and the hash of it the site
+# was last built from: content, not mtimes, so a fresh clone (CI) reuses a site kept outside it.
+SITE_SOURCES := $(sort $(shell find src -path src/server -prune -o -type f -print) \
+	$(shell find style public -type f)) Cargo.toml Cargo.lock
+SITE_STAMP := $(LEPTOS_SITE_ROOT)/.built-from
 
-.PHONY: help run test build build-test setup setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx \
+.PHONY: help run test build build-test site setup setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx \
 	test-rust test-e2e test-api-fuzz lint bench clean
 
 ## help: list the targets
@@ -54,15 +56,18 @@ test-rust:
 # The site is what ships (the release WASM, optimized by wasm-opt); only the server differs.
 # `cargo test --no-run` (not `cargo build`) builds the server: the tests' dependencies have
 # other features (tokio's test-util), and a `cargo build` would relink it differently each time.
-build-test: $(SITE_WASM)
+build-test: site
 	cargo test --features ssr --no-run
 
-# The site is rebuilt only when what it is built from changed (the server's own files are not):
-# cargo-leptos regenerates and minifies the JS and WASM on every run, changed or not.
-$(SITE_WASM): $(SITE_SOURCES)
-	cargo leptos build --release --frontend-only
-	cp $(TOOLS_DIR)/node_modules/redoc/bundles/redoc.standalone.js $(LEPTOS_SITE_ROOT)/
-	touch $@
+# The site is rebuilt only when what it is built from changed: cargo-leptos regenerates and
+# minifies the JS and WASM on every run, changed or not, which costs more than a minute.
+site:
+	@built_from="$$(sha256sum $(SITE_SOURCES) | sha256sum)"; \
+	if [ "$$built_from" != "$$(cat $(SITE_STAMP) 2>/dev/null)" ]; then \
+		cargo leptos build --release --frontend-only; \
+		cp $(TOOLS_DIR)/node_modules/redoc/bundles/redoc.standalone.js $(LEPTOS_SITE_ROOT)/; \
+		echo "$$built_from" > $(SITE_STAMP); \
+	else echo "site: $(LEPTOS_SITE_ROOT) is built from these sources"; fi
 
 ## test-e2e: Playwright in Chromium against the test server, which it starts itself
 test-e2e: build-test

@@ -1,12 +1,10 @@
 import { defineConfig, devices } from "@playwright/test";
-import path from "node:path";
+import { repo, serverBin, siteRoot } from "./server";
 
-// The release server is started by Playwright itself and awaited on /health, so no test
-// races the server's start. `make e2e` passes SERVER_BIN; the site root is the repo's target/site.
-const repo = path.resolve(__dirname, "..");
+// The server is started by Playwright itself and awaited on /health, so no test races the
+// server's start.
 const port = Number(process.env.E2E_PORT ?? 3917);
 export const baseURL = `http://127.0.0.1:${port}`;
-const serverBin = process.env.SERVER_BIN ?? path.join(repo, "target/debug/longpoll-chat");
 
 export default defineConfig({
   testDir: "./tests",
@@ -44,7 +42,7 @@ export default defineConfig({
     // A leaver stays online for 2 s, not 15, so the presence test need not wait long.
     command: `"${serverBin}" --addr 127.0.0.1:${port} --store memory --sign-in-per-address 1000 --sign-up-per-address 1000 --presence-grace-secs 2`,
     cwd: repo,
-    env: { LEPTOS_SITE_ROOT: path.join(repo, "target/site"), RUST_LOG: "warn" },
+    env: { LEPTOS_SITE_ROOT: siteRoot, RUST_LOG: "warn" },
     url: `${baseURL}/health`,
     reuseExistingServer: false,
     timeout: 30_000,

@@ -1,7 +1,7 @@
 import { expect, type APIRequestContext, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
-import path from "node:path";
+import { repo, serverBin, siteRoot } from "../server";
 
 /** A room name no other test uses, so tests can run in parallel. */
 export function uniqueRoom(prefix: string): string {
@@ -104,8 +104,6 @@ export async function browserSignedUp(
   return { context, page };
 }
 
-const repo = path.resolve(__dirname, "..", "..");
-const serverBin = process.env.SERVER_BIN ?? path.join(repo, "target/release/longpoll-chat");
 
 /** A port nothing listens on right now. */
 export async function freePort(): Promise<number> {
@@ -137,7 +135,7 @@ export class OwnServer {
     const args = ["--addr", `127.0.0.1:${this.port}`, "--store", this.store, ...this.options];
     this.process = spawn(serverBin, args, {
       cwd: repo,
-      env: { ...process.env, LEPTOS_SITE_ROOT: path.join(repo, "target/site"), RUST_LOG: "warn" },
+      env: { ...process.env, LEPTOS_SITE_ROOT: siteRoot, RUST_LOG: "warn" },
       stdio: "inherit",
     });
     // Ready when /health answers; the loop ends with the test's own timeout at worst.
