@@ -91,13 +91,14 @@ lint:
 setup: setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx
 
 ## setup-rust: the wasm32 target, cargo-leptos and wasm-bindgen-cli
+# The tools build in cargo install's own temporary directory, not in the app's target dir.
 setup-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
 	  || rustup target add wasm32-unknown-unknown
 	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" \
-	  || cargo install --locked cargo-leptos@$(CARGO_LEPTOS_VERSION)
+	  || env -u CARGO_TARGET_DIR cargo install --locked cargo-leptos@$(CARGO_LEPTOS_VERSION)
 	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" \
-	  || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	  || env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 
 ## setup-node: wasm-opt and ReDoc's bundle (npm), the end-to-end tests' npm packages
 # wasm-opt from npm's binaryen (Debian's binaryen is too old and breaks the WASM silently) and

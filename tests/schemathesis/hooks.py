@@ -1,9 +1,9 @@
 """Schemathesis hooks for `run.sh` (loaded through SCHEMATHESIS_HOOKS).
 
-- Held polls are woken: a poll holds until a message arrives or its `timeout` (5-60 s) passes,
-  and one operation's cases run one after another, so a run of held polls alone would take many
-  minutes. While a poll is under way, a message is sent to its room every quarter second; the
-  poll then answers within about that with `success` and the message. The first few polls that
+- Held polls and streams are woken: each holds until a message arrives or its `timeout`
+  (5-60 s) passes, and one operation's cases run one after another, so a run of held requests
+  alone would take many minutes. While one is under way, a message is sent to its room every
+  quarter second; it then answers within about that with the message. The first few polls that
   ask for the shortest timeout (5 s) are left alone, so the `timeout` answer is fuzzed too.
 - `ast.parse` is called one thread at a time (see below).
 """
@@ -47,7 +47,7 @@ SHORTEST_POLL_TIMEOUT = str(_shortest_poll_timeout())
 # How many polls may hold until their timeout: each costs the run that many seconds.
 _unwoken_left = 3
 
-# Each poll under way (by the id of its case object) and the event that stops its waker.
+# Each held request under way (by the id of its case object) and the event that stops its waker.
 _wakers = {}
 _wakers_lock = threading.Lock()
 
@@ -70,30 +70,43 @@ def _send(room):
         pass
 
 
-def _wake(room, stop):
+def _wake(rooms, stop):
     while not stop.wait(WAKE_EVERY_SECS):
-        _send(room)
+        for room in rooms:
+            _send(room)
 
 
-def _is_poll(case):
-    return case.operation.method.upper() == "GET" and case.operation.path == "/api/poll"
+def _held_rooms(case):
+    """The rooms a held request waits on (`None`: the default room), or `None` for a request
+    that is not held (another operation, or a negative case refused at once)."""
+    operation = (case.operation.method.upper(), case.operation.path)
+    if operation == ("GET", "/api/poll"):
+        room = (case.query or {}).get("room")
+        return [room] if room is None or isinstance(room, str) else None
+    if operation == ("POST", "/api/stream"):
+        # A stream holds until news in any of its rooms, so waking its first room is enough.
+        rooms = case.body.get("rooms") if isinstance(case.body, dict) else None
+        if not isinstance(rooms, list):
+            return None
+        names = [r["room"] for r in rooms if isinstance(r, dict) and isinstance(r.get("room"), str)]
+        return names[:1] or None
+    return None
 
 
 @schemathesis.hook
 def before_call(context, case, **kwargs):
     global _unwoken_left
-    if not _is_poll(case):
+    rooms = _held_rooms(case)
+    if rooms is None:
         return
-    query = case.query or {}
-    room = query.get("room")
-    if room is not None and not isinstance(room, str):
-        return  # a negative case: refused at once
+    is_poll = case.operation.path == "/api/poll"
+    timeout = str((case.query or {}).get("timeout", "")).strip()
     with _wakers_lock:
-        if str(query.get("timeout", "")).strip() == SHORTEST_POLL_TIMEOUT and _unwoken_left:
+        if is_poll and timeout == SHORTEST_POLL_TIMEOUT and _unwoken_left:
             _unwoken_left -= 1
             return
         stop = _wakers[id(case)] = threading.Event()
-    threading.Thread(target=_wake, args=(room, stop), daemon=True).start()
+    threading.Thread(target=_wake, args=(rooms, stop), daemon=True).start()
 
 
 def _stop_waker(case):
