@@ -59,8 +59,8 @@ test-rust:
 build-test: site
 	cargo test --features ssr --no-run
 
-# The site is rebuilt only when what it is built from changed: cargo-leptos regenerates and
-# minifies the JS and WASM on every run, changed or not, which costs more than a minute.
+## site: the release site in $(LEPTOS_SITE_ROOT), rebuilt only when what it is built from changed
+# (cargo-leptos regenerates and minifies the JS and WASM on every run, which costs a minute).
 site:
 	@built_from="$$(sha256sum $(SITE_SOURCES) | sha256sum)"; \
 	if [ "$$built_from" != "$$(cat $(SITE_STAMP) 2>/dev/null)" ]; then \
