@@ -26,10 +26,11 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::{
     connect,
     keys::RedisKeys,
+    open_error,
     subscription::{Subscriber, Subscription},
     unavailable, unix_millis, RedisPrefix, COMMAND_TIMEOUT, PING_EVERY,
 };
-use crate::server::store::{redacted, Cluster, ClusterSink, LiveNews, StoreError};
+use crate::server::store::{Cluster, ClusterSink, LiveNews, StoreError};
 
 /// At most this many [`LiveNews`] per publication, so one room's news is never held up behind
 /// a very long message.
@@ -103,10 +104,7 @@ impl RedisCluster {
             stop.clone(),
         )
         .await
-        .map_err(|error| StoreError::Open {
-            path: redacted(url),
-            cause: error.to_string(),
-        })?;
+        .map_err(|error| open_error(url, error))?;
         Ok(Self {
             inner,
             _stop: stop.drop_guard(),

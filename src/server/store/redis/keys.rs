@@ -13,7 +13,8 @@ use std::{fmt, str::FromStr};
 
 use redis::IntoConnectionInfo;
 
-use crate::server::store::{redacted, StoreError};
+use super::open_error;
+use crate::server::store::StoreError;
 
 /// What every key and channel of a deployment starts with: non-empty, at most
 /// [`RedisPrefix::MAX_BYTES`], without spaces or control characters.
@@ -116,10 +117,7 @@ impl RedisKeys {
     pub fn for_deployment(url: &str, prefix: Option<&RedisPrefix>) -> Result<Self, StoreError> {
         let prefix = match prefix {
             Some(prefix) => prefix.clone(),
-            None => RedisPrefix::for_url(url).map_err(|cause| StoreError::Open {
-                path: redacted(url),
-                cause,
-            })?,
+            None => RedisPrefix::for_url(url).map_err(|cause| open_error(url, cause))?,
         };
         Ok(Self::new(prefix))
     }

@@ -41,12 +41,13 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::{
     connect, corrupt,
     keys::RedisKeys,
+    open_error,
     subscription::{Subscriber, Subscription},
     unavailable, unix_millis, RedisPrefix, PING_EVERY,
 };
 use crate::{
     model::Entry,
-    server::store::{redacted, CommitSink, LogStore, Retention, StoreError, StoredRoom},
+    server::store::{CommitSink, LogStore, Retention, StoreError, StoredRoom},
 };
 
 /// KEYS: rooms hash, room stream, channel, room's message list (the stream entries of the
@@ -139,10 +140,6 @@ impl RedisStore {
         retention: Retention,
         ping_every: Duration,
     ) -> Result<Self, StoreError> {
-        let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
-            path: redacted(url),
-            cause: cause.to_string(),
-        };
         let keys = RedisKeys::for_deployment(url, prefix)?;
         let (client, commands) = connect(url).await?;
         tracing::info!(prefix = %keys.prefix(), "redis keys and channels");
@@ -166,7 +163,7 @@ impl RedisStore {
             stop.clone(),
         )
         .await
-        .map_err(|error| open_error(&error))?;
+        .map_err(|error| open_error(url, error))?;
         if retention.max_age.is_some() {
             tokio::spawn(inner.clone().prune_by_age(stop.clone()));
         }

@@ -43,6 +43,14 @@ const PING_EVERY: Duration = Duration::from_secs(5);
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
+/// The store at `url` could not be opened; the error names the URL without its password.
+fn open_error(url: &str, cause: impl std::fmt::Display) -> StoreError {
+    StoreError::Open {
+        path: redacted(url),
+        cause: cause.to_string(),
+    }
+}
+
 fn unavailable(error: RedisError) -> StoreError {
     StoreError::Unavailable(error.to_string())
 }
@@ -50,11 +58,7 @@ fn unavailable(error: RedisError) -> StoreError {
 /// Connects to the Redis at `url`: a client (for subscriptions) and a connection for commands
 /// that reconnects by itself, checked with a PING.
 async fn connect(url: &str) -> Result<(Client, ConnectionManager), StoreError> {
-    let open_error = |cause: &dyn std::fmt::Display| StoreError::Open {
-        path: redacted(url),
-        cause: cause.to_string(),
-    };
-    let client = Client::open(url).map_err(|error| open_error(&error))?;
+    let client = Client::open(url).map_err(|error| open_error(url, error))?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(COMMAND_TIMEOUT))
         .set_response_timeout(Some(COMMAND_TIMEOUT))
@@ -63,11 +67,11 @@ async fn connect(url: &str) -> Result<(Client, ConnectionManager), StoreError> {
     let mut commands = client
         .get_connection_manager_with_config(config)
         .await
-        .map_err(|error| open_error(&error))?;
+        .map_err(|error| open_error(url, error))?;
     let _: String = redis::cmd("PING")
         .query_async(&mut commands)
         .await
-        .map_err(|error| open_error(&error))?;
+        .map_err(|error| open_error(url, error))?;
     Ok((client, commands))
 }
 

@@ -44,8 +44,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use uuid::Uuid;
 
 use super::{
-    connect, corrupt, keys::RedisKeys, subscription::Subscription, unavailable, RedisPrefix,
-    PING_EVERY,
+    connect, corrupt, keys::RedisKeys, open_error, subscription::Subscription, unavailable,
+    RedisPrefix, PING_EVERY,
 };
 use crate::server::{
     clock::unix_seconds,
@@ -54,7 +54,7 @@ use crate::server::{
             AccountRecord, IdentitySink, IdentityStore, JoinedRoomRecord, PrivateRoomRecord,
             SessionRecord, TokenHash,
         },
-        redacted, StoreError,
+        StoreError,
     },
 };
 use announcements::{to_hex, IdentityChange};
@@ -105,10 +105,7 @@ impl RedisIdentityStore {
             stop.clone(),
         )
         .await
-        .map_err(|error| StoreError::Open {
-            path: redacted(url),
-            cause: error.to_string(),
-        })?;
+        .map_err(|error| open_error(url, error))?;
         Ok(Self {
             inner,
             _stop: stop.drop_guard(),
