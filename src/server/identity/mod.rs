@@ -215,7 +215,7 @@ impl Identity {
         store: &StoreConfig,
     ) -> Result<(Self, mpsc::UnboundedReceiver<RoomChange>), StoreError> {
         let (changes, changed) = mpsc::unbounded_channel();
-        let sink = Arc::new(Sink {
+        let sink = Arc::new(IdentityFeed {
             identity: std::sync::OnceLock::new(),
         });
         let identity_store = store.open_identity(sink.clone()).await?;
@@ -380,11 +380,11 @@ pub(crate) fn store_failed(error: StoreError) -> ChatError {
 
 /// Hears of other instances' changes through the store. Set once the service exists: the
 /// store is opened before it.
-struct Sink {
+struct IdentityFeed {
     identity: std::sync::OnceLock<Identity>,
 }
 
-impl IdentitySink for Sink {
+impl IdentitySink for IdentityFeed {
     fn session_revoked(&self, token_hash: &TokenHash) {
         if let Some(identity) = self.identity.get() {
             identity.sessions().remove(token_hash);
