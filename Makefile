@@ -21,10 +21,11 @@ SERVER_BIN := $(TARGET_DIR)/release/longpoll-chat
 TEST_SERVER_BIN := $(TARGET_DIR)/debug/longpoll-chat
 export PATH := $(TOOLS_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export LEPTOS_SITE_ROOT ?= target/site
-# What the site is built from (the server's own files are not), and the hash of it the site
-# was last built from: content, not mtimes, so a fresh clone (CI) reuses a site kept outside it.
+# What the site is built from (the server's own files are not; this Makefile is, for the tools'
+# versions), and the hash of it the site was last built from: content, not mtimes, so a fresh
+# clone (CI) reuses a site kept outside it.
 SITE_SOURCES := $(sort $(shell find src -path src/server -prune -o -type f -print) \
-	$(shell find style public -type f)) Cargo.toml Cargo.lock
+	$(shell find style public -type f)) Cargo.toml Cargo.lock .cargo/config.toml Makefile
 SITE_STAMP := $(LEPTOS_SITE_ROOT)/.built-from
 
 .PHONY: help run test build build-test site setup setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx \
