@@ -104,7 +104,6 @@ export async function browserSignedUp(
   return { context, page };
 }
 
-
 /** A port nothing listens on right now. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
