@@ -28,7 +28,7 @@ SITE_SOURCES := $(sort $(shell find src -path src/server -prune -o -type f -prin
 	$(shell find style public -type f)) Cargo.toml Cargo.lock .cargo/config.toml Makefile
 SITE_STAMP := $(LEPTOS_SITE_ROOT)/.built-from
 
-.PHONY: help run test build build-test site setup setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx \
+.PHONY: help run test build build-test site setup setup-rust setup-node setup-python setup-chromium setup-brotli setup-redis setup-nginx \
 	test-rust test-e2e test-api-fuzz lint bench clean
 
 ## help: list the targets
@@ -43,10 +43,8 @@ run: setup build
 test: setup test-rust test-e2e test-api-fuzz
 
 ## build: the release server and the site (WASM, CSS, assets) in $(LEPTOS_SITE_ROOT)
-build:
-	cargo leptos build --release
-	@# ReDoc's bundle, served by the app at /redoc.standalone.js (no CDN).
-	cp $(TOOLS_DIR)/node_modules/redoc/bundles/redoc.standalone.js $(LEPTOS_SITE_ROOT)/
+build: site
+	cargo leptos build --release --server-only
 
 ## test-rust: every cargo test: unit, HTTP, store contract, real processes, Redis
 # Tests that need Redis start their own private redis-server (a free port, a temporary dir).
@@ -62,11 +60,19 @@ build-test: site
 
 ## site: the release site in $(LEPTOS_SITE_ROOT), rebuilt only when what it is built from changed
 # (cargo-leptos regenerates and minifies the JS and WASM on every run, which costs a minute).
-site:
+# The asset hashes go to the site root (cargo-leptos puts them beside the server's binary),
+# where the server reads them (`site::with_hashed_assets`). ReDoc's bundle is served by the app
+# at /redoc.standalone.js (no CDN). Every file is then compressed at the highest gzip and brotli
+# levels: the server sends these as they are.
+site: setup-brotli
 	@built_from="$$(sha256sum $(SITE_SOURCES) | sha256sum)"; \
 	if [ "$$built_from" != "$$(cat $(SITE_STAMP) 2>/dev/null)" ]; then \
-		cargo leptos build --release --frontend-only; \
+		LEPTOS_HASH_FILE_NAME="$(abspath $(LEPTOS_SITE_ROOT))/hash.txt" \
+			cargo leptos build --release --frontend-only --split; \
 		cp $(TOOLS_DIR)/node_modules/redoc/bundles/redoc.standalone.js $(LEPTOS_SITE_ROOT)/; \
+		find $(LEPTOS_SITE_ROOT) -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.css' \
+			-o -name '*.json' -o -name '*.ico' \) -print0 \
+		| xargs -0 -P 2 -I {} sh -c 'gzip -9 -n -k -f "$$1" && brotli -q 11 -k -f "$$1"' _ {}; \
 		echo "$$built_from" > $(SITE_STAMP); \
 	else echo "site: $(LEPTOS_SITE_ROOT) is built from these sources"; fi
 
@@ -89,7 +95,7 @@ lint:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --features ssr
 
 ## setup: install what building and testing need, skipping what is present
-setup: setup-rust setup-node setup-python setup-chromium setup-redis setup-nginx
+setup: setup-rust setup-node setup-python setup-chromium setup-brotli setup-redis setup-nginx
 
 ## setup-rust: the wasm32 target, cargo-leptos and wasm-bindgen-cli
 # The tools build in cargo install's own temporary directory, not in the app's target dir.
@@ -125,6 +131,12 @@ setup-chromium:
 	@command -v chromium >/dev/null \
 	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } \
 	  || { echo "Chromium is missing: run 'apt-get install chromium' as root"; exit 1; }
+
+## setup-brotli: Debian's brotli, which compresses the site's files at build time
+setup-brotli:
+	@command -v brotli >/dev/null \
+	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq brotli; } \
+	  || { echo "brotli is missing: run 'apt-get install brotli' as root"; exit 1; }
 
 ## setup-redis: Debian's redis-server, which the Redis store's tests start themselves
 setup-redis:

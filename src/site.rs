@@ -6,8 +6,10 @@
 //! provided here.
 
 use axum::{
-    http::{header, request::Parts, HeaderValue, Method},
-    response::IntoResponse,
+    extract::State,
+    http::{header, request::Parts, HeaderValue, Method, StatusCode, Uri},
+    middleware,
+    response::{IntoResponse, Response},
     routing::get,
     Router,
 };
@@ -60,8 +62,13 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
             provide_page_nonce();
             shell(options)
         }))
+        .layer(middleware::map_response_with_state(
+            StaticCaching::of(&leptos_options),
+            StaticCaching::apply,
+        ))
         .with_state(leptos_options)
-        // Pages and static assets only: held polls' small answers gain nothing from it.
+        // Pages only: the static files are compressed at build time (served as they are, the
+        // layer leaves an encoded answer alone), and held polls' small answers gain nothing.
         .layer(CompressionLayer::new());
     let mut api = rest::routes(chat);
     if let Some(metrics) = http.metrics.clone() {
@@ -91,6 +98,71 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
                 http.cors_origins.iter().chain(&http.public_origin),
             )),
     )
+}
+
+/// The Leptos options of a site built with content-hashed asset names: `cargo leptos build`
+/// (with `hash-files`) writes the hashes to `hash.txt` in the site root (the Makefile points it
+/// there), and the page then names the hashed files. Leptos looks for that file relative to the
+/// server's executable, so it is given as an absolute path: any build of the server serves any
+/// built site. A site built without hashes (`cargo leptos watch`) keeps the plain names.
+pub fn with_hashed_assets(mut options: LeptosOptions) -> LeptosOptions {
+    let hash_file = std::path::Path::new(&*options.site_root).join(HASH_FILE);
+    if let Ok(hash_file) = std::path::absolute(&hash_file) {
+        if hash_file.is_file() {
+            options.hash_files = true;
+            options.hash_file = hash_file.to_string_lossy().into();
+        }
+    }
+    options
+}
+
+/// Where the site's asset hashes are, in its root.
+const HASH_FILE: &str = "hash.txt";
+
+/// How long browsers and proxies may keep the static files.
+///
+/// Files under `/pkg/` with hashed names change name when their content does: kept a year and
+/// never revalidated. Without hashes they are revalidated on every use (a dev build changes
+/// them under the same name). Other static files (the favicon, ReDoc's bundle) are kept a day.
+/// Only successful answers are marked: a 404 is not kept.
+#[derive(Clone, Copy)]
+struct StaticCaching {
+    hashed: bool,
+}
+
+impl StaticCaching {
+    const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+    const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+    const A_DAY: HeaderValue = HeaderValue::from_static("public, max-age=86400");
+
+    fn of(options: &LeptosOptions) -> Self {
+        Self {
+            hashed: options.hash_files,
+        }
+    }
+
+    async fn apply(State(caching): State<Self>, uri: Uri, mut response: Response) -> Response {
+        let served_file = response.status() == StatusCode::OK
+            || response.status() == StatusCode::PARTIAL_CONTENT
+            || response.status() == StatusCode::NOT_MODIFIED;
+        // A rendered page is never kept: it names a fresh nonce (no static file is HTML).
+        let is_page = (response.headers().get(header::CONTENT_TYPE))
+            .is_some_and(|content_type| content_type.as_bytes().starts_with(b"text/html"));
+        if !served_file || is_page || response.headers().contains_key(header::CACHE_CONTROL) {
+            return response;
+        }
+        let policy = match (uri.path().starts_with("/pkg/"), caching.hashed) {
+            (true, true) => Self::IMMUTABLE,
+            (true, false) => Self::REVALIDATE,
+            (false, _) => Self::A_DAY,
+        };
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, policy);
+        // Each file is stored compressed too, and sent so when the client accepts it: a cache
+        // must not hand the brotli copy to a client that asked for none.
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        response
+    }
 }
 
 /// Gives the page being rendered the nonce its answer's policy names.

@@ -10,7 +10,7 @@ use leptos::{html, prelude::*};
 use super::{
     changes::{author_key, position_of},
     identity::DisplayName,
-    message_actions::{ConfirmDelete, MessageChanges, MessageEditor, MessageToolbar},
+    message_actions::{confirm_delete, message_editor, MessageChanges, MessageToolbar},
     messages::Row,
     reactions::Reactions,
     session::Session,
@@ -88,11 +88,11 @@ pub fn MessageRow(
                     when=move || editing.get()
                     fallback=move || view! { <MessageText message hydrated/> }
                 >
-                    <MessageEditor message editing changes edit_button/>
+                    {move || Suspend::new(message_editor(message, editing, changes, edit_button))}
                 </Show>
                 <Reactions message me changes/>
                 <Show when=move || confirming.get()>
-                    <ConfirmDelete id confirming changes delete_button/>
+                    {move || Suspend::new(confirm_delete(id, confirming, changes, delete_button))}
                 </Show>
                 <ChangeProblem changes/>
                 <Show when=move || me.get().is_some() && !editing.get()>

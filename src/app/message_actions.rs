@@ -139,15 +139,49 @@ pub fn MessageToolbar(
             </Show>
         </div>
         <Show when=move || picking.get()>
-            <ReactionPicker message me changes picking trigger=react_button/>
+            {move || Suspend::new(reaction_picker(message, me, changes, picking, react_button))}
         </Show>
     }
+}
+
+/// [`ReactionPicker`], its code loaded the first time a picker opens.
+#[lazy]
+fn reaction_picker(
+    message: Memo<Arc<Message>>,
+    me: Signal<Option<String>>,
+    changes: MessageChanges,
+    picking: RwSignal<bool>,
+    trigger: NodeRef<html::Button>,
+) -> AnyView {
+    view! { <ReactionPicker message me changes picking trigger/> }.into_any()
+}
+
+/// [`MessageEditor`], its code loaded the first time someone edits a message.
+#[lazy]
+pub fn message_editor(
+    message: Memo<Arc<Message>>,
+    editing: RwSignal<bool>,
+    changes: MessageChanges,
+    edit_button: NodeRef<html::Button>,
+) -> AnyView {
+    view! { <MessageEditor message editing changes edit_button/> }.into_any()
+}
+
+/// [`ConfirmDelete`], its code loaded the first time someone deletes a message.
+#[lazy]
+pub fn confirm_delete(
+    id: Uuid,
+    confirming: RwSignal<bool>,
+    changes: MessageChanges,
+    delete_button: NodeRef<html::Button>,
+) -> AnyView {
+    view! { <ConfirmDelete id confirming changes delete_button/> }.into_any()
 }
 
 /// The message's text in a textarea: Enter or "Save" saves, Shift+Enter is a new line,
 /// Escape or "Cancel" leaves it as it was.
 #[component]
-pub fn MessageEditor(
+fn MessageEditor(
     message: Memo<Arc<Message>>,
     editing: RwSignal<bool>,
     changes: MessageChanges,
@@ -156,9 +190,13 @@ pub fn MessageEditor(
     let text = RwSignal::new(message.get_untracked().text.clone());
     let textarea = NodeRef::<html::Textarea>::new();
     textarea.on_load(|textarea| {
-        let _ = textarea.focus();
-        let end = textarea.value().encode_utf16().count() as u32;
-        let _ = textarea.set_selection_range(end, end);
+        // Loaded before it is in the page (a lazy panel's view is made, then inserted), and
+        // only an element in the page takes the focus.
+        request_animation_frame(move || {
+            let _ = textarea.focus();
+            let end = textarea.value().encode_utf16().count() as u32;
+            let _ = textarea.set_selection_range(end, end);
+        });
     });
     let done = move || {
         editing.set(false);
@@ -226,15 +264,18 @@ pub fn MessageEditor(
 
 /// "Delete this message?" with the buttons to do it or not; Escape does not.
 #[component]
-pub fn ConfirmDelete(
+fn ConfirmDelete(
     id: Uuid,
     confirming: RwSignal<bool>,
     changes: MessageChanges,
     delete_button: NodeRef<html::Button>,
 ) -> impl IntoView {
     let confirm = NodeRef::<html::Button>::new();
+    // Once in the page (see `MessageEditor`).
     confirm.on_load(|confirm| {
-        let _ = confirm.focus();
+        request_animation_frame(move || {
+            let _ = confirm.focus();
+        });
     });
     let cancel = move || {
         confirming.set(false);

@@ -133,15 +133,18 @@ pub fn ReactionPicker(
     trigger: NodeRef<html::Button>,
 ) -> impl IntoView {
     let picker = NodeRef::<html::Div>::new();
+    // Once in the page: the picker is a lazy panel, made before it is inserted.
     picker.on_load(|picker| {
-        if let Some(first) = picker
-            .query_selector("button")
-            .ok()
-            .flatten()
-            .and_then(|first| first.dyn_into::<web_sys::HtmlElement>().ok())
-        {
-            let _ = first.focus();
-        }
+        request_animation_frame(move || {
+            if let Some(first) = picker
+                .query_selector("button")
+                .ok()
+                .flatten()
+                .and_then(|first| first.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = first.focus();
+            }
+        });
     });
     let close = move || {
         picking.set(false);

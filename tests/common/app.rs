@@ -58,6 +58,8 @@ pub struct Setup {
     pub http: HttpConfig,
     pub identity: IdentityConfig,
     pub chat: ChatOptions,
+    /// The site served (its root, hashed names or not); by default none is on disk.
+    pub leptos: Option<LeptosOptions>,
 }
 
 impl TestApp {
@@ -112,9 +114,11 @@ impl TestApp {
         let broker = Broker::open(setup.broker, &store).await.unwrap();
         let (identity, room_changes) = Identity::open(setup.identity, &store).await.unwrap();
         let chat = Chat::new(broker.clone(), identity.clone(), setup.chat, room_changes);
-        let options = LeptosOptions::builder()
-            .output_name("longpoll-chat")
-            .build();
+        let options = (setup.leptos).unwrap_or_else(|| {
+            LeptosOptions::builder()
+                .output_name("longpoll-chat")
+                .build()
+        });
         let router = {
             let _generating = ROUTE_GENERATION.write().await;
             site::app(chat, options, &setup.http)

@@ -42,5 +42,6 @@ mod reads;
 mod restart;
 mod schema;
 mod shutdown;
+mod static_files;
 mod store_contract;
 mod stream;
