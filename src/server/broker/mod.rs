@@ -7,10 +7,11 @@
 //!   shutdown), and `LogFeed`, what the store's log hands the rooms;
 //! - `config`: [`BrokerConfig`] and its defaults;
 //! - `poll`: `GET /api/poll`, one room's wait; `stream`: `POST /api/stream`, many rooms' wait;
-//! - `room`: rooms and their logs (offsets, eviction, the shared answer of a read);
+//! - `room`: rooms and their logs (offsets, eviction, the shared answers of reads);
 //! - `clients`: the client registry (one poll per client and room, the caps, ending polls
 //!   early, shutdown);
-//! - `answer`: [`PollAnswer`], serialized once for every poll it answers;
+//! - `answer`: [`PollAnswer`] and [`RoomAnswer`], serialized once for every poll or stream they
+//!   answer, and [`StreamAnswer`], assembled from its rooms' [`RoomAnswer`]s;
 //! - `presence`: who is online and typing in each room, from the streams, beside the logs;
 //! - `cluster`: with a shared store, what this instance tells the others and hears from them.
 //!
@@ -54,7 +55,7 @@ use crate::{
         TEXT_MAX_CHARS,
     },
 };
-pub use answer::PollAnswer;
+pub use answer::{PollAnswer, RoomAnswer, StreamAnswer};
 use clients::{Clients, PollCaps};
 use cluster::ClusterFeed;
 pub use config::{

@@ -6,17 +6,15 @@ use std::{future::Future, pin::pin, sync::Arc};
 use tokio::time::Instant;
 
 use super::{
+    answer::{RoomAnswer, StreamAnswer},
     clients::{Follows, PollEnd},
     lock,
-    room::{json_str_len, Budget, Room},
+    room::{json_str_len, Room},
     Broker,
 };
 use crate::{
     error::ChatError,
-    model::{
-        LiveState, PollStatus, RoomName, RoomNews, StreamFrom, StreamRequest, StreamResponse,
-        MAX_MESSAGES_PER_POLL,
-    },
+    model::{LiveState, PollStatus, RoomName, StreamFrom, StreamRequest},
     server::clock::unix_seconds,
 };
 
@@ -26,9 +24,9 @@ impl Broker {
     /// a newer stream of the same client, a disconnect, shutdown. A followed room deleted while
     /// held is answered `unavailable`; one whose user lost access ends the stream early with
     /// no news (the caller checks access). The same per-room rules as `poll`: oldest first, at
-    /// most [`MAX_MESSAGES_PER_POLL`] per room, a reset
+    /// most [`MAX_MESSAGES_PER_POLL`](crate::model::MAX_MESSAGES_PER_POLL) per room, a reset
     /// for an unknown cursor.
-    pub async fn stream(&self, request: StreamRequest) -> Result<StreamResponse, ChatError> {
+    pub async fn stream(&self, request: StreamRequest) -> Result<StreamAnswer, ChatError> {
         let answer = self.hold_stream(request).await;
         let metrics = &self.shared.metrics;
         match &answer {
@@ -42,7 +40,7 @@ impl Broker {
         answer
     }
 
-    async fn hold_stream(&self, request: StreamRequest) -> Result<StreamResponse, ChatError> {
+    async fn hold_stream(&self, request: StreamRequest) -> Result<StreamAnswer, ChatError> {
         let shared = &*self.shared;
         let deadline = Instant::now() + request.timeout;
         let mut followed = Vec::with_capacity(request.rooms.len());
@@ -95,7 +93,7 @@ impl Broker {
         let (status, rooms) = self
             .wait_on_rooms(&mut followed, &mut awaited, deadline, ended)
             .await;
-        Ok(StreamResponse {
+        Ok(StreamAnswer {
             status,
             rooms,
             timestamp: unix_seconds(),
@@ -111,7 +109,7 @@ impl Broker {
         awaited: &mut Vec<Awaited>,
         deadline: Instant,
         mut ended: PollEnd,
-    ) -> (PollStatus, Vec<RoomNews>) {
+    ) -> (PollStatus, Vec<RoomAnswer>) {
         let mut timeout = pin!(tokio::time::sleep_until(deadline));
         loop {
             // Made before the rooms are looked up, as the arrivals below before the logs are
@@ -167,28 +165,28 @@ impl Broker {
 
     /// What is new in the followed rooms, in their order, within one answer's bytes: a room
     /// that does not fit is left for the next read (its position has not moved).
-    fn news(&self, followed: &[Followed]) -> Vec<RoomNews> {
-        let mut budget = Budget::new(self.shared.config.max_answer_bytes);
+    fn news(&self, followed: &[Followed]) -> Vec<RoomAnswer> {
+        let mut left = self.shared.config.max_answer_bytes;
         let mut news = Vec::new();
         for room in followed {
-            if budget.is_spent() {
+            if left == 0 {
                 break;
             }
-            news.extend(room.news(&mut budget));
+            news.extend(room.news(&mut left));
         }
         news
     }
 
     /// The followed rooms deleted since they were followed, as `unavailable`: a deleted room
     /// is no longer the room of its name in [`Rooms`](super::room::Rooms).
-    fn deleted(&self, followed: &[Followed]) -> Vec<RoomNews> {
+    fn deleted(&self, followed: &[Followed]) -> Vec<RoomAnswer> {
         followed
             .iter()
             .filter(|room| {
                 let now = self.shared.rooms.get(room.name.as_str());
                 now.is_none_or(|now| !Arc::ptr_eq(&now, &room.room))
             })
-            .map(|room| RoomNews::unavailable(room.name.to_string()))
+            .map(|room| RoomAnswer::unavailable(room.name.to_string()))
             .collect()
     }
 }
@@ -210,50 +208,21 @@ struct Followed {
 }
 
 impl Followed {
-    /// What is new in the room, taken from `budget`. A room's first entry is taken even past
-    /// the budget, so the client always moves on; then the budget is spent and the answer
-    /// ends.
-    fn news(&self, budget: &mut Budget) -> Option<RoomNews> {
+    /// What is new in the room, taken from the `left` bytes of the answer. A room's first
+    /// entry is taken even past them, so the client always moves on; then nothing is left and
+    /// the answer ends.
+    fn news(&self, left: &mut usize) -> Option<RoomAnswer> {
         let live = self.live_version.and_then(|known| {
             let mut presence = lock(&self.room.presence);
             (presence.published_version() != known)
                 .then(|| presence.published_state(Instant::now()))
         });
         if let Some(live) = &live {
-            budget.spend(live_json_len(live));
+            *left = left.saturating_sub(live_json_len(live));
         }
-        let log = self.room.lock();
-        let room = self.name.to_string();
-        let news = match self
-            .start
-            .and_then(|start| log.entries_after(start, budget))
-        {
-            // Only who is online or typing changed.
-            Some(None) => RoomNews {
-                unavailable: false,
-                live: Some(live?),
-                ..RoomNews::unavailable(room)
-            },
-            Some(Some(entries)) => RoomNews {
-                room,
-                messages: entries.messages,
-                reset: false,
-                unavailable: false,
-                changes: entries.changes,
-                last_id: Some(entries.last_id),
-                live,
-            },
-            // The messages as they are now: the changes before them are applied already.
-            None => RoomNews {
-                room,
-                messages: log.recent_within(MAX_MESSAGES_PER_POLL, budget),
-                reset: true,
-                unavailable: false,
-                changes: Vec::new(),
-                last_id: log.last_id(),
-                live,
-            },
-        };
+        let mut log = self.room.lock();
+        let (news, taken) = log.news(self.name.as_str(), self.start, live, *left)?;
+        *left = left.saturating_sub(taken);
         Some(news)
     }
 }

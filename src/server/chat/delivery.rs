@@ -29,17 +29,17 @@ impl Chat {
         &self,
         caller: &Caller,
         mut request: StreamRequest,
-    ) -> Result<StreamResponse, ChatError> {
+    ) -> Result<StreamAnswer, ChatError> {
         let user = self.participant(caller)?;
         let private = self.shared.identity.rooms();
-        let hidden: Vec<RoomNews> = request
+        let hidden: Vec<RoomAnswer> = request
             .rooms
             .iter()
             .filter(|follow| !private.may_see(user, follow.room.as_str()))
-            .map(|follow| RoomNews::unavailable(follow.room.to_string()))
+            .map(|follow| RoomAnswer::unavailable(follow.room.to_string()))
             .collect();
         if !hidden.is_empty() {
-            return Ok(StreamResponse {
+            return Ok(StreamAnswer {
                 status: PollStatus::Success,
                 rooms: hidden,
                 timestamp: unix_seconds(),
@@ -69,8 +69,8 @@ impl Chat {
                     .iter_mut()
                     .find(|news| news.room == room.as_str())
                 {
-                    Some(news) => *news = RoomNews::unavailable(room.to_string()),
-                    None => answer.rooms.push(RoomNews::unavailable(room.to_string())),
+                    Some(news) => *news = RoomAnswer::unavailable(room.to_string()),
+                    None => answer.rooms.push(RoomAnswer::unavailable(room.to_string())),
                 }
             }
         }

@@ -41,7 +41,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{
-    broker::PollAnswer,
+    broker::{PollAnswer, RoomAnswer, StreamAnswer},
     clock::unix_seconds,
     identity::{Caller, Credentials, Identity, RoomChange, User},
     send_limit::{ChangeLimiter, SendKey, SendLimiter},
@@ -53,9 +53,8 @@ use crate::{
     model::{
         Account, AccountName, ChangeKind, ClientId, ClientOwner, Emoji, History, HistoryRequest,
         JoinedRoom, JoinedRoomList, LiveState, Me, Message, MessageText, Person, PollRequest,
-        PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, RoomNews, SendDraft, SendReceipt,
-        SenderName, SessionCreated, Stats, StreamRequest, StreamResponse,
-        DEFAULT_MAX_REACTIONS_PER_MESSAGE, DEFAULT_ROOM,
+        PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, SendDraft, SendReceipt, SenderName,
+        SessionCreated, Stats, StreamRequest, DEFAULT_MAX_REACTIONS_PER_MESSAGE, DEFAULT_ROOM,
     },
     server::identity::Via,
 };

@@ -15,6 +15,10 @@
 //! - a person's stream count is the number of registered streams of theirs following the room;
 //!   at zero they are leaving, and a leave is final only once the grace period has passed
 //!   without a new stream of theirs;
+//! - at most one leave per room and person is queued (`Present::leave_queued`), however often
+//!   their streams end and come back, so a client answered many times a second costs one entry;
+//!   when it comes due, the leave is final, dropped (they are back) or queued again for grace
+//!   after their latest leave;
 //! - versions come from one counter for the whole broker, so a room forgotten and made again
 //!   never repeats a version a client already has;
 //! - locks are taken room first (`Room::presence`), then `Presence`'s own (`pending`,
@@ -80,6 +84,8 @@ struct Present {
     streams: usize,
     /// When the person's last stream of the room ended, while they have none.
     left_at: Option<Instant>,
+    /// A leave of theirs is in `Pending::leaving`: the next one rides on it.
+    leave_queued: bool,
 }
 
 struct Typist {
@@ -150,10 +156,31 @@ pub(super) struct Presence {
 struct Pending {
     /// Rooms changed since their streams were last woken.
     changed: Vec<Arc<Room>>,
-    /// Leaves that become final at their instant, oldest first (the grace period is the same
-    /// for all, so they are queued in order).
+    /// Leaves that may become final at their instant, soonest first, at most one per room and
+    /// person.
     leaving: VecDeque<(Instant, Arc<Room>, String)>,
 }
+
+impl Pending {
+    /// Queues a leave at `at`, in order: one queued again for a later leave may be due before
+    /// leaves queued since.
+    fn queue_leave(&mut self, at: Instant, room: Arc<Room>, key: String) {
+        let index = self.leaving.partition_point(|(queued, _, _)| *queued <= at);
+        self.leaving.insert(index, (at, room, key));
+    }
+
+    /// Gives back what a burst of leaves made the queue take, once most of it is drained.
+    fn shrink_leaving(&mut self) {
+        let wanted = (2 * self.leaving.len()).max(KEPT_LEAVING);
+        if self.leaving.capacity() > 2 * wanted {
+            self.leaving.shrink_to(wanted);
+        }
+    }
+}
+
+/// Room for this many queued leaves is kept however few there are: too little to be worth
+/// giving back.
+const KEPT_LEAVING: usize = 64;
 
 /// A stream's presence in its rooms, for as long as it is held.
 pub(super) struct Attendance {
@@ -205,6 +232,7 @@ impl Presence {
                     name: name.cloned(),
                     streams: 0,
                     left_at: None,
+                    leave_queued: false,
                 });
             present.streams += 1;
             // Back within the grace period: they never left.
@@ -232,6 +260,11 @@ impl Presence {
             return;
         }
         present.left_at = Some(now);
+        if present.leave_queued {
+            // Due no later than this one: it is queued again from there if need be.
+            return;
+        }
+        present.leave_queued = true;
         drop(presence);
         let mut pending = lock(&self.pending);
         (pending.leaving).push_back((now + self.grace, room.clone(), key.to_owned()));
@@ -333,7 +366,8 @@ impl Presence {
     }
 
     /// Makes final the leaves whose grace period ended by `now`: those people are gone unless
-    /// a stream of theirs came back meanwhile.
+    /// a stream of theirs came back meanwhile. One who came back and left again is queued
+    /// again for the grace period after that later leave.
     fn end_leaves(&self, now: Instant) {
         let due: Vec<_> = {
             let mut pending = lock(&self.pending);
@@ -344,17 +378,26 @@ impl Presence {
         };
         for (_, room, key) in due {
             let mut presence = lock(&room.presence);
-            let gone = presence.people.get(&key).is_some_and(|present| {
-                present.streams == 0
-                    && present
-                        .left_at
-                        .is_some_and(|left_at| left_at + self.grace <= now)
-            });
-            if gone {
-                presence.people.remove(&key);
-                self.changed(&room, &mut presence);
-                self.presence_changed(&room);
+            let Some(present) = presence.people.get_mut(&key) else {
+                continue;
+            };
+            match present.left_at {
+                Some(left_at) if present.streams == 0 => {
+                    let final_at = left_at + self.grace;
+                    if final_at <= now {
+                        presence.people.remove(&key);
+                        self.changed(&room, &mut presence);
+                        self.presence_changed(&room);
+                    } else {
+                        // They left again since this was queued: the leave stays queued (and
+                        // `leave_queued` set), now for grace after that later leave.
+                        lock(&self.pending).queue_leave(final_at, room.clone(), key);
+                    }
+                }
+                // Back: their next leave queues its own.
+                _ => present.leave_queued = false,
             }
         }
+        lock(&self.pending).shrink_leaving();
     }
 }

@@ -14,15 +14,20 @@
 //!   to its message (a change always follows its message, so a message the log keeps has all
 //!   its changes applied). Reads hand out messages as they are now, and the changes after the
 //!   read position too, for a client that already has the messages.
-//! - A cached answer is only reused while the log is unchanged.
+//! - A cached answer is only reused while the log is unchanged, and only by a reader it answers
+//!   exactly as a new read would: from the same position, with the same live state, within a
+//!   budget that takes the same entries.
 
-use std::{collections::VecDeque, sync::Arc};
+use std::{collections::VecDeque, ops::RangeInclusive, sync::Arc};
 
 use uuid::Uuid;
 
 use crate::{
-    model::{Change, ChangeKind, Entry, Message, PollResponse, MAX_MESSAGES_PER_POLL},
-    server::broker::answer::PollAnswer,
+    model::{
+        Change, ChangeKind, Entry, LiveState, Message, PollResponse, RoomNews,
+        MAX_MESSAGES_PER_POLL,
+    },
+    server::broker::answer::{PollAnswer, RoomAnswer},
 };
 
 /// A room's most recent entries. Offsets number every entry the room ever had.
@@ -51,7 +56,25 @@ pub(in crate::server::broker) struct RoomLog {
     /// The last answer read from the log and the offset it was read from, until the log
     /// changes: the polls a send wakes all read from the same offset.
     last_read: Option<(u64, PollAnswer)>,
+    /// The last streams' reads, most recent last, until the log changes: the streams a send
+    /// wakes mostly read the same, with the room's live state or without.
+    stream_reads: Vec<StreamRead>,
 }
+
+/// A stream's read of the log, for the streams that read the same after it.
+struct StreamRead {
+    /// Where it was read from (`None`: a reset).
+    start: Option<u64>,
+    /// The bytes left in a stream's answer with which a read takes the same entries.
+    left: RangeInclusive<usize>,
+    /// The bytes it takes from a stream's answer.
+    taken: usize,
+    answer: RoomAnswer,
+}
+
+/// Stream reads kept per room: one with the room's live state and one without cover the
+/// streams a send wakes; more would keep more answers (up to an answer's bytes each) alive.
+const STREAM_READS_KEPT: usize = 2;
 
 /// What a poll finds in the log from its position on.
 pub(in crate::server::broker) enum Read {
@@ -64,38 +87,55 @@ pub(in crate::server::broker) enum Read {
 
 /// What a stream finds in the log from its position on: messages as they are now, and the
 /// changes among the entries read, for messages the client had before.
-pub(in crate::server::broker) struct Entries {
-    pub messages: Vec<Arc<Message>>,
-    pub changes: Vec<Arc<Change>>,
+struct Entries {
+    messages: Vec<Arc<Message>>,
+    changes: Vec<Arc<Change>>,
     /// The id of the last entry read: where the client is now.
-    pub last_id: Uuid,
+    last_id: Uuid,
 }
 
-/// What is left of an answer's byte budget as it is filled.
-pub(in crate::server::broker) struct Budget(usize);
+/// One read's share of an answer's bytes, as the read fills it.
+struct Budget {
+    left: usize,
+    /// The bytes of the entries taken, in full (the first may be past the budget).
+    taken: usize,
+    entries: usize,
+    /// What the entries taken and the first one refused come to.
+    refused_at: Option<usize>,
+}
 
 impl Budget {
-    pub fn new(bytes: usize) -> Self {
-        Self(bytes)
+    fn new(bytes: usize) -> Self {
+        Self {
+            left: bytes,
+            taken: 0,
+            entries: 0,
+            refused_at: None,
+        }
     }
 
-    /// Takes `bytes` if they fit; the first entry of an answer (`first`) always fits, so that
-    /// a reader moves on even past an entry larger than the whole budget.
-    fn take(&mut self, bytes: usize, first: bool) -> bool {
-        if bytes > self.0 && !first {
+    /// Takes `bytes` if they fit; a read's first entry always fits, so that a reader moves on
+    /// even past an entry larger than the whole budget. A read stops at the first entry
+    /// refused.
+    fn take(&mut self, bytes: usize) -> bool {
+        if bytes > self.left && self.entries > 0 {
+            self.refused_at = Some(self.taken + bytes);
             return false;
         }
-        self.0 = self.0.saturating_sub(bytes);
+        self.left = self.left.saturating_sub(bytes);
+        self.taken += bytes;
+        self.entries += 1;
         true
     }
 
-    pub fn is_spent(&self) -> bool {
-        self.0 == 0
-    }
-
-    /// Takes `bytes` whether or not they fit (what must be answered anyway).
-    pub fn spend(&mut self, bytes: usize) {
-        self.0 = self.0.saturating_sub(bytes);
+    /// The budgets with which the read would have taken the same entries: enough for every
+    /// entry taken past the first, too little for the one refused.
+    fn alike(&self) -> RangeInclusive<usize> {
+        let least = if self.entries > 1 { self.taken } else { 0 };
+        let most = self
+            .refused_at
+            .map_or(usize::MAX, |refused_at| refused_at - 1);
+        least..=most
     }
 }
 
@@ -112,7 +152,14 @@ impl RoomLog {
             capacity,
             answer_bytes,
             last_read: None,
+            stream_reads: Vec::new(),
         }
+    }
+
+    /// Forgets the reads kept for readers to share: the log changed.
+    fn changed(&mut self) {
+        self.last_read = None;
+        self.stream_reads.clear();
     }
 
     fn messages(&self) -> impl DoubleEndedIterator<Item = &Arc<Message>> {
@@ -146,7 +193,7 @@ impl RoomLog {
         }
         self.entries.push_back((offset, entry));
         self.next_offset += 1;
-        self.last_read = None;
+        self.changed();
         while self.kept_messages > self.capacity {
             let Some((evicted, entry)) = self.entries.pop_front() else {
                 break;
@@ -261,10 +308,73 @@ impl RoomLog {
         Read::Messages(answer)
     }
 
+    /// What is new in room `room` for a stream reading from `start` (`None`: its cursor was
+    /// unknown), with `live`, the room's live state if the stream is to have it, within `left`
+    /// bytes of its answer; and the bytes it takes. `None` when nothing is. A read's answer is
+    /// shared by the streams that read the same after it while the log is unchanged.
+    pub fn news(
+        &mut self,
+        room: &str,
+        start: Option<u64>,
+        live: Option<Arc<LiveState>>,
+        left: usize,
+    ) -> Option<(RoomAnswer, usize)> {
+        let same_live = |answer: &RoomAnswer| match (&answer.live, &live) {
+            (Some(shown), Some(live)) => Arc::ptr_eq(shown, live),
+            (shown, live) => shown.is_none() && live.is_none(),
+        };
+        if let Some(read) = (self.stream_reads.iter()).find(|read| {
+            read.start == start && read.left.contains(&left) && same_live(&read.answer)
+        }) {
+            return Some((read.answer.clone(), read.taken));
+        }
+        let mut budget = Budget::new(left);
+        let room = room.to_owned();
+        let news = match start.and_then(|start| self.entries_after(start, &mut budget)) {
+            // Only who is online or typing changed.
+            Some(None) => RoomNews {
+                unavailable: false,
+                live: Some(live?),
+                ..RoomNews::unavailable(room)
+            },
+            Some(Some(entries)) => RoomNews {
+                room,
+                messages: entries.messages,
+                reset: false,
+                unavailable: false,
+                changes: entries.changes,
+                last_id: Some(entries.last_id),
+                live,
+            },
+            // The messages as they are now: the changes before them are applied already.
+            None => RoomNews {
+                room,
+                messages: self.recent_within(MAX_MESSAGES_PER_POLL, &mut budget),
+                reset: true,
+                unavailable: false,
+                changes: Vec::new(),
+                last_id: self.last_id(),
+                live,
+            },
+        };
+        let read = StreamRead {
+            start,
+            left: budget.alike(),
+            taken: budget.taken,
+            answer: RoomAnswer::new(news),
+        };
+        if self.stream_reads.len() == STREAM_READS_KEPT {
+            self.stream_reads.remove(0);
+        }
+        let news = (read.answer.clone(), read.taken);
+        self.stream_reads.push(read);
+        Some(news)
+    }
+
     /// Up to [`MAX_MESSAGES_PER_POLL`] entries from `offset` on within `budget`, for a stream:
-    /// `Some(None)` when there are none yet (or the budget is spent), `None` when some are gone
-    /// (the client needs a reset).
-    pub fn entries_after(&self, offset: u64, budget: &mut Budget) -> Option<Option<Entries>> {
+    /// `Some(None)` when there are none yet, `None` when some are gone (the client needs a
+    /// reset).
+    fn entries_after(&self, offset: u64, budget: &mut Budget) -> Option<Option<Entries>> {
         let kept_from = self.messages_from.max(self.changes_from);
         let mut messages = Vec::new();
         let mut changes = Vec::new();
@@ -273,7 +383,7 @@ impl RoomLog {
             .entries_from(offset, kept_from)?
             .take(MAX_MESSAGES_PER_POLL)
         {
-            if !budget.take(json_len(entry), last_id.is_none()) {
+            if !budget.take(json_len(entry)) {
                 break;
             }
             last_id = Some(entry.id());
@@ -313,7 +423,7 @@ impl RoomLog {
         self.kept_messages = 0;
         self.kept_changes = 0;
         self.changes = 0;
-        self.last_read = None;
+        self.changed();
         forgotten
     }
 
@@ -323,7 +433,7 @@ impl RoomLog {
     }
 
     /// The last `count` messages that fit `budget`, oldest first.
-    pub fn recent_within(&self, count: usize, budget: &mut Budget) -> Vec<Arc<Message>> {
+    fn recent_within(&self, count: usize, budget: &mut Budget) -> Vec<Arc<Message>> {
         let mut recent = within_budget(self.messages().rev().take(count), budget);
         recent.reverse();
         recent
@@ -383,7 +493,7 @@ fn within_budget<'a>(
 ) -> Vec<Arc<Message>> {
     let mut taken = Vec::new();
     for message in messages.take(MAX_MESSAGES_PER_POLL) {
-        if !budget.take(message_json_len(message), taken.is_empty()) {
+        if !budget.take(message_json_len(message)) {
             break;
         }
         taken.push(message.clone());

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::{lock, presence::RoomPresence};
 use crate::model::{Entry, Message};
 pub use log::Unread;
-pub(super) use log::{json_str_len, Budget, Read, RoomLog};
+pub(super) use log::{json_str_len, Read, RoomLog};
 
 /// All rooms by name.
 pub(super) struct Rooms {

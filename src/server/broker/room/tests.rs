@@ -1,7 +1,10 @@
-//! The room log on its own: offsets, eviction, changes applied, budgets.
+//! The room log on its own: offsets, eviction, changes applied, budgets, shared reads.
 
 use super::*;
-use crate::{model::MAX_MESSAGES_PER_POLL, server::broker::PollAnswer};
+use crate::{
+    model::{LiveState, MAX_MESSAGES_PER_POLL},
+    server::broker::{PollAnswer, RoomAnswer},
+};
 
 fn message(text: &str) -> Arc<Message> {
     Arc::new(Message {
@@ -122,4 +125,76 @@ fn a_forgotten_log_reads_old_positions_as_evicted_and_starts_over() {
     assert!(log.insert(2, Entry::Message(message("again"))).is_some());
     assert_eq!(log.total(), 3);
     assert_eq!(texts(log.read_from(2)), ["again"]);
+}
+
+/// `news`'s answer's texts.
+fn news_texts(answer: &RoomAnswer) -> Vec<&str> {
+    answer.messages.iter().map(|m| m.text.as_str()).collect()
+}
+
+#[test]
+fn streams_reading_the_same_share_one_answer_while_the_log_is_unchanged() {
+    let (mut log, _) = log_of(100, 3);
+    let (first, taken) = log.news("log", Some(1), None, usize::MAX).unwrap();
+    assert_eq!(news_texts(&first), ["m1", "m2"]);
+    // Less left in its answer, but enough for the same entries: the same answer.
+    let (again, taken_again) = log.news("log", Some(1), None, taken).unwrap();
+    assert!(again.is_shared_with(&first));
+    assert_eq!(taken_again, taken);
+
+    // Too little left for both entries: a read of its own.
+    let (less, _) = log.news("log", Some(1), None, taken - 1).unwrap();
+    assert_eq!(news_texts(&less), ["m1"]);
+    // With the room's live state: one answer for the streams that have the same.
+    let live = Arc::new(LiveState::default());
+    let (with_live, _) = log.news("log", Some(1), Some(live.clone()), taken).unwrap();
+    assert!(!with_live.is_shared_with(&first));
+    let (same_live, _) = log.news("log", Some(1), Some(live), taken).unwrap();
+    assert!(same_live.is_shared_with(&with_live));
+    // Another position.
+    let (later, _) = log.news("log", Some(2), None, usize::MAX).unwrap();
+    assert_eq!(news_texts(&later), ["m2"]);
+
+    // The log changed: read again.
+    let (again, _) = log.news("log", Some(2), None, usize::MAX).unwrap();
+    assert!(again.is_shared_with(&later));
+    log.insert(3, Entry::Message(message("m3"))).unwrap();
+    let (after, _) = log.news("log", Some(2), None, usize::MAX).unwrap();
+    assert_eq!(news_texts(&after), ["m2", "m3"]);
+    // Nothing new and no live state to give: nothing.
+    assert!(log.news("log", Some(4), None, usize::MAX).is_none());
+}
+
+#[test]
+fn a_shared_stream_read_is_what_a_read_of_its_own_would_have_been_whatever_is_left() {
+    // Messages of different sizes, so that budgets cut reads at different places.
+    let entries: Vec<_> = [300, 10, 900, 0, 450, 2_000, 30]
+        .into_iter()
+        .map(|len| Entry::Message(message(&"x".repeat(len))))
+        .collect();
+    let log_of_entries = || {
+        let mut log = RoomLog::new(100, usize::MAX);
+        for (offset, entry) in (0..).zip(&entries) {
+            log.insert(offset, entry.clone()).unwrap();
+        }
+        log
+    };
+    let total: usize = entries.iter().map(super::log::json_len).sum();
+    let mut shared = log_of_entries();
+    let lefts: Vec<usize> = (0..=total + 100).step_by(7).collect();
+    let mut reused = 0;
+    for start in [Some(0), Some(3), None] {
+        let mut previous: Option<RoomAnswer> = None;
+        // Down then up: each read finds the one kept by the read before.
+        for &left in lefts.iter().rev().chain(&lefts) {
+            let (answer, taken) = shared.news("log", start, None, left).unwrap();
+            let (alone, taken_alone) = log_of_entries().news("log", start, None, left).unwrap();
+            assert_eq!(*answer, *alone, "from {start:?} with {left} left");
+            assert_eq!(taken, taken_alone);
+            reused +=
+                usize::from(previous.is_some_and(|previous| previous.is_shared_with(&answer)));
+            previous = Some(answer);
+        }
+    }
+    assert!(reused > lefts.len(), "most reads were shared");
 }

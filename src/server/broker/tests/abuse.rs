@@ -101,7 +101,7 @@ async fn one_answer_never_carries_more_than_the_byte_budget() {
         .map(|room| (room.as_str(), Some(unknown.as_str())))
         .collect();
     let answer = broker.stream(stream_request("s", &follows)).await.unwrap();
-    let json = serde_json::to_vec(&answer).unwrap();
+    let json = answer.to_json().unwrap();
     assert!(json.len() <= bound, "{} bytes", json.len());
     assert!(!answer.rooms.is_empty());
     // What did not fit comes next, from where the client got to.

@@ -12,7 +12,7 @@ use std::{collections::HashSet, net::IpAddr};
 use super::*;
 use crate::model::{
     Follow, MessageText, PollRequest, PollResponse, RoomName, RoomNews, SenderName, StreamFrom,
-    StreamRequest, StreamResponse, MAX_MESSAGES_PER_POLL, TYPING_LASTS_SECS,
+    StreamRequest, MAX_MESSAGES_PER_POLL, TYPING_LASTS_SECS,
 };
 
 async fn broker(room_capacity: usize) -> Broker {
@@ -122,7 +122,7 @@ fn stream_request(client: &str, rooms: &[(&str, Option<&str>)]) -> StreamRequest
 async fn spawn_stream(
     broker: &Broker,
     request: StreamRequest,
-) -> tokio::task::JoinHandle<StreamResponse> {
+) -> tokio::task::JoinHandle<StreamAnswer> {
     let held_before = broker.held_polls();
     let task = tokio::spawn({
         let broker = broker.clone();
@@ -135,7 +135,7 @@ async fn spawn_stream(
 }
 
 /// Each room of the answer with its texts.
-fn news(answer: &StreamResponse) -> Vec<(&str, Vec<&str>)> {
+fn news(answer: &StreamAnswer) -> Vec<(&str, Vec<&str>)> {
     answer
         .rooms
         .iter()
@@ -182,7 +182,7 @@ fn live_request(client: &str, name: Option<&str>, room: &str, version: u64) -> S
     request
 }
 
-fn live_of(answer: &StreamResponse) -> &LiveState {
+fn live_of(answer: &StreamAnswer) -> &LiveState {
     answer.rooms[0]
         .live
         .as_ref()

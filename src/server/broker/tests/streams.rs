@@ -208,3 +208,27 @@ async fn a_stream_from_the_start_of_an_empty_room_misses_nothing_sent_between_st
     assert_eq!(news(&answer), [("fresh", vec!["2", "3", "4"])]);
     assert!(answer.rooms[0].reset);
 }
+
+#[tokio::test(start_paused = true)]
+async fn streams_woken_by_one_send_share_the_rooms_news_serialized_once() {
+    let broker = broker(100).await;
+    send(&broker, "other", "before").await;
+    let alone = spawn_stream(&broker, stream_request("c1", &[("shared", None)])).await;
+    // Another room listed first, with nothing new: the same news of the shared room.
+    let behind_another = [("other", None), ("shared", None)];
+    let second = spawn_stream(&broker, stream_request("c2", &behind_another)).await;
+    send(&broker, "shared", "once").await;
+    let (alone, second) = (alone.await.unwrap(), second.await.unwrap());
+    assert_eq!(news(&alone), [("shared", vec!["once"])]);
+    assert!(alone.rooms[0].is_shared_with(&second.rooms[0]));
+    let json = |answer: &StreamAnswer| answer.rooms[0].to_json().unwrap();
+    assert_eq!(
+        json(&alone).as_ptr(),
+        json(&second).as_ptr(),
+        "one JSON for both"
+    );
+    assert_eq!(
+        second.to_json().unwrap(),
+        serde_json::to_vec(&second.to_response()).unwrap()
+    );
+}

@@ -8,6 +8,7 @@ use axum::{
     routing::{delete, get, post},
     Json, Router,
 };
+use bytes::Bytes;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -51,8 +52,7 @@ pub(super) async fn poll(
     PollParams(request): PollParams,
 ) -> Result<Response, ChatError> {
     let answer = chat.poll(&caller, request).await?;
-    let json = HeaderValue::from_static("application/json");
-    Ok(([(header::CONTENT_TYPE, json)], answer.to_json()?).into_response())
+    Ok(json_body(answer.to_json()?))
 }
 
 /// Holds one request for many rooms, each with its own cursor, until any of them has news.
@@ -78,9 +78,16 @@ pub(super) async fn stream(
     State(chat): State<Chat>,
     ApiCaller(caller): ApiCaller,
     ApiJson(body): ApiJson<JsonObject>,
-) -> Result<Json<StreamResponse>, ChatError> {
+) -> Result<Response, ChatError> {
     let request = body.into_typed::<StreamBody>()?.validate()?;
-    Ok(Json(chat.stream(&caller, request).await?))
+    let answer = chat.stream(&caller, request).await?;
+    Ok(json_body(answer.to_json()?))
+}
+
+/// A poll's or stream's answer, serialized already, as the response.
+fn json_body(json: Bytes) -> Response {
+    let content_type = HeaderValue::from_static("application/json");
+    ([(header::CONTENT_TYPE, content_type)], json).into_response()
 }
 
 /// A room's most recent messages, oldest first.

@@ -1,9 +1,6 @@
 //! Two instances sharing a store, with what one tells the other passed on by hand.
 
 use super::*;
-use crate::server::broker::room::Rooms;
-
-const GRACE: Duration = Duration::from_secs(15);
 
 struct Instance {
     name: &'static str,
@@ -42,13 +39,6 @@ impl Instance {
 
     fn tell_outbox(&self, other: &Instance) {
         self.tell(other, self.presence.take_outbox());
-    }
-}
-
-fn person(name: &str) -> Person {
-    Person {
-        key: name.to_owned(),
-        name: name.to_owned(),
     }
 }
 
