@@ -61,7 +61,7 @@ build-test: site
 ## site: the release site in $(LEPTOS_SITE_ROOT), rebuilt only when what it is built from changed
 # (cargo-leptos regenerates and minifies the JS and WASM on every run, which costs a minute).
 # The asset hashes go to the site root (cargo-leptos puts them beside the server's binary),
-# where the server reads them (`site::with_hashed_assets`). ReDoc's bundle is served by the app
+# where the server reads them (`site::site_assets`). ReDoc's bundle is served by the app
 # at /redoc.standalone.js (no CDN). Every file is then compressed at the highest gzip and brotli
 # levels: the server sends these as they are.
 site: setup-brotli

@@ -81,7 +81,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let leptos_options = get_configuration(None)
         .context("reading the Leptos configuration")?
         .leptos_options;
-    let leptos_options = site::with_hashed_assets(leptos_options);
     let app = site::app(chat, leptos_options, &config.http());
 
     warn_if_somaxconn_caps(config.listen_backlog);

@@ -5,6 +5,8 @@
 //! imports the other: server functions and pages reach the chat service through Leptos context
 //! provided here.
 
+use std::path::Path;
+
 use axum::{
     extract::State,
     http::{header, request::Parts, HeaderValue, Method, StatusCode, Uri},
@@ -24,7 +26,7 @@ use tower_http::{
 };
 
 use crate::{
-    app::{shell, App},
+    app::{shell, App, Assets},
     error::ChatError,
     server::{
         chat::Chat,
@@ -42,6 +44,7 @@ use crate::{
 /// their static assets.
 pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Router {
     let routes = generate_route_list(App);
+    let (assets, hashed) = site_assets(&leptos_options);
     let pages = Router::new()
         .leptos_routes_with_context(
             &leptos_options,
@@ -51,19 +54,19 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
                 move || provide_context(chat.clone())
             },
             {
-                let leptos_options = leptos_options.clone();
+                let (leptos_options, assets) = (leptos_options.clone(), assets.clone());
                 move || {
                     provide_page_nonce();
-                    shell(leptos_options.clone())
+                    shell(leptos_options.clone(), &assets)
                 }
             },
         )
-        .fallback(leptos_axum::file_and_error_handler(|options| {
+        .fallback(leptos_axum::file_and_error_handler(move |options| {
             provide_page_nonce();
-            shell(options)
+            shell(options, &assets)
         }))
         .layer(middleware::map_response_with_state(
-            StaticCaching::of(&leptos_options),
+            StaticCaching { hashed },
             StaticCaching::apply,
         ))
         .with_state(leptos_options)
@@ -100,20 +103,34 @@ pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Rout
     )
 }
 
-/// The Leptos options of a site built with content-hashed asset names: `cargo leptos build`
-/// (with `hash-files`) writes the hashes to `hash.txt` in the site root (the Makefile points it
-/// there), and the page then names the hashed files. Leptos looks for that file relative to the
-/// server's executable, so it is given as an absolute path: any build of the server serves any
-/// built site. A site built without hashes (`cargo leptos watch`) keeps the plain names.
-pub fn with_hashed_assets(mut options: LeptosOptions) -> LeptosOptions {
-    let hash_file = std::path::Path::new(&*options.site_root).join(HASH_FILE);
-    if let Ok(hash_file) = std::path::absolute(&hash_file) {
-        if hash_file.is_file() {
-            options.hash_files = true;
-            options.hash_file = hash_file.to_string_lossy().into();
+/// The page's assets in the built site: content-hashed names when `make site` left their
+/// hashes in the site root's `hash.txt` (`cargo leptos build` with `hash-files`), the plain
+/// names otherwise (`cargo leptos watch`). Read once: the page names them on every render.
+fn site_assets(options: &LeptosOptions) -> (Assets, bool) {
+    let hash_file = Path::new(&*options.site_root).join(HASH_FILE);
+    let hashes = std::fs::read_to_string(&hash_file).unwrap_or_default();
+    let hash_of = |kind: &str| {
+        hashes.lines().find_map(|line| {
+            let (file, hash) = line.split_once(':')?;
+            (file.trim() == kind).then(|| hash.trim().to_owned())
+        })
+    };
+    let path = |kind: &str| {
+        let (pkg, name) = (&options.site_pkg_dir, &options.output_name);
+        match hash_of(kind) {
+            Some(hash) => format!("/{pkg}/{name}.{hash}.{kind}"),
+            None => format!("/{pkg}/{name}.{kind}"),
         }
-    }
-    options
+    };
+    let assets = Assets {
+        css: path("css"),
+        js: path("js"),
+        wasm: path("wasm"),
+    };
+    let hashed = ["css", "js", "wasm"]
+        .iter()
+        .all(|kind| hash_of(kind).is_some());
+    (assets, hashed)
 }
 
 /// Where the site's asset hashes are, in its root.
@@ -134,12 +151,6 @@ impl StaticCaching {
     const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
     const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
     const A_DAY: HeaderValue = HeaderValue::from_static("public, max-age=86400");
-
-    fn of(options: &LeptosOptions) -> Self {
-        Self {
-            hashed: options.hash_files,
-        }
-    }
 
     async fn apply(State(caching): State<Self>, uri: Uri, mut response: Response) -> Response {
         let served_file = response.status() == StatusCode::OK

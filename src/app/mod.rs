@@ -39,8 +39,8 @@ mod stream;
 mod timestamps;
 mod typing_signal;
 
-use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos::{nonce::use_nonce, prelude::*};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -50,8 +50,28 @@ use crate::error::ChatError;
 use account::SignInPage;
 use chat_page::ChatPage;
 
+/// Where the page's stylesheet, code glue and WASM are, under the site's root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assets {
+    pub css: String,
+    pub js: String,
+    pub wasm: String,
+}
+
+/// Starts the app once the page has painted: the page reads and sends without its code, so
+/// the code's download does not compete with what paints it (the HTML and the stylesheet).
+/// `{js}` and `{wasm}` are the glue's and the WASM's paths.
+const LOADER: &str = "requestAnimationFrame(() => setTimeout(async () => { \
+    const app = await import('{js}'); \
+    await app.default({ module_or_path: '{wasm}' }); \
+    app.hydrate(); \
+}));";
+
 /// The HTML document around the app, rendered on the server.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(options: LeptosOptions, assets: &Assets) -> impl IntoView {
+    let loader = LOADER
+        .replace("{js}", &assets.js)
+        .replace("{wasm}", &assets.wasm);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -60,9 +80,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.ico"/>
-                <HashedStylesheet options=options.clone() id="leptos"/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <link rel="stylesheet" href=assets.css.clone()/>
+                <AutoReload options/>
+                <script type="module" nonce=use_nonce()>{loader}</script>
                 <MetaTags/>
             </head>
             <body>

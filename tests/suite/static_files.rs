@@ -11,7 +11,6 @@ use axum::{
     http::{header, Request, StatusCode},
 };
 use leptos::prelude::LeptosOptions;
-use longpoll_chat::site;
 
 use crate::common::app::{Reply, Setup, TestApp};
 
@@ -43,7 +42,7 @@ async fn serving(root: &Path) -> TestApp {
         .site_root(root.to_string_lossy().into_owned())
         .build();
     TestApp::build(Setup {
-        leptos: Some(site::with_hashed_assets(options)),
+        leptos: Some(options),
         ..Setup::default()
     })
     .await
