@@ -153,13 +153,13 @@ impl StaticCaching {
     const A_DAY: HeaderValue = HeaderValue::from_static("public, max-age=86400");
 
     async fn apply(State(caching): State<Self>, uri: Uri, mut response: Response) -> Response {
-        let served_file = response.status() == StatusCode::OK
-            || response.status() == StatusCode::PARTIAL_CONTENT
-            || response.status() == StatusCode::NOT_MODIFIED;
-        // A rendered page is never kept: it names a fresh nonce (no static file is HTML).
-        let is_page = (response.headers().get(header::CONTENT_TYPE))
-            .is_some_and(|content_type| content_type.as_bytes().starts_with(b"text/html"));
-        if !served_file || is_page || response.headers().contains_key(header::CACHE_CONTROL) {
+        // A file of the site, as the file server dates it; never a page (it names a fresh
+        // nonce), a server function's answer or an error.
+        let served_file = matches!(
+            response.status(),
+            StatusCode::OK | StatusCode::PARTIAL_CONTENT | StatusCode::NOT_MODIFIED
+        ) && response.headers().contains_key(header::LAST_MODIFIED);
+        if !served_file || response.headers().contains_key(header::CACHE_CONTROL) {
             return response;
         }
         let policy = match (uri.path().starts_with("/pkg/"), caching.hashed) {
