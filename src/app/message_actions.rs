@@ -272,11 +272,7 @@ fn ConfirmDelete(
 ) -> impl IntoView {
     let confirm = NodeRef::<html::Button>::new();
     // Once in the page (see `MessageEditor`).
-    confirm.on_load(|confirm| {
-        request_animation_frame(move || {
-            let _ = confirm.focus();
-        });
-    });
+    confirm.on_load(move |_| focus_soon(confirm));
     let cancel = move || {
         confirming.set(false);
         focus_soon(delete_button);

@@ -51,7 +51,7 @@ use account::SignInPage;
 use chat_page::ChatPage;
 
 /// Where the page's stylesheet, code glue and WASM are, under the site's root.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Assets {
     pub css: String,
     pub js: String,
