@@ -3,19 +3,25 @@
 
 use super::*;
 
-/// A room's most recent messages, oldest first.
+/// A room's most recent messages, oldest first; or, given `around` (a message id), the
+/// messages around that one.
 #[server(prefix = "/sfn", endpoint = "history")]
-pub async fn room_history(room: String, limit: Option<u32>) -> Result<History, ChatError> {
+pub async fn room_history(
+    room: String,
+    limit: Option<u32>,
+    #[server(default)] around: Option<String>,
+) -> Result<History, ChatError> {
     use crate::model::HistoryQuery;
 
     respond(async move {
         let request = HistoryQuery {
             room: Some(room),
             limit: limit.map(|limit| limit.to_string()),
+            around,
         }
         .validate()?;
         let (chat, caller) = chat_and_caller().await?;
-        chat.history(&caller, &request)
+        chat.history(&caller, &request).await
     })
     .await
 }

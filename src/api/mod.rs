@@ -12,6 +12,7 @@ mod messages;
 mod presence;
 mod reads;
 mod rooms;
+mod search;
 
 pub use accounts::*;
 pub use delivery::*;
@@ -19,6 +20,7 @@ pub use messages::*;
 pub use presence::*;
 pub use reads::*;
 pub use rooms::*;
+pub use search::*;
 
 use leptos::{
     prelude::*,
@@ -34,7 +36,7 @@ use crate::{
     error::ChatError,
     model::{
         History, JoinedRoom, JoinedRoomList, Me, Message, RoomInfo, RoomList, RoomMembers,
-        SendReceipt, Stats,
+        SearchResults, SendReceipt, Stats,
     },
 };
 

@@ -49,7 +49,7 @@ pub fn ChatPage() -> impl IntoView {
     let room_error = move || RoomName::parse(&room.get()).err();
     let history = Resource::new(
         move || (room.get(), session.changes()),
-        |(room, _)| room_history(room, Some(HISTORY_ON_OPEN)),
+        |(room, _)| room_history(room, Some(HISTORY_ON_OPEN), None),
     );
     // Made here, once per page, not in the composer: the composer is rendered under a
     // `Transition`, which on the server renders its children again each time a resource it

@@ -279,6 +279,10 @@ pub struct HistoryQuery {
     /// around it and a leading `+` are also accepted.
     #[cfg_attr(feature = "ssr", param(value_type = Option<u32>, minimum = 1, maximum = 100, default = json!(HISTORY_LIMIT.default)))]
     pub limit: Option<String>,
+    /// The messages around this one (half before it, half after) instead of the most recent:
+    /// where a search result opens.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, format = Uuid))]
+    pub around: Option<String>,
 }
 
 /// A validated history request.
@@ -286,6 +290,8 @@ pub struct HistoryQuery {
 pub struct HistoryRequest {
     pub room: RoomName,
     pub limit: usize,
+    /// Around this message rather than the most recent.
+    pub around: Option<Uuid>,
 }
 
 impl HistoryQuery {
@@ -293,6 +299,13 @@ impl HistoryQuery {
         Ok(HistoryRequest {
             room: RoomName::parse_or_default(self.room.as_deref())?,
             limit: HISTORY_LIMIT.parse(self.limit.as_deref())? as usize,
+            around: self
+                .around
+                .as_deref()
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(|id| parse_message_id(id, "around"))
+                .transpose()?,
         })
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! One file per concept: [`names`] (validated newtypes and their limits), [`message`] (a
 //! message and its changes), [`delivery`] (poll, send, history), [`stream`], [`presence`],
-//! [`accounts`], [`rooms`] (rooms, members, reads). Everything is re-exported here, so
+//! [`accounts`], [`rooms`] (rooms, members, reads), [`search`]. Everything is re-exported here, so
 //! `crate::model::X` names any of it.
 
 pub mod accounts;
@@ -15,6 +15,7 @@ pub mod message;
 pub mod names;
 pub mod presence;
 pub mod rooms;
+pub mod search;
 pub mod stream;
 
 pub use accounts::*;
@@ -23,4 +24,5 @@ pub use message::*;
 pub use names::*;
 pub use presence::*;
 pub use rooms::*;
+pub use search::*;
 pub use stream::*;

@@ -41,6 +41,7 @@ mod pages;
 mod reads;
 mod restart;
 mod schema;
+mod search;
 mod shutdown;
 mod static_files;
 mod store_contract;

@@ -34,6 +34,7 @@ mod stream;
 mod tests;
 
 use std::{
+    collections::VecDeque,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
@@ -45,7 +46,8 @@ use uuid::Uuid;
 use super::{
     clock::unix_seconds,
     metrics::BrokerMetrics,
-    store::{Cluster, CommitSink, LogStore, StoreConfig, StoreError},
+    search::SearchIndex,
+    store::{Cluster, CommitSink, LogStore, Retention, StoreConfig, StoreError, StoredRoom},
 };
 use crate::{
     error::ChatError,
@@ -77,6 +79,7 @@ struct Shared {
     clients: Arc<Clients>,
     presence: Arc<Presence>,
     store: Arc<dyn LogStore>,
+    search: SearchIndex,
     /// The other instances sharing the store, if any.
     cluster: Option<Arc<dyn Cluster>>,
     config: BrokerConfig,
@@ -98,29 +101,46 @@ impl Broker {
         };
         let clients = Arc::new(Clients::new(caps, metrics.registry.clone()));
         let presence = Arc::new(Presence::new(config.presence_grace));
+        // A store that keeps no index of its own gets one in memory, filled from its commits,
+        // and (a shared one) from what it kept before this instance started.
+        let indexed_here = match store {
+            StoreConfig::Sqlite(_) => None,
+            StoreConfig::Memory => Some(SearchIndex::in_memory(config.retention, false)?),
+            StoreConfig::Redis { .. } => Some(SearchIndex::in_memory(config.retention, true)?),
+        };
         let log_feed = Arc::new(LogFeed {
             rooms: rooms.clone(),
             clients: clients.clone(),
             presence: presence.clone(),
+            search: indexed_here.clone(),
         });
         let cluster_feed = Arc::new(ClusterFeed {
             rooms: rooms.clone(),
             clients: clients.clone(),
             presence: presence.clone(),
         });
-        let (store, cluster) = (
+        let (log, cluster) = (
             store.open(log_feed, config.retention).await?,
             store.open_cluster(cluster_feed).await?,
         );
-        for room in store.load(config.room_capacity).await? {
+        for room in log.load(config.room_capacity).await? {
             rooms.restore(&room.name, room.recent, room.total);
+        }
+        let search = match store {
+            StoreConfig::Sqlite(path) => SearchIndex::in_file(path)?,
+            _ => indexed_here.expect("a store without an index of its own has one here"),
+        };
+        if let StoreConfig::Redis { .. } = store {
+            let (log, search, kept) = (log.clone(), search.clone(), config.retention);
+            tokio::spawn(async move { search.loaded(log_kept(&*log, kept).await) });
         }
         let broker = Self {
             shared: Arc::new(Shared {
                 rooms,
                 clients,
                 presence,
-                store,
+                store: log,
+                search,
                 cluster,
                 config,
                 metrics,
@@ -238,6 +258,46 @@ impl Broker {
         }
     }
 
+    /// The room's messages around `id` as they are now (the recent ones with their reactions,
+    /// from the room here; older ones as the index keeps them), oldest first, within an
+    /// answer's bytes (the farthest from `id` go first); 404 when the room does not keep it.
+    pub async fn history_around(
+        &self,
+        room: &RoomName,
+        id: Uuid,
+        limit: usize,
+    ) -> Result<History, ChatError> {
+        let kept = self.shared.search.around(room.as_str(), id, limit).await?;
+        let mut messages: VecDeque<Arc<Message>> = kept
+            .into_iter()
+            .map(|kept| self.message(kept.id).unwrap_or_else(|| Arc::new(kept)))
+            .collect();
+        let size = |message: &Message| message.text.len() + message.sender.len() + 512;
+        let mut bytes: usize = messages.iter().map(|message| size(message)).sum();
+        while bytes > self.shared.config.max_answer_bytes && messages.len() > 1 {
+            let first_is_farther = messages.front().is_some_and(|m| m.id != id)
+                && messages.iter().position(|m| m.id == id) >= Some(messages.len() / 2);
+            let dropped = if first_is_farther {
+                messages.pop_front()
+            } else {
+                messages
+                    .pop_back()
+                    .filter(|m| m.id != id)
+                    .or_else(|| messages.pop_front())
+            };
+            bytes -= dropped.map_or(0, |message| size(&message));
+        }
+        Ok(History {
+            room: room.to_string(),
+            messages: messages.into(),
+        })
+    }
+
+    /// The index of every message the store keeps.
+    pub fn search_index(&self) -> &SearchIndex {
+        &self.shared.search
+    }
+
     /// Answers every poll the client holds with `disconnected` and forgets the client, here
     /// and (through a shared store) on every other instance, if it is `owner`'s. Returns how
     /// many polls this instance answered; unknown means unknown to every instance (or someone
@@ -288,6 +348,7 @@ impl Broker {
     /// Forgets the room here and answers its polls with `disconnected` (another instance
     /// deleted it from the shared store).
     pub fn forget_room(&self, room: &str) {
+        self.shared.search.forget_room(room);
         if let Some(room) = self.shared.rooms.remove(room) {
             self.shared.clients.end_polls_on(&room, |_| true);
         }
@@ -426,6 +487,18 @@ struct LogFeed {
     rooms: Arc<Rooms>,
     clients: Arc<Clients>,
     presence: Arc<Presence>,
+    /// The index this instance fills itself, for a store that keeps none.
+    search: Option<SearchIndex>,
+}
+
+/// Everything the store keeps, for an index filled here; nothing (logged) if it cannot be read.
+async fn log_kept(log: &dyn LogStore, retention: Retention) -> Vec<StoredRoom> {
+    log.load(retention.max_messages_per_room)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "cannot read the store's messages for the search index");
+            Vec::new()
+        })
 }
 
 impl CommitSink for LogFeed {
@@ -438,6 +511,9 @@ impl CommitSink for LogFeed {
         {
             self.presence.stopped_typing(&room, author);
         }
+        if let Some(search) = &self.search {
+            search.committed(&entry, offset);
+        }
         self.rooms.committed(&room, entry, offset);
     }
 
@@ -448,6 +524,9 @@ impl CommitSink for LogFeed {
     }
 
     fn rewound(&self, room: &str) {
+        if let Some(search) = &self.search {
+            search.forget_room(room);
+        }
         self.rooms.rewound(room);
     }
 }

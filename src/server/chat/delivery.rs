@@ -77,10 +77,22 @@ impl Chat {
         Ok(answer)
     }
 
-    pub fn history(&self, caller: &Caller, request: &HistoryRequest) -> Result<History, ChatError> {
+    /// The room's most recent messages, or those around one (where a search result opens).
+    pub async fn history(
+        &self,
+        caller: &Caller,
+        request: &HistoryRequest,
+    ) -> Result<History, ChatError> {
         let user = self.participant(caller)?;
         self.visible(user, request.room.as_str())?;
-        Ok(self.shared.broker.history(request))
+        match request.around {
+            Some(id) => {
+                (self.shared.broker)
+                    .history_around(&request.room, id, request.limit)
+                    .await
+            }
+            None => Ok(self.shared.broker.history(request)),
+        }
     }
 
     /// The counters, over the rooms the caller may see.

@@ -23,7 +23,7 @@
 //!
 //! One `impl Chat` per concern, mirroring `rest/`: `messages` (send, edit, delete, react),
 //! `delivery` (poll, stream, history, stats, disconnect), `rooms` (rooms and members),
-//! `reads` (joined rooms, read positions), `accounts`, `presence`. What they share (who
+//! `reads` (joined rooms, read positions), `accounts`, `presence`, `search`. What they share (who
 //! the caller is, whether they may see a room, whose client ids they use) is here.
 
 mod accounts;
@@ -32,6 +32,7 @@ mod messages;
 mod presence;
 mod reads;
 mod rooms;
+mod search;
 #[cfg(test)]
 mod tests;
 

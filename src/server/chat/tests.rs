@@ -62,6 +62,7 @@ fn history(of: &str) -> HistoryRequest {
     HistoryRequest {
         room: room(of),
         limit: 50,
+        around: None,
     }
 }
 
@@ -101,7 +102,7 @@ async fn a_signed_in_sender_is_stamped_with_their_name_and_may_not_name_another(
         ),
         403
     );
-    let kept = chat.history(&alice, &history("lobby")).unwrap();
+    let kept = chat.history(&alice, &history("lobby")).await.unwrap();
     let senders: Vec<_> = kept.messages.iter().map(|m| m.sender.as_str()).collect();
     assert_eq!(
         senders,
@@ -130,7 +131,7 @@ async fn a_guest_names_themselves_but_not_with_an_accounts_name() {
     chat.send(&guest(), draft("lobby", Some("visitor"), "hi"))
         .await
         .unwrap();
-    let kept = chat.history(&guest(), &history("lobby")).unwrap();
+    let kept = chat.history(&guest(), &history("lobby")).await.unwrap();
     assert_eq!(kept.messages.len(), 1);
     assert_eq!(kept.messages[0].author, None);
 }
@@ -142,7 +143,7 @@ async fn without_guests_everything_but_signing_in_needs_a_user() {
         ..IdentityConfig::default()
     })
     .await;
-    assert_eq!(status(chat.history(&guest(), &history("lobby"))), 401);
+    assert_eq!(status(chat.history(&guest(), &history("lobby")).await), 401);
     assert_eq!(
         status(chat.send(&guest(), draft("lobby", Some("v"), "hi")).await),
         401
@@ -166,7 +167,7 @@ async fn a_private_room_does_not_exist_for_those_outside_it() {
         .unwrap();
 
     for outsider in [&carol, &guest()] {
-        assert_eq!(status(chat.history(outsider, &history("plans"))), 404);
+        assert_eq!(status(chat.history(outsider, &history("plans")).await), 404);
         assert_eq!(
             status(chat.send(outsider, draft("plans", Some("x"), "in")).await),
             404
@@ -176,6 +177,7 @@ async fn a_private_room_does_not_exist_for_those_outside_it() {
     }
     assert_eq!(
         chat.history(&alice, &history("plans"))
+            .await
             .unwrap()
             .messages
             .len(),
@@ -235,7 +237,7 @@ async fn only_the_author_edits_and_a_private_rooms_owner_may_delete_any_message(
     );
 
     chat.delete_message(&alice, sent.message_id).await.unwrap();
-    let kept = chat.history(&bob, &history("team")).unwrap();
+    let kept = chat.history(&bob, &history("team")).await.unwrap();
     assert!(kept.messages[0].deleted);
 
     // In a public room only the author deletes.
@@ -272,7 +274,7 @@ async fn a_stream_loses_a_room_its_person_is_removed_from_while_it_waits() {
     assert_eq!(answer.rooms.len(), 1);
     assert!(answer.rooms[0].unavailable);
     assert!(answer.rooms[0].messages.is_empty());
-    assert_eq!(status(chat.history(&bob, &history("team"))), 404);
+    assert_eq!(status(chat.history(&bob, &history("team")).await), 404);
 }
 
 #[tokio::test]

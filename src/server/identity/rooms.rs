@@ -75,6 +75,16 @@ impl PrivateRooms {
             .collect()
     }
 
+    /// The names of the private rooms `user` (a guest when `None`) may not see: what a search
+    /// leaves out.
+    pub fn hidden_from(&self, user: Option<&User>) -> Vec<String> {
+        self.read()
+            .values()
+            .filter(|room| !user.is_some_and(|user| admits(room, user)))
+            .map(|room| room.name.clone())
+            .collect()
+    }
+
     /// Takes this instance's own change (already made in the store).
     pub fn put(&self, room: PrivateRoomRecord) {
         self.write().insert(room.name.clone(), Arc::new(room));

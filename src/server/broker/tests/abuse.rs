@@ -17,6 +17,7 @@ async fn toggling_reactions_never_pushes_a_message_out_and_the_log_stays_bounded
     let history = broker.history(&HistoryRequest {
         room: RoomName::parse("toggled").unwrap(),
         limit: 100,
+        around: None,
     });
     let texts: Vec<_> = history.messages.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, ["m0", "m1", "m2", "m3", "m4"]);
@@ -81,6 +82,7 @@ async fn one_answer_never_carries_more_than_the_byte_budget() {
     let history = broker.history(&HistoryRequest {
         room: RoomName::parse("heavy0").unwrap(),
         limit: 100,
+        around: None,
     });
     assert!(serde_json::to_vec(&history).unwrap().len() <= bound);
     assert!(!history.messages.is_empty());
@@ -110,6 +112,7 @@ async fn one_answer_never_carries_more_than_the_byte_budget() {
     let history = broker.history(&HistoryRequest {
         room: RoomName::parse(&first.room).unwrap(),
         limit: 100,
+        around: None,
     });
     assert!(history.messages.len() < 10 || oldest_read != history.messages[0].id.to_string());
 }

@@ -44,6 +44,7 @@ async fn changes_leave_history_showing_messages_as_they_are_now() {
     let history = broker.history(&HistoryRequest {
         room: RoomName::parse("now").unwrap(),
         limit: 10,
+        around: None,
     });
     let [first, second] = &history.messages[..] else {
         panic!("{history:?}");

@@ -79,6 +79,7 @@ fn sink(broker: &Broker) -> LogFeed {
         rooms: broker.shared.rooms.clone(),
         clients: broker.shared.clients.clone(),
         presence: broker.shared.presence.clone(),
+        search: Some(broker.shared.search.clone()),
     }
 }
 
@@ -87,6 +88,7 @@ fn history_texts(broker: &Broker, room: &str) -> Vec<String> {
     let request = HistoryRequest {
         room: RoomName::parse(room).unwrap(),
         limit: 100,
+        around: None,
     };
     let history = broker.history(&request);
     history.messages.iter().map(|m| m.text.clone()).collect()

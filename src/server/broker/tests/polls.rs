@@ -194,7 +194,11 @@ async fn logs_are_bounded_and_an_evicted_cursor_resets() {
         send(&broker, "bounded", &format!("m{i}")).await;
     }
     let room = RoomName::parse("bounded").unwrap();
-    let history = broker.history(&HistoryRequest { room, limit: 100 });
+    let history = broker.history(&HistoryRequest {
+        room,
+        limit: 100,
+        around: None,
+    });
     assert_eq!(history.messages.len(), 10);
     assert_eq!(history.messages[0].text, "m5");
     assert_eq!(broker.stats(|_| true).await.total_messages, 15);

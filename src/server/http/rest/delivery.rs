@@ -90,14 +90,15 @@ fn json_body(json: Bytes) -> Response {
     ([(header::CONTENT_TYPE, content_type)], json).into_response()
 }
 
-/// A room's most recent messages, oldest first.
+/// A room's most recent messages, oldest first; with `around`, the messages around that one
+/// (half before it, half after), where a search result opens.
 #[utoipa::path(
     get, path = "/api/history", params(HistoryQuery),
     responses(
         (status = 200, description = "The messages", body = History),
         (status = 400, description = "A parameter is malformed, repeated or out of range", body = ErrorBody),
         (status = 401, description = "A bad token, or no identity on a server without guests", body = ErrorBody),
-        (status = 404, description = "A private room the caller may not see", body = ErrorBody),
+        (status = 404, description = "A private room the caller may not see, or an `around` message the room does not keep", body = ErrorBody),
     )
 )]
 pub(super) async fn history(
@@ -105,7 +106,7 @@ pub(super) async fn history(
     ApiCaller(caller): ApiCaller,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<History>, ChatError> {
-    Ok(Json(chat.history(&caller, &query.validate()?)?))
+    Ok(Json(chat.history(&caller, &query.validate()?).await?))
 }
 
 /// Server-wide counters, over the rooms the caller may see.

@@ -13,6 +13,7 @@
 //! - `reads`: `/api/me/rooms`, an account's joined rooms, read positions and unread counts;
 //! - `accounts`: `/api/accounts`, `/api/sessions`, `/api/me`;
 //! - `presence`: `/api/rooms/{room}/online` and `/typing`;
+//! - `search`: `/api/search`;
 //! - `health`: `/health` and `/health/ready`;
 //! - `extract`: extractors whose rejections are [`ChatError`]s; `query`: the poll's fast
 //!   query-string reader.
@@ -26,6 +27,7 @@ mod presence;
 mod query;
 mod reads;
 mod rooms;
+mod search;
 
 use axum::{
     extract::{DefaultBodyLimit, OriginalUri},
@@ -74,7 +76,7 @@ impl Default for Limits {
         rooms::delete_room, rooms::members, rooms::add_member, rooms::remove_member,
         reads::joined_rooms, reads::mark_read, reads::leave_room, messages::edit_message,
         messages::delete_message, messages::add_reaction, messages::remove_reaction,
-        presence::online, presence::typing
+        presence::online, presence::typing, search::search
     ),
     modifiers(&BearerAuth)
 )]
@@ -124,6 +126,7 @@ pub fn routes(chat: Chat) -> Router {
         .merge(accounts::routes())
         .merge(reads::routes())
         .merge(presence::routes())
+        .merge(search::routes())
         .route("/api", any(no_route))
         .route("/api/", any(no_route))
         .route("/api/{*rest}", any(no_route))

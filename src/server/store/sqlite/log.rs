@@ -24,7 +24,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use rusqlite::{params, types::Type, Connection, OptionalExtension};
+use rusqlite::{params, types::Type, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -33,6 +33,7 @@ use crate::{
     model::{Change, Entry, Message},
     server::{
         clock::unix_time,
+        search,
         store::{CommitSink, LogStore, Retention, StoreError, StoredRoom},
     },
 };
@@ -91,7 +92,8 @@ impl SqliteStore {
             path: path.display().to_string(),
             cause: cause.to_string(),
         };
-        let writer = open_migrated(path)?;
+        let mut writer = open_migrated(path)?;
+        index_kept(&mut writer).map_err(|error| open_error(&error))?;
         if let Some(pages) = max_pages {
             writer
                 .pragma_update(None, "max_page_count", pages)
@@ -136,6 +138,63 @@ impl SqliteStore {
         .map_err(|_| StoreError::Closed)?
         .map_err(|error| StoreError::Unavailable(error.to_string()))
     }
+}
+
+/// An entry as `messages` keeps it, from a row of `id, sender, text, timestamp, verified,
+/// author, change_json`.
+fn stored_entry(row: &Row, room: &str) -> rusqlite::Result<Entry> {
+    if let Some(json) = row.get::<_, Option<String>>(6)? {
+        let change: Change = serde_json::from_str(&json).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(6, Type::Text, error.into())
+        })?;
+        return Ok(Entry::from(change));
+    }
+    let id: String = row.get(0)?;
+    let id = Uuid::parse_str(&id)
+        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(0, Type::Text, error.into()))?;
+    Ok(Entry::from(Message {
+        id,
+        sender: row.get(1)?,
+        text: row.get(2)?,
+        timestamp: row.get(3)?,
+        room: room.to_owned(),
+        verified: row.get(4)?,
+        author: row.get(5)?,
+        edited_at: None,
+        deleted: false,
+        reactions: Vec::new(),
+    }))
+}
+
+/// Fills the search index from the messages kept before it existed: once, when the log keeps
+/// messages and the index has none.
+fn index_kept(connection: &mut Connection) -> rusqlite::Result<()> {
+    let missing: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM messages WHERE change_json IS NULL)
+                AND NOT EXISTS (SELECT 1 FROM search_messages)",
+        [],
+        |row| row.get(0),
+    )?;
+    if !missing {
+        return Ok(());
+    }
+    let transaction = connection.transaction()?;
+    let mut indexed = 0_u64;
+    {
+        let mut rows = transaction.prepare(
+            "SELECT id, sender, text, timestamp, verified, author, change_json, room
+             FROM messages ORDER BY room, seq",
+        )?;
+        let mut rows = rows.query([])?;
+        while let Some(row) = rows.next()? {
+            let room: String = row.get(7)?;
+            search::index_entry(&transaction, &stored_entry(row, &room)?)?;
+            indexed += 1;
+        }
+    }
+    transaction.commit()?;
+    tracing::info!(entries = indexed, "indexed the kept messages for search");
+    Ok(())
 }
 
 fn room_totals(connection: &Connection) -> rusqlite::Result<HashMap<String, u64>> {
@@ -277,6 +336,7 @@ impl Writer {
                         })?,
                     ])?,
                 };
+                search::index_entry(&transaction, &append.entry)?;
                 offsets.push(*seq);
                 *seq += 1;
                 let kept = kept_messages
@@ -367,32 +427,7 @@ impl LogStore for SqliteStore {
             for (name, total) in room_totals(connection)? {
                 let mut entries = recent
                     .query_map(params![name, per_room as i64], |row| {
-                        if let Some(json) = row.get::<_, Option<String>>(6)? {
-                            let change: Change = serde_json::from_str(&json).map_err(|error| {
-                                rusqlite::Error::FromSqlConversionFailure(
-                                    6,
-                                    Type::Text,
-                                    error.into(),
-                                )
-                            })?;
-                            return Ok(Entry::from(change));
-                        }
-                        let id: String = row.get(0)?;
-                        let id = Uuid::parse_str(&id).map_err(|error| {
-                            rusqlite::Error::FromSqlConversionFailure(0, Type::Text, error.into())
-                        })?;
-                        Ok(Entry::from(Message {
-                            id,
-                            sender: row.get(1)?,
-                            text: row.get(2)?,
-                            timestamp: row.get(3)?,
-                            room: name.clone(),
-                            verified: row.get(4)?,
-                            author: row.get(5)?,
-                            edited_at: None,
-                            deleted: false,
-                            reactions: Vec::new(),
-                        }))
+                        stored_entry(row, &name)
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 entries.reverse();

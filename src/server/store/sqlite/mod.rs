@@ -11,6 +11,7 @@ use std::{path::Path, time::Duration};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::StoreError;
+use crate::server::search::SCHEMA as SEARCH_SCHEMA;
 pub use identity::SqliteIdentityStore;
 pub use log::SqliteStore;
 
@@ -72,6 +73,13 @@ const MIGRATIONS: &[&str] = &[
     // a row with `change_json` is a change.
     "ALTER TABLE messages ADD COLUMN author TEXT;
      ALTER TABLE messages ADD COLUMN change_json TEXT;",
+    // 6: the search index (`server::search`), filled by the log's writer as it appends (and
+    // once, at the next start, from the messages kept before it: see `log::index_kept`).
+    SEARCH_SCHEMA,
+    // 7: a message the log deletes (retention, a deleted room) leaves the index with it.
+    "CREATE TRIGGER messages_gone AFTER DELETE ON messages WHEN old.change_json IS NULL BEGIN
+         DELETE FROM search_messages WHERE id = old.id;
+     END;",
 ];
 
 /// Opens the database at `path` (creating it and its directory if needed) with every migration
