@@ -76,6 +76,9 @@ pub enum ChatError {
     /// 503: the server is shutting down; try another instance or again after the restart.
     #[error("server is shutting down")]
     ShuttingDown,
+    /// 429 with `Retry-After`: this person or guest address is searching faster than allowed.
+    #[error("too many searches, slow down")]
+    TooManySearches { retry_after_secs: u64 },
     /// 429 with `Retry-After`: too many sign-ups from this address.
     #[error("too many sign-ups from this address, retry later")]
     TooManySignUps { retry_after_secs: u64 },
@@ -132,6 +135,7 @@ impl ChatError {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::RateLimited { .. }
+            | Self::TooManySearches { .. }
             | Self::TooManyAttempts { .. }
             | Self::TooManySignUps { .. } => 429,
             Self::Busy { .. }
@@ -150,6 +154,7 @@ impl ChatError {
         match self {
             Self::TooManyPolls => Some(POLL_RETRY_AFTER_SECS),
             Self::RateLimited { retry_after_secs }
+            | Self::TooManySearches { retry_after_secs }
             | Self::TooManyAttempts { retry_after_secs }
             | Self::TooManySignUps { retry_after_secs }
             | Self::Busy {

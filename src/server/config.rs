@@ -23,7 +23,7 @@ use super::{
         IdentityConfig,
     },
     operator::AccountCommand,
-    send_limit::{ChangeLimiter, SendLimiter},
+    send_limit::{ChangeLimiter, SearchLimiter, SendLimiter},
     store::{RedisPrefix, Retention, StoreConfig},
     BrokerConfig,
 };
@@ -157,6 +157,11 @@ pub struct Config {
     /// per minute, besides the send rate (0 = no limit of its own); past it, 429.
     #[arg(long, env = "CHAT_CHANGE_RATE_PER_MINUTE", default_value_t = 20)]
     pub change_rate_per_minute: u32,
+
+    /// Searches one signed-in user, or one guest's address, may make per minute (0 = no
+    /// limit); past it, 429. The page searches as one types, a few times a second at most.
+    #[arg(long, env = "CHAT_SEARCH_RATE_PER_MINUTE", default_value_t = 120)]
+    pub search_rate_per_minute: u32,
 
     /// Different emoji one message may carry as reactions; past it, 409.
     #[arg(long, env = "CHAT_MAX_REACTIONS_PER_MESSAGE",
@@ -363,6 +368,8 @@ impl Config {
                 .map(|per_second| SendLimiter::new(per_second, burst)),
             change_limiter: NonZeroU32::new(self.change_rate_per_minute)
                 .map(ChangeLimiter::per_minute),
+            search_limiter: NonZeroU32::new(self.search_rate_per_minute)
+                .map(SearchLimiter::per_minute),
             max_reactions_per_message: usize::from(self.max_reactions_per_message),
         }
     }

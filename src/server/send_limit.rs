@@ -6,6 +6,8 @@
 //!   for each signed-in user, and each guest's client address ([`SendKey`]).
 //! - Changes to one message by one person ([`ChangeKey`]): so many per minute, so that nobody
 //!   floods a room's log by toggling a reaction, whatever their send rate.
+//! - Searches, per user or guest address as sends: so many per minute, so that nobody keeps
+//!   the index busy for everyone (the index also takes only so many at once).
 
 use std::{hash::Hash, net::IpAddr, num::NonZeroU32, sync::Arc};
 
@@ -40,6 +42,8 @@ impl<K: Hash + Eq + Clone> Clone for KeyedLimit<K> {
 pub type SendLimiter = KeyedLimit<SendKey>;
 /// Changes per person and message.
 pub type ChangeLimiter = KeyedLimit<ChangeKey>;
+/// Searches per user or guest address (the same keys as sends').
+pub type SearchLimiter = KeyedLimit<SendKey>;
 
 impl<K: Hash + Eq + Clone> KeyedLimit<K> {
     /// `per_second` per key, bursts up to `burst`.

@@ -6,11 +6,15 @@
 
 use std::{sync::Arc, time::Duration};
 
-use axum::http::{Method, StatusCode};
+use std::num::NonZeroU32;
+
+use axum::http::{header, Method, StatusCode};
 use longpoll_chat::{
     model::{ChangeKind, Message, MessageText, RoomName, SendRequest, SenderName},
     server::{
+        chat::ChatOptions,
         search::{Query, Scope},
+        send_limit::SearchLimiter,
         store::{Retention, StoreConfig},
         Broker, BrokerConfig,
     },
@@ -21,7 +25,7 @@ use uuid::Uuid;
 
 use crate::common::{
     accounts::{assert_refused, bearer, empty_request, json_request, private_room, signed_in},
-    app::{get, Answer, TestApp},
+    app::{get, Answer, Setup, TestApp},
     eventually,
     redis::RedisServer,
 };
@@ -333,6 +337,78 @@ async fn guests_search_only_where_the_server_lets_them_in() {
     let app = TestApp::without_guests().await;
     let answer = search(&app, None, "q=anything").await;
     assert_refused(&answer, StatusCode::UNAUTHORIZED, "sign in");
+}
+
+#[tokio::test]
+async fn a_flood_of_searches_is_answered_429_per_person_and_address() {
+    let app = TestApp::build(Setup {
+        chat: ChatOptions {
+            search_limiter: Some(SearchLimiter::per_minute(NonZeroU32::new(2).unwrap())),
+            ..ChatOptions::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    let ada = signed_in(&app, "sflooder").await;
+    for _ in 0..2 {
+        assert_eq!(
+            search(&app, Some(&ada), "q=anything").await.status,
+            StatusCode::OK
+        );
+    }
+    let refused = app.call(bearer(get("/api/search?q=anything"), &ada)).await;
+    assert_refused(&refused, StatusCode::TOO_MANY_REQUESTS, "too many searches");
+    assert!(refused.header(header::RETRY_AFTER).is_some());
+    // Someone else (a guest here) has a bucket of their own.
+    assert_eq!(
+        search(&app, None, "q=anything").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn long_results_make_shorter_pages_within_an_answers_bytes_and_lose_none() {
+    let app = TestApp::build(Setup {
+        broker: BrokerConfig {
+            max_answer_bytes: 16 * 1024,
+            ..BrokerConfig::default()
+        },
+        ..Setup::default()
+    })
+    .await;
+    let long = "word ".repeat(700);
+    let mut sent = Vec::new();
+    for i in 0..12 {
+        sent.push(
+            app.send_ok("search-long", &format!("needle {i} {long}"))
+                .await,
+        );
+    }
+    let mut seen = Vec::new();
+    let mut query = "q=needle&limit=100".to_owned();
+    loop {
+        let answer = app.call_raw(get(&format!("/api/search?{query}"))).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert!(
+            answer.body.len() <= 16 * 1024 + 4 * 1024,
+            "{} bytes",
+            answer.body.len()
+        );
+        let json: Value = serde_json::from_slice(&answer.body).unwrap();
+        let page = json["results"].as_array().unwrap();
+        assert!(!page.is_empty() && page.len() < 12);
+        seen.extend(
+            page.iter()
+                .map(|hit| hit["message"]["id"].as_str().unwrap().to_owned()),
+        );
+        match json["next_before"].as_str() {
+            Some(next) => query = format!("q=needle&limit=100&before={next}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    sent.sort();
+    assert_eq!(seen, sent);
 }
 
 // The same index on every store.

@@ -274,7 +274,7 @@ impl Broker {
             .collect();
         let size = |message: &Message| message.text.len() + message.sender.len() + 512;
         let mut bytes: usize = messages.iter().map(|message| size(message)).sum();
-        while bytes > self.shared.config.max_answer_bytes && messages.len() > 1 {
+        while bytes > self.max_answer_bytes() && messages.len() > 1 {
             let first_is_farther = messages.front().is_some_and(|m| m.id != id)
                 && messages.iter().position(|m| m.id == id) >= Some(messages.len() / 2);
             let dropped = if first_is_farther {
@@ -390,6 +390,11 @@ impl Broker {
             held_polls: self.held_polls(),
             timestamp: unix_seconds(),
         }
+    }
+
+    /// The most JSON one answer carries.
+    pub fn max_answer_bytes(&self) -> usize {
+        self.shared.config.max_answer_bytes
     }
 
     /// The longest message text `send` takes, in characters.

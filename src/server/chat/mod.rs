@@ -45,7 +45,7 @@ use super::{
     broker::{PollAnswer, RoomAnswer, StreamAnswer},
     clock::unix_seconds,
     identity::{Caller, Credentials, Identity, RoomChange, User},
-    send_limit::{ChangeLimiter, SendKey, SendLimiter},
+    send_limit::{ChangeLimiter, SearchLimiter, SendKey, SendLimiter},
     store::identity::{JoinedRoomRecord, PrivateRoomRecord},
     Broker,
 };
@@ -81,6 +81,8 @@ pub struct ChatOptions {
     pub change_limiter: Option<ChangeLimiter>,
     /// Different emoji one message may carry as reactions.
     pub max_reactions_per_message: usize,
+    /// The search rate limit; `None` searches freely.
+    pub search_limiter: Option<SearchLimiter>,
 }
 
 impl Default for ChatOptions {
@@ -89,6 +91,7 @@ impl Default for ChatOptions {
             send_limiter: None,
             change_limiter: None,
             max_reactions_per_message: DEFAULT_MAX_REACTIONS_PER_MESSAGE,
+            search_limiter: None,
         }
     }
 }

@@ -16,6 +16,14 @@ impl Chat {
         request: &SearchRequest,
     ) -> Result<SearchResults, ChatError> {
         let user = self.participant(caller)?;
+        let key = match user {
+            Some(user) => SendKey::User(user.key.clone()),
+            None => SendKey::Address(caller.address),
+        };
+        let limiter = self.shared.options.search_limiter.as_ref();
+        if let Some(retry_after_secs) = limiter.and_then(|limiter| limiter.check(&key)) {
+            return Err(ChatError::TooManySearches { retry_after_secs });
+        }
         let query = Query::parse(&request.text)?;
         if let Some(room) = &request.room {
             self.visible(user, room.as_str())?;
@@ -29,28 +37,39 @@ impl Chat {
         let found = (broker.search_index())
             .find(query.clone(), scope, request.before, request.limit)
             .await?;
-        let next_before = found
-            .more
-            .then(|| found.messages.last().map(|message| message.id))
+        let mut more = found.more;
+        let mut results = Vec::with_capacity(found.messages.len());
+        let mut budget = broker.max_answer_bytes();
+        for kept in found.messages {
+            // With its reactions, when the room here keeps it.
+            let message = broker
+                .message(kept.id)
+                .map_or(kept, |message| Message::clone(&message));
+            let hit = SearchHit {
+                room: message.room.clone(),
+                snippet: snippet(&message.text, &query),
+                message,
+            };
+            // Long texts make a short page rather than a huge answer; the next page goes on.
+            let bytes = hit_bytes(&hit);
+            if bytes > budget && !results.is_empty() {
+                more = true;
+                break;
+            }
+            budget = budget.saturating_sub(bytes);
+            results.push(hit);
+        }
+        let next_before = more
+            .then(|| results.last().map(|hit: &SearchHit| hit.message.id))
             .flatten();
-        let results = found
-            .messages
-            .into_iter()
-            .map(|kept| {
-                // With its reactions, when the room here keeps it.
-                let message = broker
-                    .message(kept.id)
-                    .map_or(kept, |message| Message::clone(&message));
-                SearchHit {
-                    room: message.room.clone(),
-                    snippet: snippet(&message.text, &query),
-                    message,
-                }
-            })
-            .collect();
         Ok(SearchResults {
             results,
             next_before,
         })
     }
+}
+
+/// What a result takes in the answer.
+fn hit_bytes(hit: &SearchHit) -> usize {
+    serde_json::to_vec(hit).map_or(0, |json| json.len())
 }

@@ -187,3 +187,27 @@ impl SearchIndex {
 pub fn index_entry(connection: &Connection, entry: &Entry) -> rusqlite::Result<()> {
     index::apply(connection, entry).map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_search_past_the_concurrent_ones_is_refused_at_once_not_queued() {
+        let index = SearchIndex::in_memory(Retention::default(), false).unwrap();
+        let query = || Query::parse("anything").unwrap();
+        let held = index
+            .shared
+            .searches
+            .acquire_many(MAX_CONCURRENT_SEARCHES as u32)
+            .await
+            .unwrap();
+        let refused = index.find(query(), Scope::default(), None, 10).await;
+        assert_eq!(refused.unwrap_err().status_code(), 503);
+        drop(held);
+        assert!(index
+            .find(query(), Scope::default(), None, 10)
+            .await
+            .is_ok());
+    }
+}
