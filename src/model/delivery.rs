@@ -281,7 +281,7 @@ pub struct HistoryQuery {
     pub limit: Option<String>,
     /// The messages around this one (half before it, half after) instead of the most recent:
     /// where a search result opens.
-    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, format = Uuid))]
+    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-7[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-[0-9A-Fa-f]{12}$"))]
     pub around: Option<String>,
 }
 
@@ -299,12 +299,8 @@ impl HistoryQuery {
         Ok(HistoryRequest {
             room: RoomName::parse_or_default(self.room.as_deref())?,
             limit: HISTORY_LIMIT.parse(self.limit.as_deref())? as usize,
-            around: self
-                .around
-                .as_deref()
-                .map(str::trim)
-                .filter(|id| !id.is_empty())
-                .map(|id| parse_message_id(id, "around"))
+            around: (self.around.as_deref())
+                .map(|id| parse_message_id(id.trim(), "around"))
                 .transpose()?,
         })
     }

@@ -27,17 +27,17 @@ pub struct SearchQuery {
     /// At most 256 characters.
     #[cfg_attr(feature = "ssr", param(value_type = String, max_length = 256))]
     pub q: Option<String>,
-    /// Only this room (one the caller may see).
-    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, pattern = "^[A-Za-z0-9._-]+$", max_length = 64))]
+    /// Only this room (one the caller may see); empty: every room.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, pattern = "^[A-Za-z0-9._-]*$", max_length = 64))]
     pub room: Option<String>,
-    /// Only messages sent by this account.
+    /// Only messages sent by this account; empty: anyone's.
     #[cfg_attr(feature = "ssr", param(value_type = Option<String>, max_length = 32))]
     pub from: Option<String>,
     /// How many results: an integer from 1 to 100; default 20.
     #[cfg_attr(feature = "ssr", param(value_type = Option<u32>, minimum = 1, maximum = 100, default = json!(SEARCH_LIMIT.default)))]
     pub limit: Option<String>,
     /// The next page: the `next_before` of the previous answer.
-    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, format = Uuid))]
+    #[cfg_attr(feature = "ssr", param(value_type = Option<String>, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-7[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-[0-9A-Fa-f]{12}$"))]
     pub before: Option<String>,
 }
 
@@ -81,9 +81,8 @@ impl SearchQuery {
                 .map(AccountName::parse)
                 .transpose()?,
             limit: SEARCH_LIMIT.parse(self.limit.as_deref())? as usize,
-            before: given(&self.before)
-                .as_deref()
-                .map(|id| parse_message_id(id, "before"))
+            before: (self.before.as_deref())
+                .map(|id| parse_message_id(id.trim(), "before"))
                 .transpose()?,
         })
     }

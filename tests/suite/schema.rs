@@ -120,6 +120,10 @@ async fn every_documented_number_pattern_and_default_is_the_models() {
 
     let last_read = property(&spec, "MarkReadBody", "last_read_id");
     assert_eq!(last_read["pattern"], MESSAGE_ID_PATTERN);
+    for (path, name) in [("/api/history", "around"), ("/api/search", "before")] {
+        let id = parameter(&spec, "get", path, name);
+        assert_eq!(id["schema"]["pattern"], MESSAGE_ID_PATTERN, "{path} {name}");
+    }
     assert_eq!(last_read["type"], json!(["string", "null"]));
 
     let body = &spec["components"]["schemas"]["SendBody"];

@@ -262,6 +262,7 @@ async fn what_cannot_be_searched_is_refused_with_a_reason_and_changes_nothing() 
         ("q=kept&limit=0", "limit must be"),
         ("q=kept&limit=101", "limit must be"),
         ("q=kept&before=yesterday", "before must be a message id"),
+        ("q=kept&before=", "before must be a message id"),
         ("q=kept&from=no%20spaces", "name"),
         ("q=kept&room=bad%20room", "room"),
     ] {
@@ -277,7 +278,7 @@ async fn what_cannot_be_searched_is_refused_with_a_reason_and_changes_nothing() 
     // A message id that is no result of this query cannot page it.
     let other = app.send_ok("search-refusals", "something else").await;
     let answer = search(&app, None, &format!("q=kept&before={other}")).await;
-    assert_refused(&answer, StatusCode::BAD_REQUEST, "before must be a result");
+    assert_refused(&answer, StatusCode::NOT_FOUND, "no such message");
     assert_eq!(found(&app, None, "kept").await, ["kept as it was"]);
     let history = app.get("/api/history?room=search-refusals").await;
     assert_eq!(history.json["messages"][0]["id"], id.as_str());

@@ -124,7 +124,8 @@ impl SearchIndex {
     }
 
     /// The messages matching `query` in `scope`, best first, after `before` (a result of the
-    /// previous page); 400 when `before` is not a result of this query.
+    /// previous page); 404 when `before` is not a result of this query (any more: edited,
+    /// deleted), as there is no telling where its page ended.
     pub async fn find(
         &self,
         query: Query,
@@ -135,7 +136,7 @@ impl SearchIndex {
         let found = self
             .read(move |connection| index::find(connection, &query, &scope, before, limit))
             .await?;
-        found.ok_or_else(|| ChatError::invalid("before must be a result of the same search"))
+        found.ok_or(ChatError::NoSuchMessage)
     }
 
     /// The room's messages around `id`, oldest first; 404 when the room does not keep it.
