@@ -2,7 +2,7 @@
 //!
 //! Names: `chat_held_polls` and `chat_clients` (gauges), `chat_messages_sent_total{outcome}`,
 //! `chat_deliveries_total`, `chat_polls_total{outcome}`, `chat_store_errors_total` (counters),
-//! `chat_send_duration_seconds` and `chat_wakeup_seconds` (histograms).
+//! `chat_send_duration_seconds`, `chat_wakeup_seconds` and `chat_search_seconds` (histograms).
 
 use std::{sync::OnceLock, time::Duration};
 
@@ -51,6 +51,12 @@ async fn run_upkeep(handle: PrometheusHandle) {
 /// failures are rare: the counter is looked up on each.
 pub fn count_store_error() {
     counter!("chat_store_errors_total").increment(1);
+}
+
+/// Records how long a search took the index (`chat_search_seconds`): searches are few next to
+/// polls, so the histogram is looked up on each.
+pub fn record_search(took: Duration) {
+    histogram!("chat_search_seconds").record(took.as_secs_f64());
 }
 
 /// The client registry's gauges, kept current by the registry itself.

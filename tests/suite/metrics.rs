@@ -1,4 +1,4 @@
-//! `/metrics` after a scripted sequence: every poll outcome, sends, deliveries, gauges.
+//! `/metrics` after a scripted sequence: every poll outcome, sends, deliveries, gauges, a search.
 //!
 //! The broker takes its metric handles from the recorder current when it opens. `main`
 //! installs a process-wide one (`server::metrics::install`), which every broker opened after
@@ -49,6 +49,9 @@ async fn metrics_count_sends_deliveries_and_every_poll_outcome() {
         .to_string()
         .contains("disconnected"));
 
+    // A search.
+    assert_eq!(app.get("/api/search?q=hi").await.status, StatusCode::OK);
+
     let metrics = app.call_raw(get("/metrics")).await;
     assert_eq!(metrics.status, StatusCode::OK);
     let text = metrics.text();
@@ -64,6 +67,7 @@ async fn metrics_count_sends_deliveries_and_every_poll_outcome() {
         "chat_clients 1",
         "chat_send_duration_seconds_count 1",
         "chat_wakeup_seconds_count 1",
+        "chat_search_seconds_count 1",
     ] {
         assert!(
             text.lines().any(|l| l == line),

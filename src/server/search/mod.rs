@@ -19,6 +19,7 @@ mod terms;
 use std::{
     path::Path,
     sync::{mpsc, Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use rusqlite::Connection;
@@ -32,7 +33,10 @@ pub use snippet::snippet;
 use crate::{
     error::ChatError,
     model::{Entry, Message},
-    server::store::{Retention, StoreError, StoredRoom},
+    server::{
+        metrics,
+        store::{Retention, StoreError, StoredRoom},
+    },
 };
 
 /// Searches at once; past them a search is answered 503 at once rather than queued, so a
@@ -58,7 +62,14 @@ struct Shared {
 impl SearchIndex {
     /// The index the SQLite store keeps in its file, in step with its log.
     pub fn in_file(path: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open(path).map_err(|error| StoreError::Open {
+        let open = || {
+            let connection = Connection::open(path)?;
+            // Only reads: the store's writer is the one that indexes.
+            connection.pragma_update(None, "query_only", true)?;
+            connection.busy_timeout(Duration::from_secs(5))?;
+            Ok::<_, rusqlite::Error>(connection)
+        };
+        let connection = open().map_err(|error| StoreError::Open {
             path: path.display().to_string(),
             cause: error.to_string(),
         })?;
@@ -133,9 +144,11 @@ impl SearchIndex {
         before: Option<Uuid>,
         limit: usize,
     ) -> Result<Found, ChatError> {
+        let started = Instant::now();
         let found = self
             .read(move |connection| index::find(connection, &query, &scope, before, limit))
             .await?;
+        metrics::record_search(started.elapsed());
         found.ok_or(ChatError::NoSuchMessage)
     }
 
