@@ -25,6 +25,19 @@ pub async fn create_private_room(name: String) -> Result<RoomInfo, ChatError> {
     .await
 }
 
+/// The direct room of the signed-in user and `with` (account names), made if need be.
+#[server(prefix = "/sfn", endpoint = "direct-room")]
+pub async fn direct_room(with: Vec<String>) -> Result<RoomInfo, ChatError> {
+    use crate::model::DirectRoomBody;
+
+    respond(async move {
+        let (chat, caller) = chat_and_caller().await?;
+        let (room, _) = chat.direct_room(&caller, &DirectRoomBody { with }).await?;
+        Ok(room)
+    })
+    .await
+}
+
 /// A private room's owner and members.
 #[server(prefix = "/sfn", endpoint = "members")]
 pub async fn private_room_members(room: String) -> Result<RoomMembers, ChatError> {

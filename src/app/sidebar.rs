@@ -91,11 +91,7 @@ fn RoomList(
             .unwrap_or_default();
         let current = current_room.get();
         if room_open.get() && !rooms.iter().any(|room| room.name == current) {
-            rooms.push(RoomInfo {
-                name: current,
-                private: false,
-                owner: None,
-            });
+            rooms.push(RoomInfo::public(current));
             rooms.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         }
         rooms

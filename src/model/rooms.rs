@@ -34,6 +34,65 @@ pub struct RoomInfo {
     /// The owner's account (lowercase), for a private room.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub owner: Option<String>,
+    /// A direct room (`POST /api/dms`): private to its `people`, who never change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub direct: bool,
+    /// A direct room's people (account names, lowercase), the caller included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<String>,
+}
+
+impl RoomInfo {
+    /// A public room as the room list shows it.
+    pub fn public(name: String) -> Self {
+        Self {
+            name,
+            private: false,
+            owner: None,
+            direct: false,
+            people: Vec::new(),
+        }
+    }
+}
+
+/// `POST /api/dms` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DirectRoomBody {
+    /// The other people: 1 to 8 account names (the caller's own is left out if given).
+    #[cfg_attr(feature = "ssr", schema(min_items = 1, max_items = 9))]
+    pub with: Vec<String>,
+}
+
+/// The most other people a direct room has.
+pub const DIRECT_ROOM_MAX_OTHERS: usize = 8;
+
+/// What a direct room's name starts with; no other room's may.
+pub const DIRECT_ROOM_PREFIX: &str = "dm--";
+
+/// Whether `room` names a direct room (or would).
+pub fn is_direct_room(room: &str) -> bool {
+    room.starts_with(DIRECT_ROOM_PREFIX)
+}
+
+impl DirectRoomBody {
+    /// The other people's names, each once, in order, without `caller` (an account key):
+    /// 1 to [`DIRECT_ROOM_MAX_OTHERS`] of them.
+    pub fn others(&self, caller: &str) -> Result<Vec<AccountName>, ChatError> {
+        let mut others: Vec<AccountName> = Vec::new();
+        for name in &self.with {
+            let name = AccountName::parse(name)?;
+            if name.key() != caller && !others.iter().any(|other| other.key() == name.key()) {
+                others.push(name);
+            }
+        }
+        if others.is_empty() || others.len() > DIRECT_ROOM_MAX_OTHERS {
+            return Err(ChatError::invalid(format!(
+                "with must name 1 to {DIRECT_ROOM_MAX_OTHERS} other accounts"
+            )));
+        }
+        Ok(others)
+    }
 }
 
 /// `GET /api/rooms`: the rooms the caller may see, by name.
@@ -68,6 +127,11 @@ pub struct JoinedRoom {
     /// messages after it.
     pub unread_at_least: bool,
     pub private: bool,
+    /// A direct room, with its `people` (account names, lowercase).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub direct: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<String>,
 }
 
 /// `GET /api/me/rooms`: the rooms the account joined and may still see, by name.

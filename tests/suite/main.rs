@@ -27,6 +27,7 @@ mod app;
 mod cluster;
 mod cluster_live;
 mod connections;
+mod direct;
 mod fuzz;
 mod http;
 mod identity;

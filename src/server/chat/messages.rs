@@ -26,7 +26,7 @@ impl Chat {
 
     /// 429 past the send rate: sends and changes to messages (each takes a place in the
     /// room's log) share one bucket per user.
-    fn check_rate(&self, key: &SendKey) -> Result<(), ChatError> {
+    pub(super) fn check_rate(&self, key: &SendKey) -> Result<(), ChatError> {
         let limiter = self.shared.options.send_limiter.as_ref();
         match limiter.and_then(|limiter| limiter.check(key)) {
             Some(retry_after_secs) => Err(ChatError::RateLimited { retry_after_secs }),

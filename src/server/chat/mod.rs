@@ -7,7 +7,8 @@
 //! - the default room, and a room in use (messages, held polls, someone joined it), cannot be
 //!   made private;
 //! - a private room is seen only by its owner and members (and holders of a token naming it):
-//!   for anyone else it does not exist (404), in polls, history, sends, stats and room lists;
+//!   for anyone else it does not exist (404), in polls, history, sends, stats, room lists and
+//!   search; a direct room's people never change;
 //! - a client id is its first holder's (the person, or a guest's address) until it goes idle:
 //!   anyone else's poll, stream or disconnection under it is answered as for an unknown one;
 //! - a signed-in sender is stamped with their name (naming someone else: 403); a guest names
@@ -23,11 +24,13 @@
 //!
 //! One `impl Chat` per concern, mirroring `rest/`: `messages` (send, edit, delete, react),
 //! `delivery` (poll, stream, history, stats, disconnect), `rooms` (rooms and members),
-//! `reads` (joined rooms, read positions), `accounts`, `presence`, `search`. What they share (who
-//! the caller is, whether they may see a room, whose client ids they use) is here.
+//! `direct` (direct rooms), `reads` (joined rooms, read positions), `accounts`, `presence`,
+//! `search`. What they share (who the caller is, whether they may see a room, whose client ids
+//! they use) is here.
 
 mod accounts;
 mod delivery;
+mod direct;
 mod messages;
 mod presence;
 mod reads;
@@ -52,10 +55,11 @@ use super::{
 use crate::{
     error::ChatError,
     model::{
-        Account, AccountName, ChangeKind, ClientId, ClientOwner, Emoji, History, HistoryRequest,
-        JoinedRoom, JoinedRoomList, LiveState, Me, Message, MessageText, Person, PollRequest,
-        PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, SendDraft, SendReceipt, SenderName,
-        SessionCreated, Stats, StreamRequest, DEFAULT_MAX_REACTIONS_PER_MESSAGE, DEFAULT_ROOM,
+        is_direct_room, Account, AccountName, ChangeKind, ClientId, ClientOwner, Emoji, History,
+        HistoryRequest, JoinedRoom, JoinedRoomList, LiveState, Me, Message, MessageText, Person,
+        PollRequest, PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, SendDraft, SendReceipt,
+        SenderName, SessionCreated, Stats, StreamRequest, DEFAULT_MAX_REACTIONS_PER_MESSAGE,
+        DEFAULT_ROOM, DIRECT_ROOM_PREFIX,
     },
     server::identity::Via,
 };

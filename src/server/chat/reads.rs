@@ -70,12 +70,22 @@ impl Chat {
             .shared
             .broker
             .unread_after(&joined.room, joined.last_read);
+        let private = self.shared.identity.rooms().get(&joined.room);
+        let direct = joined_direct(private.as_deref());
         JoinedRoom {
-            private: self.shared.identity.rooms().get(&joined.room).is_some(),
+            private: private.is_some(),
+            direct: direct.is_some(),
+            people: direct.unwrap_or_default(),
             unread: unread.count,
             unread_at_least: unread.at_least,
             last_read_id: joined.last_read,
             room: joined.room,
         }
     }
+}
+
+/// A direct room's people, for a joined room that is one.
+fn joined_direct(room: Option<&PrivateRoomRecord>) -> Option<Vec<String>> {
+    room.filter(|room| is_direct_room(&room.name))
+        .map(super::rooms::people_of)
 }

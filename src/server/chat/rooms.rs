@@ -14,20 +14,11 @@ impl Chat {
             .rooms
             .into_iter()
             .filter(|name| private.get(name).is_none())
-            .map(|name| RoomInfo {
-                name,
-                private: false,
-                owner: None,
-            })
+            .map(RoomInfo::public)
             .collect();
         if let Some(user) = user {
             for name in private.visible_to(user) {
-                let owner = private.get(&name).map(|room| room.owner.clone());
-                rooms.push(RoomInfo {
-                    name,
-                    private: true,
-                    owner,
-                });
+                rooms.extend(private.get(&name).map(|room| room_info(&room)));
             }
         }
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
@@ -44,15 +35,17 @@ impl Chat {
     ) -> Result<RoomInfo, ChatError> {
         let user = self.participant(caller)?;
         let identity = &self.shared.identity;
+        if is_direct_room(room.as_str()) {
+            return Err(ChatError::invalid(format!(
+                "room names starting with {DIRECT_ROOM_PREFIX} are direct rooms': start one \
+                 with POST /api/dms"
+            )));
+        }
         if identity.rooms().get(room.as_str()).is_some() {
             return Err(ChatError::RoomTaken);
         }
         if !private {
-            return Ok(RoomInfo {
-                name: room.into(),
-                private: false,
-                owner: None,
-            });
+            return Ok(RoomInfo::public(room.into()));
         }
         let user = user.ok_or_else(|| ChatError::unauthenticated("sign in to own a room"))?;
         if !matches!(user.via, Via::Session { .. }) {
@@ -77,17 +70,19 @@ impl Chat {
         if !identity.create_private_room(&record).await? {
             return Err(ChatError::RoomTaken);
         }
-        // Polls on the unused name through another instance are ended; a guest's stream
-        // waiting for it is answered `unavailable` when its first message comes.
-        let owner = record.owner.clone();
-        self.shared
-            .broker
-            .end_polls(room.as_str(), |holder| holder != Some(owner.as_str()));
-        Ok(RoomInfo {
-            name: record.name,
-            private: true,
-            owner: Some(record.owner),
-        })
+        self.end_outsiders_polls(&record);
+        Ok(room_info(&record))
+    }
+
+    /// Ends the polls held on a new private room's name by anyone but its people (through
+    /// another instance, before it was made); a guest's stream waiting for it is answered
+    /// `unavailable` when its first message comes.
+    pub(super) fn end_outsiders_polls(&self, record: &PrivateRoomRecord) {
+        self.shared.broker.end_polls(&record.name, |holder| {
+            !holder.is_some_and(|holder| {
+                holder == record.owner || record.members.iter().any(|member| member == holder)
+            })
+        });
     }
 
     /// The private room, if the user may see it (404 otherwise, and for public rooms).
@@ -104,13 +99,17 @@ impl Chat {
             .ok_or(ChatError::NoSuchRoom)
     }
 
-    /// The private room, if the user owns it.
+    /// The private room, if the user owns it and it is not a direct room (whose people
+    /// never change, and which nobody deletes).
     fn owned_room(
         &self,
         user: &User,
         room: &RoomName,
     ) -> Result<Arc<PrivateRoomRecord>, ChatError> {
         let record = self.private_room(Some(user), room)?;
+        if is_direct_room(&record.name) {
+            return Err(direct_room_fixed());
+        }
         if !user.is_account(&record.owner) {
             return Err(ChatError::forbidden("only the room's owner can do that"));
         }
@@ -165,6 +164,9 @@ impl Chat {
     ) -> Result<RoomMembers, ChatError> {
         let user = self.signed_in(caller)?;
         let record = self.private_room(Some(user), room)?;
+        if is_direct_room(&record.name) {
+            return Err(direct_room_fixed());
+        }
         let key = AccountName::parse(name)?.key();
         if key == record.owner {
             return Err(ChatError::invalid(
@@ -203,6 +205,30 @@ impl Chat {
             }
         }
     }
+}
+
+fn direct_room_fixed() -> ChatError {
+    ChatError::forbidden("a direct room's people never change, and nobody deletes it")
+}
+
+/// A private room as the room list shows it; a direct room with its people.
+pub(super) fn room_info(room: &PrivateRoomRecord) -> RoomInfo {
+    let direct = is_direct_room(&room.name);
+    RoomInfo {
+        name: room.name.clone(),
+        private: true,
+        owner: Some(room.owner.clone()),
+        direct,
+        people: if direct { people_of(room) } else { Vec::new() },
+    }
+}
+
+/// Everyone in a private room, owner included, in name order.
+pub(super) fn people_of(room: &PrivateRoomRecord) -> Vec<String> {
+    let mut people: Vec<String> = room.members.iter().cloned().collect();
+    people.push(room.owner.clone());
+    people.sort();
+    people
 }
 
 fn members_of(room: &PrivateRoomRecord) -> RoomMembers {

@@ -186,6 +186,17 @@ impl Identity {
     }
 
     /// Whether an account has this name, in any letter case.
+    /// Whether an account of that name exists and is not disabled.
+    pub async fn account_active(&self, name: &AccountName) -> Result<bool, ChatError> {
+        Ok(self
+            .shared
+            .store
+            .account(&name.key())
+            .await
+            .map_err(store_failed)?
+            .is_some_and(|account| !account.disabled))
+    }
+
     pub async fn account_exists(&self, name: &AccountName) -> Result<bool, ChatError> {
         Ok(self
             .shared

@@ -3,6 +3,8 @@
 //! two never disagree on this instance. The chat service decides who may make a change; this
 //! only makes it.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::{store_failed, Identity};
@@ -92,6 +94,12 @@ impl Identity {
     }
 
     /// Forgets a private room another instance deleted.
+    /// The private room as the store has it now (another instance changed it), also kept here.
+    pub async fn reload_private_room(&self, room: &str) -> Option<Arc<PrivateRoomRecord>> {
+        self.rooms().reload(self.store(), room).await;
+        self.rooms().get(room)
+    }
+
     pub fn forget_private_room(&self, room: &str) {
         self.rooms().remove(room);
     }

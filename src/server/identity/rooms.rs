@@ -14,6 +14,7 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::{User, Via};
+use crate::model::is_direct_room;
 use crate::server::store::{identity::PrivateRoomRecord, IdentityStore};
 
 /// A private room changed on another instance: these users lost it (all of them when it was
@@ -57,11 +58,13 @@ impl PrivateRooms {
     }
 
     /// Whether `user` (a guest when `None`) may see `room`: every public room; a private
-    /// one only as its owner, a member, or the holder of a token naming it.
+    /// one only as its owner, a member, or the holder of a token naming it; a direct room's
+    /// name, before the room is made, nobody.
     pub fn may_see(&self, user: Option<&User>, room: &str) -> bool {
         let rooms = self.read();
         let Some(private) = rooms.get(room) else {
-            return true;
+            // A direct room's name is never a public room's.
+            return !is_direct_room(room);
         };
         user.is_some_and(|user| admits(private, user))
     }

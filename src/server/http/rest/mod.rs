@@ -9,7 +9,7 @@
 //!   the error answer;
 //! - `delivery`: `/api/poll`, `/api/stream`, `/api/history`, `/api/stats`, `/api/client/{id}`;
 //! - `messages`: `/api/send` and `/api/messages/{id}`, edits, deletions and reactions;
-//! - `rooms`: `/api/rooms`, private rooms and their members;
+//! - `rooms`: `/api/rooms`, private rooms and their members, `/api/dms`;
 //! - `reads`: `/api/me/rooms`, an account's joined rooms, read positions and unread counts;
 //! - `accounts`: `/api/accounts`, `/api/sessions`, `/api/me`;
 //! - `presence`: `/api/rooms/{room}/online` and `/typing`;
@@ -72,7 +72,7 @@ impl Default for Limits {
     paths(
         delivery::poll, delivery::stream, messages::send, delivery::history, delivery::stats,
         delivery::disconnect, health::health, health::ready, accounts::sign_up,
-        accounts::sign_in, accounts::sign_out, accounts::me, rooms::rooms, rooms::create_room,
+        accounts::sign_in, accounts::sign_out, accounts::me, rooms::rooms, rooms::create_room, rooms::direct_room,
         rooms::delete_room, rooms::members, rooms::add_member, rooms::remove_member,
         reads::joined_rooms, reads::mark_read, reads::leave_room, messages::edit_message,
         messages::delete_message, messages::add_reaction, messages::remove_reaction,

@@ -4,7 +4,7 @@
 use axum::{
     extract::State,
     http::StatusCode,
-    routing::{delete, get, put},
+    routing::{delete, get, post, put},
     Json, Router,
 };
 use serde::Serialize;
@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     error::ChatError,
-    model::{CreateRoomBody, RoomInfo, RoomList, RoomMembers, RoomName},
+    model::{CreateRoomBody, DirectRoomBody, RoomInfo, RoomList, RoomMembers, RoomName},
     server::chat::Chat,
 };
 
@@ -25,6 +25,7 @@ pub(super) fn routes() -> Router<Chat> {
     Router::new()
         .route("/api/rooms", get(rooms).post(create_room))
         .route("/api/rooms/{room}", delete(delete_room))
+        .route("/api/dms", post(direct_room))
         .route("/api/rooms/{room}/members", get(members))
         .route(
             "/api/rooms/{room}/members/{name}",
@@ -69,6 +70,37 @@ pub(super) async fn create_room(
     let room = RoomName::parse(&body.name)?;
     let created = chat.create_room(&caller, room, body.private).await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The direct room of the caller and the people named: the same room for the same people,
+/// whoever asks first, on every instance. Private to them; nobody joins, is added or removed.
+#[utoipa::path(
+    post, path = "/api/dms", request_body = DirectRoomBody, tag = "rooms",
+    responses(
+        (status = 201, description = "Made now", body = RoomInfo),
+        (status = 200, description = "It existed", body = RoomInfo),
+        (status = 400, description = "`with` names no one, more than 8 others, or a malformed name", body = ErrorBody),
+        (status = 401, description = "Not signed in, or a bad token", body = ErrorBody),
+        (status = 403, description = "Another site's token: direct rooms are for accounts here", body = ErrorBody),
+        (status = 404, description = "Some name is no account here, or a disabled one (which one is not said)", body = ErrorBody),
+        (status = 415, description = "Content type not `application/json`", body = ErrorBody),
+        (status = 429, description = "Past the send rate", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn direct_room(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiJson(body): ApiJson<JsonObject>,
+) -> Result<(StatusCode, Json<RoomInfo>), ChatError> {
+    let body = body.into_typed::<DirectRoomBody>()?;
+    let (room, made) = chat.direct_room(&caller, &body).await?;
+    let status = if made {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(room)))
 }
 
 #[derive(Serialize, ToSchema)]
