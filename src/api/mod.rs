@@ -35,8 +35,8 @@ use std::sync::Arc;
 use crate::{
     error::ChatError,
     model::{
-        History, JoinedRoom, JoinedRoomList, Me, Message, RoomInfo, RoomList, RoomMembers,
-        SearchResults, SendReceipt, Stats,
+        History, JoinedRoom, JoinedRoomList, Me, MentionList, Message, RoomInfo, RoomList,
+        RoomMembers, SearchResults, SendReceipt, Stats,
     },
 };
 

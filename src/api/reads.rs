@@ -43,3 +43,19 @@ pub async fn leave_joined_room(room: String) -> Result<(), ChatError> {
     })
     .await
 }
+
+/// The newest messages that mention the signed-in account.
+#[server(prefix = "/sfn", endpoint = "mentions")]
+pub async fn my_mentions(limit: Option<u32>) -> Result<MentionList, ChatError> {
+    use crate::model::MentionsQuery;
+
+    respond(async move {
+        let request = MentionsQuery {
+            limit: limit.map(|limit| limit.to_string()),
+        }
+        .validate()?;
+        let (chat, caller) = chat_and_caller().await?;
+        chat.my_mentions(&caller, &request).await
+    })
+    .await
+}

@@ -161,11 +161,25 @@ mod tests {
     fn applying_a_suffix_again_gives_the_same_message() {
         let original = message("ann");
         let changes = [
-            change(&original, "ann", ChangeKind::Edit { text: "one".into() }),
+            change(
+                &original,
+                "ann",
+                ChangeKind::Edit {
+                    text: "one".into(),
+                    mentions: Vec::new(),
+                },
+            ),
             change(&original, "bob", react("🎉")),
             change(&original, "ann", react("👀")),
             change(&original, "bob", unreact("🎉")),
-            change(&original, "ann", ChangeKind::Edit { text: "two".into() }),
+            change(
+                &original,
+                "ann",
+                ChangeKind::Edit {
+                    text: "two".into(),
+                    mentions: Vec::new(),
+                },
+            ),
         ];
         let mut once = vec![Arc::new(original.clone())];
         apply_all(&mut once, &changes);
@@ -188,7 +202,14 @@ mod tests {
         let original = message("ann");
         assert!(apply(
             &original,
-            &change(&original, "bob", ChangeKind::Edit { text: "x".into() })
+            &change(
+                &original,
+                "bob",
+                ChangeKind::Edit {
+                    text: "x".into(),
+                    mentions: Vec::new()
+                }
+            )
         )
         .is_none());
         let mut list = vec![Arc::new(original.clone())];

@@ -244,6 +244,8 @@ pub struct SendRequest {
     /// Who the server vouches the sender is (see [`Message::author`]); `None` for a guest.
     pub author: Option<String>,
     pub text: MessageText,
+    /// Who the text mentions, as the chat service settled it (see [`Message::mentions`]).
+    pub mentions: Vec<String>,
 }
 
 impl SendDraft {
@@ -254,6 +256,7 @@ impl SendDraft {
             sender,
             author,
             text: self.text,
+            mentions: Vec::new(),
         }
     }
 }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::ACCOUNT_NAME_MAX_CHARS;
+
 /// One chat message as stored and delivered.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -34,6 +36,10 @@ pub struct Message {
     /// Reactions, in the order each emoji was first added; absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// The accounts its text mentions (`@name`, lowercase) that could read the room when it
+    /// was sent or last edited; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
 }
 
 /// Everyone who reacted to a message with one emoji.
@@ -75,8 +81,12 @@ pub struct Change {
 #[serde(tag = "type", rename_all = "lowercase")]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ChangeKind {
-    /// The author replaced the text.
-    Edit { text: String },
+    /// The author replaced the text (and so who it mentions).
+    Edit {
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<String>,
+    },
     /// The author (or the private room's owner) deleted the message.
     Delete,
     /// `author` added their `emoji` reaction.
@@ -96,17 +106,19 @@ impl Message {
         }
         let mut changed = self.clone();
         match &change.kind {
-            ChangeKind::Edit { text } => {
+            ChangeKind::Edit { text, mentions } => {
                 if self.author.as_deref() != Some(change.author.as_str()) {
                     return None;
                 }
                 changed.text.clone_from(text);
+                changed.mentions.clone_from(mentions);
                 changed.edited_at = Some(change.timestamp);
             }
             ChangeKind::Delete => {
                 changed.deleted = true;
                 changed.text.clear();
                 changed.reactions.clear();
+                changed.mentions.clear();
             }
             ChangeKind::React { emoji } => {
                 let index = match changed.reactions.iter().position(|r| r.emoji == *emoji) {
@@ -221,4 +233,67 @@ pub struct EditBody {
         )
     )]
     pub text: String,
+}
+
+/// The most different names one text mentions; later ones are not mentions.
+pub const MAX_MENTIONS: usize = 20;
+
+/// The account names `text` mentions as `@name`, lowercase, each once, in order, at most
+/// [`MAX_MENTIONS`]: an `@` that starts a word (not inside `ann@example.com`), then an account
+/// name (a trailing `.`, `-` or `_` ends the sentence, not the name). Whether each is someone
+/// who may read the room is the server's to say.
+pub fn mentioned_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut previous: Option<char> = None;
+    for (at, c) in text.char_indices() {
+        let starts_word = previous.is_none_or(|p| !(p.is_alphanumeric() || "._-@".contains(p)));
+        previous = Some(c);
+        if c != '@' || !starts_word {
+            continue;
+        }
+        let rest = &text[at + 1..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)))
+            .unwrap_or(rest.len());
+        let name = rest[..end].trim_end_matches(['.', '-', '_']);
+        if name.is_empty()
+            || name.len() > ACCOUNT_NAME_MAX_CHARS
+            || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        {
+            continue;
+        }
+        let key = name.to_ascii_lowercase();
+        if !names.contains(&key) {
+            names.push(key);
+            if names.len() == MAX_MENTIONS {
+                break;
+            }
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_at_names_starting_a_word_each_once() {
+        assert_eq!(
+            mentioned_names("@Ann and @bob.smith, ask @ann again (@cy)."),
+            ["ann", "bob.smith", "cy"]
+        );
+    }
+
+    #[test]
+    fn an_address_or_a_lone_at_is_no_mention() {
+        assert!(mentioned_names("mail ann@example.com or @ @. @-x @@bob").is_empty());
+    }
+
+    #[test]
+    fn too_long_a_name_is_no_account_and_too_many_stop_counting() {
+        assert!(mentioned_names(&format!("@{}", "a".repeat(33))).is_empty());
+        let many: String = (0..30).map(|i| format!("@p{i} ")).collect();
+        assert_eq!(mentioned_names(&many).len(), MAX_MENTIONS);
+    }
 }

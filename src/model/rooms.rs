@@ -59,9 +59,27 @@ impl RoomInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DirectRoomBody {
-    /// The other people: 1 to 8 account names (the caller's own is left out if given).
-    #[cfg_attr(feature = "ssr", schema(min_items = 1, max_items = 9))]
+    /// The other people: 1 to 8 account names (the caller's own is left out if given, but
+    /// counts).
+    #[cfg_attr(feature = "ssr", schema(schema_with = account_names))]
     pub with: Vec<String>,
+}
+
+/// `with`'s schema: account names, as `Credentials::name` describes one.
+#[cfg(feature = "ssr")]
+fn account_names() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(ACCOUNT_NAME_PATTERN))
+        .min_length(Some(1))
+        .max_length(Some(ACCOUNT_NAME_MAX_CHARS));
+    ArrayBuilder::new()
+        .items(name)
+        .min_items(Some(1))
+        .max_items(Some(DIRECT_ROOM_MAX_OTHERS))
+        .build()
 }
 
 /// The most other people a direct room has.
@@ -79,6 +97,9 @@ impl DirectRoomBody {
     /// The other people's names, each once, in order, without `caller` (an account key):
     /// 1 to [`DIRECT_ROOM_MAX_OTHERS`] of them.
     pub fn others(&self, caller: &str) -> Result<Vec<AccountName>, ChatError> {
+        if self.with.len() > DIRECT_ROOM_MAX_OTHERS {
+            return Err(too_many_or_none());
+        }
         let mut others: Vec<AccountName> = Vec::new();
         for name in &self.with {
             let name = AccountName::parse(name)?;
@@ -86,13 +107,17 @@ impl DirectRoomBody {
                 others.push(name);
             }
         }
-        if others.is_empty() || others.len() > DIRECT_ROOM_MAX_OTHERS {
-            return Err(ChatError::invalid(format!(
-                "with must name 1 to {DIRECT_ROOM_MAX_OTHERS} other accounts"
-            )));
+        if others.is_empty() {
+            return Err(too_many_or_none());
         }
         Ok(others)
     }
+}
+
+fn too_many_or_none() -> ChatError {
+    ChatError::invalid(format!(
+        "with must name 1 to {DIRECT_ROOM_MAX_OTHERS} other accounts"
+    ))
 }
 
 /// `GET /api/rooms`: the rooms the caller may see, by name.
@@ -127,6 +152,9 @@ pub struct JoinedRoom {
     /// messages after it.
     pub unread_at_least: bool,
     pub private: bool,
+    /// Unread messages that mention the account; in a direct room, every unread message.
+    #[serde(default)]
+    pub mentions: usize,
     /// A direct room, with its `people` (account names, lowercase).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub direct: bool,
@@ -166,4 +194,42 @@ impl MarkReadBody {
             .map(|id| parse_message_id(id, "last_read_id"))
             .transpose()
     }
+}
+
+/// `limit` of `GET /api/me/mentions`.
+pub const MENTIONS_LIMIT: BoundedParam = BoundedParam {
+    name: "limit",
+    range: 1..=100,
+    default: 20,
+};
+
+/// `GET /api/me/mentions` parameters as they arrive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct MentionsQuery {
+    /// How many: an integer from 1 to 100; default 20.
+    #[cfg_attr(feature = "ssr", param(value_type = Option<u32>, minimum = 1, maximum = 100, default = json!(MENTIONS_LIMIT.default)))]
+    pub limit: Option<String>,
+}
+
+/// A validated `GET /api/me/mentions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MentionsRequest {
+    pub limit: usize,
+}
+
+impl MentionsQuery {
+    pub fn validate(&self) -> Result<MentionsRequest, ChatError> {
+        Ok(MentionsRequest {
+            limit: MENTIONS_LIMIT.parse(self.limit.as_deref())? as usize,
+        })
+    }
+}
+
+/// `GET /api/me/mentions`: the newest messages that mention the account, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MentionList {
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Message>))]
+    pub messages: Vec<std::sync::Arc<Message>>,
 }

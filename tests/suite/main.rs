@@ -33,6 +33,7 @@ mod http;
 mod identity;
 mod identity_processes;
 mod live;
+mod mentions;
 mod messages;
 mod metrics;
 mod nginx;

@@ -51,6 +51,7 @@ fn entry(room: &str, last_read: Option<&str>, unread: usize, private: bool) -> V
         "unread": unread,
         "unread_at_least": false,
         "private": private,
+        "mentions": 0,
     })
 }
 

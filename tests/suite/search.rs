@@ -449,6 +449,7 @@ async fn send(broker: &Broker, room: &str, text: &str) -> Message {
             sender: SenderName::parse("Ann").unwrap(),
             author: Some("ann".into()),
             text: MessageText::parse(text).unwrap(),
+            mentions: Vec::new(),
         })
         .await
         .unwrap();
@@ -497,6 +498,7 @@ async fn every_store_finds_messages_as_they_are_now(kind: &'static str) {
             "ann",
             ChangeKind::Edit {
                 text: "final words".into(),
+                mentions: Vec::new(),
             },
         )
         .await

@@ -74,6 +74,7 @@ fn message(room: &str, text: &str) -> Message {
         // Not the defaults, so a store that drops them fails the contract.
         verified: true,
         author: Some("alice".into()),
+        mentions: vec!["bob".into(), "cy".into()],
         ..Message::default()
     }
 }
@@ -210,6 +211,7 @@ fn message_and_changes(room: &str) -> Vec<Entry> {
         Entry::from(message.clone()),
         change(ChangeKind::Edit {
             text: "fixed ✓\nline two".into(),
+            mentions: vec!["dee".into()],
         }),
         change(ChangeKind::React {
             emoji: "👍🏽".into()
@@ -542,7 +544,7 @@ async fn migrations_are_versioned_and_run_once() {
     let version: i64 = connection
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 9);
     let tables: i64 = connection
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
@@ -550,9 +552,10 @@ async fn migrations_are_versioned_and_run_once() {
             |row| row.get(0),
         )
         .unwrap();
-    // FTS5 keeps the search index in 4 tables of its own besides its virtual one.
+    // FTS5 keeps the search index in 4 tables of its own besides its virtual one; mentions
+    // have one more.
     assert_eq!(
-        tables, 13,
+        tables, 14,
         "rooms, messages, the identity tables, and the search index's"
     );
 }

@@ -170,6 +170,7 @@ impl Broker {
             room: request.room.into(),
             verified: request.author.is_some(),
             author: request.author,
+            mentions: request.mentions,
             ..Message::default()
         };
         let receipt = SendReceipt::for_message(&message);
@@ -215,7 +216,7 @@ impl Broker {
         author: &str,
         kind: ChangeKind,
     ) -> Result<Arc<Message>, ChatError> {
-        if let ChangeKind::Edit { text } = &kind {
+        if let ChangeKind::Edit { text, .. } = &kind {
             self.check_text_length(&MessageText::parse(text)?)?;
         }
         let change = Change {

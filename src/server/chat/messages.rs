@@ -21,7 +21,33 @@ impl Chat {
             ),
             None => (self.guest_name(draft.sender.as_ref()).await?, None),
         };
-        self.shared.broker.send(draft.sent_by(sender, author)).await
+        let mut mentions = self
+            .mentioned_in(draft.room.as_str(), draft.text.as_str())
+            .await?;
+        mentions.retain(|key| user.is_none_or(|user| !user.is_account(key)));
+        let mut request = draft.sent_by(sender, author);
+        request.mentions = mentions;
+        self.shared.broker.send(request).await
+    }
+
+    /// Who `text` mentions in `room`: the active accounts it names that may read the room
+    /// (the sender's own name aside, which callers take out). A name that may not is no
+    /// mention: it tells nothing and nobody hears of it.
+    async fn mentioned_in(&self, room: &str, text: &str) -> Result<Vec<String>, ChatError> {
+        let private = self.shared.identity.rooms().get(room);
+        let mut mentions = Vec::new();
+        for key in mentioned_names(text) {
+            let may_read = private
+                .as_ref()
+                .is_none_or(|room| room.owner == key || room.members.contains(&key));
+            let Ok(name) = AccountName::parse(&key) else {
+                continue;
+            };
+            if may_read && self.shared.identity.account_active(&name).await? {
+                mentions.push(key);
+            }
+        }
+        Ok(mentions)
     }
 
     /// 429 past the send rate: sends and changes to messages (each takes a place in the
@@ -71,7 +97,12 @@ impl Chat {
         if message.author.as_deref() != Some(user.author().as_str()) {
             return Err(ChatError::forbidden("only its author may edit a message"));
         }
-        let kind = ChangeKind::Edit { text: text.into() };
+        let mut mentions = self.mentioned_in(&message.room, text.as_str()).await?;
+        mentions.retain(|key| !user.is_account(key));
+        let kind = ChangeKind::Edit {
+            text: text.into(),
+            mentions,
+        };
         self.change(user, &message, kind).await
     }
 

@@ -55,11 +55,11 @@ use super::{
 use crate::{
     error::ChatError,
     model::{
-        is_direct_room, Account, AccountName, ChangeKind, ClientId, ClientOwner, Emoji, History,
-        HistoryRequest, JoinedRoom, JoinedRoomList, LiveState, Me, Message, MessageText, Person,
-        PollRequest, PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, SendDraft, SendReceipt,
-        SenderName, SessionCreated, Stats, StreamRequest, DEFAULT_MAX_REACTIONS_PER_MESSAGE,
-        DEFAULT_ROOM, DIRECT_ROOM_PREFIX,
+        is_direct_room, mentioned_names, Account, AccountName, ChangeKind, ClientId, ClientOwner,
+        Emoji, History, HistoryRequest, JoinedRoom, JoinedRoomList, LiveState, Me, MentionList,
+        MentionsRequest, Message, MessageText, Person, PollRequest, PollStatus, RoomInfo, RoomList,
+        RoomMembers, RoomName, SendDraft, SendReceipt, SenderName, SessionCreated, Stats,
+        StreamRequest, DEFAULT_MAX_REACTIONS_PER_MESSAGE, DEFAULT_ROOM, DIRECT_ROOM_PREFIX,
     },
     server::identity::Via,
 };

@@ -10,12 +10,42 @@ impl Chat {
         let identity = &self.shared.identity;
         let joined = identity.joined_rooms(&user.key).await?;
         // A room can be joined yet unseen: joined while public, then made private by another.
-        let rooms = joined
+        let joined: Vec<JoinedRoomRecord> = joined
             .into_iter()
             .filter(|joined| identity.rooms().may_see(Some(user), &joined.room))
-            .map(|joined| self.joined_room(joined))
+            .collect();
+        let positions = (joined.iter())
+            .map(|joined| (joined.room.clone(), joined.last_read))
+            .collect();
+        let mentions = (self.shared.broker.search_index())
+            .unread_mentions(&user.key, positions)
+            .await?;
+        let rooms = joined
+            .into_iter()
+            .zip(mentions)
+            .map(|(joined, mentions)| self.joined_room(joined, mentions))
             .collect();
         Ok(JoinedRoomList { rooms })
+    }
+
+    /// The newest messages that mention the caller (an account), in rooms they may read now,
+    /// as they are now.
+    pub async fn my_mentions(
+        &self,
+        caller: &Caller,
+        request: &MentionsRequest,
+    ) -> Result<MentionList, ChatError> {
+        let user = self.account(caller)?;
+        let hidden = self.shared.identity.rooms().hidden_from(Some(user));
+        let broker = &self.shared.broker;
+        let kept = (broker.search_index())
+            .mentions_of(&user.key, hidden, request.limit)
+            .await?;
+        let messages = kept
+            .into_iter()
+            .map(|kept| broker.message(kept.id).unwrap_or_else(|| Arc::new(kept)))
+            .collect();
+        Ok(MentionList { messages })
     }
 
     /// As [`Chat::joined_rooms`], but `None` for a guest (where guests are let in), whose
@@ -45,7 +75,10 @@ impl Chat {
             .await?
             // The store checks membership too: the member was removed in between.
             .ok_or(ChatError::NoSuchRoom)?;
-        Ok(self.joined_room(kept))
+        let mentions = (self.shared.broker.search_index())
+            .unread_mentions(&user.key, vec![(kept.room.clone(), kept.last_read)])
+            .await?;
+        Ok(self.joined_room(kept, mentions.first().copied().unwrap_or_default()))
     }
 
     /// Leaves a joined room (its messages and membership stay as they are).
@@ -65,7 +98,9 @@ impl Chat {
         Ok(())
     }
 
-    fn joined_room(&self, joined: JoinedRoomRecord) -> JoinedRoom {
+    /// The room as the list shows it; `mentions` of the account after its read position
+    /// (in a direct room, every unread message counts as one).
+    fn joined_room(&self, joined: JoinedRoomRecord, mentions: usize) -> JoinedRoom {
         let unread = self
             .shared
             .broker
@@ -74,6 +109,11 @@ impl Chat {
         let direct = joined_direct(private.as_deref());
         JoinedRoom {
             private: private.is_some(),
+            mentions: if direct.is_some() {
+                unread.count
+            } else {
+                mentions
+            },
             direct: direct.is_some(),
             people: direct.unwrap_or_default(),
             unread: unread.count,

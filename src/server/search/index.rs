@@ -40,6 +40,21 @@ pub const SCHEMA: &str = "
         DELETE FROM search WHERE rowid = old.seq;
     END;";
 
+/// Whom each message mentions, for a person's mentions and unread counts (a later migration
+/// than [`SCHEMA`] for the SQLite store; both for an index in memory). A deleted message
+/// mentions nobody.
+pub const MENTIONS_SCHEMA: &str = "
+    ALTER TABLE search_messages ADD COLUMN mentions TEXT NOT NULL DEFAULT '';
+    CREATE TABLE search_mentions (
+        account TEXT NOT NULL,
+        seq     INTEGER NOT NULL,
+        PRIMARY KEY (account, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX search_mentions_by_seq ON search_mentions (seq);
+    CREATE TRIGGER search_mentions_gone AFTER DELETE ON search_messages BEGIN
+        DELETE FROM search_mentions WHERE seq = old.seq;
+    END;";
+
 /// Keeps `entry` in the index: a message is added; an edit replaces its text and a deletion
 /// leaves a tombstone, when [`Message::changed_by`] would apply them; reactions change nothing
 /// the index keeps. Returns whether it added a message.
@@ -49,8 +64,8 @@ pub fn apply(connection: &Connection, entry: &Entry) -> rusqlite::Result<bool> {
             connection
                 .prepare_cached(
                     "INSERT INTO search_messages
-                         (id, room, sender, author, verified, text, timestamp)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         (id, room, sender, author, verified, text, timestamp, mentions)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?
                 .execute(params![
                     message.id.to_string(),
@@ -60,8 +75,11 @@ pub fn apply(connection: &Connection, entry: &Entry) -> rusqlite::Result<bool> {
                     message.verified,
                     message.text,
                     message.timestamp,
+                    message.mentions.join(" "),
                 ])?;
-            index_text(connection, connection.last_insert_rowid(), &message.text)?;
+            let seq = connection.last_insert_rowid();
+            index_text(connection, seq, &message.text)?;
+            index_mentions(connection, seq, &message.mentions)?;
             Ok(true)
         }
         Entry::Change(change) => {
@@ -77,19 +95,24 @@ pub fn apply(connection: &Connection, entry: &Entry) -> rusqlite::Result<bool> {
                 return Ok(false);
             };
             match &change.kind {
-                ChangeKind::Edit { text } if author.as_deref() == Some(change.author.as_str()) => {
+                ChangeKind::Edit { text, mentions }
+                    if author.as_deref() == Some(change.author.as_str()) =>
+                {
                     connection
                         .prepare_cached(
-                            "UPDATE search_messages SET text = ?2, edited_at = ?3 WHERE seq = ?1",
+                            "UPDATE search_messages SET text = ?2, edited_at = ?3, mentions = ?4
+                             WHERE seq = ?1",
                         )?
-                        .execute(params![seq, text, change.timestamp])?;
+                        .execute(params![seq, text, change.timestamp, mentions.join(" ")])?;
                     unindex(connection, seq)?;
                     index_text(connection, seq, text)?;
+                    index_mentions(connection, seq, mentions)?;
                 }
                 ChangeKind::Delete => {
                     connection
                         .prepare_cached(
-                            "UPDATE search_messages SET text = '', deleted = 1 WHERE seq = ?1",
+                            "UPDATE search_messages SET text = '', deleted = 1, mentions = ''
+                             WHERE seq = ?1",
                         )?
                         .execute([seq])?;
                     unindex(connection, seq)?;
@@ -109,10 +132,23 @@ fn index_text(connection: &Connection, seq: i64, text: &str) -> rusqlite::Result
     Ok(())
 }
 
+/// Takes the message's words and mentions out of the index (its row stays).
 fn unindex(connection: &Connection, seq: i64) -> rusqlite::Result<()> {
     connection
         .prepare_cached("DELETE FROM search WHERE rowid = ?1")?
         .execute([seq])?;
+    connection
+        .prepare_cached("DELETE FROM search_mentions WHERE seq = ?1")?
+        .execute([seq])?;
+    Ok(())
+}
+
+fn index_mentions(connection: &Connection, seq: i64, mentions: &[String]) -> rusqlite::Result<()> {
+    let mut insert = connection
+        .prepare_cached("INSERT OR IGNORE INTO search_mentions (account, seq) VALUES (?1, ?2)")?;
+    for account in mentions {
+        insert.execute(params![account, seq])?;
+    }
     Ok(())
 }
 
@@ -168,7 +204,7 @@ pub fn find(
     let hidden = serde_json::to_string(&scope.hidden).expect("names serialize");
     let mut statement = connection.prepare_cached(
         "SELECT m.id, m.room, m.sender, m.author, m.verified, m.text, m.timestamp, m.edited_at,
-                m.deleted
+                m.deleted, m.mentions
          FROM search JOIN search_messages m ON m.seq = search.rowid
          WHERE search MATCH ?1
            AND (?2 IS NULL OR m.room = ?2)
@@ -212,7 +248,8 @@ pub fn around(
     let Some(seq) = seq else {
         return Ok(None);
     };
-    const COLUMNS: &str = "id, room, sender, author, verified, text, timestamp, edited_at, deleted";
+    const COLUMNS: &str =
+        "id, room, sender, author, verified, text, timestamp, edited_at, deleted, mentions";
     let before_count = (limit.saturating_sub(1)) / 2;
     let mut before = connection
         .prepare_cached(&format!(
@@ -234,6 +271,46 @@ pub fn around(
     Ok(Some(before))
 }
 
+/// The newest messages mentioning `account`, outside `hidden` rooms, newest first.
+pub fn mentions_of(
+    connection: &Connection,
+    account: &str,
+    hidden: &[String],
+    limit: usize,
+) -> rusqlite::Result<Vec<Message>> {
+    let hidden = serde_json::to_string(hidden).expect("names serialize");
+    connection
+        .prepare_cached(
+            "SELECT m.id, m.room, m.sender, m.author, m.verified, m.text, m.timestamp,
+                    m.edited_at, m.deleted, m.mentions
+             FROM search_mentions x JOIN search_messages m ON m.seq = x.seq
+             WHERE x.account = ?1 AND m.room NOT IN (SELECT value FROM json_each(?2))
+             ORDER BY x.seq DESC LIMIT ?3",
+        )?
+        .query_map(params![account, hidden, limit as i64], message)?
+        .collect()
+}
+
+/// How many messages of `room` after `read` (all, for `None`) mention `account`.
+pub fn unread_mentions(
+    connection: &Connection,
+    account: &str,
+    room: &str,
+    read: Option<Uuid>,
+) -> rusqlite::Result<usize> {
+    // Message ids are UUIDv7 in canonical text: text order is time order.
+    connection
+        .prepare_cached(
+            "SELECT count(*) FROM search_mentions x JOIN search_messages m ON m.seq = x.seq
+             WHERE x.account = ?1 AND m.room = ?2 AND (?3 IS NULL OR m.id > ?3)",
+        )?
+        .query_row(
+            params![account, room, read.map(|id| id.to_string())],
+            |row| row.get::<_, i64>(0),
+        )
+        .map(|count| count as usize)
+}
+
 /// A message as the index keeps it (its reactions are the broker's, for the recent ones).
 fn message(row: &Row) -> rusqlite::Result<Message> {
     let id: String = row.get(0)?;
@@ -250,5 +327,9 @@ fn message(row: &Row) -> rusqlite::Result<Message> {
         edited_at: row.get(7)?,
         deleted: row.get(8)?,
         reactions: Vec::new(),
+        mentions: (row.get::<_, String>(9)?)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
     })
 }

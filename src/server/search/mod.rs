@@ -26,7 +26,7 @@ use rusqlite::Connection;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
-pub use index::{Found, Scope, SCHEMA};
+pub use index::{Found, Scope, MENTIONS_SCHEMA, SCHEMA};
 pub use query::Query;
 pub use snippet::snippet;
 
@@ -84,9 +84,11 @@ impl SearchIndex {
             cause: cause.to_string(),
         };
         let connection = Connection::open_in_memory().map_err(|error| unavailable(&error))?;
-        connection
-            .execute_batch(SCHEMA)
-            .map_err(|error| unavailable(&error))?;
+        for schema in [SCHEMA, MENTIONS_SCHEMA] {
+            connection
+                .execute_batch(schema)
+                .map_err(|error| unavailable(&error))?;
+        }
         let connection = Arc::new(Mutex::new(connection));
         let indexer = indexer::Indexer::start(connection.clone(), retention, loads)
             .map_err(|error| unavailable(&error))?;
@@ -165,6 +167,47 @@ impl SearchIndex {
             .ok_or(ChatError::NoSuchMessage)
     }
 
+    /// The newest messages mentioning `account` (a key), outside `hidden` rooms.
+    pub async fn mentions_of(
+        &self,
+        account: &str,
+        hidden: Vec<String>,
+        limit: usize,
+    ) -> Result<Vec<Message>, ChatError> {
+        let account = account.to_owned();
+        self.read_in_turn(move |connection| {
+            index::mentions_of(connection, &account, &hidden, limit)
+        })
+        .await
+    }
+
+    /// For each room and read position, how many messages after it mention `account`.
+    pub async fn unread_mentions(
+        &self,
+        account: &str,
+        rooms: Vec<(String, Option<Uuid>)>,
+    ) -> Result<Vec<usize>, ChatError> {
+        let account = account.to_owned();
+        self.read_in_turn(move |connection| {
+            (rooms.iter())
+                .map(|(room, read)| index::unread_mentions(connection, &account, room, *read))
+                .collect()
+        })
+        .await
+    }
+
+    /// As [`SearchIndex::read`], for a cheap read everyone's page makes (mentions, unread
+    /// counts): it waits its turn rather than be refused.
+    async fn read_in_turn<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, ChatError> {
+        let _permit = (self.shared.searches.acquire().await)
+            .map_err(|_| ChatError::busy("the server is shutting down", 1))?;
+        self.run(query).await
+    }
+
+    /// Runs `query` unless [`MAX_CONCURRENT_SEARCHES`] run already (503).
     async fn read<T: Send + 'static>(
         &self,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -174,6 +217,14 @@ impl SearchIndex {
             .searches
             .try_acquire()
             .map_err(|_| ChatError::busy("too many searches at once, retry in a moment", 1))?;
+        self.run(query).await
+    }
+
+    /// Runs `query` on a blocking thread, once the index has everything queued before it.
+    async fn run<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, ChatError> {
         let connection = self.shared.connection.clone();
         let flushed = self.shared.indexer.as_ref().map(|indexer| {
             let (done, flushed) = mpsc::channel();

@@ -24,7 +24,10 @@ fn edit(message: &Message, text: &str) -> Arc<Change> {
         by: "ANN".into(),
         author: "ann".into(),
         timestamp: 2.0,
-        kind: ChangeKind::Edit { text: text.into() },
+        kind: ChangeKind::Edit {
+            text: text.into(),
+            mentions: Vec::new(),
+        },
     })
 }
 

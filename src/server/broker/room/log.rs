@@ -508,7 +508,9 @@ pub(super) fn json_len(entry: &Entry) -> usize {
         Entry::Message(message) => message_json_len(message),
         Entry::Change(change) => {
             let kind = match &change.kind {
-                ChangeKind::Edit { text } => json_str_len(text),
+                ChangeKind::Edit { text, mentions } => {
+                    json_str_len(text) + mentions.iter().map(|m| json_str_len(m) + 1).sum::<usize>()
+                }
                 ChangeKind::React { emoji } | ChangeKind::Unreact { emoji } => json_str_len(emoji),
                 ChangeKind::Delete => 0,
             };

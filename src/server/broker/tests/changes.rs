@@ -9,6 +9,7 @@ async fn changes_leave_history_showing_messages_as_they_are_now() {
     let gone = send_as(&broker, "now", "oops", "alice").await;
     let edit = ChangeKind::Edit {
         text: "typo".into(),
+        mentions: Vec::new(),
     };
     let edited = change(&broker, &typo, "alice", edit).await;
     assert_eq!(edited.text, "typo");
@@ -37,6 +38,7 @@ async fn changes_leave_history_showing_messages_as_they_are_now() {
     // Deletion is final: a later edit of the tombstone does nothing.
     let late = ChangeKind::Edit {
         text: "back".into(),
+        mentions: Vec::new(),
     };
     let tombstone = change(&broker, &gone, "alice", late).await;
     assert!(tombstone.deleted && tombstone.text.is_empty() && tombstone.reactions.is_empty());
@@ -101,6 +103,7 @@ async fn a_stream_resuming_from_any_position_gets_every_change_it_missed_in_orde
     let second = send_as(&broker, "gap", "secnod", "alice").await;
     let edit = ChangeKind::Edit {
         text: "second".into(),
+        mentions: Vec::new(),
     };
     change(&broker, &second, "alice", edit).await;
     change(&broker, &first, "bob", react("👀")).await;
@@ -120,7 +123,8 @@ async fn a_stream_resuming_from_any_position_gets_every_change_it_missed_in_orde
         kinds,
         [
             &ChangeKind::Edit {
-                text: "second".into()
+                text: "second".into(),
+                mentions: Vec::new()
             },
             &react("👀"),
             &ChangeKind::Delete

@@ -29,6 +29,7 @@ async fn send(broker: &Broker, room: &str, text: &str) -> SendReceipt {
         sender: SenderName::parse("alice").unwrap(),
         author: None,
         text: MessageText::parse(text).unwrap(),
+        mentions: Vec::new(),
     };
     broker.send(request).await.unwrap()
 }
@@ -155,6 +156,7 @@ async fn send_as(broker: &Broker, room: &str, text: &str, author: &str) -> Arc<M
         sender: SenderName::parse(author).unwrap(),
         author: Some(author.to_owned()),
         text: MessageText::parse(text).unwrap(),
+        mentions: Vec::new(),
     };
     let receipt = broker.send(request).await.unwrap();
     broker.message(receipt.message_id).unwrap()

@@ -345,6 +345,7 @@ async fn a_lower_text_limit_rejects_longer_texts_and_stores_nothing() {
         sender: SenderName::parse("a").unwrap(),
         author: None,
         text: MessageText::parse(text).unwrap(),
+        mentions: Vec::new(),
     };
     assert!(broker.send(request("ünï5c")).await.is_ok());
     assert_eq!(

@@ -74,7 +74,7 @@ impl Default for Limits {
         delivery::disconnect, health::health, health::ready, accounts::sign_up,
         accounts::sign_in, accounts::sign_out, accounts::me, rooms::rooms, rooms::create_room, rooms::direct_room,
         rooms::delete_room, rooms::members, rooms::add_member, rooms::remove_member,
-        reads::joined_rooms, reads::mark_read, reads::leave_room, messages::edit_message,
+        reads::joined_rooms, reads::mentions, reads::mark_read, reads::leave_room, messages::edit_message,
         messages::delete_message, messages::add_reaction, messages::remove_reaction,
         presence::online, presence::typing, search::search
     ),

@@ -1,6 +1,7 @@
 //! `/api/me/rooms`: the rooms a signed-in account has joined, how far it has read each (on
-//! any of its devices) and how many messages it has not read. The rules (accounts only, rooms
-//! the caller may see, positions only moving forward) are [`Chat`]'s.
+//! any of its devices) and how many messages (and mentions of it) it has not read; and
+//! `/api/me/mentions`. The rules (accounts only, rooms the caller may see, positions only
+//! moving forward) are [`Chat`]'s.
 
 use axum::{
     extract::State,
@@ -11,12 +12,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
-    extract::{ApiCaller, ApiJson, ApiPath, JsonObject},
+    extract::{ApiCaller, ApiJson, ApiPath, ApiQuery, JsonObject},
     ErrorBody,
 };
 use crate::{
     error::ChatError,
-    model::{JoinedRoom, JoinedRoomList, MarkReadBody, RoomName},
+    model::{JoinedRoom, JoinedRoomList, MarkReadBody, MentionList, MentionsQuery, RoomName},
     server::chat::Chat,
 };
 
@@ -24,7 +25,28 @@ use crate::{
 pub(super) fn routes() -> Router<Chat> {
     Router::new()
         .route("/api/me/rooms", get(joined_rooms))
+        .route("/api/me/mentions", get(mentions))
         .route("/api/me/rooms/{room}", put(mark_read).delete(leave_room))
+}
+
+/// The newest messages that mention the account, in rooms it may read now, newest first.
+#[utoipa::path(
+    get, path = "/api/me/mentions", tag = "reads", params(MentionsQuery),
+    responses(
+        (status = 200, description = "The messages", body = MentionList),
+        (status = 400, description = "`limit` is malformed or out of range", body = ErrorBody),
+        (status = 401, description = "Not signed in, or a bad token", body = ErrorBody),
+        (status = 403, description = "Another site's token: mentions are of accounts of this server", body = ErrorBody),
+        (status = 503, description = "The store cannot answer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn mentions(
+    State(chat): State<Chat>,
+    ApiCaller(caller): ApiCaller,
+    ApiQuery(query): ApiQuery<MentionsQuery>,
+) -> Result<Json<MentionList>, ChatError> {
+    Ok(Json(chat.my_mentions(&caller, &query.validate()?).await?))
 }
 
 /// The rooms the account has joined and may still see, by name, with their unread counts.

@@ -141,7 +141,7 @@ impl SqliteStore {
 }
 
 /// An entry as `messages` keeps it, from a row of `id, sender, text, timestamp, verified,
-/// author, change_json`.
+/// author, change_json, mentions`.
 fn stored_entry(row: &Row, room: &str) -> rusqlite::Result<Entry> {
     if let Some(json) = row.get::<_, Option<String>>(6)? {
         let change: Change = serde_json::from_str(&json).map_err(|error| {
@@ -163,7 +163,16 @@ fn stored_entry(row: &Row, room: &str) -> rusqlite::Result<Entry> {
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),
+        mentions: split_mentions(row.get::<_, Option<String>>(7)?),
     }))
+}
+
+/// Mentions as the `mentions` column keeps them: account keys, space-separated.
+fn split_mentions(kept: Option<String>) -> Vec<String> {
+    kept.unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Fills the search index from the messages kept before it existed: once, when the log keeps
@@ -182,12 +191,12 @@ fn index_kept(connection: &mut Connection) -> rusqlite::Result<()> {
     let mut indexed = 0_u64;
     {
         let mut rows = transaction.prepare(
-            "SELECT id, sender, text, timestamp, verified, author, change_json, room
+            "SELECT id, sender, text, timestamp, verified, author, change_json, mentions, room
              FROM messages ORDER BY room, seq",
         )?;
         let mut rows = rows.query([])?;
         while let Some(row) = rows.next()? {
-            let room: String = row.get(7)?;
+            let room: String = row.get(8)?;
             search::index_entry(&transaction, &stored_entry(row, &room)?)?;
             indexed += 1;
         }
@@ -302,8 +311,9 @@ impl Writer {
         {
             let mut insert = transaction.prepare_cached(
                 "INSERT INTO messages
-                     (room, seq, id, sender, text, timestamp, verified, author, change_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     (room, seq, id, sender, text, timestamp, verified, author, change_json,
+                      mentions)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for append in batch {
                 let room = append.entry.room();
@@ -321,6 +331,7 @@ impl Writer {
                         message.verified,
                         message.author,
                         None::<String>,
+                        (!message.mentions.is_empty()).then(|| message.mentions.join(" ")),
                     ])?,
                     Entry::Change(change) => insert.execute(params![
                         room,
@@ -334,6 +345,7 @@ impl Writer {
                         serde_json::to_string(change).map_err(|error| {
                             rusqlite::Error::ToSqlConversionFailure(error.into())
                         })?,
+                        None::<String>,
                     ])?,
                 };
                 search::index_entry(&transaction, &append.entry)?;
@@ -418,7 +430,8 @@ impl LogStore for SqliteStore {
             let mut rooms = Vec::new();
             // The last `per_room` messages and every change after the oldest of them.
             let mut recent = connection.prepare(
-                "SELECT id, sender, text, timestamp, verified, author, change_json FROM messages
+                "SELECT id, sender, text, timestamp, verified, author, change_json, mentions
+                 FROM messages
                  WHERE room = ?1 AND seq >= coalesce(
                      (SELECT seq FROM messages WHERE room = ?1 AND change_json IS NULL
                       ORDER BY seq DESC LIMIT 1 OFFSET ?2 - 1), 0)

@@ -11,7 +11,7 @@ use std::{path::Path, time::Duration};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::StoreError;
-use crate::server::search::SCHEMA as SEARCH_SCHEMA;
+use crate::server::search::{MENTIONS_SCHEMA as SEARCH_MENTIONS_SCHEMA, SCHEMA as SEARCH_SCHEMA};
 pub use identity::SqliteIdentityStore;
 pub use log::SqliteStore;
 
@@ -80,6 +80,9 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TRIGGER messages_gone AFTER DELETE ON messages WHEN old.change_json IS NULL BEGIN
          DELETE FROM search_messages WHERE id = old.id;
      END;",
+    // 8: whom a message mentions (account keys, space-separated), in the log and the index.
+    "ALTER TABLE messages ADD COLUMN mentions TEXT;",
+    SEARCH_MENTIONS_SCHEMA,
 ];
 
 /// Opens the database at `path` (creating it and its directory if needed) with every migration
