@@ -19,14 +19,19 @@ pub async fn joined_rooms() -> Result<Option<JoinedRoomList>, ChatError> {
 pub async fn mark_read(
     room: String,
     last_read_id: Option<String>,
+    #[server(default)] notify: Option<crate::model::NotifyLevel>,
 ) -> Result<JoinedRoom, ChatError> {
     use crate::model::{MarkReadBody, RoomName};
 
     respond(async move {
         let room = RoomName::parse(&room)?;
-        let last_read = MarkReadBody { last_read_id }.validate()?;
+        let mark = MarkReadBody {
+            last_read_id,
+            notify,
+        }
+        .validate()?;
         let (chat, caller) = chat_and_caller().await?;
-        chat.mark_read(&caller, &room, last_read).await
+        chat.mark_read(&caller, &room, mark).await
     })
     .await
 }

@@ -69,7 +69,7 @@ pub fn Conversation(
         if is_account {
             let room = room.clone();
             spawn_local(async move {
-                let _ = mark_read(room, Some(last.to_string())).await;
+                let _ = mark_read(room, Some(last.to_string()), None).await;
             });
         } else {
             keep_guest_read(&room, last);

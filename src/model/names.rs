@@ -331,7 +331,10 @@ mod tests {
         ] {
             assert!(parse_message_id(bad, "id").is_err(), "{bad:?} accepted");
         }
-        assert_eq!(MarkReadBody::default().validate().unwrap(), None);
+        assert_eq!(
+            MarkReadBody::default().validate().unwrap(),
+            crate::model::MarkRead::default()
+        );
     }
 
     #[test]

@@ -155,6 +155,10 @@ pub struct JoinedRoom {
     /// Unread messages that mention the account; in a direct room, every unread message.
     #[serde(default)]
     pub mentions: usize,
+    /// What the account hears of while away (Web Push): its choice, or the room's default
+    /// (`all` in a direct room, `mentions` elsewhere).
+    #[serde(default)]
+    pub notify: NotifyLevel,
     /// A direct room, with its `people` (account names, lowercase).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub direct: bool,
@@ -185,14 +189,27 @@ pub struct MarkReadBody {
         )
     )]
     pub last_read_id: Option<String>,
+    /// What to hear of in this room while away: `all`, `mentions` or `none`. Absent or
+    /// `null`: as it was (at first, the room's default).
+    #[serde(default)]
+    pub notify: Option<NotifyLevel>,
+}
+
+/// A validated `PUT /api/me/rooms/{room}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MarkRead {
+    pub last_read: Option<Uuid>,
+    pub notify: Option<NotifyLevel>,
 }
 
 impl MarkReadBody {
-    pub fn validate(&self) -> Result<Option<Uuid>, ChatError> {
-        self.last_read_id
-            .as_deref()
-            .map(|id| parse_message_id(id, "last_read_id"))
-            .transpose()
+    pub fn validate(&self) -> Result<MarkRead, ChatError> {
+        Ok(MarkRead {
+            last_read: (self.last_read_id.as_deref())
+                .map(|id| parse_message_id(id, "last_read_id"))
+                .transpose()?,
+            notify: self.notify,
+        })
     }
 }
 
@@ -232,4 +249,48 @@ impl MentionsQuery {
 pub struct MentionList {
     #[cfg_attr(feature = "ssr", schema(value_type = Vec<Message>))]
     pub messages: Vec<std::sync::Arc<Message>>,
+}
+
+/// What a person hears of in a room while they are not looking.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum NotifyLevel {
+    /// Every message.
+    All,
+    /// Messages that mention them (a direct room's are all for them).
+    #[default]
+    Mentions,
+    /// Nothing.
+    None,
+}
+
+impl NotifyLevel {
+    /// The level of a room whose person chose none: `all` in a direct room.
+    pub fn default_for(room: &str) -> Self {
+        if is_direct_room(room) {
+            Self::All
+        } else {
+            Self::Mentions
+        }
+    }
+
+    /// As the stores keep it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Mentions => "mentions",
+            Self::None => "none",
+        }
+    }
+
+    /// From what a store kept; `None` for anything else.
+    pub fn from_kept(kept: &str) -> Option<Self> {
+        match kept {
+            "all" => Some(Self::All),
+            "mentions" => Some(Self::Mentions),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
 }

@@ -180,3 +180,45 @@ async fn joined_rooms_count_unread_mentions_and_a_direct_rooms_every_unread_mess
     assert_eq!(mentions("u-room"), 1);
     assert_eq!(mentions(&room), 2);
 }
+
+#[tokio::test]
+async fn each_joined_room_has_a_level_kept_per_account_direct_rooms_all_by_default() {
+    let app = TestApp::new().await;
+    let ann = signed_in(&app, "nann").await;
+    let phone = crate::common::accounts::new_session(&app, "nann").await;
+    signed_in(&app, "nbob").await;
+    let put = |body: Value| json_request(Method::PUT, "/api/me/rooms/n-room", body);
+
+    let joined = app.call(bearer(put(json!({})), &ann)).await;
+    assert_eq!(joined.json["notify"], "mentions");
+    let set = app.call(bearer(put(json!({"notify": "all"})), &ann)).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.json);
+    assert_eq!(set.json["notify"], "all");
+    let refused = app.call(bearer(put(json!({"notify": "loud"})), &ann)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.json);
+    // Kept per account: the other session sees it, and a read position leaves it as it is.
+    let read = app.call(bearer(put(json!({"notify": null})), &phone)).await;
+    assert_eq!(read.json["notify"], "all");
+
+    let dm = json_request(Method::POST, "/api/dms", json!({"with": ["nbob"]}));
+    let room = app.call(bearer(dm, &ann)).await.json["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let join = json_request(Method::PUT, &format!("/api/me/rooms/{room}"), json!({}));
+    assert_eq!(app.call(bearer(join, &ann)).await.json["notify"], "all");
+    let quiet = json_request(
+        Method::PUT,
+        &format!("/api/me/rooms/{room}"),
+        json!({"notify": "none"}),
+    );
+    assert_eq!(app.call(bearer(quiet, &ann)).await.json["notify"], "none");
+    let listed = app.call(bearer(get("/api/me/rooms"), &phone)).await;
+    let levels: Vec<(&str, &str)> = listed.json["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["room"].as_str().unwrap(), r["notify"].as_str().unwrap()))
+        .collect();
+    assert_eq!(levels, [(room.as_str(), "none"), ("n-room", "all")]);
+}

@@ -52,6 +52,7 @@ fn entry(room: &str, last_read: Option<&str>, unread: usize, private: bool) -> V
         "unread_at_least": false,
         "private": private,
         "mentions": 0,
+        "notify": "mentions",
     })
 }
 

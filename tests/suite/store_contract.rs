@@ -12,7 +12,7 @@ use std::{
 };
 
 use longpoll_chat::{
-    model::{Change, ChangeKind, Entry, Message},
+    model::{Change, ChangeKind, Entry, Message, NotifyLevel},
     server::{
         clock::unix_seconds,
         store::{
@@ -544,7 +544,7 @@ async fn migrations_are_versioned_and_run_once() {
     let version: i64 = connection
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
     let tables: i64 = connection
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
@@ -1276,7 +1276,57 @@ fn joined(room: &str, last_read: Option<Uuid>) -> JoinedRoomRecord {
     JoinedRoomRecord {
         room: room.into(),
         last_read,
+        notify: None,
     }
+}
+
+each_store!(
+    #[tokio::test]
+    a_rooms_level_is_kept_beside_its_read_position_until_it_is_left
+);
+async fn a_rooms_level_is_kept_beside_its_read_position_until_it_is_left(kind: &'static str) {
+    let fixture = IdentityFixture::open(kind).await;
+    let store = &fixture.store;
+    let [a, b] = ordered_ids(2).try_into().unwrap();
+    let with = |last_read, notify| JoinedRoomRecord {
+        room: "hall".into(),
+        last_read,
+        notify,
+    };
+    let set = |last_read, notify| store.set_read("ivy", "hall", last_read, notify);
+    assert_eq!(
+        set(Some(a), None).await.unwrap(),
+        Some(with(Some(a), None)),
+        "{kind}"
+    );
+    let all = Some(NotifyLevel::All);
+    assert_eq!(
+        set(None, all).await.unwrap(),
+        Some(with(Some(a), all)),
+        "{kind}"
+    );
+    assert_eq!(
+        set(Some(b), None).await.unwrap(),
+        Some(with(Some(b), all)),
+        "{kind}"
+    );
+    let none = Some(NotifyLevel::None);
+    assert_eq!(
+        set(None, none).await.unwrap(),
+        Some(with(Some(b), none)),
+        "{kind}"
+    );
+    assert_eq!(
+        store.joined_rooms("ivy").await.unwrap(),
+        [with(Some(b), none)],
+        "{kind}"
+    );
+    assert!(store.leave_room("ivy", "hall").await.unwrap(), "{kind}");
+    assert_eq!(
+        set(None, None).await.unwrap(),
+        Some(with(None, None)),
+        "{kind}: left, forgotten"
+    );
 }
 
 each_store!(
@@ -1289,32 +1339,32 @@ async fn read_positions_only_move_forward_per_account_and_room(kind: &'static st
     let [a, b, c] = ordered_ids(3).try_into().unwrap();
     assert_eq!(store.joined_rooms("ann").await.unwrap(), [], "{kind}");
     assert_eq!(
-        store.set_read("ann", "lobby", None).await.unwrap(),
+        store.set_read("ann", "lobby", None, None).await.unwrap(),
         Some(joined("lobby", None)),
         "{kind}: joined, nothing read yet"
     );
     assert_eq!(
-        store.set_read("ann", "lobby", Some(b)).await.unwrap(),
+        store.set_read("ann", "lobby", Some(b), None).await.unwrap(),
         Some(joined("lobby", Some(b))),
         "{kind}"
     );
     assert_eq!(
-        store.set_read("ann", "lobby", Some(a)).await.unwrap(),
+        store.set_read("ann", "lobby", Some(a), None).await.unwrap(),
         Some(joined("lobby", Some(b))),
         "{kind}: an older id keeps the newer"
     );
     assert_eq!(
-        store.set_read("ann", "lobby", None).await.unwrap(),
+        store.set_read("ann", "lobby", None, None).await.unwrap(),
         Some(joined("lobby", Some(b))),
         "{kind}: joining again keeps the position"
     );
     assert_eq!(
-        store.set_read("ann", "lobby", Some(c)).await.unwrap(),
+        store.set_read("ann", "lobby", Some(c), None).await.unwrap(),
         Some(joined("lobby", Some(c))),
         "{kind}"
     );
-    store.set_read("ann", "attic", Some(a)).await.unwrap();
-    store.set_read("bo", "lobby", Some(a)).await.unwrap();
+    store.set_read("ann", "attic", Some(a), None).await.unwrap();
+    store.set_read("bo", "lobby", Some(a), None).await.unwrap();
     assert_eq!(
         store.joined_rooms("ann").await.unwrap(),
         [joined("attic", Some(a)), joined("lobby", Some(c))],
@@ -1335,7 +1385,7 @@ async fn read_positions_only_move_forward_per_account_and_room(kind: &'static st
         "{kind}"
     );
     assert_eq!(
-        store.set_read("ann", "lobby", None).await.unwrap(),
+        store.set_read("ann", "lobby", None, None).await.unwrap(),
         Some(joined("lobby", None)),
         "{kind}: leaving forgot the position"
     );
@@ -1362,19 +1412,25 @@ async fn only_a_private_rooms_people_join_it_and_they_leave_it_when_they_lose_it
         .await
         .unwrap();
     assert_eq!(
-        store.set_read("dee", "den", Some(read)).await.unwrap(),
+        store
+            .set_read("dee", "den", Some(read), None)
+            .await
+            .unwrap(),
         None,
         "{kind}: not one of its people"
     );
     assert_eq!(store.joined_rooms("dee").await.unwrap(), [], "{kind}");
     for person in ["ann", "bo", "cy"] {
         assert_eq!(
-            store.set_read(person, "den", Some(read)).await.unwrap(),
+            store
+                .set_read(person, "den", Some(read), None)
+                .await
+                .unwrap(),
             Some(joined("den", Some(read))),
             "{kind}: {person}"
         );
     }
-    store.set_read("bo", "lobby", None).await.unwrap();
+    store.set_read("bo", "lobby", None, None).await.unwrap();
 
     assert!(store.remove_member("den", "bo").await.unwrap(), "{kind}");
     assert_eq!(
@@ -1383,7 +1439,7 @@ async fn only_a_private_rooms_people_join_it_and_they_leave_it_when_they_lose_it
         "{kind}: the removed member left it"
     );
     assert_eq!(
-        store.set_read("bo", "den", None).await.unwrap(),
+        store.set_read("bo", "den", None, None).await.unwrap(),
         None,
         "{kind}: and cannot join it again"
     );
@@ -1410,7 +1466,7 @@ async fn only_a_private_rooms_people_join_it_and_they_leave_it_when_they_lose_it
         "{kind}"
     );
     assert_eq!(
-        store.set_read("dee", "den", None).await.unwrap(),
+        store.set_read("dee", "den", None, None).await.unwrap(),
         Some(joined("den", None)),
         "{kind}: the name is a public room's now"
     );
@@ -1428,7 +1484,10 @@ async fn a_persistent_identity_store_keeps_everything_across_a_reopen(kind: &'st
         store.create_account(&account("Tess")).await.unwrap();
         store.create_session(&kept).await.unwrap();
         store.create_private_room(&room).await.unwrap();
-        store.set_read("uma", "nook", Some(read)).await.unwrap();
+        store
+            .set_read("uma", "nook", Some(read), None)
+            .await
+            .unwrap();
     }
     let store = backing.open_identity(Arc::default()).await;
     assert_eq!(
@@ -1502,11 +1561,11 @@ async fn redis_identity_changes_reach_every_other_instance_and_not_their_own() {
         .unwrap();
     a.add_member("hut", "xia").await.unwrap();
     // Read positions are cached nowhere: changing them tells nobody.
-    a.set_read("xia", "hut", Some(Uuid::now_v7()))
+    a.set_read("xia", "hut", Some(Uuid::now_v7()), None)
         .await
         .unwrap();
     a.leave_room("xia", "hut").await.unwrap();
-    a.set_read("xia", "hut", None).await.unwrap();
+    a.set_read("xia", "hut", None, None).await.unwrap();
     a.remove_member("hut", "xia").await.unwrap();
     a.delete_private_room("hut").await.unwrap();
     // What changed nothing tells nobody.

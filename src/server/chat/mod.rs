@@ -56,10 +56,11 @@ use crate::{
     error::ChatError,
     model::{
         is_direct_room, mentioned_names, Account, AccountName, ChangeKind, ClientId, ClientOwner,
-        Emoji, History, HistoryRequest, JoinedRoom, JoinedRoomList, LiveState, Me, MentionList,
-        MentionsRequest, Message, MessageText, Person, PollRequest, PollStatus, RoomInfo, RoomList,
-        RoomMembers, RoomName, SendDraft, SendReceipt, SenderName, SessionCreated, Stats,
-        StreamRequest, DEFAULT_MAX_REACTIONS_PER_MESSAGE, DEFAULT_ROOM, DIRECT_ROOM_PREFIX,
+        Emoji, History, HistoryRequest, JoinedRoom, JoinedRoomList, LiveState, MarkRead, Me,
+        MentionList, MentionsRequest, Message, MessageText, NotifyLevel, Person, PollRequest,
+        PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, SendDraft, SendReceipt, SenderName,
+        SessionCreated, Stats, StreamRequest, DEFAULT_MAX_REACTIONS_PER_MESSAGE, DEFAULT_ROOM,
+        DIRECT_ROOM_PREFIX,
     },
     server::identity::Via,
 };

@@ -60,18 +60,19 @@ impl Chat {
         self.joined_rooms(caller).await.map(Some)
     }
 
-    /// Joins the room (if the account has not) and moves its read position forward to
-    /// `last_read` (if newer than the kept one); answers the room as kept now.
+    /// Joins the room (if the account has not), moves its read position forward to
+    /// `last_read` (if newer than the kept one) and sets its level (if given); answers the room
+    /// as kept now.
     pub async fn mark_read(
         &self,
         caller: &Caller,
         room: &RoomName,
-        last_read: Option<Uuid>,
+        mark: MarkRead,
     ) -> Result<JoinedRoom, ChatError> {
         let user = self.account(caller)?;
         self.visible(Some(user), room.as_str())?;
         let kept = (self.shared.identity)
-            .set_read(&user.key, room.as_str(), last_read)
+            .set_read(&user.key, room.as_str(), mark.last_read, mark.notify)
             .await?
             // The store checks membership too: the member was removed in between.
             .ok_or(ChatError::NoSuchRoom)?;
@@ -114,6 +115,7 @@ impl Chat {
             } else {
                 mentions
             },
+            notify: (joined.notify).unwrap_or_else(|| NotifyLevel::default_for(&joined.room)),
             direct: direct.is_some(),
             people: direct.unwrap_or_default(),
             unread: unread.count,

@@ -206,7 +206,9 @@ async fn a_room_in_use_stays_public() {
         409
     );
     let bob = person(&chat, "bob").await;
-    chat.mark_read(&bob, &room("joined"), None).await.unwrap();
+    chat.mark_read(&bob, &room("joined"), MarkRead::default())
+        .await
+        .unwrap();
     assert_eq!(
         status(chat.create_room(&alice, room("joined"), true).await),
         409
@@ -297,9 +299,16 @@ async fn joined_rooms_are_an_accounts_own() {
     assert_eq!(status(chat.joined_rooms(&guest()).await), 401);
     let alice = person(&chat, "alice").await;
     let sent = chat.send(&alice, draft("lobby", None, "hi")).await.unwrap();
-    chat.mark_read(&alice, &room("lobby"), Some(sent.message_id))
-        .await
-        .unwrap();
+    chat.mark_read(
+        &alice,
+        &room("lobby"),
+        MarkRead {
+            last_read: Some(sent.message_id),
+            notify: None,
+        },
+    )
+    .await
+    .unwrap();
     let joined = chat.joined_rooms(&alice).await.unwrap();
     assert_eq!(joined.rooms.len(), 1);
     assert_eq!(joined.rooms[0].last_read_id, Some(sent.message_id));

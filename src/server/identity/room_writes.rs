@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{store_failed, Identity};
 use crate::{
     error::ChatError,
+    model::NotifyLevel,
     server::store::identity::{JoinedRoomRecord, PrivateRoomRecord},
 };
 
@@ -109,16 +110,18 @@ impl Identity {
         self.store().joined_rooms(key).await.map_err(store_failed)
     }
 
-    /// Joins the room and moves the read position forward to `last_read` (the store keeps the
-    /// newer); `None` if the account may no longer keep it (removed in between).
+    /// Joins the room, moves the read position forward to `last_read` (the store keeps the
+    /// newer) and sets the level if given; `None` if the account may no longer keep it
+    /// (removed in between).
     pub async fn set_read(
         &self,
         key: &str,
         room: &str,
         last_read: Option<Uuid>,
+        notify: Option<NotifyLevel>,
     ) -> Result<Option<JoinedRoomRecord>, ChatError> {
         (self.store())
-            .set_read(key, room, last_read)
+            .set_read(key, room, last_read, notify)
             .await
             .map_err(store_failed)
     }

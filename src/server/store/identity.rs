@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::StoreError;
+use crate::model::NotifyLevel;
 
 /// An account as kept.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +77,8 @@ pub struct JoinedRoomRecord {
     pub room: String,
     /// The newest message the account has read there; `None` until it reads one.
     pub last_read: Option<Uuid>,
+    /// What the account chose to hear of there; `None` until it chooses.
+    pub notify: Option<NotifyLevel>,
 }
 
 /// What a shared store tells each instance of changes made on another one.
@@ -149,15 +152,16 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// Whether any account has joined the room.
     async fn room_joined(&self, room: &str) -> Result<bool, StoreError>;
 
-    /// Joins the room if the account has not, and moves its read position to `last_read` if
-    /// that is newer than the kept one (`None` keeps it). Answers the room as kept now, or
-    /// `None` (and nothing changed) for a private room the account is neither owner nor
-    /// member of.
+    /// Joins the room if the account has not, moves its read position to `last_read` if
+    /// that is newer than the kept one (`None` keeps it), and keeps `notify` if given (`None`
+    /// keeps the kept one). Answers the room as kept now, or `None` (and nothing changed) for
+    /// a private room the account is neither owner nor member of.
     async fn set_read(
         &self,
         account: &str,
         room: &str,
         last_read: Option<Uuid>,
+        notify: Option<NotifyLevel>,
     ) -> Result<Option<JoinedRoomRecord>, StoreError>;
 
     /// Leaves the room; `false` if the account had not joined it.

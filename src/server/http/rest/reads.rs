@@ -90,8 +90,8 @@ pub(super) async fn mark_read(
     ApiJson(body): ApiJson<JsonObject>,
 ) -> Result<Json<JoinedRoom>, ChatError> {
     let room = RoomName::parse(&room)?;
-    let last_read = body.into_typed::<MarkReadBody>()?.validate()?;
-    Ok(Json(chat.mark_read(&caller, &room, last_read).await?))
+    let mark = body.into_typed::<MarkReadBody>()?.validate()?;
+    Ok(Json(chat.mark_read(&caller, &room, mark).await?))
 }
 
 #[derive(Serialize, ToSchema)]

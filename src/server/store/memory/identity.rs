@@ -9,6 +9,7 @@ use std::{
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::model::NotifyLevel;
 use crate::server::{
     clock::unix_seconds,
     store::{
@@ -30,8 +31,8 @@ struct Kept {
     accounts: BTreeMap<String, AccountRecord>,
     sessions: HashMap<TokenHash, SessionRecord>,
     rooms: HashMap<String, PrivateRoomRecord>,
-    /// Per account key: each joined room and its read position.
-    joined: HashMap<String, BTreeMap<String, Option<Uuid>>>,
+    /// Per account key: each joined room, its read position and level.
+    joined: HashMap<String, BTreeMap<String, (Option<Uuid>, Option<NotifyLevel>)>>,
 }
 
 impl Kept {
@@ -182,9 +183,10 @@ impl IdentityStore for MemoryIdentityStore {
             .get(account)
             .into_iter()
             .flatten()
-            .map(|(room, last_read)| JoinedRoomRecord {
+            .map(|(room, (last_read, notify))| JoinedRoomRecord {
                 room: room.clone(),
                 last_read: *last_read,
+                notify: *notify,
             })
             .collect())
     }
@@ -202,6 +204,7 @@ impl IdentityStore for MemoryIdentityStore {
         account: &str,
         room: &str,
         last_read: Option<Uuid>,
+        notify: Option<NotifyLevel>,
     ) -> Result<Option<JoinedRoomRecord>, StoreError> {
         let mut kept = self.kept();
         if let Some(private) = kept.rooms.get(room) {
@@ -209,7 +212,7 @@ impl IdentityStore for MemoryIdentityStore {
                 return Ok(None);
             }
         }
-        let kept_read = kept
+        let (kept_read, kept_notify) = kept
             .joined
             .entry(account.to_owned())
             .or_default()
@@ -217,9 +220,11 @@ impl IdentityStore for MemoryIdentityStore {
             .or_default();
         // `None` orders before every id: a position only moves forward.
         *kept_read = (*kept_read).max(last_read);
+        *kept_notify = notify.or(*kept_notify);
         Ok(Some(JoinedRoomRecord {
             room: room.to_owned(),
             last_read: *kept_read,
+            notify: *kept_notify,
         }))
     }
 

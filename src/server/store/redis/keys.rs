@@ -220,6 +220,11 @@ impl RedisKeys {
         format!("{}{account}", self.joined_prefix)
     }
 
+    /// `PREFIX notify:KEY`: the account's level per joined room that it chose one for.
+    pub fn notify(&self, account: &str) -> String {
+        self.named(&format!("notify:{account}"))
+    }
+
     /// `PREFIX joined-by:NAME`.
     pub fn joined_by(&self, room: &str) -> String {
         self.named(&format!("joined-by:{room}"))
@@ -274,6 +279,7 @@ mod tests {
         );
         assert_eq!(keys.joined("wes"), "chat:joined:wes");
         assert_eq!(keys.joined_by("hut"), "chat:joined-by:hut");
+        assert_eq!(keys.notify("wes"), "chat:notify:wes");
         assert_eq!(keys.identity_channel(), "chat:identity");
     }
 

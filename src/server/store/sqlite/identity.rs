@@ -27,6 +27,7 @@ use rusqlite::{
 use uuid::Uuid;
 
 use super::open_migrated;
+use crate::model::NotifyLevel;
 use crate::server::{
     clock::unix_seconds,
     store::{
@@ -140,6 +141,9 @@ fn joined_from(row: &Row<'_>) -> rusqlite::Result<JoinedRoomRecord> {
     Ok(JoinedRoomRecord {
         room: row.get(0)?,
         last_read,
+        notify: (row.get::<_, Option<String>>(2)?)
+            .as_deref()
+            .and_then(NotifyLevel::from_kept),
     })
 }
 
@@ -395,7 +399,7 @@ impl IdentityStore for SqliteIdentityStore {
         let account = account.to_owned();
         self.read(move |connection| {
             let mut joined = connection.prepare_cached(
-                "SELECT room, last_read FROM joined_rooms WHERE account = ?1 ORDER BY room",
+                "SELECT room, last_read, notify FROM joined_rooms WHERE account = ?1 ORDER BY room",
             )?;
             let rooms = joined.query_map(params![account], joined_from)?.collect();
             rooms
@@ -418,9 +422,11 @@ impl IdentityStore for SqliteIdentityStore {
         account: &str,
         room: &str,
         last_read: Option<Uuid>,
+        notify: Option<NotifyLevel>,
     ) -> Result<Option<JoinedRoomRecord>, StoreError> {
         let (account, room) = (account.to_owned(), room.to_owned());
         let last_read = last_read.map(|id| id.to_string());
+        let notify = notify.map(NotifyLevel::as_str);
         self.write(move |connection| {
             if !may_join(connection, &account, &room)? {
                 return Ok(None);
@@ -428,15 +434,20 @@ impl IdentityStore for SqliteIdentityStore {
             // Text comparison is id comparison (canonical form); NULL (nothing read) loses to
             // any id and never replaces one.
             connection.execute(
-                "INSERT INTO joined_rooms (account, room, last_read) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (account, room) DO UPDATE SET last_read = excluded.last_read
-                 WHERE excluded.last_read IS NOT NULL
-                   AND (last_read IS NULL OR excluded.last_read > last_read)",
-                params![account, room, last_read],
+                "INSERT INTO joined_rooms (account, room, last_read, notify)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (account, room) DO UPDATE SET
+                     last_read = CASE
+                         WHEN excluded.last_read IS NOT NULL
+                              AND (last_read IS NULL OR excluded.last_read > last_read)
+                         THEN excluded.last_read ELSE last_read END,
+                     notify = coalesce(excluded.notify, notify)",
+                params![account, room, last_read, notify],
             )?;
             connection
                 .query_row(
-                    "SELECT room, last_read FROM joined_rooms WHERE account = ?1 AND room = ?2",
+                    "SELECT room, last_read, notify FROM joined_rooms
+                     WHERE account = ?1 AND room = ?2",
                     params![account, room],
                     joined_from,
                 )

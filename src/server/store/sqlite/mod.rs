@@ -83,6 +83,9 @@ const MIGRATIONS: &[&str] = &[
     // 8: whom a message mentions (account keys, space-separated), in the log and the index.
     "ALTER TABLE messages ADD COLUMN mentions TEXT;",
     SEARCH_MENTIONS_SCHEMA,
+    // 10: what an account hears of in a room it joined (`all`, `mentions`, `none`; NULL: the
+    // room's default).
+    "ALTER TABLE joined_rooms ADD COLUMN notify TEXT;",
 ];
 
 /// Opens the database at `path` (creating it and its directory if needed) with every migration

@@ -47,6 +47,7 @@ use super::{
     connect, corrupt, keys::RedisKeys, open_error, subscription::Subscription, unavailable,
     RedisPrefix, PING_EVERY,
 };
+use crate::model::NotifyLevel;
 use crate::server::{
     clock::unix_seconds,
     store::{
@@ -467,19 +468,20 @@ impl IdentityStore for RedisIdentityStore {
 
     async fn joined_rooms(&self, account: &str) -> Result<Vec<JoinedRoomRecord>, StoreError> {
         let keys = &self.inner.keys;
-        let kept: HashMap<String, String> = self
-            .inner
-            .commands
-            .clone()
+        let (kept, mut levels): (HashMap<String, String>, HashMap<String, String>) = redis::pipe()
             .hgetall(keys.joined(account))
+            .hgetall(keys.notify(account))
+            .query_async(&mut self.inner.commands.clone())
             .await
             .map_err(unavailable)?;
         let mut rooms = kept
             .into_iter()
             .map(|(room, last_read)| {
+                let notify = levels.remove(&room);
                 Ok(JoinedRoomRecord {
-                    room,
                     last_read: parse_last_read(&last_read)?,
+                    notify: notify.as_deref().and_then(NotifyLevel::from_kept),
+                    room,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -492,26 +494,30 @@ impl IdentityStore for RedisIdentityStore {
         account: &str,
         room: &str,
         last_read: Option<Uuid>,
+        notify: Option<NotifyLevel>,
     ) -> Result<Option<JoinedRoomRecord>, StoreError> {
         let keys = &self.inner.keys;
         let inner = &*self.inner;
-        let kept: Option<String> = inner
+        let kept: Option<(String, String)> = inner
             .scripts
             .set_read
             .key(keys.joined(account))
             .key(keys.joined_by(room))
             .key(keys.private_room(room))
             .key(keys.private_room_members(room))
+            .key(keys.notify(account))
             .arg(account)
             .arg(room)
             .arg(last_read.map(|id| id.to_string()).unwrap_or_default())
+            .arg(notify.map_or("", NotifyLevel::as_str))
             .invoke_async(&mut inner.commands.clone())
             .await
             .map_err(unavailable)?;
-        kept.map(|kept| {
+        kept.map(|(last_read, notify)| {
             Ok(JoinedRoomRecord {
                 room: room.to_owned(),
-                last_read: parse_last_read(&kept)?,
+                last_read: parse_last_read(&last_read)?,
+                notify: NotifyLevel::from_kept(&notify),
             })
         })
         .transpose()
@@ -525,6 +531,7 @@ impl IdentityStore for RedisIdentityStore {
             .leave_room
             .key(keys.joined(account))
             .key(keys.joined_by(room))
+            .key(keys.notify(account))
             .arg(account)
             .arg(room)
             .invoke_async(&mut inner.commands.clone())

@@ -124,9 +124,10 @@ redis.call('PUBLISH', KEYS[2], ARGV[2])
 return 1
 ";
 
-/// KEYS: the account's joined rooms, the room's joiners, room, members. ARGV: account, room,
-/// last read id (empty: none). Answers the kept id (empty: none), or nil for a private room
-/// the account is not in. Canonical ids compare as strings, and the empty string before all.
+/// KEYS: the account's joined rooms, the room's joiners, room, members, the account's levels.
+/// ARGV: account, room, last read id (empty: none), level (empty: as kept). Answers the kept
+/// id (empty: none) and level (empty: none chosen), or nil for a private room the account is
+/// not in. Canonical ids compare as strings, and the empty string before all.
 const SET_READ: &str = r"
 local owner = redis.call('HGET', KEYS[3], 'owner')
 if owner and owner ~= ARGV[1] and redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 0 then
@@ -137,13 +138,18 @@ if not kept or ARGV[3] > kept then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
   kept = ARGV[3]
 end
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[5], ARGV[2], ARGV[4])
+end
 redis.call('SADD', KEYS[2], ARGV[1])
-return kept
+return {kept, redis.call('HGET', KEYS[5], ARGV[2]) or ''}
 ";
 
-/// KEYS: the account's joined rooms, the room's joiners. ARGV: account, room.
+/// KEYS: the account's joined rooms, the room's joiners, the account's levels. ARGV: account,
+/// room.
 const LEAVE_ROOM: &str = r"
 if redis.call('HDEL', KEYS[1], ARGV[2]) == 0 then return 0 end
+redis.call('HDEL', KEYS[3], ARGV[2])
 redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 ";
