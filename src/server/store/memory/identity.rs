@@ -32,8 +32,11 @@ struct Kept {
     sessions: HashMap<TokenHash, SessionRecord>,
     rooms: HashMap<String, PrivateRoomRecord>,
     /// Per account key: each joined room, its read position and level.
-    joined: HashMap<String, BTreeMap<String, (Option<Uuid>, Option<NotifyLevel>)>>,
+    joined: HashMap<String, BTreeMap<String, Joined>>,
 }
+
+/// A joined room's read position and level.
+type Joined = (Option<Uuid>, Option<NotifyLevel>);
 
 impl Kept {
     fn leave(&mut self, account: &str, room: &str) -> bool {
