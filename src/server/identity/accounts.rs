@@ -185,25 +185,23 @@ impl Identity {
         self.shared.store.accounts().await.map_err(store_failed)
     }
 
-    /// Whether an account has this name, in any letter case.
-    /// Whether an account of that name exists and is not disabled.
+    /// Whether an account of that name (in any letter case) exists and is not disabled.
     pub async fn account_active(&self, name: &AccountName) -> Result<bool, ChatError> {
         Ok(self
-            .shared
-            .store
-            .account(&name.key())
-            .await
-            .map_err(store_failed)?
+            .account(name)
+            .await?
             .is_some_and(|account| !account.disabled))
     }
 
+    /// Whether an account has this name, in any letter case.
     pub async fn account_exists(&self, name: &AccountName) -> Result<bool, ChatError> {
-        Ok(self
-            .shared
-            .store
+        Ok(self.account(name).await?.is_some())
+    }
+
+    async fn account(&self, name: &AccountName) -> Result<Option<AccountRecord>, ChatError> {
+        (self.shared.store)
             .account(&name.key())
             .await
-            .map_err(store_failed)?
-            .is_some())
+            .map_err(store_failed)
     }
 }
