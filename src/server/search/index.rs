@@ -170,15 +170,20 @@ pub struct Found {
     pub more: bool,
 }
 
+/// How many of a query's newest matches are ranked (and paged through).
+pub const RANKED_MATCHES: usize = 5_000;
+
 /// The messages matching `query` within `scope`, best matches first (BM25, as FTS5 ranks
-/// them), the newest first among equals; after `before`, a result of an earlier page. `None`
-/// when `before` is not a result of this query (any more).
+/// them) among the newest `ranked` ([`RANKED_MATCHES`]), the newest first among equals; after
+/// `before`, a result of an earlier page. `None` when `before` is not a result of this query
+/// (any more).
 pub fn find(
     connection: &Connection,
     query: &Query,
     scope: &Scope,
     before: Option<Uuid>,
     limit: usize,
+    ranked: usize,
 ) -> rusqlite::Result<Option<Found>> {
     let expression = query.fts_expression();
     // Where the previous page ended, in this query's order.
@@ -202,16 +207,24 @@ pub fn find(
         }
     };
     let hidden = serde_json::to_string(&scope.hidden).expect("names serialize");
+    // Ranked are the newest matches only: ranking every match of a word in every tenth
+    // message costs a whole scan of them per page; reading the newest ones stops early.
     let mut statement = connection.prepare_cached(
-        "SELECT m.id, m.room, m.sender, m.author, m.verified, m.text, m.timestamp, m.edited_at,
+        "WITH newest AS (
+             SELECT search.rowid AS seq, bm25(search) AS score
+             FROM search JOIN search_messages m ON m.seq = search.rowid
+             WHERE search MATCH ?1
+               AND (?2 IS NULL OR m.room = ?2)
+               AND (?3 IS NULL OR m.author = ?3)
+               AND m.room NOT IN (SELECT value FROM json_each(?4))
+             ORDER BY search.rowid DESC
+             LIMIT ?8
+         )
+         SELECT m.id, m.room, m.sender, m.author, m.verified, m.text, m.timestamp, m.edited_at,
                 m.deleted, m.mentions
-         FROM search JOIN search_messages m ON m.seq = search.rowid
-         WHERE search MATCH ?1
-           AND (?2 IS NULL OR m.room = ?2)
-           AND (?3 IS NULL OR m.author = ?3)
-           AND m.room NOT IN (SELECT value FROM json_each(?4))
-           AND (?5 IS NULL OR bm25(search) > ?5 OR (bm25(search) = ?5 AND m.seq < ?6))
-         ORDER BY bm25(search), m.seq DESC
+         FROM newest JOIN search_messages m ON m.seq = newest.seq
+         WHERE ?5 IS NULL OR newest.score > ?5 OR (newest.score = ?5 AND newest.seq < ?6)
+         ORDER BY newest.score, newest.seq DESC
          LIMIT ?7",
     )?;
     let mut messages = statement
@@ -224,6 +237,7 @@ pub fn find(
                 cursor.map(|(score, _)| score),
                 cursor.map(|(_, seq)| seq),
                 (limit + 1) as i64,
+                ranked as i64,
             ],
             message,
         )?
@@ -332,4 +346,65 @@ fn message(row: &Row) -> rusqlite::Result<Message> {
             .map(str::to_owned)
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> Connection {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(SCHEMA).unwrap();
+        connection.execute_batch(MENTIONS_SCHEMA).unwrap();
+        connection
+    }
+
+    fn add(connection: &Connection, text: &str) {
+        let message = Message {
+            id: Uuid::now_v7(),
+            text: text.into(),
+            room: "r".into(),
+            ..Message::default()
+        };
+        apply(connection, &Entry::from(message)).unwrap();
+    }
+
+    #[test]
+    fn only_the_newest_matches_are_ranked_and_the_best_of_them_come_first() {
+        let connection = index();
+        add(&connection, "word word word");
+        for i in 0..5 {
+            add(
+                &connection,
+                &format!("word in a longer message number {i} of five"),
+            );
+        }
+        add(&connection, "word word");
+        let query = Query::parse("word").unwrap();
+        let texts = |ranked| -> Vec<String> {
+            let found = find(&connection, &query, &Scope::default(), None, 10, ranked);
+            found
+                .unwrap()
+                .unwrap()
+                .messages
+                .into_iter()
+                .map(|m| m.text)
+                .collect()
+        };
+        let all = texts(RANKED_MATCHES);
+        assert_eq!(all.len(), 7);
+        assert_eq!(
+            all[0], "word word word",
+            "the best match, though the oldest"
+        );
+        let newest = texts(3);
+        assert_eq!(
+            newest,
+            [
+                "word word",
+                "word in a longer message number 4 of five",
+                "word in a longer message number 3 of five",
+            ]
+        );
+    }
 }

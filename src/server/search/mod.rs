@@ -26,7 +26,7 @@ use rusqlite::Connection;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
-pub use index::{Found, Scope, MENTIONS_SCHEMA, SCHEMA};
+pub use index::{Found, Scope, MENTIONS_SCHEMA, RANKED_MATCHES, SCHEMA};
 pub use query::Query;
 pub use snippet::snippet;
 
@@ -50,10 +50,10 @@ pub struct SearchIndex {
 }
 
 struct Shared {
-    /// Where searches read. For the SQLite store, a connection of its own to the store's file
-    /// (WAL lets it read while the store's writer indexes); otherwise the in-memory database,
-    /// shared with the indexer.
-    connection: Arc<Mutex<Connection>>,
+    /// Where searches read. For the SQLite store, connections of their own to the store's file,
+    /// one per search that may run at once (WAL lets them read while the store's writer
+    /// indexes); otherwise the in-memory database, shared with the indexer.
+    connections: Vec<Arc<Mutex<Connection>>>,
     /// The indexer's queue, for an index this instance fills itself.
     indexer: Option<mpsc::Sender<indexer::Command>>,
     searches: Semaphore,
@@ -69,11 +69,14 @@ impl SearchIndex {
             connection.busy_timeout(Duration::from_secs(5))?;
             Ok::<_, rusqlite::Error>(connection)
         };
-        let connection = open().map_err(|error| StoreError::Open {
-            path: path.display().to_string(),
-            cause: error.to_string(),
-        })?;
-        Ok(Self::new(connection, None))
+        let connections = (0..MAX_CONCURRENT_SEARCHES)
+            .map(|_| open().map(|connection| Arc::new(Mutex::new(connection))))
+            .collect::<Result<_, _>>()
+            .map_err(|error| StoreError::Open {
+                path: path.display().to_string(),
+                cause: error.to_string(),
+            })?;
+        Ok(Self::new(connections, None))
     }
 
     /// An index in memory, filled by [`SearchIndex::committed`]; with `loads`, first (and with
@@ -92,19 +95,16 @@ impl SearchIndex {
         let connection = Arc::new(Mutex::new(connection));
         let indexer = indexer::Indexer::start(connection.clone(), retention, loads)
             .map_err(|error| unavailable(&error))?;
-        Ok(Self {
-            shared: Arc::new(Shared {
-                connection,
-                indexer: Some(indexer),
-                searches: Semaphore::new(MAX_CONCURRENT_SEARCHES),
-            }),
-        })
+        Ok(Self::new(vec![connection], Some(indexer)))
     }
 
-    fn new(connection: Connection, indexer: Option<mpsc::Sender<indexer::Command>>) -> Self {
+    fn new(
+        connections: Vec<Arc<Mutex<Connection>>>,
+        indexer: Option<mpsc::Sender<indexer::Command>>,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
-                connection: Arc::new(Mutex::new(connection)),
+                connections,
                 indexer,
                 searches: Semaphore::new(MAX_CONCURRENT_SEARCHES),
             }),
@@ -148,7 +148,9 @@ impl SearchIndex {
     ) -> Result<Found, ChatError> {
         let started = Instant::now();
         let found = self
-            .read(move |connection| index::find(connection, &query, &scope, before, limit))
+            .read(move |connection| {
+                index::find(connection, &query, &scope, before, limit, RANKED_MATCHES)
+            })
             .await?;
         metrics::record_search(started.elapsed());
         found.ok_or(ChatError::NoSuchMessage)
@@ -225,7 +227,7 @@ impl SearchIndex {
         &self,
         query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, ChatError> {
-        let connection = self.shared.connection.clone();
+        let connections = self.shared.connections.clone();
         let flushed = self.shared.indexer.as_ref().map(|indexer| {
             let (done, flushed) = mpsc::channel();
             let _ = indexer.send(indexer::Command::Flush(done));
@@ -236,9 +238,16 @@ impl SearchIndex {
                 // Only fails once the indexer is gone, at shutdown.
                 let _ = flushed.recv();
             }
-            let connection = connection
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // A free one, if any (there are as many as searches may run at once, but for the
+            // one the in-memory index shares with its indexer, which everyone waits for).
+            let free = connections
+                .iter()
+                .find_map(|connection| connection.try_lock().ok());
+            let connection = free.unwrap_or_else(|| {
+                connections[0]
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+            });
             query(&connection)
         })
         .await

@@ -15,6 +15,9 @@ use crate::server::search::{MENTIONS_SCHEMA as SEARCH_MENTIONS_SCHEMA, SCHEMA as
 pub use identity::SqliteIdentityStore;
 pub use log::SqliteStore;
 
+/// Bytes the write-ahead log keeps on disk after a checkpoint.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
 /// Schema versions, applied in order at startup; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
     // 1: rooms and their messages.
@@ -115,6 +118,9 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     // which is what makes an acknowledged message durable.
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
+    // A big transaction (the first indexing for search) grows the WAL; after the next
+    // checkpoint it goes back to at most this, rather than stay that size on disk.
+    connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
     connection.busy_timeout(Duration::from_secs(5))?;
     Ok(connection)
 }
