@@ -14,7 +14,7 @@ ulimit -n "$(ulimit -Hn)"
 (cd bench/loadgen && CARGO_TARGET_DIR=target cargo build --release --quiet)
 
 # Only the full run has the nchan peer; the *_ONLY runs do without it.
-if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}" ] \
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}" ] \
   && ! [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq nginx libnginx-mod-nchan >/dev/null
@@ -38,8 +38,9 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# wait_for URL [SECONDS]: until URL answers 2xx, for at most SECONDS (default 10).
 wait_for() {
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 $((${2:-10} * 20))); do
     curl -fs -o /dev/null "$1" && return 0
     sleep 0.05
   done
@@ -51,22 +52,36 @@ loadgen() {
   "$LOADGEN" "$@" | tee -a "$work/out.txt" | grep -v '^JSON ' || true
 }
 
-# run_ours LABEL STORE [LOADGEN OPTIONS...]; SERVER_OPTIONS adds options to the server.
+# start_ours STORE: starts a server on STORE and waits for it to answer. SERVER_OPTIONS adds
+# options to the server; START_SECS (default 10) is how long it may take to answer. Leaves its
+# port in $ours_port, its pid in $ours_pid, and the time from its start to its first answer in
+# $started_ms.
+start_ours() {
+  local start
+  ours_port=$(free_port)
+  start=$(date +%s%N)
+  # Every load client is a guest on loopback: one address, past its default cap on held polls.
+  # shellcheck disable=SC2086
+  RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$ours_port" --store "$1" --send-rate 0 \
+    --max-polls-per-address 1000000 ${SERVER_OPTIONS:-} &
+  ours_pid=$!
+  children+=("$ours_pid")
+  wait_for "http://127.0.0.1:$ours_port/health" "${START_SECS:-10}"
+  started_ms=$((($(date +%s%N) - start) / 1000000))
+}
+
+stop_ours() {
+  kill -TERM "$ours_pid"
+  wait "$ours_pid" || true
+}
+
+# run_ours LABEL STORE [LOADGEN OPTIONS...]: loadgen against a server started on STORE.
 run_ours() {
   local label=$1 store=$2
   shift 2
-  local port
-  port=$(free_port)
-  # Every load client is a guest on loopback: one address, past its default cap on held polls.
-  # shellcheck disable=SC2086
-  RUST_LOG=warn "$SERVER_BIN" --addr "127.0.0.1:$port" --store "$store" --send-rate 0 \
-    --max-polls-per-address 1000000 ${SERVER_OPTIONS:-} &
-  local pid=$!
-  children+=("$pid")
-  wait_for "http://127.0.0.1:$port/health"
-  loadgen --kind ours --addr "127.0.0.1:$port" --pids "$pid" --label "$label" "$@"
-  kill -TERM "$pid"
-  wait "$pid" || true
+  start_ours "$store"
+  loadgen --kind ours --addr "127.0.0.1:$ours_port" --pids "$ours_pid" --label "$label" "$@"
+  stop_ours
 }
 
 # run_cluster LABEL [LOADGEN OPTIONS...]: a private redis-server and two instances on it; polls
@@ -118,11 +133,12 @@ echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 # The machine may be shared: what else ran shows here.
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 # IDENTITY_ONLY=1 runs only the identity part below (bearer fan-outs and the sign-in burst),
-# MULTI_ROOM_ONLY=1 only the multi-room part, TYPING_ONLY=1 only the typing part at the end.
+# MULTI_ROOM_ONLY=1 only the multi-room part, TYPING_ONLY=1 only the typing part, SEARCH_ONLY=1
+# only the search part at the end.
 # Servers whose scenarios sign accounts up and in get limits the bench's sign-ups and sign-ins
 # (100 at once) stay under, and its signed-in clients' polls (many per account).
 sign_in_limits="--sign-in-per-name 100000 --sign-in-per-address 100000 --sign-up-per-address 100000 --hash-queue 1000 --max-polls-per-person 1000000"
-if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}" ]; then
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}" ]; then
   # Memory is measured on a freshly started server, before anything else has grown its heap.
   run_ours ours-memory memory --scenarios memory
   run_ours ours-memory memory --scenarios latency,fanout,stream
@@ -156,7 +172,7 @@ if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}" ]; then
   fi
 
 fi
-if [ -z "${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}" ]; then
+if [ -z "${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}" ]; then
   # Identities. Polls carrying a session token (`Authorization: Bearer`, checked on every poll)
   # against anonymous ones: the 10,000-poll fan-out alternating between the two, each on a fresh
   # server, BEARER_PAIRS (default 6) times; the bearer run signs 100 accounts up and in first and
@@ -175,7 +191,7 @@ fi
 # clients each holding one GET /api/poll on one of those rooms at the same send rate
 # (multi-room-poll). Each run on a fresh server, since its memory per held poll is the growth
 # of the server's RSS; MULTI_PAIRS (default 3) alternating pairs, then medians.
-if [ -z "${IDENTITY_ONLY:-}${TYPING_ONLY:-}" ]; then
+if [ -z "${IDENTITY_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}" ]; then
   for _ in $(seq 1 "${MULTI_PAIRS:-3}"); do
     for via in poll stream; do
       # shellcheck disable=SC2086
@@ -188,10 +204,67 @@ fi
 # the same while they signal typing every 3 s, then typing alone. Each run on a fresh server
 # (its 100 sign-ups and sign-ins first), TYPING_RUNS (default 3) times, then medians;
 # TYPING_OPTIONS passes loadgen options (e.g. `--typing-listeners 200 --typing-secs 5`).
-if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}" ]; then
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${SEARCH_ONLY:-}" ]; then
   for _ in $(seq 1 "${TYPING_RUNS:-3}"); do
     # shellcheck disable=SC2086
     SERVER_OPTIONS=$sign_in_limits run_ours ours-memory memory --scenarios typing ${TYPING_OPTIONS:-}
+  done
+fi
+
+# Search (issue 29): a million messages in 1,000 rooms on the SQLite store, written straight
+# into a new file by bench/search_corpus.py (the server's migrations first), which the server's
+# next start indexes all at once: that start is timed (search-start-indexing) against a start
+# on the indexed file (search-start-indexed), and the file's parts are measured before and
+# after (search-size-*). Then the `search` scenario on it (SEARCH_OPTIONS passes loadgen
+# options, e.g. `--search-rounds 50`), and sends beside a million indexed messages and on an
+# empty file: `latency` and `stream`, then `stream` with issue 4's load, each run on a fresh
+# copy, SEARCH_PAIRS (default 3) times. With SEARCH_BASE_BIN (a server built before search:
+# no index), each of those runs is paired with the same on that server (run labels
+# base-sqlite*), alternating. SEARCH_MESSAGES_PER_ROOM (default 1,000) scales the corpus.
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}" ]; then
+  corpus=$work/search.db
+  python3 bench/search_corpus.py generate --server "$SERVER_BIN" --db "$corpus" \
+    --per-room "${SEARCH_MESSAGES_PER_ROOM:-1000}" | tee -a "$work/out.txt" | grep -v '^JSON '
+  python3 bench/search_corpus.py sizes --db "$corpus" --scenario search-size-unindexed \
+    | tee -a "$work/out.txt" | grep -v '^JSON '
+  cp "$corpus" "$work/search-unindexed.db"
+  # start_row SCENARIO: the last start's time as a result row, as loadgen prints them.
+  start_row() {
+    printf '%-16s %-22s start_ms=%s\n' ours-sqlite "$1" "$started_ms"
+    echo "JSON {\"run\":\"ours-sqlite\",\"scenario\":\"$1\",\"start_ms\":$started_ms}" \
+      >>"$work/out.txt"
+  }
+  # Starting on a million messages reads them (each room's last 1,000 are kept in memory); the
+  # first start on the file also indexes them.
+  START_SECS=1800 start_ours "sqlite:$corpus"
+  stop_ours
+  start_row search-start-indexing
+  python3 bench/search_corpus.py sizes --db "$corpus" --scenario search-size-indexed \
+    | tee -a "$work/out.txt" | grep -v '^JSON '
+  cp "$corpus" "$work/search-indexed.db"
+  # shellcheck disable=SC2086
+  START_SECS=600 SERVER_OPTIONS="--search-rate-per-minute 0" \
+    run_ours ours-sqlite "sqlite:$corpus" --scenarios search ${SEARCH_OPTIONS:-}
+  start_row search-start-indexed
+  # sends LABEL FILE: the send scenarios on a fresh copy of FILE (empty: a new file).
+  sends() {
+    rm -f "$work/sends.db" "$work/sends.db-wal" "$work/sends.db-shm"
+    if [ -n "$2" ]; then cp "$2" "$work/sends.db"; fi
+    START_SECS=600 run_ours "$1" "sqlite:$work/sends.db" --scenarios latency,stream
+    rm -f "$work/sends.db" "$work/sends.db-wal" "$work/sends.db-shm"
+    if [ -n "$2" ]; then cp "$2" "$work/sends.db"; fi
+    START_SECS=600 run_ours "$1" "sqlite:$work/sends.db" --scenarios stream \
+      --stream-clients 100 --stream-senders 64 --stream-messages 40000
+  }
+  for _ in $(seq 1 "${SEARCH_PAIRS:-3}"); do
+    sends ours-sqlite-1m "$work/search-indexed.db"
+    if [ -n "${SEARCH_BASE_BIN:-}" ]; then
+      SERVER_BIN=$SEARCH_BASE_BIN sends base-sqlite-1m "$work/search-unindexed.db"
+    fi
+    sends ours-sqlite ""
+    if [ -n "${SEARCH_BASE_BIN:-}" ]; then
+      SERVER_BIN=$SEARCH_BASE_BIN sends base-sqlite ""
+    fi
   done
 fi
 
@@ -347,4 +420,69 @@ for name, quiet in bursts.items():
               f"{during['p99_ms'] / quiet['p99_ms']:.2f} ({during['p99_ms']} / {quiet['p99_ms']} ms); "
               f"p50 {during['p50_ms'] / quiet['p50_ms']:.2f}; the sign-ins took "
               f"{sign_ins['burst_ms']} ms in all, p50 {sign_ins['p50_ms']} ms")
+
+# The search part: the corpus and what indexing it cost, each query's latency per client
+# count, then the sends' medians per store and build, ours (indexing) beside base (without).
+by_name = {row["scenario"]: row for row in rows if row["scenario"].startswith("search-")}
+corpus = by_name.get("search-corpus")
+unindexed, indexed = by_name.get("search-size-unindexed"), by_name.get("search-size-indexed")
+indexing, restart = by_name.get("search-start-indexing"), by_name.get("search-start-indexed")
+if corpus and unindexed and indexed and indexing and restart:
+    mib = lambda kib: f"{kib / 1024:,.1f} MiB"
+    index_kib = indexed["search_messages_kib"] + indexed["search_fts_kib"]
+    print()
+    print(f"search: {corpus['messages']:,} messages in {corpus['rooms']:,} rooms; the first "
+          f"start indexed them in {indexing['start_ms'] / 1000:.1f} s (a start on the indexed "
+          f"file: {restart['start_ms'] / 1000:.1f} s); file {mib(unindexed['file_kib'])} "
+          f"before, {mib(indexed['file_kib'])} after; index {mib(index_kib)} "
+          f"(search_messages {mib(indexed['search_messages_kib'])}, FTS5 "
+          f"{mib(indexed['search_fts_kib'])}) = {indexed['index_per_log']:.2f}x the log's "
+          f"{mib(indexed['messages_kib'])}")
+queries = {}
+for name, row in by_name.items():
+    if "query" in row:
+        kind, clients = name[len("search-"):].rsplit("-x", 1)
+        queries.setdefault(kind, {})[int(clients)] = row
+if queries:
+    counts = sorted({clients for per in queries.values() for clients in per})
+    print()
+    print("| search | query | results | "
+          + " | ".join(f"{c} client{'s' if c > 1 else ''}: p50 / p99 / max, busy" for c in counts)
+          + " |")
+    print("|---|---|---|" + "---|" * len(counts))
+    for kind, per in queries.items():
+        first = per[counts[0]]
+        cells = " | ".join(f"{per[c]['p50_ms']} / {per[c]['p99_ms']} / {per[c]['max_ms']}, "
+                           f"{per[c]['busy']}" if c in per else "" for c in counts)
+        print(f"| {kind} | {first['query']} | {first['results_min']}-{first['results_max']} | "
+              f"{cells} |")
+sends = {}
+for row in rows:
+    if row["run"] in ("ours-sqlite-1m", "base-sqlite-1m", "ours-sqlite", "base-sqlite") \
+            and row["scenario"] in ("latency", "stream-50-max-4s", "stream-50-1000/s",
+                                    "stream-100-max-64s", "stream-100-1000/s"):
+        sends.setdefault((row["run"], row["scenario"]), []).append(row)
+if any(run.endswith("-1m") for run, _ in sends):
+    keys = {"latency": ["p50_ms", "p99_ms", "server_cpu_ms"]}
+    stream_keys = ["sends_per_s", "e2e_p99_ms", "send_p99_ms", "server_cpu_ms"]
+    print()
+    print("| sends, SQLite | run | runs | lost + dup. | medians |")
+    print("|---|---|---|---|---|")
+    for (run, scenario), group in sorted(sends.items(), key=lambda item: (item[0][1], item[0][0])):
+        lost = sum(r.get("lost", 0) + r.get("duplicated", 0) for r in group)
+        fields = ", ".join(f"{k} {median(r[k] for r in group if r.get(k) is not None):.2f}"
+                           for k in keys.get(scenario, stream_keys)
+                           if any(r.get(k) is not None for r in group))
+        print(f"| {scenario} | {run} | {len(group)} | {lost} | {fields} |")
+    for store in ("-1m", ""):
+        for scenario in sorted({s for _, s in sends}):
+            ours, base = sends.get((f"ours-sqlite{store}", scenario)), \
+                sends.get((f"base-sqlite{store}", scenario))
+            if not (ours and base):
+                continue
+            key = "p99_ms" if scenario == "latency" else \
+                "sends_per_s" if "-max-" in scenario else "e2e_p99_ms"
+            ratio = median(r[key] for r in ours) / median(r[key] for r in base)
+            print(f"{scenario}{' beside 1,000,000 messages' if store else ', empty store'}: "
+                  f"median {key} indexing / without = {ratio:.2f}; runs {len(ours)} / {len(base)}")
 PY

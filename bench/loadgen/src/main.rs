@@ -30,6 +30,9 @@
 //!   100 of them signed in: 5 s quiet, a message every 200 ms for 20 s with the 100 idle, the
 //!   same while they signal typing every 3 s, then 5 s of typing alone: answers per listener
 //!   per second by what they carried, fan-out latency of the messages, server CPU.
+//! - `search`: `GET /api/search` on a million stored messages (the database of
+//!   `bench/search_corpus.py`): a common word, a very common one, a rare one, a phrase, a prefix
+//!   and the common word in one room, 200 times each, by 1 client then by 4: p50 / p99 per query.
 //!
 //! `--bearer-sessions N` signs N accounts up and in before the fan-out, and its polls carry
 //! their tokens (`Authorization: Bearer`) in turn: rows `fanout-bearer-N`.
@@ -37,8 +40,8 @@
 //! # Layout
 //! - `main.rs`: the options (`Args`) and the loop over the chosen scenarios.
 //! - `scenarios/`: one file per scenario (`latency`, `fanout` with `cross`, `stream`, `memory`
-//!   with `churn`, `sign_in_burst`, `multi_room`, `typing`), the numbered send they share, and
-//!   `ledger`, the count of lost, duplicated and out-of-order messages of `stream`,
+//!   with `churn`, `sign_in_burst`, `multi_room`, `typing`, `search`), the numbered send they
+//!   share, and `ledger`, the count of lost, duplicated and out-of-order messages of `stream`,
 //!   `multi_room` and `typing`.
 //! - `accounts.rs`: signing accounts up and in (`POST /api/accounts`, `POST /api/sessions`).
 //! - `pollers.rs`: the load: one task and connection per simulated client, polling in a loop and
@@ -167,6 +170,13 @@ struct Args {
     /// Seconds of each of the typing scenario's phases without messages (quiet, typing alone).
     #[arg(long, default_value_t = 5)]
     typing_quiet_secs: u64,
+    /// Times each query of the search scenario is asked, per client count.
+    #[arg(long, default_value_t = 200)]
+    search_rounds: usize,
+    /// Clients asking at once in the search scenario, one phase per count (the server answers
+    /// 4 searches at once, 503 past them).
+    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    search_concurrency: Vec<usize>,
     /// Held polls in the memory scenario.
     #[arg(long, default_value_t = 10_000)]
     idle_clients: usize,
@@ -232,6 +242,7 @@ async fn run(args: Args) -> Result<()> {
                 scenarios::multi_room(&args, &mut report, scenarios::Via::Poll).await
             }
             "typing" => scenarios::typing(&args, &mut report).await,
+            "search" => scenarios::search(&args, &mut report).await,
             other => bail!("unknown scenario {other}"),
         };
         if let Err(error) = outcome {

@@ -14,7 +14,10 @@ impl Report {
         let mut line = format!("{:<16} {:<22}", self.label, scenario);
         for (name, value) in &fields {
             let _ = write!(json, r#","{name}":{value}"#);
-            let _ = write!(line, " {name}={}", value.trim_matches('"'));
+            // A JSON string is shown as its text.
+            let shown = serde_json::from_str::<String>(value)
+                .unwrap_or_else(|_| value.trim_matches('"').to_owned());
+            let _ = write!(line, " {name}={shown}");
         }
         json.push('}');
         println!("{line}");

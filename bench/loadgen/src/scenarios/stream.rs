@@ -20,7 +20,7 @@ use crate::{
     connection::Connection,
     pollers::Pollers,
     report::{float, percentile, Report},
-    usage::self_cpu_ms,
+    usage::{cpu_ms, self_cpu_ms},
     Args,
 };
 
@@ -101,7 +101,7 @@ pub(crate) async fn stream(args: &Args, report: &mut Report) -> Result<()> {
     let mut pollers =
         Pollers::start(args.client, args.kind, args.addr, &room, clients, &[]).await?;
 
-    let cpu = self_cpu_ms();
+    let (cpu, server_cpu) = (self_cpu_ms(), cpu_ms(&args.pids)?);
     let started = Instant::now();
     let (senders, burst) = (args.stream_senders, args.stream_messages);
     let destinations = Destinations::one(&room);
@@ -125,11 +125,12 @@ pub(crate) async fn stream(args: &Args, report: &mut Report) -> Result<()> {
             ("e2e_p50_ms", float(percentile(&latencies, 0.5))),
             ("e2e_p99_ms", float(percentile(&latencies, 0.99))),
             ("send_p99_ms", float(percentile(&send_times, 0.99))),
+            ("server_cpu_ms", float(cpu_ms(&args.pids)? - server_cpu)),
             ("loadgen_cpu_ms", float(self_cpu_ms() - cpu)),
         ],
     );
 
-    let cpu = self_cpu_ms();
+    let (cpu, server_cpu) = (self_cpu_ms(), cpu_ms(&args.pids)?);
     let mut send_times = send_burst(args, &destinations, burst, 5_000, 4, Some(250.0)).await?;
     let Tally {
         lost,
@@ -149,6 +150,7 @@ pub(crate) async fn stream(args: &Args, report: &mut Report) -> Result<()> {
             ("e2e_p99_ms", float(percentile(&latencies, 0.99))),
             ("send_p50_ms", float(percentile(&send_times, 0.5))),
             ("send_p99_ms", float(percentile(&send_times, 0.99))),
+            ("server_cpu_ms", float(cpu_ms(&args.pids)? - server_cpu)),
             ("loadgen_cpu_ms", float(self_cpu_ms() - cpu)),
         ],
     );
