@@ -3,13 +3,21 @@
 //! Opening a room shows a "new" divider where the reader left off, and marks what is shown as
 //! read: the account's position on the server (every device), a guest's in `localStorage`.
 //! Each message is a [`MessageRow`].
+//!
+//! Opened at a message (a search result, [`Opened::At`]), the list shows the messages around
+//! it, the message scrolled into view and highlighted (a highlight that fades, in CSS). When those reach the room's end the
+//! list follows the room as usual; otherwise it shows that part of the room (kept as its
+//! messages change) while the stream still follows the room, and "Jump to latest" goes back
+//! to the live end.
 
 use std::sync::Arc;
 
 use leptos::{html, prelude::*, task::spawn_local};
 use uuid::Uuid;
+use wasm_bindgen::JsCast;
 
 use super::{
+    changes::position_of,
     following::{follow_room, ConnectionState},
     identity::DisplayName,
     message::MessageRow,
@@ -27,19 +35,104 @@ const GROUP_WINDOW_SECS: f64 = 5.0 * 60.0;
 /// How close to the bottom (in pixels) still counts as "at the bottom".
 const BOTTOM_SLACK_PX: i32 = 48;
 
+/// Where a room view opened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Opened {
+    /// At the room's most recent messages.
+    Latest,
+    /// Around the message `id`; `detached` when the messages shown stop before the room's end.
+    At { id: Uuid, detached: bool },
+}
+
+impl Opened {
+    /// Where a view of `messages` opens, asked for `limit` messages around `at` (half before it,
+    /// half after): detached unless fewer came after it than were asked for, so the room ends
+    /// within them.
+    pub fn of(messages: &[Arc<Message>], at: Option<Uuid>, limit: usize) -> Self {
+        let Some(position) = at.and_then(|at| messages.iter().position(|m| m.id == at)) else {
+            return Opened::Latest;
+        };
+        let after = messages.len() - 1 - position;
+        Opened::At {
+            id: messages[position].id,
+            detached: after + 1 >= limit / 2,
+        }
+    }
+
+    fn target(self) -> Option<Uuid> {
+        match self {
+            Opened::Latest => None,
+            Opened::At { id, .. } => Some(id),
+        }
+    }
+
+    fn detached(self) -> bool {
+        matches!(self, Opened::At { detached: true, .. })
+    }
+}
+
 /// The room's messages from its history on, followed live (with who is there, into `presence`).
 #[component]
 pub fn Conversation(
     history: History,
+    opened: Opened,
     name: DisplayName,
     connection: RwSignal<ConnectionState>,
     presence: RoomPresence,
 ) -> impl IntoView {
     let messages = RwSignal::new(history.messages);
     let room = history.room;
-    follow_room(room.clone(), messages, connection, presence);
     // Where the reader left off; `None` until known (and for a room never opened).
     let left_off = RwSignal::new(None::<Uuid>);
+    if opened.detached() {
+        // The stream follows the room from the last message shown into a list of its own:
+        // the badge, who is there and the changes to what is shown stay live.
+        let live = RwSignal::new(messages.get_untracked());
+        follow_room(room.clone(), live, connection, presence);
+        keep_changes(live, messages);
+    } else {
+        follow_room(room.clone(), messages, connection, presence);
+        mark_shown_read(room.clone(), messages, connection, left_off, opened);
+    }
+    view! {
+        <Show
+            when=move || connection.get() != ConnectionState::Unavailable
+            fallback=|| view! { <RoomUnavailable/> }
+        >
+            <MessageList messages name left_off opened room=room.clone()/>
+        </Show>
+    }
+}
+
+/// Keeps the messages `shown` as they are in `live` (edited, deleted, reacted to).
+fn keep_changes(live: RwSignal<Vec<Arc<Message>>>, shown: RwSignal<Vec<Arc<Message>>>) {
+    Effect::new(move || {
+        live.with(|live| {
+            shown.maybe_update(|shown| {
+                let mut changed = false;
+                for message in shown.iter_mut() {
+                    if let Some(now) = position_of(live, message.id).map(|at| &live[at]) {
+                        if !Arc::ptr_eq(now, message) {
+                            *message = now.clone();
+                            changed = true;
+                        }
+                    }
+                }
+                changed
+            });
+        });
+    });
+}
+
+/// Marks what the view shows as read once the read position is known, and whenever a message
+/// arrives; learns where the reader left off (not shown when opened at a message).
+fn mark_shown_read(
+    room: String,
+    messages: RwSignal<Vec<Arc<Message>>>,
+    connection: RwSignal<ConnectionState>,
+    left_off: RwSignal<Option<Uuid>>,
+    opened: Opened,
+) {
     // Whether the reader is a signed-in account, once the read position is known.
     let account = RwSignal::new(None::<bool>);
     {
@@ -48,7 +141,9 @@ pub fn Conversation(
             let room = room.clone();
             spawn_local(async move {
                 let (position, is_account) = read_position(&room).await;
-                left_off.try_set(position);
+                if opened == Opened::Latest {
+                    left_off.try_set(position);
+                }
                 account.try_set(Some(is_account));
             });
         });
@@ -76,14 +171,6 @@ pub fn Conversation(
         }
         Some(last)
     });
-    view! {
-        <Show
-            when=move || connection.get() != ConnectionState::Unavailable
-            fallback=|| view! { <RoomUnavailable/> }
-        >
-            <MessageList messages name left_off/>
-        </Show>
-    }
 }
 
 /// The reader's read position in `room` and whether they are an account: the account's from
@@ -121,9 +208,11 @@ pub struct Row {
     pub starts_group: bool,
     /// The first message after where the reader left off.
     pub first_new: bool,
+    /// The message the view opened at.
+    pub target: bool,
 }
 
-fn rows(messages: &[Arc<Message>], left_off: Option<Uuid>) -> Vec<Row> {
+fn rows(messages: &[Arc<Message>], left_off: Option<Uuid>, target: Option<Uuid>) -> Vec<Row> {
     let mut previous: Option<&Message> = None;
     let first_new =
         left_off.and_then(|left_off| messages.iter().position(|message| message.id > left_off));
@@ -141,6 +230,7 @@ fn rows(messages: &[Arc<Message>], left_off: Option<Uuid>) -> Vec<Row> {
                 message: message.clone(),
                 starts_group: starts_group || first_new == Some(at),
                 first_new: first_new == Some(at),
+                target: target == Some(message.id),
             }
         })
         .collect()
@@ -151,9 +241,12 @@ fn MessageList(
     messages: RwSignal<Vec<Arc<Message>>>,
     name: DisplayName,
     left_off: RwSignal<Option<Uuid>>,
+    opened: Opened,
+    room: String,
 ) -> impl IntoView {
     let list = NodeRef::<html::Div>::new();
-    let at_bottom = RwSignal::new(true);
+    let target = opened.target();
+    let at_bottom = RwSignal::new(target.is_none());
     let unseen = RwSignal::new(0_usize);
     let hydrated = RwSignal::new(false);
 
@@ -163,18 +256,22 @@ fn MessageList(
         }
         unseen.set(0);
     };
-    // After each change of the list (and once after hydration): follow the newest message,
-    // or count what the reader has not seen yet.
+    // After each change of the list (and once after hydration): first show the message the
+    // view opened at, then follow the newest message, or count what the reader has not seen.
     Effect::new(move |previous_len: Option<usize>| {
         let len = messages.with(Vec::len);
         hydrated.set(true);
-        if at_bottom.get_untracked() {
-            scroll_to_bottom();
-        } else if let Some(previous_len) = previous_len {
-            unseen.update(|count| *count += len.saturating_sub(previous_len));
+        match (previous_len, target) {
+            (None, Some(target)) => reveal(target),
+            _ if at_bottom.get_untracked() => scroll_to_bottom(),
+            (Some(previous_len), _) => {
+                unseen.update(|count| *count += len.saturating_sub(previous_len));
+            }
+            (None, None) => {}
         }
         len
     });
+
     let on_scroll = move |_| {
         if let Some(list) = list.get_untracked() {
             let distance = list.scroll_height() - list.scroll_top() - list.client_height();
@@ -201,13 +298,22 @@ fn MessageList(
                     <p class="empty">"No messages yet. Say hello!"</p>
                 </Show>
                 <For
-                    each=move || messages.with(|messages| rows(messages, left_off.get()))
+                    each=move || messages.with(|messages| rows(messages, left_off.get(), target))
                     key=|row| (row.message.id, row.starts_group, row.first_new)
                     let:row
                 >
                     <MessageRow row messages name hydrated/>
                 </For>
             </div>
+            {opened
+                .detached()
+                .then(|| {
+                    view! {
+                        <a class="jump-latest" href=format!("/room/{room}")>
+                            "Jump to latest ↓"
+                        </a>
+                    }
+                })}
             <Show when=move || { unseen.get() > 0 }>
                 <button class="new-messages" on:click=move |_| scroll_to_bottom()>
                     {move || match unseen.get() {
@@ -218,6 +324,23 @@ fn MessageList(
             </Show>
         </div>
     }
+}
+
+/// Scrolls the message `id` to the middle of the list and gives it the focus, once laid out.
+fn reveal(id: Uuid) {
+    request_animation_frame(move || {
+        let Some(element) = document().get_element_by_id(&format!("m-{id}")) else {
+            return;
+        };
+        let options = web_sys::ScrollIntoViewOptions::new();
+        options.set_block(web_sys::ScrollLogicalPosition::Center);
+        element.scroll_into_view_with_scroll_into_view_options(&options);
+        // Focusable from here on, so the keyboard goes on from the message.
+        let _ = element.set_attribute("tabindex", "-1");
+        if let Ok(element) = element.dyn_into::<web_sys::HtmlElement>() {
+            let _ = element.focus();
+        }
+    });
 }
 
 #[cfg(test)]
@@ -242,16 +365,60 @@ mod tests {
             message("b", 20.0),
             message("b", 20.0 + GROUP_WINDOW_SECS + 1.0),
         ];
-        let starts: Vec<bool> = rows(&list, None)
+        let starts: Vec<bool> = rows(&list, None, None)
             .iter()
             .map(|row| row.starts_group)
             .collect();
         assert_eq!(starts, [true, false, true, true]);
         // The divider goes before the first message after where the reader left off, and
         // starts a group there.
-        let rows = rows(&list, Some(list[0].id));
+        let rows = rows(&list, Some(list[0].id), Some(list[2].id));
         let new: Vec<bool> = rows.iter().map(|row| row.first_new).collect();
         assert_eq!(new, [false, true, false, false]);
         assert!(rows[1].starts_group);
+        let target: Vec<bool> = rows.iter().map(|row| row.target).collect();
+        assert_eq!(target, [false, false, true, false]);
+    }
+
+    #[test]
+    fn a_view_opened_at_a_message_is_detached_unless_the_room_ends_within_it() {
+        let list: Vec<_> = (0..30)
+            .map(|n| {
+                Arc::new(Message {
+                    id: uuid::Uuid::now_v7(),
+                    text: n.to_string(),
+                    ..Message::default()
+                })
+            })
+            .collect();
+        assert_eq!(Opened::of(&list, None, 50), Opened::Latest);
+        // Not shown: opened at the latest.
+        assert_eq!(
+            Opened::of(&list, Some(uuid::Uuid::now_v7()), 50),
+            Opened::Latest
+        );
+        // 25 before, the message, 24 after: as many as asked for, the room may go on.
+        let at = |n: usize| Opened::of(&list[..], Some(list[n].id), 50);
+        assert_eq!(
+            Opened::of(&list[..], Some(list[5].id), 50),
+            Opened::At {
+                id: list[5].id,
+                detached: true
+            }
+        );
+        assert_eq!(
+            at(6),
+            Opened::At {
+                id: list[6].id,
+                detached: false
+            }
+        );
+        assert_eq!(
+            at(29),
+            Opened::At {
+                id: list[29].id,
+                detached: false
+            }
+        );
     }
 }

@@ -33,6 +33,7 @@ mod presence;
 mod reactions;
 mod room_forms;
 mod room_header;
+mod search;
 mod session;
 mod sidebar;
 mod stream;
@@ -43,12 +44,13 @@ use leptos::{nonce::use_nonce, prelude::*};
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 use crate::error::ChatError;
 use account::SignInPage;
 use chat_page::ChatPage;
+use search::SearchRoute;
 
 /// Where the page's stylesheet, code glue and WASM are, under the site's root.
 #[derive(Clone, Debug)]
@@ -107,6 +109,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=ChatPage ssr=SsrMode::Async/>
                 <Route path=path!("/room/:room") view=ChatPage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                <Route
+                    path=path!("/search")
+                    view={Lazy::<SearchRoute>::new()}
+                    ssr=SsrMode::Async
+                />
             </Routes>
         </Router>
     }

@@ -1,4 +1,5 @@
-//! The room list (a drawer on phones): who you are, the public rooms and your private ones
+//! The room list (a drawer on phones): the search box ([`super::search`]), who you are, the
+//! public rooms and your private ones
 //! (a lock marks those) with their unread counts, the forms to join or create a room
 //! ([`super::room_forms`]), and the small stats panel. The list and the stats refresh every
 //! `REFRESH_EVERY`, and whenever the room or who is signed in changes.
@@ -10,6 +11,7 @@ use leptos::prelude::*;
 use super::{
     account::AccountPanel,
     room_forms::{JoinRoom, NewPrivateRoom},
+    search::{SearchBox, SearchFilters},
     session::Session,
 };
 use crate::{
@@ -28,8 +30,20 @@ pub fn Sidebar(
     /// Whether the user may see the current room (listed even before its first message).
     room_open: Signal<bool>,
     drawer_open: RwSignal<bool>,
+    /// The search the search box holds when the page opens (the results page's).
+    #[prop(optional)]
+    search: SearchFilters,
 ) -> impl IntoView {
     let session = Session::expect();
+    // "Only in this room": the room searched on the results page, else the room shown.
+    let here = {
+        let searched = search.room.clone();
+        Signal::derive(move || {
+            searched
+                .clone()
+                .or_else(|| Some(current_room.get()).filter(|room| !room.is_empty()))
+        })
+    };
     let refreshes = RwSignal::new(0_u32);
     // One timer per page, in the browser only.
     Effect::new(move || {
@@ -60,6 +74,7 @@ pub fn Sidebar(
     view! {
         <nav class="sidebar" aria-label="Rooms">
             <p class="brand">"longpoll-chat"</p>
+            <SearchBox here initial=search drawer_open/>
             <AccountPanel/>
             <h2>"Rooms"</h2>
             <RoomList listed current_room room_open drawer_open/>

@@ -1,0 +1,188 @@
+//! Full-text search in the page: the search box over the room list, its results as you type,
+//! and the results page, `/search`.
+//!
+//! The box is a plain form (`GET /search`), so without JavaScript it opens the results page,
+//! which the server renders, each hit a link to its room at the message. Once hydrated, `/`
+//! anywhere but in a field focuses the box, and the first focus loads the box's controller
+//! ([`panel`]): typing opens the results panel, the arrow keys move through the hits while the
+//! focus stays in the box (`aria-activedescendant`), Enter opens the hit (or, with none
+//! picked, the results page), and Escape closes the panel, then clears the box.
+//!
+//! The first load carries only the form and the `/` key: everything that acts on the box is
+//! a `#[lazy]` function, fetched when the box is first focused (what is typed meanwhile goes
+//! into the field and is read when it arrives), and the results page is a lazy route
+//! ([`page`]).
+//!
+//! Layout: this file (the box), [`panel`] (its controller and the panel of results), [`hits`]
+//! (filters and addresses, hits grouped by room, a hit's snippet), [`page`].
+
+mod hits;
+mod page;
+mod panel;
+
+pub use hits::SearchFilters;
+pub use page::SearchRoute;
+
+use leptos::{ev, html, prelude::*};
+use wasm_bindgen::JsCast;
+
+use crate::model::SEARCH_TEXT_MAX_CHARS;
+use panel::search_controller;
+
+/// The box's fields, for its controller.
+#[derive(Clone, Copy)]
+pub struct SearchForm {
+    /// Around the box and the panel.
+    pub root: NodeRef<html::Div>,
+    pub input: NodeRef<html::Input>,
+    only_here: NodeRef<html::Input>,
+    from: NodeRef<html::Input>,
+    /// The room "Only this room" names: the room shown, if any.
+    here: Signal<Option<String>>,
+    /// The room list's drawer (phones), closed when a hit opens.
+    pub drawer_open: RwSignal<bool>,
+}
+
+impl SearchForm {
+    /// The search as the fields hold it now.
+    pub fn filters(&self) -> SearchFilters {
+        let value = |field: NodeRef<html::Input>| {
+            field
+                .get_untracked()
+                .map(|field| field.value())
+                .unwrap_or_default()
+        };
+        let only_here = (self.only_here.get_untracked()).is_some_and(|field| field.checked());
+        SearchFilters {
+            q: value(self.input),
+            room: self.here.get_untracked().filter(|_| only_here),
+            from: value(self.from),
+        }
+    }
+}
+
+/// The search box over the room list; its controller and results once it is first focused.
+#[component]
+pub fn SearchBox(
+    /// The room "Only this room" names: the room shown, if any.
+    here: Signal<Option<String>>,
+    /// The search the box holds when the page opens (the results page's own).
+    initial: SearchFilters,
+    drawer_open: RwSignal<bool>,
+) -> impl IntoView {
+    let form = SearchForm {
+        root: NodeRef::new(),
+        input: NodeRef::new(),
+        only_here: NodeRef::new(),
+        from: NodeRef::new(),
+        here,
+        drawer_open,
+    };
+    let started = RwSignal::new(false);
+    focus_on_slash(form.input);
+    // The room filter's label is fixed when the page renders: the results page names its room.
+    let here_filter = here.get_untracked().map(|room| {
+        let label = match &initial.room {
+            Some(room) => format!("Only #{room}"),
+            None => "Only this room".to_owned(),
+        };
+        view! {
+            <label class="search-here">
+                <input
+                    type="checkbox"
+                    name="room"
+                    value=room
+                    checked=initial.room.is_some()
+                    node_ref=form.only_here
+                />
+                {label}
+            </label>
+        }
+    });
+    view! {
+        <div class="search" node_ref=form.root on:focusin=move |_| started.set(true)>
+            <form class="search-box" role="search" method="get" action="/search">
+                <label for="search-input" class="visually-hidden">"Search messages"</label>
+                <div class="search-row">
+                    <input
+                        id="search-input"
+                        node_ref=form.input
+                        type="search"
+                        name="q"
+                        value=initial.q
+                        required
+                        maxlength=SEARCH_TEXT_MAX_CHARS
+                        placeholder="Search messages"
+                        autocomplete="off"
+                        spellcheck="false"
+                        role="combobox"
+                        aria-autocomplete="list"
+                        aria-expanded="false"
+                        aria-controls="search-results"
+                        aria-keyshortcuts="/"
+                    />
+                    <kbd class="search-key" aria-hidden="true">"/"</kbd>
+                    <button type="submit" class="search-go" aria-label="Search" title="Search">
+                        <SearchIcon/>
+                    </button>
+                </div>
+                <div class="search-filters">
+                    {here_filter}
+                    <label class="search-from">
+                        "From"
+                        <input
+                            type="text"
+                            name="from"
+                            value=initial.from
+                            placeholder="anyone"
+                            autocomplete="off"
+                            autocapitalize="none"
+                            spellcheck="false"
+                            node_ref=form.from
+                        />
+                    </label>
+                </div>
+            </form>
+            <Show when=move || started.get()>
+                {move || Suspend::new(search_controller(form))}
+            </Show>
+        </div>
+    }
+}
+
+/// `/` focuses the search box, unless the person is typing somewhere.
+fn focus_on_slash(input: NodeRef<html::Input>) {
+    // Effects run only in the browser: one listener per box.
+    Effect::new(move || {
+        let handle = window_event_listener(ev::keydown, move |event| {
+            if event.key() != "/" || event.ctrl_key() || event.meta_key() || event.alt_key() {
+                return;
+            }
+            let typing = event
+                .target()
+                .and_then(|target| target.dyn_into::<web_sys::HtmlElement>().ok())
+                .is_some_and(|element| {
+                    matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                        || element.is_content_editable()
+                });
+            if let (false, Some(input)) = (typing, input.get_untracked()) {
+                event.prevent_default();
+                let _ = input.focus();
+                input.select();
+            }
+        });
+        on_cleanup(move || handle.remove());
+    });
+}
+
+#[component]
+fn SearchIcon() -> impl IntoView {
+    view! {
+        <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
+            <path
+                fill="currentColor"
+                d="M6.5 1a5.5 5.5 0 0 1 4.38 8.82l3.65 3.65a.75.75 0 1 1-1.06 1.06l-3.65-3.65A5.5 5.5 0 1 1 6.5 1Zm0 1.5a4 4 0 1 0 0 8 4 4 0 0 0 0-8Z"
+            />
+        </svg>
+    }
+}
