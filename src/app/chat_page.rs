@@ -159,8 +159,8 @@ fn RoomTitle(room: Memo<String>, unread: ArcRwSignal<BTreeMap<String, usize>>) -
 }
 
 /// The conversation once the room's history came (around `at`, when given); in its place, why
-/// not (the room is not the reader's, guests must sign in, the message is not kept, or another
-/// error).
+/// not (the room is not the reader's, guests must sign in, or another error, such as a message
+/// the room no longer keeps).
 #[component]
 fn RoomConversation(
     room: Memo<String>,
@@ -184,19 +184,6 @@ fn RoomConversation(
                             .into_any()
                     }
                     Err(ChatError::NoSuchRoom) => view! { <RoomUnavailable/> }.into_any(),
-                    Err(ChatError::NoSuchMessage) => {
-                        view! {
-                            <div class="unavailable" role="alert">
-                                <p class="notice">"This message is no longer kept here."</p>
-                                <p class="notice">
-                                    <a href=format!("/room/{}", room.get_untracked())>
-                                        "Go to the latest messages"
-                                    </a>
-                                </p>
-                            </div>
-                        }
-                            .into_any()
-                    }
                     // Guests are not allowed here (`--guests off`).
                     Err(ChatError::Unauthenticated(_)) => {
                         view! { <Redirect path=sign_in_url(&room.get_untracked())/> }.into_any()

@@ -262,7 +262,7 @@ fn MessageList(
         let len = messages.with(Vec::len);
         hydrated.set(true);
         match (previous_len, target) {
-            (None, Some(target)) => reveal(target),
+            (None, Some(_)) => reveal(list),
             _ if at_bottom.get_untracked() => scroll_to_bottom(),
             (Some(previous_len), _) => {
                 unseen.update(|count| *count += len.saturating_sub(previous_len));
@@ -284,7 +284,7 @@ fn MessageList(
     };
 
     view! {
-        <div class="messages-frame">
+        <div class="messages-frame" class:detached=opened.detached()>
             <div
                 class="messages"
                 node_ref=list
@@ -305,15 +305,10 @@ fn MessageList(
                     <MessageRow row messages name hydrated/>
                 </For>
             </div>
-            {opened
-                .detached()
-                .then(|| {
-                    view! {
-                        <a class="jump-latest" href=format!("/room/{room}")>
-                            "Jump to latest ↓"
-                        </a>
-                    }
-                })}
+            // Shown (by CSS) only under a detached part of the room.
+            <a class="jump-latest" href=format!("/room/{room}")>
+                "Jump to latest ↓"
+            </a>
             <Show when=move || { unseen.get() > 0 }>
                 <button class="new-messages" on:click=move |_| scroll_to_bottom()>
                     {move || match unseen.get() {
@@ -326,10 +321,14 @@ fn MessageList(
     }
 }
 
-/// Scrolls the message `id` to the middle of the list and gives it the focus, once laid out.
-fn reveal(id: Uuid) {
+/// Scrolls the highlighted message to the middle of the list and gives it the focus, once
+/// laid out.
+fn reveal(list: NodeRef<html::Div>) {
     request_animation_frame(move || {
-        let Some(element) = document().get_element_by_id(&format!("m-{id}")) else {
+        let Some(Ok(Some(element))) = list
+            .get_untracked()
+            .map(|list| list.query_selector(".highlight"))
+        else {
             return;
         };
         let options = web_sys::ScrollIntoViewOptions::new();

@@ -140,6 +140,7 @@ fn explain(error: &ChatError) -> String {
             format!("too many messages: try again in {retry_after_secs} s")
         }
         ChatError::NoSuchAccount => "no account of that name".to_owned(),
+        ChatError::NoSuchMessage => "that message is no longer kept".to_owned(),
         other => other.to_string(),
     };
     let mut chars = text.chars();

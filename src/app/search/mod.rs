@@ -114,15 +114,13 @@ pub fn SearchBox(
                         maxlength=SEARCH_TEXT_MAX_CHARS
                         placeholder="Search messages"
                         autocomplete="off"
-                        spellcheck="false"
                         role="combobox"
                         aria-autocomplete="list"
                         aria-expanded="false"
                         aria-controls="search-results"
-                        aria-keyshortcuts="/"
                     />
                     <kbd class="search-key" aria-hidden="true">"/"</kbd>
-                    <button type="submit" class="search-go" aria-label="Search" title="Search">
+                    <button type="submit" class="search-go" aria-label="Search">
                         <SearchIcon/>
                     </button>
                 </div>
@@ -136,8 +134,6 @@ pub fn SearchBox(
                             value=initial.from
                             placeholder="anyone"
                             autocomplete="off"
-                            autocapitalize="none"
-                            spellcheck="false"
                             node_ref=form.from
                         />
                     </label>
