@@ -102,7 +102,6 @@ pub fn SearchBox(
     view! {
         <div class="search" node_ref=form.root on:focusin=move |_| started.set(true)>
             <form class="search-box" role="search" method="get" action="/search">
-                <label for="search-input" class="visually-hidden">"Search messages"</label>
                 <div class="search-row">
                     <input
                         id="search-input"
@@ -112,6 +111,7 @@ pub fn SearchBox(
                         value=initial.q
                         required
                         maxlength=SEARCH_TEXT_MAX_CHARS
+                        aria-label="Search messages"
                         placeholder="Search messages"
                         autocomplete="off"
                         role="combobox"
@@ -119,10 +119,8 @@ pub fn SearchBox(
                         aria-expanded="false"
                         aria-controls="search-results"
                     />
-                    <kbd class="search-key" aria-hidden="true">"/"</kbd>
-                    <button type="submit" class="search-go" aria-label="Search">
-                        <SearchIcon/>
-                    </button>
+                    // Its magnifier, and the `/` key's hint after it, are drawn by CSS.
+                    <button type="submit" class="search-go" aria-label="Search"></button>
                 </div>
                 <div class="search-filters">
                     {here_filter}
@@ -169,16 +167,4 @@ fn focus_on_slash(input: NodeRef<html::Input>) {
         });
         on_cleanup(move || handle.remove());
     });
-}
-
-#[component]
-fn SearchIcon() -> impl IntoView {
-    view! {
-        <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
-            <path
-                fill="currentColor"
-                d="M6.5 1a5.5 5.5 0 0 1 4.38 8.82l3.65 3.65a.75.75 0 1 1-1.06 1.06l-3.65-3.65A5.5 5.5 0 1 1 6.5 1Zm0 1.5a4 4 0 1 0 0 8 4 4 0 0 0 0-8Z"
-            />
-        </svg>
-    }
 }
