@@ -41,6 +41,5 @@ pub mod site;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // Lazy: a lazy route's code (the results page) loads before the page it shows hydrates.
-    leptos::mount::hydrate_lazy(app::App);
+    leptos::mount::hydrate_body(app::App);
 }

@@ -44,13 +44,14 @@ use leptos::{nonce::use_nonce, prelude::*};
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, Lazy, SsrMode,
+    path, SsrMode,
 };
 
 use crate::error::ChatError;
 use account::SignInPage;
 use chat_page::ChatPage;
-use search::SearchRoute;
+#[cfg(feature = "ssr")]
+pub use search::search_shell;
 
 /// Where the page's stylesheet, code glue and WASM are, under the site's root.
 #[derive(Clone, Debug)]
@@ -78,11 +79,7 @@ pub fn shell(options: LeptosOptions, assets: &Assets) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light dark"/>
-                <link rel="icon" href="/favicon.ico"/>
-                <link rel="stylesheet" href=assets.css.clone()/>
+                <HeadTags assets=assets.clone()/>
                 <AutoReload options/>
                 <script type="module" nonce=use_nonce()>{loader}</script>
                 <MetaTags/>
@@ -91,6 +88,19 @@ pub fn shell(options: LeptosOptions, assets: &Assets) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// What every page's `<head>` has: the character set, the viewport, both colour schemes, the
+/// icon and the stylesheet.
+#[component]
+pub(crate) fn HeadTags(assets: Assets) -> impl IntoView {
+    view! {
+        <meta charset="utf-8"/>
+        <meta name="viewport" content="width=device-width, initial-scale=1"/>
+        <meta name="color-scheme" content="light dark"/>
+        <link rel="icon" href="/favicon.ico"/>
+        <link rel="stylesheet" href=assets.css/>
     }
 }
 
@@ -109,11 +119,6 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=ChatPage ssr=SsrMode::Async/>
                 <Route path=path!("/room/:room") view=ChatPage ssr=SsrMode::Async/>
                 <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
-                <Route
-                    path=path!("/search")
-                    view={Lazy::<SearchRoute>::new()}
-                    ssr=SsrMode::Async
-                />
             </Routes>
         </Router>
     }

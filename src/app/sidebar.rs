@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use super::{
     account::AccountPanel,
     room_forms::{JoinRoom, NewPrivateRoom},
-    search::{SearchBox, SearchFilters},
+    search::SearchBox,
     session::Session,
 };
 use crate::{
@@ -30,20 +30,8 @@ pub fn Sidebar(
     /// Whether the user may see the current room (listed even before its first message).
     room_open: Signal<bool>,
     drawer_open: RwSignal<bool>,
-    /// The search the search box holds when the page opens (the results page's).
-    #[prop(optional)]
-    search: SearchFilters,
 ) -> impl IntoView {
     let session = Session::expect();
-    // "Only in this room": the room searched on the results page, else the room shown.
-    let here = {
-        let searched = search.room.clone();
-        Signal::derive(move || {
-            searched
-                .clone()
-                .or_else(|| Some(current_room.get()).filter(|room| !room.is_empty()))
-        })
-    };
     let refreshes = RwSignal::new(0_u32);
     // One timer per page, in the browser only.
     Effect::new(move || {
@@ -74,7 +62,7 @@ pub fn Sidebar(
     view! {
         <nav class="sidebar" aria-label="Rooms">
             <p class="brand">"longpoll-chat"</p>
-            <SearchBox here initial=search drawer_open/>
+            <SearchBox here=current_room drawer_open/>
             <AccountPanel/>
             <h2>"Rooms"</h2>
             <RoomList listed current_room room_open drawer_open/>

@@ -1,8 +1,9 @@
 //! Full-text search in the page: the search box over the room list, its results as you type,
 //! and the results page, `/search`.
 //!
-//! The box is a plain form (`GET /search`), so without JavaScript it opens the results page,
-//! which the server renders, each hit a link to its room at the message. Once hydrated, `/`
+//! The box is a plain form (`GET /search`) that opens the results page ([`page`], rendered by
+//! the server only: its hits are links to their rooms at the message, it needs no code in the
+//! browser). Once the page is hydrated, `/`
 //! anywhere but in a field focuses the box, and the first focus loads the box's controller
 //! ([`panel`]): typing opens the results panel, the arrow keys move through the hits while the
 //! focus stays in the box (`aria-activedescendant`), Enter opens the hit (or, with none
@@ -10,18 +11,19 @@
 //!
 //! The first load carries only the form and the `/` key: everything that acts on the box is
 //! a `#[lazy]` function, fetched when the box is first focused (what is typed meanwhile goes
-//! into the field and is read when it arrives), and the results page is a lazy route
-//! ([`page`]).
+//! into the field and is read when it arrives).
 //!
 //! Layout: this file (the box), [`panel`] (its controller and the panel of results), [`hits`]
 //! (filters and addresses, hits grouped by room, a hit's snippet), [`page`].
 
 mod hits;
+#[cfg(feature = "ssr")]
 mod page;
 mod panel;
 
 pub use hits::SearchFilters;
-pub use page::SearchRoute;
+#[cfg(feature = "ssr")]
+pub use page::search_shell;
 
 use leptos::{ev, html, prelude::*};
 use wasm_bindgen::JsCast;
@@ -37,8 +39,8 @@ pub struct SearchForm {
     pub input: NodeRef<html::Input>,
     only_here: NodeRef<html::Input>,
     from: NodeRef<html::Input>,
-    /// The room "Only this room" names: the room shown, if any.
-    here: Signal<Option<String>>,
+    /// The room "Only this room" names: the room shown (none on the results page).
+    here: Memo<String>,
     /// The room list's drawer (phones), closed when a hit opens.
     pub drawer_open: RwSignal<bool>,
 }
@@ -55,7 +57,7 @@ impl SearchForm {
         let only_here = (self.only_here.get_untracked()).is_some_and(|field| field.checked());
         SearchFilters {
             q: value(self.input),
-            room: self.here.get_untracked().filter(|_| only_here),
+            room: only_here.then(|| self.here.get_untracked()),
             from: value(self.from),
         }
     }
@@ -64,10 +66,8 @@ impl SearchForm {
 /// The search box over the room list; its controller and results once it is first focused.
 #[component]
 pub fn SearchBox(
-    /// The room "Only this room" names: the room shown, if any.
-    here: Signal<Option<String>>,
-    /// The search the box holds when the page opens (the results page's own).
-    initial: SearchFilters,
+    /// The room "Only this room" names: the room shown (none on the results page).
+    here: Memo<String>,
     drawer_open: RwSignal<bool>,
 ) -> impl IntoView {
     let form = SearchForm {
@@ -80,25 +80,18 @@ pub fn SearchBox(
     };
     let started = RwSignal::new(false);
     focus_on_slash(form.input);
-    // The room filter's label is fixed when the page renders: the results page names its room.
-    let here_filter = here.get_untracked().map(|room| {
-        let label = match &initial.room {
-            Some(room) => format!("Only #{room}"),
-            None => "Only this room".to_owned(),
-        };
-        view! {
-            <label class="search-here">
-                <input
-                    type="checkbox"
-                    name="room"
-                    value=room
-                    checked=initial.room.is_some()
-                    node_ref=form.only_here
-                />
-                {label}
-            </label>
-        }
-    });
+    // The checkbox's value is for the form's own request (no JavaScript): the page shows one
+    // room then. Once hydrated, the room shown now is read from `here`.
+    let here_filter = Some(here.get_untracked())
+        .filter(|room| !room.is_empty())
+        .map(|room| {
+            view! {
+                <label class="search-here">
+                    <input type="checkbox" name="room" value=room node_ref=form.only_here/>
+                    "Only this room"
+                </label>
+            }
+        });
     view! {
         <div class="search" node_ref=form.root on:focusin=move |_| started.set(true)>
             <form class="search-box" role="search" method="get" action="/search">
@@ -108,7 +101,6 @@ pub fn SearchBox(
                         node_ref=form.input
                         type="search"
                         name="q"
-                        value=initial.q
                         required
                         maxlength=SEARCH_TEXT_MAX_CHARS
                         aria-label="Search messages"
@@ -129,7 +121,6 @@ pub fn SearchBox(
                         <input
                             type="text"
                             name="from"
-                            value=initial.from
                             placeholder="anyone"
                             autocomplete="off"
                             node_ref=form.from

@@ -104,12 +104,9 @@ fn SearchController(form: SearchForm) -> impl IntoView {
     };
     state.open.set(state.has_query());
     let navigate = use_navigate();
-    let open_hit = {
-        let navigate = navigate.clone();
-        move |target: String| {
-            state.opened();
-            navigate(&target, Default::default());
-        }
+    let open_hit = move |target: String| {
+        state.opened();
+        navigate(&target, Default::default());
     };
     let on_key = move |event: ev::KeyboardEvent| {
         if !state.in_field(&event) {
@@ -171,15 +168,15 @@ fn SearchController(form: SearchForm) -> impl IntoView {
                 state.close();
             }
         }),
-        // With JavaScript the results page opens in place; the form's own request is for
-        // pages without it.
+        // The results page is the server's alone (no code in the browser): the form's own
+        // request loads it, its fields trimmed, blank ones left out.
         window_event_listener(ev::submit, move |event| {
             if state.inside(&event) {
                 event.prevent_default();
                 let search = state.form.filters();
                 if !search.q.trim().is_empty() {
                     state.opened();
-                    navigate(&search.page_url(None), Default::default());
+                    let _ = window().location().assign(&search.page_url(None));
                 }
             }
         }),
