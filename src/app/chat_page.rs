@@ -14,6 +14,7 @@ use leptos_meta::Title;
 use leptos_router::{
     components::Redirect,
     hooks::{use_params_map, use_query_map},
+    params::ParamsMap,
 };
 use uuid::Uuid;
 
@@ -53,9 +54,8 @@ pub fn ChatPage() -> impl IntoView {
     let room_error = move || RoomName::parse(&room.get()).err();
     // `?at=ID`: the room around that message (where a search result opens).
     let query = use_query_map();
-    let at = Memo::new(move |_| query.read().get("at").filter(|at| !at.is_empty()));
     let history = Resource::new(
-        move || (room.get(), at.get(), session.changes()),
+        move || (room.get(), query.read().get("at"), session.changes()),
         |(room, at, _)| room_history(room, Some(HISTORY_ON_OPEN), at),
     );
     // Made here, once per page, not in the composer: the composer is rendered under a
@@ -104,7 +104,7 @@ pub fn ChatPage() -> impl IntoView {
                         }
                     }
                 >
-                    <RoomConversation room at history name connection presence/>
+                    <RoomConversation room query history name connection presence/>
                     <Transition fallback=|| ()>
                         <Show when=move || room_open.get()>
                             <TypingLine presence/>
@@ -164,7 +164,8 @@ fn RoomTitle(room: Memo<String>, unread: ArcRwSignal<BTreeMap<String, usize>>) -
 #[component]
 fn RoomConversation(
     room: Memo<String>,
-    at: Memo<Option<String>>,
+    /// The page's query: `at` names the message opened at.
+    query: Memo<ParamsMap>,
     history: Resource<Result<History, ChatError>>,
     name: DisplayName,
     connection: RwSignal<ConnectionState>,
@@ -177,7 +178,8 @@ fn RoomConversation(
                     Ok(history) => {
                         let opened = Opened::of(
                             &history.messages,
-                            at.get_untracked().and_then(|at| Uuid::parse_str(&at).ok()),
+                            (query.read_untracked().get_str("at"))
+                                .and_then(|at| Uuid::parse_str(at).ok()),
                             HISTORY_ON_OPEN as usize,
                         );
                         view! { <Conversation history opened name connection presence/> }

@@ -24,6 +24,7 @@ use crate::model::Message;
 #[component]
 pub fn MessageRow(
     row: Row,
+    /// Where the message is as it is now (or was last: then as it came in `row`).
     messages: RwSignal<Vec<Arc<Message>>>,
     name: DisplayName,
     hydrated: RwSignal<bool>,

@@ -17,7 +17,6 @@ use uuid::Uuid;
 use wasm_bindgen::JsCast;
 
 use super::{
-    changes::position_of,
     following::{follow_room, ConnectionState},
     identity::DisplayName,
     message::MessageRow,
@@ -84,44 +83,24 @@ pub fn Conversation(
     let room = history.room;
     // Where the reader left off; `None` until known (and for a room never opened).
     let left_off = RwSignal::new(None::<Uuid>);
-    if opened.detached() {
-        // The stream follows the room from the last message shown into a list of its own:
-        // the badge, who is there and the changes to what is shown stay live.
-        let live = RwSignal::new(messages.get_untracked());
-        follow_room(room.clone(), live, connection, presence);
-        keep_changes(live, messages);
+    // What the stream keeps up to date: the messages shown, or, under a detached part of the
+    // room, a list of its own that follows the room from the last message shown (the badge,
+    // who is there, and the messages shown as they change stay live).
+    let live = if opened.detached() {
+        RwSignal::new(messages.get_untracked())
     } else {
-        follow_room(room.clone(), messages, connection, presence);
         mark_shown_read(room.clone(), messages, connection, left_off, opened);
-    }
+        messages
+    };
+    follow_room(room.clone(), live, connection, presence);
     view! {
         <Show
             when=move || connection.get() != ConnectionState::Unavailable
             fallback=|| view! { <RoomUnavailable/> }
         >
-            <MessageList messages name left_off opened room=room.clone()/>
+            <MessageList messages live name left_off opened room=room.clone()/>
         </Show>
     }
-}
-
-/// Keeps the messages `shown` as they are in `live` (edited, deleted, reacted to).
-fn keep_changes(live: RwSignal<Vec<Arc<Message>>>, shown: RwSignal<Vec<Arc<Message>>>) {
-    Effect::new(move || {
-        live.with(|live| {
-            shown.maybe_update(|shown| {
-                let mut changed = false;
-                for message in shown.iter_mut() {
-                    if let Some(now) = position_of(live, message.id).map(|at| &live[at]) {
-                        if !Arc::ptr_eq(now, message) {
-                            *message = now.clone();
-                            changed = true;
-                        }
-                    }
-                }
-                changed
-            });
-        });
-    });
 }
 
 /// Marks what the view shows as read once the read position is known, and whenever a message
@@ -236,9 +215,12 @@ fn rows(messages: &[Arc<Message>], left_off: Option<Uuid>, target: Option<Uuid>)
         .collect()
 }
 
+/// The rows of `messages`, each message shown as `live` has it now (as it was when shown,
+/// once `live` no longer keeps it).
 #[component]
 fn MessageList(
     messages: RwSignal<Vec<Arc<Message>>>,
+    live: RwSignal<Vec<Arc<Message>>>,
     name: DisplayName,
     left_off: RwSignal<Option<Uuid>>,
     opened: Opened,
@@ -302,7 +284,7 @@ fn MessageList(
                     key=|row| (row.message.id, row.starts_group, row.first_new)
                     let:row
                 >
-                    <MessageRow row messages name hydrated/>
+                    <MessageRow row messages=live name hydrated/>
                 </For>
             </div>
             // Shown (by CSS) only under a detached part of the room.

@@ -79,7 +79,7 @@ pub fn SearchBox(
         drawer_open,
     };
     let started = RwSignal::new(false);
-    focus_on_slash(form.input);
+    listen(form, started);
     // The checkbox's value is for the form's own request (no JavaScript): the page shows one
     // room then. Once hydrated, the room shown now is read from `here`.
     let here_filter = Some(here.get_untracked())
@@ -93,7 +93,7 @@ pub fn SearchBox(
             }
         });
     view! {
-        <div class="search" node_ref=form.root on:focusin=move |_| started.set(true)>
+        <div class="search" node_ref=form.root>
             <form class="search-box" role="search" method="get" action="/search">
                 <div class="search-row">
                     <input
@@ -135,11 +135,21 @@ pub fn SearchBox(
     }
 }
 
-/// `/` focuses the search box, unless the person is typing somewhere.
-fn focus_on_slash(input: NodeRef<html::Input>) {
-    // Effects run only in the browser: one listener per box.
+/// `/` focuses the search box, unless the person is typing somewhere; the first focus in the
+/// box `starts` it.
+fn listen(form: SearchForm, started: RwSignal<bool>) {
+    let input = form.input;
+    // Effects run only in the browser: one pair of listeners per box.
     Effect::new(move || {
-        let handle = window_event_listener(ev::keydown, move |event| {
+        let focus = window_event_listener(ev::focusin, move |event| {
+            let inside = (form.root.get_untracked(), event.target());
+            if let (Some(root), Some(target)) = inside {
+                if root.contains(target.dyn_ref::<web_sys::Node>()) {
+                    started.set(true);
+                }
+            }
+        });
+        let slash = window_event_listener(ev::keydown, move |event| {
             if event.key() != "/" || event.ctrl_key() || event.meta_key() || event.alt_key() {
                 return;
             }
@@ -148,7 +158,6 @@ fn focus_on_slash(input: NodeRef<html::Input>) {
                 .and_then(|target| target.dyn_into::<web_sys::HtmlElement>().ok())
                 .is_some_and(|element| {
                     matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
-                        || element.is_content_editable()
                 });
             if let (false, Some(input)) = (typing, input.get_untracked()) {
                 event.prevent_default();
@@ -156,6 +165,9 @@ fn focus_on_slash(input: NodeRef<html::Input>) {
                 input.select();
             }
         });
-        on_cleanup(move || handle.remove());
+        on_cleanup(move || {
+            focus.remove();
+            slash.remove();
+        });
     });
 }
