@@ -73,7 +73,6 @@ pub fn MessageRow(
         </Show>
         <article
             class="message"
-            id=format!("m-{id}")
             class:highlight=row.target
             class:starts-group=row.starts_group
             class:own=own

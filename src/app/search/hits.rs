@@ -43,9 +43,9 @@ impl SearchFilters {
     }
 }
 
-/// Where a hit opens: its room at the message (the fragment scrolls to it without JavaScript).
+/// Where a hit opens: its room at the message.
 pub fn hit_url(room: &str, id: Uuid) -> String {
-    format!("/room/{}?at={id}#m-{id}", encode(room))
+    format!("/room/{}?at={id}", encode(room))
 }
 
 /// `text` percent-encoded for a query value: everything but unreserved ASCII is escaped.
@@ -184,7 +184,7 @@ mod tests {
         let urls = targets(&groups);
         assert_eq!(urls.len(), 5);
         let first = hits[0].message.id;
-        assert_eq!(urls[0], format!("/room/b?at={first}#m-{first}"));
+        assert_eq!(urls[0], format!("/room/b?at={first}"));
     }
 
     #[test]

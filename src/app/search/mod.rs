@@ -80,18 +80,7 @@ pub fn SearchBox(
     };
     let started = RwSignal::new(false);
     listen(form, started);
-    // The checkbox's value is for the form's own request (no JavaScript): the page shows one
-    // room then. Once hydrated, the room shown now is read from `here`.
-    let here_filter = Some(here.get_untracked())
-        .filter(|room| !room.is_empty())
-        .map(|room| {
-            view! {
-                <label class="search-here">
-                    <input type="checkbox" name="room" value=room node_ref=form.only_here/>
-                    "Only this room"
-                </label>
-            }
-        });
+
     view! {
         <div class="search" node_ref=form.root>
             <form class="search-box" role="search" method="get" action="/search">
@@ -115,7 +104,18 @@ pub fn SearchBox(
                     <button type="submit" class="search-go" aria-label="Search"></button>
                 </div>
                 <div class="search-filters">
-                    {here_filter}
+                    // Its value is for the form's own request (no JavaScript): the page shows
+                    // one room then. Once hydrated, the room shown now is read from `here`.
+                    // Without a room (the results page), CSS hides it.
+                    <label class="search-here">
+                        <input
+                            type="checkbox"
+                            name="room"
+                            value=here.get_untracked()
+                            node_ref=form.only_here
+                        />
+                        "Only this room"
+                    </label>
                     <label class="search-from">
                         "From"
                         <input
