@@ -9,9 +9,10 @@
 //! focus stays in the box (`aria-activedescendant`), Enter opens the hit (or, with none
 //! picked, the results page), and Escape closes the panel, then clears the box.
 //!
-//! The first load carries only the form and the `/` key: everything that acts on the box is
-//! a `#[lazy]` function, fetched when the box is first focused (what is typed meanwhile goes
-//! into the field and is read when it arrives).
+//! The first load carries only the form and two listeners: the form is static HTML (no view
+//! code to hydrate; the controller finds its fields by name), and everything that acts on the
+//! box is a `#[lazy]` function, fetched and mounted when the box is first focused (what is
+//! typed meanwhile goes into the field and is read when it arrives).
 //!
 //! Layout: this file (the box), [`panel`] (its controller and the panel of results), [`hits`]
 //! (filters and addresses, hits grouped by room, a hit's snippet), [`page`].
@@ -25,20 +26,19 @@ pub use hits::SearchFilters;
 #[cfg(feature = "ssr")]
 pub use page::search_shell;
 
-use leptos::{ev, html, prelude::*};
+use std::{cell::Cell, rc::Rc};
+
+use leptos::{ev, html, prelude::*, task::spawn_local};
 use wasm_bindgen::JsCast;
 
-use crate::model::SEARCH_TEXT_MAX_CHARS;
+use crate::model::{RoomName, SEARCH_TEXT_MAX_CHARS};
 use panel::search_controller;
 
-/// The box's fields, for its controller.
+/// The box, for its controller.
 #[derive(Clone, Copy)]
 pub struct SearchForm {
     /// Around the box and the panel.
     pub root: NodeRef<html::Div>,
-    pub input: NodeRef<html::Input>,
-    only_here: NodeRef<html::Input>,
-    from: NodeRef<html::Input>,
     /// The room "Only this room" names: the room shown (none on the results page).
     here: Memo<String>,
     /// The room list's drawer (phones), closed when a hit opens.
@@ -46,19 +46,25 @@ pub struct SearchForm {
 }
 
 impl SearchForm {
+    /// The form's field named `name` (`q`, `room`, `from`).
+    pub fn field(&self, name: &str) -> Option<web_sys::HtmlInputElement> {
+        let root = self.root.get_untracked()?;
+        let field = root.query_selector(&format!("input[name={name}]")).ok()??;
+        field.dyn_into().ok()
+    }
+
     /// The search as the fields hold it now.
     pub fn filters(&self) -> SearchFilters {
-        let value = |field: NodeRef<html::Input>| {
-            field
-                .get_untracked()
+        let value = |name| {
+            self.field(name)
                 .map(|field| field.value())
                 .unwrap_or_default()
         };
-        let only_here = (self.only_here.get_untracked()).is_some_and(|field| field.checked());
+        let only_here = self.field("room").is_some_and(|field| field.checked());
         SearchFilters {
-            q: value(self.input),
+            q: value("q"),
             room: only_here.then(|| self.here.get_untracked()),
-            from: value(self.from),
+            from: value("from"),
         }
     }
 }
@@ -72,80 +78,56 @@ pub fn SearchBox(
 ) -> impl IntoView {
     let form = SearchForm {
         root: NodeRef::new(),
-        input: NodeRef::new(),
-        only_here: NodeRef::new(),
-        from: NodeRef::new(),
         here,
         drawer_open,
     };
-    let started = RwSignal::new(false);
-    listen(form, started);
+    listen(form);
+    view! { <div class="search" node_ref=form.root inner_html=form_html(&here.get_untracked())></div> }
+}
 
-    view! {
-        <div class="search" node_ref=form.root>
-            <form class="search-box" role="search" method="get" action="/search">
-                <div class="search-row">
-                    <input
-                        id="search-input"
-                        node_ref=form.input
-                        type="search"
-                        name="q"
-                        required
-                        maxlength=SEARCH_TEXT_MAX_CHARS
-                        aria-label="Search messages"
-                        placeholder="Search messages"
-                        autocomplete="off"
-                        role="combobox"
-                        aria-autocomplete="list"
-                        aria-expanded="false"
-                        aria-controls="search-results"
-                    />
-                    // Its magnifier, and the `/` key's hint after it, are drawn by CSS.
-                    <button type="submit" class="search-go" aria-label="Search"></button>
-                </div>
-                <div class="search-filters">
-                    // Its value is for the form's own request (no JavaScript): the page shows
-                    // one room then. Once hydrated, the room shown now is read from `here`.
-                    // Without a room (the results page), CSS hides it.
-                    <label class="search-here">
-                        <input
-                            type="checkbox"
-                            name="room"
-                            value=here.get_untracked()
-                            node_ref=form.only_here
-                        />
-                        "Only this room"
-                    </label>
-                    <label class="search-from">
-                        "From"
-                        <input
-                            type="text"
-                            name="from"
-                            placeholder="anyone"
-                            autocomplete="off"
-                            node_ref=form.from
-                        />
-                    </label>
-                </div>
-            </form>
-            <Show when=move || started.get()>
-                {move || Suspend::new(search_controller(form))}
-            </Show>
-        </div>
-    }
+/// The form, as HTML. Its only value from outside is the room, for the form's own request
+/// (without JavaScript the page shows one room; once hydrated, the room shown now is read from
+/// [`SearchForm::here`]), and only a valid room name, which needs no escaping, is written.
+fn form_html(room: &str) -> String {
+    let here = match RoomName::parse(room) {
+        Ok(room) => format!(
+            "<label class=\"search-here\"><input type=\"checkbox\" name=\"room\" value=\"{room}\">\
+             Only this room</label>"
+        ),
+        Err(_) => String::new(),
+    };
+    format!(
+        "<form class=\"search-box\" role=\"search\" method=\"get\" action=\"/search\">\
+         <div class=\"search-row\">\
+         <input id=\"search-input\" type=\"search\" name=\"q\" required \
+         maxlength=\"{SEARCH_TEXT_MAX_CHARS}\" aria-label=\"Search messages\" \
+         placeholder=\"Search messages\" autocomplete=\"off\" role=\"combobox\" \
+         aria-autocomplete=\"list\" aria-expanded=\"false\" aria-controls=\"search-results\">\
+         <button type=\"submit\" class=\"search-go\" aria-label=\"Search\"></button>\
+         </div>\
+         <div class=\"search-filters\">{here}\
+         <label class=\"search-from\">From \
+         <input type=\"text\" name=\"from\" placeholder=\"anyone\" autocomplete=\"off\"></label>\
+         </div>\
+         </form>"
+    )
 }
 
 /// `/` focuses the search box, unless the person is typing somewhere; the first focus in the
-/// box `starts` it.
-fn listen(form: SearchForm, started: RwSignal<bool>) {
-    let input = form.input;
+/// box fetches its controller and mounts it there.
+fn listen(form: SearchForm) {
     // Effects run only in the browser: one pair of listeners per box.
     Effect::new(move || {
+        let owner = Owner::current();
+        let started = Rc::new(Cell::new(false));
         let focus = window_event_listener(ev::focusin, move |event| {
-            let inside = (form.root.get_untracked(), event.target());
-            if let (Some(root), Some(target)) = inside {
-                if root.contains(target.dyn_ref::<web_sys::Node>()) {
-                    started.set(true);
+            let Some(root) = form.root.get_untracked() else {
+                return;
+            };
+            let inside = (event.target()).is_some_and(|target| root.contains(target.dyn_ref()));
+            if inside && !started.replace(true) {
+                if let Some(owner) = owner.clone() {
+                    spawn_local(search_controller(form, owner));
                 }
             }
         });
@@ -159,7 +141,7 @@ fn listen(form: SearchForm, started: RwSignal<bool>) {
                 .is_some_and(|element| {
                     matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
                 });
-            if let (false, Some(input)) = (typing, input.get_untracked()) {
+            if let (false, Some(input)) = (typing, form.field("q")) {
                 event.prevent_default();
                 let _ = input.focus();
                 input.select();

@@ -10,7 +10,12 @@
 
 use std::time::Duration;
 
-use leptos::{ev, prelude::*, task::spawn_local};
+use leptos::{
+    ev,
+    prelude::*,
+    tachys::view::{Mountable, Render},
+    task::spawn_local,
+};
 use leptos_router::hooks::use_navigate;
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
@@ -36,10 +41,19 @@ fn hit_id(n: usize) -> String {
     format!("search-hit-{n}")
 }
 
-/// [`SearchController`], its code loaded the first time the search box is focused.
+/// [`SearchController`], its code loaded the first time the search box is focused, mounted in
+/// the box under `owner` (the box's: its router, its cleanup).
 #[lazy]
-pub fn search_controller(form: SearchForm) -> AnyView {
-    view! { <SearchController form/> }.into_any()
+pub fn search_controller(form: SearchForm, owner: Owner) {
+    owner.with(|| {
+        let Some(root) = form.root.get_untracked() else {
+            return;
+        };
+        let mut mounted = view! { <SearchController form/> }.into_any().build();
+        mounted.mount(&root, None);
+        // The box's DOM goes with the box; its reactive parts end with the owner.
+        StoredValue::new_local(mounted);
+    });
 }
 
 /// What the controller and its panel share.
@@ -84,7 +98,7 @@ impl SearchState {
 
     /// Whether `event` happened in the search field itself.
     fn in_field(&self, event: &web_sys::Event) -> bool {
-        match (self.form.input.get_untracked(), event.target()) {
+        match (self.form.field("q"), event.target()) {
             (Some(input), Some(target)) => AsRef::<web_sys::EventTarget>::as_ref(&input) == &target,
             _ => false,
         }
@@ -139,7 +153,7 @@ fn SearchController(form: SearchForm) -> impl IntoView {
                 None
             }
             "Escape" => {
-                if let Some(input) = state.form.input.get_untracked() {
+                if let Some(input) = state.form.field("q") {
                     input.set_value("");
                 }
                 None
@@ -380,7 +394,7 @@ fn RoomGroup(group: RoomHits, state: SearchState) -> impl IntoView {
 /// Keeps the box's ARIA attributes as the panel is: expanded while open, and pointing at the hit
 /// the arrow keys are on, which stays in view.
 fn describe_box(state: SearchState) {
-    let input = move || state.form.input.get_untracked();
+    let input = move || state.form.field("q");
     if let Some(input) = input() {
         let _ = input.set_attribute("aria-expanded", "true");
     }
