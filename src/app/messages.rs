@@ -44,17 +44,16 @@ pub enum Opened {
 }
 
 impl Opened {
-    /// Where a view of `messages` opens, asked for `limit` messages around `at` (half before it,
-    /// half after): detached unless fewer came after it than were asked for, so the room ends
-    /// within them.
+    /// Where a view of `messages` opens, asked for `limit` messages around `at`: detached when
+    /// the answer is full (the server gives what comes after the message as far as the limit
+    /// allows, so fewer means the room ends within it).
     pub fn of(messages: &[Arc<Message>], at: Option<Uuid>, limit: usize) -> Self {
-        let Some(position) = at.and_then(|at| messages.iter().position(|m| m.id == at)) else {
-            return Opened::Latest;
-        };
-        let after = messages.len() - 1 - position;
-        Opened::At {
-            id: messages[position].id,
-            detached: after + 1 >= limit / 2,
+        match at.filter(|at| messages.iter().any(|m| m.id == *at)) {
+            Some(id) => Opened::At {
+                id,
+                detached: messages.len() >= limit,
+            },
+            None => Opened::Latest,
         }
     }
 
@@ -372,30 +371,24 @@ mod tests {
                 })
             })
             .collect();
-        assert_eq!(Opened::of(&list, None, 50), Opened::Latest);
+        assert_eq!(Opened::of(&list, None, 30), Opened::Latest);
         // Not shown: opened at the latest.
         assert_eq!(
-            Opened::of(&list, Some(uuid::Uuid::now_v7()), 50),
+            Opened::of(&list, Some(uuid::Uuid::now_v7()), 30),
             Opened::Latest
         );
-        // 25 before, the message, 24 after: as many as asked for, the room may go on.
-        let at = |n: usize| Opened::of(&list[..], Some(list[n].id), 50);
+        let at = |n: usize, limit| Opened::of(&list, Some(list[n].id), limit);
+        // As many as asked for: the room may go on after them.
         assert_eq!(
-            Opened::of(&list[..], Some(list[5].id), 50),
+            at(5, 30),
             Opened::At {
                 id: list[5].id,
                 detached: true
             }
         );
+        // Fewer: the room ends within them.
         assert_eq!(
-            at(6),
-            Opened::At {
-                id: list[6].id,
-                detached: false
-            }
-        );
-        assert_eq!(
-            at(29),
+            at(29, 50),
             Opened::At {
                 id: list[29].id,
                 detached: false
