@@ -26,7 +26,7 @@ use tower_http::{
 };
 
 use crate::{
-    app::{shell, App, Assets},
+    app::{search_shell, shell, App, Assets},
     error::ChatError,
     server::{
         chat::Chat,
@@ -45,7 +45,26 @@ use crate::{
 pub fn app(chat: Chat, leptos_options: LeptosOptions, http: &HttpConfig) -> Router {
     let routes = generate_route_list(App);
     let (assets, hashed) = site_assets(&leptos_options);
+    // The search results page is rendered by the server alone (it loads no code), beside the
+    // app's routes.
+    let search_page = leptos_axum::render_app_async_with_context(
+        {
+            let (chat, leptos_options) = (chat.clone(), leptos_options.clone());
+            move || {
+                provide_context(chat.clone());
+                provide_context(leptos_options.clone());
+            }
+        },
+        {
+            let assets = assets.clone();
+            move || {
+                provide_page_nonce();
+                search_shell(&assets)
+            }
+        },
+    );
     let pages = Router::new()
+        .route("/search", get(search_page))
         .leptos_routes_with_context(
             &leptos_options,
             routes,

@@ -11,7 +11,12 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::Redirect, hooks::use_params_map};
+use leptos_router::{
+    components::Redirect,
+    hooks::{use_params_map, use_query_map},
+    params::ParamsMap,
+};
+use uuid::Uuid;
 
 use super::{
     account::sign_in_url,
@@ -19,7 +24,7 @@ use super::{
     explain,
     following::ConnectionState,
     identity::DisplayName,
-    messages::{Conversation, RoomUnavailable},
+    messages::{Conversation, Opened, RoomUnavailable},
     presence::{RoomPresence, TypingLine},
     room_header::RoomHeader,
     session::Session,
@@ -47,9 +52,11 @@ pub fn ChatPage() -> impl IntoView {
             .unwrap_or_else(|| DEFAULT_ROOM.to_owned())
     });
     let room_error = move || RoomName::parse(&room.get()).err();
+    // `?at=ID`: the room around that message (where a search result opens).
+    let query = use_query_map();
     let history = Resource::new(
-        move || (room.get(), session.changes()),
-        |(room, _)| room_history(room, Some(HISTORY_ON_OPEN), None),
+        move || (room.get(), query.read().get("at"), session.changes()),
+        |(room, at, _)| room_history(room, Some(HISTORY_ON_OPEN), at),
     );
     // Made here, once per page, not in the composer: the composer is rendered under a
     // `Transition`, which on the server renders its children again each time a resource it
@@ -97,7 +104,7 @@ pub fn ChatPage() -> impl IntoView {
                         }
                     }
                 >
-                    <RoomConversation room history name connection presence/>
+                    <RoomConversation room query history name connection presence/>
                     <Transition fallback=|| ()>
                         <Show when=move || room_open.get()>
                             <TypingLine presence/>
@@ -151,11 +158,14 @@ fn RoomTitle(room: Memo<String>, unread: ArcRwSignal<BTreeMap<String, usize>>) -
     view! { <Title text=title/> }
 }
 
-/// The conversation once the room's history came; in its place, why not (the room is not the
-/// reader's, guests must sign in, or another error).
+/// The conversation once the room's history came (around `at`, when given); in its place, why
+/// not (the room is not the reader's, guests must sign in, or another error, such as a message
+/// the room no longer keeps).
 #[component]
 fn RoomConversation(
     room: Memo<String>,
+    /// The page's query: `at` names the message opened at.
+    query: Memo<ParamsMap>,
     history: Resource<Result<History, ChatError>>,
     name: DisplayName,
     connection: RwSignal<ConnectionState>,
@@ -166,7 +176,14 @@ fn RoomConversation(
             {move || Suspend::new(async move {
                 match history.await {
                     Ok(history) => {
-                        view! { <Conversation history name connection presence/> }.into_any()
+                        let opened = Opened::of(
+                            &history.messages,
+                            (query.read_untracked().get_str("at"))
+                                .and_then(|at| Uuid::parse_str(at).ok()),
+                            HISTORY_ON_OPEN as usize,
+                        );
+                        view! { <Conversation history opened name connection presence/> }
+                            .into_any()
                     }
                     Err(ChatError::NoSuchRoom) => view! { <RoomUnavailable/> }.into_any(),
                     // Guests are not allowed here (`--guests off`).

@@ -24,6 +24,7 @@ use crate::model::Message;
 #[component]
 pub fn MessageRow(
     row: Row,
+    /// Where the message is as it is now (or was last: then as it came in `row`).
     messages: RwSignal<Vec<Arc<Message>>>,
     name: DisplayName,
     hydrated: RwSignal<bool>,
@@ -72,6 +73,7 @@ pub fn MessageRow(
         </Show>
         <article
             class="message"
+            class:highlight=row.target
             class:starts-group=row.starts_group
             class:own=own
             class:deleted=deleted

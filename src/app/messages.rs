@@ -3,11 +3,18 @@
 //! Opening a room shows a "new" divider where the reader left off, and marks what is shown as
 //! read: the account's position on the server (every device), a guest's in `localStorage`.
 //! Each message is a [`MessageRow`].
+//!
+//! Opened at a message (a search result, [`Opened::At`]), the list shows the messages around
+//! it, the message scrolled into view and highlighted (a highlight that fades, in CSS). When those reach the room's end the
+//! list follows the room as usual; otherwise it shows that part of the room (kept as its
+//! messages change) while the stream still follows the room, and "Jump to latest" goes back
+//! to the live end.
 
 use std::sync::Arc;
 
 use leptos::{html, prelude::*, task::spawn_local};
 use uuid::Uuid;
+use wasm_bindgen::JsCast;
 
 use super::{
     following::{follow_room, ConnectionState},
@@ -27,19 +34,83 @@ const GROUP_WINDOW_SECS: f64 = 5.0 * 60.0;
 /// How close to the bottom (in pixels) still counts as "at the bottom".
 const BOTTOM_SLACK_PX: i32 = 48;
 
+/// Where a room view opened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Opened {
+    /// At the room's most recent messages.
+    Latest,
+    /// Around the message `id`; `detached` when the messages shown stop before the room's end.
+    At { id: Uuid, detached: bool },
+}
+
+impl Opened {
+    /// Where a view of `messages` opens, asked for `limit` messages around `at`: detached when
+    /// the answer is full (the server gives what comes after the message as far as the limit
+    /// allows, so fewer means the room ends within it).
+    pub fn of(messages: &[Arc<Message>], at: Option<Uuid>, limit: usize) -> Self {
+        match at.filter(|at| messages.iter().any(|m| m.id == *at)) {
+            Some(id) => Opened::At {
+                id,
+                detached: messages.len() >= limit,
+            },
+            None => Opened::Latest,
+        }
+    }
+
+    fn target(self) -> Option<Uuid> {
+        match self {
+            Opened::Latest => None,
+            Opened::At { id, .. } => Some(id),
+        }
+    }
+
+    fn detached(self) -> bool {
+        matches!(self, Opened::At { detached: true, .. })
+    }
+}
+
 /// The room's messages from its history on, followed live (with who is there, into `presence`).
 #[component]
 pub fn Conversation(
     history: History,
+    opened: Opened,
     name: DisplayName,
     connection: RwSignal<ConnectionState>,
     presence: RoomPresence,
 ) -> impl IntoView {
     let messages = RwSignal::new(history.messages);
     let room = history.room;
-    follow_room(room.clone(), messages, connection, presence);
     // Where the reader left off; `None` until known (and for a room never opened).
     let left_off = RwSignal::new(None::<Uuid>);
+    // What the stream keeps up to date: the messages shown, or, under a detached part of the
+    // room, a list of its own that follows the room from the last message shown (the badge,
+    // who is there, and the messages shown as they change stay live).
+    let live = if opened.detached() {
+        RwSignal::new(messages.get_untracked())
+    } else {
+        mark_shown_read(room.clone(), messages, connection, left_off, opened);
+        messages
+    };
+    follow_room(room.clone(), live, connection, presence);
+    view! {
+        <Show
+            when=move || connection.get() != ConnectionState::Unavailable
+            fallback=|| view! { <RoomUnavailable/> }
+        >
+            <MessageList messages live name left_off opened room=room.clone()/>
+        </Show>
+    }
+}
+
+/// Marks what the view shows as read once the read position is known, and whenever a message
+/// arrives; learns where the reader left off (not shown when opened at a message).
+fn mark_shown_read(
+    room: String,
+    messages: RwSignal<Vec<Arc<Message>>>,
+    connection: RwSignal<ConnectionState>,
+    left_off: RwSignal<Option<Uuid>>,
+    opened: Opened,
+) {
     // Whether the reader is a signed-in account, once the read position is known.
     let account = RwSignal::new(None::<bool>);
     {
@@ -48,7 +119,9 @@ pub fn Conversation(
             let room = room.clone();
             spawn_local(async move {
                 let (position, is_account) = read_position(&room).await;
-                left_off.try_set(position);
+                if opened == Opened::Latest {
+                    left_off.try_set(position);
+                }
                 account.try_set(Some(is_account));
             });
         });
@@ -76,14 +149,6 @@ pub fn Conversation(
         }
         Some(last)
     });
-    view! {
-        <Show
-            when=move || connection.get() != ConnectionState::Unavailable
-            fallback=|| view! { <RoomUnavailable/> }
-        >
-            <MessageList messages name left_off/>
-        </Show>
-    }
 }
 
 /// The reader's read position in `room` and whether they are an account: the account's from
@@ -121,9 +186,11 @@ pub struct Row {
     pub starts_group: bool,
     /// The first message after where the reader left off.
     pub first_new: bool,
+    /// The message the view opened at.
+    pub target: bool,
 }
 
-fn rows(messages: &[Arc<Message>], left_off: Option<Uuid>) -> Vec<Row> {
+fn rows(messages: &[Arc<Message>], left_off: Option<Uuid>, target: Option<Uuid>) -> Vec<Row> {
     let mut previous: Option<&Message> = None;
     let first_new =
         left_off.and_then(|left_off| messages.iter().position(|message| message.id > left_off));
@@ -141,19 +208,26 @@ fn rows(messages: &[Arc<Message>], left_off: Option<Uuid>) -> Vec<Row> {
                 message: message.clone(),
                 starts_group: starts_group || first_new == Some(at),
                 first_new: first_new == Some(at),
+                target: target == Some(message.id),
             }
         })
         .collect()
 }
 
+/// The rows of `messages`, each message shown as `live` has it now (as it was when shown,
+/// once `live` no longer keeps it).
 #[component]
 fn MessageList(
     messages: RwSignal<Vec<Arc<Message>>>,
+    live: RwSignal<Vec<Arc<Message>>>,
     name: DisplayName,
     left_off: RwSignal<Option<Uuid>>,
+    opened: Opened,
+    room: String,
 ) -> impl IntoView {
     let list = NodeRef::<html::Div>::new();
-    let at_bottom = RwSignal::new(true);
+    let target = opened.target();
+    let at_bottom = RwSignal::new(target.is_none());
     let unseen = RwSignal::new(0_usize);
     let hydrated = RwSignal::new(false);
 
@@ -163,18 +237,22 @@ fn MessageList(
         }
         unseen.set(0);
     };
-    // After each change of the list (and once after hydration): follow the newest message,
-    // or count what the reader has not seen yet.
+    // After each change of the list (and once after hydration): first show the message the
+    // view opened at, then follow the newest message, or count what the reader has not seen.
     Effect::new(move |previous_len: Option<usize>| {
         let len = messages.with(Vec::len);
         hydrated.set(true);
-        if at_bottom.get_untracked() {
-            scroll_to_bottom();
-        } else if let Some(previous_len) = previous_len {
-            unseen.update(|count| *count += len.saturating_sub(previous_len));
+        match (previous_len, target) {
+            (None, Some(_)) => reveal(list),
+            _ if at_bottom.get_untracked() => scroll_to_bottom(),
+            (Some(previous_len), _) => {
+                unseen.update(|count| *count += len.saturating_sub(previous_len));
+            }
+            (None, None) => {}
         }
         len
     });
+
     let on_scroll = move |_| {
         if let Some(list) = list.get_untracked() {
             let distance = list.scroll_height() - list.scroll_top() - list.client_height();
@@ -187,7 +265,7 @@ fn MessageList(
     };
 
     view! {
-        <div class="messages-frame">
+        <div class="messages-frame" class:detached=opened.detached()>
             <div
                 class="messages"
                 node_ref=list
@@ -201,13 +279,17 @@ fn MessageList(
                     <p class="empty">"No messages yet. Say hello!"</p>
                 </Show>
                 <For
-                    each=move || messages.with(|messages| rows(messages, left_off.get()))
+                    each=move || messages.with(|messages| rows(messages, left_off.get(), target))
                     key=|row| (row.message.id, row.starts_group, row.first_new)
                     let:row
                 >
-                    <MessageRow row messages name hydrated/>
+                    <MessageRow row messages=live name hydrated/>
                 </For>
             </div>
+            // Shown (by CSS) only under a detached part of the room.
+            <a class="jump-latest" href=format!("/room/{room}")>
+                "Jump to latest ↓"
+            </a>
             <Show when=move || { unseen.get() > 0 }>
                 <button class="new-messages" on:click=move |_| scroll_to_bottom()>
                     {move || match unseen.get() {
@@ -218,6 +300,27 @@ fn MessageList(
             </Show>
         </div>
     }
+}
+
+/// Scrolls the highlighted message to the middle of the list and gives it the focus, once
+/// laid out.
+fn reveal(list: NodeRef<html::Div>) {
+    request_animation_frame(move || {
+        let Some(Ok(Some(element))) = list
+            .get_untracked()
+            .map(|list| list.query_selector(".highlight"))
+        else {
+            return;
+        };
+        let options = web_sys::ScrollIntoViewOptions::new();
+        options.set_block(web_sys::ScrollLogicalPosition::Center);
+        element.scroll_into_view_with_scroll_into_view_options(&options);
+        // Focusable from here on, so the keyboard goes on from the message.
+        let _ = element.set_attribute("tabindex", "-1");
+        if let Ok(element) = element.dyn_into::<web_sys::HtmlElement>() {
+            let _ = element.focus();
+        }
+    });
 }
 
 #[cfg(test)]
@@ -242,16 +345,54 @@ mod tests {
             message("b", 20.0),
             message("b", 20.0 + GROUP_WINDOW_SECS + 1.0),
         ];
-        let starts: Vec<bool> = rows(&list, None)
+        let starts: Vec<bool> = rows(&list, None, None)
             .iter()
             .map(|row| row.starts_group)
             .collect();
         assert_eq!(starts, [true, false, true, true]);
         // The divider goes before the first message after where the reader left off, and
         // starts a group there.
-        let rows = rows(&list, Some(list[0].id));
+        let rows = rows(&list, Some(list[0].id), Some(list[2].id));
         let new: Vec<bool> = rows.iter().map(|row| row.first_new).collect();
         assert_eq!(new, [false, true, false, false]);
         assert!(rows[1].starts_group);
+        let target: Vec<bool> = rows.iter().map(|row| row.target).collect();
+        assert_eq!(target, [false, false, true, false]);
+    }
+
+    #[test]
+    fn a_view_opened_at_a_message_is_detached_unless_the_room_ends_within_it() {
+        let list: Vec<_> = (0..30)
+            .map(|n| {
+                Arc::new(Message {
+                    id: uuid::Uuid::now_v7(),
+                    text: n.to_string(),
+                    ..Message::default()
+                })
+            })
+            .collect();
+        assert_eq!(Opened::of(&list, None, 30), Opened::Latest);
+        // Not shown: opened at the latest.
+        assert_eq!(
+            Opened::of(&list, Some(uuid::Uuid::now_v7()), 30),
+            Opened::Latest
+        );
+        let at = |n: usize, limit| Opened::of(&list, Some(list[n].id), limit);
+        // As many as asked for: the room may go on after them.
+        assert_eq!(
+            at(5, 30),
+            Opened::At {
+                id: list[5].id,
+                detached: true
+            }
+        );
+        // Fewer: the room ends within them.
+        assert_eq!(
+            at(29, 50),
+            Opened::At {
+                id: list[29].id,
+                detached: false
+            }
+        );
     }
 }

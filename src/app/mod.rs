@@ -33,6 +33,7 @@ mod presence;
 mod reactions;
 mod room_forms;
 mod room_header;
+mod search;
 mod session;
 mod sidebar;
 mod stream;
@@ -49,6 +50,8 @@ use leptos_router::{
 use crate::error::ChatError;
 use account::SignInPage;
 use chat_page::ChatPage;
+#[cfg(feature = "ssr")]
+pub use search::search_shell;
 
 /// Where the page's stylesheet, code glue and WASM are, under the site's root.
 #[derive(Clone, Debug)]
@@ -76,11 +79,7 @@ pub fn shell(options: LeptosOptions, assets: &Assets) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light dark"/>
-                <link rel="icon" href="/favicon.ico"/>
-                <link rel="stylesheet" href=assets.css.clone()/>
+                <HeadTags assets=assets.clone()/>
                 <AutoReload options/>
                 <script type="module" nonce=use_nonce()>{loader}</script>
                 <MetaTags/>
@@ -89,6 +88,19 @@ pub fn shell(options: LeptosOptions, assets: &Assets) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// What every page's `<head>` has: the character set, the viewport, both colour schemes, the
+/// icon and the stylesheet.
+#[component]
+pub(crate) fn HeadTags(assets: Assets) -> impl IntoView {
+    view! {
+        <meta charset="utf-8"/>
+        <meta name="viewport" content="width=device-width, initial-scale=1"/>
+        <meta name="color-scheme" content="light dark"/>
+        <link rel="icon" href="/favicon.ico"/>
+        <link rel="stylesheet" href=assets.css/>
     }
 }
 
@@ -133,6 +145,7 @@ fn explain(error: &ChatError) -> String {
             format!("too many messages: try again in {retry_after_secs} s")
         }
         ChatError::NoSuchAccount => "no account of that name".to_owned(),
+        ChatError::NoSuchMessage => "that message is no longer kept".to_owned(),
         other => other.to_string(),
     };
     let mut chars = text.chars();

@@ -34,7 +34,7 @@ pub fn RoomHeader(
 
 /// Opens and closes the room list where it is a drawer (narrow screens; CSS hides it elsewhere).
 #[component]
-fn DrawerToggle(drawer_open: RwSignal<bool>) -> impl IntoView {
+pub fn DrawerToggle(drawer_open: RwSignal<bool>) -> impl IntoView {
     view! {
         <button
             class="drawer-toggle"

@@ -1,4 +1,5 @@
-//! The room list (a drawer on phones): who you are, the public rooms and your private ones
+//! The room list (a drawer on phones): the search box ([`super::search`]), who you are, the
+//! public rooms and your private ones
 //! (a lock marks those) with their unread counts, the forms to join or create a room
 //! ([`super::room_forms`]), and the small stats panel. The list and the stats refresh every
 //! `REFRESH_EVERY`, and whenever the room or who is signed in changes.
@@ -10,6 +11,7 @@ use leptos::prelude::*;
 use super::{
     account::AccountPanel,
     room_forms::{JoinRoom, NewPrivateRoom},
+    search::SearchBox,
     session::Session,
 };
 use crate::{
@@ -60,6 +62,7 @@ pub fn Sidebar(
     view! {
         <nav class="sidebar" aria-label="Rooms">
             <p class="brand">"longpoll-chat"</p>
+            <SearchBox here=current_room drawer_open/>
             <AccountPanel/>
             <h2>"Rooms"</h2>
             <RoomList listed current_room room_open drawer_open/>
