@@ -34,9 +34,14 @@ impl Chat {
     /// (the sender's own name aside, which callers take out). A name that may not is no
     /// mention: it tells nothing and nobody hears of it.
     async fn mentioned_in(&self, room: &str, text: &str) -> Result<Vec<String>, ChatError> {
-        let private = self.shared.identity.rooms().get(room);
+        let names = mentioned_names(text);
         let mut mentions = Vec::new();
-        for key in mentioned_names(text) {
+        if names.is_empty() {
+            // Most sends: no room lookup on the send path.
+            return Ok(mentions);
+        }
+        let private = self.shared.identity.rooms().get(room);
+        for key in names {
             let may_read = private
                 .as_ref()
                 .is_none_or(|room| room.owner == key || room.members.contains(&key));
