@@ -8,6 +8,7 @@ import {
   typeAndSend,
   uniqueAccount,
   uniqueRoom,
+  watchErrors,
 } from "./helpers";
 
 /** What a first visit may download of the app's code (WASM and JS, compressed as sent).
@@ -24,16 +25,6 @@ function watchCode(page: Page): Response[] {
     if (/\/pkg\/[^/]+\.(js|wasm)$/.test(new URL(response.url()).pathname)) code.push(response);
   });
   return code;
-}
-
-/** Console errors and uncaught exceptions, as a list of their texts. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(`${message.text()} ${message.location().url}`);
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  return errors;
 }
 
 test("a first visit to a room downloads the app's code within the budget, precompressed", async ({ page }) => {

@@ -157,3 +157,13 @@ export class OwnServer {
     return exited;
   }
 }
+
+/** Console errors and uncaught exceptions, as a list of their texts. */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(`${message.text()} ${message.location().url}`);
+  });
+  page.on("pageerror", (error) => errors.push(error.message));
+  return errors;
+}

@@ -9,6 +9,7 @@ import {
   typeAndSend,
   uniqueAccount,
   uniqueRoom,
+  watchErrors,
 } from "./helpers";
 
 // Search: the box over the room list, its results as you type, a result opening its room at
@@ -25,16 +26,6 @@ function searchBox(page: Page) {
 
 function hits(page: Page) {
   return page.getByRole("listbox", { name: "Messages found" }).getByRole("option");
-}
-
-/** Console errors and uncaught exceptions, as a list of their texts. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(`${message.text()} ${message.location().url}`);
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  return errors;
 }
 
 test("typing finds a sent message with the word marked, grouped by room; the keys move and open", async ({ page }) => {
