@@ -1,4 +1,4 @@
-//! What the search box does once it is first focused (its code fetched then, see
+//! What the search box does once it is first used (its code fetched then, see
 //! [`search_controller`]): the keys, sending searches as you type, and the panel of results
 //! under the box, a list of hits grouped by room (a `listbox` the box points into) with "Load
 //! more" and why nothing came.
@@ -41,8 +41,8 @@ fn hit_id(n: usize) -> String {
     format!("search-hit-{n}")
 }
 
-/// [`SearchController`], its code loaded the first time the search box is focused, mounted in
-/// the box under `owner` (the box's: its router, its cleanup).
+/// [`SearchController`], its code loaded the first time a key is pressed in the search box,
+/// mounted in the box under `owner` (the box's: its router, its cleanup).
 #[lazy]
 pub fn search_controller(form: SearchForm, owner: Owner) {
     owner.with(|| {
@@ -105,8 +105,8 @@ impl SearchState {
     }
 }
 
-/// The box's keys and edits, and the panel while it is open. The box was focused to load
-/// this: if it holds a query already, the panel opens at once.
+/// The box's keys and edits, and the panel while it is open. A key in the box loaded this: if
+/// the box holds a query already, the panel opens at once.
 #[component]
 fn SearchController(form: SearchForm) -> impl IntoView {
     let state = SearchState {
