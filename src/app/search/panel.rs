@@ -234,7 +234,9 @@ struct Requests {
 impl Requests {
     /// Sends `search` (from `before` on: the next page, added to what is shown).
     fn send(self, search: SearchFilters, before: Option<Uuid>) {
-        let number = self.sent.get_value() + 1;
+        let Some(number) = self.sent.try_get_value().map(|sent| sent + 1) else {
+            return;
+        };
         self.sent.set_value(number);
         self.loading_more.set(before.is_some());
         spawn_local(async move {
@@ -265,6 +267,12 @@ impl Requests {
                     self.progress.try_set(Progress::Done);
                 }
                 Err(error) => {
+                    // A first page refused: the hits shown no longer answer the box.
+                    if before.is_none() {
+                        self.found.try_set(Found::default());
+                        self.state.active.try_set(None);
+                        self.state.targets.try_set(Vec::new());
+                    }
                     self.progress.try_set(Progress::Failed(explain(&error)));
                 }
             }
@@ -281,17 +289,16 @@ fn SearchPanel(state: SearchState) -> impl IntoView {
         loading_more: RwSignal::new(false),
         state,
     };
-    // A search once typing pauses; an edit before then restarts the wait.
-    Effect::new(move |waiting: Option<Option<TimeoutHandle>>| {
+    // A search once typing pauses; an edit before then (or the panel closing) cancels it.
+    Effect::new(move || {
         state.edits.track();
-        if let Some(Some(timer)) = waiting {
-            timer.clear();
-        }
         let search = state.form.filters();
         if search.q.trim().is_empty() {
-            return None;
+            return;
         }
-        set_timeout_with_handle(move || requests.send(search, None), DEBOUNCE).ok()
+        if let Ok(timer) = set_timeout_with_handle(move || requests.send(search, None), DEBOUNCE) {
+            on_cleanup(move || timer.clear());
+        }
     });
     describe_box(state);
     let groups = Memo::new(move |_| requests.found.with(|found| by_room(&found.hits)));
@@ -318,7 +325,10 @@ fn SearchPanel(state: SearchState) -> impl IntoView {
     };
     view! {
         <div class="search-panel">
-            <p class="search-status" role="status">{status}</p>
+            <div class="search-head">
+                <p class="search-status" role="status">{status}</p>
+                <p class="search-keys" aria-hidden="true">"↑↓ pick · Enter open · Esc close"</p>
+            </div>
             {problem}
             <div id=RESULTS_ID role="listbox" aria-label="Messages found" class="search-results">
                 {move || {
