@@ -265,7 +265,7 @@ fn MessageList(
     };
 
     view! {
-        <div class="messages-frame" class:detached=opened.detached()>
+        <div class="messages-frame">
             <div
                 class="messages"
                 node_ref=list
@@ -286,10 +286,8 @@ fn MessageList(
                     <MessageRow row messages=live name hydrated/>
                 </For>
             </div>
-            // Shown (by CSS) only under a detached part of the room.
-            <a class="jump-latest" href=format!("/room/{room}")>
-                "Jump to latest ↓"
-            </a>
+            // Under a detached part of the room: a plain link (the router takes it), as HTML.
+            <div class="jump" inner_html=jump_html(&room, opened.detached())></div>
             <Show when=move || { unseen.get() > 0 }>
                 <button class="new-messages" on:click=move |_| scroll_to_bottom()>
                     {move || match unseen.get() {
@@ -299,6 +297,14 @@ fn MessageList(
                 </button>
             </Show>
         </div>
+    }
+}
+
+/// "Jump to latest" under a detached part of the room (a room's name needs no escaping).
+fn jump_html(room: &str, detached: bool) -> String {
+    match detached {
+        true => format!("<a class=\"jump-latest\" href=\"/room/{room}\">Jump to latest ↓</a>"),
+        false => String::new(),
     }
 }
 

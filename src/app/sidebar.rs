@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use super::{
     account::AccountPanel,
     room_forms::{JoinRoom, NewPrivateRoom},
-    search::SearchBox,
+    search::search_box,
     session::Session,
 };
 use crate::{
@@ -62,7 +62,7 @@ pub fn Sidebar(
     view! {
         <nav class="sidebar" aria-label="Rooms">
             <p class="brand">"longpoll-chat"</p>
-            <SearchBox here=current_room drawer_open/>
+            {search_box(current_room, drawer_open)}
             <AccountPanel/>
             <h2>"Rooms"</h2>
             <RoomList listed current_room room_open drawer_open/>

@@ -184,3 +184,70 @@ async fn without_guests_every_room_sends_a_visitor_to_sign_in_and_back() {
     assert_eq!(room.status, StatusCode::OK);
     assert!(room.text().contains("members only"));
 }
+
+#[tokio::test]
+async fn the_search_results_page_links_each_hit_to_its_room_at_the_message_and_loads_no_code() {
+    let app = TestApp::new().await;
+    private_room(&app).await;
+    let sent = app
+        .send(message("general", "gus", "the key to the garden"))
+        .await;
+    let id = sent.json["message_id"].as_str().unwrap().to_owned();
+    app.send(message("general", "gus", "nothing to find")).await;
+
+    let reply = page(&app, get("/search?q=key")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let html = reply.text();
+    assert!(html.contains("<mark>key"), "{html}");
+    assert!(
+        html.contains(&format!(r#"href="/room/general?at={id}""#)),
+        "{html}"
+    );
+    assert!(!html.contains("nothing to find"));
+    assert!(
+        !html.contains("under the mat"),
+        "a guest finds no private room's message"
+    );
+    assert!(
+        !html.contains(r#"type="module""#) && !html.contains(".wasm"),
+        "the results page loads no code: {html}"
+    );
+
+    // The query comes back as text, never as markup.
+    let reply = page(&app, get("/search?q=%3Cb%3Ebold")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.text().contains("“&lt;b&gt;bold”"), "{}", reply.text());
+
+    let reply = page(&app, get("/search?q=%22open")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.text().contains("closing quote"), "{}", reply.text());
+}
+
+#[tokio::test]
+async fn a_room_opened_at_a_message_highlights_it_among_its_neighbours() {
+    let app = TestApp::new().await;
+    app.send_ok("general", "before it").await;
+    let id = app.send_ok("general", "the one").await;
+    app.send_ok("general", "after it").await;
+
+    let reply = page(&app, get(&format!("/room/general?at={id}"))).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let html = reply.text();
+    let highlighted = html.find("highlight").expect("a highlighted message");
+    let (before, after) = (
+        html.find("before it").unwrap(),
+        html.find("after it").unwrap(),
+    );
+    let one = html.find("the one").unwrap();
+    assert!(
+        before < highlighted && highlighted < one && one < after,
+        "{html}"
+    );
+    assert_eq!(html.matches("highlight").count(), 1, "{html}");
+    // The room's end is shown: no way back to it is needed.
+    assert!(!html.contains("Jump to latest"));
+
+    let unknown = uuid::Uuid::now_v7();
+    let reply = page(&app, get(&format!("/room/general?at={unknown}"))).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}

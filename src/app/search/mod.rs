@@ -1,18 +1,19 @@
 //! Full-text search in the page: the search box over the room list, its results as you type,
 //! and the results page, `/search`.
 //!
-//! The box is a plain form (`GET /search`) that opens the results page ([`page`], rendered by
+//! The box is a plain form (`GET /search`) that opens the results page (`page`, rendered by
 //! the server only: its hits are links to their rooms at the message, it needs no code in the
-//! browser). Once the page is hydrated, `/`
-//! anywhere but in a field focuses the box, and the first focus loads the box's controller
-//! ([`panel`]): typing opens the results panel, the arrow keys move through the hits while the
-//! focus stays in the box (`aria-activedescendant`), Enter opens the hit (or, with none
-//! picked, the results page), and Escape closes the panel, then clears the box.
+//! browser). Once the page is hydrated, `/` anywhere but in a field focuses the box, and the
+//! first key pressed in the box loads its controller ([`panel`]): typing opens the results
+//! panel, the arrow keys move through the hits while the focus stays in the box
+//! (`aria-activedescendant`), Enter opens the hit (or, with none picked, the results page),
+//! and Escape closes the panel, then clears the box.
 //!
-//! The first load carries only the form and two listeners: the form is static HTML (no view
-//! code to hydrate; the controller finds its fields by name), and everything that acts on the
-//! box is a `#[lazy]` function, fetched and mounted when the box is first focused (what is
-//! typed meanwhile goes into the field and is read when it arrives).
+//! The first load carries only the form and one listener, kept small for the first-load
+//! budget (`end2end/tests/first-load.spec.ts`): the form is static HTML (no view code to
+//! hydrate; the controller finds its fields by name), and everything that acts on the box is
+//! a `#[lazy]` function, fetched and mounted on that first key (what is typed meanwhile goes
+//! into the field, where the controller reads it).
 //!
 //! Layout: this file (the box), [`panel`] (its controller and the panel of results), [`hits`]
 //! (filters and addresses, hits grouped by room, a hit's snippet), [`page`].
@@ -69,13 +70,12 @@ impl SearchForm {
     }
 }
 
-/// The search box over the room list; its controller and results once it is first focused.
-#[component]
-pub fn SearchBox(
-    /// The room "Only this room" names: the room shown (none on the results page).
-    here: Memo<String>,
-    drawer_open: RwSignal<bool>,
-) -> impl IntoView {
+/// The search box over the room list; its controller and results once it is first used.
+/// `here` is the room "Only this room" names: the room shown (none on the results page).
+///
+/// A plain function, not a component: the room list's view holds it (one erased view less in
+/// the first load).
+pub fn search_box(here: Memo<String>, drawer_open: RwSignal<bool>) -> impl IntoView {
     let form = SearchForm {
         root: NodeRef::new(),
         here,
@@ -113,43 +113,40 @@ fn form_html(room: &str) -> String {
     )
 }
 
-/// `/` focuses the search box, unless the person is typing somewhere; the first focus in the
-/// box fetches its controller and mounts it there.
+/// `/` focuses the search box, unless the person is typing somewhere. The first key pressed
+/// in the box (or that `/`) fetches the box's controller and mounts it there; a key typed
+/// meanwhile goes into the field, where the controller finds it.
 fn listen(form: SearchForm) {
-    // Effects run only in the browser: one pair of listeners per box.
+    // Effects run only in the browser: one listener per box.
     Effect::new(move || {
         let owner = Owner::current();
         let started = Rc::new(Cell::new(false));
-        let focus = window_event_listener(ev::focusin, move |event| {
-            let Some(root) = form.root.get_untracked() else {
+        let handle = window_event_listener(ev::keydown, move |event| {
+            let target = event.target();
+            let slash =
+                event.key() == "/" && !(event.ctrl_key() || event.meta_key() || event.alt_key());
+            let typing = (target.as_ref())
+                .and_then(|target| target.dyn_ref::<web_sys::Element>())
+                .is_some_and(|element| {
+                    matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                });
+            let inside = (form.root.get_untracked().zip(target))
+                .is_some_and(|(root, target)| root.contains(target.dyn_ref()));
+            if slash && !typing {
+                if let Some(input) = form.field("q") {
+                    event.prevent_default();
+                    let _ = input.focus();
+                    input.select();
+                }
+            } else if !inside {
                 return;
-            };
-            let inside = (event.target()).is_some_and(|target| root.contains(target.dyn_ref()));
-            if inside && !started.replace(true) {
+            }
+            if !started.replace(true) {
                 if let Some(owner) = owner.clone() {
                     spawn_local(search_controller(form, owner));
                 }
             }
         });
-        let slash = window_event_listener(ev::keydown, move |event| {
-            if event.key() != "/" || event.ctrl_key() || event.meta_key() || event.alt_key() {
-                return;
-            }
-            let typing = event
-                .target()
-                .and_then(|target| target.dyn_into::<web_sys::HtmlElement>().ok())
-                .is_some_and(|element| {
-                    matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
-                });
-            if let (false, Some(input)) = (typing, form.field("q")) {
-                event.prevent_default();
-                let _ = input.focus();
-                input.select();
-            }
-        });
-        on_cleanup(move || {
-            focus.remove();
-            slash.remove();
-        });
+        on_cleanup(move || handle.remove());
     });
 }

@@ -1,4 +1,4 @@
-//! What the search box does once it is first focused (its code fetched then, see
+//! What the search box does once it is first used (its code fetched then, see
 //! [`search_controller`]): the keys, sending searches as you type, and the panel of results
 //! under the box, a list of hits grouped by room (a `listbox` the box points into) with "Load
 //! more" and why nothing came.
@@ -41,8 +41,8 @@ fn hit_id(n: usize) -> String {
     format!("search-hit-{n}")
 }
 
-/// [`SearchController`], its code loaded the first time the search box is focused, mounted in
-/// the box under `owner` (the box's: its router, its cleanup).
+/// [`SearchController`], its code loaded the first time a key is pressed in the search box,
+/// mounted in the box under `owner` (the box's: its router, its cleanup).
 #[lazy]
 pub fn search_controller(form: SearchForm, owner: Owner) {
     owner.with(|| {
@@ -105,8 +105,8 @@ impl SearchState {
     }
 }
 
-/// The box's keys and edits, and the panel while it is open. The box was focused to load
-/// this: if it holds a query already, the panel opens at once.
+/// The box's keys and edits, and the panel while it is open. A key in the box loaded this: if
+/// the box holds a query already, the panel opens at once.
 #[component]
 fn SearchController(form: SearchForm) -> impl IntoView {
     let state = SearchState {
@@ -234,7 +234,9 @@ struct Requests {
 impl Requests {
     /// Sends `search` (from `before` on: the next page, added to what is shown).
     fn send(self, search: SearchFilters, before: Option<Uuid>) {
-        let number = self.sent.get_value() + 1;
+        let Some(number) = self.sent.try_get_value().map(|sent| sent + 1) else {
+            return;
+        };
         self.sent.set_value(number);
         self.loading_more.set(before.is_some());
         spawn_local(async move {
@@ -265,6 +267,12 @@ impl Requests {
                     self.progress.try_set(Progress::Done);
                 }
                 Err(error) => {
+                    // A first page refused: the hits shown no longer answer the box.
+                    if before.is_none() {
+                        self.found.try_set(Found::default());
+                        self.state.active.try_set(None);
+                        self.state.targets.try_set(Vec::new());
+                    }
                     self.progress.try_set(Progress::Failed(explain(&error)));
                 }
             }
@@ -281,17 +289,16 @@ fn SearchPanel(state: SearchState) -> impl IntoView {
         loading_more: RwSignal::new(false),
         state,
     };
-    // A search once typing pauses; an edit before then restarts the wait.
-    Effect::new(move |waiting: Option<Option<TimeoutHandle>>| {
+    // A search once typing pauses; an edit before then (or the panel closing) cancels it.
+    Effect::new(move || {
         state.edits.track();
-        if let Some(Some(timer)) = waiting {
-            timer.clear();
-        }
         let search = state.form.filters();
         if search.q.trim().is_empty() {
-            return None;
+            return;
         }
-        set_timeout_with_handle(move || requests.send(search, None), DEBOUNCE).ok()
+        if let Ok(timer) = set_timeout_with_handle(move || requests.send(search, None), DEBOUNCE) {
+            on_cleanup(move || timer.clear());
+        }
     });
     describe_box(state);
     let groups = Memo::new(move |_| requests.found.with(|found| by_room(&found.hits)));
@@ -318,7 +325,10 @@ fn SearchPanel(state: SearchState) -> impl IntoView {
     };
     view! {
         <div class="search-panel">
-            <p class="search-status" role="status">{status}</p>
+            <div class="search-head">
+                <p class="search-status" role="status">{status}</p>
+                <p class="search-keys" aria-hidden="true">"↑↓ pick · Enter open · Esc close"</p>
+            </div>
             {problem}
             <div id=RESULTS_ID role="listbox" aria-label="Messages found" class="search-results">
                 {move || {
