@@ -36,6 +36,12 @@ pub enum ChatError {
     /// 404: the account has not joined that room (`DELETE /api/me/rooms/{room}`).
     #[error("you have not joined that room")]
     NotJoined,
+    /// 404: the account has no push subscription of that endpoint.
+    #[error("no such push subscription")]
+    NoSuchSubscription,
+    /// 404: Web Push is off on this server (`--push off`).
+    #[error("Web Push is off on this server")]
+    PushOff,
     /// 409: an account of that name exists already (in some letter case).
     #[error("that name is taken")]
     NameTaken,
@@ -129,7 +135,9 @@ impl ChatError {
             | Self::NoSuchMessage
             | Self::NoSuchAccount
             | Self::NoSuchMember
-            | Self::NotJoined => 404,
+            | Self::NotJoined
+            | Self::NoSuchSubscription
+            | Self::PushOff => 404,
             Self::NameTaken | Self::RoomTaken | Self::TooManyReactions => 409,
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,

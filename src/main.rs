@@ -10,9 +10,10 @@ use longpoll_chat::{
     server::{
         self,
         broker::DEFAULT_MAX_HELD_POLLS,
-        chat::Chat,
+        chat::{Chat, ChatOptions},
         config::{Command, Config},
         identity::Identity,
+        push::Push,
         Broker, BrokerConfig,
     },
     site,
@@ -77,7 +78,19 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let (identity, room_changes) = Identity::open(identity_config, &store)
         .await
         .context("starting the identity store")?;
-    let chat = Chat::new(broker.clone(), identity, config.chat(), room_changes);
+    let push = match config.push() {
+        Some(push) => Some(
+            Push::open(push, &store, broker.clone(), identity.clone())
+                .await
+                .context("starting Web Push")?,
+        ),
+        None => None,
+    };
+    let chat_options = ChatOptions {
+        push,
+        ..config.chat()
+    };
+    let chat = Chat::new(broker.clone(), identity, chat_options, room_changes);
     let leptos_options = get_configuration(None)
         .context("reading the Leptos configuration")?
         .leptos_options;

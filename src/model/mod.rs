@@ -6,7 +6,7 @@
 //!
 //! One file per concept: [`names`] (validated newtypes and their limits), [`message`] (a
 //! message and its changes), [`delivery`] (poll, send, history), [`stream`], [`presence`],
-//! [`accounts`], [`rooms`] (rooms, members, reads), [`search`]. Everything is re-exported here, so
+//! [`accounts`], [`rooms`] (rooms, members, reads), [`search`], [`push`]. Everything is re-exported here, so
 //! `crate::model::X` names any of it.
 
 pub mod accounts;
@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod message;
 pub mod names;
 pub mod presence;
+pub mod push;
 pub mod rooms;
 pub mod search;
 pub mod stream;
@@ -23,6 +24,7 @@ pub use delivery::*;
 pub use message::*;
 pub use names::*;
 pub use presence::*;
+pub use push::*;
 pub use rooms::*;
 pub use search::*;
 pub use stream::*;

@@ -23,6 +23,7 @@ use super::{
         IdentityConfig,
     },
     operator::AccountCommand,
+    push::{InsecureHosts, PushConfig},
     send_limit::{ChangeLimiter, SearchLimiter, SendLimiter},
     store::{RedisPrefix, Retention, StoreConfig},
     BrokerConfig,
@@ -255,6 +256,42 @@ pub struct Config {
     /// With tokens from another site: the `iss` they must carry.
     #[arg(long, env = "CHAT_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
+
+    /// Whether to tell people who are not looking through Web Push (`on`/`off`). Off:
+    /// `/api/push/key` and subscribing answer 404, and no push leaves the server.
+    #[arg(long, env = "CHAT_PUSH", default_value_t = true, action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), value_name = "on|off")]
+    pub push: bool,
+
+    /// The VAPID private key that signs pushes (a PEM file, or the base64url key
+    /// `web-push generate-vapid-keys` prints). Without it, one is made at the first start and
+    /// kept in the store, so every instance signs with the same one.
+    #[arg(long, env = "CHAT_VAPID_PRIVATE_KEY", value_name = "FILE")]
+    pub vapid_private_key: Option<PathBuf>,
+
+    /// How push services may reach the operator (VAPID's `sub`): a `mailto:` or `https:` URL.
+    /// Some push services refuse pushes whose contact is not a real one.
+    #[arg(long, env = "CHAT_VAPID_SUBJECT", default_value = "mailto:postmaster@localhost",
+          value_parser = vapid_subject)]
+    pub vapid_subject: String,
+
+    /// A host whose push endpoints may be plain http on any address, loopback included
+    /// (repeatable): for tests with a push service of their own. Never in production.
+    #[arg(
+        long = "push-allow-insecure",
+        env = "CHAT_PUSH_ALLOW_INSECURE",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    pub push_allow_insecure: Vec<String>,
+}
+
+fn vapid_subject(value: &str) -> Result<String, String> {
+    if value.starts_with("mailto:") || value.starts_with("https://") {
+        Ok(value.to_owned())
+    } else {
+        Err("a mailto: or https:// URL".into())
+    }
 }
 
 /// A configuration that cannot work, found at startup.
@@ -371,7 +408,18 @@ impl Config {
             search_limiter: NonZeroU32::new(self.search_rate_per_minute)
                 .map(SearchLimiter::per_minute),
             max_reactions_per_message: usize::from(self.max_reactions_per_message),
+            push: None,
         }
+    }
+
+    /// Web Push (`--push`, `--vapid-*`, `--push-allow-insecure`), `None` when off.
+    pub fn push(&self) -> Option<PushConfig> {
+        self.push.then(|| PushConfig {
+            vapid_key_file: self.vapid_private_key.clone(),
+            subject: self.vapid_subject.clone(),
+            insecure: InsecureHosts::new(self.push_allow_insecure.iter().cloned()),
+            ..PushConfig::default()
+        })
     }
 
     /// How connections are served (see `serve`).

@@ -1,7 +1,8 @@
 //! Prometheus metrics: what the broker counts, with the handles looked up once.
 //!
 //! Names: `chat_held_polls` and `chat_clients` (gauges), `chat_messages_sent_total{outcome}`,
-//! `chat_deliveries_total`, `chat_polls_total{outcome}`, `chat_store_errors_total` (counters),
+//! `chat_deliveries_total`, `chat_polls_total{outcome}`, `chat_store_errors_total`,
+//! `chat_pushes_total{outcome}` (counters),
 //! `chat_send_duration_seconds`, `chat_wakeup_seconds` and `chat_search_seconds` (histograms).
 
 use std::{sync::OnceLock, time::Duration};
@@ -51,6 +52,12 @@ async fn run_upkeep(handle: PrometheusHandle) {
 /// failures are rare: the counter is looked up on each.
 pub fn count_store_error() {
     counter!("chat_store_errors_total").increment(1);
+}
+
+/// Counts a push by what became of it (`chat_pushes_total{outcome}`): `sent`, `gone` (the
+/// subscription ended), `failed`, `dropped` (the queue was full).
+pub fn count_push(outcome: &'static str) {
+    counter!("chat_pushes_total", "outcome" => outcome).increment(1);
 }
 
 /// Records how long a search took the index (`chat_search_seconds`): searches are few next to

@@ -11,6 +11,7 @@ pub mod http;
 pub mod identity;
 pub mod metrics;
 pub mod operator;
+pub mod push;
 pub mod search;
 pub mod send_limit;
 pub mod store;

@@ -20,6 +20,7 @@ use longpoll_chat::{
     server::{
         chat::{Chat, ChatOptions},
         identity::{Identity, IdentityConfig},
+        push::{Push, PushConfig},
         send_limit::SendLimiter,
         store::StoreConfig,
         Broker, BrokerConfig, HttpConfig,
@@ -60,6 +61,8 @@ pub struct Setup {
     pub chat: ChatOptions,
     /// The site served (its root, hashed names or not); by default none is on disk.
     pub leptos: Option<LeptosOptions>,
+    /// Web Push, off by default.
+    pub push: Option<PushConfig>,
 }
 
 impl TestApp {
@@ -113,7 +116,12 @@ impl TestApp {
         let store = StoreConfig::Memory;
         let broker = Broker::open(setup.broker, &store).await.unwrap();
         let (identity, room_changes) = Identity::open(setup.identity, &store).await.unwrap();
-        let chat = Chat::new(broker.clone(), identity.clone(), setup.chat, room_changes);
+        let mut options = setup.chat;
+        if let Some(push) = setup.push {
+            let push = Push::open(push, &store, broker.clone(), identity.clone());
+            options.push = Some(push.await.unwrap());
+        }
+        let chat = Chat::new(broker.clone(), identity.clone(), options, room_changes);
         let options = (setup.leptos).unwrap_or_else(|| {
             LeptosOptions::builder()
                 .output_name("longpoll-chat")
@@ -198,7 +206,7 @@ pub fn send_limit(burst: u32) -> ChatOptions {
 /// Lets the runtime's other tasks run until `condition` holds, failing after [`WAIT_BOUND`] of
 /// real time, so it works on a paused clock too (yielding keeps a paused clock from jumping
 /// ahead, as sleeping would).
-async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+pub async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT_BOUND;
     while !condition() {
         assert!(

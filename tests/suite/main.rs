@@ -40,6 +40,7 @@ mod nginx;
 mod openapi;
 mod page_headers;
 mod pages;
+mod push;
 mod reads;
 mod restart;
 mod schema;

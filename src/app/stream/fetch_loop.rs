@@ -35,6 +35,9 @@ impl Hub {
             let (rooms, presence) = {
                 let mut book = self.book.borrow_mut();
                 book.changed = false;
+                if std::mem::take(&mut book.identity_changed) {
+                    client_id = new_client_id(&client_id);
+                }
                 let (rooms, presence) = book.next_stream();
                 book.presence_asked = presence.keys().cloned().collect();
                 (rooms, presence)

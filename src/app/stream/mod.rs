@@ -67,6 +67,9 @@ struct Book {
     connection: Option<ConnectionState>,
     /// Set when the followed rooms or cursors changed while a stream is held.
     changed: bool,
+    /// Set when the page signed in or out: the next stream takes a new client id, since the
+    /// old one stays the other identity's until it idles (a stream under it would be refused).
+    identity_changed: bool,
     /// The held request, aborted when the rooms change.
     abort: Option<web_sys::AbortController>,
     /// Resolves the leader's wait while it has no room to follow.
@@ -214,6 +217,20 @@ impl Hub {
     /// The page signed in or out: the leader loads the joined rooms of who it is now.
     pub fn identity_changed(self: &Rc<Self>) {
         self.post(&Note::Identity);
+        self.hear_identity();
+    }
+
+    /// Signed in or out, here or in another tab: the held stream ends, the next takes a new
+    /// client id, and the joined rooms are loaded again.
+    fn hear_identity(self: &Rc<Self>) {
+        {
+            let mut book = self.book.borrow_mut();
+            book.identity_changed = true;
+            book.changed = true;
+            if let Some(abort) = book.abort.take() {
+                abort.abort();
+            }
+        }
         self.reload_joined();
     }
 }

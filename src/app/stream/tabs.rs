@@ -169,7 +169,7 @@ impl Hub {
                 publish_unread(&mut book);
             }
             Note::Read { room, id } => self.hear_read(room, id),
-            Note::Identity => self.reload_joined(),
+            Note::Identity => self.hear_identity(),
             Note::Live { rooms } => {
                 let mut book = self.book.borrow_mut();
                 for (room, state, at) in rooms {

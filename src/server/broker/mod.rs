@@ -461,6 +461,13 @@ impl Broker {
         self.shared.presence.typing(&room, person);
     }
 
+    /// Whether the person of account `key` holds a stream of the room, here or on another
+    /// instance, or ended one within the presence grace period: they are looking.
+    pub fn is_present(&self, room: &str, key: &str) -> bool {
+        (self.shared.rooms.get(room))
+            .is_some_and(|room| lock(&room.presence).is_present(key, Instant::now()))
+    }
+
     /// Who is online and typing in the room now.
     pub fn live_state(&self, room: &RoomName) -> LiveState {
         match self.shared.rooms.get(room.as_str()) {

@@ -38,7 +38,14 @@ impl Chat {
 
     pub async fn sign_out(&self, caller: &Caller) -> Result<(), ChatError> {
         let user = self.signed_in(caller)?;
-        self.shared.identity.sign_out(user).await
+        self.shared.identity.sign_out(user).await?;
+        // This browser's pushes were the session's: signed out, it hears of nothing more.
+        if let (Some(push), Via::Session { token_hash, .. }) =
+            (&self.shared.options.push, &user.via)
+        {
+            push.forget_session(&user.key, token_hash).await;
+        }
+        Ok(())
     }
 
     pub fn me(&self, caller: &Caller) -> Result<Me, ChatError> {

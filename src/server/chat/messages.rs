@@ -27,7 +27,21 @@ impl Chat {
         mentions.retain(|key| user.is_none_or(|user| !user.is_account(key)));
         let mut request = draft.sent_by(sender, author);
         request.mentions = mentions;
-        self.shared.broker.send(request).await
+        let Some(push) = &self.shared.options.push else {
+            return self.shared.broker.send(request).await;
+        };
+        let mut sent = Sent {
+            room: request.room.to_string(),
+            id: uuid::Uuid::nil(),
+            sender: request.sender.to_string(),
+            author: request.author.clone(),
+            text: request.text.as_str().to_owned(),
+            mentions: request.mentions.clone(),
+        };
+        let receipt = self.shared.broker.send(request).await?;
+        sent.id = receipt.message_id;
+        push.sent(sent);
+        Ok(receipt)
     }
 
     /// Who `text` mentions in `room`: the active accounts it names that may read the room

@@ -25,7 +25,7 @@
 //! One `impl Chat` per concern, mirroring `rest/`: `messages` (send, edit, delete, react),
 //! `delivery` (poll, stream, history, stats, disconnect), `rooms` (rooms and members),
 //! `direct` (direct rooms), `reads` (joined rooms, read positions), `accounts`, `presence`,
-//! `search`. What they share (who the caller is, whether they may see a room, whose client ids
+//! `search`, `push` (Web Push subscriptions). What they share (who the caller is, whether they may see a room, whose client ids
 //! they use) is here.
 
 mod accounts;
@@ -33,6 +33,7 @@ mod delivery;
 mod direct;
 mod messages;
 mod presence;
+mod push;
 mod reads;
 mod rooms;
 mod search;
@@ -48,6 +49,7 @@ use super::{
     broker::{PollAnswer, RoomAnswer, StreamAnswer},
     clock::unix_seconds,
     identity::{Caller, Credentials, Identity, RoomChange, User},
+    push::{Push, Sent},
     send_limit::{ChangeLimiter, SearchLimiter, SendKey, SendLimiter},
     store::identity::{JoinedRoomRecord, PrivateRoomRecord},
     Broker,
@@ -88,6 +90,8 @@ pub struct ChatOptions {
     pub max_reactions_per_message: usize,
     /// The search rate limit; `None` searches freely.
     pub search_limiter: Option<SearchLimiter>,
+    /// Web Push; `None`: off (`--push off`).
+    pub push: Option<Push>,
 }
 
 impl Default for ChatOptions {
@@ -97,6 +101,7 @@ impl Default for ChatOptions {
             change_limiter: None,
             max_reactions_per_message: DEFAULT_MAX_REACTIONS_PER_MESSAGE,
             search_limiter: None,
+            push: None,
         }
     }
 }

@@ -266,6 +266,13 @@ impl Identity {
         &self.shared.store
     }
 
+    /// Whether the session of this token hash is still on (not signed out, expired or
+    /// revoked), as the store says now.
+    pub async fn session_alive(&self, token_hash: &TokenHash) -> Result<bool, ChatError> {
+        let session = self.shared.store.session(token_hash).await;
+        Ok(session.map_err(store_failed)?.is_some())
+    }
+
     /// Who `credentials` prove the caller is. A bearer token that proves nothing is refused
     /// (401); a stale session cookie only makes the caller a guest, so a browser signed out
     /// elsewhere still opens the page.

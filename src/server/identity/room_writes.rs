@@ -126,6 +126,11 @@ impl Identity {
             .map_err(store_failed)
     }
 
+    /// The accounts that joined the room and chose a level there, with it.
+    pub async fn levels_in(&self, room: &str) -> Result<Vec<(String, NotifyLevel)>, ChatError> {
+        self.store().levels_in(room).await.map_err(store_failed)
+    }
+
     /// Leaves a joined room; `false` if the account had not joined it.
     pub async fn leave_room(&self, key: &str, room: &str) -> Result<bool, ChatError> {
         (self.store())

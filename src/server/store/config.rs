@@ -4,8 +4,9 @@ use std::{fmt, path::PathBuf, str::FromStr, sync::Arc};
 
 use super::{
     Cluster, ClusterSink, CommitSink, IdentitySink, IdentityStore, LogStore, MemoryIdentityStore,
-    MemoryStore, RedisCluster, RedisIdentityStore, RedisPrefix, RedisStore, Retention,
-    SqliteIdentityStore, SqliteStore, StoreError,
+    MemoryPushStore, MemoryStore, PushStore, RedisCluster, RedisIdentityStore, RedisPrefix,
+    RedisPushStore, RedisStore, Retention, SqliteIdentityStore, SqlitePushStore, SqliteStore,
+    StoreError,
 };
 
 /// Which store to use, as given on the command line: `memory`, `sqlite:PATH` or
@@ -79,6 +80,20 @@ impl StoreConfig {
             Self::Sqlite(path) => Arc::new(SqliteIdentityStore::open(path)?),
             Self::Redis { url, prefix } => {
                 Arc::new(RedisIdentityStore::open(url, prefix.as_ref(), sink).await?)
+            }
+        })
+    }
+}
+
+impl StoreConfig {
+    /// The VAPID key and push subscriptions of the same store (a memory store's are its own:
+    /// open it once).
+    pub async fn open_push(&self) -> Result<Arc<dyn PushStore>, StoreError> {
+        Ok(match self {
+            Self::Memory => Arc::new(MemoryPushStore::default()),
+            Self::Sqlite(path) => Arc::new(SqlitePushStore::open(path)?),
+            Self::Redis { url, prefix } => {
+                Arc::new(RedisPushStore::open(url, prefix.as_ref()).await?)
             }
         })
     }

@@ -164,6 +164,9 @@ pub trait IdentityStore: Send + Sync + 'static {
         notify: Option<NotifyLevel>,
     ) -> Result<Option<JoinedRoomRecord>, StoreError>;
 
+    /// The accounts that joined the room and chose a level there, with it.
+    async fn levels_in(&self, room: &str) -> Result<Vec<(String, NotifyLevel)>, StoreError>;
+
     /// Leaves the room; `false` if the account had not joined it.
     async fn leave_room(&self, account: &str, room: &str) -> Result<bool, StoreError>;
 }

@@ -1,6 +1,7 @@
 //! Where what the chat keeps lives, behind three traits that each say one thing:
 //! - [`LogStore`] (`log`): each room's log of messages and changes, handed to a [`CommitSink`];
 //! - [`IdentityStore`] (`identity`): accounts, sessions, private rooms, joined rooms;
+//! - [`PushStore`] (`push`): the VAPID key and browsers' push subscriptions;
 //! - [`Cluster`] (`cluster`): what instances sharing a store tell each other (active clients,
 //!   disconnects, presence), apart from the log. Only a shared store has one.
 //!
@@ -18,6 +19,7 @@ mod config;
 pub mod identity;
 mod log;
 mod memory;
+pub mod push;
 mod redis;
 mod sqlite;
 
@@ -26,9 +28,10 @@ pub(crate) use config::redacted;
 pub use config::StoreConfig;
 pub use identity::{IdentitySink, IdentityStore};
 pub use log::{CommitSink, LogStore, Retention, StoredRoom};
-pub use memory::{MemoryIdentityStore, MemoryStore};
-pub use redis::{RedisCluster, RedisIdentityStore, RedisPrefix, RedisStore};
-pub use sqlite::{SqliteIdentityStore, SqliteStore};
+pub use memory::{MemoryIdentityStore, MemoryPushStore, MemoryStore};
+pub use push::{PushStore, PushSubscriptionRecord};
+pub use redis::{RedisCluster, RedisIdentityStore, RedisPrefix, RedisPushStore, RedisStore};
+pub use sqlite::{SqliteIdentityStore, SqlitePushStore, SqliteStore};
 
 use super::metrics;
 use crate::error::ChatError;

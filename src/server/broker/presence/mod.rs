@@ -113,6 +113,14 @@ impl RoomPresence {
         shown
     }
 
+    /// Whether the person `key` is online here: this instance's streams (or their grace
+    /// period), or another instance's as it last said.
+    pub fn is_present(&self, key: &str, now: Instant) -> bool {
+        self.people.contains_key(key)
+            || (self.elsewhere.values())
+                .any(|said| said.until > now && said.people.iter().any(|person| person.key == key))
+    }
+
     /// What the room shows now.
     pub fn state(&self, now: Instant) -> LiveState {
         let mut guests = 0;

@@ -14,6 +14,7 @@
 //! - `accounts`: `/api/accounts`, `/api/sessions`, `/api/me`;
 //! - `presence`: `/api/rooms/{room}/online` and `/typing`;
 //! - `search`: `/api/search`;
+//! - `push`: `/api/push/key`, `/api/me/push-subscriptions`;
 //! - `health`: `/health` and `/health/ready`;
 //! - `extract`: extractors whose rejections are [`ChatError`]s; `query`: the poll's fast
 //!   query-string reader.
@@ -24,6 +25,7 @@ mod extract;
 mod health;
 mod messages;
 mod presence;
+mod push;
 mod query;
 mod reads;
 mod rooms;
@@ -76,7 +78,8 @@ impl Default for Limits {
         rooms::delete_room, rooms::members, rooms::add_member, rooms::remove_member,
         reads::joined_rooms, reads::mentions, reads::mark_read, reads::leave_room, messages::edit_message,
         messages::delete_message, messages::add_reaction, messages::remove_reaction,
-        presence::online, presence::typing, search::search
+        presence::online, presence::typing, search::search, push::key, push::subscribe,
+        push::unsubscribe
     ),
     modifiers(&BearerAuth)
 )]
@@ -127,6 +130,7 @@ pub fn routes(chat: Chat) -> Router {
         .merge(reads::routes())
         .merge(presence::routes())
         .merge(search::routes())
+        .merge(push::routes())
         .route("/api", any(no_route))
         .route("/api/", any(no_route))
         .route("/api/{*rest}", any(no_route))

@@ -231,6 +231,12 @@ impl IdentityStore for MemoryIdentityStore {
         }))
     }
 
+    async fn levels_in(&self, room: &str) -> Result<Vec<(String, NotifyLevel)>, StoreError> {
+        Ok((self.kept().joined.iter())
+            .filter_map(|(account, rooms)| Some((account.clone(), rooms.get(room)?.1?)))
+            .collect())
+    }
+
     async fn leave_room(&self, account: &str, room: &str) -> Result<bool, StoreError> {
         Ok(self.kept().leave(account, room))
     }

@@ -230,6 +230,21 @@ impl RedisKeys {
         self.named(&format!("joined-by:{room}"))
     }
 
+    /// `PREFIX push-key`: the VAPID private key.
+    pub fn push_key(&self) -> String {
+        self.named("push-key")
+    }
+
+    /// `PREFIX push:KEY`: the account's push subscriptions, by endpoint.
+    pub fn push_subscriptions(&self, account: &str) -> String {
+        self.named(&format!("push:{account}"))
+    }
+
+    /// `PREFIX push-endpoints`: the account each endpoint is subscribed for.
+    pub fn push_endpoints(&self) -> String {
+        self.named("push-endpoints")
+    }
+
     /// Channel `PREFIX identity`: changes to accounts, sessions and private rooms.
     pub fn identity_channel(&self) -> &str {
         &self.identity

@@ -4,6 +4,7 @@
 //! - `log`: the message log (streams per room, published as appended);
 //! - `identity`: accounts, sessions, private rooms and joined rooms, with the announcements that
 //!   keep every instance's caches right;
+//! - `push`: the VAPID key and push subscriptions;
 //! - `cluster`: what the instances tell each other besides (active clients, disconnects,
 //!   presence and typing);
 //! - `keys`: the name of every key and channel, all under the deployment's [`RedisPrefix`]:
@@ -19,6 +20,7 @@ mod cluster;
 mod identity;
 mod keys;
 mod log;
+mod push;
 mod subscription;
 
 use std::time::Duration;
@@ -34,6 +36,7 @@ pub use cluster::RedisCluster;
 pub use identity::RedisIdentityStore;
 pub use keys::RedisPrefix;
 pub use log::RedisStore;
+pub use push::RedisPushStore;
 
 /// How long one command may take before the store counts as unavailable.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);

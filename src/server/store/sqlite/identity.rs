@@ -14,19 +14,13 @@
 //! timeout. Expired sessions are never returned, and are deleted whenever a new one is kept, so
 //! the table stays as large as the live sessions.
 
-use std::{
-    collections::BTreeSet,
-    path::Path,
-    sync::{Arc, Mutex},
-};
+use std::{collections::BTreeSet, path::Path};
 
 use async_trait::async_trait;
-use rusqlite::{
-    params, types::Type, Connection, OptionalExtension, Row, Transaction, TransactionBehavior,
-};
+use rusqlite::{params, types::Type, Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
-use super::open_migrated;
+use super::Transactions;
 use crate::model::NotifyLevel;
 use crate::server::{
     clock::unix_seconds,
@@ -40,7 +34,7 @@ use crate::server::{
 };
 
 pub struct SqliteIdentityStore {
-    connection: Arc<Mutex<Connection>>,
+    db: Transactions,
 }
 
 impl SqliteIdentityStore {
@@ -48,46 +42,8 @@ impl SqliteIdentityStore {
     /// pending, whether or not the message store opened it first.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(Self {
-            connection: Arc::new(Mutex::new(open_migrated(path)?)),
+            db: Transactions::open(path)?,
         })
-    }
-
-    /// Runs `change` in one write transaction on a blocking thread.
-    async fn write<T: Send + 'static>(
-        &self,
-        change: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        // Immediate: a transaction that reads before it writes would otherwise fail (busy
-        // snapshot) whenever the message writer commits in between.
-        self.run(TransactionBehavior::Immediate, change).await
-    }
-
-    /// Runs `query` in one read transaction on a blocking thread.
-    async fn read<T: Send + 'static>(
-        &self,
-        query: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        self.run(TransactionBehavior::Deferred, query).await
-    }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        behavior: TransactionBehavior,
-        work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut connection = connection
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let transaction = connection.transaction_with_behavior(behavior)?;
-            let result = work(&transaction)?;
-            transaction.commit()?;
-            Ok(result)
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
-        .map_err(|error: rusqlite::Error| StoreError::Unavailable(error.to_string()))
     }
 }
 
@@ -162,259 +118,277 @@ fn may_join(connection: &Connection, account: &str, room: &str) -> rusqlite::Res
 impl IdentityStore for SqliteIdentityStore {
     async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
         let account = account.clone();
-        self.write(move |connection| {
-            let inserted = connection.execute(
-                "INSERT INTO accounts (key, name, password_hash, disabled, created_at)
+        self.db
+            .write(move |connection| {
+                let inserted = connection.execute(
+                    "INSERT INTO accounts (key, name, password_hash, disabled, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING",
-                params![
-                    account.key(),
-                    account.name,
-                    account.password_hash,
-                    account.disabled,
-                    account.created_at,
-                ],
-            )?;
-            Ok(inserted > 0)
-        })
-        .await
+                    params![
+                        account.key(),
+                        account.name,
+                        account.password_hash,
+                        account.disabled,
+                        account.created_at,
+                    ],
+                )?;
+                Ok(inserted > 0)
+            })
+            .await
     }
 
     async fn account(&self, key: &str) -> Result<Option<AccountRecord>, StoreError> {
         let key = key.to_owned();
-        self.read(move |connection| {
-            connection
-                .query_row(
-                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE key = ?1"),
-                    params![key],
-                    account_from,
-                )
-                .optional()
-        })
-        .await
+        self.db
+            .read(move |connection| {
+                connection
+                    .query_row(
+                        &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE key = ?1"),
+                        params![key],
+                        account_from,
+                    )
+                    .optional()
+            })
+            .await
     }
 
     async fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
-        self.read(|connection| {
-            let mut all = connection.prepare(&format!(
-                "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY key"
-            ))?;
-            let accounts = all.query_map([], account_from)?.collect();
-            accounts
-        })
-        .await
+        self.db
+            .read(|connection| {
+                let mut all = connection.prepare(&format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY key"
+                ))?;
+                let accounts = all.query_map([], account_from)?.collect();
+                accounts
+            })
+            .await
     }
 
     async fn set_password(&self, key: &str, password_hash: &str) -> Result<bool, StoreError> {
         let (key, password_hash) = (key.to_owned(), password_hash.to_owned());
-        self.write(move |connection| {
-            let updated = connection.execute(
-                "UPDATE accounts SET password_hash = ?2 WHERE key = ?1",
-                params![key, password_hash],
-            )?;
-            Ok(updated > 0)
-        })
-        .await
+        self.db
+            .write(move |connection| {
+                let updated = connection.execute(
+                    "UPDATE accounts SET password_hash = ?2 WHERE key = ?1",
+                    params![key, password_hash],
+                )?;
+                Ok(updated > 0)
+            })
+            .await
     }
 
     async fn set_disabled(&self, key: &str, disabled: bool) -> Result<bool, StoreError> {
         let key = key.to_owned();
-        self.write(move |connection| {
-            let updated = connection.execute(
-                "UPDATE accounts SET disabled = ?2 WHERE key = ?1",
-                params![key, disabled],
-            )?;
-            if updated > 0 && disabled {
-                connection.execute("DELETE FROM sessions WHERE account = ?1", params![key])?;
-            }
-            Ok(updated > 0)
-        })
-        .await
+        self.db
+            .write(move |connection| {
+                let updated = connection.execute(
+                    "UPDATE accounts SET disabled = ?2 WHERE key = ?1",
+                    params![key, disabled],
+                )?;
+                if updated > 0 && disabled {
+                    connection.execute("DELETE FROM sessions WHERE account = ?1", params![key])?;
+                }
+                Ok(updated > 0)
+            })
+            .await
     }
 
     async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
         let session = session.clone();
-        self.write(move |connection| {
-            connection.execute(
-                "DELETE FROM sessions WHERE expires_at <= ?1",
-                params![unix_seconds()],
-            )?;
-            connection.execute(
-                "INSERT OR REPLACE INTO sessions (token_hash, account, expires_at)
+        self.db
+            .write(move |connection| {
+                connection.execute(
+                    "DELETE FROM sessions WHERE expires_at <= ?1",
+                    params![unix_seconds()],
+                )?;
+                connection.execute(
+                    "INSERT OR REPLACE INTO sessions (token_hash, account, expires_at)
                  VALUES (?1, ?2, ?3)",
-                params![session.token_hash, session.account, session.expires_at],
-            )?;
-            Ok(())
-        })
-        .await
+                    params![session.token_hash, session.account, session.expires_at],
+                )?;
+                Ok(())
+            })
+            .await
     }
 
     async fn session(&self, token_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
         let token_hash = *token_hash;
-        self.read(move |connection| {
-            connection
-                .query_row(
-                    "SELECT account, expires_at FROM sessions
+        self.db
+            .read(move |connection| {
+                connection
+                    .query_row(
+                        "SELECT account, expires_at FROM sessions
                      WHERE token_hash = ?1 AND expires_at > ?2",
-                    params![token_hash, unix_seconds()],
-                    |row| {
-                        Ok(SessionRecord {
-                            token_hash,
-                            account: row.get(0)?,
-                            expires_at: row.get(1)?,
-                        })
-                    },
-                )
-                .optional()
-        })
-        .await
+                        params![token_hash, unix_seconds()],
+                        |row| {
+                            Ok(SessionRecord {
+                                token_hash,
+                                account: row.get(0)?,
+                                expires_at: row.get(1)?,
+                            })
+                        },
+                    )
+                    .optional()
+            })
+            .await
     }
 
     async fn delete_session(&self, token_hash: &TokenHash) -> Result<bool, StoreError> {
         let token_hash = *token_hash;
-        self.write(move |connection| {
-            let deleted = connection.execute(
-                "DELETE FROM sessions WHERE token_hash = ?1",
-                params![token_hash],
-            )?;
-            Ok(deleted > 0)
-        })
-        .await
+        self.db
+            .write(move |connection| {
+                let deleted = connection.execute(
+                    "DELETE FROM sessions WHERE token_hash = ?1",
+                    params![token_hash],
+                )?;
+                Ok(deleted > 0)
+            })
+            .await
     }
 
     async fn delete_sessions_of(&self, account: &str) -> Result<usize, StoreError> {
         let account = account.to_owned();
-        self.write(move |connection| {
-            connection.execute("DELETE FROM sessions WHERE account = ?1", params![account])
-        })
-        .await
+        self.db
+            .write(move |connection| {
+                connection.execute("DELETE FROM sessions WHERE account = ?1", params![account])
+            })
+            .await
     }
 
     async fn create_private_room(&self, room: &PrivateRoomRecord) -> Result<bool, StoreError> {
         let room = room.clone();
-        self.write(move |connection| {
-            let inserted = connection.execute(
-                "INSERT INTO private_rooms (name, owner) VALUES (?1, ?2)
+        self.db
+            .write(move |connection| {
+                let inserted = connection.execute(
+                    "INSERT INTO private_rooms (name, owner) VALUES (?1, ?2)
                  ON CONFLICT (name) DO NOTHING",
-                params![room.name, room.owner],
-            )?;
-            if inserted == 0 {
-                return Ok(false);
-            }
-            let mut add = connection.prepare_cached(
-                "INSERT OR IGNORE INTO private_room_members (room, account) VALUES (?1, ?2)",
-            )?;
-            for member in room.members.iter().filter(|member| **member != room.owner) {
-                add.execute(params![room.name, member])?;
-            }
-            Ok(true)
-        })
-        .await
+                    params![room.name, room.owner],
+                )?;
+                if inserted == 0 {
+                    return Ok(false);
+                }
+                let mut add = connection.prepare_cached(
+                    "INSERT OR IGNORE INTO private_room_members (room, account) VALUES (?1, ?2)",
+                )?;
+                for member in room.members.iter().filter(|member| **member != room.owner) {
+                    add.execute(params![room.name, member])?;
+                }
+                Ok(true)
+            })
+            .await
     }
 
     async fn private_room(&self, name: &str) -> Result<Option<PrivateRoomRecord>, StoreError> {
         let name = name.to_owned();
-        self.read(move |connection| private_room_in(connection, &name))
+        self.db
+            .read(move |connection| private_room_in(connection, &name))
             .await
     }
 
     async fn private_rooms(&self) -> Result<Vec<PrivateRoomRecord>, StoreError> {
-        self.read(|connection| {
-            let mut names = connection.prepare("SELECT name FROM private_rooms ORDER BY name")?;
-            let names = names
-                .query_map([], |row| row.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut rooms = Vec::with_capacity(names.len());
-            for name in names {
-                // Within the transaction, so every name read is still there.
-                rooms.extend(private_room_in(connection, &name)?);
-            }
-            Ok(rooms)
-        })
-        .await
+        self.db
+            .read(|connection| {
+                let mut names =
+                    connection.prepare("SELECT name FROM private_rooms ORDER BY name")?;
+                let names = names
+                    .query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let mut rooms = Vec::with_capacity(names.len());
+                for name in names {
+                    // Within the transaction, so every name read is still there.
+                    rooms.extend(private_room_in(connection, &name)?);
+                }
+                Ok(rooms)
+            })
+            .await
     }
 
     async fn delete_private_room(&self, name: &str) -> Result<bool, StoreError> {
         let name = name.to_owned();
-        self.write(move |connection| {
-            let deleted =
-                connection.execute("DELETE FROM private_rooms WHERE name = ?1", params![name])?;
-            if deleted == 0 {
-                return Ok(false);
-            }
-            connection.execute(
-                "DELETE FROM private_room_members WHERE room = ?1",
-                params![name],
-            )?;
-            connection.execute("DELETE FROM joined_rooms WHERE room = ?1", params![name])?;
-            Ok(true)
-        })
-        .await
+        self.db
+            .write(move |connection| {
+                let deleted = connection
+                    .execute("DELETE FROM private_rooms WHERE name = ?1", params![name])?;
+                if deleted == 0 {
+                    return Ok(false);
+                }
+                connection.execute(
+                    "DELETE FROM private_room_members WHERE room = ?1",
+                    params![name],
+                )?;
+                connection.execute("DELETE FROM joined_rooms WHERE room = ?1", params![name])?;
+                Ok(true)
+            })
+            .await
     }
 
     async fn add_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
         let (room, account) = (room.to_owned(), account.to_owned());
-        self.write(move |connection| {
-            let owner: Option<String> = connection
-                .query_row(
-                    "SELECT owner FROM private_rooms WHERE name = ?1",
-                    params![room],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            match owner {
-                None => Ok(false),
-                Some(owner) if owner == account => Ok(true),
-                Some(_) => {
-                    connection.execute(
-                        "INSERT OR IGNORE INTO private_room_members (room, account)
+        self.db
+            .write(move |connection| {
+                let owner: Option<String> = connection
+                    .query_row(
+                        "SELECT owner FROM private_rooms WHERE name = ?1",
+                        params![room],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                match owner {
+                    None => Ok(false),
+                    Some(owner) if owner == account => Ok(true),
+                    Some(_) => {
+                        connection.execute(
+                            "INSERT OR IGNORE INTO private_room_members (room, account)
                          VALUES (?1, ?2)",
-                        params![room, account],
-                    )?;
-                    Ok(true)
+                            params![room, account],
+                        )?;
+                        Ok(true)
+                    }
                 }
-            }
-        })
-        .await
+            })
+            .await
     }
 
     async fn remove_member(&self, room: &str, account: &str) -> Result<bool, StoreError> {
         let (room, account) = (room.to_owned(), account.to_owned());
-        self.write(move |connection| {
-            let removed = connection.execute(
-                "DELETE FROM private_room_members WHERE room = ?1 AND account = ?2",
-                params![room, account],
-            )?;
-            if removed > 0 {
-                connection.execute(
-                    "DELETE FROM joined_rooms WHERE account = ?1 AND room = ?2",
-                    params![account, room],
+        self.db
+            .write(move |connection| {
+                let removed = connection.execute(
+                    "DELETE FROM private_room_members WHERE room = ?1 AND account = ?2",
+                    params![room, account],
                 )?;
-            }
-            Ok(removed > 0)
-        })
-        .await
+                if removed > 0 {
+                    connection.execute(
+                        "DELETE FROM joined_rooms WHERE account = ?1 AND room = ?2",
+                        params![account, room],
+                    )?;
+                }
+                Ok(removed > 0)
+            })
+            .await
     }
 
     async fn joined_rooms(&self, account: &str) -> Result<Vec<JoinedRoomRecord>, StoreError> {
         let account = account.to_owned();
-        self.read(move |connection| {
-            let mut joined = connection.prepare_cached(
+        self.db
+            .read(move |connection| {
+                let mut joined = connection.prepare_cached(
                 "SELECT room, last_read, notify FROM joined_rooms WHERE account = ?1 ORDER BY room",
             )?;
-            let rooms = joined.query_map(params![account], joined_from)?.collect();
-            rooms
-        })
-        .await
+                let rooms = joined.query_map(params![account], joined_from)?.collect();
+                rooms
+            })
+            .await
     }
 
     async fn room_joined(&self, room: &str) -> Result<bool, StoreError> {
         let room = room.to_owned();
-        self.read(move |connection| {
-            connection
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM joined_rooms WHERE room = ?1)")?
-                .query_row(params![room], |row| row.get(0))
-        })
-        .await
+        self.db
+            .read(move |connection| {
+                connection
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM joined_rooms WHERE room = ?1)")?
+                    .query_row(params![room], |row| row.get(0))
+            })
+            .await
     }
 
     async fn set_read(
@@ -427,14 +401,15 @@ impl IdentityStore for SqliteIdentityStore {
         let (account, room) = (account.to_owned(), room.to_owned());
         let last_read = last_read.map(|id| id.to_string());
         let notify = notify.map(NotifyLevel::as_str);
-        self.write(move |connection| {
-            if !may_join(connection, &account, &room)? {
-                return Ok(None);
-            }
-            // Text comparison is id comparison (canonical form); NULL (nothing read) loses to
-            // any id and never replaces one.
-            connection.execute(
-                "INSERT INTO joined_rooms (account, room, last_read, notify)
+        self.db
+            .write(move |connection| {
+                if !may_join(connection, &account, &room)? {
+                    return Ok(None);
+                }
+                // Text comparison is id comparison (canonical form); NULL (nothing read) loses to
+                // any id and never replaces one.
+                connection.execute(
+                    "INSERT INTO joined_rooms (account, room, last_read, notify)
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (account, room) DO UPDATE SET
                      last_read = CASE
@@ -442,29 +417,51 @@ impl IdentityStore for SqliteIdentityStore {
                               AND (last_read IS NULL OR excluded.last_read > last_read)
                          THEN excluded.last_read ELSE last_read END,
                      notify = coalesce(excluded.notify, notify)",
-                params![account, room, last_read, notify],
-            )?;
-            connection
-                .query_row(
-                    "SELECT room, last_read, notify FROM joined_rooms
+                    params![account, room, last_read, notify],
+                )?;
+                connection
+                    .query_row(
+                        "SELECT room, last_read, notify FROM joined_rooms
                      WHERE account = ?1 AND room = ?2",
-                    params![account, room],
-                    joined_from,
-                )
-                .map(Some)
-        })
-        .await
+                        params![account, room],
+                        joined_from,
+                    )
+                    .map(Some)
+            })
+            .await
+    }
+
+    async fn levels_in(&self, room: &str) -> Result<Vec<(String, NotifyLevel)>, StoreError> {
+        let room = room.to_owned();
+        self.db
+            .read(move |connection| {
+                let mut query = connection.prepare_cached(
+                    "SELECT account, notify FROM joined_rooms
+                     WHERE room = ?1 AND notify IS NOT NULL",
+                )?;
+                let rows = query.query_map([room], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })?;
+                let mut levels = Vec::new();
+                for row in rows {
+                    let (account, level) = row?;
+                    levels.extend(NotifyLevel::from_kept(&level).map(|level| (account, level)));
+                }
+                Ok(levels)
+            })
+            .await
     }
 
     async fn leave_room(&self, account: &str, room: &str) -> Result<bool, StoreError> {
         let (account, room) = (account.to_owned(), room.to_owned());
-        self.write(move |connection| {
-            let left = connection.execute(
-                "DELETE FROM joined_rooms WHERE account = ?1 AND room = ?2",
-                params![account, room],
-            )?;
-            Ok(left > 0)
-        })
-        .await
+        self.db
+            .write(move |connection| {
+                let left = connection.execute(
+                    "DELETE FROM joined_rooms WHERE account = ?1 AND room = ?2",
+                    params![account, room],
+                )?;
+                Ok(left > 0)
+            })
+            .await
     }
 }

@@ -1,19 +1,25 @@
-//! The embedded default: the log and the identity store in one SQLite file (WAL mode), each
-//! part with its own connections: the log's writer thread and reader (`log`), the identity
-//! store's connection (`identity`). Whichever opens the file first creates it and runs the
+//! The embedded default: the log, the identity and push stores in one SQLite file (WAL mode),
+//! each part with its own connections: the log's writer thread and reader (`log`), the identity
+//! store's and the push store's ([`Transactions`]). Whichever opens the file first creates it and runs the
 //! pending migrations: [`MIGRATIONS`] is the schema of both.
 
 mod identity;
 mod log;
+mod push;
 
-use std::{path::Path, time::Duration};
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use super::StoreError;
 use crate::server::search::{MENTIONS_SCHEMA as SEARCH_MENTIONS_SCHEMA, SCHEMA as SEARCH_SCHEMA};
 pub use identity::SqliteIdentityStore;
 pub use log::SqliteStore;
+pub use push::SqlitePushStore;
 
 /// Bytes the write-ahead log keeps on disk after a checkpoint.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
@@ -89,6 +95,21 @@ const MIGRATIONS: &[&str] = &[
     // 10: what an account hears of in a room it joined (`all`, `mentions`, `none`; NULL: the
     // room's default).
     "ALTER TABLE joined_rooms ADD COLUMN notify TEXT;",
+    // 11: Web Push (`push.rs`): the server's VAPID key (one row) and the browsers'
+    // subscriptions, by account and by the session they end with.
+    "CREATE TABLE push_keys (
+         id          INTEGER PRIMARY KEY CHECK (id = 1),
+         private_key BLOB NOT NULL
+     );
+     CREATE TABLE push_subscriptions (
+         endpoint   TEXT PRIMARY KEY NOT NULL,
+         account    TEXT NOT NULL,
+         session    BLOB NOT NULL,
+         p256dh     TEXT NOT NULL,
+         auth       TEXT NOT NULL,
+         created_at REAL NOT NULL
+     ) WITHOUT ROWID;
+     CREATE INDEX push_subscriptions_by_account ON push_subscriptions (account, created_at);",
 ];
 
 /// Opens the database at `path` (creating it and its directory if needed) with every migration
@@ -139,5 +160,60 @@ fn migrate(connection: &mut Connection) -> rusqlite::Result<()> {
         transaction.pragma_update(None, "user_version", applied + 1)?;
         transaction.commit()?;
         tracing::info!(version = applied + 1, "applied database migration");
+    }
+}
+
+/// A connection of its own, each call one transaction on a blocking thread: how the identity
+/// and push stores use the file. The message writer thread never waits for them, nor they for
+/// it beyond SQLite's busy timeout.
+pub(super) struct Transactions {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl Transactions {
+    /// Opens (creating if needed) the database at `path`, running whatever migrations are
+    /// pending, whichever store opens it first.
+    fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self {
+            connection: Arc::new(Mutex::new(open_migrated(path)?)),
+        })
+    }
+
+    /// Runs `change` in one write transaction.
+    async fn write<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        // Immediate: a transaction that reads before it writes would otherwise fail (busy
+        // snapshot) whenever the message writer commits in between.
+        self.run(TransactionBehavior::Immediate, change).await
+    }
+
+    /// Runs `query` in one read transaction.
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.run(TransactionBehavior::Deferred, query).await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        behavior: TransactionBehavior,
+        work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let transaction = connection.transaction_with_behavior(behavior)?;
+            let result = work(&transaction)?;
+            transaction.commit()?;
+            Ok(result)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+        .map_err(|error: rusqlite::Error| StoreError::Unavailable(error.to_string()))
     }
 }

@@ -523,6 +523,26 @@ impl IdentityStore for RedisIdentityStore {
         .transpose()
     }
 
+    async fn levels_in(&self, room: &str) -> Result<Vec<(String, NotifyLevel)>, StoreError> {
+        let keys = &self.inner.keys;
+        let mut commands = self.inner.commands.clone();
+        let joiners: Vec<String> = commands
+            .smembers(keys.joined_by(room))
+            .await
+            .map_err(unavailable)?;
+        let mut pipe = redis::pipe();
+        for account in &joiners {
+            pipe.hget(keys.notify(account), room);
+        }
+        let levels: Vec<Option<String>> =
+            pipe.query_async(&mut commands).await.map_err(unavailable)?;
+        Ok((joiners.into_iter().zip(levels))
+            .filter_map(|(account, level)| {
+                Some((account, NotifyLevel::from_kept(level.as_deref()?)?))
+            })
+            .collect())
+    }
+
     async fn leave_room(&self, account: &str, room: &str) -> Result<bool, StoreError> {
         let keys = &self.inner.keys;
         let inner = &*self.inner;
