@@ -20,7 +20,8 @@ use longpoll_chat::{
                 AccountRecord, JoinedRoomRecord, PrivateRoomRecord, SessionRecord, TokenHash,
             },
             Cluster, ClusterSink, CommitSink, IdentitySink, IdentityStore, LiveNews, LogStore,
-            RedisStore, Retention, SqliteStore, StoreConfig, StoreError, StoredRoom,
+            PushSubscriptionRecord, RedisStore, Retention, SqliteStore, StoreConfig, StoreError,
+            StoredRoom,
         },
     },
 };
@@ -544,7 +545,7 @@ async fn migrations_are_versioned_and_run_once() {
     let version: i64 = connection
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 10);
+    assert_eq!(version, 11);
     let tables: i64 = connection
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
@@ -555,8 +556,8 @@ async fn migrations_are_versioned_and_run_once() {
     // FTS5 keeps the search index in 4 tables of its own besides its virtual one; mentions
     // have one more.
     assert_eq!(
-        tables, 14,
-        "rooms, messages, the identity tables, and the search index's"
+        tables, 16,
+        "rooms, messages, the identity tables, the search index's and the push tables"
     );
 }
 
@@ -1708,4 +1709,152 @@ async fn changes_never_push_a_message_out_of_retention(kind: &'static str) {
         .map(|message| message.text.as_str())
         .collect();
     assert_eq!(texts, ["t1", "t2", "t3"], "{kind}");
+}
+
+fn subscription(
+    endpoint: &str,
+    account: &str,
+    session: u8,
+    created_at: f64,
+) -> PushSubscriptionRecord {
+    PushSubscriptionRecord {
+        endpoint: endpoint.into(),
+        account: account.into(),
+        session: [session; 32],
+        p256dh: format!("key-of-{endpoint}"),
+        auth: "auth".into(),
+        created_at,
+    }
+}
+
+each_store!(
+    #[tokio::test]
+    the_first_vapid_key_offered_is_the_one_kept
+);
+async fn the_first_vapid_key_offered_is_the_one_kept(kind: &'static str) {
+    let backing = Backing::new(kind);
+    let store = backing.config.open_push().await.unwrap();
+    assert_eq!(store.vapid_key(b"first").await.unwrap(), b"first", "{kind}");
+    assert_eq!(
+        store.vapid_key(b"second").await.unwrap(),
+        b"first",
+        "{kind}"
+    );
+    if kind != "memory" {
+        // Another instance, or the next start, signs with the same key.
+        let other = backing.config.open_push().await.unwrap();
+        assert_eq!(other.vapid_key(b"third").await.unwrap(), b"first", "{kind}");
+    }
+}
+
+each_store!(
+    #[tokio::test]
+    an_endpoint_is_one_subscription_listed_oldest_first_and_deleted_by_session
+);
+async fn an_endpoint_is_one_subscription_listed_oldest_first_and_deleted_by_session(
+    kind: &'static str,
+) {
+    let backing = Backing::new(kind);
+    let store = backing.config.open_push().await.unwrap();
+    let (older, newer) = (
+        subscription("https://a", "wes", 1, 10.0),
+        subscription("https://b", "wes", 2, 20.0),
+    );
+    store.add_subscription(&newer).await.unwrap();
+    store.add_subscription(&older).await.unwrap();
+    assert_eq!(
+        store.subscriptions("wes").await.unwrap(),
+        [older.clone(), newer.clone()],
+        "{kind}"
+    );
+    // Someone else signed in on the browser of `https://a`: it is theirs now.
+    let moved = subscription("https://a", "xia", 3, 30.0);
+    store.add_subscription(&moved).await.unwrap();
+    assert_eq!(
+        store.subscriptions("wes").await.unwrap(),
+        [newer.clone()],
+        "{kind}"
+    );
+    assert_eq!(
+        store.subscriptions("xia").await.unwrap(),
+        [moved.clone()],
+        "{kind}"
+    );
+    assert!(
+        !store.delete_subscription("wes", "https://a").await.unwrap(),
+        "{kind}: not wes's"
+    );
+    assert_eq!(
+        store
+            .delete_session_subscriptions("wes", &[1; 32])
+            .await
+            .unwrap(),
+        0,
+        "{kind}"
+    );
+    assert_eq!(
+        store
+            .delete_session_subscriptions("wes", &[2; 32])
+            .await
+            .unwrap(),
+        1,
+        "{kind}"
+    );
+    assert!(
+        store.subscriptions("wes").await.unwrap().is_empty(),
+        "{kind}"
+    );
+    assert!(
+        store.delete_subscription("xia", "https://a").await.unwrap(),
+        "{kind}"
+    );
+    assert!(
+        store.subscriptions("xia").await.unwrap().is_empty(),
+        "{kind}"
+    );
+    if kind != "memory" {
+        store.add_subscription(&older).await.unwrap();
+        let reopened = backing.config.open_push().await.unwrap();
+        assert_eq!(
+            reopened.subscriptions("wes").await.unwrap(),
+            [older],
+            "{kind}: kept"
+        );
+    }
+}
+
+each_store!(
+    #[tokio::test]
+    the_levels_chosen_in_a_room_are_listed_by_account
+);
+async fn the_levels_chosen_in_a_room_are_listed_by_account(kind: &'static str) {
+    let fixture = IdentityFixture::open(kind).await;
+    let store = &fixture.store;
+    let all = Some(NotifyLevel::All);
+    store.set_read("ivy", "hall", None, all).await.unwrap();
+    store
+        .set_read("jo", "hall", None, Some(NotifyLevel::None))
+        .await
+        .unwrap();
+    store.set_read("kai", "hall", None, None).await.unwrap();
+    store
+        .set_read("ivy", "yard", None, Some(NotifyLevel::Mentions))
+        .await
+        .unwrap();
+    let mut levels = store.levels_in("hall").await.unwrap();
+    levels.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        levels,
+        [
+            ("ivy".to_owned(), NotifyLevel::All),
+            ("jo".to_owned(), NotifyLevel::None)
+        ],
+        "{kind}"
+    );
+    store.leave_room("ivy", "hall").await.unwrap();
+    assert_eq!(
+        store.levels_in("hall").await.unwrap(),
+        [("jo".to_owned(), NotifyLevel::None)],
+        "{kind}"
+    );
 }

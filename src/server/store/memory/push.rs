@@ -18,7 +18,6 @@ pub struct MemoryPushStore {
 #[derive(Default)]
 struct Kept {
     vapid_key: Option<Vec<u8>>,
-    /// Oldest first.
     subscriptions: Vec<PushSubscriptionRecord>,
 }
 
@@ -50,10 +49,14 @@ impl PushStore for MemoryPushStore {
         &self,
         account: &str,
     ) -> Result<Vec<PushSubscriptionRecord>, StoreError> {
-        Ok((self.kept().subscriptions.iter())
+        let mut subscriptions: Vec<_> = (self.kept().subscriptions.iter())
             .filter(|kept| kept.account == account)
             .cloned()
-            .collect())
+            .collect();
+        subscriptions.sort_by(|a, b| {
+            (a.created_at.total_cmp(&b.created_at)).then_with(|| a.endpoint.cmp(&b.endpoint))
+        });
+        Ok(subscriptions)
     }
 
     async fn delete_subscription(&self, account: &str, endpoint: &str) -> Result<bool, StoreError> {
