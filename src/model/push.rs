@@ -23,8 +23,15 @@ pub const PUSH_ENDPOINT_MAX_BYTES: usize = 1_024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PushSubscriptionBody {
-    /// Where the browser's push service takes pushes for it: an `https` URL.
-    #[cfg_attr(feature = "ssr", schema(max_length = 1024, pattern = "^https?://"))]
+    /// Where the browser's push service takes pushes for it: an `https` URL on a host name
+    /// (whose addresses must be public when the server connects).
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            max_length = 1024,
+            pattern = r"^https://([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?/[!-~]*$"
+        )
+    )]
     pub endpoint: String,
     pub keys: PushSubscriptionKeys,
 }

@@ -451,11 +451,11 @@ async fn subscribing_is_for_accounts_and_endpoints_on_public_https() {
     assert_refused(&guest, StatusCode::UNAUTHORIZED, "sign in");
     for (endpoint, why) in [
         ("http://push.example.com/x", "https"),
-        ("https://127.0.0.1/x", "public address"),
-        ("https://10.0.0.8/x", "public address"),
-        ("https://[::1]/x", "public address"),
-        ("https://localhost/x", "public address"),
-        ("https://169.254.169.254/latest", "public address"),
+        ("https://127.0.0.1/x", "public host"),
+        ("https://10.0.0.8/x", "public host"),
+        ("https://[::1]/x", "public host"),
+        ("https://localhost/x", "public host"),
+        ("https://169.254.169.254/latest", "public host"),
         ("no url", "not a URL"),
     ] {
         let request = json_request(

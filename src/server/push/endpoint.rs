@@ -1,9 +1,8 @@
 //! Which push endpoints the server POSTs to. An endpoint is a URL a client chose, so without
 //! these rules anyone signed in could make the server send requests into its own network:
-//! only `https` URLs whose host resolves to public addresses are used, checked when a browser
-//! subscribes and again on every connection (the resolver below refuses private addresses, so
-//! a name that resolved to a public address at subscribe time and to a private one later is
-//! still refused). For tests, hosts given to `--push-allow-insecure` may also be plain `http`
+//! only `https` URLs on host names are kept when a browser subscribes, and every connection
+//! goes only to the public addresses the name resolves to then (the resolver below), so a name
+//! pointing into the server's network, at subscribe time or later, is never reached. For tests, hosts given to `--push-allow-insecure` may also be plain `http`
 //! on any address.
 
 use std::{
@@ -38,7 +37,9 @@ impl InsecureHosts {
     }
 }
 
-/// The endpoint as a URL the server may POST to, or a 400 that says why not.
+/// The endpoint as a URL the server may POST to, or a 400 that says why not: `https` on a
+/// host name (push services have names; an address, `localhost` or a name without a dot is
+/// refused here, and a name that resolves into a private network when connecting).
 pub fn checked(endpoint: &str, insecure: &InsecureHosts) -> Result<Url, ChatError> {
     let refused = |why: &str| ChatError::invalid(format!("endpoint {why}"));
     let url = Url::parse(endpoint).map_err(|_| refused("is not a URL"))?;
@@ -52,15 +53,27 @@ pub fn checked(endpoint: &str, insecure: &InsecureHosts) -> Result<Url, ChatErro
     if url.scheme() != "https" {
         return Err(refused("must be an https URL"));
     }
-    // An address in the URL is connected to as it is, without the resolver below.
-    let literal = (host.trim_start_matches('[').trim_end_matches(']')).parse::<IpAddr>();
-    if literal.is_ok_and(|address| !is_public(address)) {
-        return Err(refused("is not on a public address"));
-    }
-    if host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost") {
-        return Err(refused("is not on a public address"));
+    if !url.domain().is_some_and(is_public_name) {
+        return Err(refused("must name a public host, not an address"));
     }
     Ok(url)
+}
+
+/// Labels of letters, digits and hyphens, at least two, the last of letters only (a top-level
+/// domain): `PushSubscriptionBody::endpoint`'s pattern says the same.
+fn is_public_name(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.trim_end_matches('.').split('.').collect();
+    let label_ok = |label: &&str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    labels.len() >= 2
+        && labels.iter().all(label_ok)
+        && labels.last().is_some_and(|tld| {
+            (2..=63).contains(&tld.len()) && tld.bytes().all(|b| b.is_ascii_alphabetic())
+        })
 }
 
 /// Whether `address` is one of the internet's, not of a private, local, shared or reserved
@@ -152,7 +165,7 @@ mod tests {
     fn only_https_on_public_hosts() {
         assert!(ok("https://fcm.googleapis.com/fcm/send/abc"));
         assert!(ok("https://updates.push.services.mozilla.com/wpush/v2/x"));
-        assert!(ok("https://93.184.216.34/push"));
+        assert!(ok("https://web.push.apple.com:443/QGuQyavXutnMH"));
         assert!(!ok("http://fcm.googleapis.com/fcm/send/abc"));
         assert!(!ok("ftp://example.com/x"));
         assert!(!ok("not a url"));
@@ -170,8 +183,10 @@ mod tests {
             "https://[fe80::1]/x",
             "https://[::ffff:127.0.0.1]/x",
             "https://[64:ff9b::a00:1]/x",
+            "https://93.184.216.34/push",
             "https://localhost/x",
-            "https://push.localhost/x",
+            "https://intranet/x",
+            "https://xn--80ak6aa92e.xn--p1ai/x",
         ] {
             assert!(!ok(private), "{private} should be refused");
         }
@@ -184,6 +199,22 @@ mod tests {
         assert!(checked("http://push.test/push/1", &insecure).is_ok());
         assert!(checked("http://127.0.0.2:9999/push/1", &insecure).is_err());
         assert!(checked("gopher://127.0.0.1/x", &insecure).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_name_is_reached_only_at_its_public_addresses() {
+        use std::str::FromStr;
+        let public_only = PublicOnly {
+            insecure: InsecureHosts::default(),
+        };
+        let localhost = || Name::from_str("localhost").unwrap();
+        assert!(public_only.resolve(localhost()).await.is_err());
+        let allowed = PublicOnly {
+            insecure: InsecureHosts::new(["localhost".to_owned()]),
+        };
+        let addresses: Vec<SocketAddr> = allowed.resolve(localhost()).await.unwrap().collect();
+        assert!(addresses.iter().all(|address| address.ip().is_loopback()));
+        assert!(!addresses.is_empty());
     }
 
     #[test]
