@@ -1772,12 +1772,12 @@ async fn an_endpoint_is_one_subscription_listed_oldest_first_and_deleted_by_sess
     store.add_subscription(&moved).await.unwrap();
     assert_eq!(
         store.subscriptions("wes").await.unwrap(),
-        [newer.clone()],
+        std::slice::from_ref(&newer),
         "{kind}"
     );
     assert_eq!(
         store.subscriptions("xia").await.unwrap(),
-        [moved.clone()],
+        std::slice::from_ref(&moved),
         "{kind}"
     );
     assert!(
