@@ -36,6 +36,15 @@ pub enum ChatError {
     /// 404: the account has not joined that room (`DELETE /api/me/rooms/{room}`).
     #[error("you have not joined that room")]
     NotJoined,
+    /// 404: no file of that id in that room that the caller may read.
+    #[error("no such file")]
+    NoSuchFile,
+    /// 411: an upload without `Content-Length`: its size must be known before it is read.
+    #[error("send the upload with a Content-Length")]
+    LengthRequired,
+    /// 416: the range asked for is not within the file.
+    #[error("the range is not within the file")]
+    RangeNotSatisfiable,
     /// 404: the account has no push subscription of that endpoint.
     #[error("no such push subscription")]
     NoSuchSubscription,
@@ -137,7 +146,10 @@ impl ChatError {
             | Self::NoSuchMember
             | Self::NotJoined
             | Self::NoSuchSubscription
+            | Self::NoSuchFile
             | Self::PushOff => 404,
+            Self::RangeNotSatisfiable => 416,
+            Self::LengthRequired => 411,
             Self::NameTaken | Self::RoomTaken | Self::TooManyReactions => 409,
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,

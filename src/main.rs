@@ -12,6 +12,7 @@ use longpoll_chat::{
         broker::DEFAULT_MAX_HELD_POLLS,
         chat::{Chat, ChatOptions},
         config::{Command, Config},
+        files::{Files, FilesLocation},
         identity::Identity,
         push::Push,
         Broker, BrokerConfig,
@@ -86,8 +87,22 @@ async fn run(config: Config) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let files_config = config.files();
+    if matches!(&files_config.location, FilesLocation::Directory(_))
+        && matches!(store, server::store::StoreConfig::Redis { .. })
+    {
+        tracing::warn!(
+            "files are kept in a local directory while instances share Redis: an instance \
+             cannot serve a file another kept; set --files s3://BUCKET/PREFIX"
+        );
+    }
+    let files = Files::open(files_config)
+        .map_err(anyhow::Error::msg)
+        .context("opening the files' storage")?;
+    files.start_sweeping(broker.search_index().clone());
     let chat_options = ChatOptions {
         push,
+        files,
         ..config.chat()
     };
     let chat = Chat::new(broker.clone(), identity, chat_options, room_changes);

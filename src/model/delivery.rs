@@ -246,6 +246,8 @@ pub struct SendRequest {
     pub text: MessageText,
     /// Who the text mentions, as the chat service settled it (see [`Message::mentions`]).
     pub mentions: Vec<String>,
+    /// The file sent with it, stored already (see [`Message::attachment`]).
+    pub attachment: Option<super::Attachment>,
 }
 
 impl SendDraft {
@@ -257,6 +259,7 @@ impl SendDraft {
             author,
             text: self.text,
             mentions: Vec::new(),
+            attachment: None,
         }
     }
 }

@@ -40,6 +40,10 @@ pub struct Message {
     /// was sent or last edited; absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    /// The file sent with it (its text then the caption, possibly empty); absent when none.
+    /// Deleting the message deletes the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<super::Attachment>,
 }
 
 /// Everyone who reacted to a message with one emoji.
@@ -119,6 +123,7 @@ impl Message {
                 changed.text.clear();
                 changed.reactions.clear();
                 changed.mentions.clear();
+                changed.attachment = None;
             }
             ChangeKind::React { emoji } => {
                 let index = match changed.reactions.iter().position(|r| r.emoji == *emoji) {

@@ -6,11 +6,12 @@
 //!
 //! One file per concept: [`names`] (validated newtypes and their limits), [`message`] (a
 //! message and its changes), [`delivery`] (poll, send, history), [`stream`], [`presence`],
-//! [`accounts`], [`rooms`] (rooms, members, reads), [`search`], [`push`]. Everything is re-exported here, so
+//! [`accounts`], [`rooms`] (rooms, members, reads), [`search`], [`push`], [`files`]. Everything is re-exported here, so
 //! `crate::model::X` names any of it.
 
 pub mod accounts;
 pub mod delivery;
+pub mod files;
 pub mod message;
 pub mod names;
 pub mod presence;
@@ -21,6 +22,7 @@ pub mod stream;
 
 pub use accounts::*;
 pub use delivery::*;
+pub use files::*;
 pub use message::*;
 pub use names::*;
 pub use presence::*;

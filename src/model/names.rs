@@ -182,6 +182,14 @@ impl SenderName {
 }
 
 impl MessageText {
+    /// A file's caption: like a text, but it may be empty (the file is the message).
+    pub fn caption(value: &str) -> Result<Self, ChatError> {
+        if value.trim().is_empty() {
+            return Ok(Self(String::new()));
+        }
+        Self::parse(value)
+    }
+
     pub fn parse(value: &str) -> Result<Self, ChatError> {
         if value.trim().is_empty() {
             return Err(ChatError::invalid("text must not be empty"));

@@ -13,6 +13,7 @@ use super::{
         DEFAULT_MAX_POLLS_PER_PERSON,
     },
     chat::ChatOptions,
+    files::{FilesConfig, FilesLocation, DEFAULT_MAX_UPLOAD_BYTES},
     http::{
         client_addr::{ForwardedHeader, TrustedProxies},
         rest::Limits,
@@ -24,7 +25,7 @@ use super::{
     },
     operator::AccountCommand,
     push::{InsecureHosts, PushConfig},
-    send_limit::{ChangeLimiter, SearchLimiter, SendLimiter},
+    send_limit::{ChangeLimiter, SearchLimiter, SendLimiter, UploadLimiter},
     store::{RedisPrefix, Retention, StoreConfig},
     BrokerConfig,
 };
@@ -257,6 +258,35 @@ pub struct Config {
     #[arg(long, env = "CHAT_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
 
+    /// Where uploaded files live: a directory, `s3://BUCKET/PREFIX` (S3-compatible storage,
+    /// for several instances), or `memory`. By default a `files` directory beside the SQLite
+    /// file (`memory` with the memory store).
+    #[arg(long, env = "CHAT_FILES", value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub files: Option<FilesLocation>,
+
+    /// With `--files s3://...`: the S3-compatible service's URL (MinIO, Ceph, Garage...) and
+    /// region; credentials as the AWS tools read them (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`).
+    #[arg(long, env = "CHAT_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "CHAT_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// The largest file taken, in bytes (413 past it, before anything is kept).
+    #[arg(long, env = "CHAT_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..=4_294_967_296))]
+    pub max_upload_bytes: u64,
+
+    /// Whether guests may send files (`on`/`off`).
+    #[arg(long, env = "CHAT_GUEST_UPLOADS", default_value_t = true, action = ArgAction::Set,
+          value_parser = BoolishValueParser::new(), value_name = "on|off")]
+    pub guest_uploads: bool,
+
+    /// Files one signed-in user, or one guest's address, may send per minute, besides the
+    /// send rate (0 = no limit of its own); past it, 429.
+    #[arg(long, env = "CHAT_UPLOAD_RATE_PER_MINUTE", default_value_t = 10)]
+    pub upload_rate_per_minute: u32,
+
     /// Whether to tell people who are not looking through Web Push (`on`/`off`). Off:
     /// `/api/push/key` and subscribing answer 404, and no push leaves the server.
     #[arg(long, env = "CHAT_PUSH", default_value_t = true, action = ArgAction::Set,
@@ -408,7 +438,37 @@ impl Config {
             search_limiter: NonZeroU32::new(self.search_rate_per_minute)
                 .map(SearchLimiter::per_minute),
             max_reactions_per_message: usize::from(self.max_reactions_per_message),
-            push: None,
+            upload_limiter: NonZeroU32::new(self.upload_rate_per_minute)
+                .map(UploadLimiter::per_minute),
+            ..ChatOptions::default()
+        }
+    }
+
+    /// Where files live and their limits (`--files`, `--s3-*`, `--max-upload-bytes`,
+    /// `--guest-uploads`).
+    pub fn files(&self) -> FilesConfig {
+        let location = match (&self.files, self.store()) {
+            (Some(FilesLocation::S3 { bucket, prefix, .. }), _) => FilesLocation::S3 {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+            },
+            (Some(location), _) => location.clone(),
+            (None, StoreConfig::Memory) => FilesLocation::Memory,
+            (None, StoreConfig::Sqlite(path)) => FilesLocation::Directory(
+                path.parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join("files"),
+            ),
+            (None, StoreConfig::Redis { .. }) => FilesLocation::Directory("./data/files".into()),
+        };
+        FilesConfig {
+            location,
+            max_upload_bytes: self.max_upload_bytes,
+            guest_uploads: self.guest_uploads,
+            upload_memory: (8 * self.max_upload_bytes).max(DEFAULT_MAX_UPLOAD_BYTES),
+            ..FilesConfig::default()
         }
     }
 

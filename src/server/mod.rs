@@ -7,6 +7,7 @@ pub mod broker;
 pub mod chat;
 pub mod clock;
 pub mod config;
+pub mod files;
 pub mod http;
 pub mod identity;
 pub mod metrics;

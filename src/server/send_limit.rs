@@ -44,6 +44,8 @@ pub type SendLimiter = KeyedLimit<SendKey>;
 pub type ChangeLimiter = KeyedLimit<ChangeKey>;
 /// Searches per user or guest address (the same keys as sends').
 pub type SearchLimiter = KeyedLimit<SendKey>;
+/// Uploads per user, or per guest address.
+pub type UploadLimiter = KeyedLimit<SendKey>;
 
 impl<K: Hash + Eq + Clone> KeyedLimit<K> {
     /// `per_second` per key, bursts up to `burst`.

@@ -28,6 +28,7 @@ mod cluster;
 mod cluster_live;
 mod connections;
 mod direct;
+mod files;
 mod fuzz;
 mod http;
 mod identity;

@@ -450,6 +450,7 @@ async fn send(broker: &Broker, room: &str, text: &str) -> Message {
             author: Some("ann".into()),
             text: MessageText::parse(text).unwrap(),
             mentions: Vec::new(),
+            attachment: None,
         })
         .await
         .unwrap();

@@ -171,6 +171,7 @@ impl Broker {
             verified: request.author.is_some(),
             author: request.author,
             mentions: request.mentions,
+            attachment: request.attachment,
             ..Message::default()
         };
         let receipt = SendReceipt::for_message(&message);

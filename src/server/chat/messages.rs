@@ -5,8 +5,19 @@ use super::*;
 impl Chat {
     /// Sends the draft as the caller.
     pub async fn send(&self, caller: &Caller, draft: SendDraft) -> Result<SendReceipt, ChatError> {
+        let user = self.may_send(caller, &draft.room)?;
+        self.send_checked(user, draft, None).await
+    }
+
+    /// The caller, if they may send to `room` now: guests only where allowed, a room they may
+    /// see, within the send rate (which this spends).
+    pub(super) fn may_send<'a>(
+        &self,
+        caller: &'a Caller,
+        room: &RoomName,
+    ) -> Result<Option<&'a User>, ChatError> {
         let user = self.participant(caller)?;
-        self.visible(user, draft.room.as_str())?;
+        self.visible(user, room.as_str())?;
         let key = match user {
             Some(user) => SendKey::User(user.key.clone()),
             None => SendKey::Address(caller.address),
@@ -14,6 +25,16 @@ impl Chat {
         // Before the guest's name is looked up: past the limit, nobody learns which names
         // are accounts'.
         self.check_rate(&key)?;
+        Ok(user)
+    }
+
+    /// Sends the draft (with `attachment`, kept already) as `user` ([`Chat::may_send`]'s).
+    pub(super) async fn send_checked(
+        &self,
+        user: Option<&User>,
+        draft: SendDraft,
+        attachment: Option<Attachment>,
+    ) -> Result<SendReceipt, ChatError> {
         let (sender, author) = match user {
             Some(user) => (
                 self.stamp(user, draft.sender.as_ref())?,
@@ -27,6 +48,7 @@ impl Chat {
         mentions.retain(|key| user.is_none_or(|user| !user.is_account(key)));
         let mut request = draft.sent_by(sender, author);
         request.mentions = mentions;
+        request.attachment = attachment;
         let Some(push) = &self.shared.options.push else {
             return self.shared.broker.send(request).await;
         };
@@ -145,7 +167,15 @@ impl Chat {
         if message.deleted {
             return Ok(message);
         }
-        self.change(user, &message, ChangeKind::Delete).await
+        let deleted = self.change(user, &message, ChangeKind::Delete).await?;
+        if let Some(file) = &message.attachment {
+            self.shared
+                .options
+                .files
+                .delete(&message.room, file.id)
+                .await;
+        }
+        Ok(deleted)
     }
 
     /// Adds (`add`) or takes back the caller's `emoji` reaction to a message; doing what is

@@ -25,12 +25,13 @@
 //! One `impl Chat` per concern, mirroring `rest/`: `messages` (send, edit, delete, react),
 //! `delivery` (poll, stream, history, stats, disconnect), `rooms` (rooms and members),
 //! `direct` (direct rooms), `reads` (joined rooms, read positions), `accounts`, `presence`,
-//! `search`, `push` (Web Push subscriptions). What they share (who the caller is, whether they may see a room, whose client ids
+//! `search`, `push` (Web Push subscriptions), `files` (uploads and who may fetch them). What they share (who the caller is, whether they may see a room, whose client ids
 //! they use) is here.
 
 mod accounts;
 mod delivery;
 mod direct;
+mod files;
 mod messages;
 mod presence;
 mod push;
@@ -48,21 +49,22 @@ use uuid::Uuid;
 use super::{
     broker::{PollAnswer, RoomAnswer, StreamAnswer},
     clock::unix_seconds,
+    files::{Files, FilesConfig},
     identity::{Caller, Credentials, Identity, RoomChange, User},
     push::{Push, Sent},
-    send_limit::{ChangeLimiter, SearchLimiter, SendKey, SendLimiter},
+    send_limit::{ChangeLimiter, SearchLimiter, SendKey, SendLimiter, UploadLimiter},
     store::identity::{JoinedRoomRecord, PrivateRoomRecord},
     Broker,
 };
 use crate::{
     error::ChatError,
     model::{
-        is_direct_room, mentioned_names, Account, AccountName, ChangeKind, ClientId, ClientOwner,
-        Emoji, History, HistoryRequest, JoinedRoom, JoinedRoomList, LiveState, MarkRead, Me,
-        MentionList, MentionsRequest, Message, MessageText, NotifyLevel, Person, PollRequest,
-        PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, SendDraft, SendReceipt, SenderName,
-        SessionCreated, Stats, StreamRequest, DEFAULT_MAX_REACTIONS_PER_MESSAGE, DEFAULT_ROOM,
-        DIRECT_ROOM_PREFIX,
+        is_direct_room, mentioned_names, Account, AccountName, Attachment, ChangeKind, ClientId,
+        ClientOwner, Emoji, History, HistoryRequest, JoinedRoom, JoinedRoomList, LiveState,
+        MarkRead, Me, MentionList, MentionsRequest, Message, MessageText, NotifyLevel, Person,
+        PollRequest, PollStatus, RoomInfo, RoomList, RoomMembers, RoomName, SendDraft, SendReceipt,
+        SenderName, SessionCreated, Stats, StreamRequest, DEFAULT_MAX_REACTIONS_PER_MESSAGE,
+        DEFAULT_ROOM, DIRECT_ROOM_PREFIX,
     },
     server::identity::Via,
 };
@@ -92,6 +94,10 @@ pub struct ChatOptions {
     pub search_limiter: Option<SearchLimiter>,
     /// Web Push; `None`: off (`--push off`).
     pub push: Option<Push>,
+    /// Where files are kept, and their limits.
+    pub files: Files,
+    /// The upload rate limit; `None`: only the send rate.
+    pub upload_limiter: Option<UploadLimiter>,
 }
 
 impl Default for ChatOptions {
@@ -102,6 +108,8 @@ impl Default for ChatOptions {
             max_reactions_per_message: DEFAULT_MAX_REACTIONS_PER_MESSAGE,
             search_limiter: None,
             push: None,
+            files: Files::open(FilesConfig::default()).expect("files in memory always open"),
+            upload_limiter: None,
         }
     }
 }

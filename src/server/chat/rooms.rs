@@ -127,6 +127,7 @@ impl Chat {
         self.shared.broker.delete_room(room).await?;
         identity.delete_private_room(room.as_str()).await?;
         self.shared.broker.delete_room(room).await?;
+        self.files().delete_room(room.as_str()).await;
         Ok(())
     }
 

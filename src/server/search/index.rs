@@ -55,6 +55,14 @@ pub const MENTIONS_SCHEMA: &str = "
         DELETE FROM search_mentions WHERE seq = old.seq;
     END;";
 
+/// The file each message carries (its id, and the attachment as JSON), so that a file no
+/// kept message carries any more (retention, a crash between a deletion's two steps) is found
+/// and removed (`server::files`), and a message read from the index shows its file.
+pub const FILES_SCHEMA: &str = "
+    ALTER TABLE search_messages ADD COLUMN file_id TEXT;
+    ALTER TABLE search_messages ADD COLUMN attachment TEXT;
+    CREATE INDEX search_messages_by_file ON search_messages (file_id) WHERE file_id IS NOT NULL;";
+
 /// Keeps `entry` in the index: a message is added; an edit replaces its text and a deletion
 /// leaves a tombstone, when [`Message::changed_by`] would apply them; reactions change nothing
 /// the index keeps. Returns whether it added a message.
@@ -64,8 +72,9 @@ pub fn apply(connection: &Connection, entry: &Entry) -> rusqlite::Result<bool> {
             connection
                 .prepare_cached(
                     "INSERT INTO search_messages
-                         (id, room, sender, author, verified, text, timestamp, mentions)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                         (id, room, sender, author, verified, text, timestamp, mentions,
+                          file_id, attachment)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?
                 .execute(params![
                     message.id.to_string(),
@@ -76,6 +85,8 @@ pub fn apply(connection: &Connection, entry: &Entry) -> rusqlite::Result<bool> {
                     message.text,
                     message.timestamp,
                     message.mentions.join(" "),
+                    (message.attachment.as_ref()).map(|file| file.id.to_string()),
+                    (message.attachment.as_ref()).and_then(|file| serde_json::to_string(file).ok()),
                 ])?;
             let seq = connection.last_insert_rowid();
             index_text(connection, seq, &message.text)?;
@@ -111,7 +122,8 @@ pub fn apply(connection: &Connection, entry: &Entry) -> rusqlite::Result<bool> {
                 ChangeKind::Delete => {
                     connection
                         .prepare_cached(
-                            "UPDATE search_messages SET text = '', deleted = 1, mentions = ''
+                            "UPDATE search_messages
+                             SET text = '', deleted = 1, mentions = '', attachment = NULL
                              WHERE seq = ?1",
                         )?
                         .execute([seq])?;
@@ -221,7 +233,7 @@ pub fn find(
              LIMIT ?8
          )
          SELECT m.id, m.room, m.sender, m.author, m.verified, m.text, m.timestamp, m.edited_at,
-                m.deleted, m.mentions
+                m.deleted, m.mentions, m.attachment
          FROM newest JOIN search_messages m ON m.seq = newest.seq
          WHERE ?5 IS NULL OR newest.score > ?5 OR (newest.score = ?5 AND newest.seq < ?6)
          ORDER BY newest.score, newest.seq DESC
@@ -263,7 +275,7 @@ pub fn around(
         return Ok(None);
     };
     const COLUMNS: &str =
-        "id, room, sender, author, verified, text, timestamp, edited_at, deleted, mentions";
+        "id, room, sender, author, verified, text, timestamp, edited_at, deleted, mentions, attachment";
     let before_count = (limit.saturating_sub(1)) / 2;
     let mut before = connection
         .prepare_cached(&format!(
@@ -296,7 +308,7 @@ pub fn mentions_of(
     connection
         .prepare_cached(
             "SELECT m.id, m.room, m.sender, m.author, m.verified, m.text, m.timestamp,
-                    m.edited_at, m.deleted, m.mentions
+                    m.edited_at, m.deleted, m.mentions, m.attachment
              FROM search_mentions x JOIN search_messages m ON m.seq = x.seq
              WHERE x.account = ?1 AND m.room NOT IN (SELECT value FROM json_each(?2))
              ORDER BY x.seq DESC LIMIT ?3",
@@ -345,7 +357,18 @@ fn message(row: &Row) -> rusqlite::Result<Message> {
             .split_whitespace()
             .map(str::to_owned)
             .collect(),
+        attachment: (row.get::<_, Option<String>>(10)?)
+            .and_then(|json| serde_json::from_str(&json).ok()),
     })
+}
+
+/// Whether a kept message that is not deleted carries the file.
+pub fn carries_file(connection: &Connection, file_id: Uuid) -> rusqlite::Result<bool> {
+    connection
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM search_messages WHERE file_id = ?1 AND NOT deleted)",
+        )?
+        .query_row([file_id.to_string()], |row| row.get(0))
 }
 
 #[cfg(test)]
@@ -356,6 +379,7 @@ mod tests {
         let connection = Connection::open_in_memory().unwrap();
         connection.execute_batch(SCHEMA).unwrap();
         connection.execute_batch(MENTIONS_SCHEMA).unwrap();
+        connection.execute_batch(FILES_SCHEMA).unwrap();
         connection
     }
 

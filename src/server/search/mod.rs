@@ -26,7 +26,7 @@ use rusqlite::Connection;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
-pub use index::{Found, Scope, MENTIONS_SCHEMA, RANKED_MATCHES, SCHEMA};
+pub use index::{Found, Scope, FILES_SCHEMA, MENTIONS_SCHEMA, RANKED_MATCHES, SCHEMA};
 pub use query::Query;
 pub use snippet::snippet;
 
@@ -87,7 +87,7 @@ impl SearchIndex {
             cause: cause.to_string(),
         };
         let connection = Connection::open_in_memory().map_err(|error| unavailable(&error))?;
-        for schema in [SCHEMA, MENTIONS_SCHEMA] {
+        for schema in [SCHEMA, MENTIONS_SCHEMA, FILES_SCHEMA] {
             connection
                 .execute_batch(schema)
                 .map_err(|error| unavailable(&error))?;
@@ -196,6 +196,12 @@ impl SearchIndex {
                 .collect()
         })
         .await
+    }
+
+    /// Whether a kept message that is not deleted carries the file.
+    pub async fn carries_file(&self, file_id: Uuid) -> Result<bool, ChatError> {
+        self.read_in_turn(move |connection| index::carries_file(connection, file_id))
+            .await
     }
 
     /// As [`SearchIndex::read`], for a cheap read everyone's page makes (mentions, unread

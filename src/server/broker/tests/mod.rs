@@ -30,6 +30,7 @@ async fn send(broker: &Broker, room: &str, text: &str) -> SendReceipt {
         author: None,
         text: MessageText::parse(text).unwrap(),
         mentions: Vec::new(),
+        attachment: None,
     };
     broker.send(request).await.unwrap()
 }
@@ -157,6 +158,7 @@ async fn send_as(broker: &Broker, room: &str, text: &str, author: &str) -> Arc<M
         author: Some(author.to_owned()),
         text: MessageText::parse(text).unwrap(),
         mentions: Vec::new(),
+        attachment: None,
     };
     let receipt = broker.send(request).await.unwrap();
     broker.message(receipt.message_id).unwrap()

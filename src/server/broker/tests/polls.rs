@@ -346,6 +346,7 @@ async fn a_lower_text_limit_rejects_longer_texts_and_stores_nothing() {
         author: None,
         text: MessageText::parse(text).unwrap(),
         mentions: Vec::new(),
+        attachment: None,
     };
     assert!(broker.send(request("ünï5c")).await.is_ok());
     assert_eq!(

@@ -15,6 +15,7 @@
 //! - `presence`: `/api/rooms/{room}/online` and `/typing`;
 //! - `search`: `/api/search`;
 //! - `push`: `/api/push/key`, `/api/me/push-subscriptions`;
+//! - `files`: `/api/rooms/{room}/files`, uploading and fetching files;
 //! - `health`: `/health` and `/health/ready`;
 //! - `extract`: extractors whose rejections are [`ChatError`]s; `query`: the poll's fast
 //!   query-string reader.
@@ -22,6 +23,7 @@
 mod accounts;
 mod delivery;
 mod extract;
+mod files;
 mod health;
 mod messages;
 mod presence;
@@ -79,7 +81,7 @@ impl Default for Limits {
         reads::joined_rooms, reads::mentions, reads::mark_read, reads::leave_room, messages::edit_message,
         messages::delete_message, messages::add_reaction, messages::remove_reaction,
         presence::online, presence::typing, search::search, push::key, push::subscribe,
-        push::unsubscribe
+        push::unsubscribe, files::upload, files::file, files::thumbnail
     ),
     modifiers(&BearerAuth)
 )]
@@ -131,6 +133,7 @@ pub fn routes(chat: Chat) -> Router {
         .merge(presence::routes())
         .merge(search::routes())
         .merge(push::routes())
+        .merge(files::routes())
         .route("/api", any(no_route))
         .route("/api/", any(no_route))
         .route("/api/{*rest}", any(no_route))

@@ -141,7 +141,7 @@ impl SqliteStore {
 }
 
 /// An entry as `messages` keeps it, from a row of `id, sender, text, timestamp, verified,
-/// author, change_json, mentions`.
+/// author, change_json, mentions, attachment`.
 fn stored_entry(row: &Row, room: &str) -> rusqlite::Result<Entry> {
     if let Some(json) = row.get::<_, Option<String>>(6)? {
         let change: Change = serde_json::from_str(&json).map_err(|error| {
@@ -164,6 +164,12 @@ fn stored_entry(row: &Row, room: &str) -> rusqlite::Result<Entry> {
         deleted: false,
         reactions: Vec::new(),
         mentions: split_mentions(row.get::<_, Option<String>>(7)?),
+        attachment: match row.get::<_, Option<String>>(8)? {
+            Some(json) => Some(serde_json::from_str(&json).map_err(|error| {
+                rusqlite::Error::FromSqlConversionFailure(8, Type::Text, error.into())
+            })?),
+            None => None,
+        },
     }))
 }
 
@@ -191,12 +197,13 @@ fn index_kept(connection: &mut Connection) -> rusqlite::Result<()> {
     let mut indexed = 0_u64;
     {
         let mut rows = transaction.prepare(
-            "SELECT id, sender, text, timestamp, verified, author, change_json, mentions, room
+            "SELECT id, sender, text, timestamp, verified, author, change_json, mentions,
+                    attachment, room
              FROM messages ORDER BY room, seq",
         )?;
         let mut rows = rows.query([])?;
         while let Some(row) = rows.next()? {
-            let room: String = row.get(8)?;
+            let room: String = row.get(9)?;
             search::index_entry(&transaction, &stored_entry(row, &room)?)?;
             indexed += 1;
         }
@@ -315,8 +322,8 @@ impl Writer {
             let mut insert = transaction.prepare_cached(
                 "INSERT INTO messages
                      (room, seq, id, sender, text, timestamp, verified, author, change_json,
-                      mentions)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                      mentions, attachment)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for append in batch {
                 let room = append.entry.room();
@@ -335,6 +342,12 @@ impl Writer {
                         message.author,
                         None::<String>,
                         (!message.mentions.is_empty()).then(|| message.mentions.join(" ")),
+                        match &message.attachment {
+                            Some(file) => Some(serde_json::to_string(file).map_err(|error| {
+                                rusqlite::Error::ToSqlConversionFailure(error.into())
+                            })?),
+                            None => None,
+                        },
                     ])?,
                     Entry::Change(change) => insert.execute(params![
                         room,
@@ -348,6 +361,7 @@ impl Writer {
                         serde_json::to_string(change).map_err(|error| {
                             rusqlite::Error::ToSqlConversionFailure(error.into())
                         })?,
+                        None::<String>,
                         None::<String>,
                     ])?,
                 };
@@ -433,7 +447,8 @@ impl LogStore for SqliteStore {
             let mut rooms = Vec::new();
             // The last `per_room` messages and every change after the oldest of them.
             let mut recent = connection.prepare(
-                "SELECT id, sender, text, timestamp, verified, author, change_json, mentions
+                "SELECT id, sender, text, timestamp, verified, author, change_json, mentions,
+                        attachment
                  FROM messages
                  WHERE room = ?1 AND seq >= coalesce(
                      (SELECT seq FROM messages WHERE room = ?1 AND change_json IS NULL

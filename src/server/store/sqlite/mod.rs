@@ -16,7 +16,10 @@ use std::{
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use super::StoreError;
-use crate::server::search::{MENTIONS_SCHEMA as SEARCH_MENTIONS_SCHEMA, SCHEMA as SEARCH_SCHEMA};
+use crate::server::search::{
+    FILES_SCHEMA as SEARCH_FILES_SCHEMA, MENTIONS_SCHEMA as SEARCH_MENTIONS_SCHEMA,
+    SCHEMA as SEARCH_SCHEMA,
+};
 pub use identity::SqliteIdentityStore;
 pub use log::SqliteStore;
 pub use push::SqlitePushStore;
@@ -110,6 +113,9 @@ const MIGRATIONS: &[&str] = &[
          created_at REAL NOT NULL
      ) WITHOUT ROWID;
      CREATE INDEX push_subscriptions_by_account ON push_subscriptions (account, created_at);",
+    // 12: the file a message carries (`server::files`), as JSON, in the log and the index.
+    "ALTER TABLE messages ADD COLUMN attachment TEXT;",
+    SEARCH_FILES_SCHEMA,
 ];
 
 /// Opens the database at `path` (creating it and its directory if needed) with every migration
