@@ -10,6 +10,7 @@ WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION := 132.0.0
 REDOC_VERSION := 2.5.4
 SCHEMATHESIS_VERSION := 4.32.5
+MOTO_VERSION := 5.2.6
 # Tools installed outside cargo (wasm-opt from npm) live here, first on PATH.
 TOOLS_DIR ?= $(HOME)/.cache/longpoll-chat/tools
 # Python tools (schemathesis from PyPI) live in a venv there.
@@ -49,7 +50,7 @@ build: site
 ## test-rust: every cargo test: unit, HTTP, store contract, real processes, Redis
 # Tests that need Redis start their own private redis-server (a free port, a temporary dir).
 test-rust:
-	cargo test --features ssr
+	MOTO_SERVER="$(abspath $(VENV))/bin/moto_server" cargo test --features ssr
 
 ## build-test: the server as the tests build it, and the site (release WASM) it serves
 # The site is what ships (the release WASM, optimized by wasm-opt); only the server differs.
@@ -118,13 +119,16 @@ setup-node:
 	@test -d end2end/node_modules/@playwright/test \
 	  || (cd end2end && npm ci --no-audit --no-fund)
 
-## setup-python: schemathesis (PyPI) in a venv under $(TOOLS_DIR), for test-api-fuzz
+## setup-python: schemathesis (for test-api-fuzz) and moto's S3 server (for the files' S3
+## tests), from PyPI, in a venv under $(TOOLS_DIR)
 setup-python:
 	@$(VENV)/bin/schemathesis --version 2>/dev/null | grep -qx "schemathesis, version $(SCHEMATHESIS_VERSION)" \
 	  || { { python3 -m venv --clear $(VENV) \
 	         || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3-venv \
 	              && python3 -m venv --clear $(VENV); }; } \
 	       && $(VENV)/bin/pip install -q --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION); }
+	@$(VENV)/bin/pip show moto 2>/dev/null | grep -qx "Version: $(MOTO_VERSION)" \
+	  || $(VENV)/bin/pip install -q --disable-pip-version-check "moto[server]==$(MOTO_VERSION)"
 
 ## setup-chromium: Debian's Chromium for the end-to-end tests
 setup-chromium:

@@ -7,6 +7,7 @@
 //! - [`cluster`]: two instances of the real server on one private Redis.
 //! - [`process`]: the real `longpoll-chat` binary and an HTTP client for it.
 //! - [`redis`]: a private `redis-server` for one test.
+//! - [`s3`]: a private S3-compatible server (moto) for one test.
 //!
 //! Every wait here fails after a bound instead of spinning forever.
 
@@ -15,6 +16,7 @@ pub mod app;
 pub mod cluster;
 pub mod process;
 pub mod redis;
+pub mod s3;
 
 use std::{future::Future, time::Duration};
 

@@ -406,6 +406,72 @@ mod on_memory {
     );
 }
 
+macro_rules! on_s3 {
+    ($($case:ident),+) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let s3 = S3Server::start().await;
+                let files = Files::open(FilesConfig {
+                    location: s3.location("deployment-a"),
+                    ..FilesConfig::default()
+                })
+                .unwrap();
+                super::$case(files).await;
+            }
+        )+
+    };
+}
+
+mod on_s3 {
+    use super::*;
+    use crate::common::s3::S3Server;
+
+    on_s3!(
+        an_image_is_sent_with_its_size_and_a_thumbnail_and_served_with_ranges,
+        what_is_not_a_decoded_image_only_downloads_whatever_its_name,
+        a_file_goes_only_to_who_may_read_its_room_now,
+        deleting_the_message_or_retention_takes_its_file_and_the_sweep_the_orphans
+    );
+
+    #[tokio::test]
+    async fn an_instance_serves_a_file_another_kept() {
+        let s3 = S3Server::start().await;
+        let open = || {
+            Files::open(FilesConfig {
+                location: s3.location("shared"),
+                ..FilesConfig::default()
+            })
+            .unwrap()
+        };
+        let (one, other) = (open(), open());
+        let kept = one
+            .keep("general", "notes.txt", "hello".into())
+            .await
+            .unwrap();
+        let served = other
+            .serve(
+                "general",
+                kept.id,
+                longpoll_chat::server::files::Part::File,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!((served.size, served.name.as_str()), (5, "notes.txt"));
+        other.delete_room("general").await;
+        assert!(one
+            .serve(
+                "general",
+                kept.id,
+                longpoll_chat::server::files::Part::File,
+                None
+            )
+            .await
+            .is_err());
+    }
+}
+
 #[tokio::test]
 async fn a_directory_keeps_files_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();

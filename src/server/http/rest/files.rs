@@ -98,9 +98,11 @@ pub(super) async fn upload(
             Some("sender") if sender.is_none() => {
                 sender = Some(field.text().await.map_err(cut_off)?)
             }
-            Some(name) => return Err(ChatError::invalid(format!(
+            Some(name) => {
+                return Err(ChatError::invalid(format!(
                 "unexpected part {name:?}: send one `file`, and `text` and `sender` at most once"
-            ))),
+            )))
+            }
             None => return Err(ChatError::invalid("a part without a name")),
         }
     }
