@@ -57,7 +57,11 @@ impl Chat {
             id: uuid::Uuid::nil(),
             sender: request.sender.to_string(),
             author: request.author.clone(),
-            text: request.text.as_str().to_owned(),
+            text: match &request.attachment {
+                // A file without a caption is told of by its name.
+                Some(file) if request.text.as_str().is_empty() => format!("📎 {}", file.name),
+                _ => request.text.as_str().to_owned(),
+            },
             mentions: request.mentions.clone(),
         };
         let receipt = self.shared.broker.send(request).await?;
