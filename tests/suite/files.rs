@@ -13,9 +13,10 @@ use axum::{
     http::{header, Method, Request, StatusCode},
 };
 use image::{ImageFormat, Rgb, RgbImage};
+use longpoll_chat::model::RoomName;
 use longpoll_chat::server::{
     chat::ChatOptions,
-    files::{Files, FilesConfig, FilesLocation},
+    files::{Files, FilesConfig, FilesLocation, Part},
     BrokerConfig,
 };
 use serde_json::Value;
@@ -333,6 +334,7 @@ pub async fn deleting_the_message_or_retention_takes_its_file_and_the_sweep_the_
         .keep("general", "orphan.txt", "lost".into())
         .await
         .unwrap();
+    let dotted = files.keep("..", "orphan.txt", "lost".into()).await.unwrap();
     for text in ["one", "two"] {
         let send = json_request(
             Method::POST,
@@ -355,7 +357,12 @@ pub async fn deleting_the_message_or_retention_takes_its_file_and_the_sweep_the_
         .sweep(app.broker.search_index(), Duration::ZERO)
         .await
         .unwrap();
-    assert_eq!(swept, 2);
+    assert_eq!(swept, 3);
+    let dotted_room = RoomName::parse("..").unwrap();
+    let left = files
+        .serve(dotted_room.as_str(), dotted.id, Part::File, None)
+        .await;
+    assert!(left.is_err(), "a room named `..` is swept too");
     assert_eq!(
         fetch(&app, Some(&ann), &old, &[]).await.status,
         StatusCode::NOT_FOUND

@@ -322,7 +322,14 @@ impl Files {
             let [_, room, id, _] = parts.as_slice() else {
                 continue;
             };
-            let (room, Ok(id)) = (room.as_ref().to_owned(), Uuid::parse_str(id.as_ref())) else {
+            // A room named `.` or `..` is kept as `%2E`, `%2E%2E` (the only names of rooms
+            // that a path part changes).
+            let room = match room.as_ref() {
+                "%2E" => ".".to_owned(),
+                "%2E%2E" => "..".to_owned(),
+                room => room.to_owned(),
+            };
+            let Ok(id) = Uuid::parse_str(id.as_ref()) else {
                 continue;
             };
             seen.insert((room, id));
