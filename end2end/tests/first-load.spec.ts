@@ -15,9 +15,10 @@ import {
  * Lowered as the app shrinks; the aim is 200 KiB. Panels most visits do not open load when
  * first used (`#[lazy]`, see the README's architecture section), so a new panel does not
  * count here; the search box does (it renders without JavaScript: static HTML and one
- * listener, its controller and panel lazy), which is why this rose by 2 KiB with search. The
+ * listener, its controller and panel lazy), which is why this rose by 2 KiB with search, and
+ * so does reading a message's attachment (every message may carry one): 3 KiB more. The
  * results page loads no code. */
-const FIRST_LOAD_BUDGET_KIB = 392;
+const FIRST_LOAD_BUDGET_KIB = 395;
 
 /** The app's code files (`/pkg/*.js`, `/pkg/*.wasm`) the page downloads, as they come. */
 function watchCode(page: Page): Response[] {
