@@ -92,14 +92,17 @@ pub fn shell(options: LeptosOptions, assets: &Assets) -> impl IntoView {
 }
 
 /// What every page's `<head>` has: the character set, the viewport, both colour schemes, the
-/// icon and the stylesheet.
+/// icons, the web app manifest (so the chat installs as an app) and the stylesheet.
 #[component]
 pub(crate) fn HeadTags(assets: Assets) -> impl IntoView {
     view! {
         <meta charset="utf-8"/>
         <meta name="viewport" content="width=device-width, initial-scale=1"/>
         <meta name="color-scheme" content="light dark"/>
+        <meta name="theme-color" content="#1f2330"/>
         <link rel="icon" href="/favicon.ico"/>
+        <link rel="apple-touch-icon" href="/icon-192.png"/>
+        <link rel="manifest" href="/manifest.webmanifest"/>
         <link rel="stylesheet" href=assets.css/>
     }
 }
