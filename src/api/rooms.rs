@@ -25,7 +25,9 @@ pub async fn create_private_room(name: String) -> Result<RoomInfo, ChatError> {
     .await
 }
 
-/// The direct room of the signed-in user and `with` (account names), made if need be.
+/// The direct room of the signed-in user and `with` (account names), made if need be. Also
+/// the target of the room list's no-JavaScript "New message" form, which it then sends to the
+/// room (rather than back to the page it came from).
 #[server(prefix = "/sfn", endpoint = "direct-room")]
 pub async fn direct_room(with: Vec<String>) -> Result<RoomInfo, ChatError> {
     use crate::model::DirectRoomBody;
@@ -33,6 +35,9 @@ pub async fn direct_room(with: Vec<String>) -> Result<RoomInfo, ChatError> {
     respond(async move {
         let (chat, caller) = chat_and_caller().await?;
         let (room, _) = chat.direct_room(&caller, &DirectRoomBody { with }).await?;
+        if is_form_post() {
+            leptos_axum::redirect(&format!("/room/{}", room.name));
+        }
         Ok(room)
     })
     .await

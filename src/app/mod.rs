@@ -10,12 +10,14 @@
 //!
 //! Layout:
 //! - pages: [`chat_page`] (one room), [`account`] (the account panel and the sign-in page);
-//! - around the conversation: [`sidebar`] (the room list) with [`room_forms`], [`room_header`]
-//!   with [`members`] and [`presence`];
+//! - around the conversation: [`sidebar`] (the room list) with [`room_forms`] and [`direct`]
+//!   (direct messages), [`room_header`] with [`members`], [`presence`] and [`notifications`]
+//!   (the room's level, this browser's notifications, a hidden page's own);
 //! - the conversation: [`messages`] (the list, read positions), [`message`] (one message),
 //!   [`timestamps`], [`reactions`], [`message_actions`], and [`changes`] (edits, deletions and
 //!   reactions applied to what is shown);
-//! - sending: [`composer`], [`typing_signal`], [`identity`] (a guest's display name);
+//! - sending: [`composer`], [`mentions`] (`@` suggests people), [`typing_signal`],
+//!   [`identity`] (a guest's display name);
 //! - the live parts: [`following`] (a room view on the stream, the connection badge) and
 //!   [`stream`] (the browser's one stream: tabs, cursor book, fetch loop, unread counts).
 
@@ -23,12 +25,15 @@ mod account;
 mod changes;
 mod chat_page;
 mod composer;
+mod direct;
 mod following;
 mod identity;
 mod members;
+mod mentions;
 mod message;
 mod message_actions;
 mod messages;
+mod notifications;
 mod presence;
 mod reactions;
 mod room_forms;

@@ -83,6 +83,11 @@ impl RoomPresence {
         .forget();
     }
 
+    /// Who is online in the room (signed-in people, by name), as last told.
+    pub fn online_names(&self) -> Vec<String> {
+        (self.online).with(|online| online.as_ref().map(|o| o.names.clone()).unwrap_or_default())
+    }
+
     /// Shows nothing: no room shown, or none whose state came yet.
     pub fn clear(&self) {
         self.received.try_update_value(|count| *count += 1);

@@ -23,13 +23,13 @@ use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use super::{
     cursor_book::Cursor,
     fetch_loop::browser_client_id,
-    unread::{publish_unread, Unread},
+    unread::{publish_unread, JoinedNote},
     views::take_presence,
     Hub,
 };
 use crate::{
     app::following::ConnectionState,
-    model::{LiveState, RoomNews},
+    model::{LiveState, NotifyLevel, RoomNews},
 };
 
 pub(super) const CHANNEL: &str = "longpoll-chat.stream";
@@ -56,11 +56,11 @@ pub(super) enum Note {
     /// The leader's connection.
     State { state: ConnectionState },
     /// The joined rooms, how much of each is unread, and up to which message that was counted.
-    Unread {
-        rooms: Vec<(String, usize, Option<Uuid>)>,
-    },
+    Unread { rooms: Vec<JoinedNote> },
     /// A tab showed `room` up to `id`.
     Read { room: String, id: Uuid },
+    /// The person chose what they hear of in `room` while away.
+    Notify { room: String, notify: NotifyLevel },
     /// A tab signed in or out (for every tab: they share the cookie): joined rooms change.
     Identity,
     /// The leader's last presence and typing of rooms a tab just started showing, each with
@@ -165,10 +165,11 @@ impl Hub {
             Note::State { state } => self.apply_state(state),
             Note::Unread { rooms } => {
                 let mut book = self.book.borrow_mut();
-                book.unread = Unread::from_note(rooms);
+                book.unread.heard(rooms);
                 publish_unread(&mut book);
             }
             Note::Read { room, id } => self.hear_read(room, id),
+            Note::Notify { room, notify } => self.hear_notify(&room, notify),
             Note::Identity => self.reload_joined(),
             Note::Live { rooms } => {
                 let mut book = self.book.borrow_mut();

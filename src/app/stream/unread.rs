@@ -1,50 +1,118 @@
-//! Unread counting: the rooms the person joined, how many messages of each are unread, and up
-//! to which message that was counted (or read); the page's unread counts follow it.
+//! Unread counting: the rooms the person joined, how many messages of each are unread and how
+//! many of those are for them (a mention, or any message in a direct room), up to which
+//! message that was counted (or read), and what the person hears of each room while away; the
+//! page's counts follow it.
 //!
 //! Invariants:
 //! - A joined room's messages after its read position are counted only while no tab shows it:
 //!   a shown room is read as it arrives (its count stays 0, its position moves on).
 //! - A message is counted once: only messages after the last one counted add to the count, so a
 //!   stream that rewinds, or a new leader, counts nothing twice.
+//! - The person's own messages (sent from another tab or device) are never unread, nor worth
+//!   a notification.
 //! - Every tab keeps the same counts: the leader tells them after each answer and each read.
 
-use std::{collections::BTreeMap, rc::Rc};
+use std::{collections::BTreeMap, rc::Rc, sync::Arc};
 
 use leptos::{prelude::*, task::spawn_local};
 use uuid::Uuid;
 
 use super::{cursor_book::Cursor, guest_reads::guest_reads, tabs::Note, Book, Hub};
-use crate::{api::joined_rooms, model::RoomNews};
+use crate::{
+    api::{joined_rooms, mark_read},
+    model::{is_direct_room, Message, NotifyLevel, RoomNews},
+};
 
-/// The joined rooms: per room, the unread count and the last message counted (or read).
+/// What the page shows of a joined room: its unread messages, and how many of those are for
+/// the person (mention them, or are in a direct room).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnreadCount {
+    pub messages: usize,
+    pub mentions: usize,
+}
+
+/// A joined room as the tabs count it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Joined {
+    messages: usize,
+    mentions: usize,
+    /// The last message counted (or read).
+    upto: Option<Uuid>,
+    notify: NotifyLevel,
+}
+
+impl Joined {
+    fn new(upto: Option<Uuid>, notify: NotifyLevel) -> Self {
+        Self {
+            messages: 0,
+            mentions: 0,
+            upto,
+            notify,
+        }
+    }
+
+    fn is_after_upto(&self, message: &Message) -> bool {
+        self.upto.is_none_or(|upto| message.id > upto)
+    }
+}
+
+/// A joined room as the leader tells the other tabs: its name, its unread messages and
+/// mentions, the last message counted, its level (a tuple: smaller in the WASM than a struct's
+/// serde code).
+pub(super) type JoinedNote = (String, usize, usize, Option<Uuid>, NotifyLevel);
+
+/// The joined rooms and who counts them.
 #[derive(Debug, Default)]
 pub(super) struct Unread {
-    rooms: BTreeMap<String, (usize, Option<Uuid>)>,
+    rooms: BTreeMap<String, Joined>,
+    /// The signed-in account's key, whom mentions are for; `None` for a guest.
+    me: Option<String>,
 }
 
 impl Unread {
-    /// As the leader tells it: each room with its count and the last message counted.
-    pub(super) fn from_note(rooms: Vec<(String, usize, Option<Uuid>)>) -> Self {
-        let rooms = (rooms.into_iter())
-            .map(|(room, count, upto)| (room, (count, upto)))
+    /// As the leader tells it (who is signed in is this tab's own to know).
+    pub(super) fn heard(&mut self, rooms: Vec<JoinedNote>) {
+        self.rooms = (rooms.into_iter())
+            .map(|(room, messages, mentions, upto, notify)| {
+                let joined = Joined {
+                    messages,
+                    mentions,
+                    upto,
+                    notify,
+                };
+                (room, joined)
+            })
             .collect();
-        Self { rooms }
     }
 
     /// What the leader tells the other tabs.
     pub(super) fn note(&self) -> Note {
         Note::Unread {
             rooms: (self.rooms.iter())
-                .map(|(room, (count, upto))| (room.clone(), *count, *upto))
+                .map(|(room, joined)| {
+                    let Joined {
+                        messages,
+                        mentions,
+                        upto,
+                        notify,
+                    } = *joined;
+                    (room.clone(), messages, mentions, upto, notify)
+                })
                 .collect(),
         }
     }
 
-    /// The unread count per room, only rooms with some.
-    pub(super) fn counts(&self) -> BTreeMap<String, usize> {
+    /// The counts per room, only rooms with messages unread.
+    pub(super) fn counts(&self) -> BTreeMap<String, UnreadCount> {
         (self.rooms.iter())
-            .filter(|(_, (count, _))| *count > 0)
-            .map(|(room, (count, _))| (room.clone(), *count))
+            .filter(|(_, joined)| joined.messages > 0)
+            .map(|(room, joined)| {
+                let count = UnreadCount {
+                    messages: joined.messages,
+                    mentions: joined.mentions,
+                };
+                (room.clone(), count)
+            })
             .collect()
     }
 
@@ -52,31 +120,81 @@ impl Unread {
         self.rooms.contains_key(room)
     }
 
+    /// Who is signed in (an account key), or a guest (`None`).
+    pub(super) fn set_me(&mut self, me: Option<String>) {
+        self.me = me;
+    }
+
     /// Joins `room`, read up to `upto` (nothing read: `None`), unless it is joined already.
-    pub(super) fn join(&mut self, room: String, upto: Option<Uuid>) {
-        self.rooms.entry(room).or_insert((0, upto));
+    pub(super) fn join(&mut self, room: String, upto: Option<Uuid>, notify: NotifyLevel) {
+        self.rooms.entry(room).or_insert(Joined::new(upto, notify));
     }
 
     /// A tab showed `room` up to `id`: it is read (and joined).
     pub(super) fn read(&mut self, room: &str, id: Uuid) {
-        let entry = self.rooms.entry(room.to_owned()).or_insert((0, None));
-        *entry = (0, entry.1.max(Some(id)));
+        let joined = (self.rooms.entry(room.to_owned()))
+            .or_insert_with(|| Joined::new(None, NotifyLevel::default_for(room)));
+        *joined = Joined::new(joined.upto.max(Some(id)), joined.notify);
+    }
+
+    /// The person chose what they hear of in `room`.
+    pub(super) fn set_notify(&mut self, room: &str, notify: NotifyLevel) {
+        if let Some(joined) = self.rooms.get_mut(room) {
+            joined.notify = notify;
+        }
+    }
+
+    /// Whether `message` is the person's own.
+    fn is_own(&self, message: &Message) -> bool {
+        (self.me.as_deref()).is_some_and(|me| message.author.as_deref() == Some(me))
+    }
+
+    /// Whether `message` of `room` is for the person: it mentions them, or it is in a direct
+    /// room (their own aside).
+    fn is_for_me(&self, room: &str, message: &Message) -> bool {
+        (self.me.as_ref()).is_some_and(|me| {
+            !self.is_own(message) && (is_direct_room(room) || message.mentions.contains(me))
+        })
+    }
+
+    /// The messages of `news` not counted yet that the person asked to hear of in that room
+    /// (`notify`), their own aside; whether a tab shows the room is the caller's to weigh.
+    /// Only an account hears of anything.
+    pub(super) fn worth_notifying(&self, news: &RoomNews) -> Vec<Arc<Message>> {
+        let Some(joined) = self.rooms.get(&news.room) else {
+            return Vec::new();
+        };
+        (news.messages.iter())
+            .filter(|message| joined.is_after_upto(message) && !self.is_own(message))
+            .filter(|message| match joined.notify {
+                NotifyLevel::All => self.me.is_some(),
+                NotifyLevel::Mentions => self.is_for_me(&news.room, message),
+                NotifyLevel::None => false,
+            })
+            .cloned()
+            .collect()
     }
 
     /// The stream brought `news` of a room; `shown`: a tab shows it, so it is read.
     pub(super) fn count(&mut self, news: &RoomNews, shown: bool) {
-        let Some((count, upto)) = self.rooms.get_mut(&news.room) else {
+        let Some(mut joined) = self.rooms.get(&news.room).copied() else {
             return;
         };
         if shown {
-            *count = 0;
+            joined.messages = 0;
+            joined.mentions = 0;
         } else {
-            *count += (news.messages.iter())
-                .filter(|message| upto.is_none_or(|upto| message.id > upto))
-                .count();
+            let upto = joined;
+            for message in (news.messages.iter())
+                .filter(|message| upto.is_after_upto(message) && !self.is_own(message))
+            {
+                joined.messages += 1;
+                joined.mentions += usize::from(self.is_for_me(&news.room, message));
+            }
         }
         let last = news.messages.last().map(|message| message.id);
-        *upto = (*upto).max(last);
+        joined.upto = joined.upto.max(last);
+        self.rooms.insert(news.room.clone(), joined);
     }
 
     /// `room` is gone (or not this person's to read).
@@ -110,36 +228,73 @@ impl Hub {
         }
     }
 
+    pub(super) fn hear_notify(&self, room: &str, notify: NotifyLevel) {
+        self.book.borrow_mut().unread.set_notify(room, notify);
+    }
+
     /// The joined rooms and read positions: the account's from the server, a guest's from
     /// `localStorage`. `again`: the identity changed, so rooms no longer listed are dropped.
-    pub(super) async fn load_joined(&self, again: bool) {
-        let joined: Vec<(String, Option<Uuid>)> = match joined_rooms().await {
+    pub(super) async fn load_joined(self: &Rc<Self>, again: bool) {
+        let joined: Vec<(String, Option<Uuid>, NotifyLevel)> = match joined_rooms().await {
             Ok(Some(list)) => list
                 .rooms
                 .into_iter()
                 // The stream brings what came after the read position (everything the room
                 // keeps when there is none) and counts it.
-                .map(|room| (room.room, room.last_read_id))
+                .map(|room| (room.room, room.last_read_id, room.notify))
                 .collect(),
             Ok(None) | Err(_) => guest_reads()
                 .into_iter()
-                .map(|(room, id)| (room, Some(id)))
+                .map(|(room, id)| {
+                    let notify = NotifyLevel::default_for(&room);
+                    (room, Some(id), notify)
+                })
                 .collect(),
         };
         let mut book = self.book.borrow_mut();
         if again {
-            (book.unread).retain(|room| joined.iter().any(|(listed, _)| listed == room));
+            (book.unread).retain(|room| joined.iter().any(|(listed, ..)| listed == room));
             // The held stream is someone else's: presence counts it as who it was.
             book.changed = true;
+            // Until the room list shows the new person's.
+            book.direct.clear();
         }
-        for (room, upto) in joined {
+        for (room, upto, notify) in joined {
             if book
                 .cursors
                 .follow(&room, upto.map_or(Cursor::Start, Cursor::After))
             {
                 book.changed = true;
             }
-            book.unread.join(room, upto);
+            book.unread.join(room, upto, notify);
+        }
+        book.joined_loaded = true;
+        drop(book);
+        self.join_direct_rooms();
+    }
+
+    /// Joins the person's direct rooms they have not joined yet (someone else started them),
+    /// here and on the server, so their messages are counted from the first: the leader's
+    /// job, once it knows what is joined. Tells every tab the counts.
+    pub(super) fn join_direct_rooms(self: &Rc<Self>) {
+        let mut book = self.book.borrow_mut();
+        if !book.leading || !book.joined_loaded {
+            return;
+        }
+        let new: Vec<String> = (book.direct.iter())
+            .filter(|room| !book.unread.is_joined(room))
+            .cloned()
+            .collect();
+        for room in new {
+            if book.cursors.follow(&room, Cursor::Start) {
+                book.changed = true;
+            }
+            book.unread.join(room.clone(), None, NotifyLevel::All);
+            spawn_local(async move {
+                // Joining only: no read position, the room's default level. Should it fail,
+                // the room is still counted here, and opening it joins it.
+                let _ = mark_read(room, None, None).await;
+            });
         }
         book.prune();
         publish_unread(&mut book);
@@ -162,10 +317,7 @@ pub(super) fn publish_unread(book: &mut Book) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::model::Message;
 
     fn message() -> Arc<Message> {
         Arc::new(Message {
@@ -175,9 +327,21 @@ mod tests {
         })
     }
 
+    fn from(author: &str, mentions: &[&str]) -> Arc<Message> {
+        Arc::new(Message {
+            author: Some(author.into()),
+            mentions: mentions.iter().map(|key| key.to_string()).collect(),
+            ..Message::clone(&message())
+        })
+    }
+
     fn news(messages: &[&Arc<Message>]) -> RoomNews {
+        news_of("r", messages)
+    }
+
+    fn news_of(room: &str, messages: &[&Arc<Message>]) -> RoomNews {
         RoomNews {
-            room: "r".into(),
+            room: room.into(),
             messages: messages.iter().copied().cloned().collect(),
             reset: false,
             unavailable: false,
@@ -187,15 +351,25 @@ mod tests {
         }
     }
 
+    fn count_of(unread: &Unread, room: &str) -> UnreadCount {
+        unread.counts().get(room).copied().unwrap_or_default()
+    }
+
     fn count(unread: &Unread) -> usize {
-        unread.counts().get("r").copied().unwrap_or(0)
+        count_of(unread, "r").messages
+    }
+
+    fn signed_in_as(me: &str) -> Unread {
+        let mut unread = Unread::default();
+        unread.set_me(Some(me.into()));
+        unread
     }
 
     #[test]
     fn messages_after_the_read_position_are_counted_once() {
         let (read, one, two) = (message(), message(), message());
         let mut unread = Unread::default();
-        unread.join("r".into(), Some(read.id));
+        unread.join("r".into(), Some(read.id), NotifyLevel::Mentions);
         // A stream from the start brings what was read too.
         unread.count(&news(&[&read, &one]), false);
         assert_eq!(count(&unread), 1);
@@ -210,7 +384,7 @@ mod tests {
     fn a_shown_room_is_read_as_it_arrives() {
         let (one, two, three) = (message(), message(), message());
         let mut unread = Unread::default();
-        unread.join("r".into(), None);
+        unread.join("r".into(), None, NotifyLevel::Mentions);
         unread.count(&news(&[&one]), false);
         assert_eq!(count(&unread), 1);
         unread.count(&news(&[&two]), true);
@@ -234,29 +408,101 @@ mod tests {
         unread.count(&news(&[&one, &two, &three]), false);
         assert_eq!(count(&unread), 1);
         // Joining again keeps what is counted.
-        unread.join("r".into(), None);
+        unread.join("r".into(), None, NotifyLevel::Mentions);
         assert_eq!(count(&unread), 1);
     }
 
     #[test]
-    fn every_tab_gets_the_same_counts() {
-        let mut unread = Unread::default();
-        unread.join("a".into(), None);
-        unread.join("b".into(), None);
+    fn mentions_of_me_and_direct_messages_are_counted_apart_and_my_own_not_at_all() {
+        let mut unread = signed_in_as("ann");
+        unread.join("r".into(), None, NotifyLevel::Mentions);
+        unread.join("dm--x".into(), None, NotifyLevel::All);
+        let (plain, for_me, for_bob) = (
+            from("bob", &[]),
+            from("bob", &["ann"]),
+            from("cy", &["bob"]),
+        );
+        let (mine, mine_naming_bob) = (from("ann", &[]), from("ann", &["bob"]));
         unread.count(
-            &RoomNews {
-                room: "a".into(),
-                ..news(&[&message()])
-            },
+            &news(&[&plain, &for_me, &for_bob, &mine, &mine_naming_bob]),
             false,
         );
+        let counted = UnreadCount {
+            messages: 3,
+            mentions: 1,
+        };
+        assert_eq!(count_of(&unread, "r"), counted);
+        let (hi, again, mine) = (from("bob", &[]), from("bob", &[]), from("ann", &[]));
+        unread.count(&news_of("dm--x", &[&hi, &mine, &again]), false);
+        let counted = UnreadCount {
+            messages: 2,
+            mentions: 2,
+        };
+        assert_eq!(count_of(&unread, "dm--x"), counted);
+        // Read: both counts clear.
+        unread.read("dm--x", again.id);
+        assert_eq!(count_of(&unread, "dm--x"), UnreadCount::default());
+    }
+
+    #[test]
+    fn a_guest_has_unread_messages_but_no_mentions() {
+        let mut unread = Unread::default();
+        unread.join("r".into(), None, NotifyLevel::Mentions);
+        unread.count(&news(&[&from("bob", &["ann"])]), false);
+        let counted = UnreadCount {
+            messages: 1,
+            mentions: 0,
+        };
+        assert_eq!(count_of(&unread, "r"), counted);
+    }
+
+    #[test]
+    fn what_is_worth_a_notification_follows_the_rooms_level() {
+        let mut unread = signed_in_as("ann");
+        let (plain, for_me, mine) = (from("bob", &[]), from("bob", &["ann"]), from("ann", &[]));
+        let all = news(&[&plain, &for_me, &mine]);
+        let ids = |messages: Vec<Arc<Message>>| messages.iter().map(|m| m.id).collect::<Vec<_>>();
+        // Not joined: nothing.
+        assert!(unread.worth_notifying(&all).is_empty());
+        unread.join("r".into(), None, NotifyLevel::Mentions);
+        assert_eq!(ids(unread.worth_notifying(&all)), [for_me.id]);
+        unread.set_notify("r", NotifyLevel::All);
+        assert_eq!(ids(unread.worth_notifying(&all)), [plain.id, for_me.id]);
+        unread.set_notify("r", NotifyLevel::None);
+        assert!(unread.worth_notifying(&all).is_empty());
+        // Once counted, never again.
+        unread.set_notify("r", NotifyLevel::All);
+        unread.count(&all, true);
+        assert!(unread.worth_notifying(&all).is_empty());
+        // A direct room's messages are all for me.
+        unread.join("dm--x".into(), None, NotifyLevel::Mentions);
+        let direct = news_of("dm--x", &[&plain, &mine]);
+        assert_eq!(ids(unread.worth_notifying(&direct)), [plain.id]);
+        // A guest hears of nothing.
+        let mut guest = Unread::default();
+        guest.join("r".into(), None, NotifyLevel::All);
+        assert!(guest.worth_notifying(&news(&[&plain])).is_empty());
+    }
+
+    #[test]
+    fn every_tab_gets_the_same_counts() {
+        let mut unread = signed_in_as("ann");
+        unread.join("a".into(), None, NotifyLevel::Mentions);
+        unread.join("b".into(), None, NotifyLevel::All);
+        unread.count(&news_of("a", &[&from("bob", &["ann"])]), false);
         let Note::Unread { rooms } = unread.note() else {
             panic!("an unread note");
         };
-        let heard = Unread::from_note(rooms);
+        let mut heard = signed_in_as("ann");
+        heard.heard(rooms);
         assert_eq!(heard.counts(), unread.counts());
         assert!(heard.is_joined("b"));
-        let mut heard = heard;
+        let direct = news_of("b", &[&from("bob", &[])]);
+        assert_eq!(
+            heard.worth_notifying(&direct).len(),
+            1,
+            "the level came too"
+        );
         heard.retain(|room| room == "b");
         heard.forget("b");
         assert!(!heard.is_joined("a") && !heard.is_joined("b"));

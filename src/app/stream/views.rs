@@ -8,10 +8,12 @@
 //!   that finds a gap announces against the book as it is now.
 //! - A view told its room is unavailable is no longer announced, and gets no more connection
 //!   state or presence.
+//! - Only the leader notifies of new messages, so one browser shows one notification of each,
+//!   and only while its page is hidden (see [`crate::app::notifications`]).
 
 use std::{rc::Rc, sync::Arc};
 
-use leptos::prelude::*;
+use leptos::{prelude::*, task::spawn_local};
 
 use super::{
     cursor_book::{take, Cursor},
@@ -20,7 +22,7 @@ use super::{
     Book, Hub,
 };
 use crate::{
-    app::{following::ConnectionState, presence::RoomPresence},
+    app::{following::ConnectionState, notifications::notify_away, presence::RoomPresence},
     model::{LiveState, Message, RoomNews},
 };
 
@@ -73,6 +75,7 @@ impl Hub {
     pub(super) fn apply_news(self: &Rc<Self>, after: &[(String, Cursor)], rooms: Vec<RoomNews>) {
         let mut gap = false;
         let now = js_sys::Date::now();
+        let mut worth_notifying = Vec::new();
         {
             let mut book = self.book.borrow_mut();
             let book = &mut *book;
@@ -81,6 +84,9 @@ impl Hub {
                 if news.unavailable {
                     gone.push(news.room.clone());
                     continue;
+                }
+                if book.leading {
+                    worth_notifying.extend(book.unread.worth_notifying(news));
                 }
                 book.cursors.advance(news);
                 let shown = book.cursors.is_shown(&news.room);
@@ -115,6 +121,9 @@ impl Hub {
         }
         if gap {
             self.announce();
+        }
+        if !worth_notifying.is_empty() && document().hidden() {
+            spawn_local(notify_away(worth_notifying));
         }
     }
 }

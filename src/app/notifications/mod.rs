@@ -1,0 +1,179 @@
+//! Notifications: what a signed-in person hears of while away, and how.
+//!
+//! - The bell in the room header ([`notifications_bell`]) opens a panel ([`panel`], its code
+//!   loaded on the first click) that sets the room's level (all / mentions / nothing, kept on
+//!   the server with the read position) and turns this browser's notifications on or off:
+//!   the permission is asked on that click only, never on load; Web Push ([`push`]) then
+//!   reaches the browser while no page of the chat is open.
+//! - While a page is open but hidden, the page notifies itself ([`notify_away`]): the tabs'
+//!   leader alone, for the messages the room's level asks for (see `stream::unread`), not the
+//!   person's own. A push of the same room replaces it (one tag per room, as the service
+//!   worker's), so nobody sees a message twice.
+//!
+//! The person can turn this browser's notifications off without the browser's settings: a
+//! flag in `localStorage` the page's own notifications respect (the permission stays granted,
+//! as no page can take it back), and the push subscription is ended.
+
+mod panel;
+mod push;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use leptos::{
+    html,
+    prelude::*,
+    tachys::view::{Mountable, Render},
+    task::spawn_local,
+};
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+
+use crate::model::{is_direct_room, Message};
+
+/// Where the person's "off on this browser" is kept.
+const OFF_KEY: &str = "longpoll-chat.notifications-off";
+
+/// The id of the panel, which the bell controls.
+const PANEL_ID: &str = "notifications-panel";
+
+/// Characters of a message a notification shows.
+const BODY_MAX_CHARS: usize = 160;
+
+/// The bell in the room header (for a signed-in page): its first click loads the panel's
+/// controller ([`notifications_controller`]), which opens the panel and keeps the bell's
+/// state from then on.
+///
+/// A plain function, not a component: one erased view less in the first load.
+pub fn notifications_bell(room: Memo<String>) -> impl IntoView {
+    let root = NodeRef::<html::Div>::new();
+    let owner = Owner::current();
+    let started = StoredValue::new(false);
+    let on_click = move |_| {
+        if let Some(owner) = owner.clone().filter(|_| !started.get_value()) {
+            started.set_value(true);
+            spawn_local(notifications_controller(root, room, owner));
+        }
+    };
+    view! {
+        <div class="notifications-menu" node_ref=root>
+            <button
+                type="button"
+                class="bell"
+                aria-label="Notifications"
+                title="Notifications"
+                aria-controls=PANEL_ID
+                aria-expanded="false"
+                on:click=on_click
+            >
+                <BellMark/>
+            </button>
+        </div>
+    }
+}
+
+/// Mounts [`panel::NotificationsController`] beside the bell under `owner` (the bell's: its
+/// router, its cleanup), opening the panel.
+#[lazy]
+fn notifications_controller(root: NodeRef<html::Div>, room: Memo<String>, owner: Owner) {
+    owner.with(|| {
+        let Some(element) = root.get_untracked() else {
+            return;
+        };
+        let mut mounted = view! { <panel::NotificationsController root room/> }
+            .into_any()
+            .build();
+        mounted.mount(&element, None);
+        // The DOM goes with the bell; its reactive parts end with the owner.
+        StoredValue::new_local(mounted);
+    });
+}
+
+#[component]
+fn BellMark() -> impl IntoView {
+    view! {
+        <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
+            <path
+                fill="currentColor"
+                d="M8 1.5a4.5 4.5 0 0 0-4.5 4.5v2.7L2.2 11a.75.75 0 0 0 .65 1.12h10.3a.75.75 0 0 0 .65-1.12L12.5 8.7V6A4.5 4.5 0 0 0 8 1.5ZM6.3 13.3a1.75 1.75 0 0 0 3.4 0H6.3Z"
+            />
+        </svg>
+    }
+}
+
+/// Whether the person turned this browser's notifications off (see the module's header).
+fn turned_off() -> bool {
+    storage().is_some_and(|storage| storage.get_item(OFF_KEY).ok().flatten().is_some())
+}
+
+fn set_turned_off(off: bool) {
+    if let Some(storage) = storage() {
+        let _ = match off {
+            true => storage.set_item(OFF_KEY, "1"),
+            false => storage.remove_item(OFF_KEY),
+        };
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// The page's own notifications of `messages` (new, worth hearing of, not the person's own),
+/// shown while the page is hidden and the person let this browser notify: one per room, its
+/// newest message (a newer one replaces it, as a push of the room does). A click focuses the
+/// tab and opens the room at the message. Its code loads with the first such message.
+#[lazy]
+pub fn notify_away(messages: Vec<Arc<Message>>) {
+    if !document().hidden() || push::permission() != push::Permission::Granted || turned_off() {
+        return;
+    }
+    let mut newest: BTreeMap<&str, (&Message, usize)> = BTreeMap::new();
+    for message in &messages {
+        let entry = newest.entry(&message.room).or_insert((message, 0));
+        *entry = (message, entry.1 + 1);
+    }
+    for (room, (message, count)) in newest {
+        let title = match (is_direct_room(room), count) {
+            (true, 1) => message.sender.clone(),
+            (true, count) => format!("{} ({count} new)", message.sender),
+            (false, 1) => format!("{} in #{room}", message.sender),
+            (false, count) => format!("{} in #{room} ({count} new)", message.sender),
+        };
+        let body: String = message.text.chars().take(BODY_MAX_CHARS).collect();
+        let url = format!("/room/{room}?at={}", message.id);
+        show(&title, &body, room, url);
+    }
+}
+
+/// One notification, tagged with its room; a click focuses the tab and opens `url` in it.
+fn show(title: &str, body: &str, room: &str, url: String) {
+    let options = web_sys::NotificationOptions::new();
+    options.set_body(body);
+    options.set_tag(room);
+    options.set_icon("/icon-192.png");
+    let Ok(notification) = web_sys::Notification::new_with_options(title, &options) else {
+        return;
+    };
+    let shown = notification.clone();
+    let on_click = Closure::once_into_js(move || {
+        let _ = window().focus();
+        open_in_page(&url);
+        shown.close();
+    });
+    notification.set_onclick(Some(on_click.unchecked_ref()));
+}
+
+/// Opens `url` (a path of the chat) in this page without loading it again: the router follows
+/// the history's `popstate`.
+fn open_in_page(url: &str) {
+    let Ok(history) = window().history() else {
+        return;
+    };
+    if history
+        .push_state_with_url(&JsValue::NULL, "", Some(url))
+        .is_ok()
+    {
+        if let Ok(event) = web_sys::PopStateEvent::new("popstate") {
+            let _ = window().dispatch_event(&event);
+        }
+    }
+}
