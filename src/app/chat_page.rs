@@ -22,7 +22,7 @@ use super::{
     account::sign_in_url,
     changes::author_key,
     composer::Composer,
-    direct::room_label,
+    direct::{room_label, ShownRoom},
     explain,
     following::ConnectionState,
     identity::DisplayName,
@@ -36,7 +36,7 @@ use super::{
 use crate::{
     api::{room_history, text_limit},
     error::ChatError,
-    model::{is_direct_room, History, RoomName, DEFAULT_ROOM, TEXT_MAX_CHARS},
+    model::{History, RoomList, RoomName, DEFAULT_ROOM, TEXT_MAX_CHARS},
 };
 
 /// Messages shown when a room opens.
@@ -71,21 +71,16 @@ pub fn ChatPage() -> impl IntoView {
             .and_then(Result::ok)
             .unwrap_or(TEXT_MAX_CHARS)
     });
-    let unread = unread_counts(session);
     // The rooms the user may see: the room list shows them, and names a direct room (here,
     // in the header and the composer) by its people.
     let refreshes = RwSignal::new(0_u32);
     let listed = listed_rooms(room, refreshes);
-    // Read under a `Transition` (it reads the list).
-    let label = Signal::derive(move || {
-        let me = session.user().map(|me| author_key(&me));
-        let listed = listed.get().and_then(Result::ok);
-        room_label(
-            &room.get(),
-            listed.as_ref().map(|list| &list.rooms[..]),
-            me.as_deref(),
-        )
-    });
+    let unread = unread_counts(session, listed);
+    let shown = ShownRoom {
+        room,
+        listed,
+        session,
+    };
     let name = DisplayName::new();
     let connection = RwSignal::new(ConnectionState::Connecting);
     // Who is in the shown room and who types there, from the stream.
@@ -105,11 +100,11 @@ pub fn ChatPage() -> impl IntoView {
     });
 
     view! {
-        <RoomTitle room label unread/>
+        <RoomTitle shown unread/>
         <div class="layout" class:drawer-open=drawer_open>
             <Sidebar current_room=room room_open drawer_open listed refreshes/>
             <main class="conversation">
-                <RoomHeader room label presence badge drawer_open/>
+                <RoomHeader shown presence badge drawer_open/>
                 <Show
                     when=move || room_error().is_none()
                     fallback=move || {
@@ -124,7 +119,7 @@ pub fn ChatPage() -> impl IntoView {
                     <Transition fallback=|| ()>
                         <Show when=move || room_open.get()>
                             <TypingLine presence/>
-                            <Composer room label name max_chars presence/>
+                            <Composer shown name max_chars presence/>
                         </Show>
                     </Transition>
                 </Show>
@@ -135,19 +130,32 @@ pub fn ChatPage() -> impl IntoView {
 
 /// Unread messages and mentions per joined room, from the tab's hub (empty on the server),
 /// provided to the room list. The hub loads the joined rooms again whenever the page signs in
-/// or out, and counts mentions of who is signed in.
-fn unread_counts(session: Session) -> ArcRwSignal<BTreeMap<String, UnreadCount>> {
+/// or out, counts mentions of who is signed in, and joins the direct rooms `listed` that
+/// someone else started, so they are counted too.
+fn unread_counts(
+    session: Session,
+    listed: Resource<Result<RoomList, ChatError>>,
+) -> ArcRwSignal<BTreeMap<String, UnreadCount>> {
     let counts = ArcRwSignal::new(BTreeMap::<String, UnreadCount>::new());
     let unread = RwSignal::from(counts.clone());
     provide_context(unread);
     Effect::new(move || stream::hub().unread_into(unread));
-    Effect::new(move || stream::hub().signed_in_as(session.user().map(|me| author_key(&me))));
-    // Signed in or out: the joined rooms are someone else's.
+    // One effect for what the hub learns of the page: each is a little more code to load.
     Effect::new(move |previous: Option<u32>| {
+        let hub = stream::hub();
         let changes = session.changes();
+        // Signed in or out: the joined rooms are someone else's.
         if previous.is_some_and(|previous| previous != changes) {
-            stream::hub().identity_changed();
+            hub.identity_changed();
         }
+        hub.signed_in_as(session.user().map(|me| author_key(&me)));
+        let direct = (listed.get().and_then(Result::ok)).map(|list| {
+            (list.rooms.into_iter())
+                .filter(|room| room.direct)
+                .map(|room| room.name)
+                .collect()
+        });
+        hub.direct_rooms(direct.unwrap_or_default());
         changes
     });
     counts
@@ -157,8 +165,7 @@ fn unread_counts(session: Session) -> ArcRwSignal<BTreeMap<String, UnreadCount>>
 /// when there are some, and of those for the reader (`@`: mentions and direct messages).
 #[component]
 fn RoomTitle(
-    room: Memo<String>,
-    label: Signal<String>,
+    shown: ShownRoom,
     unread: ArcRwSignal<BTreeMap<String, UnreadCount>>,
 ) -> impl IntoView {
     // The server may render the title after the page's reactive values are gone, or on a
@@ -166,14 +173,10 @@ fn RoomTitle(
     // body is done): it reads only reference-counted signals, which live outside the arena,
     // the room's name kept in one by an effect in the browser (on the server it never
     // changes, and a direct room is not named by its hash while the list is unknown).
-    let room = room.get_untracked();
-    let title_room = ArcRwSignal::new(match is_direct_room(&room) {
-        true => "Direct message".to_owned(),
-        false => format!("#{room}"),
-    });
+    let title_room = ArcRwSignal::new(room_label(&shown.room.get_untracked(), None, None));
     {
         let title_room = title_room.clone();
-        Effect::new(move || title_room.set(label.get()));
+        Effect::new(move || title_room.set(shown.label()));
     }
     let title = move || {
         let (messages, mentions) = unread.with(|rooms| {

@@ -9,6 +9,7 @@
 use leptos::{html, prelude::*, server_fn::ServerFn, task::spawn_local};
 
 use super::{
+    direct::ShownRoom,
     identity::DisplayName,
     mentions::{mention_completer, MentionField},
     presence::RoomPresence,
@@ -20,9 +21,8 @@ use crate::{api::SendMessage, model::SENDER_MAX_CHARS};
 /// The form under the conversation: who sends, the message, and how the last send went.
 #[component]
 pub fn Composer(
-    room: Memo<String>,
-    /// How the page names the room (`#name`, or a direct room's people).
-    label: Signal<String>,
+    /// The room, and how the page names it (`#name`, or a direct room's people).
+    shown: ShownRoom,
     name: DisplayName,
     /// The server's limit on a message's characters (`--max-text-chars`).
     max_chars: Signal<usize>,
@@ -30,6 +30,7 @@ pub fn Composer(
     presence: RoomPresence,
 ) -> impl IntoView {
     let session = Session::expect();
+    let room = shown.room;
     let send = ServerAction::<SendMessage>::new();
     let typing = TypingSignal::new();
     // A send waiting for the typing signal before it.
@@ -119,7 +120,7 @@ pub fn Composer(
                 <div class="mention-anchor" node_ref=mentions.anchor></div>
                 <input type="hidden" name="room" value=room/>
                 <SenderField name editing_name sender_input/>
-                <MessageField room label text textarea typing can_send form mentions/>
+                <MessageField shown text textarea typing can_send form mentions/>
                 <SendStatus send length too_long max_chars/>
             </div>
         </form>
@@ -200,8 +201,7 @@ fn NamePicker(
 /// signed-in person's typing is signalled as they type; the first `@` loads the completer.
 #[component]
 fn MessageField(
-    room: Memo<String>,
-    label: Signal<String>,
+    shown: ShownRoom,
     text: RwSignal<String>,
     textarea: NodeRef<html::Textarea>,
     typing: TypingSignal,
@@ -210,6 +210,7 @@ fn MessageField(
     mentions: MentionField,
 ) -> impl IntoView {
     let session = Session::expect();
+    let room = shown.room;
     // The completer lives as long as this field.
     let owner = Owner::current();
     let completing = StoredValue::new(false);
@@ -234,8 +235,8 @@ fn MessageField(
                 node_ref=textarea
                 rows="1"
                 required
-                aria-label=move || format!("Message {}", label.get())
-                placeholder=move || format!("Message {}", label.get())
+                aria-label=move || format!("Message {}", shown.label())
+                placeholder=move || format!("Message {}", shown.label())
                 prop:value=text
                 on:input=move |event| {
                     let typed = event_target_value(&event);

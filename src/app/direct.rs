@@ -12,7 +12,7 @@ use leptos::{prelude::*, task::spawn_local};
 use leptos_router::hooks::use_navigate;
 use wasm_bindgen::JsCast;
 
-use super::{explain, sidebar::RoomList};
+use super::{changes::author_key, explain, session::Session, sidebar::RoomList};
 use crate::{
     api::direct_room,
     error::ChatError,
@@ -33,12 +33,36 @@ pub fn room_label(room: &str, rooms: Option<&[RoomInfo]>, me: Option<&str>) -> S
 
 /// A direct room's people but `me`, in order (only `me`: a room with oneself).
 pub fn people_label(people: &[String], me: Option<&str>) -> String {
-    let others: Vec<&str> = (people.iter().map(String::as_str))
-        .filter(|person| Some(*person) != me)
-        .collect();
-    match others.is_empty() {
+    let mut label = String::new();
+    // A loop, not `join`: smaller in the first load.
+    for person in people.iter().filter(|person| Some(person.as_str()) != me) {
+        if !label.is_empty() {
+            label.push_str(", ");
+        }
+        label.push_str(person);
+    }
+    match label.is_empty() {
         true => me.unwrap_or_default().to_owned(),
-        false => others.join(", "),
+        false => label,
+    }
+}
+
+/// The room the page shows, named as the page names it ([`room_label`]): read where it is
+/// shown, under a `Transition` (which waits for the room list on the server).
+#[derive(Clone, Copy)]
+pub struct ShownRoom {
+    pub room: Memo<String>,
+    pub listed: Resource<Result<Rooms, ChatError>>,
+    pub session: Session,
+}
+
+impl ShownRoom {
+    pub fn label(&self) -> String {
+        let me = self.session.user().map(|me| author_key(&me));
+        let listed = self.listed.get().and_then(Result::ok);
+        let rooms = listed.as_ref().map(|list| &list.rooms[..]);
+        self.room
+            .with(|room| room_label(room, rooms, me.as_deref()))
     }
 }
 
@@ -57,8 +81,7 @@ const NEW_DIRECT_HTML: &str = "<details class=\"new-direct\">\
     </details>";
 
 /// The person's direct rooms (call it for a signed-in page) under their heading, with "New
-/// message". The rooms are also handed to the tab's hub, which joins those someone else
-/// started so their messages are counted.
+/// message".
 ///
 /// A plain function, not a component: one erased view less in the first load.
 pub fn direct_messages(
@@ -66,16 +89,6 @@ pub fn direct_messages(
     current_room: Memo<String>,
     drawer_open: RwSignal<bool>,
 ) -> impl IntoView {
-    // Effects run only in the browser.
-    Effect::new(move || {
-        let direct = (listed.get().and_then(Result::ok)).map(|list| {
-            (list.rooms.into_iter())
-                .filter(|room| room.direct)
-                .map(|room| room.name)
-                .collect()
-        });
-        super::stream::hub().direct_rooms(direct.unwrap_or_default());
-    });
     let owner = Owner::current();
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         let form =
@@ -88,7 +101,7 @@ pub fn direct_messages(
     view! {
         <div class="section-head" on:submit=on_submit>
             <h2>"Direct messages"</h2>
-            <div inner_html=NEW_DIRECT_HTML></div>
+            <div inner_html=NEW_DIRECT_HTML.to_owned()></div>
         </div>
         <RoomList listed current_room room_open=Signal::stored(false) drawer_open direct=true/>
     }

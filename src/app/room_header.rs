@@ -5,32 +5,30 @@
 use leptos::prelude::*;
 
 use super::{
+    direct::ShownRoom,
     following::{ConnectionBadge, ConnectionState},
     members::MembersMenu,
     notifications::notifications_bell,
     presence::{OnlineNow, RoomPresence},
-    session::Session,
 };
 
 #[component]
 pub fn RoomHeader(
-    room: Memo<String>,
-    /// How the page names the room (read under a `Transition`).
-    label: Signal<String>,
+    shown: ShownRoom,
     presence: RoomPresence,
     /// The connection as the badge shows it.
     badge: Signal<ConnectionState>,
     drawer_open: RwSignal<bool>,
 ) -> impl IntoView {
-    let session = Session::expect();
+    let room = shown.room;
     view! {
         <header class="room-header">
             <DrawerToggle drawer_open/>
             <Transition fallback=|| ()>
-                <h1>{label}</h1>
+                <h1>{move || shown.label()}</h1>
                 <OnlineNow presence/>
-                <Show when=move || session.signed_in()>{notifications_bell(room)}</Show>
             </Transition>
+            {notifications_bell(room)}
             <MembersMenu room/>
             <Transition fallback=|| ()>
                 <ConnectionBadge state=badge/>

@@ -32,15 +32,17 @@ use crate::model::{is_direct_room, Message};
 /// Where the person's "off on this browser" is kept.
 const OFF_KEY: &str = "longpoll-chat.notifications-off";
 
-/// The id of the panel, which the bell controls.
+/// The id of the panel, which the bell controls (written out in the bell's view: a literal
+/// is part of its static HTML).
 const PANEL_ID: &str = "notifications-panel";
 
 /// Characters of a message a notification shows.
 const BODY_MAX_CHARS: usize = 160;
 
-/// The bell in the room header (for a signed-in page): its first click loads the panel's
-/// controller ([`notifications_controller`]), which opens the panel and keeps the bell's
-/// state from then on.
+/// The bell in the room header: its first click loads the panel's controller
+/// ([`notifications_controller`]), which opens the panel and keeps the bell's state from then
+/// on. Levels and notifications are an account's: the stylesheet shows the bell only on a
+/// signed-in page (no code to load for that).
 ///
 /// A plain function, not a component: one erased view less in the first load.
 pub fn notifications_bell(room: Memo<String>) -> impl IntoView {
@@ -60,7 +62,7 @@ pub fn notifications_bell(room: Memo<String>) -> impl IntoView {
                 class="bell"
                 aria-label="Notifications"
                 title="Notifications"
-                aria-controls=PANEL_ID
+                aria-controls="notifications-panel"
                 aria-expanded="false"
                 on:click=on_click
             >
