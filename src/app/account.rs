@@ -11,7 +11,7 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::{components::Redirect, hooks::use_query_map};
 
-use super::{explain, session::Session};
+use super::{explain, initial, session::Session};
 use crate::{
     api::{SignIn, SignOut, SignUp},
     model::{RoomName, ACCOUNT_NAME_MAX_CHARS, PASSWORD_MIN_CHARS},
@@ -75,12 +75,7 @@ pub fn AccountPanel() -> impl IntoView {
 #[component]
 fn SignedInAs(name: String) -> impl IntoView {
     let session = Session::expect();
-    let initial = name
-        .chars()
-        .next()
-        .unwrap_or('?')
-        .to_uppercase()
-        .to_string();
+    let initial = initial(&name);
     let full_name = name.clone();
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();

@@ -6,6 +6,8 @@
 //! While a signed-in person types, the composer says so ([`TypingSignal`]); the first `@`
 //! typed loads the completer of people's names ([`super::mentions`]).
 
+use std::{cell::Cell, rc::Rc};
+
 use leptos::{html, prelude::*, server_fn::ServerFn, task::spawn_local};
 
 use super::{
@@ -41,7 +43,7 @@ pub fn Composer(
     let textarea = NodeRef::<html::Textarea>::new();
     let sender_input = NodeRef::<html::Input>::new();
     let mentions = MentionField {
-        room,
+        shown,
         text,
         textarea,
         anchor: NodeRef::new(),
@@ -213,7 +215,7 @@ fn MessageField(
     let room = shown.room;
     // The completer lives as long as this field.
     let owner = Owner::current();
-    let completing = StoredValue::new(false);
+    let completing = Rc::new(Cell::new(false));
     let on_keydown = move |event: web_sys::KeyboardEvent| {
         // Taken already (the completer's Enter picks a name).
         if event.default_prevented() {
@@ -243,8 +245,7 @@ fn MessageField(
                     if session.signed_in() {
                         typing.typed(&room.get_untracked(), &typed);
                     }
-                    if typed.contains('@') && !completing.get_value() {
-                        completing.set_value(true);
+                    if typed.contains('@') && !completing.replace(true) {
                         if let Some(owner) = owner.clone() {
                             spawn_local(mention_completer(mentions, owner));
                         }

@@ -5,7 +5,7 @@
 
 use leptos::{prelude::*, server_fn::ServerFn};
 
-use super::{explain, session::Session};
+use super::{explain, initial, session::Session};
 use crate::{
     api::{members_if_private, AddMember, RemoveMember},
     model::{RoomMembers, ACCOUNT_NAME_MAX_CHARS},
@@ -119,7 +119,7 @@ fn MemberItem(
     view! {
         <li class="member">
             <span class="avatar small" aria-hidden="true">
-                {person.chars().next().unwrap_or('?').to_uppercase().to_string()}
+                {initial(&person)}
             </span>
             <span class="member-name">{person.clone()}</span>
             <Show when=is_owner.clone()>

@@ -1,6 +1,6 @@
-//! Mentions in the composer: `@` suggests the room's people (a private or direct room's
-//! members; in a public room who is online and who spoke recently) as the person types their
-//! name, in a list over the composer.
+//! Mentions in the composer: `@` suggests the room's people (who is online, then a direct
+//! room's people, a private room's members, or in a public room who spoke in the messages
+//! shown) as the person types the start of their name, in a list over the composer.
 //!
 //! The keys follow the combobox pattern, with the focus kept in the message field: the arrows
 //! move through the suggestions (`aria-activedescendant` names the one picked), Enter or Tab
@@ -16,18 +16,13 @@ use leptos::{
     prelude::*,
     tachys::view::{Mountable, Render},
 };
-use wasm_bindgen::{closure::Closure, JsCast};
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
-use super::presence::RoomPresence;
-use crate::{
-    api::{members_if_private, room_history},
-    model::ACCOUNT_NAME_MAX_CHARS,
-};
+use super::{direct::ShownRoom, initial, presence::RoomPresence};
+use crate::model::ACCOUNT_NAME_MAX_CHARS;
 
 /// Suggestions shown at once.
 const SHOWN: usize = 6;
-/// Recent messages whose senders a public room suggests.
-const RECENT: u32 = 100;
 /// The id of the list of suggestions, which the field controls.
 const LIST_ID: &str = "mention-suggestions";
 
@@ -39,7 +34,7 @@ fn option_id(n: usize) -> String {
 /// What the composer hands the completer.
 #[derive(Clone, Copy)]
 pub struct MentionField {
-    pub room: Memo<String>,
+    pub shown: ShownRoom,
     pub text: RwSignal<String>,
     pub textarea: NodeRef<html::Textarea>,
     /// Where the list is mounted (over the composer).
@@ -82,19 +77,16 @@ fn typed_name(text: &str, caret: usize) -> Option<(usize, &str)> {
     (starts_word && is_name).then_some((at, name))
 }
 
-/// The people whose name starts with `typed` (any case), then those that contain it, each once,
-/// in the order given, at most [`SHOWN`]; `me` never.
+/// The people whose name starts with `typed` (any case), each once, in the order given, at
+/// most [`SHOWN`]; `me` never.
 fn suggestions(people: &[String], typed: &str, me: Option<&str>) -> Vec<String> {
     let typed = typed.to_ascii_lowercase();
-    let key = |name: &String| name.to_ascii_lowercase();
-    let candidates =
-        || (people.iter()).filter(|name| me.is_none_or(|me| !name.eq_ignore_ascii_case(me)));
-    let starting = candidates().filter(|name| key(name).starts_with(&typed));
-    let containing =
-        candidates().filter(|name| !key(name).starts_with(&typed) && key(name).contains(&typed));
     let mut shown: Vec<String> = Vec::new();
-    for name in starting.chain(containing) {
-        if !shown.iter().any(|kept| kept.eq_ignore_ascii_case(name)) {
+    for name in people {
+        let wanted = name.to_ascii_lowercase().starts_with(&typed)
+            && me.is_none_or(|me| !name.eq_ignore_ascii_case(me))
+            && !shown.iter().any(|kept| kept.eq_ignore_ascii_case(name));
+        if wanted {
             shown.push(name.clone());
         }
         if shown.len() == SHOWN {
@@ -116,25 +108,56 @@ fn byte_offset(text: &str, units: u32) -> usize {
     text.len()
 }
 
-/// The room's people the completer suggests: a private room's members, else who is online and
-/// the recent messages' signed-in senders (newest first).
-async fn people_of(room: String) -> Vec<String> {
-    if let Ok(Some(members)) = members_if_private(room.clone()).await {
-        return std::iter::once(members.owner)
-            .chain(members.members)
-            .collect();
+/// The room's people the completer suggests after who is online: a direct room's people, a
+/// private room's members (the server's list), else the signed-in senders of the messages
+/// shown, newest first. (The page's own data, and the REST API for the members: what the page
+/// loads first gains no code for this.)
+async fn people_of(shown: ShownRoom) -> Vec<String> {
+    let room = shown.room.get_untracked();
+    let listed = (shown.listed.get_untracked().and_then(Result::ok))
+        .and_then(|list| list.rooms.into_iter().find(|info| info.name == room));
+    match listed {
+        Some(info) if info.direct => info.people,
+        Some(info) if info.private => members(&room).await.unwrap_or_default(),
+        _ => senders_shown(),
     }
-    let recent = room_history(room, Some(RECENT), None).await;
-    (recent.into_iter().flat_map(|history| history.messages))
+}
+
+/// `GET /api/rooms/{room}/members`: the owner, then the members.
+async fn members(room: &str) -> Option<Vec<String>> {
+    let answer = gloo_net::http::Request::get(&format!("/api/rooms/{room}/members"))
+        .send()
+        .await
+        .ok()?;
+    let members = js_sys::JSON::parse(&answer.text().await.ok()?).ok()?;
+    let field = |name: &str| js_sys::Reflect::get(&members, &JsValue::from_str(name)).ok();
+    let mut people: Vec<String> = field("owner").and_then(|owner| owner.as_string()).into_iter().collect();
+    if let Some(others) = field("members").and_then(|list| list.dyn_into::<js_sys::Array>().ok()) {
+        people.extend(others.iter().filter_map(|name| name.as_string()));
+    }
+    Some(people)
+}
+
+/// The names over the groups of messages shown that are accounts' (no "guest" tag), newest
+/// first.
+fn senders_shown() -> Vec<String> {
+    let Ok(headers) = document().query_selector_all(".messages .message > header") else {
+        return Vec::new();
+    };
+    (0..headers.length())
         .rev()
-        .filter(|message| message.verified && message.author.is_some())
-        .map(|message| message.sender.clone())
+        .filter_map(|at| headers.item(at)?.dyn_into::<web_sys::Element>().ok())
+        .filter(|header| header.query_selector(".guest-tag").ok().flatten().is_none())
+        .filter_map(|header| header.query_selector(".sender").ok()??.text_content())
         .collect()
 }
 
 #[component]
 fn MentionCompleter(field: MentionField) -> impl IntoView {
-    let people = LocalResource::new(move || people_of(field.room.get()));
+    let people = LocalResource::new(move || {
+        field.shown.room.track();
+        people_of(field.shown)
+    });
     // The `@name` at the caret: where its `@` is and what is typed after it.
     let typed = RwSignal::new(None::<(usize, String)>);
     // The `@` whose list Escape closed: not opened again until the caret leaves it.
@@ -269,7 +292,7 @@ fn MentionCompleter(field: MentionField) -> impl IntoView {
                     }
                 >
                     <span class="avatar small" aria-hidden="true">
-                        {option.1.chars().next().unwrap_or('?').to_uppercase().to_string()}
+                        {initial(&option.1)}
                     </span>
                     <span class="person-name">{option.1.clone()}</span>
                 </li>

@@ -143,6 +143,15 @@ fn NotFound() -> impl IntoView {
     }
 }
 
+/// A person's initial, for their avatar (one function: each copy is more code to load).
+fn initial(name: &str) -> String {
+    name.chars()
+        .next()
+        .unwrap_or('?')
+        .to_uppercase()
+        .to_string()
+}
+
 /// A server's refusal as a sentence for the page.
 fn explain(error: &ChatError) -> String {
     let text = match error {

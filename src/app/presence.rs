@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use super::session::Session;
+use super::{initial, session::Session};
 use crate::model::{LiveState, TYPING_LASTS_SECS};
 
 /// Names the header spells out before it counts the rest.
@@ -185,14 +185,6 @@ pub fn TypingLine(presence: RoomPresence) -> impl IntoView {
             {move || sentence.get()}
         </p>
     }
-}
-
-fn initial(name: &str) -> String {
-    name.chars()
-        .next()
-        .unwrap_or('?')
-        .to_uppercase()
-        .to_string()
 }
 
 /// "1 guest", "2 guests".

@@ -11,6 +11,7 @@ use leptos::prelude::*;
 
 use super::{
     account::AccountPanel,
+    initial,
     direct::{direct_messages, people_label},
     room_forms::{JoinRoom, NewPrivateRoom},
     search::search_box,
@@ -160,12 +161,7 @@ fn RoomLink(
     };
     let mark = match (direct, room.private) {
         (true, _) => {
-            let initial = label
-                .chars()
-                .next()
-                .unwrap_or('?')
-                .to_uppercase()
-                .to_string();
+            let initial = initial(&label);
             view! { <span class="avatar small mark" aria-hidden="true">{initial}</span> }.into_any()
         }
         (_, true) => view! { <LockMark/> }.into_any(),

@@ -17,7 +17,7 @@
 mod panel;
 mod push;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{cell::Cell, collections::BTreeMap, rc::Rc, sync::Arc};
 
 use leptos::{
     html,
@@ -27,7 +27,11 @@ use leptos::{
 };
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
-use crate::model::{is_direct_room, Message};
+use super::stream::is_for;
+use crate::{
+    api::joined_rooms,
+    model::{is_direct_room, Message, NotifyLevel},
+};
 
 /// Where the person's "off on this browser" is kept.
 const OFF_KEY: &str = "longpoll-chat.notifications-off";
@@ -48,10 +52,9 @@ const BODY_MAX_CHARS: usize = 160;
 pub fn notifications_bell(room: Memo<String>) -> impl IntoView {
     let root = NodeRef::<html::Div>::new();
     let owner = Owner::current();
-    let started = StoredValue::new(false);
+    let started = Rc::new(Cell::new(false));
     let on_click = move |_| {
-        if let Some(owner) = owner.clone().filter(|_| !started.get_value()) {
-            started.set_value(true);
+        if let Some(owner) = owner.clone().filter(|_| !started.replace(true)) {
             spawn_local(notifications_controller(root, room, owner));
         }
     };
@@ -119,21 +122,27 @@ fn storage() -> Option<web_sys::Storage> {
     window().local_storage().ok().flatten()
 }
 
-/// The page's own notifications of `messages` (new, worth hearing of, not the person's own),
-/// shown while the page is hidden and the person let this browser notify: one per room, its
-/// newest message (a newer one replaces it, as a push of the room does). A click focuses the
-/// tab and opens the room at the message. Its code loads with the first such message.
+/// The page's own notifications of `messages` (new in joined rooms, not the person's own; `me`
+/// is the person's account key), shown while the page is hidden, the person let this browser
+/// notify, and the room's level asks for them: one per room, its newest such message (a newer
+/// one replaces it, as a push of the room does). A click focuses the tab and opens the room at
+/// the message. Its code loads with the first new message while the page is hidden.
 #[lazy]
-pub fn notify_away(messages: Vec<Arc<Message>>) {
-    if !document().hidden() || push::permission() != push::Permission::Granted || turned_off() {
+pub async fn notify_away(messages: Vec<Arc<Message>>, me: String) {
+    if push::permission() != push::Permission::Granted || turned_off() {
         return;
     }
-    let mut newest: BTreeMap<&str, (&Message, usize)> = BTreeMap::new();
-    for message in &messages {
-        let entry = newest.entry(&message.room).or_insert((message, 0));
-        *entry = (message, entry.1 + 1);
+    // The levels as kept now (the bell may have changed one in any tab, or on another device).
+    let Ok(Some(joined)) = joined_rooms().await else {
+        return;
+    };
+    let levels = (joined.rooms.into_iter())
+        .map(|room| (room.room, room.notify))
+        .collect();
+    if !document().hidden() {
+        return;
     }
-    for (room, (message, count)) in newest {
+    for (room, (message, count)) in newest_worth_notifying(&messages, &levels, &me) {
         let title = match (is_direct_room(room), count) {
             (true, 1) => message.sender.clone(),
             (true, count) => format!("{} ({count} new)", message.sender),
@@ -144,6 +153,28 @@ pub fn notify_away(messages: Vec<Arc<Message>>) {
         let url = format!("/room/{room}?at={}", message.id);
         show(&title, &body, room, url);
     }
+}
+
+/// Of `messages`, those the room's level (`levels`, per joined room) asks `me` to hear of, by
+/// room: the newest of each, and how many.
+fn newest_worth_notifying<'a>(
+    messages: &'a [Arc<Message>],
+    levels: &BTreeMap<String, NotifyLevel>,
+    me: &str,
+) -> BTreeMap<&'a str, (&'a Message, usize)> {
+    let mut newest: BTreeMap<&str, (&Message, usize)> = BTreeMap::new();
+    for message in messages {
+        let wanted = match levels.get(&message.room) {
+            Some(NotifyLevel::All) => true,
+            Some(NotifyLevel::Mentions) => is_for(me, &message.room, message),
+            Some(NotifyLevel::None) | None => false,
+        };
+        if wanted {
+            let entry = newest.entry(&message.room).or_insert((message, 0));
+            *entry = (message, entry.1 + 1);
+        }
+    }
+    newest
 }
 
 /// One notification, tagged with its room; a click focuses the tab and opens `url` in it.
@@ -177,5 +208,50 @@ fn open_in_page(url: &str) {
         if let Ok(event) = web_sys::PopStateEvent::new("popstate") {
             let _ = window().dispatch_event(&event);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(room: &str, text: &str, mentions: &[&str]) -> Arc<Message> {
+        Arc::new(Message {
+            id: uuid::Uuid::now_v7(),
+            room: room.into(),
+            text: text.into(),
+            sender: "bob".into(),
+            author: Some("bob".into()),
+            mentions: mentions.iter().map(|key| key.to_string()).collect(),
+            ..Message::default()
+        })
+    }
+
+    #[test]
+    fn the_rooms_level_says_what_is_worth_a_notification_one_per_room() {
+        let messages = [
+            message("all", "one", &[]),
+            message("all", "two", &[]),
+            message("mentions", "plain", &[]),
+            message("mentions", "for ann", &["ann"]),
+            message("mentions", "for cy", &["cy"]),
+            message("none", "for ann too", &["ann"]),
+            message("dm--x", "direct", &[]),
+            message("not-joined", "for ann", &["ann"]),
+        ];
+        let levels = BTreeMap::from([
+            ("all".to_owned(), NotifyLevel::All),
+            ("mentions".to_owned(), NotifyLevel::Mentions),
+            ("none".to_owned(), NotifyLevel::None),
+            ("dm--x".to_owned(), NotifyLevel::Mentions),
+        ]);
+        let shown: Vec<(&str, &str, usize)> = newest_worth_notifying(&messages, &levels, "ann")
+            .into_iter()
+            .map(|(room, (message, count))| (room, message.text.as_str(), count))
+            .collect();
+        assert_eq!(
+            shown,
+            [("all", "two", 2), ("dm--x", "direct", 1), ("mentions", "for ann", 1)]
+        );
     }
 }

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     api::{joined_rooms, mark_read},
-    app::{explain, stream::hub},
+    app::explain,
     model::{is_direct_room, NotifyLevel},
 };
 
@@ -125,7 +125,6 @@ fn RoomLevel(room: Memo<String>) -> impl IntoView {
             match mark_read(room.clone(), None, Some(chosen)).await {
                 Ok(joined) => {
                     level.try_set(Some(joined.notify));
-                    hub().notify_level(room, joined.notify);
                 }
                 Err(error) => {
                     level.try_set(before);

@@ -8,8 +8,8 @@
 //!   gap and rewind rules), plain Rust tested natively;
 //! - `fetch_loop`: the leader's HTTP loop, its backoff and the browser's client id;
 //! - `views`: what the tab's views of rooms get of each answer (signals);
-//! - `unread`: the joined rooms, their unread counts and mentions, and what the person hears
-//!   of each while away (the leader notifies a hidden page of it);
+//! - `unread`: the joined rooms, their unread counts and mentions, and what is new in them
+//!   (the leader notifies a hidden page of it, see [`crate::app::notifications`]);
 //! - `guest_reads`: a guest's read positions in `localStorage`.
 //!
 //! This file holds the `Book` every tab keeps and the hub's face to the page.
@@ -44,12 +44,12 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::{following::ConnectionState, presence::RoomPresence};
-use crate::model::{LiveState, Message, NotifyLevel};
+use crate::model::{LiveState, Message};
 use cursor_book::{Cursor, CursorBook};
 pub use guest_reads::{guest_reads, keep_guest_read};
 use tabs::{Note, CHANNEL};
 use unread::Unread;
-pub use unread::UnreadCount;
+pub use unread::{is_for, UnreadCount};
 use views::View;
 
 #[derive(Default)]
@@ -233,12 +233,6 @@ impl Hub {
     pub fn direct_rooms(self: &Rc<Self>, rooms: Vec<String>) {
         self.book.borrow_mut().direct = rooms;
         self.join_direct_rooms();
-    }
-
-    /// The person chose what they hear of in `room` while away (kept on the server already).
-    pub fn notify_level(&self, room: String, notify: NotifyLevel) {
-        self.hear_notify(&room, notify);
-        self.post(&Note::Notify { room, notify });
     }
 }
 

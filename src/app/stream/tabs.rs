@@ -29,7 +29,7 @@ use super::{
 };
 use crate::{
     app::following::ConnectionState,
-    model::{LiveState, NotifyLevel, RoomNews},
+    model::{LiveState, RoomNews},
 };
 
 pub(super) const CHANNEL: &str = "longpoll-chat.stream";
@@ -59,8 +59,6 @@ pub(super) enum Note {
     Unread { rooms: Vec<JoinedNote> },
     /// A tab showed `room` up to `id`.
     Read { room: String, id: Uuid },
-    /// The person chose what they hear of in `room` while away.
-    Notify { room: String, notify: NotifyLevel },
     /// A tab signed in or out (for every tab: they share the cookie): joined rooms change.
     Identity,
     /// The leader's last presence and typing of rooms a tab just started showing, each with
@@ -169,7 +167,6 @@ impl Hub {
                 publish_unread(&mut book);
             }
             Note::Read { room, id } => self.hear_read(room, id),
-            Note::Notify { room, notify } => self.hear_notify(&room, notify),
             Note::Identity => self.reload_joined(),
             Note::Live { rooms } => {
                 let mut book = self.book.borrow_mut();

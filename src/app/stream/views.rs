@@ -75,7 +75,9 @@ impl Hub {
     pub(super) fn apply_news(self: &Rc<Self>, after: &[(String, Cursor)], rooms: Vec<RoomNews>) {
         let mut gap = false;
         let now = js_sys::Date::now();
-        let mut worth_notifying = Vec::new();
+        // New messages of joined rooms, for the leader to notify a hidden page of.
+        let mut fresh = Vec::new();
+        let me;
         {
             let mut book = self.book.borrow_mut();
             let book = &mut *book;
@@ -85,18 +87,19 @@ impl Hub {
                     gone.push(news.room.clone());
                     continue;
                 }
-                if book.leading {
-                    worth_notifying.extend(book.unread.worth_notifying(news));
-                }
                 book.cursors.advance(news);
                 let shown = book.cursors.is_shown(&news.room);
-                book.unread.count(news, shown);
+                let new = book.unread.count(news, shown);
+                if book.leading {
+                    fresh.extend(new);
+                }
             }
             for room in gone {
                 book.cursors.drop_room(&room);
                 book.unread.forget(&room);
             }
             publish_unread(book);
+            me = book.unread.me().map(str::to_owned);
             for news in &rooms {
                 if let Some(state) = &news.live {
                     take_presence(book, news.room.clone(), LiveState::clone(state), now);
@@ -122,8 +125,9 @@ impl Hub {
         if gap {
             self.announce();
         }
-        if !worth_notifying.is_empty() && document().hidden() {
-            spawn_local(notify_away(worth_notifying));
+        // Only an account hears of anything.
+        if let Some(me) = me.filter(|_| !fresh.is_empty() && document().hidden()) {
+            spawn_local(notify_away(fresh, me));
         }
     }
 }
