@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{cursor_book::Cursor, guest_reads::guest_reads, tabs::Note, Book, Hub};
 use crate::{
-    api::{joined_rooms, mark_read},
+    api::joined_rooms,
     model::{is_direct_room, Message, RoomNews},
 };
 
@@ -213,8 +213,9 @@ impl Hub {
     }
 
     /// Joins the person's direct rooms they have not joined yet (someone else started them),
-    /// here and on the server, so their messages are counted from the first: the leader's
-    /// job, once it knows what is joined. Tells every tab the counts.
+    /// so their messages are counted from the first: the leader's job, once it knows what is
+    /// joined. Tells every tab the counts. (The server joins a room when it is first read: a
+    /// second caller of `mark_read` here would cost the first load more than it gives.)
     pub(super) fn join_direct_rooms(self: &Rc<Self>) {
         let mut book = self.book.borrow_mut();
         if !book.leading || !book.joined_loaded {
@@ -229,11 +230,6 @@ impl Hub {
                 book.changed = true;
             }
             book.unread.join(room.clone(), None);
-            spawn_local(async move {
-                // Joining only: no read position, the room's default level. Should it fail,
-                // the room is still counted here, and opening it joins it.
-                let _ = mark_read(room, None, None).await;
-            });
         }
         book.prune();
         publish_unread(&mut book);
