@@ -10,9 +10,9 @@
 
 use leptos::{prelude::*, task::spawn_local};
 use leptos_router::hooks::use_navigate;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 
-use super::{changes::author_key, explain, session::Session, sidebar::RoomList};
+use super::{changes::author_key, explain, js, session::Session, sidebar::RoomList};
 use crate::{
     api::direct_room,
     error::ChatError,
@@ -91,8 +91,7 @@ pub fn direct_messages(
 ) -> impl IntoView {
     let owner = Owner::current();
     let on_submit = move |event: leptos::ev::SubmitEvent| {
-        let form =
-            (event.target()).and_then(|target| target.dyn_into::<web_sys::HtmlFormElement>().ok());
+        let form = (event.target()).and_then(|target| target.dyn_into::<web_sys::Element>().ok());
         if let (Some(form), Some(owner)) = (form, owner.clone()) {
             event.prevent_default();
             spawn_local(start_direct(form, owner, drawer_open));
@@ -110,17 +109,19 @@ pub fn direct_messages(
 /// Opens the direct room of the people the form names, made if need be, and closes the form;
 /// or says under it why not. Its code loads with the first submission.
 #[lazy]
-async fn start_direct(form: web_sys::HtmlFormElement, owner: Owner, drawer_open: RwSignal<bool>) {
+async fn start_direct(form: web_sys::Element, owner: Owner, drawer_open: RwSignal<bool>) {
     let field = |selector: &str| form.query_selector(selector).ok().flatten();
-    let (Some(input), Some(problem), Some(button)) = (
-        field("input").and_then(|input| input.dyn_into::<web_sys::HtmlInputElement>().ok()),
-        field(".field-error"),
-        field("button").and_then(|button| button.dyn_into::<web_sys::HtmlButtonElement>().ok()),
-    ) else {
+    let (Some(input), Some(problem), Some(button)) =
+        (field("input"), field(".field-error"), field("button"))
+    else {
         return;
     };
     let say = |why: Option<String>| {
-        problem.set_text_content(why.as_deref());
+        js::set(
+            &problem,
+            "textContent",
+            &why.clone().unwrap_or_default().into(),
+        );
         let _ = match why {
             Some(_) => {
                 let _ = input.set_attribute("aria-invalid", "true");
@@ -132,20 +133,20 @@ async fn start_direct(form: web_sys::HtmlFormElement, owner: Owner, drawer_open:
             }
         };
     };
-    let with = split_names(&input.value());
+    let with = split_names(&js::text(&input, "value").unwrap_or_default());
     if with.len() > DIRECT_ROOM_MAX_OTHERS {
         say(Some(format!("At most {DIRECT_ROOM_MAX_OTHERS} people")));
         return;
     }
-    button.set_disabled(true);
+    js::set(&button, "disabled", &JsValue::TRUE);
     let answer = direct_room(with).await;
-    button.set_disabled(false);
+    js::set(&button, "disabled", &JsValue::FALSE);
     match answer {
         Ok(room) => {
             say(None);
-            input.set_value("");
-            if let Some(details) = form.closest("details").ok().flatten() {
-                let _ = details.remove_attribute("open");
+            js::set(&input, "value", &"".into());
+            if let Ok(details) = js::call(&form, "closest", &[&"details".into()]) {
+                js::set(&details, "open", &JsValue::FALSE);
             }
             drawer_open.try_set(false);
             owner.with(|| use_navigate()(&format!("/room/{}", room.name), Default::default()));

@@ -18,7 +18,7 @@ use leptos::{
 };
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
-use super::{direct::ShownRoom, initial, presence::RoomPresence};
+use super::{direct::ShownRoom, initial, js, presence::RoomPresence};
 use crate::model::ACCOUNT_NAME_MAX_CHARS;
 
 /// Suggestions shown at once.
@@ -129,24 +129,33 @@ async fn members(room: &str) -> Option<Vec<String>> {
         .send()
         .await
         .ok()?;
-    let members = js_sys::JSON::parse(&answer.text().await.ok()?).ok()?;
-    let field = |name: &str| js_sys::Reflect::get(&members, &JsValue::from_str(name)).ok();
-    let mut people: Vec<String> = field("owner").and_then(|owner| owner.as_string()).into_iter().collect();
-    if let Some(others) = field("members").and_then(|list| list.dyn_into::<js_sys::Array>().ok()) {
-        people.extend(others.iter().filter_map(|name| name.as_string()));
-    }
+    let text: JsValue = answer.text().await.ok()?.into();
+    let members = js::call(&js::get(&js_sys::global(), "JSON"), "parse", &[&text]).ok()?;
+    let mut people: Vec<String> = js::text(&members, "owner").into_iter().collect();
+    let others = js::get(&members, "members");
+    let count = js::get(&others, "length").as_f64().unwrap_or_default() as u32;
+    people.extend((0..count).filter_map(|at| js::get(&others, &at.to_string()).as_string()));
     Some(people)
 }
 
 /// The names over the groups of messages shown that are accounts' (no "guest" tag), newest
 /// first.
 fn senders_shown() -> Vec<String> {
-    let Ok(headers) = document().query_selector_all(".messages .message > header") else {
+    let Ok(headers) = js::call(
+        &document(),
+        "querySelectorAll",
+        &[&".messages .message > header".into()],
+    ) else {
         return Vec::new();
     };
-    (0..headers.length())
+    let count = js::get(&headers, "length").as_f64().unwrap_or_default() as u32;
+    (0..count)
         .rev()
-        .filter_map(|at| headers.item(at)?.dyn_into::<web_sys::Element>().ok())
+        .filter_map(|at| {
+            js::get(&headers, &at.to_string())
+                .dyn_into::<web_sys::Element>()
+                .ok()
+        })
         .filter(|header| header.query_selector(".guest-tag").ok().flatten().is_none())
         .filter_map(|header| header.query_selector(".sender").ok()??.text_content())
         .collect()
@@ -178,7 +187,9 @@ fn MentionCompleter(field: MentionField) -> impl IntoView {
             return;
         };
         let text = textarea.value();
-        let caret = textarea.selection_start().ok().flatten().unwrap_or(0);
+        let caret = js::get(&textarea, "selectionStart")
+            .as_f64()
+            .unwrap_or_default() as u32;
         let found = typed_name(&text, byte_offset(&text, caret))
             .filter(|(at, _)| dismissed.get_untracked() != Some(*at))
             .map(|(at, name)| (at, name.to_owned()));

@@ -28,6 +28,7 @@ mod composer;
 mod direct;
 mod following;
 mod identity;
+mod js;
 mod members;
 mod mentions;
 mod message;

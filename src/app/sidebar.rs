@@ -11,8 +11,8 @@ use leptos::prelude::*;
 
 use super::{
     account::AccountPanel,
-    initial,
     direct::{direct_messages, people_label},
+    initial,
     room_forms::{JoinRoom, NewPrivateRoom},
     search::search_box,
     session::Session,

@@ -25,9 +25,12 @@ use leptos::{
     tachys::view::{Mountable, Render},
     task::spawn_local,
 };
-use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use wasm_bindgen::{closure::Closure, JsValue};
 
-use super::stream::is_for;
+use super::{
+    js::{call, construct, get, object, set},
+    stream::is_for,
+};
 use crate::{
     api::joined_rooms,
     model::{is_direct_room, Message, NotifyLevel},
@@ -139,7 +142,7 @@ pub async fn notify_away(messages: Vec<Arc<Message>>, me: String) {
     let levels = (joined.rooms.into_iter())
         .map(|room| (room.room, room.notify))
         .collect();
-    if !document().hidden() {
+    if !get(&document(), "hidden").is_truthy() {
         return;
     }
     for (room, (message, count)) in newest_worth_notifying(&messages, &levels, &me) {
@@ -179,20 +182,21 @@ fn newest_worth_notifying<'a>(
 
 /// One notification, tagged with its room; a click focuses the tab and opens `url` in it.
 fn show(title: &str, body: &str, room: &str, url: String) {
-    let options = web_sys::NotificationOptions::new();
-    options.set_body(body);
-    options.set_tag(room);
-    options.set_icon("/icon-192.png");
-    let Ok(notification) = web_sys::Notification::new_with_options(title, &options) else {
+    let options = object(&[
+        ("body", body.into()),
+        ("tag", room.into()),
+        ("icon", "/icon-192.png".into()),
+    ]);
+    let Ok(notification) = construct(&push::notification_api(), &[&title.into(), &options]) else {
         return;
     };
     let shown = notification.clone();
     let on_click = Closure::once_into_js(move || {
-        let _ = window().focus();
+        let _ = call(&window(), "focus", &[]);
         open_in_page(&url);
-        shown.close();
+        let _ = call(&shown, "close", &[]);
     });
-    notification.set_onclick(Some(on_click.unchecked_ref()));
+    set(&notification, "onclick", &on_click);
 }
 
 /// Opens `url` (a path of the chat) in this page without loading it again: the router follows
@@ -205,8 +209,8 @@ fn open_in_page(url: &str) {
         .push_state_with_url(&JsValue::NULL, "", Some(url))
         .is_ok()
     {
-        if let Ok(event) = web_sys::PopStateEvent::new("popstate") {
-            let _ = window().dispatch_event(&event);
+        if let Ok(event) = construct(&get(&window(), "PopStateEvent"), &[&"popstate".into()]) {
+            let _ = call(&window(), "dispatchEvent", &[&event]);
         }
     }
 }
@@ -251,7 +255,11 @@ mod tests {
             .collect();
         assert_eq!(
             shown,
-            [("all", "two", 2), ("dm--x", "direct", 1), ("mentions", "for ann", 1)]
+            [
+                ("all", "two", 2),
+                ("dm--x", "direct", 1),
+                ("mentions", "for ann", 1)
+            ]
         );
     }
 }

@@ -173,7 +173,7 @@ fn RoomLevel(room: Memo<String>) -> impl IntoView {
 #[component]
 fn ThisBrowser() -> impl IntoView {
     let state = RwSignal::new(BrowserState::Checking);
-    let subscription = StoredValue::new_local(None::<web_sys::PushSubscription>);
+    let subscription = StoredValue::new_local(None::<wasm_bindgen::JsValue>);
     let busy = RwSignal::new(false);
     let problem = RwSignal::new(None::<String>);
     // Only reads what the browser says: the permission is asked on a click, never here.

@@ -7,14 +7,14 @@
 //!
 //! Every browser call that may be missing (no `Notification`, no service workers, no push) is
 //! looked up first: a browser without it gets [`Permission::Unsupported`] or an error to show,
-//! never a thrown exception.
+//! never a thrown exception. The calls go by name ([`crate::app::js`]).
 
 use gloo_net::http::Request;
-use serde::Deserialize;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-
 use leptos::prelude::window;
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+
+use crate::app::js::{call, call_async, get, object, settled, text};
 
 const SERVICE_WORKER: &str = "/sw.js";
 const SUBSCRIPTIONS: &str = "/api/me/push-subscriptions";
@@ -31,108 +31,99 @@ pub enum Permission {
     Denied,
 }
 
-fn has(target: &JsValue, name: &str) -> bool {
-    js_sys::Reflect::has(target, &JsValue::from_str(name)).unwrap_or(false)
+/// The browser's `Notification` (the class), `undefined` without one.
+pub fn notification_api() -> JsValue {
+    get(&window(), "Notification")
 }
 
 pub fn permission() -> Permission {
-    if !has(&window(), "Notification") {
+    let api = notification_api();
+    if api.is_undefined() {
         return Permission::Unsupported;
     }
-    match web_sys::Notification::permission() {
-        web_sys::NotificationPermission::Granted => Permission::Granted,
-        web_sys::NotificationPermission::Denied => Permission::Denied,
+    match text(&api, "permission").as_deref() {
+        Some("granted") => Permission::Granted,
+        Some("denied") => Permission::Denied,
         _ => Permission::Default,
     }
 }
 
 /// Shows the browser's prompt (call it from a click: browsers refuse it otherwise).
 pub async fn request_permission() -> Permission {
-    if let Ok(asked) = web_sys::Notification::request_permission() {
-        let _ = JsFuture::from(asked).await;
-    }
+    let _ = call_async(&notification_api(), "requestPermission", &[]).await;
     permission()
+}
+
+/// The browser's service workers (`navigator.serviceWorker`), `undefined` without them.
+fn workers() -> JsValue {
+    get(&window().navigator(), "serviceWorker")
 }
 
 /// Whether the browser can receive pushes at all (service workers and the Push API).
 pub fn supports_push() -> bool {
-    has(&window().navigator(), "serviceWorker") && has(&window(), "PushManager")
+    !workers().is_undefined() && !get(&window(), "PushManager").is_undefined()
 }
 
 /// The push subscription of this browser, if the service worker is registered and subscribed.
-pub async fn current_subscription() -> Option<web_sys::PushSubscription> {
+pub async fn current_subscription() -> Option<JsValue> {
     if !supports_push() {
         return None;
     }
-    let workers = window().navigator().service_worker();
-    let registration = JsFuture::from(workers.get_registration()).await.ok()?;
-    let registration = registration
-        .dyn_into::<web_sys::ServiceWorkerRegistration>()
-        .ok()?;
-    let subscription = JsFuture::from(registration.push_manager().ok()?.get_subscription().ok()?)
-        .await
-        .ok()?;
-    // A stand-in (tests) is not a `PushSubscription` to `instanceof`, but answers the same.
-    (!subscription.is_null() && !subscription.is_undefined()).then(|| subscription.unchecked_into())
+    let registration = call_async(&workers(), "getRegistration", &[]).await.ok()?;
+    if registration.is_undefined() {
+        return None;
+    }
+    let push = get(&registration, "pushManager");
+    let subscription = call_async(&push, "getSubscription", &[]).await.ok()?;
+    (!subscription.is_null() && !subscription.is_undefined()).then_some(subscription)
 }
 
 /// Registers the service worker, subscribes with the server's key and gives the server the
 /// subscription. The error says which step failed, for the person to read.
-pub async fn subscribe() -> Result<web_sys::PushSubscription, String> {
+pub async fn subscribe() -> Result<JsValue, String> {
     if !supports_push() {
         return Err("this browser cannot receive notifications while the chat is closed".into());
     }
-    let mut key = server_key().await?;
-    let workers = window().navigator().service_worker();
-    JsFuture::from(workers.register(SERVICE_WORKER))
+    let key = server_key().await?;
+    call_async(&workers(), "register", &[&SERVICE_WORKER.into()])
         .await
         .map_err(|error| format!("the service worker did not start ({})", reason(&error)))?;
     // Subscribing needs an active worker: `ready` waits for it.
-    let registration: web_sys::ServiceWorkerRegistration = JsFuture::from(
-        workers
-            .ready()
-            .map_err(|error| format!("no service worker ({})", reason(&error)))?,
-    )
-    .await
-    .map_err(|error| format!("no service worker ({})", reason(&error)))?
-    .unchecked_into();
-    let options = web_sys::PushSubscriptionOptionsInit::new();
-    options.set_user_visible_only(true);
-    options.set_application_server_key_opt_u8_slice(Some(&mut key));
-    let push = registration
-        .push_manager()
-        .map_err(|error| format!("no push service ({})", reason(&error)))?;
-    let subscription: web_sys::PushSubscription = JsFuture::from(
-        push.subscribe_with_options(&options)
-            .map_err(|error| format!("the push service refused ({})", reason(&error)))?,
-    )
-    .await
-    .map_err(|error| format!("the push service refused ({})", reason(&error)))?
-    .unchecked_into();
+    let registration = settled(get(&workers(), "ready"))
+        .await
+        .map_err(|error| format!("no service worker ({})", reason(&error)))?;
+    let options = object(&[
+        ("userVisibleOnly", JsValue::TRUE),
+        (
+            "applicationServerKey",
+            js_sys::Uint8Array::from(&key[..]).into(),
+        ),
+    ]);
+    let push = get(&registration, "pushManager");
+    let subscription = call_async(&push, "subscribe", &[&options])
+        .await
+        .map_err(|error| format!("the push service refused ({})", reason(&error)))?;
     if let Err(problem) = register(&subscription).await {
         // The server does not know it: nothing would come through it.
-        let _ = subscription.unsubscribe();
+        let _ = call(&subscription, "unsubscribe", &[]);
         return Err(problem);
     }
     Ok(subscription)
 }
 
 /// Tells the server to stop sending to `subscription`, and ends it in the browser.
-pub async fn unsubscribe(subscription: &web_sys::PushSubscription) -> Result<(), String> {
-    let body = serde_json::json!({ "endpoint": subscription.endpoint() }).to_string();
-    let answer = Request::delete(SUBSCRIPTIONS)
-        .header("content-type", "application/json")
-        .body(body)
-        .map_err(|_| "the request could not be made".to_owned())?
-        .send()
-        .await;
-    if let Ok(ended) = subscription.unsubscribe() {
-        let _ = JsFuture::from(ended).await;
-    }
+pub async fn unsubscribe(subscription: &JsValue) -> Result<(), String> {
+    let endpoint = text(subscription, "endpoint").unwrap_or_default();
+    let body = format!(
+        "{{\"endpoint\":{}}}",
+        serde_json::to_string(&endpoint).unwrap_or_default()
+    );
+    let answer = send(Request::delete(SUBSCRIPTIONS), body).await;
+    let _ = call_async(subscription, "unsubscribe", &[]).await;
     match answer {
-        Ok(answer) if answer.ok() || answer.status() == 404 => Ok(()),
-        Ok(answer) => Err(format!("the server answered {}", answer.status())),
-        Err(_) => Err("the server could not be reached".into()),
+        Ok(status) if (200..300).contains(&status) || status == 404 => Ok(()),
+        Ok(status) => Err(format!("the server answered {status}")),
+        Err(why) => Err(why),
     }
 }
 
@@ -157,36 +148,35 @@ async fn server_key() -> Result<Vec<u8>, String> {
 }
 
 /// Gives the server the subscription (`PushSubscription.toJSON()`: its endpoint and keys).
-async fn register(subscription: &web_sys::PushSubscription) -> Result<(), String> {
-    let json = subscription
-        .to_json()
+async fn register(subscription: &JsValue) -> Result<(), String> {
+    let json = call(subscription, "toJSON", &[])
+        .and_then(|json| call(&get(&js_sys::global(), "JSON"), "stringify", &[&json]))
         .ok()
-        .and_then(|json| js_sys::JSON::stringify(&json).ok())
         .and_then(|json| json.as_string())
         .ok_or("the subscription could not be read")?;
-    let answer = Request::post(SUBSCRIPTIONS)
+    match send(Request::post(SUBSCRIPTIONS), json).await? {
+        status if (200..300).contains(&status) => Ok(()),
+        status => Err(format!("the server refused it ({status})")),
+    }
+}
+
+/// Sends `body` (JSON) with `request`; answers the status.
+async fn send(request: gloo_net::http::RequestBuilder, body: String) -> Result<u16, String> {
+    let answer = request
         .header("content-type", "application/json")
-        .body(json)
+        .body(body)
         .map_err(|_| "the request could not be made".to_owned())?
         .send()
         .await
         .map_err(|_| "the server could not be reached".to_owned())?;
-    match answer.ok() {
-        true => Ok(()),
-        false => Err(format!("the server refused it ({})", answer.status())),
-    }
+    Ok(answer.status())
 }
 
 /// What a rejected browser call said (its message, else its name).
 fn reason(error: &JsValue) -> String {
-    let text = |name| {
-        js_sys::Reflect::get(error, &JsValue::from_str(name))
-            .ok()
-            .and_then(|value| value.as_string())
-            .filter(|text| !text.is_empty())
-    };
-    text("message")
-        .or_else(|| text("name"))
+    let said = |name| text(error, name).filter(|said| !said.is_empty());
+    said("message")
+        .or_else(|| said("name"))
         .unwrap_or_else(|| "no reason given".into())
 }
 

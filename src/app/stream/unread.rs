@@ -357,9 +357,16 @@ mod tests {
         let mut unread = signed_in_as("ann");
         unread.join("r".into(), None);
         unread.join("dm--x".into(), None);
-        let (plain, for_me, for_bob) = (from("bob", &[]), from("bob", &["ann"]), from("cy", &["bob"]));
+        let (plain, for_me, for_bob) = (
+            from("bob", &[]),
+            from("bob", &["ann"]),
+            from("cy", &["bob"]),
+        );
         let (mine, mine_naming_bob) = (from("ann", &[]), from("ann", &["bob"]));
-        let fresh = unread.count(&news(&[&plain, &for_me, &for_bob, &mine, &mine_naming_bob]), false);
+        let fresh = unread.count(
+            &news(&[&plain, &for_me, &for_bob, &mine, &mine_naming_bob]),
+            false,
+        );
         assert_eq!(ids(&fresh), [plain.id, for_me.id, for_bob.id]);
         let counted = UnreadCount {
             messages: 3,

@@ -126,7 +126,8 @@ impl Hub {
             self.announce();
         }
         // Only an account hears of anything.
-        if let Some(me) = me.filter(|_| !fresh.is_empty() && document().hidden()) {
+        let hidden = || crate::app::js::get(&document(), "hidden").is_truthy();
+        if let Some(me) = me.filter(|_| !fresh.is_empty() && hidden()) {
             spawn_local(notify_away(fresh, me));
         }
     }
