@@ -10,6 +10,8 @@ function roomLink(page: Page, room: string) {
 }
 
 test("@ suggests the room's people, and the keyboard picks one without sending", async ({ browser }) => {
+  // Three people sign up (Argon2 on a shared machine): more than the default time.
+  test.setTimeout(60_000);
   const room = uniqueRoom("complete");
   const ann = uniqueAccount("ann");
   const bob = uniqueAccount("bob");

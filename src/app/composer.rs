@@ -217,8 +217,11 @@ fn MessageField(
     let owner = Owner::current();
     let completing = Rc::new(Cell::new(false));
     let on_keydown = move |event: web_sys::KeyboardEvent| {
-        // Taken already (the completer's Enter picks a name).
-        if event.default_prevented() {
+        // The `@` completer's list is open (its Enter picks a name), or it took the key.
+        let completing = (textarea.get_untracked())
+            .and_then(|field| field.get_attribute("aria-expanded"))
+            .is_some_and(|expanded| expanded == "true");
+        if completing || event.default_prevented() {
             return;
         }
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {

@@ -1,14 +1,15 @@
 //! A private room's people, from the room header: a "members" button opening the list, owner
 //! first; the owner adds members by account name and removes them, a member may leave. It is
 //! a `<details>` with plain forms inside, so it opens and works without JavaScript too. Public
-//! rooms show nothing.
+//! rooms show nothing, nor do direct rooms (their people never change, and the header names
+//! them).
 
 use leptos::{prelude::*, server_fn::ServerFn};
 
 use super::{explain, initial, session::Session};
 use crate::{
     api::{members_if_private, AddMember, RemoveMember},
-    model::{RoomMembers, ACCOUNT_NAME_MAX_CHARS},
+    model::{is_direct_room, RoomMembers, ACCOUNT_NAME_MAX_CHARS},
 };
 
 #[component]
@@ -35,7 +36,7 @@ pub fn MembersMenu(room: Memo<String>) -> impl IntoView {
 
     view! {
         <Transition fallback=|| ()>
-            <Show when=move || people().is_some()>
+            <Show when=move || people().is_some() && !is_direct_room(&room.get())>
                 <details class="members-menu">
                     <summary aria-label=move || format!("Members: {}", count())>
                         <PeopleMark/>
