@@ -2,21 +2,18 @@
 //! people (never by the room's name, which is a hash), and "New message", which opens the
 //! direct room of the people typed (made if need be).
 //!
-//! "New message" is a `<details>` around a plain form posting to the `direct_room` server
-//! function, so it works without JavaScript (one name, `with[0]`; the server function then
-//! opens the room). It is static HTML, as the search box is, for the first-load budget; its
-//! submission, once the page is hydrated, loads [`start_direct`], which takes up to
-//! [`DIRECT_ROOM_MAX_OTHERS`] names separated by commas or spaces and opens the room in place.
+//! "New message" is one of the room list's forms ([`super::room_forms`]): up to
+//! [`crate::model::DIRECT_ROOM_MAX_OTHERS`] names separated by commas or spaces (one without
+//! JavaScript).
 
-use leptos::{prelude::*, task::spawn_local};
-use leptos_router::hooks::use_navigate;
-use wasm_bindgen::{JsCast, JsValue};
+use leptos::prelude::*;
 
-use super::{changes::author_key, explain, js, session::Session, sidebar::RoomList};
+use super::{
+    changes::author_key, room_forms::new_direct_form, session::Session, sidebar::RoomList,
+};
 use crate::{
-    api::direct_room,
     error::ChatError,
-    model::{is_direct_room, RoomInfo, RoomList as Rooms, DIRECT_ROOM_MAX_OTHERS},
+    model::{is_direct_room, RoomInfo, RoomList as Rooms},
 };
 
 /// How the page names `room`: `#name`, or for a direct room its people but `me` (an account
@@ -66,22 +63,8 @@ impl ShownRoom {
     }
 }
 
-/// "New message": the `<details>` and its form, as HTML (nothing in it comes from outside).
-const NEW_DIRECT_HTML: &str = "<details class=\"new-direct\">\
-    <summary aria-label=\"New message\" title=\"New message\"><span aria-hidden=\"true\">+</span></summary>\
-    <form class=\"join\" method=\"post\" action=\"/sfn/direct-room\">\
-    <label for=\"direct-with\">New message to</label>\
-    <div class=\"join-row\">\
-    <input id=\"direct-with\" type=\"text\" name=\"with[0]\" required placeholder=\"names, up to 8\" \
-    autocomplete=\"off\" autocapitalize=\"none\" spellcheck=\"false\">\
-    <button type=\"submit\">Start</button>\
-    </div>\
-    <p class=\"field-error\" role=\"alert\" hidden></p>\
-    </form>\
-    </details>";
-
 /// The person's direct rooms (call it for a signed-in page) under their heading, with "New
-/// message".
+/// message" ([`new_direct_form`]).
 ///
 /// A plain function, not a component: one erased view less in the first load.
 pub fn direct_messages(
@@ -89,79 +72,13 @@ pub fn direct_messages(
     current_room: Memo<String>,
     drawer_open: RwSignal<bool>,
 ) -> impl IntoView {
-    let owner = Owner::current();
-    let on_submit = move |event: leptos::ev::SubmitEvent| {
-        let form = (event.target()).and_then(|target| target.dyn_into::<web_sys::Element>().ok());
-        if let (Some(form), Some(owner)) = (form, owner.clone()) {
-            event.prevent_default();
-            spawn_local(start_direct(form, owner, drawer_open));
-        }
-    };
     view! {
-        <div class="section-head" on:submit=on_submit>
+        <div class="section-head">
             <h2>"Direct messages"</h2>
-            <div inner_html=NEW_DIRECT_HTML.to_owned()></div>
+            {new_direct_form()}
         </div>
         <RoomList listed current_room room_open=Signal::stored(false) drawer_open direct=true/>
     }
-}
-
-/// Opens the direct room of the people the form names, made if need be, and closes the form;
-/// or says under it why not. Its code loads with the first submission.
-#[lazy]
-async fn start_direct(form: web_sys::Element, owner: Owner, drawer_open: RwSignal<bool>) {
-    let field = |selector: &str| form.query_selector(selector).ok().flatten();
-    let (Some(input), Some(problem), Some(button)) =
-        (field("input"), field(".field-error"), field("button"))
-    else {
-        return;
-    };
-    let say = |why: Option<String>| {
-        js::set(
-            &problem,
-            "textContent",
-            &why.clone().unwrap_or_default().into(),
-        );
-        let _ = match why {
-            Some(_) => {
-                let _ = input.set_attribute("aria-invalid", "true");
-                problem.remove_attribute("hidden")
-            }
-            None => {
-                let _ = input.remove_attribute("aria-invalid");
-                problem.set_attribute("hidden", "")
-            }
-        };
-    };
-    let with = split_names(&js::text(&input, "value").unwrap_or_default());
-    if with.len() > DIRECT_ROOM_MAX_OTHERS {
-        say(Some(format!("At most {DIRECT_ROOM_MAX_OTHERS} people")));
-        return;
-    }
-    js::set(&button, "disabled", &JsValue::TRUE);
-    let answer = direct_room(with).await;
-    js::set(&button, "disabled", &JsValue::FALSE);
-    match answer {
-        Ok(room) => {
-            say(None);
-            js::set(&input, "value", &"".into());
-            if let Ok(details) = js::call(&form, "closest", &[&"details".into()]) {
-                js::set(&details, "open", &JsValue::FALSE);
-            }
-            drawer_open.try_set(false);
-            owner.with(|| use_navigate()(&format!("/room/{}", room.name), Default::default()));
-        }
-        Err(error) => say(Some(explain(&error))),
-    }
-}
-
-/// The account names typed, separated by commas or spaces (an `@` before one is allowed).
-fn split_names(typed: &str) -> Vec<String> {
-    (typed.split(|c: char| c == ',' || c.is_whitespace()))
-        .map(|name| name.trim_start_matches('@'))
-        .filter(|name| !name.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]
@@ -191,11 +108,5 @@ mod tests {
             "Direct message"
         );
         assert_eq!(room_label("dm--1", None, Some("ann")), "Direct message");
-    }
-
-    #[test]
-    fn names_are_split_at_commas_and_spaces() {
-        assert_eq!(split_names(" bob, @cy  dee,,"), ["bob", "cy", "dee"]);
-        assert!(split_names(" , ").is_empty());
     }
 }

@@ -13,13 +13,13 @@ use super::{
     account::AccountPanel,
     direct::{direct_messages, people_label},
     initial,
-    room_forms::{JoinRoom, NewPrivateRoom},
+    room_forms::{join_room_form, new_private_room_form, on_room_form},
     search::search_box,
     session::Session,
     stream::UnreadCount,
 };
 use crate::{
-    api::{chat_stats, visible_rooms, CreatePrivateRoom},
+    api::{chat_stats, visible_rooms},
     error::ChatError,
     model::{self, is_direct_room, RoomInfo, Stats},
 };
@@ -64,22 +64,21 @@ pub fn Sidebar(
             }
         });
     });
-    let create = ServerAction::<CreatePrivateRoom>::new();
     let stats = Resource::new(
         move || (refreshes.get(), current_room.get(), session.changes()),
         |_| chat_stats(),
     );
     view! {
-        <nav class="sidebar" aria-label="Rooms">
+        <nav class="sidebar" aria-label="Rooms" on:submit=on_room_form(drawer_open)>
             <p class="brand">"longpoll-chat"</p>
             {search_box(current_room, drawer_open)}
             <AccountPanel/>
             <h2>"Rooms"</h2>
             <RoomList listed current_room room_open drawer_open direct=false/>
-            <JoinRoom drawer_open/>
+            {join_room_form()}
             <Transition fallback=|| ()>
                 <Show when=move || session.signed_in()>
-                    <NewPrivateRoom create drawer_open/>
+                    {new_private_room_form()}
                     {direct_messages(listed, current_room, drawer_open)}
                 </Show>
             </Transition>
