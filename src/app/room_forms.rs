@@ -96,7 +96,7 @@ fn form_html(kind: &str, action: &str, fields: &str, refusal: Option<String>) ->
 
 /// Why the server refused the form posting to `path` without JavaScript (the address carries
 /// it back).
-fn refusal(path: &str) -> Option<String> {
+pub fn refusal(path: &str) -> Option<String> {
     let error = use_context::<ServerActionError>().filter(|error| error.path() == path)?;
     Some(explain(&ServerFnUrlError::<ChatError>::decode_err(
         error.err(),
