@@ -150,6 +150,27 @@ test.describe("without JavaScript", () => {
     await page.getByRole("textbox", { name: `Message ${bob}` }).fill("no script needed");
     await page.getByRole("button", { name: "Send" }).click();
     await expect(messageTexts(page)).toHaveText(["no script needed"]);
+
+    // A refusal comes back under its form.
+    await page.locator(".new-direct summary").click();
+    await page.getByLabel("New message to").fill(uniqueAccount("nobody"));
+    await page.getByRole("button", { name: "Start" }).click();
+    await expect(page.locator(".new-direct .field-error")).toHaveText("No account of that name");
+  });
+
+  test("New private room is a plain form that opens the room, or says why not", async ({ page }) => {
+    const lobby = uniqueRoom("private-nojs");
+    await page.goto(`/room/${lobby}`);
+    await fillCredentials(page, uniqueAccount("pat"), PASSWORD);
+    await signInForm(page).signUp.click();
+    await page.getByLabel("New private room").fill("not a room name!");
+    await page.getByRole("button", { name: "Create" }).click();
+    await expect(page.locator("form.join .field-error").filter({ hasText: /./ })).toContainText("1-64 characters");
+    const room = uniqueRoom("hideout");
+    await page.getByLabel("New private room").fill(room);
+    await page.getByRole("button", { name: "Create" }).click();
+    await expect(page).toHaveURL(new RegExp(`/room/${room}$`));
+    await expect(page.locator(".rooms a").filter({ hasText: room })).toHaveAttribute("aria-current", "page");
   });
 });
 
