@@ -16,8 +16,10 @@ import {
  * first used (`#[lazy]`, see the README's architecture section), so a new panel does not
  * count here; the search box does (it renders without JavaScript: static HTML and one
  * listener, its controller and panel lazy), which is why this rose by 2 KiB with search. The
- * results page loads no code. */
-const FIRST_LOAD_BUDGET_KIB = 392;
+ * results page loads no code. Direct messages and mention badges came (issue 28) with the
+ * room list's, the account's and the members' forms loading their code on first use: 391 KiB
+ * then 385.5 KiB. */
+const FIRST_LOAD_BUDGET_KIB = 388;
 
 /** The app's code files (`/pkg/*.js`, `/pkg/*.wasm`) the page downloads, as they come. */
 function watchCode(page: Page): Response[] {
