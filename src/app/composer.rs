@@ -13,7 +13,7 @@ use leptos::{html, prelude::*, server_fn::ServerFn, task::spawn_local};
 use super::{
     direct::ShownRoom,
     identity::DisplayName,
-    mentions::{mention_completer, MentionField},
+    mentions::{mention_completer, MentionField, COMPLETING},
     presence::RoomPresence,
     session::Session,
     typing_signal::TypingSignal,
@@ -218,9 +218,8 @@ fn MessageField(
     let completing = Rc::new(Cell::new(false));
     let on_keydown = move |event: web_sys::KeyboardEvent| {
         // The `@` completer's list is open (its Enter picks a name), or it took the key.
-        let completing = (textarea.get_untracked())
-            .and_then(|field| field.get_attribute("aria-expanded"))
-            .is_some_and(|expanded| expanded == "true");
+        let completing =
+            (textarea.get_untracked()).is_some_and(|field| field.has_attribute(COMPLETING));
         if completing || event.default_prevented() {
             return;
         }

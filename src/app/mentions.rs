@@ -5,8 +5,10 @@
 //! The keys follow the combobox pattern, with the focus kept in the message field: the arrows
 //! move through the suggestions (`aria-activedescendant` names the one picked), Enter or Tab
 //! puts it in the text (`@name `), Escape closes the list and leaves the text as typed, and a
-//! click picks one too. The field keeps its own role (a multi-line textbox) and points at the
-//! list with `aria-controls` and `aria-autocomplete="list"`, as a combobox's input does.
+//! click picks one too. The field keeps its own role (a multi-line textbox: `textarea` may take
+//! no `combobox` role) and points at the list as a combobox's input does, with `aria-controls`,
+//! `aria-autocomplete="list"` and `aria-activedescendant`; a polite live line says how many
+//! people are suggested and which keys pick one.
 //!
 //! The code loads with the first `@` typed ([`mention_completer`], `#[lazy]`): most messages
 //! mention nobody, and the first load stays as it was.
@@ -25,6 +27,10 @@ use crate::model::ACCOUNT_NAME_MAX_CHARS;
 const SHOWN: usize = 6;
 /// The id of the list of suggestions, which the field controls.
 const LIST_ID: &str = "mention-suggestions";
+
+/// The field's attribute while the list is open: the composer's own Enter leaves the key to
+/// the list (a textbox has no `aria-expanded` to say it).
+pub const COMPLETING: &str = "data-completing";
 
 /// The id of the `n`th suggestion shown.
 fn option_id(n: usize) -> String {
@@ -271,13 +277,17 @@ fn MentionCompleter(field: MentionField) -> impl IntoView {
         let Some(textarea) = field.textarea.get() else {
             return;
         };
-        let expanded = open();
         let _ = textarea.set_attribute("aria-autocomplete", "list");
         let _ = textarea.set_attribute("aria-controls", LIST_ID);
-        let _ = textarea.set_attribute("aria-expanded", &expanded.to_string());
-        let _ = match expanded {
-            true => textarea.set_attribute("aria-activedescendant", &option_id(active.get())),
-            false => textarea.remove_attribute("aria-activedescendant"),
+        let _ = match open() {
+            true => {
+                let _ = textarea.set_attribute(COMPLETING, "");
+                textarea.set_attribute("aria-activedescendant", &option_id(active.get()))
+            }
+            false => {
+                let _ = textarea.remove_attribute(COMPLETING);
+                textarea.remove_attribute("aria-activedescendant")
+            }
         };
     });
     let on_pointerdown = move |event: ev::PointerEvent| {
@@ -285,6 +295,13 @@ fn MentionCompleter(field: MentionField) -> impl IntoView {
         event.prevent_default();
     };
     view! {
+        <p class="visually-hidden" aria-live="polite">
+            {move || match (open(), shown.with(Vec::len)) {
+                (false, _) => String::new(),
+                (true, 1) => "1 person: Enter or Tab to mention".to_owned(),
+                (true, count) => format!("{count} people: arrows to choose, Enter or Tab to mention"),
+            }}
+        </p>
         <ul id=LIST_ID class="mention-list" role="listbox" aria-label="People" hidden=move || !open()>
             <For
                 each=move || shown.get().into_iter().enumerate()

@@ -17,7 +17,12 @@
 mod panel;
 mod push;
 
-use std::{cell::Cell, collections::BTreeMap, rc::Rc, sync::Arc};
+use std::{
+    cell::{Cell, RefCell},
+    collections::BTreeMap,
+    rc::Rc,
+    sync::Arc,
+};
 
 use leptos::{
     html,
@@ -135,13 +140,9 @@ pub async fn notify_away(messages: Vec<Arc<Message>>, me: String) {
     if push::permission() != push::Permission::Granted || turned_off() {
         return;
     }
-    // The levels as kept now (the bell may have changed one in any tab, or on another device).
-    let Ok(Some(joined)) = joined_rooms().await else {
+    let Some(levels) = levels().await else {
         return;
     };
-    let levels = (joined.rooms.into_iter())
-        .map(|room| (room.room, room.notify))
-        .collect();
     if !get(&document(), "hidden").is_truthy() {
         return;
     }
@@ -155,6 +156,49 @@ pub async fn notify_away(messages: Vec<Arc<Message>>, me: String) {
         let body: String = message.text.chars().take(BODY_MAX_CHARS).collect();
         let url = format!("/room/{room}?at={}", message.id);
         show(&title, &body, room, url);
+    }
+}
+
+/// How long the rooms' levels are used before they are read again: a level set on another
+/// device applies within it (one set in any tab of this browser applies at once, see
+/// [`forget_levels`]).
+const LEVELS_LAST_MS: f64 = 60_000.0;
+
+/// Where a tab notes when the person last set a level in this browser (every tab sees it).
+const LEVELS_SET_KEY: &str = "longpoll-chat.levels-set";
+
+thread_local! {
+    /// The rooms' levels as last read, and when (milliseconds since the Unix epoch).
+    static LEVELS: RefCell<Option<(f64, Rc<BTreeMap<String, NotifyLevel>>)>> =
+        const { RefCell::new(None) };
+}
+
+/// Each joined room's level, read from the server at most every [`LEVELS_LAST_MS`] (or once a
+/// tab set one): a busy room while the page is hidden costs no request per message.
+async fn levels() -> Option<Rc<BTreeMap<String, NotifyLevel>>> {
+    let now = js_sys::Date::now();
+    let set_at = (storage().and_then(|storage| storage.get_item(LEVELS_SET_KEY).ok().flatten()))
+        .and_then(|at| at.parse::<f64>().ok())
+        .unwrap_or_default();
+    let kept = LEVELS.with_borrow(|kept| kept.clone());
+    if let Some((_, levels)) = kept.filter(|(at, _)| now - at < LEVELS_LAST_MS && *at > set_at) {
+        return Some(levels);
+    }
+    let joined = joined_rooms().await.ok().flatten()?;
+    let levels: Rc<BTreeMap<String, NotifyLevel>> = Rc::new(
+        (joined.rooms.into_iter())
+            .map(|room| (room.room, room.notify))
+            .collect(),
+    );
+    LEVELS.set(Some((now, levels.clone())));
+    Some(levels)
+}
+
+/// The person set a level in this tab: the tab that notifies (the leader, maybe another) reads
+/// them again before its next notification.
+pub fn forget_levels() {
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(LEVELS_SET_KEY, &js_sys::Date::now().to_string());
     }
 }
 

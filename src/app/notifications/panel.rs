@@ -8,6 +8,7 @@ use leptos::{ev, html, prelude::*, task::spawn_local};
 use wasm_bindgen::{closure::Closure, JsCast};
 
 use super::{
+    forget_levels,
     push::{self, Permission},
     set_turned_off, turned_off, PANEL_ID,
 };
@@ -124,6 +125,7 @@ fn RoomLevel(room: Memo<String>) -> impl IntoView {
         spawn_local(async move {
             match mark_read(room.clone(), None, Some(chosen)).await {
                 Ok(joined) => {
+                    forget_levels();
                     level.try_set(Some(joined.notify));
                 }
                 Err(error) => {
