@@ -67,15 +67,7 @@ async fn respond<T>(
     use axum::http::{header, HeaderValue, StatusCode};
 
     let answer = answer.await;
-    let form_post = use_context::<axum::http::request::Parts>().is_some_and(|parts| {
-        parts.method == axum::http::Method::POST
-            && parts
-                .headers
-                .get(header::ACCEPT)
-                .and_then(|accept| accept.to_str().ok())
-                .is_some_and(|accept| accept.contains("text/html"))
-    });
-    if form_post {
+    if is_form_post() {
         return answer;
     }
     if let (Err(error), Some(response)) = (&answer, use_context::<leptos_axum::ResponseOptions>()) {
@@ -87,6 +79,22 @@ async fn respond<T>(
         }
     }
     answer
+}
+
+/// Whether the request is a plain form post (a page without JavaScript), which leptos_axum
+/// answers with a redirect.
+#[cfg(feature = "ssr")]
+fn is_form_post() -> bool {
+    use axum::http::header;
+
+    use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+        parts.method == axum::http::Method::POST
+            && parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+    })
 }
 
 #[cfg(feature = "ssr")]

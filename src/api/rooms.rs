@@ -12,7 +12,8 @@ pub async fn visible_rooms() -> Result<RoomList, ChatError> {
     .await
 }
 
-/// Creates a private room owned by the signed-in user.
+/// Creates a private room owned by the signed-in user. Also the target of the room list's
+/// no-JavaScript form, which it then sends to the room.
 #[server(prefix = "/sfn", endpoint = "create-room")]
 pub async fn create_private_room(name: String) -> Result<RoomInfo, ChatError> {
     use crate::model::RoomName;
@@ -20,12 +21,16 @@ pub async fn create_private_room(name: String) -> Result<RoomInfo, ChatError> {
     respond(async move {
         let room = RoomName::parse(&name)?;
         let (chat, caller) = chat_and_caller().await?;
-        chat.create_room(&caller, room, true).await
+        let room = chat.create_room(&caller, room, true).await?;
+        open_after_form_post(&room);
+        Ok(room)
     })
     .await
 }
 
-/// The direct room of the signed-in user and `with` (account names), made if need be.
+/// The direct room of the signed-in user and `with` (account names), made if need be. Also
+/// the target of the room list's no-JavaScript "New message" form, which it then sends to the
+/// room (rather than back to the page it came from).
 #[server(prefix = "/sfn", endpoint = "direct-room")]
 pub async fn direct_room(with: Vec<String>) -> Result<RoomInfo, ChatError> {
     use crate::model::DirectRoomBody;
@@ -33,9 +38,19 @@ pub async fn direct_room(with: Vec<String>) -> Result<RoomInfo, ChatError> {
     respond(async move {
         let (chat, caller) = chat_and_caller().await?;
         let (room, _) = chat.direct_room(&caller, &DirectRoomBody { with }).await?;
+        open_after_form_post(&room);
         Ok(room)
     })
     .await
+}
+
+/// A form posted without JavaScript goes on to the room it made (rather than back to the page
+/// it came from).
+#[cfg(feature = "ssr")]
+fn open_after_form_post(room: &RoomInfo) {
+    if is_form_post() {
+        leptos_axum::redirect(&format!("/room/{}", room.name));
+    }
 }
 
 /// A private room's owner and members.

@@ -20,7 +20,9 @@ use uuid::Uuid;
 
 use super::{
     account::sign_in_url,
+    changes::author_key,
     composer::Composer,
+    direct::{room_label, ShownRoom},
     explain,
     following::ConnectionState,
     identity::DisplayName,
@@ -28,13 +30,13 @@ use super::{
     presence::{RoomPresence, TypingLine},
     room_header::RoomHeader,
     session::Session,
-    sidebar::Sidebar,
-    stream,
+    sidebar::{listed_rooms, Sidebar},
+    stream::{self, UnreadCount},
 };
 use crate::{
     api::{room_history, text_limit},
     error::ChatError,
-    model::{History, RoomName, DEFAULT_ROOM, TEXT_MAX_CHARS},
+    model::{History, RoomList, RoomName, DEFAULT_ROOM, TEXT_MAX_CHARS},
 };
 
 /// Messages shown when a room opens.
@@ -69,7 +71,16 @@ pub fn ChatPage() -> impl IntoView {
             .and_then(Result::ok)
             .unwrap_or(TEXT_MAX_CHARS)
     });
-    let unread = unread_counts(session);
+    // The rooms the user may see: the room list shows them, and names a direct room (here,
+    // in the header and the composer) by its people.
+    let refreshes = RwSignal::new(0_u32);
+    let listed = listed_rooms(room, refreshes);
+    let unread = unread_counts(session, listed);
+    let shown = ShownRoom {
+        room,
+        listed,
+        session,
+    };
     let name = DisplayName::new();
     let connection = RwSignal::new(ConnectionState::Connecting);
     // Who is in the shown room and who types there, from the stream.
@@ -89,11 +100,11 @@ pub fn ChatPage() -> impl IntoView {
     });
 
     view! {
-        <RoomTitle room unread/>
+        <RoomTitle shown unread/>
         <div class="layout" class:drawer-open=drawer_open>
-            <Sidebar current_room=room room_open drawer_open/>
+            <Sidebar current_room=room room_open drawer_open listed refreshes/>
             <main class="conversation">
-                <RoomHeader room presence badge drawer_open/>
+                <RoomHeader shown presence badge drawer_open/>
                 <Show
                     when=move || room_error().is_none()
                     fallback=move || {
@@ -108,7 +119,7 @@ pub fn ChatPage() -> impl IntoView {
                     <Transition fallback=|| ()>
                         <Show when=move || room_open.get()>
                             <TypingLine presence/>
-                            <Composer room name max_chars/>
+                            <Composer shown name max_chars presence/>
                         </Show>
                     </Transition>
                 </Show>
@@ -117,42 +128,67 @@ pub fn ChatPage() -> impl IntoView {
     }
 }
 
-/// Unread messages per joined room, from the tab's hub (empty on the server), provided to the
-/// room list. The hub loads the joined rooms again whenever the page signs in or out.
-fn unread_counts(session: Session) -> ArcRwSignal<BTreeMap<String, usize>> {
-    let counts = ArcRwSignal::new(BTreeMap::<String, usize>::new());
+/// Unread messages and mentions per joined room, from the tab's hub (empty on the server),
+/// provided to the room list. The hub loads the joined rooms again whenever the page signs in
+/// or out, counts mentions of who is signed in, and joins the direct rooms `listed` that
+/// someone else started, so they are counted too.
+fn unread_counts(
+    session: Session,
+    listed: Resource<Result<RoomList, ChatError>>,
+) -> ArcRwSignal<BTreeMap<String, UnreadCount>> {
+    let counts = ArcRwSignal::new(BTreeMap::<String, UnreadCount>::new());
     let unread = RwSignal::from(counts.clone());
     provide_context(unread);
     Effect::new(move || stream::hub().unread_into(unread));
-    // Signed in or out: the joined rooms are someone else's.
+    // One effect for what the hub learns of the page: each is a little more code to load.
     Effect::new(move |previous: Option<u32>| {
+        let hub = stream::hub();
         let changes = session.changes();
+        // Signed in or out: the joined rooms are someone else's.
         if previous.is_some_and(|previous| previous != changes) {
-            stream::hub().identity_changed();
+            hub.identity_changed();
         }
+        hub.signed_in_as(session.user().map(|me| author_key(&me)));
+        let direct = (listed.get().and_then(Result::ok)).map(|list| {
+            (list.rooms.into_iter())
+                .filter(|room| room.direct)
+                .map(|room| room.name)
+                .collect()
+        });
+        hub.direct_rooms(direct.unwrap_or_default());
         changes
     });
     counts
 }
 
-/// The tab's title: the room, after the number of unread messages when there are some.
+/// The tab's title: the room (a direct room's people), after the number of unread messages
+/// when there are some, and of those for the reader (`@`: mentions and direct messages).
 #[component]
-fn RoomTitle(room: Memo<String>, unread: ArcRwSignal<BTreeMap<String, usize>>) -> impl IntoView {
+fn RoomTitle(
+    shown: ShownRoom,
+    unread: ArcRwSignal<BTreeMap<String, UnreadCount>>,
+) -> impl IntoView {
     // The server may render the title after the page's reactive values are gone, or on a
     // worker thread where the request's arena is not entered (leptos_meta reads it once the
     // body is done): it reads only reference-counted signals, which live outside the arena,
-    // the room kept in one by an effect in the browser (on the server it never changes).
-    let title_room = ArcRwSignal::new(room.get_untracked());
+    // the room's name kept in one by an effect in the browser (on the server it never
+    // changes, and a direct room is not named by its hash while the list is unknown).
+    let title_room = ArcRwSignal::new(room_label(&shown.room.get_untracked(), None, None));
     {
         let title_room = title_room.clone();
-        Effect::new(move || title_room.set(room.get()));
+        Effect::new(move || title_room.set(shown.label()));
     }
     let title = move || {
-        let unread = unread.with(|rooms| rooms.values().sum::<usize>());
+        let (messages, mentions) = unread.with(|rooms| {
+            (rooms.values()).fold((0, 0), |(messages, mentions), count| {
+                (messages + count.messages, mentions + count.mentions)
+            })
+        });
         let room = title_room.get();
-        match unread {
-            0 => format!("#{room} · longpoll-chat"),
-            unread => format!("({unread}) #{room} · longpoll-chat"),
+        match (messages, mentions) {
+            (0, _) => format!("{room} · longpoll-chat"),
+            (messages, 0) => format!("({messages}) {room} · longpoll-chat"),
+            (messages, mentions) => format!("({messages} · @{mentions}) {room} · longpoll-chat"),
         }
     };
     view! { <Title text=title/> }

@@ -3,22 +3,36 @@
 //! plain form posting to the `send_message` server function, so it works without JavaScript;
 //! with it, the submit handler calls the server function itself (lighter in the WASM than
 //! `ActionForm`'s form decoding), and a failed send keeps the text and offers a retry.
-//! While a signed-in person types, the composer says so ([`TypingSignal`]).
+//! While a signed-in person types, the composer says so ([`TypingSignal`]); the first `@`
+//! typed loads the completer of people's names ([`super::mentions`]).
+
+use std::{cell::Cell, rc::Rc};
 
 use leptos::{html, prelude::*, server_fn::ServerFn, task::spawn_local};
 
-use super::{identity::DisplayName, session::Session, typing_signal::TypingSignal};
+use super::{
+    direct::ShownRoom,
+    identity::DisplayName,
+    mentions::{mention_completer, MentionField, COMPLETING},
+    presence::RoomPresence,
+    session::Session,
+    typing_signal::TypingSignal,
+};
 use crate::{api::SendMessage, model::SENDER_MAX_CHARS};
 
 /// The form under the conversation: who sends, the message, and how the last send went.
 #[component]
 pub fn Composer(
-    room: Memo<String>,
+    /// The room, and how the page names it (`#name`, or a direct room's people).
+    shown: ShownRoom,
     name: DisplayName,
     /// The server's limit on a message's characters (`--max-text-chars`).
     max_chars: Signal<usize>,
+    /// Who is in the room: the first people `@` suggests.
+    presence: RoomPresence,
 ) -> impl IntoView {
     let session = Session::expect();
+    let room = shown.room;
     let send = ServerAction::<SendMessage>::new();
     let typing = TypingSignal::new();
     // A send waiting for the typing signal before it.
@@ -28,6 +42,14 @@ pub fn Composer(
     let form = NodeRef::<html::Form>::new();
     let textarea = NodeRef::<html::Textarea>::new();
     let sender_input = NodeRef::<html::Input>::new();
+    let mentions = MentionField {
+        shown,
+        text,
+        textarea,
+        anchor: NodeRef::new(),
+        presence,
+        me: Signal::derive(move || session.user().map(|me| me.name)),
+    };
 
     let length = Signal::derive(move || text.with(|text| text.chars().count()));
     let too_long = Signal::derive(move || length.get() > max_chars.get());
@@ -97,9 +119,10 @@ pub fn Composer(
     view! {
         <form method="post" action=send_url node_ref=form on:submit=on_submit>
             <div class="composer">
+                <div class="mention-anchor" node_ref=mentions.anchor></div>
                 <input type="hidden" name="room" value=room/>
                 <SenderField name editing_name sender_input/>
-                <MessageField room text textarea typing can_send form/>
+                <MessageField shown text textarea typing can_send form mentions/>
                 <SendStatus send length too_long max_chars/>
             </div>
         </form>
@@ -177,18 +200,29 @@ fn NamePicker(
 }
 
 /// The message's text and the Send button: Enter sends, Shift+Enter is a new line. A
-/// signed-in person's typing is signalled as they type.
+/// signed-in person's typing is signalled as they type; the first `@` loads the completer.
 #[component]
 fn MessageField(
-    room: Memo<String>,
+    shown: ShownRoom,
     text: RwSignal<String>,
     textarea: NodeRef<html::Textarea>,
     typing: TypingSignal,
     can_send: Signal<bool>,
     form: NodeRef<html::Form>,
+    mentions: MentionField,
 ) -> impl IntoView {
     let session = Session::expect();
+    let room = shown.room;
+    // The completer lives as long as this field.
+    let owner = Owner::current();
+    let completing = Rc::new(Cell::new(false));
     let on_keydown = move |event: web_sys::KeyboardEvent| {
+        // The `@` completer's list is open (its Enter picks a name), or it took the key.
+        let completing =
+            (textarea.get_untracked()).is_some_and(|field| field.has_attribute(COMPLETING));
+        if completing || event.default_prevented() {
+            return;
+        }
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
             event.prevent_default();
             if can_send.get() {
@@ -205,13 +239,18 @@ fn MessageField(
                 node_ref=textarea
                 rows="1"
                 required
-                aria-label=move || format!("Message #{}", room.get())
-                placeholder=move || format!("Message #{}", room.get())
+                aria-label=move || format!("Message {}", shown.label())
+                placeholder=move || format!("Message {}", shown.label())
                 prop:value=text
                 on:input=move |event| {
                     let typed = event_target_value(&event);
                     if session.signed_in() {
                         typing.typed(&room.get_untracked(), &typed);
+                    }
+                    if typed.contains('@') && !completing.replace(true) {
+                        if let Some(owner) = owner.clone() {
+                            spawn_local(mention_completer(mentions, owner));
+                        }
                     }
                     text.set(typed);
                 }

@@ -1,32 +1,35 @@
 //! A private room's people, from the room header: a "members" button opening the list, owner
 //! first; the owner adds members by account name and removes them, a member may leave. It is
-//! a `<details>` with plain forms inside, so it opens and works without JavaScript too. Public
-//! rooms show nothing.
+//! a `<details>` with plain forms inside, so it opens and works without JavaScript too (a
+//! refusal comes back in the address, and the server writes it in the list). Public rooms show
+//! nothing, nor do direct rooms (their people never change, and the header names them).
+//!
+//! With JavaScript, the list's one submit listener loads [`submit_member_form`] on the first
+//! submission (the first-load budget), which asks the server, then has the list fetched again
+//! or says why not.
 
-use leptos::{prelude::*, server_fn::ServerFn};
+use leptos::{prelude::*, server_fn::ServerFn, task::spawn_local};
+use wasm_bindgen::{JsCast, JsValue};
 
-use super::{explain, session::Session};
+use super::{explain, initial, js, room_forms::refusal, session::Session};
 use crate::{
-    api::{members_if_private, AddMember, RemoveMember},
-    model::{RoomMembers, ACCOUNT_NAME_MAX_CHARS},
+    api::{add_member, members_if_private, remove_member, AddMember, RemoveMember},
+    model::{is_direct_room, RoomMembers, ACCOUNT_NAME_MAX_CHARS},
 };
+
+/// The attribute that names a members form's kind (`add`, `remove`).
+const KIND: &str = "data-member-form";
 
 #[component]
 pub fn MembersMenu(room: Memo<String>) -> impl IntoView {
     let session = Session::expect();
-    let add = ServerAction::<AddMember>::new();
-    let remove = ServerAction::<RemoveMember>::new();
+    // Bumped by the forms' code once the server changed the members.
+    let changed = RwSignal::new(0_u32);
     let members = Resource::new(
-        move || {
-            (
-                room.get(),
-                session.changes(),
-                add.version().get(),
-                remove.version().get(),
-            )
-        },
+        move || (room.get(), session.changes(), changed.get()),
         |(room, ..)| members_if_private(room),
     );
+
     // Read under the `Transition` below, so the server waits for them.
     let people = move || members.get().and_then(Result::ok).flatten();
     let me = move || session.user().map(|me| me.name.to_ascii_lowercase());
@@ -35,13 +38,13 @@ pub fn MembersMenu(room: Memo<String>) -> impl IntoView {
 
     view! {
         <Transition fallback=|| ()>
-            <Show when=move || people().is_some()>
+            <Show when=move || people().is_some() && !is_direct_room(&room.get())>
                 <details class="members-menu">
                     <summary aria-label=move || format!("Members: {}", count())>
                         <PeopleMark/>
                         <span class="count">{count}</span>
                     </summary>
-                    <div class="members-popover">
+                    <div class="members-popover" on:submit=on_member_form(changed)>
                         <h2>"Members"</h2>
                         <ul class="members">
                             <For
@@ -49,17 +52,32 @@ pub fn MembersMenu(room: Memo<String>) -> impl IntoView {
                                 key=|person| person.clone()
                                 let:person
                             >
-                                <MemberItem person room people=Signal::derive(people) me=Signal::derive(me) remove/>
+                                <MemberItem person room people=Signal::derive(people) me=Signal::derive(me)/>
                             </For>
                         </ul>
                         <Show when=i_own>
-                            <AddMemberForm room add/>
+                            <AddMemberForm room/>
                         </Show>
-                        <RemoveError remove/>
+                        <Refusal path=RemoveMember::PATH class="field-error remove-error"/>
                     </div>
                 </details>
             </Show>
         </Transition>
+    }
+}
+
+/// The list's submit listener: a members form's submission (see [`KIND`]) loads
+/// [`submit_member_form`].
+fn on_member_form(changed: RwSignal<u32>) -> impl Fn(leptos::ev::SubmitEvent) + 'static {
+    let owner = Owner::current();
+    move |event| {
+        let form = (event.target())
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .filter(|form| form.has_attribute(KIND));
+        if let (Some(form), Some(owner)) = (form, owner.clone()) {
+            event.prevent_default();
+            spawn_local(submit_member_form(form, owner, changed));
+        }
     }
 }
 
@@ -78,7 +96,6 @@ fn MemberItem(
     room: Memo<String>,
     people: Signal<Option<RoomMembers>>,
     me: Signal<Option<String>>,
-    remove: ServerAction<RemoveMember>,
 ) -> impl IntoView {
     let is_owner = {
         let person = person.clone();
@@ -106,20 +123,10 @@ fn MemberItem(
         let is_me = is_me.clone();
         move || if is_me() { "Leave" } else { "Remove" }
     };
-    let on_submit = {
-        let person = person.clone();
-        move |event: leptos::ev::SubmitEvent| {
-            event.prevent_default();
-            remove.dispatch(RemoveMember {
-                room: room.get_untracked(),
-                name: person.clone(),
-            });
-        }
-    };
     view! {
         <li class="member">
             <span class="avatar small" aria-hidden="true">
-                {person.chars().next().unwrap_or('?').to_uppercase().to_string()}
+                {initial(&person)}
             </span>
             <span class="member-name">{person.clone()}</span>
             <Show when=is_owner.clone()>
@@ -129,14 +136,13 @@ fn MemberItem(
                 <span class="tag">"you"</span>
             </Show>
             <Show when=removable.clone()>
-                <form method="post" action=RemoveMember::url() on:submit=on_submit.clone()>
+                <form method="post" action=RemoveMember::url() data-member-form="remove">
                     <input type="hidden" name="room" value=room/>
                     <input type="hidden" name="name" value=person.clone()/>
                     <button
                         type="submit"
                         class="link"
                         aria-label=format!("{} {person}", button_label())
-                        prop:disabled=move || remove.pending().get()
                     >
                         {button_label.clone()}
                     </button>
@@ -148,29 +154,9 @@ fn MemberItem(
 
 /// The owner's form: add an account by name.
 #[component]
-fn AddMemberForm(room: Memo<String>, add: ServerAction<AddMember>) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let error = move || {
-        add.value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| explain(&error))
-    };
-    let on_submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        add.dispatch(AddMember {
-            room: room.get_untracked(),
-            name: name.get_untracked().trim().to_owned(),
-        });
-    };
-    // A member added leaves the field empty for the next; a refused name stays to be fixed.
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = add.value().get() {
-            name.set(String::new());
-        }
-    });
+fn AddMemberForm(room: Memo<String>) -> impl IntoView {
     view! {
-        <form class="add-member" method="post" action=AddMember::url() on:submit=on_submit>
+        <form class="add-member" method="post" action=AddMember::url() data-member-form="add">
             <input type="hidden" name="room" value=room/>
             <label for="add-member">"Add a member"</label>
             <div class="join-row">
@@ -183,27 +169,74 @@ fn AddMemberForm(room: Memo<String>, add: ServerAction<AddMember>) -> impl IntoV
                     placeholder="account name"
                     autocomplete="off"
                     autocapitalize="none"
-                    bind:value=name
-                    aria-invalid=move || error().is_some().then_some("true")
                 />
-                <button type="submit" prop:disabled=move || add.pending().get()>
-                    "Add"
-                </button>
+                <button type="submit">"Add"</button>
             </div>
-            {move || error().map(|error| view! { <p class="field-error" role="alert">{error}</p> })}
+            <Refusal path=AddMember::PATH class="field-error"/>
         </form>
     }
 }
 
+/// Why the server refused a form posting to `path` without JavaScript (hidden when it did not;
+/// [`submit_member_form`] writes here too).
 #[component]
-fn RemoveError(remove: ServerAction<RemoveMember>) -> impl IntoView {
-    move || {
-        remove
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| view! { <p class="field-error" role="alert">{explain(&error)}</p> })
+fn Refusal(path: &'static str, class: &'static str) -> impl IntoView {
+    let refused = refusal(path);
+    let hidden = refused.is_none();
+    view! {
+        <p class=class role="alert" hidden=hidden>
+            {refused}
+        </p>
     }
+}
+
+/// Adds or removes the member `form` names, then has the list fetched again (`changed`); or
+/// says why not. Its code loads with the first submission.
+#[lazy]
+async fn submit_member_form(form: web_sys::Element, owner: Owner, changed: RwSignal<u32>) {
+    let field = |selector: &str| form.query_selector(selector).ok().flatten();
+    let value = |name: &str| {
+        (field(&format!("input[name={name}]")))
+            .and_then(|input| js::text(&input, "value"))
+            .unwrap_or_default()
+    };
+    let adding = form.get_attribute(KIND).as_deref() == Some("add");
+    let problem = match adding {
+        true => field(".field-error"),
+        false => (js::call(&form, "closest", &[&".members-popover".into()]).ok())
+            .and_then(|popover| popover.dyn_into::<web_sys::Element>().ok())
+            .and_then(|popover| popover.query_selector(".remove-error").ok().flatten()),
+    };
+    let (Some(button), Some(problem)) = (field("button"), problem) else {
+        return;
+    };
+    let (room, name) = (value("room"), value("name").trim().to_owned());
+    js::set(&button, "disabled", &JsValue::TRUE);
+    let answer = match adding {
+        true => add_member(room, name).await,
+        false => remove_member(room, name).await,
+    };
+    js::set(&button, "disabled", &JsValue::FALSE);
+    js::set(
+        &problem,
+        "textContent",
+        &answer
+            .as_ref()
+            .err()
+            .map(explain)
+            .unwrap_or_default()
+            .into(),
+    );
+    let _ = match answer {
+        Ok(_) => {
+            if let Some(input) = field("input[name=name]").filter(|_| adding) {
+                js::set(&input, "value", &"".into());
+            }
+            owner.with(|| changed.update(|count| *count += 1));
+            problem.set_attribute("hidden", "")
+        }
+        Err(_) => problem.remove_attribute("hidden"),
+    };
 }
 
 /// The mark of a room's people.

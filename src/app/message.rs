@@ -1,5 +1,6 @@
 //! One message as it is now, in its sender group: a guest's self-chosen name carries a "guest"
-//! tag, so it is never mistaken for an account's; edited messages are marked, deleted ones
+//! tag, so it is never mistaken for an account's; a message that mentions the reader stands
+//! out; edited messages are marked, deleted ones
 //! leave a muted line, and reactions and actions are under and over it
 //! ([`super::reactions`], [`super::message_actions`]).
 
@@ -61,6 +62,12 @@ pub fn MessageRow(
             message.with(|message| message.author.as_deref() == Some(key.as_str()))
         })
     });
+    let mentions_me = move || {
+        (session.user()).is_some_and(|me| {
+            let key = author_key(&me);
+            message.with(|message| message.mentions.contains(&key))
+        })
+    };
     let deleted = move || message.with(|message| message.deleted);
     let editing = RwSignal::new(false);
     let confirming = RwSignal::new(false);
@@ -76,6 +83,7 @@ pub fn MessageRow(
             class:highlight=row.target
             class:starts-group=row.starts_group
             class:own=own
+            class:mentions-me=mentions_me
             class:deleted=deleted
             class:editing=move || editing.get()
         >

@@ -10,12 +10,14 @@
 //!
 //! Layout:
 //! - pages: [`chat_page`] (one room), [`account`] (the account panel and the sign-in page);
-//! - around the conversation: [`sidebar`] (the room list) with [`room_forms`], [`room_header`]
-//!   with [`members`] and [`presence`];
+//! - around the conversation: [`sidebar`] (the room list) with [`room_forms`] and [`direct`]
+//!   (direct messages), [`room_header`] with [`members`], [`presence`] and [`notifications`]
+//!   (the room's level, this browser's notifications, a hidden page's own);
 //! - the conversation: [`messages`] (the list, read positions), [`message`] (one message),
 //!   [`timestamps`], [`reactions`], [`message_actions`], and [`changes`] (edits, deletions and
 //!   reactions applied to what is shown);
-//! - sending: [`composer`], [`typing_signal`], [`identity`] (a guest's display name);
+//! - sending: [`composer`], [`mentions`] (`@` suggests people), [`typing_signal`],
+//!   [`identity`] (a guest's display name);
 //! - the live parts: [`following`] (a room view on the stream, the connection badge) and
 //!   [`stream`] (the browser's one stream: tabs, cursor book, fetch loop, unread counts).
 
@@ -23,12 +25,16 @@ mod account;
 mod changes;
 mod chat_page;
 mod composer;
+mod direct;
 mod following;
 mod identity;
+mod js;
 mod members;
+mod mentions;
 mod message;
 mod message_actions;
 mod messages;
+mod notifications;
 mod presence;
 mod reactions;
 mod room_forms;
@@ -92,14 +98,17 @@ pub fn shell(options: LeptosOptions, assets: &Assets) -> impl IntoView {
 }
 
 /// What every page's `<head>` has: the character set, the viewport, both colour schemes, the
-/// icon and the stylesheet.
+/// icons, the web app manifest (so the chat installs as an app) and the stylesheet.
 #[component]
 pub(crate) fn HeadTags(assets: Assets) -> impl IntoView {
     view! {
         <meta charset="utf-8"/>
         <meta name="viewport" content="width=device-width, initial-scale=1"/>
         <meta name="color-scheme" content="light dark"/>
+        <meta name="theme-color" content="#1f2330"/>
         <link rel="icon" href="/favicon.ico"/>
+        <link rel="apple-touch-icon" href="/icon-192.png"/>
+        <link rel="manifest" href="/manifest.webmanifest"/>
         <link rel="stylesheet" href=assets.css/>
     }
 }
@@ -133,6 +142,15 @@ fn NotFound() -> impl IntoView {
             <p><a href="/">"Go to #general"</a></p>
         </main>
     }
+}
+
+/// A person's initial, for their avatar (one function: each copy is more code to load).
+fn initial(name: &str) -> String {
+    name.chars()
+        .next()
+        .unwrap_or('?')
+        .to_uppercase()
+        .to_string()
 }
 
 /// A server's refusal as a sentence for the page.

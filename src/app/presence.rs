@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use super::session::Session;
+use super::{initial, session::Session};
 use crate::model::{LiveState, TYPING_LASTS_SECS};
 
 /// Names the header spells out before it counts the rest.
@@ -81,6 +81,11 @@ impl RoomPresence {
             }
         })
         .forget();
+    }
+
+    /// Who is online in the room (signed-in people, by name), as last told.
+    pub fn online_names(&self) -> Vec<String> {
+        (self.online).with(|online| online.as_ref().map(|o| o.names.clone()).unwrap_or_default())
     }
 
     /// Shows nothing: no room shown, or none whose state came yet.
@@ -180,14 +185,6 @@ pub fn TypingLine(presence: RoomPresence) -> impl IntoView {
             {move || sentence.get()}
         </p>
     }
-}
-
-fn initial(name: &str) -> String {
-    name.chars()
-        .next()
-        .unwrap_or('?')
-        .to_uppercase()
-        .to_string()
 }
 
 /// "1 guest", "2 guests".

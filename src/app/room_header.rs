@@ -1,29 +1,34 @@
-//! The room header over the conversation: the drawer toggle (phones), the room's name, who is
-//! online, the members of a private room, and the connection badge.
+//! The room header over the conversation: the drawer toggle (phones), the room's name (a
+//! direct room's people), who is online, the members of a private room, what the person hears
+//! of while away ([`super::notifications`]), and the connection badge.
 
 use leptos::prelude::*;
 
 use super::{
+    direct::ShownRoom,
     following::{ConnectionBadge, ConnectionState},
     members::MembersMenu,
+    notifications::notifications_bell,
     presence::{OnlineNow, RoomPresence},
 };
 
 #[component]
 pub fn RoomHeader(
-    room: Memo<String>,
+    shown: ShownRoom,
     presence: RoomPresence,
     /// The connection as the badge shows it.
     badge: Signal<ConnectionState>,
     drawer_open: RwSignal<bool>,
 ) -> impl IntoView {
+    let room = shown.room;
     view! {
         <header class="room-header">
             <DrawerToggle drawer_open/>
-            <h1>"#" {room}</h1>
             <Transition fallback=|| ()>
+                <h1>{move || shown.label()}</h1>
                 <OnlineNow presence/>
             </Transition>
+            {notifications_bell(room)}
             <MembersMenu room/>
             <Transition fallback=|| ()>
                 <ConnectionBadge state=badge/>

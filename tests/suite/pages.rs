@@ -251,3 +251,108 @@ async fn a_room_opened_at_a_message_highlights_it_among_its_neighbours() {
     let reply = page(&app, get(&format!("/room/general?at={unknown}"))).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
+
+/// `alice` starts the direct room of `bob` and her, and mentions him there and in `general`;
+/// `carol` is signed in too. Returns the room's name and the three session tokens.
+async fn direct_room(app: &TestApp) -> (String, [String; 3]) {
+    let [alice, bob, carol] = [
+        signed_in(app, "alice").await,
+        signed_in(app, "bob").await,
+        signed_in(app, "carol").await,
+    ];
+    let start = json_request(Method::POST, "/api/dms", json!({"with": ["bob"]}));
+    let started = app.call(bearer(start, &alice)).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.json);
+    let room = started.json["name"].as_str().unwrap().to_owned();
+    for (room, text) in [
+        (room.as_str(), "psst, bob"),
+        ("general", "@bob look at this"),
+    ] {
+        let send = json_request(
+            Method::POST,
+            "/api/send",
+            json!({"room": room, "text": text}),
+        );
+        assert_eq!(app.call(bearer(send, &alice)).await.status, StatusCode::OK);
+    }
+    (room, [alice, bob, carol])
+}
+
+#[tokio::test]
+async fn a_direct_room_is_listed_and_headed_by_its_people_never_by_its_name() {
+    let app = TestApp::new().await;
+    let (room, [_, bob, carol]) = direct_room(&app).await;
+
+    let reply = page(&app, with_cookie(get(&format!("/room/{room}")), &bob)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let html = reply.text();
+    assert!(html.contains("psst, bob"), "{html}");
+    assert!(html.contains(">Direct messages<"), "{html}");
+    assert!(html.contains(r#"<span class="room-name">alice<"#), "{html}");
+    assert!(html.contains("<h1>alice<"), "{html}");
+    assert!(html.contains(r#"placeholder="Message alice""#), "{html}");
+    assert!(
+        html.contains("<title>Direct message · longpoll-chat</title>"),
+        "{html}"
+    );
+    // The name is in the addresses only, never shown.
+    for shown in [format!(">{room}<"), format!("#{room}"), format!("{room} ·")] {
+        assert!(!html.contains(&shown), "{shown} shown: {html}");
+    }
+    // Starting another one needs no code: a form posting to the server function.
+    assert!(html.contains(r#"action="/sfn/direct-room""#), "{html}");
+    assert!(html.contains(r#"name="with[0]""#), "{html}");
+
+    // Someone else's direct room is not theirs to see; a guest has no direct messages.
+    let reply = page(&app, with_cookie(get(&format!("/room/{room}")), &carol)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(!reply.text().contains("psst"));
+    let reply = page(&app, get("/")).await;
+    assert!(!reply.text().contains("Direct messages"));
+    assert!(!reply.text().contains("/sfn/direct-room"));
+}
+
+#[tokio::test]
+async fn the_new_message_form_opens_the_direct_room_it_made() {
+    let app = TestApp::new().await;
+    let (room, [alice, ..]) = direct_room(&app).await;
+
+    let post = Request::post("/sfn/direct-room")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, "http://localhost/room/general")
+        .body(Body::from("with%5B0%5D=bob"))
+        .unwrap();
+    let reply = app.call_raw(with_cookie(post, &alice)).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.text());
+    assert_eq!(
+        reply.header(header::LOCATION),
+        Some(format!("/room/{room}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_message_that_mentions_the_reader_is_marked_for_them_only() {
+    let app = TestApp::new().await;
+    let (_, [alice, bob, _]) = direct_room(&app).await;
+
+    let reply = page(&app, with_cookie(get("/room/general"), &bob)).await;
+    let html = reply.text();
+    assert!(html.contains("@bob look at this"), "{html}");
+    assert_eq!(html.matches("mentions-me").count(), 1, "{html}");
+    let reply = page(&app, with_cookie(get("/room/general"), &alice)).await;
+    assert!(!reply.text().contains("mentions-me"), "{}", reply.text());
+}
+
+#[tokio::test]
+async fn every_page_links_the_web_app_manifest() {
+    let app = TestApp::new().await;
+    for path in ["/", "/sign-in", "/search?q=x"] {
+        let reply = page(&app, get(path)).await;
+        let html = reply.text();
+        assert!(
+            html.contains(r#"<link rel="manifest" href="/manifest.webmanifest">"#),
+            "{path}: {html}"
+        );
+    }
+}

@@ -12,7 +12,13 @@ use uuid::Uuid;
 use super::hits::{by_room, hit_url, HitBody, RoomHits, SearchFilters};
 use crate::{
     api::search_messages,
-    app::{explain, session::Session, sidebar::Sidebar, Assets, HeadTags},
+    app::{
+        direct::room_label,
+        explain,
+        session::Session,
+        sidebar::{listed_rooms, Sidebar},
+        Assets, HeadTags,
+    },
     model::{SearchResults, SEARCH_TEXT_MAX_CHARS},
 };
 
@@ -84,10 +90,18 @@ fn SearchPage() -> impl IntoView {
         q => format!("“{q}” · Search · longpoll-chat"),
     };
     let no_room = Memo::new(|_| String::new());
+    let refreshes = RwSignal::new(0);
+    let listed = listed_rooms(no_room, refreshes);
     view! {
         <Title text=title/>
         <div class="layout">
-            <Sidebar current_room=no_room room_open=Signal::stored(false) drawer_open=RwSignal::new(false)/>
+            <Sidebar
+                current_room=no_room
+                room_open=Signal::stored(false)
+                drawer_open=RwSignal::new(false)
+                listed
+                refreshes
+            />
             <main class="conversation search-page">
                 <header class="room-header">
                     <h1>"Search"</h1>
@@ -202,8 +216,7 @@ fn PageGroup(group: RoomHits) -> impl IntoView {
     view! {
         <section class="search-group" aria-labelledby=labelled_by>
             <h2 class="search-room" id=heading_id>
-                "#"
-                {group.room.clone()}
+                {room_label(&group.room, None, None)}
             </h2>
             <ul class="search-list">
                 {group

@@ -26,7 +26,7 @@ use super::{
 };
 use crate::{
     api::search_messages,
-    app::explain,
+    app::{direct::room_label, explain},
     model::{SearchHit, SEARCH_LIMIT},
 };
 
@@ -361,8 +361,7 @@ fn RoomGroup(group: RoomHits, state: SearchState) -> impl IntoView {
     view! {
         <div role="group" aria-labelledby=labelled_by class="search-group">
             <p class="search-room" id=label_id>
-                "#"
-                {group.room.clone()}
+                {room_label(&group.room, None, None)}
             </p>
             {group
                 .hits

@@ -8,7 +8,8 @@
 //!   gap and rewind rules), plain Rust tested natively;
 //! - `fetch_loop`: the leader's HTTP loop, its backoff and the browser's client id;
 //! - `views`: what the tab's views of rooms get of each answer (signals);
-//! - `unread`: the joined rooms and their unread counts;
+//! - `unread`: the joined rooms, their unread counts and mentions, and what is new in them
+//!   (the leader notifies a hidden page of it, see [`crate::app::notifications`]);
 //! - `guest_reads`: a guest's read positions in `localStorage`.
 //!
 //! This file holds the `Book` every tab keeps and the hub's face to the page.
@@ -48,6 +49,7 @@ use cursor_book::{Cursor, CursorBook};
 pub use guest_reads::{guest_reads, keep_guest_read};
 use tabs::{Note, CHANNEL};
 use unread::Unread;
+pub use unread::{is_for, UnreadCount};
 use views::View;
 
 #[derive(Default)]
@@ -64,6 +66,10 @@ struct Book {
     presence_asked: BTreeSet<String>,
     /// The joined rooms and how much of each is unread.
     unread: Unread,
+    /// Whether the joined rooms were loaded (the leader's; it joins direct rooms after).
+    joined_loaded: bool,
+    /// The person's direct rooms, as the room list last showed them.
+    direct: Vec<String>,
     connection: Option<ConnectionState>,
     /// Set when the followed rooms or cursors changed while a stream is held.
     changed: bool,
@@ -74,7 +80,7 @@ struct Book {
     abort: Option<web_sys::AbortController>,
     /// Resolves the leader's wait while it has no room to follow.
     park: Option<js_sys::Function>,
-    unread_sinks: Vec<RwSignal<BTreeMap<String, usize>>>,
+    unread_sinks: Vec<RwSignal<BTreeMap<String, UnreadCount>>>,
 }
 
 impl Book {
@@ -198,7 +204,7 @@ impl Hub {
     }
 
     /// Where the page's unread counts go (per room, only rooms with some).
-    pub fn unread_into(&self, sink: RwSignal<BTreeMap<String, usize>>) {
+    pub fn unread_into(&self, sink: RwSignal<BTreeMap<String, UnreadCount>>) {
         let mut book = self.book.borrow_mut();
         sink.set(book.unread.counts());
         book.unread_sinks.retain(|sink| !sink.is_disposed());
@@ -232,6 +238,18 @@ impl Hub {
             }
         }
         self.reload_joined();
+    }
+
+    /// Who the page is signed in as (an account key; `None`: a guest): whom mentions are for.
+    pub fn signed_in_as(&self, me: Option<String>) {
+        self.book.borrow_mut().unread.set_me(me);
+    }
+
+    /// The person's direct rooms, as the room list shows them: the leader joins those someone
+    /// else started, so they are counted.
+    pub fn direct_rooms(self: &Rc<Self>, rooms: Vec<String>) {
+        self.book.borrow_mut().direct = rooms;
+        self.join_direct_rooms();
     }
 }
 

@@ -23,7 +23,7 @@ use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use super::{
     cursor_book::Cursor,
     fetch_loop::browser_client_id,
-    unread::{publish_unread, Unread},
+    unread::{publish_unread, JoinedNote},
     views::take_presence,
     Hub,
 };
@@ -56,9 +56,7 @@ pub(super) enum Note {
     /// The leader's connection.
     State { state: ConnectionState },
     /// The joined rooms, how much of each is unread, and up to which message that was counted.
-    Unread {
-        rooms: Vec<(String, usize, Option<Uuid>)>,
-    },
+    Unread { rooms: Vec<JoinedNote> },
     /// A tab showed `room` up to `id`.
     Read { room: String, id: Uuid },
     /// A tab signed in or out (for every tab: they share the cookie): joined rooms change.
@@ -165,7 +163,7 @@ impl Hub {
             Note::State { state } => self.apply_state(state),
             Note::Unread { rooms } => {
                 let mut book = self.book.borrow_mut();
-                book.unread = Unread::from_note(rooms);
+                book.unread.heard(rooms);
                 publish_unread(&mut book);
             }
             Note::Read { room, id } => self.hear_read(room, id),

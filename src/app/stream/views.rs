@@ -8,10 +8,12 @@
 //!   that finds a gap announces against the book as it is now.
 //! - A view told its room is unavailable is no longer announced, and gets no more connection
 //!   state or presence.
+//! - Only the leader notifies of new messages, so one browser shows one notification of each,
+//!   and only while its page is hidden (see [`crate::app::notifications`]).
 
 use std::{rc::Rc, sync::Arc};
 
-use leptos::prelude::*;
+use leptos::{prelude::*, task::spawn_local};
 
 use super::{
     cursor_book::{take, Cursor},
@@ -20,7 +22,7 @@ use super::{
     Book, Hub,
 };
 use crate::{
-    app::{following::ConnectionState, presence::RoomPresence},
+    app::{following::ConnectionState, notifications::notify_away, presence::RoomPresence},
     model::{LiveState, Message, RoomNews},
 };
 
@@ -73,6 +75,9 @@ impl Hub {
     pub(super) fn apply_news(self: &Rc<Self>, after: &[(String, Cursor)], rooms: Vec<RoomNews>) {
         let mut gap = false;
         let now = js_sys::Date::now();
+        // New messages of joined rooms, for the leader to notify a hidden page of.
+        let mut fresh = Vec::new();
+        let me;
         {
             let mut book = self.book.borrow_mut();
             let book = &mut *book;
@@ -84,13 +89,17 @@ impl Hub {
                 }
                 book.cursors.advance(news);
                 let shown = book.cursors.is_shown(&news.room);
-                book.unread.count(news, shown);
+                let new = book.unread.count(news, shown);
+                if book.leading {
+                    fresh.extend(new);
+                }
             }
             for room in gone {
                 book.cursors.drop_room(&room);
                 book.unread.forget(&room);
             }
             publish_unread(book);
+            me = book.unread.me().map(str::to_owned);
             for news in &rooms {
                 if let Some(state) = &news.live {
                     take_presence(book, news.room.clone(), LiveState::clone(state), now);
@@ -115,6 +124,11 @@ impl Hub {
         }
         if gap {
             self.announce();
+        }
+        // Only an account hears of anything.
+        let hidden = || crate::app::js::get(&document(), "hidden").is_truthy();
+        if let Some(me) = me.filter(|_| !fresh.is_empty() && hidden()) {
+            spawn_local(notify_away(fresh, me));
         }
     }
 }
