@@ -167,15 +167,17 @@ const LEVELS_LAST_MS: f64 = 60_000.0;
 /// Where a tab notes when the person last set a level in this browser (every tab sees it).
 const LEVELS_SET_KEY: &str = "longpoll-chat.levels-set";
 
+/// Each joined room's level, by room.
+type Levels = Rc<BTreeMap<String, NotifyLevel>>;
+
 thread_local! {
     /// The rooms' levels as last read, and when (milliseconds since the Unix epoch).
-    static LEVELS: RefCell<Option<(f64, Rc<BTreeMap<String, NotifyLevel>>)>> =
-        const { RefCell::new(None) };
+    static LEVELS: RefCell<Option<(f64, Levels)>> = const { RefCell::new(None) };
 }
 
 /// Each joined room's level, read from the server at most every [`LEVELS_LAST_MS`] (or once a
 /// tab set one): a busy room while the page is hidden costs no request per message.
-async fn levels() -> Option<Rc<BTreeMap<String, NotifyLevel>>> {
+async fn levels() -> Option<Levels> {
     let now = js_sys::Date::now();
     let set_at = (storage().and_then(|storage| storage.get_item(LEVELS_SET_KEY).ok().flatten()))
         .and_then(|at| at.parse::<f64>().ok())
