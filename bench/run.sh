@@ -506,7 +506,8 @@ for row in rows:
     if row["scenario"].startswith("push-") and not row["scenario"].endswith("-setup"):
         push.setdefault(row["scenario"], []).append(row)
 if push:
-    keys = ["p50_ms", "p99_ms", "max_ms", "sends_per_s", "server_cpu_ms", "server_cpu_us_per_send",
+    keys = ["p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms", "sends_per_s", "server_cpu_ms",
+            "server_cpu_us_per_send",
             "loadgen_cpu_ms", "pushes_during", "pushes_caused", "pushes_expected", "wave_p50_ms",
             "wave_max_ms", "after_server_cpu_ms", "server_dropped", "server_failed"]
     med = lambda group, key: median(r[key] for r in group if r.get(key) is not None) \
@@ -523,10 +524,13 @@ if push:
         quiet = push.get(scenario[: -len("push-room")] + "quiet-room")
         if not quiet:
             continue
+        beside = push.get(scenario + "-beside", [])
         ratio = lambda key: med(pushed, key) / med(quiet, key)
         print(f"{scenario[: -len('-push-room')]}: send p99 push room / quiet room = "
               f"{ratio('p99_ms'):.2f} ({med(pushed, 'p99_ms'):.2f} / {med(quiet, 'p99_ms'):.2f} ms), "
-              f"p50 {ratio('p50_ms'):.2f}; server CPU per send {ratio('server_cpu_us_per_send'):.2f}; "
+              f"p50 {ratio('p50_ms'):.2f}; the quiet room's sends between the push room's: p99 "
+              f"{med(beside, 'p99_ms'):.2f} ms, p50 {med(beside, 'p50_ms'):.2f} ms; "
+              f"server CPU per send {ratio('server_cpu_us_per_send'):.2f}; "
               f"pushes caused / expected {sum(r['pushes_caused'] for r in pushed)} / "
               f"{sum(r['pushes_expected'] for r in pushed)}, dropped "
               f"{sum(r['server_dropped'] for r in pushed)}; runs {len(pushed)}")

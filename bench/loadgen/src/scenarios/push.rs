@@ -19,11 +19,14 @@
 //! for: one per subscriber at once (the "wave", started by the block's first send) and, when
 //! the block had more than one message, one more per subscriber when the 5 s are up (the rest,
 //! coalesced: "N new messages"). The next quiet block starts once every subscriber's 5 s have
-//! lapsed again, so that every push block starts a wave of its own. Each phase's row: the send
-//! round trips (p50 / p99 / max), the server's and the loadgen's CPU during its blocks (the
-//! sink is the loadgen's), the pushes the sink took during its blocks; the push row also the
-//! pushes its blocks caused in all, the waves' times and the server CPU after its blocks
-//! until the last push came, and the server's own push counts (`chat_pushes_total`).
+//! lapsed again, so that every push block starts a wave of its own. In a push block each send
+//! to `push-room` is followed by one to `quiet-room` (the "beside" row): if those are as slow
+//! as the push room's own, what slows a send during a wave is the server being busy, not the
+//! push room's send path. Each phase's row: the send round trips (p50 / p90 / p99 / max /
+//! mean), the server's and the loadgen's CPU during its blocks (the sink is the loadgen's), the
+//! pushes the sink took during its blocks; the push row also the pushes its blocks caused in
+//! all, the waves' times and the server CPU after its blocks until the last push came, and the
+//! server's own push counts (`chat_pushes_total`).
 
 use std::{
     net::SocketAddr,
@@ -73,8 +76,9 @@ const AUTH: &str = "_ordMnz7uTCmrpBTeUV4Bw";
 /// Subscriptions made at once while setting up.
 const SETUP_CONNECTIONS: usize = 8;
 
-/// Three rows: the setup (`push-N-setup`), the quiet room's sends (`push-N-quiet-room`) and the
-/// push room's (`push-N-push-room`).
+/// Four rows: the setup (`push-N-setup`), the quiet room's sends (`push-N-quiet-room`), the
+/// push room's (`push-N-push-room`), and the quiet room's between them
+/// (`push-N-push-room-beside`).
 pub(crate) async fn push(args: &Args, report: &mut Report) -> Result<()> {
     if args.kind != Kind::Ours {
         bail!("push needs --kind ours");
@@ -96,12 +100,14 @@ pub(crate) async fn push(args: &Args, report: &mut Report) -> Result<()> {
         ],
     );
 
-    let mut sender = Connection::connect(args.client, args.addr).await?;
+    let mut sender = Sender {
+        conn: Connection::connect(args.client, args.addr).await?,
+        seq: 0,
+    };
     // Not measured: the connection's and the quiet room's first sends.
-    for seq in 0..block as u64 {
-        send(&mut sender, Kind::Ours, QUIET_ROOM, seq).await?;
+    for _ in 0..block {
+        sender.timed_send(QUIET_ROOM).await?;
     }
-    let mut seq = block as u64;
     let counted_before = push_counts(args.addr).await?;
     let (mut quiet, mut pushed) = (Phase::default(), Phase::default());
     let mut waves = Vec::new();
@@ -111,14 +117,12 @@ pub(crate) async fn push(args: &Args, report: &mut Report) -> Result<()> {
         let sends = block.min(left);
         left -= sends;
         tokio::time::sleep_until(next_block.into()).await;
-        quiet
-            .block(args, &mut sender, QUIET_ROOM, sends, &mut seq, &sink)
-            .await?;
+        let rooms = (QUIET_ROOM, None);
+        quiet.block(args, &mut sender, rooms, sends, &sink).await?;
         let first_send = Instant::now();
         let pushes_before = sink.pushes();
-        pushed
-            .block(args, &mut sender, PUSH_ROOM, sends, &mut seq, &sink)
-            .await?;
+        let rooms = (PUSH_ROOM, Some(QUIET_ROOM));
+        pushed.block(args, &mut sender, rooms, sends, &sink).await?;
         // What the block caused: a push per subscriber at once, and another when its 5 s are
         // up if it had more messages than the first.
         let expected = subscribers * if sends > 1 { 2 } else { 1 };
@@ -180,6 +184,9 @@ pub(crate) async fn push(args: &Args, report: &mut Report) -> Result<()> {
 struct Phase {
     /// Each send's round trip, in microseconds.
     latencies: Vec<u64>,
+    /// The push phase: the round trips of the sends to the quiet room between its own, while
+    /// its waves were delivered.
+    beside: Vec<u64>,
     blocks: usize,
     secs: f64,
     server_cpu_ms: f64,
@@ -195,23 +202,22 @@ struct Phase {
 }
 
 impl Phase {
-    /// `sends` sequential sends to `room`, timed, numbered from `seq` on.
+    /// `sends` sequential sends to `room`, each followed by one to `beside` if given, timed.
     async fn block(
         &mut self,
         args: &Args,
-        sender: &mut Connection,
-        room: &str,
+        sender: &mut Sender,
+        (room, beside): (&str, Option<&str>),
         sends: usize,
-        seq: &mut u64,
         sink: &Sink,
     ) -> Result<()> {
         let (server_cpu, cpu, pushes) = (cpu_ms(&args.pids)?, self_cpu_ms(), sink.pushes());
         let started = Instant::now();
         for _ in 0..sends {
-            let sent = Instant::now();
-            send(sender, Kind::Ours, room, *seq).await?;
-            self.latencies.push(sent.elapsed().as_micros() as u64);
-            *seq += 1;
+            self.latencies.push(sender.timed_send(room).await?);
+            if let Some(beside) = beside {
+                self.beside.push(sender.timed_send(beside).await?);
+            }
         }
         self.secs += started.elapsed().as_secs_f64();
         self.server_cpu_ms += cpu_ms(&args.pids)? - server_cpu;
@@ -228,30 +234,58 @@ impl Phase {
         scenario: String,
         extra: Vec<(&'static str, String)>,
     ) {
-        self.latencies.sort_unstable();
-        let sends = self.latencies.len();
-        let mean_ms = self.latencies.iter().sum::<u64>() as f64 / sends as f64 / 1000.0;
-        let mut fields = vec![
-            ("client", args.client.json()),
-            ("sends", sends.to_string()),
+        let all_sends = self.latencies.len() + self.beside.len();
+        let mut fields = vec![("client", args.client.json())];
+        fields.extend(round_trips(&mut self.latencies));
+        fields.extend([
             ("blocks", self.blocks.to_string()),
-            ("p50_ms", float(percentile(&self.latencies, 0.5))),
-            ("p90_ms", float(percentile(&self.latencies, 0.9))),
-            ("p99_ms", float(percentile(&self.latencies, 0.99))),
-            ("max_ms", float(percentile(&self.latencies, 1.0))),
-            ("mean_ms", float(mean_ms)),
-            ("sends_per_s", float(sends as f64 / self.secs)),
+            ("sends_per_s", float(all_sends as f64 / self.secs)),
             ("server_cpu_ms", float(self.server_cpu_ms)),
             (
                 "server_cpu_us_per_send",
-                float(self.server_cpu_ms * 1000.0 / sends as f64),
+                float(self.server_cpu_ms * 1000.0 / all_sends as f64),
             ),
             ("loadgen_cpu_ms", float(self.loadgen_cpu_ms)),
             ("pushes_during", self.pushes_during.to_string()),
-        ];
+        ]);
         fields.extend(extra);
-        report.add(scenario, fields);
+        report.add(scenario.clone(), fields);
+        if !self.beside.is_empty() {
+            let mut fields = vec![("client", args.client.json())];
+            fields.extend(round_trips(&mut self.beside));
+            report.add(format!("{scenario}-beside"), fields);
+        }
     }
+}
+
+/// The one sender (a guest) and the number of its next message.
+struct Sender {
+    conn: Connection,
+    seq: u64,
+}
+
+impl Sender {
+    /// Sends the next message to `room`: its round trip in microseconds.
+    async fn timed_send(&mut self, room: &str) -> Result<u64> {
+        let sent = Instant::now();
+        send(&mut self.conn, Kind::Ours, room, self.seq).await?;
+        self.seq += 1;
+        Ok(sent.elapsed().as_micros() as u64)
+    }
+}
+
+/// The count and percentiles of round trips (microseconds; sorted here).
+fn round_trips(latencies: &mut [u64]) -> Vec<(&'static str, String)> {
+    latencies.sort_unstable();
+    let mean_ms = latencies.iter().sum::<u64>() as f64 / latencies.len() as f64 / 1000.0;
+    vec![
+        ("sends", latencies.len().to_string()),
+        ("p50_ms", float(percentile(latencies, 0.5))),
+        ("p90_ms", float(percentile(latencies, 0.9))),
+        ("p99_ms", float(percentile(latencies, 0.99))),
+        ("max_ms", float(percentile(latencies, 1.0))),
+        ("mean_ms", float(mean_ms)),
+    ]
 }
 
 /// Subscribes every account (`tokens`: one `Authorization` value each) to a push endpoint of
