@@ -14,7 +14,7 @@ ulimit -n "$(ulimit -Hn)"
 (cd bench/loadgen && CARGO_TARGET_DIR=target cargo build --release --quiet)
 
 # Only the full run has the nchan peer; the *_ONLY runs do without it.
-if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}" ] \
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}${PUSH_ONLY:-}" ] \
   && ! [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq nginx libnginx-mod-nchan >/dev/null
@@ -134,11 +134,11 @@ echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 # IDENTITY_ONLY=1 runs only the identity part below (bearer fan-outs and the sign-in burst),
 # MULTI_ROOM_ONLY=1 only the multi-room part, TYPING_ONLY=1 only the typing part, SEARCH_ONLY=1
-# only the search part at the end.
+# only the search part, PUSH_ONLY=1 only the Web Push part at the end.
 # Servers whose scenarios sign accounts up and in get limits the bench's sign-ups and sign-ins
 # (100 at once) stay under, and its signed-in clients' polls (many per account).
 sign_in_limits="--sign-in-per-name 100000 --sign-in-per-address 100000 --sign-up-per-address 100000 --hash-queue 1000 --max-polls-per-person 1000000"
-if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}" ]; then
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}${PUSH_ONLY:-}" ]; then
   # Memory is measured on a freshly started server, before anything else has grown its heap.
   run_ours ours-memory memory --scenarios memory
   run_ours ours-memory memory --scenarios latency,fanout,stream
@@ -172,7 +172,7 @@ if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}"
   fi
 
 fi
-if [ -z "${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}" ]; then
+if [ -z "${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}${PUSH_ONLY:-}" ]; then
   # Identities. Polls carrying a session token (`Authorization: Bearer`, checked on every poll)
   # against anonymous ones: the 10,000-poll fan-out alternating between the two, each on a fresh
   # server, BEARER_PAIRS (default 6) times; the bearer run signs 100 accounts up and in first and
@@ -191,7 +191,7 @@ fi
 # clients each holding one GET /api/poll on one of those rooms at the same send rate
 # (multi-room-poll). Each run on a fresh server, since its memory per held poll is the growth
 # of the server's RSS; MULTI_PAIRS (default 3) alternating pairs, then medians.
-if [ -z "${IDENTITY_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}" ]; then
+if [ -z "${IDENTITY_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}${PUSH_ONLY:-}" ]; then
   for _ in $(seq 1 "${MULTI_PAIRS:-3}"); do
     for via in poll stream; do
       # shellcheck disable=SC2086
@@ -204,7 +204,7 @@ fi
 # the same while they signal typing every 3 s, then typing alone. Each run on a fresh server
 # (its 100 sign-ups and sign-ins first), TYPING_RUNS (default 3) times, then medians;
 # TYPING_OPTIONS passes loadgen options (e.g. `--typing-listeners 200 --typing-secs 5`).
-if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${SEARCH_ONLY:-}" ]; then
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${SEARCH_ONLY:-}${PUSH_ONLY:-}" ]; then
   for _ in $(seq 1 "${TYPING_RUNS:-3}"); do
     # shellcheck disable=SC2086
     SERVER_OPTIONS=$sign_in_limits run_ours ours-memory memory --scenarios typing ${TYPING_OPTIONS:-}
@@ -221,7 +221,7 @@ fi
 # copy, SEARCH_PAIRS (default 3) times. With SEARCH_BASE_BIN (a server built before search:
 # no index), each of those runs is paired with the same on that server (run labels
 # base-sqlite*), alternating. SEARCH_MESSAGES_PER_ROOM (default 1,000) scales the corpus.
-if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}" ]; then
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${PUSH_ONLY:-}" ]; then
   corpus=$work/search.db
   python3 bench/search_corpus.py generate --server "$SERVER_BIN" --db "$corpus" \
     --per-room "${SEARCH_MESSAGES_PER_ROOM:-1000}" | tee -a "$work/out.txt" | grep -v '^JSON '
@@ -265,6 +265,20 @@ if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}" ]; then
     if [ -n "${SEARCH_BASE_BIN:-}" ]; then
       SERVER_BIN=$SEARCH_BASE_BIN sends base-sqlite ""
     fi
+  done
+fi
+
+# Web Push beside sends (issue 28): 1,000 accounts subscribed to a push service inside the
+# loadgen (plain http on 127.0.0.1, which only --push-allow-insecure allows) and at level `all`
+# in one room; sequential sends to that room and to a room nobody listens to, in alternating
+# blocks. Each run on a fresh server (the scenario's room names are fixed), PUSH_RUNS (default
+# 3) times, then medians; PUSH_OPTIONS passes loadgen options (e.g. `--push-subscribers 100`).
+# Its 1,000 sign-ups are past the default sign-ups per hour.
+if [ -z "${IDENTITY_ONLY:-}${MULTI_ROOM_ONLY:-}${TYPING_ONLY:-}${SEARCH_ONLY:-}" ]; then
+  for _ in $(seq 1 "${PUSH_RUNS:-3}"); do
+    # shellcheck disable=SC2086
+    SERVER_OPTIONS="$sign_in_limits --sign-up-per-hour 100000 --push-allow-insecure 127.0.0.1" \
+      run_ours ours-memory memory --scenarios push ${PUSH_OPTIONS:-}
   done
 fi
 
@@ -485,4 +499,39 @@ if any(run.endswith("-1m") for run, _ in sends):
             ratio = median(r[key] for r in ours) / median(r[key] for r in base)
             print(f"{scenario}{' beside 1,000,000 messages' if store else ', empty store'}: "
                   f"median {key} indexing / without = {ratio:.2f}; runs {len(ours)} / {len(base)}")
+
+# The Web Push rows: medians per room over the runs, then the push room beside the quiet one.
+push = {}
+for row in rows:
+    if row["scenario"].startswith("push-") and not row["scenario"].endswith("-setup"):
+        push.setdefault(row["scenario"], []).append(row)
+if push:
+    keys = ["p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms", "sends_per_s", "server_cpu_ms",
+            "server_cpu_us_per_send",
+            "loadgen_cpu_ms", "pushes_during", "pushes_caused", "pushes_expected", "wave_p50_ms",
+            "wave_max_ms", "after_server_cpu_ms", "server_dropped", "server_failed"]
+    med = lambda group, key: median(r[key] for r in group if r.get(key) is not None) \
+        if any(r.get(key) is not None for r in group) else float("nan")
+    print()
+    print("| scenario | runs | " + " | ".join(f"median {k}" for k in keys) + " |")
+    print("|---|---|" + "---|" * len(keys))
+    for scenario, group in sorted(push.items()):
+        print(f"| {scenario} | {len(group)} | " + " | ".join(f"{med(group, k):.2f}" for k in keys)
+              + " |")
+    for scenario, pushed in sorted(push.items()):
+        if not scenario.endswith("-push-room"):
+            continue
+        quiet = push.get(scenario[: -len("push-room")] + "quiet-room")
+        if not quiet:
+            continue
+        beside = push.get(scenario + "-beside", [])
+        ratio = lambda key: med(pushed, key) / med(quiet, key)
+        print(f"{scenario[: -len('-push-room')]}: send p99 push room / quiet room = "
+              f"{ratio('p99_ms'):.2f} ({med(pushed, 'p99_ms'):.2f} / {med(quiet, 'p99_ms'):.2f} ms), "
+              f"p50 {ratio('p50_ms'):.2f}; the quiet room's sends between the push room's: p99 "
+              f"{med(beside, 'p99_ms'):.2f} ms, p50 {med(beside, 'p50_ms'):.2f} ms; "
+              f"server CPU per send {ratio('server_cpu_us_per_send'):.2f}; "
+              f"pushes caused / expected {sum(r['pushes_caused'] for r in pushed)} / "
+              f"{sum(r['pushes_expected'] for r in pushed)}, dropped "
+              f"{sum(r['server_dropped'] for r in pushed)}; runs {len(pushed)}")
 PY

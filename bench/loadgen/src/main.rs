@@ -33,6 +33,10 @@
 //! - `search`: `GET /api/search` on a million stored messages (the database of
 //!   `bench/search_corpus.py`): a common word, a very common one, a rare one, a phrase, a prefix
 //!   and the common word in one room, 200 times each, by 1 client then by 4: p50 / p99 per query.
+//! - `push`: 1,000 accounts subscribed to Web Push (endpoints on a push service inside the
+//!   loadgen) and at level `all` in one room; 1,000 sequential sends to that room and 1,000 to a
+//!   room nobody listens to, in alternating blocks: send latency of each, the server CPU, and
+//!   the pushes the sink took (one per subscriber and 5 s at most).
 //!
 //! `--bearer-sessions N` signs N accounts up and in before the fan-out, and its polls carry
 //! their tokens (`Authorization: Bearer`) in turn: rows `fanout-bearer-N`.
@@ -40,9 +44,9 @@
 //! # Layout
 //! - `main.rs`: the options (`Args`) and the loop over the chosen scenarios.
 //! - `scenarios/`: one file per scenario (`latency`, `fanout` with `cross`, `stream`, `memory`
-//!   with `churn`, `sign_in_burst`, `multi_room`, `typing`, `search`), the numbered send they
-//!   share, and `ledger`, the count of lost, duplicated and out-of-order messages of `stream`,
-//!   `multi_room` and `typing`.
+//!   with `churn`, `sign_in_burst`, `multi_room`, `typing`, `search`, `push` with its push
+//!   service), the numbered send they share, and `ledger`, the count of lost, duplicated and
+//!   out-of-order messages of `stream`, `multi_room` and `typing`.
 //! - `accounts.rs`: signing accounts up and in (`POST /api/accounts`, `POST /api/sessions`).
 //! - `pollers.rs`: the load: one task and connection per simulated client, polling in a loop and
 //!   reporting each message received, and the wait for the server to hold all their polls.
@@ -177,6 +181,17 @@ struct Args {
     /// 4 searches at once, 503 past them).
     #[arg(long, value_delimiter = ',', default_value = "1,4")]
     search_concurrency: Vec<usize>,
+    /// Accounts of the push scenario, each subscribed to a push endpoint on the loadgen's sink
+    /// and at level `all` in the push room (the server's sign-up and sign-in limits must allow
+    /// that many).
+    #[arg(long, default_value_t = 1_000)]
+    push_subscribers: usize,
+    /// Sends of the push scenario to each of its two rooms.
+    #[arg(long, default_value_t = 1_000)]
+    push_sends: usize,
+    /// Sends per block of the push scenario (blocks alternate between the rooms).
+    #[arg(long, default_value_t = 100)]
+    push_block: usize,
     /// Held polls in the memory scenario.
     #[arg(long, default_value_t = 10_000)]
     idle_clients: usize,
@@ -243,6 +258,7 @@ async fn run(args: Args) -> Result<()> {
             }
             "typing" => scenarios::typing(&args, &mut report).await,
             "search" => scenarios::search(&args, &mut report).await,
+            "push" => scenarios::push(&args, &mut report).await,
             other => bail!("unknown scenario {other}"),
         };
         if let Err(error) = outcome {
